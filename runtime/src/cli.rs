@@ -1,0 +1,221 @@
+//! The command line every topology binary shares: `validate`, `local`, `components`.
+//!
+//! `main` of a topology binary is two lines: build a [`Registry`], call [`run`].
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::local::{LocalOptions, ProgressFn, RunReport, run_local};
+use crate::registry::Registry;
+use crate::spec::{self, Catalog, ComponentKind, SpecErrors, ValidTopology};
+use crate::stats::ComponentReports;
+
+/// Squall: Storm-style stream processing.
+#[derive(Debug, Parser)]
+#[command(name = "squall", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a topology file; print every error with its line, exit 1 if any.
+    Validate {
+        /// Topology YAML file.
+        file: PathBuf,
+    },
+    /// Run a topology in this process.
+    Local {
+        /// Topology YAML file.
+        file: PathBuf,
+        /// Stop after this long (e.g. 10s, 500ms, 2m); default: run until every spout is
+        /// exhausted and every tuple processed.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Print exactly one JSON object with the totals on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the registered spouts and bolts.
+    Components,
+}
+
+/// Parse the process arguments and run the command; returns the exit code.
+pub fn run(registry: Registry) -> i32 {
+    init_logging();
+    let cli = Cli::parse();
+    execute(cli.command, &registry)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Run one command against `registry`; returns the exit code.
+pub fn execute(command: Command, registry: &Registry) -> i32 {
+    match command {
+        Command::Validate { file } => match load(&file, registry) {
+            Ok(topo) => {
+                println!(
+                    "{}: topology '{}' is valid ({} components, {} streams)",
+                    file.display(),
+                    topo.name,
+                    topo.components.len(),
+                    topo.subscriptions.len()
+                );
+                0
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                1
+            }
+        },
+        Command::Local {
+            file,
+            duration,
+            json,
+        } => local(&file, duration, json, registry),
+        Command::Components => {
+            for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
+                println!("{kind}s:");
+                for name in registry.names(kind) {
+                    println!("  {name}");
+                }
+            }
+            0
+        }
+    }
+}
+
+/// Load and validate a topology file against the registry.
+pub fn load(file: &Path, registry: &Registry) -> Result<ValidTopology, SpecErrors> {
+    let parsed = spec::load_file(file)?;
+    spec::validate(&parsed, registry)
+}
+
+fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registry) -> i32 {
+    let topo = match load(file, registry) {
+        Ok(t) => t,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 1;
+        }
+    };
+    let live = std::io::stderr().is_terminal();
+    let progress: Option<ProgressFn<'_>> = live.then(|| live_line());
+    let result = run_local(
+        registry,
+        &topo,
+        LocalOptions {
+            duration,
+            capture: false,
+            progress,
+        },
+    );
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+    match result {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: encoding the report: {e}");
+                        return 1;
+                    }
+                }
+            } else {
+                print_totals(&report);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// A progress callback printing one live line of per-component rates on stderr.
+fn live_line() -> ProgressFn<'static> {
+    let mut last: Option<(ComponentReports, Duration)> = None;
+    Box::new(move |now: &ComponentReports, t: Duration| {
+        let mut line = format!("{:>5.0}s ", t.as_secs_f64());
+        for (id, r) in now {
+            let (prev, dt) = match &last {
+                Some((p, pt)) => (p.get(id).map(|x| x.activity()).unwrap_or(0), t - *pt),
+                None => (0, t),
+            };
+            let rate = (r.activity() - prev) as f64 / dt.as_secs_f64().max(1e-3);
+            line.push_str(&format!(" {id} {}/s", human(rate)));
+        }
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        last = Some((now.clone(), t));
+    })
+}
+
+fn human(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn print_totals(report: &RunReport) {
+    println!(
+        "topology '{}' {} after {:.2}s",
+        report.topology,
+        if report.completed {
+            "completed"
+        } else {
+            "stopped"
+        },
+        report.elapsed_secs
+    );
+    println!(
+        "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>10} {:>8} {:>7}",
+        "component",
+        "kind",
+        "tasks",
+        "emitted",
+        "transferred",
+        "executed",
+        "acked",
+        "failed",
+        "errors"
+    );
+    for (id, r) in &report.components {
+        println!(
+            "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>10} {:>8} {:>7}",
+            id,
+            r.kind.to_string(),
+            r.tasks,
+            r.emitted,
+            r.transferred,
+            r.executed,
+            r.acked,
+            r.failed,
+            r.errors
+        );
+        if let Some(e) = &r.last_error {
+            println!("  last error: {e}");
+        }
+    }
+}

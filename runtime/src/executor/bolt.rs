@@ -1,0 +1,143 @@
+//! The bolt executor loop.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use tokio::runtime::Handle;
+
+use super::{Gate, guarded};
+use crate::collector::BoltCollector;
+use crate::component::Bolt;
+use crate::context::TopologyContext;
+use crate::error::RunError;
+use crate::ids::TaskId;
+use crate::run_state::RunState;
+use crate::transfer::Envelope;
+use crate::tuple::Tuple;
+
+/// One bolt task: the instance, its collector and context.
+pub(crate) struct BoltTask {
+    pub(crate) id: TaskId,
+    pub(crate) bolt: Box<dyn Bolt>,
+    pub(crate) collector: BoltCollector,
+    pub(crate) ctx: TopologyContext,
+}
+
+impl BoltTask {
+    #[inline]
+    fn execute(&mut self, tuple: Tuple) {
+        self.collector.em.counters.executed += 1;
+        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+            out.report_error(&e);
+        }
+    }
+
+    fn finish(&mut self) {
+        let em = &mut self.collector.em;
+        em.outbox.flush();
+        em.stats.publish(&em.counters);
+        if let Some(cap) = em.capture.take() {
+            let mut out = em.stats.captured.lock().unwrap_or_else(|p| p.into_inner());
+            out.extend(
+                cap.into_iter()
+                    .map(|(s, v)| (em.stream_name(s).to_string(), v)),
+            );
+        }
+    }
+}
+
+/// Runs the tasks of one bolt component on one thread.
+pub(crate) struct BoltExecutor {
+    pub(crate) tasks: Vec<BoltTask>,
+    pub(crate) rx: Receiver<Envelope>,
+    pub(crate) run: Arc<RunState>,
+    /// `Duration::ZERO`: flush after every input batch.
+    pub(crate) flush_every: Duration,
+}
+
+impl BoltExecutor {
+    /// Prepare, wait for the gate, loop until stopped, clean up.
+    pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
+        for t in &mut self.tasks {
+            if let Err(source) = rt.block_on(t.bolt.prepare(&t.ctx)) {
+                let _ = ready.send(Err(RunError::Lifecycle {
+                    component: t.ctx.this_component().to_string(),
+                    task: t.id,
+                    source,
+                }));
+                return;
+            }
+        }
+        let _ = ready.send(Ok(()));
+        if gate.wait() {
+            self.main_loop();
+        }
+        for t in &mut self.tasks {
+            rt.block_on(t.bolt.cleanup());
+            t.finish();
+        }
+    }
+
+    fn task_index(&self, task: TaskId) -> usize {
+        if self.tasks.len() == 1 {
+            return 0;
+        }
+        self.tasks.iter().position(|t| t.id == task).unwrap_or(0)
+    }
+
+    fn flush_all(&mut self) {
+        for t in &mut self.tasks {
+            t.collector.em.outbox.flush();
+        }
+    }
+
+    fn main_loop(&mut self) {
+        let mut last_flush = Instant::now();
+        loop {
+            let env = match self.rx.try_recv() {
+                Ok(env) => env,
+                Err(TryRecvError::Empty) => {
+                    self.flush_all();
+                    for t in &self.tasks {
+                        t.collector.em.stats.publish(&t.collector.em.counters);
+                    }
+                    match self.rx.recv() {
+                        Ok(env) => env,
+                        Err(_) => return,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
+            match env {
+                Envelope::Batch { task, tuples } => {
+                    let n = tuples.len() as i64;
+                    let i = self.task_index(task);
+                    let t = &mut self.tasks[i];
+                    for tuple in tuples {
+                        t.execute(tuple);
+                    }
+                    let em = &mut t.collector.em;
+                    let delta = em.outbox.take_uncounted() - n;
+                    em.stats.publish(&em.counters);
+                    self.run.add_in_flight(delta);
+                }
+                Envelope::Tick { freq_secs } => {
+                    for t in &mut self.tasks {
+                        t.execute(Tuple::tick(freq_secs));
+                    }
+                }
+                Envelope::Stop => return,
+            }
+            if self.run.stopping() {
+                return;
+            }
+            let now = Instant::now();
+            if now.duration_since(last_flush) >= self.flush_every {
+                self.flush_all();
+                last_flush = now;
+            }
+        }
+    }
+}

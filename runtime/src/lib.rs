@@ -1,0 +1,59 @@
+//! # squall-runtime
+//!
+//! Everything a Squall topology binary links: the spout/bolt API ([`Spout`], [`Bolt`],
+//! [`BasicBolt`], collectors, [`Tuple`]), the component [`Registry`], topology specs in
+//! YAML with validation ([`spec`]), groupings, executors, local mode ([`local`]), a test
+//! API ([`testing`]) and the command line ([`cli`]).
+//!
+//! A topology binary registers its components and hands control to [`cli::run`]:
+//!
+//! ```no_run
+//! use squall_runtime::{Registry, cli};
+//! let mut registry = Registry::new();
+//! // registry.spout("MySpout", |args| Ok(MySpout::new(args.str(0, "path")?)));
+//! std::process::exit(cli::run(registry));
+//! ```
+
+pub mod cli;
+pub mod collector;
+pub mod component;
+pub mod config;
+pub mod context;
+pub mod declare;
+pub mod error;
+pub mod grouping;
+pub mod ids;
+pub mod local;
+pub mod plan;
+pub mod registry;
+pub mod spec;
+pub mod stats;
+pub mod testing;
+pub mod tuple;
+pub mod value;
+
+mod assemble;
+mod executor;
+mod run_state;
+mod transfer;
+
+pub use collector::{BasicCollector, BoltCollector, SpoutCollector};
+pub use component::{Basic, BasicBolt, Bolt, Spout};
+pub use config::Config;
+pub use context::TopologyContext;
+pub use declare::OutputDeclarer;
+pub use error::{ComponentError, EmitError, FactoryError, RunError, TupleError};
+pub use ids::{MessageId, TaskId};
+pub use registry::{ComponentArgs, Registry};
+pub use tuple::{Fields, Tuple, Values};
+pub use value::Value;
+
+/// Re-exported so components can implement the async lifecycle methods.
+pub use async_trait::async_trait;
+
+/// The stream a component emits on unless it names another.
+pub const DEFAULT_STREAM: &str = "default";
+/// Component id of the system pseudo component that emits ticks.
+pub const SYSTEM_COMPONENT: &str = "__system";
+/// Stream id of tick tuples.
+pub const TICK_STREAM: &str = "__tick";

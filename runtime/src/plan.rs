@@ -1,0 +1,92 @@
+//! Task and executor numbering, as Storm does it: components sorted by id get
+//! contiguous task ids from 1; each component's tasks are split into `parallelism`
+//! contiguous runs, bigger runs first.
+
+use std::collections::BTreeMap;
+
+use crate::ids::TaskId;
+use crate::spec::ValidTopology;
+
+/// One executor: a component and the tasks it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorPlan {
+    /// Component id.
+    pub component: String,
+    /// Its tasks, ascending.
+    pub tasks: Vec<TaskId>,
+}
+
+/// The task ids and executors of a topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPlan {
+    /// Component id -> its tasks, ascending.
+    pub component_tasks: BTreeMap<String, Vec<TaskId>>,
+    /// Every executor, in component order.
+    pub executors: Vec<ExecutorPlan>,
+}
+
+impl TaskPlan {
+    /// Number the tasks and executors of `topo`.
+    pub fn new(topo: &ValidTopology) -> TaskPlan {
+        let mut components: Vec<_> = topo.components.iter().collect();
+        components.sort_by(|a, b| a.def.id.cmp(&b.def.id));
+        let mut next = 1u32;
+        let mut component_tasks = BTreeMap::new();
+        let mut executors = Vec::new();
+        for c in components {
+            let tasks: Vec<TaskId> = (next..next + c.num_tasks).map(TaskId).collect();
+            next += c.num_tasks;
+            for run in split(&tasks, c.num_executors.max(1) as usize) {
+                executors.push(ExecutorPlan {
+                    component: c.def.id.clone(),
+                    tasks: run,
+                });
+            }
+            component_tasks.insert(c.def.id.clone(), tasks);
+        }
+        TaskPlan {
+            component_tasks,
+            executors,
+        }
+    }
+
+    /// Task id -> component id.
+    pub fn task_components(&self) -> BTreeMap<TaskId, String> {
+        self.component_tasks
+            .iter()
+            .flat_map(|(c, ts)| ts.iter().map(move |t| (*t, c.clone())))
+            .collect()
+    }
+}
+
+/// Split `tasks` into `n` contiguous runs, bigger runs first.
+fn split(tasks: &[TaskId], n: usize) -> Vec<Vec<TaskId>> {
+    let n = n.min(tasks.len()).max(1);
+    let (base, extra) = (tasks.len() / n, tasks.len() % n);
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    for k in 0..n {
+        let len = base + usize::from(k < extra);
+        out.push(tasks[i..i + len].to_vec());
+        i += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_tasks_on_two_executors_split_three_two() {
+        let tasks: Vec<TaskId> = (1..=5).map(TaskId).collect();
+        let runs = split(&tasks, 2);
+        assert_eq!(runs, vec![tasks[..3].to_vec(), tasks[3..].to_vec()]);
+    }
+
+    #[test]
+    fn more_executors_than_tasks_is_capped() {
+        let tasks: Vec<TaskId> = (1..=2).map(TaskId).collect();
+        assert_eq!(split(&tasks, 4).len(), 2);
+    }
+}

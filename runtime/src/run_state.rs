@@ -1,0 +1,87 @@
+//! State shared by every executor of one running topology: the stop flag, the count of
+//! tuples in flight and of exhausted spout tasks, and a condition variable to wake the
+//! coordinator when the topology may be complete.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Shared run state.
+#[derive(Debug)]
+pub(crate) struct RunState {
+    stop: AtomicBool,
+    /// Tuples emitted to a task (counted when they enter a batch) and not yet executed.
+    in_flight: AtomicI64,
+    /// Spout tasks that are exhausted and have nothing pending.
+    exhausted: AtomicUsize,
+    spout_tasks: usize,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl RunState {
+    pub(crate) fn new(spout_tasks: usize) -> RunState {
+        RunState {
+            stop: AtomicBool::new(false),
+            in_flight: AtomicI64::new(0),
+            exhausted: AtomicUsize::new(0),
+            spout_tasks,
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Whether executors should stop.
+    #[inline]
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.notify();
+    }
+
+    /// Add `delta` tuples to the in-flight count; wakes the coordinator when it reaches 0.
+    #[inline]
+    pub(crate) fn add_in_flight(&self, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let before = self.in_flight.fetch_add(delta, Ordering::AcqRel);
+        if before + delta == 0 {
+            self.notify();
+        }
+    }
+
+    pub(crate) fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn spout_exhausted(&self) {
+        self.exhausted.fetch_add(1, Ordering::AcqRel);
+        self.notify();
+    }
+
+    /// All spouts exhausted and every tuple processed.
+    pub(crate) fn complete(&self) -> bool {
+        self.exhausted.load(Ordering::Acquire) == self.spout_tasks && self.in_flight() == 0
+    }
+
+    fn notify(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.wake.notify_all();
+    }
+
+    /// Wait until notified, or `until` passes; returns at once if complete or stopping.
+    pub(crate) fn wait(&self, until: Instant) {
+        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.complete() || self.stopping() {
+            return;
+        }
+        let timeout = until.saturating_duration_since(Instant::now());
+        if timeout > Duration::ZERO {
+            let _ = self.wake.wait_timeout(guard, timeout);
+        }
+    }
+}

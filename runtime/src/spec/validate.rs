@@ -1,0 +1,273 @@
+//! Semantic checks of a parsed topology (name, components, config) and its resolution
+//! into a [`ValidTopology`]. Stream checks live in [`super::validate_streams`].
+
+use std::collections::HashMap;
+
+use super::error::{SpecError, SpecErrors};
+use super::model::{ComponentDef, ConfigMap};
+use super::source_map::KeyPath;
+use super::valid::{Catalog, ComponentKind, StreamDecl, ValidComponent, ValidTopology};
+use super::{ParsedSpec, validate_streams};
+
+/// Prefix of ids reserved for the system (Storm's `__acker`, `__system`, `__tick`, ...).
+pub(super) const RESERVED_PREFIX: &str = "__";
+
+/// Collects located errors while the checks run.
+pub(super) struct Checker<'a> {
+    /// The spec under validation.
+    pub parsed: &'a ParsedSpec,
+    /// Everything found so far.
+    pub errors: Vec<SpecError>,
+}
+
+impl Checker<'_> {
+    /// Record an error about the node at `path`.
+    pub fn err(&mut self, path: &KeyPath, message: impl Into<String>) {
+        let e = self.parsed.error_at(path, message);
+        self.errors.push(e);
+    }
+
+    /// `line N` for the node at `path`, for "first declared at ..." style references.
+    pub fn line_of(&self, path: &KeyPath) -> String {
+        match self.parsed.source.locate(path) {
+            Some(loc) => format!("line {}", loc.line),
+            None => path.to_string(),
+        }
+    }
+}
+
+/// What validation learned about one declared component.
+pub(super) struct Comp<'a> {
+    /// The declaration.
+    pub def: &'a ComponentDef,
+    /// The section it was declared in (`spouts` or `bolts`).
+    pub section: ComponentKind,
+    /// Declared output streams; `None` when unknown (bad class or constructor error).
+    pub streams: Option<Vec<StreamDecl>>,
+    /// Topology config with the component's config merged over it.
+    pub config: ConfigMap,
+}
+
+/// `a, b, c`, or `(none)` for an empty list.
+pub(super) fn list<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return "(none)".to_string();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// See [`super::validate`].
+pub(super) fn validate(
+    parsed: &ParsedSpec,
+    catalog: &dyn Catalog,
+) -> Result<ValidTopology, SpecErrors> {
+    let mut ck = Checker {
+        parsed,
+        errors: Vec::new(),
+    };
+    let def = &parsed.def;
+    let root = KeyPath::root();
+    if def.name.trim().is_empty() {
+        ck.err(
+            &root.key("name"),
+            "the topology name is missing or empty; add a top-level `name: <topology name>`",
+        );
+    }
+    if def.spouts.is_empty() {
+        ck.err(
+            &root.key("spouts"),
+            "the topology has no spouts; declare at least one under `spouts:`",
+        );
+    }
+    check_config(&mut ck, &def.config, &root.key("config"));
+    let comps = components(&mut ck, catalog);
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in comps.iter().enumerate() {
+        ids.entry(c.def.id.as_str()).or_insert(i);
+    }
+    let subscriptions = validate_streams::check(&mut ck, &comps, &ids);
+    if !ck.errors.is_empty() {
+        let mut errors = ck.errors;
+        errors.sort_by_key(|e| (e.location.is_none(), e.location));
+        return Err(SpecErrors(errors));
+    }
+    let mut components: Vec<ValidComponent> = comps
+        .into_iter()
+        .map(|c| {
+            let num_tasks = c.def.num_tasks.unwrap_or(c.def.parallelism);
+            ValidComponent {
+                def: c.def.clone(),
+                kind: c.section,
+                streams: c.streams.unwrap_or_default(),
+                num_tasks,
+                num_executors: c.def.parallelism.min(num_tasks),
+                config: c.config,
+            }
+        })
+        .collect();
+    components.sort_by(|a, b| a.def.id.cmp(&b.def.id));
+    Ok(ValidTopology {
+        name: def.name.clone(),
+        config: def.config.clone(),
+        components,
+        subscriptions,
+    })
+}
+
+/// Run the config checks on one config map, locating each error at `at.<key>`.
+fn check_config(ck: &mut Checker<'_>, config: &ConfigMap, at: &KeyPath) {
+    for (key, message) in crate::config::check_config(config) {
+        ck.err(&at.key(key), message);
+    }
+}
+
+/// Check every spout and bolt declaration and ask the catalog for its streams.
+fn components<'a>(ck: &mut Checker<'a>, catalog: &dyn Catalog) -> Vec<Comp<'a>> {
+    let parsed: &'a ParsedSpec = ck.parsed;
+    let def = &parsed.def;
+    let root = KeyPath::root();
+    let mut first: HashMap<&str, KeyPath> = HashMap::new();
+    let mut comps = Vec::new();
+    let sections = [
+        (ComponentKind::Spout, "spouts", &def.spouts),
+        (ComponentKind::Bolt, "bolts", &def.bolts),
+    ];
+    for (section, key, defs) in sections {
+        for (i, c) in defs.iter().enumerate() {
+            let path = root.key(key).index(i);
+            check_id(ck, c, &path, &mut first);
+            if c.parallelism == 0 {
+                ck.err(
+                    &path.key("parallelism"),
+                    "parallelism must be at least 1, got 0",
+                );
+            }
+            if c.num_tasks == Some(0) {
+                ck.err(
+                    &path.key("numTasks"),
+                    "numTasks must be at least 1, got 0 (leave it out to run one task per executor)",
+                );
+            }
+            check_config(ck, &c.config, &path.key("config"));
+            let mut config = def.config.clone();
+            config.extend(c.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let streams = declare(ck, catalog, c, section, &path, &config);
+            comps.push(Comp {
+                def: c,
+                section,
+                streams,
+                config,
+            });
+        }
+    }
+    comps
+}
+
+/// Empty, reserved and duplicate ids.
+fn check_id<'a>(
+    ck: &mut Checker<'_>,
+    c: &'a ComponentDef,
+    path: &KeyPath,
+    first: &mut HashMap<&'a str, KeyPath>,
+) {
+    let at = path.key("id");
+    if c.id.trim().is_empty() {
+        ck.err(&at, "component id must not be empty");
+        return;
+    }
+    if c.id.starts_with(RESERVED_PREFIX) {
+        ck.err(
+            &at,
+            format!(
+                "component id '{}' is reserved: ids starting with '__' belong to the system \
+                 (acker, metrics, ticks); choose another id",
+                c.id
+            ),
+        );
+    }
+    match first.get(c.id.as_str()) {
+        Some(prev) => {
+            let msg = format!(
+                "duplicate component id '{}' (first declared at {}, {}); ids must be unique \
+                 across spouts and bolts",
+                c.id,
+                ck.line_of(prev),
+                prev
+            );
+            ck.err(&at, msg);
+        }
+        None => {
+            first.insert(c.id.as_str(), at);
+        }
+    }
+}
+
+/// Resolve the class and instantiate the component to learn its streams.
+fn declare(
+    ck: &mut Checker<'_>,
+    catalog: &dyn Catalog,
+    c: &ComponentDef,
+    section: ComponentKind,
+    path: &KeyPath,
+    config: &ConfigMap,
+) -> Option<Vec<StreamDecl>> {
+    let class_at = path.key("className");
+    match catalog.kind_of(&c.class_name) {
+        None => {
+            let names = catalog.names(section);
+            let msg = if names.is_empty() {
+                format!(
+                    "unknown {section} class '{}'; no {section}s are registered",
+                    c.class_name
+                )
+            } else {
+                format!(
+                    "unknown {section} class '{}'; registered {section}s are: {}",
+                    c.class_name,
+                    list(&names)
+                )
+            };
+            ck.err(&class_at, msg);
+            None
+        }
+        Some(kind) if kind != section => {
+            ck.err(
+                &class_at,
+                format!(
+                    "'{}' is a {kind}, but '{}' is declared under `{section}s`; move it to \
+                     `{kind}s` or use a {section} class ({})",
+                    c.class_name,
+                    c.id,
+                    list(&catalog.names(section))
+                ),
+            );
+            None
+        }
+        Some(_) => match catalog.declare(c, section, config) {
+            Ok(streams) => {
+                for s in streams.iter().filter(|s| s.id.starts_with(RESERVED_PREFIX)) {
+                    ck.err(
+                        &class_at,
+                        format!(
+                            "'{}' declares stream '{}', but stream ids starting with '__' are \
+                             reserved for the system",
+                            c.class_name, s.id
+                        ),
+                    );
+                }
+                Some(streams)
+            }
+            Err(msg) => {
+                ck.err(
+                    &path.key("constructorArgs"),
+                    format!("cannot create '{}' ({}): {msg}", c.id, c.class_name),
+                );
+                None
+            }
+        },
+    }
+}

@@ -1,0 +1,174 @@
+//! File input and output: one tuple per line in, one JSON array per line out.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use squall_runtime::{
+    Bolt, BoltCollector, ComponentError, MessageId, OutputDeclarer, Spout, SpoutCollector,
+    TopologyContext, Tuple, Value, async_trait,
+};
+
+/// Emits each line of a file (field `line`, without the line break) with its 0-based
+/// line number as message id; exhausted at end of file once nothing is left to replay.
+/// Lines are kept until acked; failed lines are emitted again.
+#[derive(Debug)]
+pub struct LineFileSpout {
+    path: PathBuf,
+    reader: Option<BufReader<File>>,
+    next_line: MessageId,
+    eof: bool,
+    pending: HashMap<MessageId, Value>,
+    replay: VecDeque<MessageId>,
+    buf: Vec<u8>,
+}
+
+impl LineFileSpout {
+    /// A spout over the file at `path` (opened in `open`).
+    pub fn new(path: impl Into<PathBuf>) -> LineFileSpout {
+        LineFileSpout {
+            path: path.into(),
+            reader: None,
+            next_line: 0,
+            eof: false,
+            pending: HashMap::new(),
+            replay: VecDeque::new(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Spout for LineFileSpout {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["line"]);
+    }
+
+    async fn open(&mut self, _ctx: &TopologyContext) -> Result<(), ComponentError> {
+        let file = File::open(&self.path)
+            .map_err(|e| ComponentError::io(format!("opening {}", self.path.display()), e))?;
+        self.reader = Some(BufReader::with_capacity(1 << 16, file));
+        Ok(())
+    }
+
+    fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
+        if let Some(id) = self.replay.pop_front() {
+            if let Some(line) = self.pending.get(&id) {
+                out.emit_id(line.clone(), id)?;
+            }
+            return Ok(());
+        }
+        if self.eof {
+            return Ok(());
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(());
+        };
+        self.buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| ComponentError::io(format!("reading {}", self.path.display()), e))?;
+        if n == 0 {
+            self.eof = true;
+            return Ok(());
+        }
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        let line = Value::from(String::from_utf8_lossy(&self.buf).as_ref());
+        let id = self.next_line;
+        self.next_line += 1;
+        self.pending.insert(id, line.clone());
+        out.emit_id(line, id)?;
+        Ok(())
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.eof && self.replay.is_empty()
+    }
+
+    fn ack(&mut self, id: MessageId) {
+        self.pending.remove(&id);
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        if self.pending.contains_key(&id) {
+            self.replay.push_back(id);
+        }
+    }
+}
+
+/// How often [`FileSinkBolt`] flushes its buffer at the latest.
+const SINK_FLUSH: Duration = Duration::from_millis(200);
+
+/// Appends each input tuple to a file as one JSON array per line, then acks it.
+#[derive(Debug)]
+pub struct FileSinkBolt {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    last_flush: Instant,
+}
+
+impl FileSinkBolt {
+    /// A sink appending to the file at `path` (created if missing, in `prepare`).
+    pub fn new(path: impl Into<PathBuf>) -> FileSinkBolt {
+        FileSinkBolt {
+            path: path.into(),
+            out: None,
+            last_flush: Instant::now(),
+        }
+    }
+
+    fn io_err(&self, e: std::io::Error) -> ComponentError {
+        ComponentError::io(format!("writing {}", self.path.display()), e)
+    }
+}
+
+#[async_trait]
+impl Bolt for FileSinkBolt {
+    async fn prepare(&mut self, _ctx: &TopologyContext) -> Result<(), ComponentError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| ComponentError::io(format!("opening {}", self.path.display()), e))?;
+        self.out = Some(BufWriter::new(file));
+        Ok(())
+    }
+
+    fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        let Some(w) = self.out.as_mut() else {
+            out.fail(&input);
+            return Err(ComponentError::msg("sink not prepared"));
+        };
+        let mut line = input.values().to_json().to_string();
+        line.push('\n');
+        let written = w.write_all(line.as_bytes());
+        let flushed = if self.last_flush.elapsed() >= SINK_FLUSH {
+            self.last_flush = Instant::now();
+            w.flush()
+        } else {
+            Ok(())
+        };
+        match written.and(flushed) {
+            Ok(()) => {
+                out.ack(&input);
+                Ok(())
+            }
+            Err(e) => {
+                out.fail(&input);
+                Err(self.io_err(e))
+            }
+        }
+    }
+
+    async fn cleanup(&mut self) {
+        if let Some(w) = self.out.as_mut()
+            && let Err(e) = w.flush()
+        {
+            tracing::error!(path = %self.path.display(), "flushing file sink: {e}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! # squall-topologies
+//!
+//! The built-in components of the `squall` binary — word count, exclamation, file
+//! input/output and the storm-perf benchmark components — and [`register`], which adds
+//! them to a [`Registry`]. The example topology files live in this crate's directory
+//! (`topologies/*.yaml`).
+
+mod bench;
+mod files;
+mod words;
+
+pub use bench::{ConstSpout, IdBolt, NullBolt};
+pub use files::{FileSinkBolt, LineFileSpout};
+pub use words::{
+    ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
+};
+
+use squall_runtime::Registry;
+
+/// Register every built-in component under its name.
+pub fn register(registry: &mut Registry) {
+    registry
+        .spout("RandomSentenceSpout", |_| Ok(RandomSentenceSpout::new()))
+        .spout("WordSpout", |_| Ok(WordSpout::new()))
+        .spout("LineFileSpout", |a| {
+            Ok(LineFileSpout::new(a.str(0, "input file path")?))
+        })
+        .spout("ConstSpout", |a| {
+            Ok(ConstSpout::new(a.u64_or(
+                0,
+                "tuple count (0 = unbounded)",
+                0,
+            )?))
+        })
+        .basic_bolt("SplitSentenceBolt", |_| Ok(SplitSentenceBolt))
+        .basic_bolt("WordCountBolt", |_| Ok(WordCountBolt::default()))
+        .basic_bolt("ExclamationBolt", |_| Ok(ExclamationBolt))
+        .bolt("FileSinkBolt", |a| {
+            Ok(FileSinkBolt::new(a.str(0, "output file path")?))
+        })
+        .basic_bolt("IdBolt", |_| Ok(IdBolt))
+        .bolt("NullBolt", |_| Ok(NullBolt));
+}

@@ -1,0 +1,172 @@
+//! Word-count and exclamation components.
+
+use compact_str::CompactString;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
+use squall_runtime::{
+    BasicBolt, BasicCollector, ComponentError, MessageId, OutputDeclarer, Spout, SpoutCollector,
+    Tuple, Value,
+};
+
+/// The sentences [`RandomSentenceSpout`] picks from (Storm's word-count example set).
+pub const SENTENCES: [&str; 5] = [
+    "the cow jumped over the moon",
+    "an apple a day keeps the doctor away",
+    "four score and seven years ago",
+    "snow white and the seven dwarfs",
+    "i am at two with nature",
+];
+
+/// The words [`WordSpout`] picks from (Storm's `TestWordSpout` set).
+pub const WORDS: [&str; 5] = ["nathan", "mike", "jackson", "golda", "bertels"];
+
+/// Emits random sentences (field `sentence`) forever, each with a message id.
+#[derive(Debug)]
+pub struct RandomSentenceSpout {
+    rng: SmallRng,
+    next_id: MessageId,
+    sentences: [Value; 5],
+}
+
+impl RandomSentenceSpout {
+    /// A spout seeded from the OS.
+    pub fn new() -> RandomSentenceSpout {
+        RandomSentenceSpout {
+            rng: SmallRng::from_os_rng(),
+            next_id: 0,
+            sentences: SENTENCES.map(Value::from_static),
+        }
+    }
+}
+
+impl Default for RandomSentenceSpout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Spout for RandomSentenceSpout {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["sentence"]);
+    }
+
+    fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
+        let i = self.rng.random_range(0..self.sentences.len());
+        self.next_id += 1;
+        out.emit_id(self.sentences[i].clone(), self.next_id)?;
+        Ok(())
+    }
+}
+
+/// Emits random words (field `word`) forever, like Storm's `TestWordSpout`.
+#[derive(Debug)]
+pub struct WordSpout {
+    rng: SmallRng,
+    words: [Value; 5],
+}
+
+impl WordSpout {
+    /// A spout seeded from the OS.
+    pub fn new() -> WordSpout {
+        WordSpout {
+            rng: SmallRng::from_os_rng(),
+            words: WORDS.map(Value::from_static),
+        }
+    }
+}
+
+impl Default for WordSpout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Spout for WordSpout {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["word"]);
+    }
+
+    fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
+        let i = self.rng.random_range(0..self.words.len());
+        out.emit(self.words[i].clone())?;
+        Ok(())
+    }
+}
+
+/// Splits the string in field 0 on whitespace and emits each word (field `word`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SplitSentenceBolt;
+
+impl BasicBolt for SplitSentenceBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["word"]);
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        for word in input.get_str(0)?.split_ascii_whitespace() {
+            out.emit(Value::Str(CompactString::new(word)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts words (input field `word`) and emits `word`, `count` after each update.
+#[derive(Debug, Default)]
+pub struct WordCountBolt {
+    counts: FxHashMap<CompactString, i64>,
+}
+
+impl BasicBolt for WordCountBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["word", "count"]);
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let word = input.str_by_field("word")?;
+        let count = match self.counts.get_mut(word) {
+            Some(c) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                self.counts.insert(CompactString::new(word), 1);
+                1
+            }
+        };
+        let mut values = squall_runtime::Values::with_capacity(2);
+        values.push(Value::Str(CompactString::new(word)));
+        values.push(count);
+        out.emit(values)?;
+        Ok(())
+    }
+}
+
+/// Appends `!!!` to the string in field 0 and emits it (field `word`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExclamationBolt;
+
+impl BasicBolt for ExclamationBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare(&["word"]);
+    }
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let mut s = CompactString::new(input.get_str(0)?);
+        s.push_str("!!!");
+        out.emit(Value::Str(s))?;
+        Ok(())
+    }
+}
