@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
-
 use crate::collector::{BoltCollector, Emitter, OutStream, SpoutCollector};
 use crate::config::Config;
 use crate::context::{TopologyContext, TopologyInfo};
@@ -19,7 +17,7 @@ use crate::registry::{ComponentArgs, Registry};
 use crate::run_state::RunState;
 use crate::spec::{ComponentKind, Grouping, ValidComponent, ValidTopology};
 use crate::stats::TaskStats;
-use crate::transfer::{Envelope, Outbox};
+use crate::transfer::{Destination, Inbox, Outbox};
 use crate::tuple::{Fields, StreamSchema};
 
 /// An executor ready to be started on its own thread.
@@ -35,7 +33,7 @@ pub(crate) struct Assembly<'a> {
     pub(crate) registry: &'a Registry,
     pub(crate) run: Arc<RunState>,
     /// Queue of the executor running each task.
-    pub(crate) task_queues: BTreeMap<TaskId, Sender<Envelope>>,
+    pub(crate) task_queues: BTreeMap<TaskId, Destination>,
     pub(crate) info: Arc<TopologyInfo>,
     pub(crate) worker_tasks: Arc<[TaskId]>,
     pub(crate) capture: bool,
@@ -166,7 +164,7 @@ impl Assembly<'_> {
     pub(crate) fn executor(
         &self,
         plan: &ExecutorPlan,
-        rx: Receiver<Envelope>,
+        inbox: Inbox,
     ) -> Result<(Executor, Vec<Arc<TaskStats>>), RunError> {
         let c = self.component(&plan.component)?;
         let config = component_config(c);
@@ -206,7 +204,7 @@ impl Assembly<'_> {
                 }
                 Executor::Spout(SpoutExecutor {
                     tasks,
-                    rx,
+                    inbox,
                     run: self.run.clone(),
                     flush_every,
                 })
@@ -229,7 +227,7 @@ impl Assembly<'_> {
                 }
                 Executor::Bolt(BoltExecutor {
                     tasks,
-                    rx,
+                    inbox,
                     run: self.run.clone(),
                     flush_every,
                 })

@@ -127,6 +127,22 @@ impl Emitter {
             cap.push((s, values.clone()));
         }
         let schema = stream.schema;
+        // Fast path: one subscription choosing one task (shuffle, fields, global...).
+        if direct.is_none() && stream.groupers.len() == 1 {
+            match stream.groupers[0].route(&values) {
+                Route::One(t) => {
+                    self.counters.transferred += 1;
+                    self.outbox.push(
+                        t,
+                        Tuple::with_anchors(values, schema, self.task, Anchors::None),
+                    );
+                    return Ok(());
+                }
+                Route::Nowhere => return Ok(()),
+                // `All` is stateless: the general path below routes it again.
+                Route::Many(_) => {}
+            }
+        }
         self.targets.clear();
         match direct {
             Some(task) => {

@@ -81,16 +81,6 @@ pub enum EmitError {
         /// Values given.
         got: usize,
     },
-    /// `emit_direct` to a task that is not subscribed to the stream with direct grouping.
-    #[error("task {task} does not subscribe to '{component}':'{stream}' with direct grouping")]
-    NotADirectTarget {
-        /// Emitting component.
-        component: String,
-        /// Stream.
-        stream: String,
-        /// Task asked for.
-        task: crate::TaskId,
-    },
 }
 
 /// An error a spout or bolt reports: from its own logic, a tuple access or an emit.
@@ -154,7 +144,7 @@ pub enum RunError {
     /// The topology file is invalid.
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecErrors),
-    /// A component failed to open or prepare.
+    /// A component failed (or panicked) in `open` or `prepare`.
     #[error("{component} task {task}: {source}")]
     Lifecycle {
         /// Component id.
@@ -162,7 +152,7 @@ pub enum RunError {
         /// Task.
         task: crate::TaskId,
         /// What went wrong.
-        source: ComponentError,
+        source: Box<ComponentError>,
     },
     /// A factory failed although validation passed.
     #[error("creating '{component}': {source}")]

@@ -57,3 +57,8 @@ pub const DEFAULT_STREAM: &str = "default";
 pub const SYSTEM_COMPONENT: &str = "__system";
 /// Stream id of tick tuples.
 pub const TICK_STREAM: &str = "__tick";
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::run_state::RunState;
 use crate::spec::{ComponentKind, ValidTopology};
 use crate::stats::{ComponentReport, ComponentReports, TaskStats};
-use crate::transfer::Envelope;
+use crate::transfer::{self, Envelope};
 use crate::tuple::Values;
 
 /// How long executors get to stop before they are abandoned.
@@ -153,12 +153,12 @@ pub fn run_local(
         let c = topo
             .component(&e.component)
             .ok_or_else(|| RunError::Config(format!("unknown component '{}'", e.component)))?;
-        let (tx, rx) = bounded(queue_capacity(&component_config(c)));
+        let (dest, inbox) = transfer::channel(queue_capacity(&component_config(c)));
         for t in &e.tasks {
-            task_queues.insert(*t, tx.clone());
+            task_queues.insert(*t, dest.clone());
         }
-        queues.push(tx);
-        receivers.push(rx);
+        queues.push(dest.queue.clone());
+        receivers.push(inbox);
     }
     let worker_tasks: Arc<[TaskId]> = task_queues.keys().copied().collect();
     let assembly = Assembly {
@@ -211,9 +211,18 @@ pub fn run_local(
         let thread = std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
-                match exec {
+                let report = ready.clone();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match exec {
                     Executor::Spout(s) => s.run(handle, ready, gate),
                     Executor::Bolt(b) => b.run(handle, ready, gate),
+                }));
+                if let Err(p) = ran {
+                    // A bug outside user code: make sure start-up does not wait forever.
+                    let e = crate::ComponentError::from_panic(p.as_ref());
+                    tracing::error!("executor thread panicked: {e}");
+                    let _ = report.try_send(Err(RunError::Config(format!(
+                        "executor thread panicked: {e}"
+                    ))));
                 }
                 let _ = done.send(i);
             })?;

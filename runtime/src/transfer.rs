@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::ids::TaskId;
 use crate::run_state::RunState;
@@ -25,11 +25,43 @@ pub(crate) enum Envelope {
     Stop,
 }
 
+/// The sending side of an executor's receive queue, with the pool of emptied batch
+/// buffers the executor hands back (so batches are reused, not allocated and freed on
+/// different threads).
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) queue: Sender<Envelope>,
+    pool: Receiver<Vec<Tuple>>,
+}
+
+/// The receiving side of an executor's queue.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) rx: Receiver<Envelope>,
+    recycle: Sender<Vec<Tuple>>,
+}
+
+impl Inbox {
+    /// Hand an emptied batch buffer back to the senders.
+    #[inline]
+    pub(crate) fn recycle(&self, mut batch: Vec<Tuple>) {
+        batch.clear();
+        let _ = self.recycle.try_send(batch);
+    }
+}
+
+/// A bounded executor queue of `capacity` batches.
+pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
+    let (queue, rx) = bounded(capacity);
+    let (recycle, pool) = bounded(capacity + 2);
+    (Destination { queue, pool }, Inbox { rx, recycle })
+}
+
 /// A destination task's pending batch and the queue of the executor that runs it.
 #[derive(Debug)]
 struct Slot {
     task: TaskId,
-    queue: Sender<Envelope>,
+    dest: Destination,
     batch: Vec<Tuple>,
 }
 
@@ -50,13 +82,13 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// An outbox able to reach `destinations` (task, queue of its executor).
     pub(crate) fn new(
-        destinations: impl IntoIterator<Item = (TaskId, Sender<Envelope>)>,
+        destinations: impl IntoIterator<Item = (TaskId, Destination)>,
         batch_size: usize,
         run: Arc<RunState>,
     ) -> Outbox {
         let mut index = Vec::new();
         let mut slots = Vec::new();
-        for (task, queue) in destinations {
+        for (task, dest) in destinations {
             let t = task.0 as usize;
             if index.len() <= t {
                 index.resize(t + 1, u32::MAX);
@@ -65,7 +97,7 @@ impl Outbox {
                 index[t] = slots.len() as u32;
                 slots.push(Slot {
                     task,
-                    queue,
+                    dest,
                     batch: Vec::new(),
                 });
             }
@@ -94,7 +126,10 @@ impl Outbox {
         self.uncounted += 1;
         let s = &mut self.slots[slot];
         if s.batch.capacity() == 0 {
-            s.batch.reserve_exact(self.batch_size);
+            s.batch = match s.dest.pool.try_recv() {
+                Ok(b) if b.capacity() >= self.batch_size => b,
+                _ => Vec::with_capacity(self.batch_size),
+            };
         }
         s.batch.push(tuple);
         if s.batch.len() >= self.batch_size {
@@ -110,12 +145,7 @@ impl Outbox {
         if s.batch.is_empty() {
             return;
         }
-        let cap = if s.batch.len() >= self.batch_size {
-            self.batch_size
-        } else {
-            0
-        };
-        let tuples = std::mem::replace(&mut s.batch, Vec::with_capacity(cap));
+        let tuples = std::mem::take(&mut s.batch);
         let env = Envelope::Batch {
             task: s.task,
             tuples,
@@ -123,7 +153,7 @@ impl Outbox {
         // Count before the receiver can see the tuples, so the count never drops to zero
         // while tuples are still on their way.
         self.run.add_in_flight(std::mem::take(&mut self.uncounted));
-        if let Err(e) = s.queue.send(env) {
+        if let Err(e) = s.dest.queue.send(env) {
             // The receiving executor is gone: the topology is shutting down.
             if let Envelope::Batch { tuples, .. } = e.into_inner() {
                 self.run.add_in_flight(-(tuples.len() as i64));

@@ -319,7 +319,8 @@ impl Tuple {
         self.get(index)
     }
 
-    fn field_index(&self, name: &str) -> Result<usize, TupleError> {
+    /// Position of field `name` in this tuple's stream, or an error listing the fields.
+    pub fn field_index(&self, name: &str) -> Result<usize, TupleError> {
         self.schema
             .fields
             .index_of(name)

@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 use squall_runtime::{
-    BasicBolt, BasicCollector, ComponentError, MessageId, OutputDeclarer, Spout, SpoutCollector,
-    Tuple, Value,
+    BasicBolt, BasicCollector, ComponentError, Fields, MessageId, OutputDeclarer, Spout,
+    SpoutCollector, Tuple, Value,
 };
 
 /// The sentences [`RandomSentenceSpout`] picks from (Storm's word-count example set).
@@ -119,6 +119,23 @@ impl BasicBolt for SplitSentenceBolt {
 #[derive(Debug, Default)]
 pub struct WordCountBolt {
     counts: FxHashMap<CompactString, i64>,
+    /// The last input stream's fields and the index of `word` in them.
+    word_index: Option<(&'static Fields, usize)>,
+}
+
+impl WordCountBolt {
+    /// Index of field `word` in the input's stream, looked up once per stream.
+    fn word_index(&mut self, input: &Tuple) -> Result<usize, ComponentError> {
+        let fields = input.fields();
+        match self.word_index {
+            Some((f, i)) if std::ptr::eq(f, fields) => Ok(i),
+            _ => {
+                let i = input.field_index("word")?;
+                self.word_index = Some((fields, i));
+                Ok(i)
+            }
+        }
+    }
 }
 
 impl BasicBolt for WordCountBolt {
@@ -131,7 +148,8 @@ impl BasicBolt for WordCountBolt {
         input: &Tuple,
         out: &mut BasicCollector<'_>,
     ) -> Result<(), ComponentError> {
-        let word = input.str_by_field("word")?;
+        let i = self.word_index(input)?;
+        let word = input.get_str(i)?;
         let count = match self.counts.get_mut(word) {
             Some(c) => {
                 *c += 1;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Sender, TryRecvError};
 use tokio::runtime::Handle;
 
 use super::{Gate, guarded};
@@ -13,7 +13,7 @@ use crate::context::TopologyContext;
 use crate::error::RunError;
 use crate::ids::TaskId;
 use crate::run_state::RunState;
-use crate::transfer::Envelope;
+use crate::transfer::{Envelope, Inbox};
 use crate::tuple::Tuple;
 
 /// One bolt task: the instance, its collector and context.
@@ -51,7 +51,7 @@ impl BoltTask {
 /// Runs the tasks of one bolt component on one thread.
 pub(crate) struct BoltExecutor {
     pub(crate) tasks: Vec<BoltTask>,
-    pub(crate) rx: Receiver<Envelope>,
+    pub(crate) inbox: Inbox,
     pub(crate) run: Arc<RunState>,
     /// `Duration::ZERO`: flush after every input batch.
     pub(crate) flush_every: Duration,
@@ -61,11 +61,11 @@ impl BoltExecutor {
     /// Prepare, wait for the gate, loop until stopped, clean up.
     pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
         for t in &mut self.tasks {
-            if let Err(source) = rt.block_on(t.bolt.prepare(&t.ctx)) {
+            if let Err(source) = guarded(|| rt.block_on(t.bolt.prepare(&t.ctx))) {
                 let _ = ready.send(Err(RunError::Lifecycle {
                     component: t.ctx.this_component().to_string(),
                     task: t.id,
-                    source,
+                    source: Box::new(source),
                 }));
                 return;
             }
@@ -96,14 +96,14 @@ impl BoltExecutor {
     fn main_loop(&mut self) {
         let mut last_flush = Instant::now();
         loop {
-            let env = match self.rx.try_recv() {
+            let env = match self.inbox.rx.try_recv() {
                 Ok(env) => env,
                 Err(TryRecvError::Empty) => {
                     self.flush_all();
                     for t in &self.tasks {
                         t.collector.em.stats.publish(&t.collector.em.counters);
                     }
-                    match self.rx.recv() {
+                    match self.inbox.rx.recv() {
                         Ok(env) => env,
                         Err(_) => return,
                     }
@@ -111,13 +111,14 @@ impl BoltExecutor {
                 Err(TryRecvError::Disconnected) => return,
             };
             match env {
-                Envelope::Batch { task, tuples } => {
+                Envelope::Batch { task, mut tuples } => {
                     let n = tuples.len() as i64;
                     let i = self.task_index(task);
                     let t = &mut self.tasks[i];
-                    for tuple in tuples {
+                    for tuple in tuples.drain(..) {
                         t.execute(tuple);
                     }
+                    self.inbox.recycle(tuples);
                     let em = &mut t.collector.em;
                     let delta = em.outbox.take_uncounted() - n;
                     em.stats.publish(&em.counters);

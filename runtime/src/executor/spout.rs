@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use tokio::runtime::Handle;
 
 use super::{Gate, guarded};
@@ -13,7 +13,7 @@ use crate::context::TopologyContext;
 use crate::error::RunError;
 use crate::ids::TaskId;
 use crate::run_state::RunState;
-use crate::transfer::Envelope;
+use crate::transfer::{Envelope, Inbox};
 
 /// Longest an idle spout sleeps between `next_tuple` calls (Storm's default wait).
 const IDLE_WAIT: Duration = Duration::from_millis(1);
@@ -75,7 +75,7 @@ impl SpoutTask {
 /// Runs the tasks of one spout component on one thread.
 pub(crate) struct SpoutExecutor {
     pub(crate) tasks: Vec<SpoutTask>,
-    pub(crate) rx: Receiver<Envelope>,
+    pub(crate) inbox: Inbox,
     pub(crate) run: Arc<RunState>,
     pub(crate) flush_every: Duration,
 }
@@ -84,11 +84,11 @@ impl SpoutExecutor {
     /// Open, wait for the gate, loop until stopped, deactivate and close.
     pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
         for t in &mut self.tasks {
-            if let Err(source) = rt.block_on(t.spout.open(&t.ctx)) {
+            if let Err(source) = guarded(|| rt.block_on(t.spout.open(&t.ctx))) {
                 let _ = ready.send(Err(RunError::Lifecycle {
                     component: t.ctx.this_component().to_string(),
                     task: t.id,
-                    source,
+                    source: Box::new(source),
                 }));
                 return;
             }
@@ -119,7 +119,7 @@ impl SpoutExecutor {
 
     /// Handle queued control messages; returns `false` to stop.
     fn drain_control(&mut self) -> bool {
-        while let Ok(env) = self.rx.try_recv() {
+        while let Ok(env) = self.inbox.rx.try_recv() {
             if !self.handle(env) {
                 return false;
             }
@@ -154,7 +154,7 @@ impl SpoutExecutor {
             if live == 0 {
                 // Everything emitted: wait for control messages only.
                 self.flush_all();
-                match self.rx.recv() {
+                match self.inbox.rx.recv() {
                     Ok(env) => {
                         if self.handle(env) {
                             continue;
@@ -182,7 +182,7 @@ impl SpoutExecutor {
                 if idle_rounds <= IDLE_YIELDS {
                     std::thread::yield_now();
                 } else {
-                    match self.rx.recv_timeout(IDLE_WAIT) {
+                    match self.inbox.rx.recv_timeout(IDLE_WAIT) {
                         Ok(env) => {
                             if !self.handle(env) {
                                 return;

@@ -169,7 +169,7 @@ fn top_level_config_error_is_located() {
         "config.topology.workers",
         10,
         21,
-        "topology.workers must be a positive integer",
+        "expected an integer >= 1, got 0",
     );
 }
 
@@ -182,6 +182,6 @@ fn component_config_error_is_located() {
         "spouts[0].config.topology.workers",
         6,
         25,
-        "must be a positive integer",
+        "expected an integer >= 1, got many",
     );
 }
