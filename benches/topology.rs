@@ -63,6 +63,7 @@ fn child(file: &str, component: &str) -> Result<(), String> {
             duration: Some(Duration::from_secs(warmup + secs) + Duration::from_millis(200)),
             capture: false,
             progress: Some(Box::new(|r, t| samples.push((t.as_secs_f64(), count(r))))),
+            stop_on_interrupt: false,
         },
     )
     .map_err(|e| e.to_string())?;

@@ -121,6 +121,7 @@ fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registr
             duration,
             capture: false,
             progress,
+            stop_on_interrupt: true,
         },
     );
     if live {

@@ -282,7 +282,9 @@ impl BoltCollector {
         anchor: &Tuple,
         values: impl Into<Values>,
     ) -> Result<(), EmitError> {
-        self.emit_stream(crate::DEFAULT_STREAM, &[anchor], values)
+        let _ = anchor;
+        let s = self.em.default_index()?;
+        self.em.emit(s, values.into(), None)
     }
 
     /// Emit on a named stream, anchored to every tuple in `anchors` (may be empty).

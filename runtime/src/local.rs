@@ -36,6 +36,8 @@ pub struct LocalOptions<'a> {
     pub capture: bool,
     /// Progress callback (the CLI's live line).
     pub progress: Option<ProgressFn<'a>>,
+    /// Stop (and report) on Ctrl-C / SIGINT instead of dying.
+    pub stop_on_interrupt: bool,
 }
 
 /// What a local run did.
@@ -268,12 +270,21 @@ pub fn run_local(
     let start = Instant::now();
     let deadline = options.duration.map(|d| start + d);
     let mut next_progress = start + Duration::from_secs(1);
+    if options.stop_on_interrupt {
+        let run = run.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("interrupted: stopping");
+                run.request_stop();
+            }
+        });
+    }
     let completed = loop {
         if run.complete() {
             break true;
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if run.stopping() || deadline.is_some_and(|d| now >= d) {
             break false;
         }
         if now >= next_progress {

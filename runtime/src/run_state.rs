@@ -49,7 +49,10 @@ impl RunState {
             return;
         }
         let before = self.in_flight.fetch_add(delta, Ordering::AcqRel);
-        if before + delta == 0 {
+        // Zero matters only once every spout is exhausted (the spout that exhausts last
+        // notifies by itself), so a fast consumer draining its queue does not wake the
+        // coordinator each time.
+        if before + delta == 0 && self.exhausted.load(Ordering::Acquire) == self.spout_tasks {
             self.notify();
         }
     }

@@ -79,6 +79,7 @@ pub fn complete_valid_topology(
             duration: Some(timeout),
             capture: true,
             progress: None,
+            stop_on_interrupt: false,
         },
     )?;
     if !report.completed {

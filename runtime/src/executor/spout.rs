@@ -21,6 +21,8 @@ const IDLE_WAIT: Duration = Duration::from_millis(1);
 const IDLE_YIELDS: u32 = 16;
 /// `next_tuple` rounds between flush-timer checks.
 const CHECK_EVERY: u32 = 64;
+/// `next_tuple` rounds between checks of the executor's own queue.
+const CONTROL_EVERY: u32 = 16;
 
 /// One spout task: the instance, its collector and context.
 pub(crate) struct SpoutTask {
@@ -139,9 +141,16 @@ impl SpoutExecutor {
         let mut last_flush = Instant::now();
         let mut idle_rounds = 0u32;
         let mut rounds = 0u32;
+        let mut control_rounds = 0u32;
         loop {
-            if self.run.stopping() || !self.drain_control() {
-                return;
+            // Control messages (stop, and later acks) are checked every few rounds, not on
+            // every `next_tuple`: a queue poll costs more than an emit.
+            control_rounds += 1;
+            if control_rounds >= CONTROL_EVERY {
+                control_rounds = 0;
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
             }
             let mut emitted = false;
             let mut live = 0;
@@ -179,6 +188,9 @@ impl SpoutExecutor {
                 self.flush_all();
                 last_flush = Instant::now();
                 idle_rounds += 1;
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
                 if idle_rounds <= IDLE_YIELDS {
                     std::thread::yield_now();
                 } else {
