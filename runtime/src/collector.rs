@@ -66,10 +66,6 @@ impl Emitter {
         }
     }
 
-    pub(crate) fn stream_name(&self, index: usize) -> &'static str {
-        &self.streams[index].schema.stream
-    }
-
     fn unknown(&self, stream: &str) -> EmitError {
         EmitError::UnknownStream {
             component: self.stats.component.clone(),
@@ -177,6 +173,23 @@ impl Emitter {
             Tuple::with_anchors(values, schema, self.task, Anchors::None),
         );
         Ok(())
+    }
+
+    /// Send what is left, publish the final counters and hand over captured emits.
+    pub(crate) fn finish(&mut self) {
+        self.outbox.flush();
+        self.stats.publish(&self.counters);
+        if let Some(cap) = self.capture.take() {
+            let mut out = self
+                .stats
+                .captured
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            out.extend(
+                cap.into_iter()
+                    .map(|(s, v)| (self.streams[s].schema.stream.clone(), v)),
+            );
+        }
     }
 
     fn report_error(&mut self, error: &dyn std::fmt::Display) {

@@ -35,16 +35,7 @@ impl BoltTask {
     }
 
     fn finish(&mut self) {
-        let em = &mut self.collector.em;
-        em.outbox.flush();
-        em.stats.publish(&em.counters);
-        if let Some(cap) = em.capture.take() {
-            let mut out = em.stats.captured.lock().unwrap_or_else(|p| p.into_inner());
-            out.extend(
-                cap.into_iter()
-                    .map(|(s, v)| (em.stream_name(s).to_string(), v)),
-            );
-        }
+        self.collector.em.finish();
     }
 }
 
