@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::acking::AckerState;
 use crate::collector::{BoltCollector, Emitter, OutStream, SpoutCollector};
 use crate::config::Config;
 use crate::context::{TopologyContext, TopologyInfo};
 use crate::error::RunError;
-use crate::executor::{BoltExecutor, BoltTask, SpoutExecutor, SpoutTask};
+use crate::executor::{AckerExecutor, BoltExecutor, BoltTask, SpoutExecutor, SpoutTask};
 use crate::grouping::Grouper;
 use crate::ids::TaskId;
 use crate::plan::{ExecutorPlan, TaskPlan};
@@ -24,6 +25,7 @@ use crate::tuple::{Fields, StreamSchema};
 pub(crate) enum Executor {
     Spout(SpoutExecutor),
     Bolt(BoltExecutor),
+    Acker(AckerExecutor),
 }
 
 /// Everything the executors of one process share while being assembled.
@@ -141,6 +143,7 @@ impl Assembly<'_> {
             dests
                 .into_iter()
                 .filter_map(|t| self.task_queues.get(&t).map(|q| (t, q.clone()))),
+            self.acker_destinations(),
             if settings.batch_flush_interval_millis == 0 {
                 1
             } else {
@@ -160,15 +163,58 @@ impl Assembly<'_> {
         (em, stats)
     }
 
+    fn acker_destinations(&self) -> Vec<Destination> {
+        self.plan
+            .acker_tasks()
+            .iter()
+            .filter_map(|t| self.task_queues.get(t).cloned())
+            .collect()
+    }
+
+    /// The acker executor for `plan` (one task).
+    fn acker(&self, plan: &ExecutorPlan, inbox: Inbox) -> Executor {
+        let settings = Config::merged([&self.topo.config]).settings();
+        let spouts = self
+            .topo
+            .components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Spout)
+            .flat_map(|c| {
+                self.plan
+                    .component_tasks
+                    .get(&c.def.id)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(|t| self.task_queues.get(t).map(|d| (*t, d.clone())))
+            .collect();
+        Executor::Acker(AckerExecutor {
+            task: plan.tasks.first().copied().unwrap_or(TaskId(0)),
+            state: AckerState::default(),
+            inbox,
+            spouts,
+            run: self.run.clone(),
+            timeout: settings
+                .enable_message_timeouts
+                .then(|| Duration::from_secs(settings.message_timeout_secs)),
+            flush_every: Duration::from_millis(settings.batch_flush_interval_millis),
+        })
+    }
+
     /// Build one executor and the statistics handles of its tasks.
     pub(crate) fn executor(
         &self,
         plan: &ExecutorPlan,
         inbox: Inbox,
     ) -> Result<(Executor, Vec<Arc<TaskStats>>), RunError> {
+        if plan.component == crate::ACKER_COMPONENT {
+            return Ok((self.acker(plan, inbox), Vec::new()));
+        }
         let c = self.component(&plan.component)?;
         let config = component_config(c);
-        let flush_every = Duration::from_millis(config.settings().batch_flush_interval_millis);
+        let settings = config.settings();
+        let acking = !self.plan.acker_tasks().is_empty();
+        let flush_every = Duration::from_millis(settings.batch_flush_interval_millis);
         let args = ComponentArgs::new(&c.def.id, &c.def.constructor_args, &config);
         let factory_err = |source| RunError::Factory {
             component: c.def.id.clone(),
@@ -192,7 +238,8 @@ impl Assembly<'_> {
                         .registry
                         .create_spout(&c.def.class_name, &args)
                         .map_err(factory_err)?;
-                    let (em, stats) = self.emitter(c, id, &config);
+                    let (mut em, stats) = self.emitter(c, id, &config);
+                    em.outbox.drain_while_blocked(inbox.rx.clone());
                     all_stats.push(stats);
                     tasks.push(SpoutTask {
                         id,
@@ -200,6 +247,11 @@ impl Assembly<'_> {
                         collector: SpoutCollector::new(em),
                         ctx: ctx(id),
                         exhausted: false,
+                        latency: acking
+                            .then(|| {
+                                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()
+                            })
+                            .flatten(),
                     });
                 }
                 Executor::Spout(SpoutExecutor {
@@ -207,6 +259,9 @@ impl Assembly<'_> {
                     inbox,
                     run: self.run.clone(),
                     flush_every,
+                    max_pending: settings.max_spout_pending.unwrap_or(usize::MAX),
+                    timeout: (acking && settings.enable_message_timeouts)
+                        .then(|| Duration::from_secs(settings.message_timeout_secs)),
                 })
             }
             ComponentKind::Bolt => {

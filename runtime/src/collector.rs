@@ -5,9 +5,14 @@
 //! is allocated per tuple beyond cloning values for the second and later targets.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+use rustc_hash::FxHashSet;
 use smallvec::SmallVec;
 
+use crate::acking::{AckMsg, RotatingMap};
 use crate::error::EmitError;
 use crate::grouping::{Grouper, Route};
 use crate::ids::{MessageId, TaskId};
@@ -39,6 +44,54 @@ pub(crate) struct Emitter {
     pub(crate) capture: Option<Vec<(usize, Values)>>,
     debug: bool,
     targets: SmallVec<[TaskId; 8]>,
+    /// Root and edge ids (acking).
+    rng: SmallRng,
+}
+
+/// How the copies of one emit join tuple trees.
+#[derive(Debug)]
+enum Anchoring<'a> {
+    /// Not tracked.
+    None,
+    /// A spout emit starting tree `root`; the copies' edge ids are XORed into `xor`.
+    Root { root: u64, xor: u64 },
+    /// A bolt emit anchored to these inputs.
+    Inputs(&'a [&'a Tuple]),
+}
+
+/// The tree ids of one new tuple copy: a fresh edge id per (copy, anchor), XORed into
+/// each anchor's ack value and into the copy's entry for each of the anchor's roots.
+fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
+    match anchoring {
+        Anchoring::None => Anchors::None,
+        Anchoring::Root { root, xor } => {
+            let edge = rng.next_u64();
+            *xor ^= edge;
+            Anchors::One((*root, edge))
+        }
+        Anchoring::Inputs(inputs) => {
+            let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
+            for input in inputs.iter() {
+                let pairs = input.anchors.pairs();
+                if pairs.is_empty() {
+                    continue;
+                }
+                let edge = rng.next_u64();
+                input.ack_val.set(input.ack_val.get() ^ edge);
+                for &(root, _) in pairs {
+                    match ids.iter_mut().find(|(r, _)| *r == root) {
+                        Some(p) => p.1 ^= edge,
+                        None => ids.push((root, edge)),
+                    }
+                }
+            }
+            match ids.len() {
+                0 => Anchors::None,
+                1 => Anchors::One(ids[0]),
+                _ => Anchors::Many(ids.as_slice().into()),
+            }
+        }
+    }
 }
 
 impl Emitter {
@@ -63,6 +116,7 @@ impl Emitter {
             capture: capture.then(Vec::new),
             debug,
             targets: SmallVec::new(),
+            rng: SmallRng::from_os_rng(),
         }
     }
 
@@ -90,9 +144,16 @@ impl Emitter {
             .ok_or_else(|| self.unknown(crate::DEFAULT_STREAM))
     }
 
-    /// Emit on stream `s` (by index), to the grouping's choice or to `direct`.
+    /// Emit on stream `s` (by index), to the grouping's choice or to `direct`; returns
+    /// the number of task copies sent.
     #[inline]
-    fn emit(&mut self, s: usize, values: Values, direct: Option<TaskId>) -> Result<(), EmitError> {
+    fn emit(
+        &mut self,
+        s: usize,
+        values: Values,
+        direct: Option<TaskId>,
+        anchoring: &mut Anchoring<'_>,
+    ) -> Result<usize, EmitError> {
         let stream = &mut self.streams[s];
         if stream.direct != direct.is_some() {
             return Err(EmitError::WrongStreamKind {
@@ -128,13 +189,12 @@ impl Emitter {
             match stream.groupers[0].route(&values) {
                 Route::One(t) => {
                     self.counters.transferred += 1;
-                    self.outbox.push(
-                        t,
-                        Tuple::with_anchors(values, schema, self.task, Anchors::None),
-                    );
-                    return Ok(());
+                    let anchors = new_anchors(&mut self.rng, anchoring);
+                    self.outbox
+                        .push(t, Tuple::with_anchors(values, schema, self.task, anchors));
+                    return Ok(1);
                 }
-                Route::Nowhere => return Ok(()),
+                Route::Nowhere => return Ok(0),
                 // `All` is stateless: the general path below routes it again.
                 Route::Many(_) => {}
             }
@@ -159,20 +219,20 @@ impl Emitter {
         }
         let n = self.targets.len();
         if n == 0 {
-            return Ok(());
+            return Ok(0);
         }
         self.counters.transferred += n as u64;
         for i in 0..n - 1 {
             let t = self.targets[i];
-            let tuple = Tuple::with_anchors(values.clone(), schema, self.task, Anchors::None);
+            let anchors = new_anchors(&mut self.rng, anchoring);
+            let tuple = Tuple::with_anchors(values.clone(), schema, self.task, anchors);
             self.outbox.push(t, tuple);
         }
         let t = self.targets[n - 1];
-        self.outbox.push(
-            t,
-            Tuple::with_anchors(values, schema, self.task, Anchors::None),
-        );
-        Ok(())
+        let anchors = new_anchors(&mut self.rng, anchoring);
+        self.outbox
+            .push(t, Tuple::with_anchors(values, schema, self.task, anchors));
+        Ok(n)
     }
 
     /// Send what is left, publish the final counters and hand over captured emits.
@@ -199,12 +259,23 @@ impl Emitter {
     }
 }
 
+/// A tracked spout message waiting for its tree to complete.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PendingMsg {
+    pub(crate) id: MessageId,
+    pub(crate) emitted: Instant,
+}
+
 /// The collector a spout emits through.
 #[derive(Debug)]
 pub struct SpoutCollector {
     pub(crate) em: Emitter,
-    /// Message ids to ack right after `next_tuple` returns (acking is off).
+    /// Message ids to ack right after `next_tuple` returns (acking off, or no target).
     pub(crate) immediate_acks: Vec<MessageId>,
+    /// Root id -> message, for trees in flight (acking on).
+    pub(crate) pending: RotatingMap<u64, PendingMsg>,
+    /// Failed message ids not emitted again yet (to count replays).
+    pub(crate) awaiting_replay: FxHashSet<MessageId>,
 }
 
 impl SpoutCollector {
@@ -212,29 +283,67 @@ impl SpoutCollector {
         SpoutCollector {
             em,
             immediate_acks: Vec::new(),
+            pending: RotatingMap::new(2),
+            awaiting_replay: FxHashSet::default(),
         }
     }
 
-    fn track(&mut self, id: Option<MessageId>) {
-        if let Some(id) = id {
-            self.immediate_acks.push(id);
+    #[inline]
+    fn emit_on(
+        &mut self,
+        s: usize,
+        values: Values,
+        direct: Option<TaskId>,
+        id: Option<MessageId>,
+    ) -> Result<(), EmitError> {
+        let Some(id) = id else {
+            self.em.emit(s, values, direct, &mut Anchoring::None)?;
+            return Ok(());
+        };
+        if !self.awaiting_replay.is_empty() && self.awaiting_replay.remove(&id) {
+            self.em.counters.replayed += 1;
         }
+        if self.em.outbox.ackers() == 0 {
+            self.em.emit(s, values, direct, &mut Anchoring::None)?;
+            self.immediate_acks.push(id);
+            return Ok(());
+        }
+        let root = self.em.rng.next_u64();
+        let mut anchoring = Anchoring::Root { root, xor: 0 };
+        let copies = self.em.emit(s, values, direct, &mut anchoring)?;
+        match anchoring {
+            Anchoring::Root { xor, .. } if copies > 0 => {
+                self.em.outbox.push_ack(AckMsg::Init {
+                    root,
+                    xor,
+                    spout_task: self.em.task,
+                });
+                self.pending.insert(
+                    root,
+                    PendingMsg {
+                        id,
+                        emitted: Instant::now(),
+                    },
+                );
+            }
+            // No task received it: the tree is complete already.
+            _ => self.immediate_acks.push(id),
+        }
+        Ok(())
     }
 
     /// Emit on the default stream without a message id (not tracked).
     #[inline]
     pub fn emit(&mut self, values: impl Into<Values>) -> Result<(), EmitError> {
         let s = self.em.default_index()?;
-        self.em.emit(s, values.into(), None)
+        self.emit_on(s, values.into(), None, None)
     }
 
     /// Emit on the default stream with a message id: `ack(id)` or `fail(id)` follows.
     #[inline]
     pub fn emit_id(&mut self, values: impl Into<Values>, id: MessageId) -> Result<(), EmitError> {
         let s = self.em.default_index()?;
-        self.em.emit(s, values.into(), None)?;
-        self.track(Some(id));
-        Ok(())
+        self.emit_on(s, values.into(), None, Some(id))
     }
 
     /// Emit on a named stream, with an optional message id.
@@ -245,9 +354,7 @@ impl SpoutCollector {
         id: Option<MessageId>,
     ) -> Result<(), EmitError> {
         let s = self.em.stream_index(stream)?;
-        self.em.emit(s, values.into(), None)?;
-        self.track(id);
-        Ok(())
+        self.emit_on(s, values.into(), None, id)
     }
 
     /// Emit on a direct stream to one task, with an optional message id.
@@ -259,9 +366,12 @@ impl SpoutCollector {
         id: Option<MessageId>,
     ) -> Result<(), EmitError> {
         let s = self.em.stream_index(stream)?;
-        self.em.emit(s, values.into(), Some(task))?;
-        self.track(id);
-        Ok(())
+        self.emit_on(s, values.into(), Some(task), id)
+    }
+
+    /// Messages emitted and not yet acked or failed.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     /// Report an error: counted in the component's statistics and logged.
@@ -285,7 +395,8 @@ impl BoltCollector {
     #[inline]
     pub fn emit(&mut self, values: impl Into<Values>) -> Result<(), EmitError> {
         let s = self.em.default_index()?;
-        self.em.emit(s, values.into(), None)
+        self.em.emit(s, values.into(), None, &mut Anchoring::None)?;
+        Ok(())
     }
 
     /// Emit on the default stream, anchored to `anchor` (joins its tuple trees).
@@ -295,9 +406,10 @@ impl BoltCollector {
         anchor: &Tuple,
         values: impl Into<Values>,
     ) -> Result<(), EmitError> {
-        let _ = anchor;
         let s = self.em.default_index()?;
-        self.em.emit(s, values.into(), None)
+        self.em
+            .emit(s, values.into(), None, &mut Anchoring::Inputs(&[anchor]))?;
+        Ok(())
     }
 
     /// Emit on a named stream, anchored to every tuple in `anchors` (may be empty).
@@ -307,9 +419,10 @@ impl BoltCollector {
         anchors: &[&Tuple],
         values: impl Into<Values>,
     ) -> Result<(), EmitError> {
-        let _ = anchors;
         let s = self.em.stream_index(stream)?;
-        self.em.emit(s, values.into(), None)
+        self.em
+            .emit(s, values.into(), None, &mut Anchoring::Inputs(anchors))?;
+        Ok(())
     }
 
     /// Emit on a direct stream to one task, anchored to `anchors`.
@@ -320,23 +433,45 @@ impl BoltCollector {
         anchors: &[&Tuple],
         values: impl Into<Values>,
     ) -> Result<(), EmitError> {
-        let _ = anchors;
         let s = self.em.stream_index(stream)?;
-        self.em.emit(s, values.into(), Some(task))
+        self.em.emit(
+            s,
+            values.into(),
+            Some(task),
+            &mut Anchoring::Inputs(anchors),
+        )?;
+        Ok(())
     }
 
-    /// The input was processed: its part of every tuple tree is done.
+    /// The input was processed: its part of every tuple tree is done. Ack each input
+    /// once (a second ack would corrupt its trees).
     #[inline]
     pub fn ack(&mut self, input: &Tuple) {
-        let _ = input;
         self.em.counters.acked += 1;
+        let ack_val = input.ack_val.get();
+        for &(root, edge) in input.anchors.pairs() {
+            self.em.outbox.push_ack(AckMsg::Ack {
+                root,
+                xor: edge ^ ack_val,
+            });
+        }
     }
 
-    /// The input failed: the spout that emitted its root replays it.
+    /// The input failed: every tree it belongs to fails, and their spouts replay.
     #[inline]
     pub fn fail(&mut self, input: &Tuple) {
-        let _ = input;
         self.em.counters.failed += 1;
+        for &(root, _) in input.anchors.pairs() {
+            self.em.outbox.push_ack(AckMsg::Fail { root });
+        }
+    }
+
+    /// Restart the message timeout of every tree the input belongs to (for inputs held
+    /// for a long time, e.g. in a window).
+    pub fn reset_timeout(&mut self, input: &Tuple) {
+        for &(root, _) in input.anchors.pairs() {
+            self.em.outbox.push_ack(AckMsg::Reset { root });
+        }
     }
 
     /// Report an error: counted in the component's statistics and logged.

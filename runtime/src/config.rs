@@ -242,6 +242,13 @@ impl Config {
     }
 }
 
+impl Settings {
+    /// Number of acker tasks: `topology.acker.executors`, or one per worker when unset.
+    pub fn acker_tasks(&self) -> u32 {
+        self.acker_executors.unwrap_or(self.workers)
+    }
+}
+
 /// The runtime's own view of a config: typed, with defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

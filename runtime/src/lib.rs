@@ -32,6 +32,7 @@ pub mod testing;
 pub mod tuple;
 pub mod value;
 
+mod acking;
 mod assemble;
 mod executor;
 mod run_state;
@@ -55,6 +56,8 @@ pub use async_trait::async_trait;
 pub const DEFAULT_STREAM: &str = "default";
 /// Component id of the system pseudo component that emits ticks.
 pub const SYSTEM_COMPONENT: &str = "__system";
+/// Component id of the system acker (Storm's `__acker`).
+pub const ACKER_COMPONENT: &str = "__acker";
 /// Stream id of tick tuples.
 pub const TICK_STREAM: &str = "__tick";
 

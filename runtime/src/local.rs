@@ -17,7 +17,7 @@ use crate::plan::TaskPlan;
 use crate::registry::Registry;
 use crate::run_state::RunState;
 use crate::spec::{ComponentKind, ValidTopology};
-use crate::stats::{ComponentReport, ComponentReports, TaskStats};
+use crate::stats::{ComponentReport, ComponentReports, LatencyReport, TaskStats};
 use crate::transfer::{self, Envelope};
 use crate::tuple::Values;
 
@@ -73,12 +73,28 @@ fn reports(topo: &ValidTopology, stats: &[Arc<TaskStats>]) -> ComponentReports {
         .iter()
         .map(|c| (c.def.id.clone(), ComponentReport::new(c.kind, c.num_tasks)))
         .collect();
+    let mut latencies: BTreeMap<&str, hdrhistogram::Histogram<u64>> = BTreeMap::new();
     for s in stats {
         if let Some(r) = out.get_mut(&s.component) {
             r.add(&s.snapshot());
             if let Some(e) = s.last_error() {
                 r.last_error = Some(e);
             }
+        }
+        if let Some(h) = s.latency() {
+            match latencies.get_mut(s.component.as_str()) {
+                Some(all) => {
+                    let _ = all.add(&h);
+                }
+                None => {
+                    latencies.insert(&s.component, h);
+                }
+            }
+        }
+    }
+    for (c, h) in latencies {
+        if let Some(r) = out.get_mut(c) {
+            r.complete_latency_ms = LatencyReport::from_micros(&h);
         }
     }
     out
@@ -152,10 +168,12 @@ pub fn run_local(
     let mut queues = Vec::new();
     let mut task_queues = BTreeMap::new();
     for e in &plan.executors {
-        let c = topo
+        // System components (the acker) use the topology config.
+        let config = topo
             .component(&e.component)
-            .ok_or_else(|| RunError::Config(format!("unknown component '{}'", e.component)))?;
-        let (dest, inbox) = transfer::channel(queue_capacity(&component_config(c)));
+            .map(component_config)
+            .unwrap_or_else(|| crate::Config::merged([&topo.config]));
+        let (dest, inbox) = transfer::channel(queue_capacity(&config));
         for t in &e.tasks {
             task_queues.insert(*t, dest.clone());
         }
@@ -217,6 +235,7 @@ pub fn run_local(
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match exec {
                     Executor::Spout(s) => s.run(handle, ready, gate),
                     Executor::Bolt(b) => b.run(handle, ready, gate),
+                    Executor::Acker(a) => a.run(ready, gate),
                 }));
                 if let Err(p) = ran {
                     // A bug outside user code: make sure start-up does not wait forever.

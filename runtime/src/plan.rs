@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::Config;
 use crate::ids::TaskId;
 use crate::spec::ValidTopology;
 
@@ -26,28 +27,46 @@ pub struct TaskPlan {
 }
 
 impl TaskPlan {
-    /// Number the tasks and executors of `topo`.
+    /// Number the tasks and executors of `topo`, including the system acker component
+    /// (`topology.acker.executors` tasks, default one per worker; none when 0).
     pub fn new(topo: &ValidTopology) -> TaskPlan {
-        let mut components: Vec<_> = topo.components.iter().collect();
-        components.sort_by(|a, b| a.def.id.cmp(&b.def.id));
+        let ackers = Config::merged([&topo.config]).settings().acker_tasks();
+        // (id, tasks, executors)
+        let mut components: Vec<(&str, u32, u32)> = topo
+            .components
+            .iter()
+            .map(|c| (c.def.id.as_str(), c.num_tasks, c.num_executors))
+            .collect();
+        if ackers > 0 {
+            components.push((crate::ACKER_COMPONENT, ackers, ackers));
+        }
+        components.sort_by(|a, b| a.0.cmp(b.0));
         let mut next = 1u32;
         let mut component_tasks = BTreeMap::new();
         let mut executors = Vec::new();
-        for c in components {
-            let tasks: Vec<TaskId> = (next..next + c.num_tasks).map(TaskId).collect();
-            next += c.num_tasks;
-            for run in split(&tasks, c.num_executors.max(1) as usize) {
+        for (id, num_tasks, num_executors) in components {
+            let tasks: Vec<TaskId> = (next..next + num_tasks).map(TaskId).collect();
+            next += num_tasks;
+            for run in split(&tasks, num_executors.max(1) as usize) {
                 executors.push(ExecutorPlan {
-                    component: c.def.id.clone(),
+                    component: id.to_string(),
                     tasks: run,
                 });
             }
-            component_tasks.insert(c.def.id.clone(), tasks);
+            component_tasks.insert(id.to_string(), tasks);
         }
         TaskPlan {
             component_tasks,
             executors,
         }
+    }
+
+    /// The acker tasks (empty when acking is off).
+    pub fn acker_tasks(&self) -> &[TaskId] {
+        self.component_tasks
+            .get(crate::ACKER_COMPONENT)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Task id -> component id.

@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub(crate) acked: u64,
     pub(crate) failed: u64,
     pub(crate) errors: u64,
+    pub(crate) replayed: u64,
 }
 
 /// Published statistics of one task, readable from any thread.
@@ -31,7 +32,10 @@ pub(crate) struct TaskStats {
     acked: AtomicU64,
     failed: AtomicU64,
     errors: AtomicU64,
+    replayed: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Complete latency of acked messages (spouts with acking on), set at shutdown.
+    latency: Mutex<Option<hdrhistogram::Histogram<u64>>>,
     /// Captured emits (stream, values), filled at shutdown when capturing.
     pub(crate) captured: Mutex<Vec<(String, Values)>>,
 }
@@ -46,7 +50,9 @@ impl TaskStats {
             acked: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            latency: Mutex::new(None),
             captured: Mutex::new(Vec::new()),
         }
     }
@@ -59,10 +65,22 @@ impl TaskStats {
         self.acked.store(c.acked, Ordering::Relaxed);
         self.failed.store(c.failed, Ordering::Relaxed);
         self.errors.store(c.errors, Ordering::Relaxed);
+        self.replayed.store(c.replayed, Ordering::Relaxed);
     }
 
     pub(crate) fn set_last_error(&self, e: String) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    pub(crate) fn set_latency(&self, h: hdrhistogram::Histogram<u64>) {
+        *self.latency.lock().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    }
+
+    pub(crate) fn latency(&self) -> Option<hdrhistogram::Histogram<u64>> {
+        self.latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn snapshot(&self) -> Counters {
@@ -73,6 +91,7 @@ impl TaskStats {
             acked: self.acked.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
         }
     }
 
@@ -103,6 +122,11 @@ pub struct ComponentReport {
     pub failed: u64,
     /// Errors reported (including caught panics).
     pub errors: u64,
+    /// Spouts: failed messages that were emitted again.
+    pub replayed: u64,
+    /// Spouts with acking on: time from emit to the tree's completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complete_latency_ms: Option<LatencyReport>,
     /// The most recent error, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -119,6 +143,8 @@ impl ComponentReport {
             acked: 0,
             failed: 0,
             errors: 0,
+            replayed: 0,
+            complete_latency_ms: None,
             last_error: None,
         }
     }
@@ -130,6 +156,7 @@ impl ComponentReport {
         self.acked += c.acked;
         self.failed += c.failed;
         self.errors += c.errors;
+        self.replayed += c.replayed;
     }
 
     /// The per-tuple rate shown live: spouts by emitted, bolts by executed.
@@ -138,6 +165,32 @@ impl ComponentReport {
             ComponentKind::Spout => self.emitted,
             ComponentKind::Bolt => self.executed,
         }
+    }
+}
+
+/// Percentiles of a latency distribution, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyReport {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl LatencyReport {
+    /// Percentiles of a histogram recorded in microseconds (`None` if empty).
+    pub fn from_micros(h: &hdrhistogram::Histogram<u64>) -> Option<LatencyReport> {
+        if h.is_empty() {
+            return None;
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Some(LatencyReport {
+            p50: ms(h.value_at_quantile(0.5)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
     }
 }
 

@@ -1,15 +1,20 @@
 //! Moving tuples between executors: the envelopes an executor's receive queue holds and
-//! the per-task [`Outbox`] that batches outgoing tuples per destination.
+//! the per-task [`Outbox`] that batches outgoing tuples (and acker messages) per
+//! destination.
 //!
 //! Queues are bounded (`crossbeam_channel::bounded`, capacity in batches), and a sender
-//! blocks when a destination queue is full: that is the backpressure. Batching makes the
-//! per-tuple cost of the channel vanish; a partial batch is sent when it fills, when the
-//! sender goes idle, or after `topology.batch.flush.interval.millis`.
+//! blocks when a destination queue is full: that is the backpressure. A spout, though,
+//! keeps draining its own queue while it waits (acker verdicts must always get through,
+//! or spout → bolt → acker → spout could deadlock); what it drains is stashed for its
+//! executor. Batching makes the per-tuple cost of the channel vanish; a partial batch is
+//! sent when it fills, when the sender goes idle, or after
+//! `topology.batch.flush.interval.millis`.
 
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 
+use crate::acking::{AckMsg, Completion};
 use crate::ids::TaskId;
 use crate::run_state::RunState;
 use crate::tuple::Tuple;
@@ -19,6 +24,10 @@ use crate::tuple::Tuple;
 pub(crate) enum Envelope {
     /// Tuples for one task of the executor.
     Batch { task: TaskId, tuples: Vec<Tuple> },
+    /// Messages for an acker task.
+    Acks(Vec<AckMsg>),
+    /// Acker verdicts for spout tasks of the executor.
+    Completions(Vec<Completion>),
     /// A tick for every task of the executor.
     Tick { freq_secs: u64 },
     /// Stop now.
@@ -57,6 +66,38 @@ pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
     (Destination { queue, pool }, Inbox { rx, recycle })
 }
 
+/// Send `env`, blocking while the queue is full; with `drain`, keep receiving from it
+/// into `stash` while blocked. `Err` = the receiver is gone (shutting down).
+fn deliver(
+    queue: &Sender<Envelope>,
+    env: Envelope,
+    drain: Option<&Receiver<Envelope>>,
+    stash: &mut Vec<Envelope>,
+) -> Result<(), Envelope> {
+    let Some(rx) = drain else {
+        return queue.send(env).map_err(|e| e.into_inner());
+    };
+    let env = match queue.try_send(env) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Full(env)) => env,
+        Err(TrySendError::Disconnected(env)) => return Err(env),
+    };
+    loop {
+        let mut sel = Select::new();
+        let send = sel.send(queue);
+        let recv = sel.recv(rx);
+        let op = sel.select();
+        if op.index() == send {
+            return op.send(queue, env).map_err(|e| e.into_inner());
+        }
+        debug_assert_eq!(op.index(), recv);
+        match op.recv(rx) {
+            Ok(m) => stash.push(m),
+            Err(_) => return queue.send(env).map_err(|e| e.into_inner()),
+        }
+    }
+}
+
 /// A destination task's pending batch and the queue of the executor that runs it.
 #[derive(Debug)]
 struct Slot {
@@ -65,24 +106,39 @@ struct Slot {
     batch: Vec<Tuple>,
 }
 
-/// Outgoing tuples of one task, batched per destination task.
+/// An acker task's pending messages.
+#[derive(Debug)]
+struct AckSlot {
+    dest: Destination,
+    batch: Vec<AckMsg>,
+}
+
+/// Outgoing tuples of one task, batched per destination task, and its acker messages,
+/// batched per acker task.
 #[derive(Debug)]
 pub(crate) struct Outbox {
     /// Task id -> index into `slots` (u32::MAX = not a destination).
     index: Vec<u32>,
     slots: Vec<Slot>,
+    ackers: Vec<AckSlot>,
     batch_size: usize,
     /// Tuples pushed but not yet added to the run's in-flight count.
     uncounted: i64,
     run: Arc<RunState>,
     /// Whether any slot holds a partial batch.
     dirty: bool,
+    /// A spout's own queue, drained while a send blocks.
+    drain: Option<Receiver<Envelope>>,
+    /// What was drained, for the executor to handle.
+    pub(crate) stash: Vec<Envelope>,
 }
 
 impl Outbox {
-    /// An outbox able to reach `destinations` (task, queue of its executor).
+    /// An outbox able to reach `destinations` (task, queue of its executor) and the
+    /// acker tasks `ackers` (in acker index order).
     pub(crate) fn new(
         destinations: impl IntoIterator<Item = (TaskId, Destination)>,
+        ackers: Vec<Destination>,
         batch_size: usize,
         run: Arc<RunState>,
     ) -> Outbox {
@@ -105,11 +161,31 @@ impl Outbox {
         Outbox {
             index,
             slots,
+            ackers: ackers
+                .into_iter()
+                .map(|dest| AckSlot {
+                    dest,
+                    batch: Vec::new(),
+                })
+                .collect(),
             batch_size: batch_size.max(1),
             uncounted: 0,
             run,
             dirty: false,
+            drain: None,
+            stash: Vec::new(),
         }
+    }
+
+    /// Keep draining `own` (this task's executor queue) while a send blocks.
+    pub(crate) fn drain_while_blocked(&mut self, own: Receiver<Envelope>) {
+        self.drain = Some(own);
+    }
+
+    /// Number of acker tasks (0 = acking off).
+    #[inline]
+    pub(crate) fn ackers(&self) -> usize {
+        self.ackers.len()
     }
 
     /// Queue a tuple for `task`; sends the batch when it is full. Returns `false` if the
@@ -140,6 +216,26 @@ impl Outbox {
         true
     }
 
+    /// Queue a message for the acker task that owns its root.
+    #[inline]
+    pub(crate) fn push_ack(&mut self, msg: AckMsg) {
+        let n = self.ackers.len();
+        if n == 0 {
+            return;
+        }
+        let i = crate::acking::acker_index(msg.root(), n);
+        let a = &mut self.ackers[i];
+        if a.batch.capacity() == 0 {
+            a.batch.reserve_exact(self.batch_size);
+        }
+        a.batch.push(msg);
+        if a.batch.len() >= self.batch_size {
+            self.send_acks(i);
+        } else {
+            self.dirty = true;
+        }
+    }
+
     fn send(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
         if s.batch.is_empty() {
@@ -153,12 +249,21 @@ impl Outbox {
         // Count before the receiver can see the tuples, so the count never drops to zero
         // while tuples are still on their way.
         self.run.add_in_flight(std::mem::take(&mut self.uncounted));
-        if let Err(e) = s.dest.queue.send(env) {
+        if let Err(Envelope::Batch { tuples, .. }) =
+            deliver(&s.dest.queue, env, self.drain.as_ref(), &mut self.stash)
+        {
             // The receiving executor is gone: the topology is shutting down.
-            if let Envelope::Batch { tuples, .. } = e.into_inner() {
-                self.run.add_in_flight(-(tuples.len() as i64));
-            }
+            self.run.add_in_flight(-(tuples.len() as i64));
         }
+    }
+
+    fn send_acks(&mut self, i: usize) {
+        let a = &mut self.ackers[i];
+        if a.batch.is_empty() {
+            return;
+        }
+        let env = Envelope::Acks(std::mem::take(&mut a.batch));
+        let _ = deliver(&a.dest.queue, env, self.drain.as_ref(), &mut self.stash);
     }
 
     /// Send every partial batch.
@@ -168,6 +273,9 @@ impl Outbox {
         }
         for slot in 0..self.slots.len() {
             self.send(slot);
+        }
+        for i in 0..self.ackers.len() {
+            self.send_acks(i);
         }
         self.dirty = false;
     }

@@ -1,6 +1,7 @@
 //! Tuples: the values a component emits, the fields that name them, and the stream they
 //! travel on.
 
+use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -219,6 +220,8 @@ pub struct Tuple {
     schema: &'static StreamSchema,
     source_task: TaskId,
     pub(crate) anchors: Anchors,
+    /// XOR of the edge ids of the tuples anchored to this one (acking, bolt side).
+    pub(crate) ack_val: Cell<u64>,
 }
 
 impl Tuple {
@@ -230,6 +233,7 @@ impl Tuple {
             schema,
             source_task,
             anchors: Anchors::None,
+            ack_val: Cell::new(0),
         }
     }
 
@@ -244,6 +248,7 @@ impl Tuple {
             schema,
             source_task,
             anchors,
+            ack_val: Cell::new(0),
         }
     }
 

@@ -4,11 +4,13 @@
 //! report ready → wait at the start gate → run the loop → `close`/`cleanup` → publish the
 //! final statistics.
 
+mod acker;
 mod bolt;
 mod gate;
 mod spout;
 mod ticks;
 
+pub(crate) use acker::AckerExecutor;
 pub(crate) use bolt::{BoltExecutor, BoltTask};
 pub(crate) use gate::Gate;
 pub(crate) use spout::{SpoutExecutor, SpoutTask};

@@ -1,17 +1,20 @@
-//! The spout executor loop.
+//! The spout executor loop: calls `next_tuple`, applies acker verdicts and message
+//! timeouts, and enforces `topology.max.spout.pending`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
+use hdrhistogram::Histogram;
 use tokio::runtime::Handle;
 
 use super::{Gate, guarded};
+use crate::acking::{Completion, Outcome};
 use crate::collector::SpoutCollector;
 use crate::component::Spout;
 use crate::context::TopologyContext;
 use crate::error::RunError;
-use crate::ids::TaskId;
+use crate::ids::{MessageId, TaskId};
 use crate::run_state::RunState;
 use crate::transfer::{Envelope, Inbox};
 
@@ -19,7 +22,7 @@ use crate::transfer::{Envelope, Inbox};
 const IDLE_WAIT: Duration = Duration::from_millis(1);
 /// Idle rounds spent yielding before sleeping.
 const IDLE_YIELDS: u32 = 16;
-/// `next_tuple` rounds between flush-timer checks.
+/// `next_tuple` rounds between flush-timer and timeout checks.
 const CHECK_EVERY: u32 = 64;
 /// `next_tuple` rounds between checks of the executor's own queue.
 const CONTROL_EVERY: u32 = 16;
@@ -31,23 +34,32 @@ pub(crate) struct SpoutTask {
     pub(crate) collector: SpoutCollector,
     pub(crate) ctx: TopologyContext,
     pub(crate) exhausted: bool,
+    /// Complete latency of acked messages, in microseconds.
+    pub(crate) latency: Option<Histogram<u64>>,
 }
 
 impl SpoutTask {
-    /// Call `next_tuple` once; returns whether it emitted anything.
+    /// Call `next_tuple` once unless at `max_pending`; returns whether it emitted.
     #[inline]
-    fn poll(&mut self, run: &RunState) -> bool {
+    fn poll(&mut self, run: &RunState, max_pending: usize) -> bool {
+        if self.collector.pending.len() >= max_pending {
+            return false;
+        }
         let before = self.collector.em.counters.emitted;
         let (spout, out) = (&mut self.spout, &mut self.collector);
         if let Err(e) = guarded(|| spout.next_tuple(out)) {
             out.report_error(&e);
         }
-        for id in self.collector.immediate_acks.drain(..) {
-            self.collector.em.counters.acked += 1;
-            self.spout.ack(id);
+        if !self.collector.immediate_acks.is_empty() {
+            let ids = std::mem::take(&mut self.collector.immediate_acks);
+            for &id in &ids {
+                self.ack(id);
+            }
+            self.collector.immediate_acks = ids;
+            self.collector.immediate_acks.clear();
         }
         let emitted = self.collector.em.counters.emitted != before;
-        if !emitted && self.spout.is_exhausted() {
+        if !emitted && self.collector.pending.is_empty() && self.spout.is_exhausted() {
             self.exhausted = true;
             self.publish();
             self.collector.em.outbox.flush();
@@ -56,12 +68,63 @@ impl SpoutTask {
         emitted
     }
 
+    fn ack(&mut self, id: MessageId) {
+        self.collector.em.counters.acked += 1;
+        let spout = &mut self.spout;
+        if let Err(e) = guarded(|| {
+            spout.ack(id);
+            Ok(())
+        }) {
+            self.collector.report_error(&e);
+        }
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        self.collector.em.counters.failed += 1;
+        self.collector.awaiting_replay.insert(id);
+        let spout = &mut self.spout;
+        if let Err(e) = guarded(|| {
+            spout.fail(id);
+            Ok(())
+        }) {
+            self.collector.report_error(&e);
+        }
+    }
+
+    /// Apply an acker verdict (late verdicts for timed-out roots are ignored).
+    fn complete(&mut self, c: Completion) {
+        let Some(p) = self.collector.pending.remove(&c.root) else {
+            return;
+        };
+        match c.outcome {
+            Outcome::Acked => {
+                if let Some(h) = self.latency.as_mut() {
+                    let _ = h.record(p.emitted.elapsed().as_micros() as u64);
+                }
+                self.ack(p.id);
+            }
+            Outcome::Failed => self.fail(p.id),
+            Outcome::ResetTimeout => self.collector.pending.insert(c.root, p),
+        }
+    }
+
+    /// One timeout period passed: fail the messages of the oldest bucket.
+    fn expire(&mut self) {
+        let expired = self.collector.pending.rotate();
+        for (_, p) in expired {
+            self.fail(p.id);
+        }
+    }
+
     fn publish(&self) {
         self.collector.em.stats.publish(&self.collector.em.counters);
     }
 
     fn finish(&mut self) {
         self.collector.em.finish();
+        if let Some(h) = self.latency.take() {
+            self.collector.em.stats.set_latency(h);
+        }
     }
 }
 
@@ -71,6 +134,10 @@ pub(crate) struct SpoutExecutor {
     pub(crate) inbox: Inbox,
     pub(crate) run: Arc<RunState>,
     pub(crate) flush_every: Duration,
+    /// `topology.max.spout.pending` per task (`usize::MAX` = no limit).
+    pub(crate) max_pending: usize,
+    /// Message timeout, when acking and timeouts are on.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl SpoutExecutor {
@@ -110,8 +177,20 @@ impl SpoutExecutor {
         }
     }
 
-    /// Handle queued control messages; returns `false` to stop.
+    /// Handle queued control messages, and those stashed while a send blocked;
+    /// returns `false` to stop.
     fn drain_control(&mut self) -> bool {
+        for i in 0..self.tasks.len() {
+            if self.tasks[i].collector.em.outbox.stash.is_empty() {
+                continue;
+            }
+            let stash = std::mem::take(&mut self.tasks[i].collector.em.outbox.stash);
+            for env in stash {
+                if !self.handle(env) {
+                    return false;
+                }
+            }
+        }
         while let Ok(env) = self.inbox.rx.try_recv() {
             if !self.handle(env) {
                 return false;
@@ -122,20 +201,35 @@ impl SpoutExecutor {
 
     fn handle(&mut self, env: Envelope) -> bool {
         match env {
-            Envelope::Stop => false,
-            // Spouts take no input tuples and consume their ticks internally.
-            Envelope::Batch { .. } | Envelope::Tick { .. } => true,
+            Envelope::Stop => return false,
+            Envelope::Completions(list) => {
+                for c in list {
+                    let i = if self.tasks.len() == 1 {
+                        0
+                    } else {
+                        match self.tasks.iter().position(|t| t.id == c.spout_task) {
+                            Some(i) => i,
+                            None => continue,
+                        }
+                    };
+                    self.tasks[i].complete(c);
+                }
+            }
+            // Spouts take no input tuples and time out messages by themselves.
+            Envelope::Batch { .. } | Envelope::Tick { .. } | Envelope::Acks(_) => {}
         }
+        true
     }
 
     fn main_loop(&mut self) {
         let mut last_flush = Instant::now();
+        let mut next_expiry = self.timeout.map(|t| Instant::now() + t);
         let mut idle_rounds = 0u32;
         let mut rounds = 0u32;
         let mut control_rounds = 0u32;
         loop {
-            // Control messages (stop, and later acks) are checked every few rounds, not on
-            // every `next_tuple`: a queue poll costs more than an emit.
+            // Control messages (stop, acker verdicts) are checked every few rounds, not
+            // on every `next_tuple`: a queue poll costs more than an emit.
             control_rounds += 1;
             if control_rounds >= CONTROL_EVERY {
                 control_rounds = 0;
@@ -147,12 +241,12 @@ impl SpoutExecutor {
             let mut live = 0;
             for t in &mut self.tasks {
                 if !t.exhausted {
-                    emitted |= t.poll(&self.run);
+                    emitted |= t.poll(&self.run, self.max_pending);
                     live += usize::from(!t.exhausted);
                 }
             }
             if live == 0 {
-                // Everything emitted: wait for control messages only.
+                // Everything emitted and acked: wait for control messages only.
                 self.flush_all();
                 match self.inbox.rx.recv() {
                     Ok(env) => {
@@ -167,14 +261,10 @@ impl SpoutExecutor {
             if emitted {
                 idle_rounds = 0;
                 rounds += 1;
-                if rounds >= CHECK_EVERY {
-                    rounds = 0;
-                    let now = Instant::now();
-                    if now.duration_since(last_flush) >= self.flush_every {
-                        self.flush_all();
-                        last_flush = now;
-                    }
+                if rounds < CHECK_EVERY {
+                    continue;
                 }
+                rounds = 0;
             } else {
                 self.flush_all();
                 last_flush = Instant::now();
@@ -195,6 +285,19 @@ impl SpoutExecutor {
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
+            }
+            let now = Instant::now();
+            if now.duration_since(last_flush) >= self.flush_every {
+                self.flush_all();
+                last_flush = now;
+            }
+            if let (Some(at), Some(t)) = (next_expiry.as_mut(), self.timeout)
+                && now >= *at
+            {
+                for task in &mut self.tasks {
+                    task.expire();
+                }
+                *at = now + t;
             }
         }
     }
