@@ -244,7 +244,10 @@ impl Assembly<'_> {
                     tasks.push(SpoutTask {
                         id,
                         spout,
-                        collector: SpoutCollector::new(em),
+                        collector: SpoutCollector::new(
+                            em,
+                            (1.0 / settings.stats_sample_rate).round() as u32,
+                        ),
                         ctx: ctx(id),
                         exhausted: false,
                         latency: acking

@@ -12,7 +12,7 @@ use rand::{RngCore, SeedableRng};
 use rustc_hash::FxHashSet;
 use smallvec::SmallVec;
 
-use crate::acking::{AckMsg, RotatingMap};
+use crate::acking::{AckMsg, PendingMsg, PendingSlab};
 use crate::error::EmitError;
 use crate::grouping::{Grouper, Route};
 use crate::ids::{MessageId, TaskId};
@@ -259,31 +259,30 @@ impl Emitter {
     }
 }
 
-/// A tracked spout message waiting for its tree to complete.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PendingMsg {
-    pub(crate) id: MessageId,
-    pub(crate) emitted: Instant,
-}
-
 /// The collector a spout emits through.
 #[derive(Debug)]
 pub struct SpoutCollector {
     pub(crate) em: Emitter,
     /// Message ids to ack right after `next_tuple` returns (acking off, or no target).
     pub(crate) immediate_acks: Vec<MessageId>,
-    /// Root id -> message, for trees in flight (acking on).
-    pub(crate) pending: RotatingMap<u64, PendingMsg>,
+    /// Messages whose trees are in flight (acking on).
+    pub(crate) pending: PendingSlab,
+    /// Emits until the next one whose latency is measured.
+    sample_countdown: u32,
+    /// Measure the latency of one tracked emit in this many.
+    sample_every: u32,
     /// Failed message ids not emitted again yet (to count replays).
     pub(crate) awaiting_replay: FxHashSet<MessageId>,
 }
 
 impl SpoutCollector {
-    pub(crate) fn new(em: Emitter) -> SpoutCollector {
+    pub(crate) fn new(em: Emitter, sample_every: u32) -> SpoutCollector {
         SpoutCollector {
             em,
             immediate_acks: Vec::new(),
-            pending: RotatingMap::new(2),
+            pending: PendingSlab::default(),
+            sample_countdown: 0,
+            sample_every: sample_every.max(1),
             awaiting_replay: FxHashSet::default(),
         }
     }
@@ -313,18 +312,20 @@ impl SpoutCollector {
         let copies = self.em.emit(s, values, direct, &mut anchoring)?;
         match anchoring {
             Anchoring::Root { xor, .. } if copies > 0 => {
+                let emitted = if self.sample_countdown == 0 {
+                    self.sample_countdown = self.sample_every - 1;
+                    Some(Instant::now())
+                } else {
+                    self.sample_countdown -= 1;
+                    None
+                };
+                let slot = self.pending.insert(root, PendingMsg { id, emitted });
                 self.em.outbox.push_ack(AckMsg::Init {
                     root,
                     xor,
                     spout_task: self.em.task,
+                    slot,
                 });
-                self.pending.insert(
-                    root,
-                    PendingMsg {
-                        id,
-                        emitted: Instant::now(),
-                    },
-                );
             }
             // No task received it: the tree is complete already.
             _ => self.immediate_acks.push(id),

@@ -18,6 +18,8 @@ pub enum KeyType {
     OptionalNonNegative,
     /// `true` or `false`.
     Bool,
+    /// A number in (0, 1].
+    Fraction,
 }
 
 /// A configuration key the runtime understands.
@@ -53,6 +55,8 @@ pub const TOPOLOGY_PRODUCER_BATCH_SIZE: &str = "topology.producer.batch.size";
 pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.interval.millis";
 /// Log every emitted tuple.
 pub const TOPOLOGY_DEBUG: &str = "topology.debug";
+/// Fraction of tracked spout messages whose complete latency is measured.
+pub const TOPOLOGY_STATS_SAMPLE_RATE: &str = "topology.stats.sample.rate";
 
 /// Every key the runtime reads, with its default. README's config table follows this.
 pub const KNOWN_KEYS: &[KeySpec] = &[
@@ -111,6 +115,12 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
     },
     KeySpec {
+        key: TOPOLOGY_STATS_SAMPLE_RATE,
+        ty: KeyType::Fraction,
+        default: "0.05",
+        doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
+    },
+    KeySpec {
         key: TOPOLOGY_DEBUG,
         ty: KeyType::Bool,
         default: "false",
@@ -126,6 +136,7 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::OptionalPositive => v.is_null() || int.is_some_and(|i| i >= 1),
         KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(|i| i >= 0),
         KeyType::Bool => v.is_bool(),
+        KeyType::Fraction => v.as_f64().is_some_and(|f| f > 0.0 && f <= 1.0),
     };
     if ok {
         return Ok(());
@@ -136,6 +147,7 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::OptionalPositive => "an integer >= 1 or null",
         KeyType::OptionalNonNegative => "an integer >= 0 or null",
         KeyType::Bool => "true or false",
+        KeyType::Fraction => "a number in (0, 1]",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
     Err(format!("expected {want}, got {}", got.trim()))
@@ -238,6 +250,10 @@ impl Config {
             producer_batch_size: u(TOPOLOGY_PRODUCER_BATCH_SIZE, 1000).max(1) as usize,
             batch_flush_interval_millis: u(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS, 1),
             debug: self.get_bool(TOPOLOGY_DEBUG) == Some(true),
+            stats_sample_rate: self
+                .get_f64(TOPOLOGY_STATS_SAMPLE_RATE)
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .unwrap_or(0.05),
         }
     }
 }
@@ -250,7 +266,7 @@ impl Settings {
 }
 
 /// The runtime's own view of a config: typed, with defaults applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `topology.workers`.
     pub workers: u32,
@@ -272,6 +288,8 @@ pub struct Settings {
     pub batch_flush_interval_millis: u64,
     /// `topology.debug`.
     pub debug: bool,
+    /// `topology.stats.sample.rate`.
+    pub stats_sample_rate: f64,
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! storm-perf benchmark components: a constant-payload spout, an identity bolt and a
 //! sink that discards.
 
+use std::time::Instant;
+
 use squall_runtime::{
     BasicBolt, BasicCollector, Bolt, BoltCollector, ComponentError, MessageId, OutputDeclarer,
     Spout, SpoutCollector, Tuple, Value,
@@ -10,22 +12,40 @@ use squall_runtime::{
 pub const PAYLOAD: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
 
 /// Emits the same 100-byte string (field `payload`) with an increasing message id;
-/// unbounded, or `count` tuples then exhausted.
+/// unbounded, or `count` tuples then exhausted; at most `rate` tuples per second when
+/// `rate` > 0. Failed messages are emitted again (the payload is constant, so only the
+/// id needs keeping).
 #[derive(Debug)]
 pub struct ConstSpout {
     payload: Value,
     limit: u64,
     next_id: MessageId,
+    rate: u64,
+    started: Option<Instant>,
+    replay: Vec<MessageId>,
 }
 
 impl ConstSpout {
-    /// `count` = 0 emits forever.
-    pub fn new(count: u64) -> ConstSpout {
+    /// `count` = 0 emits forever; `rate` = 0 emits as fast as possible.
+    pub fn new(count: u64, rate: u64) -> ConstSpout {
         ConstSpout {
             payload: Value::from_static(PAYLOAD),
             limit: if count == 0 { u64::MAX } else { count },
             next_id: 0,
+            rate,
+            started: None,
+            replay: Vec::new(),
         }
+    }
+
+    /// Whether the rate limit allows another tuple now.
+    fn allowed(&mut self) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let due = started.elapsed().as_secs_f64() * self.rate as f64;
+        (self.next_id as f64) < due
     }
 }
 
@@ -35,7 +55,9 @@ impl Spout for ConstSpout {
     }
 
     fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
-        if self.next_id < self.limit {
+        if let Some(id) = self.replay.pop() {
+            out.emit_id(self.payload.clone(), id)?;
+        } else if self.next_id < self.limit && self.allowed() {
             self.next_id += 1;
             out.emit_id(self.payload.clone(), self.next_id)?;
         }
@@ -43,7 +65,11 @@ impl Spout for ConstSpout {
     }
 
     fn is_exhausted(&self) -> bool {
-        self.next_id >= self.limit
+        self.next_id >= self.limit && self.replay.is_empty()
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        self.replay.push(id);
     }
 }
 

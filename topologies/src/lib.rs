@@ -6,10 +6,12 @@
 //! (`topologies/*.yaml`).
 
 mod bench;
+mod faults;
 mod files;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
+pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
@@ -26,11 +28,10 @@ pub fn register(registry: &mut Registry) {
             Ok(LineFileSpout::new(a.str(0, "input file path")?))
         })
         .spout("ConstSpout", |a| {
-            Ok(ConstSpout::new(a.u64_or(
-                0,
-                "tuple count (0 = unbounded)",
-                0,
-            )?))
+            Ok(ConstSpout::new(
+                a.u64_or(0, "tuple count (0 = unbounded)", 0)?,
+                a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
+            ))
         })
         .basic_bolt("SplitSentenceBolt", |_| Ok(SplitSentenceBolt))
         .basic_bolt("WordCountBolt", |_| Ok(WordCountBolt::default()))
@@ -39,5 +40,7 @@ pub fn register(registry: &mut Registry) {
             Ok(FileSinkBolt::new(a.str(0, "output file path")?))
         })
         .basic_bolt("IdBolt", |_| Ok(IdBolt))
-        .bolt("NullBolt", |_| Ok(NullBolt));
+        .bolt("NullBolt", |_| Ok(NullBolt))
+        .bolt("FlakyBolt", FlakyBolt::from_args)
+        .bolt("SlowBolt", SlowBolt::from_args);
 }

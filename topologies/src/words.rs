@@ -21,22 +21,29 @@ pub const SENTENCES: [&str; 5] = [
 /// The words [`WordSpout`] picks from (Storm's `TestWordSpout` set).
 pub const WORDS: [&str; 5] = ["nathan", "mike", "jackson", "golda", "bertels"];
 
-/// Emits random sentences (field `sentence`) forever, each with a message id.
+/// Emits random sentences (field `sentence`) forever, each with a message id. The
+/// sentence is a function of the id, so a failed message is replayed with the same
+/// sentence without keeping anything.
 #[derive(Debug)]
 pub struct RandomSentenceSpout {
-    rng: SmallRng,
     next_id: MessageId,
+    replay: Vec<MessageId>,
     sentences: [Value; 5],
 }
 
 impl RandomSentenceSpout {
-    /// A spout seeded from the OS.
+    /// A spout starting at a random id.
     pub fn new() -> RandomSentenceSpout {
         RandomSentenceSpout {
-            rng: SmallRng::from_os_rng(),
-            next_id: 0,
+            next_id: SmallRng::from_os_rng().random::<u32>().into(),
+            replay: Vec::new(),
             sentences: SENTENCES.map(Value::from_static),
         }
+    }
+
+    fn sentence(&self, id: MessageId) -> Value {
+        let i = (id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % self.sentences.len() as u64;
+        self.sentences[i as usize].clone()
     }
 }
 
@@ -52,10 +59,19 @@ impl Spout for RandomSentenceSpout {
     }
 
     fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
-        let i = self.rng.random_range(0..self.sentences.len());
-        self.next_id += 1;
-        out.emit_id(self.sentences[i].clone(), self.next_id)?;
+        let id = match self.replay.pop() {
+            Some(id) => id,
+            None => {
+                self.next_id += 1;
+                self.next_id
+            }
+        };
+        out.emit_id(self.sentence(id), id)?;
         Ok(())
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        self.replay.push(id);
     }
 }
 

@@ -6,12 +6,13 @@ use crate::ids::TaskId;
 
 /// Buckets of the acker's pending map: a forgotten tree is dropped between 2 and 3
 /// timeout periods after its last update (the spout fails it after 1 to 2).
-const BUCKETS: usize = 3;
+const BUCKETS: u64 = 3;
 
 #[derive(Debug, Default)]
 struct Entry {
     val: u64,
     spout_task: Option<TaskId>,
+    slot: u32,
     failed: bool,
 }
 
@@ -39,31 +40,34 @@ impl AckerState {
     /// Apply one message; returns the verdict when the tree is decided.
     pub(crate) fn handle(&mut self, msg: AckMsg) -> Option<Completion> {
         let root = msg.root();
-        let mut reset = false;
-        match msg {
+        // Init and ack update in place; fail and reset also restart the entry's expiry
+        // (as Storm's acker does).
+        let (e, reset) = match msg {
             AckMsg::Init {
-                xor, spout_task, ..
+                xor,
+                spout_task,
+                slot,
+                ..
             } => {
-                let e = self.pending.get_or_insert_with(root, Entry::default);
+                let e = self.pending.entry(root, false, Entry::default);
                 e.val ^= xor;
                 e.spout_task = Some(spout_task);
+                e.slot = slot;
+                (e, false)
             }
             AckMsg::Ack { xor, .. } => {
-                self.pending.get_or_insert_with(root, Entry::default).val ^= xor;
+                let e = self.pending.entry(root, false, Entry::default);
+                e.val ^= xor;
+                (e, false)
             }
             AckMsg::Fail { .. } => {
-                let mut e = self.pending.remove(&root).unwrap_or_default();
+                let e = self.pending.entry(root, true, Entry::default);
                 e.failed = true;
-                self.pending.insert(root, e);
+                (e, false)
             }
-            AckMsg::Reset { .. } => {
-                let e = self.pending.remove(&root).unwrap_or_default();
-                self.pending.insert(root, e);
-                reset = true;
-            }
-        }
-        let e = self.pending.get_mut(&root)?;
-        let spout_task = e.spout_task?;
+            AckMsg::Reset { .. } => (self.pending.entry(root, true, Entry::default), true),
+        };
+        let (spout_task, slot) = (e.spout_task?, e.slot);
         let outcome = if e.val == 0 {
             Outcome::Acked
         } else if e.failed {
@@ -72,6 +76,7 @@ impl AckerState {
             return Some(Completion {
                 spout_task,
                 root,
+                slot,
                 outcome: Outcome::ResetTimeout,
             });
         } else {
@@ -81,6 +86,7 @@ impl AckerState {
         Some(Completion {
             spout_task,
             root,
+            slot,
             outcome,
         })
     }
@@ -102,6 +108,7 @@ mod tests {
             root,
             xor,
             spout_task: SPOUT,
+            slot: root as u32,
         }
     }
 
@@ -113,6 +120,7 @@ mod tests {
         Some(Completion {
             spout_task: SPOUT,
             root,
+            slot: root as u32,
             outcome,
         })
     }

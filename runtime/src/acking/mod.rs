@@ -8,9 +8,11 @@
 //! the value returns to zero exactly when the whole tree is processed.
 
 mod acker;
+mod pending;
 mod rotating;
 
 pub(crate) use acker::AckerState;
+pub(crate) use pending::{PendingMsg, PendingSlab};
 pub(crate) use rotating::RotatingMap;
 
 use crate::ids::TaskId;
@@ -23,6 +25,8 @@ pub(crate) enum AckMsg {
         root: u64,
         xor: u64,
         spout_task: TaskId,
+        /// The spout's pending-slot index, echoed back in the verdict.
+        slot: u32,
     },
     /// A tuple of tree `root` was acked: its edge id XOR the edge ids it created.
     Ack { root: u64, xor: u64 },
@@ -62,6 +66,8 @@ pub(crate) struct Completion {
     pub(crate) spout_task: TaskId,
     /// The root id.
     pub(crate) root: u64,
+    /// The spout's pending-slot index for the root.
+    pub(crate) slot: u32,
     /// What happened.
     pub(crate) outcome: Outcome,
 }

@@ -1,76 +1,72 @@
-//! A map whose entries expire after one to two rotation periods (Storm's RotatingMap).
+//! A map whose entries expire after a number of rotations (Storm's RotatingMap).
+//!
+//! Storm keeps `n` hash maps and drops the oldest on each rotation, so every lookup
+//! probes up to `n` maps. Here one map holds each entry with the rotation count at its
+//! last insert; a rotation scans the map once for expired entries. Lookups cost one
+//! probe, and rotations happen once per message timeout.
 
-use std::collections::VecDeque;
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 
-/// Entries live in buckets; [`RotatingMap::rotate`] drops the oldest bucket. With `n`
-/// buckets rotated every period `T`, an entry expires between `(n-1)·T` and `n·T` after
-/// it was last inserted.
+/// Entries expire on the `buckets`-th rotation after their last insert: with rotations
+/// every period `T`, between `(buckets-1)·T` and `buckets·T` after it.
 #[derive(Debug)]
 pub(crate) struct RotatingMap<K, V> {
-    /// Newest bucket first.
-    buckets: VecDeque<FxHashMap<K, V>>,
-    len: usize,
+    map: FxHashMap<K, (V, u64)>,
+    epoch: u64,
+    buckets: u64,
 }
 
 impl<K: Hash + Eq, V> RotatingMap<K, V> {
-    pub(crate) fn new(buckets: usize) -> RotatingMap<K, V> {
+    pub(crate) fn new(buckets: u64) -> RotatingMap<K, V> {
         RotatingMap {
-            buckets: (0..buckets.max(2)).map(|_| FxHashMap::default()).collect(),
-            len: 0,
+            map: FxHashMap::default(),
+            epoch: 0,
+            buckets: buckets.max(2),
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.map.is_empty()
     }
 
-    /// Insert into the newest bucket (moving the key there if it was older).
+    /// Insert, or replace and refresh.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, key: K, value: V) {
-        self.remove(&key);
-        self.buckets[0].insert(key, value);
-        self.len += 1;
+        self.map.insert(key, (value, self.epoch));
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.buckets.iter_mut().find_map(|b| b.get_mut(key))
-    }
-
+    #[inline]
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        for b in &mut self.buckets {
-            if let Some(v) = b.remove(key) {
-                self.len -= 1;
-                return Some(v);
-            }
+        self.map.remove(key).map(|(v, _)| v)
+    }
+
+    /// The entry for `key`, created with `make` if absent; `refresh` restarts its expiry.
+    #[inline]
+    pub(crate) fn entry(&mut self, key: K, refresh: bool, make: impl FnOnce() -> V) -> &mut V {
+        let epoch = self.epoch;
+        let slot = self.map.entry(key).or_insert_with(|| (make(), epoch));
+        if refresh {
+            slot.1 = epoch;
         }
-        None
+        &mut slot.0
     }
 
-    /// The entry for `key`, created with `make` in the newest bucket if absent.
-    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let pos = self.buckets.iter().position(|b| b.contains_key(&key));
-        let bucket = match pos {
-            Some(i) => i,
-            None => {
-                self.len += 1;
-                0
-            }
-        };
-        self.buckets[bucket].entry(key).or_insert_with(make)
-    }
-
-    /// Drop the oldest bucket and return its entries.
-    pub(crate) fn rotate(&mut self) -> FxHashMap<K, V> {
-        let expired = self.buckets.pop_back().unwrap_or_default();
-        self.len -= expired.len();
-        self.buckets.push_front(FxHashMap::default());
-        expired
+    /// One period passed: remove and return the entries that expire now.
+    pub(crate) fn rotate(&mut self) -> Vec<(K, V)> {
+        self.epoch += 1;
+        let (epoch, buckets) = (self.epoch, self.buckets);
+        self.map
+            .extract_if(|_, (_, at)| epoch - *at >= buckets)
+            .map(|(k, (v, _))| (k, v))
+            .collect()
     }
 }
 
@@ -85,22 +81,26 @@ mod tests {
         assert!(m.rotate().is_empty());
         assert_eq!(m.len(), 1);
         let expired = m.rotate();
-        assert_eq!(expired.get(&1), Some(&"a"));
+        assert_eq!(expired, vec![(1, "a")]);
         assert!(m.is_empty());
     }
 
     #[test]
-    fn reinsert_refreshes_and_len_stays_exact() {
+    fn reinsert_and_refresh_restart_expiry() {
         let mut m = RotatingMap::new(2);
         m.insert(1, 10);
+        m.insert(2, 20);
         m.rotate();
         m.insert(1, 11);
-        assert_eq!(m.len(), 1);
-        assert!(m.rotate().is_empty(), "the refreshed entry must survive");
-        *m.get_or_insert_with(2, || 0) += 5;
+        *m.entry(2, true, || 0) += 1;
         assert_eq!(m.len(), 2);
-        assert_eq!(m.remove(&2), Some(5));
-        assert_eq!(m.remove(&2), None);
-        assert_eq!(m.len(), 1);
+        assert!(m.rotate().is_empty(), "refreshed entries must survive");
+        *m.entry(3, false, || 0) += 5;
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.remove(&3), Some(5));
+        assert_eq!(m.remove(&3), None);
+        let mut expired = m.rotate();
+        expired.sort();
+        assert_eq!(expired, vec![(1, 11), (2, 21)]);
     }
 }

@@ -93,25 +93,27 @@ impl SpoutTask {
 
     /// Apply an acker verdict (late verdicts for timed-out roots are ignored).
     fn complete(&mut self, c: Completion) {
-        let Some(p) = self.collector.pending.remove(&c.root) else {
+        if c.outcome == Outcome::ResetTimeout {
+            self.collector.pending.refresh(c.slot, c.root);
+            return;
+        }
+        let Some(p) = self.collector.pending.remove(c.slot, c.root) else {
             return;
         };
         match c.outcome {
             Outcome::Acked => {
-                if let Some(h) = self.latency.as_mut() {
-                    let _ = h.record(p.emitted.elapsed().as_micros() as u64);
+                if let (Some(h), Some(at)) = (self.latency.as_mut(), p.emitted) {
+                    let _ = h.record(at.elapsed().as_micros() as u64);
                 }
                 self.ack(p.id);
             }
-            Outcome::Failed => self.fail(p.id),
-            Outcome::ResetTimeout => self.collector.pending.insert(c.root, p),
+            Outcome::Failed | Outcome::ResetTimeout => self.fail(p.id),
         }
     }
 
     /// One timeout period passed: fail the messages of the oldest bucket.
     fn expire(&mut self) {
-        let expired = self.collector.pending.rotate();
-        for (_, p) in expired {
+        for p in self.collector.pending.rotate() {
             self.fail(p.id);
         }
     }

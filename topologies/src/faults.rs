@@ -1,0 +1,125 @@
+//! Failure-injection components: a bolt that fails or drops a fraction of its inputs,
+//! and a bolt that is slow on purpose.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use squall_runtime::{
+    Bolt, BoltCollector, ComponentArgs, ComponentError, FactoryError, OutputDeclarer, Tuple,
+};
+
+/// Output fields from constructor argument `index` (a list of names), or `["value"]`.
+fn fields_arg(args: &ComponentArgs<'_>, index: usize) -> Result<Vec<String>, FactoryError> {
+    let Some(v) = args.args().get(index) else {
+        return Ok(vec!["value".to_string()]);
+    };
+    let list = v.as_sequence().ok_or_else(|| {
+        FactoryError(format!(
+            "constructorArgs[{index}] must be a list of output field names"
+        ))
+    })?;
+    list.iter()
+        .map(|f| {
+            f.as_str().map(str::to_string).ok_or_else(|| {
+                FactoryError(format!(
+                    "constructorArgs[{index}] must hold field names (strings)"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn fraction(args: &ComponentArgs<'_>, index: usize, what: &str) -> Result<f64, FactoryError> {
+    let f = args.f64_or(index, what, 0.0)?;
+    if !(0.0..=1.0).contains(&f) {
+        return Err(FactoryError(format!(
+            "constructorArgs[{index}] ({what}) must be between 0 and 1, got {f}"
+        )));
+    }
+    Ok(f)
+}
+
+/// Passes each input on anchored and acks it, except that it fails a fraction of the
+/// inputs and silently drops another fraction (neither acks nor fails: they time out).
+/// constructorArgs: `[fail_fraction, drop_fraction, [output fields]]` (fields default
+/// `["value"]`; the input's values are passed on unchanged).
+#[derive(Debug)]
+pub struct FlakyBolt {
+    fail: f64,
+    drop: f64,
+    fields: Vec<String>,
+    rng: SmallRng,
+}
+
+impl FlakyBolt {
+    /// From YAML constructor arguments.
+    pub fn from_args(args: &ComponentArgs<'_>) -> Result<FlakyBolt, FactoryError> {
+        let fail = fraction(args, 0, "fail fraction")?;
+        let drop = fraction(args, 1, "drop fraction")?;
+        if fail + drop > 1.0 {
+            return Err(FactoryError(format!(
+                "fail fraction + drop fraction must be at most 1, got {}",
+                fail + drop
+            )));
+        }
+        Ok(FlakyBolt {
+            fail,
+            drop,
+            fields: fields_arg(args, 2)?,
+            rng: SmallRng::from_os_rng(),
+        })
+    }
+}
+
+impl Bolt for FlakyBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        out.declare(&fields);
+    }
+
+    fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        let r: f64 = self.rng.random();
+        if r < self.fail {
+            out.fail(&input);
+        } else if r < self.fail + self.drop {
+            // Dropped: neither acked nor failed; its tree times out at the spout.
+        } else {
+            out.emit_anchored(&input, input.values().clone())?;
+            out.ack(&input);
+        }
+        Ok(())
+    }
+}
+
+/// Passes each input on (anchored, then acks it) after sleeping `micros_per_tuple`.
+/// constructorArgs: `[micros_per_tuple, [output fields]]`.
+#[derive(Debug)]
+pub struct SlowBolt {
+    delay: Duration,
+    fields: Vec<String>,
+}
+
+impl SlowBolt {
+    /// From YAML constructor arguments.
+    pub fn from_args(args: &ComponentArgs<'_>) -> Result<SlowBolt, FactoryError> {
+        Ok(SlowBolt {
+            delay: Duration::from_micros(args.u64(0, "microseconds per tuple")?),
+            fields: fields_arg(args, 1)?,
+        })
+    }
+}
+
+impl Bolt for SlowBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        out.declare(&fields);
+    }
+
+    fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        std::thread::sleep(self.delay);
+        out.emit_anchored(&input, input.values().clone())?;
+        out.ack(&input);
+        Ok(())
+    }
+}
