@@ -191,7 +191,7 @@ fn print_totals(report: &RunReport) {
         report.elapsed_secs
     );
     println!(
-        "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>10} {:>8} {:>7}",
+        "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>7}",
         "component",
         "kind",
         "tasks",
@@ -200,11 +200,12 @@ fn print_totals(report: &RunReport) {
         "executed",
         "acked",
         "failed",
+        "replayed",
         "errors"
     );
     for (id, r) in &report.components {
         println!(
-            "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>10} {:>8} {:>7}",
+            "{:<20} {:<5} {:>5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>7}",
             id,
             r.kind.to_string(),
             r.tasks,
@@ -213,8 +214,15 @@ fn print_totals(report: &RunReport) {
             r.executed,
             r.acked,
             r.failed,
+            r.replayed,
             r.errors
         );
+        if let Some(l) = &r.complete_latency_ms {
+            println!(
+                "  complete latency: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                l.p50, l.p99, l.max
+            );
+        }
         if let Some(e) = &r.last_error {
             println!("  last error: {e}");
         }

@@ -4,8 +4,9 @@
 use super::{AckMsg, Completion, Outcome, RotatingMap};
 use crate::ids::TaskId;
 
-/// Buckets of the acker's pending map: a forgotten tree is dropped between 2 and 3
-/// timeout periods after its last update (the spout fails it after 1 to 2).
+/// Rotations an acker entry survives: a tree the spouts gave up on is dropped between 2
+/// and 3 timeout periods after the acker first saw it (or last saw it fail or reset);
+/// the spout fails it after 1 to 2.
 const BUCKETS: u64 = 3;
 
 #[derive(Debug, Default)]
