@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn local_or_shuffle_stays_local_when_it_can() {
-        let is_local = |t: TaskId| t.0 % 2 == 0;
+        let is_local = |t: TaskId| t.0.is_multiple_of(2);
         let mut g = Grouper::new(&Grouping::LocalOrShuffle, tasks(&[1, 2, 3, 4]), is_local, 7);
         for _ in 0..100 {
             assert!(is_local(one(g.route(&values![1]))));
