@@ -163,11 +163,11 @@ impl Assembly<'_> {
         (em, stats)
     }
 
-    fn acker_destinations(&self) -> Vec<Destination> {
+    fn acker_destinations(&self) -> Vec<(TaskId, Destination)> {
         self.plan
             .acker_tasks()
             .iter()
-            .filter_map(|t| self.task_queues.get(t).cloned())
+            .filter_map(|t| self.task_queues.get(t).map(|d| (*t, d.clone())))
             .collect()
     }
 

@@ -25,7 +25,7 @@ pub(crate) enum Envelope {
     /// Tuples for one task of the executor.
     Batch { task: TaskId, tuples: Vec<Tuple> },
     /// Messages for an acker task.
-    Acks(Vec<AckMsg>),
+    Acks { task: TaskId, msgs: Vec<AckMsg> },
     /// Acker verdicts for spout tasks of the executor.
     Completions(Vec<Completion>),
     /// A tick for every task of the executor.
@@ -109,6 +109,7 @@ struct Slot {
 /// An acker task's pending messages.
 #[derive(Debug)]
 struct AckSlot {
+    task: TaskId,
     dest: Destination,
     batch: Vec<AckMsg>,
 }
@@ -138,7 +139,7 @@ impl Outbox {
     /// acker tasks `ackers` (in acker index order).
     pub(crate) fn new(
         destinations: impl IntoIterator<Item = (TaskId, Destination)>,
-        ackers: Vec<Destination>,
+        ackers: Vec<(TaskId, Destination)>,
         batch_size: usize,
         run: Arc<RunState>,
     ) -> Outbox {
@@ -163,7 +164,8 @@ impl Outbox {
             slots,
             ackers: ackers
                 .into_iter()
-                .map(|dest| AckSlot {
+                .map(|(task, dest)| AckSlot {
+                    task,
                     dest,
                     batch: Vec::new(),
                 })
@@ -262,7 +264,10 @@ impl Outbox {
         if a.batch.is_empty() {
             return;
         }
-        let env = Envelope::Acks(std::mem::take(&mut a.batch));
+        let env = Envelope::Acks {
+            task: a.task,
+            msgs: std::mem::take(&mut a.batch),
+        };
         let _ = deliver(&a.dest.queue, env, self.drain.as_ref(), &mut self.stash);
     }
 

@@ -91,7 +91,7 @@ impl AckerExecutor {
                 Err(TryRecvError::Disconnected) => return,
             };
             match env {
-                Some(Envelope::Acks(msgs)) => {
+                Some(Envelope::Acks { msgs, .. }) => {
                     for m in msgs {
                         if let Some(c) = self.state.handle(m) {
                             verdicts.push(c);

@@ -121,7 +121,7 @@ impl BoltExecutor {
                     }
                 }
                 Envelope::Stop => return,
-                Envelope::Acks(_) | Envelope::Completions(_) => {}
+                Envelope::Acks { .. } | Envelope::Completions(_) => {}
             }
             if self.run.stopping() {
                 return;

@@ -218,7 +218,7 @@ impl SpoutExecutor {
                 }
             }
             // Spouts take no input tuples and time out messages by themselves.
-            Envelope::Batch { .. } | Envelope::Tick { .. } | Envelope::Acks(_) => {}
+            Envelope::Batch { .. } | Envelope::Tick { .. } | Envelope::Acks { .. } => {}
         }
         true
     }
