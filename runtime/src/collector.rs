@@ -235,9 +235,11 @@ impl Emitter {
         Ok(n)
     }
 
-    /// Send what is left, publish the final counters and hand over captured emits.
+    /// Publish the final counters and hand over captured emits. Partial batches are not
+    /// sent: a completed topology has sent everything already, and a stopped one drops
+    /// what is in flight (as Storm's kill does); sending could block on an executor that
+    /// is shutting down too.
     pub(crate) fn finish(&mut self) {
-        self.outbox.flush();
         self.stats.publish(&self.counters);
         if let Some(cap) = self.capture.take() {
             let mut out = self
