@@ -1,0 +1,20 @@
+//! Supervisor errors.
+
+use thiserror::Error;
+
+/// What can go wrong in the supervisor.
+#[derive(Debug, Error)]
+pub enum SupervisorError {
+    /// Talking to nimbus failed.
+    #[error("nimbus: {0}")]
+    Nimbus(String),
+    /// An artifact was missing or corrupt.
+    #[error("artifact: {0}")]
+    Artifact(String),
+    /// Local file system trouble.
+    #[error("{0}")]
+    Io(String),
+    /// Bad options.
+    #[error("config: {0}")]
+    Config(String),
+}

@@ -1,0 +1,139 @@
+//! # squall-supervisor
+//!
+//! One supervisor per machine: it registers with nimbus and heartbeats, pulls the
+//! assignments of its slots, fetches topology artifacts by content hash (and checks
+//! them), launches one worker process per assigned slot in its own process group,
+//! watches the workers' exit status and heartbeats, restarts dead or hung workers with
+//! backoff, stops workers whose assignment went away, and reports each worker's state,
+//! pid, uptime, restart count and last exit cause to nimbus.
+
+mod artifacts;
+mod daemon;
+mod error;
+pub mod model;
+pub mod process;
+mod slot;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use artifacts::{ArtifactCache, sha256_hex};
+pub use error::SupervisorError;
+pub use process::{LaunchSpec, Launcher, OsLauncher, WorkerProcess};
+pub use slot::{Slot, backoff};
+
+/// Supervisor options (Storm key names in the daemon config file map onto these).
+#[derive(Debug, Clone)]
+pub struct SupervisorOpts {
+    /// Nimbus base URL, e.g. `http://127.0.0.1:6627`.
+    pub nimbus: String,
+    /// Local state: supervisor id, artifact cache, worker directories (`storm.local.dir`).
+    pub data_dir: PathBuf,
+    /// Slot ports (`supervisor.slots.ports`).
+    pub slots: Vec<u16>,
+    /// Address other workers reach this machine at.
+    pub host: String,
+    /// Heartbeat period to nimbus (`supervisor.heartbeat.frequency.secs`).
+    pub heartbeat_interval: Duration,
+    /// A running worker silent this long is killed and restarted
+    /// (`supervisor.worker.timeout.secs`).
+    pub worker_timeout: Duration,
+    /// A new worker gets this long for its first heartbeat
+    /// (`supervisor.worker.start.timeout.secs`).
+    pub worker_start_timeout: Duration,
+    /// SIGTERM → SIGKILL delay (`supervisor.worker.shutdown.sleep.secs`).
+    pub shutdown_grace: Duration,
+}
+
+impl SupervisorOpts {
+    /// Options with the documented defaults.
+    pub fn new(nimbus: impl Into<String>, data_dir: PathBuf, slots: Vec<u16>) -> SupervisorOpts {
+        SupervisorOpts {
+            nimbus: nimbus.into().trim_end_matches('/').to_string(),
+            data_dir,
+            slots,
+            host: "127.0.0.1".into(),
+            heartbeat_interval: Duration::from_secs(1),
+            worker_timeout: Duration::from_secs(10),
+            worker_start_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A running supervisor.
+#[derive(Debug)]
+pub struct SupervisorHandle {
+    /// The supervisor's id.
+    pub id: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SupervisorHandle {
+    /// Stop every worker and the supervisor.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Wait until the supervisor ends (it runs until shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// The supervisor id kept in `data_dir/supervisor-id` (created on first start).
+fn load_id(opts: &SupervisorOpts) -> Result<String, SupervisorError> {
+    let path = opts.data_dir.join("supervisor-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return Ok(id);
+        }
+    }
+    let id = format!(
+        "{}-{}-{}",
+        opts.host,
+        opts.slots.first().copied().unwrap_or(0),
+        std::process::id()
+    );
+    std::fs::create_dir_all(&opts.data_dir)
+        .and_then(|_| std::fs::write(&path, &id))
+        .map_err(|e| SupervisorError::Io(format!("writing {}: {e}", path.display())))?;
+    Ok(id)
+}
+
+/// Start a supervisor with real worker processes.
+pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> {
+    start_with(opts, Box::new(OsLauncher))
+}
+
+/// Start a supervisor with a given process launcher (tests may use their own).
+pub fn start_with(
+    opts: SupervisorOpts,
+    launcher: Box<dyn Launcher>,
+) -> Result<SupervisorHandle, SupervisorError> {
+    if opts.slots.is_empty() {
+        return Err(SupervisorError::Config(
+            "no slots: give at least one port".into(),
+        ));
+    }
+    let id = load_id(&opts)?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let daemon = daemon::Daemon {
+        artifacts: ArtifactCache::new(&opts.data_dir),
+        slots: opts.slots.iter().map(|p| Slot::new(*p)).collect(),
+        desired: vec![None; opts.slots.len()],
+        id: id.clone(),
+        launcher,
+        http,
+        opts,
+    };
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(daemon.run(stop_rx));
+    Ok(SupervisorHandle { id, stop, task })
+}

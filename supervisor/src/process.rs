@@ -1,0 +1,126 @@
+//! Worker processes: launched in their own process group, stopped with SIGTERM then
+//! SIGKILL, their exit described for reports. Behind a trait so the slot logic can be
+//! tested without processes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// How to start one worker.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// The topology binary.
+    pub artifact: PathBuf,
+    /// Arguments (`worker --spec FILE`).
+    pub args: Vec<String>,
+    /// Working directory (the worker's directory; logs go there).
+    pub dir: PathBuf,
+}
+
+/// A running (or finished) worker process.
+pub trait WorkerProcess: Send {
+    /// Process id.
+    fn pid(&self) -> u32;
+    /// `Some(description)` once the process has ended.
+    fn try_wait(&mut self) -> Option<String>;
+    /// Ask it to stop (SIGTERM to its process group).
+    fn terminate(&mut self);
+    /// Stop it now (SIGKILL to its process group).
+    fn kill(&mut self);
+}
+
+/// Starts worker processes.
+pub trait Launcher: Send {
+    /// Start a worker.
+    fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>>;
+}
+
+/// Describe how a process ended, for `last_exit`.
+pub fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exited with code {code}");
+    }
+    match status.signal() {
+        Some(sig) => match Signal::try_from(sig) {
+            Ok(s) => format!("killed by signal {sig} ({})", s.as_str()),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        None => "ended".to_string(),
+    }
+}
+
+/// Real OS processes.
+#[derive(Debug, Default)]
+pub struct OsLauncher;
+
+struct OsProcess {
+    child: Child,
+    exited: Option<String>,
+}
+
+impl OsProcess {
+    fn signal(&mut self, sig: Signal) {
+        if self.exited.is_some() {
+            return;
+        }
+        let pgid = Pid::from_raw(self.child.id() as i32);
+        if let Err(e) = killpg(pgid, sig) {
+            tracing::debug!(pid = self.child.id(), "signal {sig} to worker group: {e}");
+        }
+    }
+}
+
+impl WorkerProcess for OsProcess {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn try_wait(&mut self) -> Option<String> {
+        if self.exited.is_none() {
+            match self.child.try_wait() {
+                Ok(Some(status)) => self.exited = Some(describe_exit(status)),
+                Ok(None) => {}
+                Err(e) => self.exited = Some(format!("cannot wait for the process: {e}")),
+            }
+        }
+        self.exited.clone()
+    }
+
+    fn terminate(&mut self) {
+        self.signal(Signal::SIGTERM)
+    }
+
+    fn kill(&mut self) {
+        self.signal(Signal::SIGKILL)
+    }
+}
+
+fn log_file(dir: &Path, name: &str) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))
+}
+
+impl Launcher for OsLauncher {
+    fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>> {
+        use std::os::unix::process::CommandExt;
+        std::fs::create_dir_all(&spec.dir)?;
+        let child = Command::new(&spec.artifact)
+            .args(&spec.args)
+            .current_dir(&spec.dir)
+            .stdin(Stdio::null())
+            .stdout(log_file(&spec.dir, "worker.out")?)
+            .stderr(log_file(&spec.dir, "worker.log")?)
+            .process_group(0)
+            .spawn()?;
+        Ok(Box::new(OsProcess {
+            child,
+            exited: None,
+        }))
+    }
+}
