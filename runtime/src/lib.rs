@@ -34,6 +34,7 @@ pub mod value;
 
 mod acking;
 mod assemble;
+mod engine;
 mod executor;
 mod run_state;
 mod transfer;
