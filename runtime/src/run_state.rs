@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct RunState {
     stop: AtomicBool,
+    /// Whether spouts should emit (topology activated).
+    active: AtomicBool,
     /// Tuples emitted to a task (counted when they enter a batch) and not yet executed.
     in_flight: AtomicI64,
     /// Spout tasks that are exhausted and have nothing pending.
@@ -23,6 +25,7 @@ impl RunState {
     pub(crate) fn new(spout_tasks: usize) -> RunState {
         RunState {
             stop: AtomicBool::new(false),
+            active: AtomicBool::new(true),
             in_flight: AtomicI64::new(0),
             exhausted: AtomicUsize::new(0),
             spout_tasks,
@@ -35,6 +38,17 @@ impl RunState {
     #[inline]
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether spouts should emit.
+    #[inline]
+    pub(crate) fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Activate or deactivate the spouts.
+    pub(crate) fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::Relaxed);
     }
 
     pub(crate) fn request_stop(&self) {

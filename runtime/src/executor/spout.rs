@@ -142,6 +142,9 @@ pub(crate) struct SpoutExecutor {
     pub(crate) timeout: Option<Duration>,
 }
 
+/// How often an inactive spout checks whether it was activated again.
+const INACTIVE_WAIT: Duration = Duration::from_millis(100);
+
 impl SpoutExecutor {
     /// Open, wait for the gate, loop until stopped, deactivate and close.
     pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
@@ -157,14 +160,12 @@ impl SpoutExecutor {
         }
         let _ = ready.send(Ok(()));
         let go = gate.wait();
+        let mut active = false;
         if go {
-            for t in &mut self.tasks {
-                rt.block_on(t.spout.activate());
-            }
-            self.main_loop();
+            self.main_loop(&rt, &mut active);
         }
         for t in &mut self.tasks {
-            if go {
+            if active {
                 rt.block_on(t.spout.deactivate());
             }
             rt.block_on(t.spout.close());
@@ -223,7 +224,24 @@ impl SpoutExecutor {
         true
     }
 
-    fn main_loop(&mut self) {
+    /// Follow the topology's activation: call `activate`/`deactivate` on a change.
+    fn follow_activation(&mut self, rt: &Handle, active: &mut bool) {
+        let want = self.run.active();
+        if want == *active {
+            return;
+        }
+        for t in &mut self.tasks {
+            if want {
+                rt.block_on(t.spout.activate());
+            } else {
+                rt.block_on(t.spout.deactivate());
+            }
+        }
+        *active = want;
+    }
+
+    fn main_loop(&mut self, rt: &Handle, active: &mut bool) {
+        self.follow_activation(rt, active);
         let mut last_flush = Instant::now();
         let mut next_expiry = self.timeout.map(|t| Instant::now() + t);
         let mut idle_rounds = 0u32;
@@ -238,6 +256,34 @@ impl SpoutExecutor {
                 if self.run.stopping() || !self.drain_control() {
                     return;
                 }
+                self.follow_activation(rt, active);
+            }
+            if !*active {
+                // Deactivated: no next_tuple; keep handling verdicts and timeouts.
+                self.flush_all();
+                match self.inbox.rx.recv_timeout(INACTIVE_WAIT) {
+                    Ok(env) => {
+                        if !self.handle(env) {
+                            return;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
+                self.follow_activation(rt, active);
+                let now = Instant::now();
+                if let (Some(at), Some(t)) = (next_expiry.as_mut(), self.timeout)
+                    && now >= *at
+                {
+                    for task in &mut self.tasks {
+                        task.expire();
+                    }
+                    *at = now + t;
+                }
+                continue;
             }
             let mut emitted = false;
             let mut live = 0;
