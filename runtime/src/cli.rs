@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::client::{self, ClientCommand};
 use crate::local::{LocalOptions, ProgressFn, RunReport, run_local};
 use crate::registry::Registry;
 use crate::spec::{self, Catalog, ComponentKind, SpecErrors, ValidTopology};
@@ -44,6 +45,117 @@ pub enum Command {
     },
     /// List the registered spouts and bolts.
     Components,
+    /// Upload the artifact and submit a topology to nimbus.
+    Submit {
+        /// Topology YAML file.
+        file: PathBuf,
+        /// The topology binary to run (default: this binary).
+        #[arg(long)]
+        artifact: Option<PathBuf>,
+        /// Topology name (default: the YAML's `name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Kill a topology: deactivate its spouts, wait, then stop its workers.
+    Kill {
+        /// Topology name.
+        name: String,
+        /// Seconds to wait deactivated before stopping (default: the message timeout).
+        #[arg(short = 'w', long = "wait")]
+        wait: Option<u64>,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Activate a topology's spouts.
+    Activate {
+        /// Topology name.
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Deactivate a topology's spouts.
+    Deactivate {
+        /// Topology name.
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Change a topology's number of workers or executors.
+    Rebalance {
+        /// Topology name.
+        name: String,
+        /// New number of workers.
+        #[arg(short = 'n', long = "workers")]
+        workers: Option<u32>,
+        /// New executors of a component, as COMPONENT=N (repeatable).
+        #[arg(short = 'e', long = "executors", value_parser = parse_executors)]
+        executors: Vec<(String, u32)>,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// List the topologies.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Show a topology: its workers and components.
+    Status {
+        /// Topology name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// A live view of a topology's workers and components, refreshed every second.
+    Watch {
+        /// Topology name.
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Run as a worker process (started by a supervisor).
+    Worker {
+        /// The worker spec file the supervisor wrote.
+        #[arg(long)]
+        spec: PathBuf,
+    },
+}
+
+/// Where nimbus is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NimbusArg {
+    /// Nimbus URL.
+    #[arg(
+        long = "nimbus",
+        env = "SQUALL_NIMBUS",
+        default_value = "http://127.0.0.1:6627"
+    )]
+    pub url: String,
+}
+
+fn parse_executors(s: &str) -> Result<(String, u32), String> {
+    let (c, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected COMPONENT=N"))?;
+    let n: u32 = n
+        .parse()
+        .map_err(|_| format!("'{s}': N must be a positive integer"))?;
+    Ok((c.to_string(), n))
 }
 
 /// Parse the process arguments and run the command; returns the exit code.
@@ -86,6 +198,56 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             duration,
             json,
         } => local(&file, duration, json, registry),
+        Command::Worker { spec } => crate::worker::run(registry, &spec),
+        Command::Submit {
+            file,
+            artifact,
+            name,
+            nimbus,
+        } => {
+            // Check the topology against this binary's components before uploading.
+            if artifact.is_none()
+                && let Err(errors) = load(&file, registry)
+            {
+                eprintln!("{errors}");
+                return 1;
+            }
+            client::run(
+                &nimbus.url,
+                ClientCommand::Submit {
+                    file,
+                    artifact,
+                    name,
+                },
+            )
+        }
+        Command::Kill { name, wait, nimbus } => {
+            client::run(&nimbus.url, ClientCommand::Kill { name, wait })
+        }
+        Command::Activate { name, nimbus } => {
+            client::run(&nimbus.url, ClientCommand::Activate(name))
+        }
+        Command::Deactivate { name, nimbus } => {
+            client::run(&nimbus.url, ClientCommand::Deactivate(name))
+        }
+        Command::Rebalance {
+            name,
+            workers,
+            executors,
+            nimbus,
+        } => client::run(
+            &nimbus.url,
+            ClientCommand::Rebalance {
+                name,
+                workers,
+                executors,
+            },
+        ),
+        Command::List { json, nimbus } => client::run(&nimbus.url, ClientCommand::List { json }),
+        Command::Status { name, json, nimbus } => {
+            client::run(&nimbus.url, ClientCommand::Status { name, json })
+        }
+        Command::Watch { name, nimbus } => client::run(&nimbus.url, ClientCommand::Watch(name)),
         Command::Components => {
             for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
                 println!("{kind}s:");

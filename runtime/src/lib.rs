@@ -15,6 +15,7 @@
 //! ```
 
 pub mod cli;
+pub mod client;
 pub mod collector;
 pub mod component;
 pub mod config;
@@ -31,11 +32,14 @@ pub mod stats;
 pub mod testing;
 pub mod tuple;
 pub mod value;
+pub mod wire;
+pub mod worker;
 
 mod acking;
 mod assemble;
 mod engine;
 mod executor;
+mod net;
 mod run_state;
 mod transfer;
 

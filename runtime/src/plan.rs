@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::ids::TaskId;
-use crate::spec::ValidTopology;
+use crate::spec::{TopologyDef, ValidTopology};
 
 /// One executor: a component and the tasks it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,41 @@ impl TaskPlan {
         if ackers > 0 {
             components.push((crate::ACKER_COMPONENT, ackers, ackers));
         }
+        Self::number(components)
+    }
+
+    /// The plan [`TaskPlan::new`] gives once `def` is validated, computed from the raw
+    /// definition (for nimbus, which cannot instantiate components): `numTasks` (default
+    /// `parallelism`) tasks per component, `parallelism` executors capped at the task
+    /// count, plus the acker component. `executors` overrides the executor count of a
+    /// component id (`__acker` included), as a rebalance does; task ids never change.
+    /// Components with no task get no executor.
+    pub fn from_def(def: &TopologyDef, executors: &BTreeMap<String, u32>) -> TaskPlan {
+        let ackers = Config::merged([&def.config]).settings().acker_tasks();
+        let wanted = |id: &str, default: u32| executors.get(id).copied().unwrap_or(default);
+        let mut components: Vec<(&str, u32, u32)> = def
+            .spouts
+            .iter()
+            .chain(&def.bolts)
+            .map(|c| {
+                let tasks = c.num_tasks.unwrap_or(c.parallelism);
+                (
+                    c.id.as_str(),
+                    tasks,
+                    wanted(&c.id, c.parallelism).min(tasks),
+                )
+            })
+            .filter(|c| c.1 > 0)
+            .collect();
+        if ackers > 0 {
+            let acker_executors = wanted(crate::ACKER_COMPONENT, ackers).min(ackers);
+            components.push((crate::ACKER_COMPONENT, ackers, acker_executors));
+        }
+        Self::number(components)
+    }
+
+    /// Number `(id, tasks, executors)` components in id order.
+    fn number(mut components: Vec<(&str, u32, u32)>) -> TaskPlan {
         components.sort_by(|a, b| a.0.cmp(b.0));
         let mut next = 1u32;
         let mut component_tasks = BTreeMap::new();

@@ -252,6 +252,11 @@ impl Tuple {
         }
     }
 
+    /// The interned schema of the stream this tuple came on.
+    pub(crate) fn schema(&self) -> &'static StreamSchema {
+        self.schema
+    }
+
     /// A tick tuple (`__system`/`__tick`) carrying the tick frequency.
     pub fn tick(freq_secs: u64) -> Tuple {
         Tuple::new(

@@ -8,6 +8,7 @@
 //! pid, uptime, restart count and last exit cause to nimbus.
 
 mod artifacts;
+pub mod cli;
 mod daemon;
 mod error;
 pub mod model;

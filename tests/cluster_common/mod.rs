@@ -1,0 +1,278 @@
+//! A real cluster for the cluster tests: `squall nimbus` and `squall supervisor`
+//! processes on loopback with temp dirs, driven through the `squall` CLI.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+/// The `squall` binary.
+pub const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `n` distinct free ports.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let holders: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    holders
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
+}
+
+/// Poll `f` every 100 ms until it returns `Some`, or panic after `timeout` with `what`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A daemon process, killed (with its process group) when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL the daemon only.
+    pub fn kill9(&mut self) {
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `squall nimbus` on a free port; returns it and its URL.
+pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(SQUALL)
+        .args(["nimbus", "--data"])
+        .arg(dir)
+        .args(["--listen", &listen])
+        .args(extra)
+        .env("SQUALL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.with_extension("nimbus.log")).expect("log file"),
+        ))
+        .spawn()
+        .expect("starting nimbus");
+    let url = format!("http://{listen}");
+    // nimbus prints its URL once it listens.
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains("listening") => break,
+            Ok(_) => {}
+            Err(_) => panic!("nimbus did not report listening on {listen} within 30 s"),
+        }
+    }
+    (
+        Daemon {
+            child,
+            name: "nimbus".into(),
+        },
+        url,
+    )
+}
+
+/// Start `squall supervisor` with these slots.
+pub fn start_supervisor(nimbus: &str, dir: &Path, slots: &[u16]) -> Daemon {
+    let slots: Vec<String> = slots.iter().map(|p| p.to_string()).collect();
+    std::fs::create_dir_all(dir).expect("supervisor dir");
+    let child = Command::new(SQUALL)
+        .args(["supervisor", "--nimbus", nimbus, "--data"])
+        .arg(dir)
+        .args(["--slots", &slots.join(",")])
+        .env("SQUALL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("supervisor.log")).expect("log file"),
+        ))
+        .spawn()
+        .expect("starting a supervisor");
+    Daemon {
+        child,
+        name: format!("supervisor {}", dir.display()),
+    }
+}
+
+/// Run a `squall` client command; returns (exit code, stdout, stderr).
+pub fn cli(nimbus: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(SQUALL)
+        .args(args)
+        .args(["--nimbus", nimbus])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running squall");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `squall status NAME --json`, parsed (None if it failed).
+pub fn status(nimbus: &str, name: &str) -> Option<serde_json::Value> {
+    let (code, out, _) = cli(nimbus, &["status", name, "--json"]);
+    if code != 0 {
+        return None;
+    }
+    serde_json::from_str(&out).ok()
+}
+
+/// Pids of the running workers in a status.
+pub fn worker_pids(st: &serde_json::Value) -> Vec<i32> {
+    st["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w["state"] == "running")
+        .filter_map(|w| w["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect()
+}
+
+/// Whether a process exists.
+pub fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+}
+
+/// SIGKILL a worker's process group.
+pub fn kill_worker(pid: i32) {
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// A word file of `lines` lines from a fixed vocabulary, and the exact word counts.
+pub fn word_file(dir: &Path, lines: usize) -> (PathBuf, BTreeMap<String, u64>) {
+    const VOCAB: [&str; 12] = [
+        "storm", "squall", "tuple", "bolt", "spout", "acker", "nimbus", "worker", "slot",
+        "stream", "grouping", "task",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    let mut counts = BTreeMap::new();
+    let mut text = String::new();
+    for _ in 0..lines {
+        let n = 1 + next() % 8;
+        let words: Vec<&str> = (0..n).map(|_| VOCAB[next() % VOCAB.len()]).collect();
+        for w in &words {
+            *counts.entry(w.to_string()).or_insert(0) += 1;
+        }
+        text.push_str(&words.join(" "));
+        text.push('\n');
+    }
+    let path = dir.join("words.txt");
+    std::fs::write(&path, text).expect("word file");
+    (path, counts)
+}
+
+/// A finite word-count topology over `input` writing `[word, count]` lines to `sink`.
+pub fn wordcount_yaml(name: &str, input: &Path, sink: &Path, workers: u32) -> String {
+    format!(
+        r#"name: {name}
+config:
+  topology.workers: {workers}
+  topology.message.timeout.secs: 5
+  topology.max.spout.pending: 500
+spouts:
+  - id: lines
+    className: LineFileSpout
+    constructorArgs: ["{input}"]
+bolts:
+  - id: split
+    className: SplitSentenceBolt
+    parallelism: 2
+  - id: count
+    className: WordCountBolt
+    parallelism: 2
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+    config:
+      topology.tick.tuple.freq.secs: 1
+streams:
+  - from: lines
+    to: split
+    grouping: {{type: SHUFFLE}}
+  - from: split
+    to: count
+    grouping: {{type: FIELDS, args: ["word"]}}
+  - from: count
+    to: sink
+    grouping: {{type: GLOBAL}}
+"#,
+        input = input.display(),
+        sink = sink.display()
+    )
+}
+
+/// The highest count per word in a sink file of `[word, count]` lines.
+pub fn sink_counts(sink: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(sink) else {
+        return out;
+    };
+    for line in text.lines() {
+        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str::<serde_json::Value>(line)
+            && let (Some(w), Some(c)) = (v.first().and_then(|w| w.as_str()), v.get(1).and_then(|c| c.as_u64()))
+        {
+            let e = out.entry(w.to_string()).or_insert(0);
+            *e = (*e).max(c);
+        }
+    }
+    out
+}
