@@ -4,6 +4,7 @@
 fn main() {
     let mut args = std::env::args().skip(1);
     let code = match args.next().as_deref() {
+        Some("nimbus") => squall_nimbus::cli::main(args.collect()),
         Some("supervisor") => squall_supervisor::cli::main(args.collect()),
         _ => {
             let mut registry = squall_runtime::Registry::new();

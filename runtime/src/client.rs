@@ -169,10 +169,25 @@ impl Nimbus {
                 None,
             )
             .await?;
-        let components = info
+        // `components` in the CLI's shape: nimbus's per-component counters summed over
+        // workers; nimbus's task and executor counts are merged into each entry.
+        let mut components = info
             .get("component_stats")
             .cloned()
             .unwrap_or_else(|| json!({}));
+        if let (Some(stats), Some(plan)) = (
+            components.as_object_mut(),
+            info.get("components").and_then(|c| c.as_object()),
+        ) {
+            for (id, p) in plan {
+                let entry = stats.entry(id.clone()).or_insert_with(|| json!({}));
+                if let (Some(e), Some(p)) = (entry.as_object_mut(), p.as_object()) {
+                    for (k, v) in p {
+                        e.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
         if let Some(obj) = info.as_object_mut() {
             obj.insert("components".into(), components);
         }

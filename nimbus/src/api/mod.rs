@@ -1,0 +1,139 @@
+//! The HTTP/JSON API (axum). Every error answer is `{"error": "...", "details": [...]}`
+//! with the status of its [`ClusterError`] class; unknown routes and methods answer in
+//! the same shape.
+
+mod artifacts;
+mod body;
+mod supervisors;
+mod topologies;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use tokio::sync::Notify;
+
+use crate::cluster::Cluster;
+use crate::error::ClusterError;
+use crate::protocol::ErrorBody;
+
+pub use body::{JsonBody, OptionalJsonBody};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The cluster state.
+    pub cluster: Arc<Cluster>,
+    /// Wakes the monitor when a deadline was set.
+    pub wake: Arc<Notify>,
+    /// Where validation runs its temporary files.
+    pub tmp_dir: std::path::PathBuf,
+    /// Largest accepted JSON body.
+    pub max_request_bytes: usize,
+    /// Largest accepted artifact.
+    pub max_artifact_bytes: u64,
+    /// How long `<artifact> validate` may run.
+    pub validate_timeout: Duration,
+}
+
+/// An error answer: a [`ClusterError`] rendered as JSON with its status.
+#[derive(Debug)]
+pub struct ApiError(pub ClusterError);
+
+impl From<ClusterError> for ApiError {
+    fn from(e: ClusterError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.0.status();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "request failed");
+        } else {
+            tracing::debug!(status = code, error = %self.0, "request refused");
+        }
+        let error = self.0.to_string();
+        let details = match self.0 {
+            ClusterError::BadRequest { details, .. } => details,
+            _ => Vec::new(),
+        };
+        (status, axum::Json(ErrorBody { error, details })).into_response()
+    }
+}
+
+/// The API router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/artifacts/{sha256}",
+            put(artifacts::upload)
+                .get(artifacts::download)
+                .head(artifacts::exists),
+        )
+        .route(
+            "/api/v1/topologies",
+            post(topologies::submit).get(topologies::list),
+        )
+        .route("/api/v1/topologies/{name}", get(topologies::status))
+        .route("/api/v1/topologies/{name}/kill", post(topologies::kill))
+        .route(
+            "/api/v1/topologies/{name}/activate",
+            post(topologies::activate),
+        )
+        .route(
+            "/api/v1/topologies/{name}/deactivate",
+            post(topologies::deactivate),
+        )
+        .route(
+            "/api/v1/topologies/{name}/rebalance",
+            post(topologies::rebalance),
+        )
+        .route("/api/v1/topologies/{name}/stats", post(topologies::stats))
+        .route(
+            "/api/v1/supervisors/heartbeat",
+            post(supervisors::heartbeat),
+        )
+        .route("/api/v1/supervisors", get(supervisors::list))
+        .route("/api/v1/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let body = ErrorBody {
+        error: format!("no such endpoint: {uri} (the API is under /api/v1/)"),
+        details: Vec::new(),
+    };
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let body = ErrorBody {
+        error: format!("method {method} is not allowed on {uri}"),
+        details: Vec::new(),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Run a cluster operation on the blocking pool (it may wait for a database commit).
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Cluster) -> Result<T, ClusterError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let cluster = state.cluster.clone();
+    tokio::task::spawn_blocking(move || f(&cluster))
+        .await
+        .map_err(|e| ClusterError::Internal(format!("cluster operation panicked: {e}")))?
+        .map_err(ApiError)
+}

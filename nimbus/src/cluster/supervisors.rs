@@ -1,0 +1,109 @@
+//! Supervisor heartbeats: registration, liveness, worker reports, and the assignments
+//! sent back.
+
+use super::{Cluster, Sup};
+use crate::error::ClusterError;
+use crate::model::SupervisorInfo;
+use crate::protocol::{Heartbeat, HeartbeatResponse, SlotAssignment};
+
+/// Most slots one supervisor may declare.
+const MAX_SLOTS: usize = 1024;
+/// Longest accepted supervisor id or host.
+const MAX_ID_LEN: usize = 256;
+
+fn check_heartbeat(hb: &Heartbeat) -> Result<(), ClusterError> {
+    let mut problems = Vec::new();
+    if hb.id.trim().is_empty() || hb.id.len() > MAX_ID_LEN {
+        problems.push(format!(
+            "`id` must be a non-empty supervisor id of at most {MAX_ID_LEN} characters"
+        ));
+    }
+    if hb.host.trim().is_empty() || hb.host.len() > MAX_ID_LEN {
+        problems.push(format!(
+            "`host` must be a non-empty host name of at most {MAX_ID_LEN} characters"
+        ));
+    }
+    if hb.slots.len() > MAX_SLOTS {
+        problems.push(format!("at most {MAX_SLOTS} `slots` are accepted"));
+    }
+    if hb.slots.contains(&0) {
+        problems.push("slot port 0 is not a port".to_string());
+    }
+    if hb.workers.len() > MAX_SLOTS {
+        problems.push(format!("at most {MAX_SLOTS} `workers` are accepted"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ClusterError::BadRequest {
+            message: format!("bad heartbeat: {}", problems.join("; ")),
+            details: problems,
+        })
+    }
+}
+
+impl Cluster {
+    /// Record a supervisor's heartbeat at `now_ms` and answer with its assignments.
+    /// A new supervisor, one that changed its slots or host, and one that was dead make
+    /// nimbus reschedule first.
+    pub fn heartbeat(&self, hb: Heartbeat, now_ms: u64) -> Result<HeartbeatResponse, ClusterError> {
+        check_heartbeat(&hb)?;
+        let mut slots = hb.slots.clone();
+        slots.sort_unstable();
+        slots.dedup();
+        let info = SupervisorInfo {
+            id: hb.id.clone(),
+            host: hb.host.clone(),
+            slots,
+        };
+        let mut st = self.lock();
+        let known = st.supervisors.get(&hb.id);
+        let changed = known.is_none_or(|s| s.info != info);
+        let revived = known.is_some_and(|s| !s.alive);
+        if changed {
+            self.store.write(|w| w.put_supervisor(&info))?;
+            tracing::info!(supervisor = %info.id, host = %info.host, slots = ?info.slots,
+                "supervisor registered");
+        } else if revived {
+            tracing::info!(supervisor = %info.id, "supervisor is back");
+        }
+        st.supervisors.insert(
+            hb.id.clone(),
+            Sup {
+                info,
+                last_heartbeat_ms: now_ms,
+                alive: true,
+                workers: hb.workers,
+            },
+        );
+        if changed || revived {
+            self.reschedule(&mut st)?;
+        }
+        let mut assignments = Vec::new();
+        for t in st.topologies.values() {
+            let mine = t
+                .assignment
+                .workers
+                .iter()
+                .filter(|w| w.supervisor == hb.id);
+            let mut locations = None;
+            for w in mine {
+                let task_locations = locations
+                    .get_or_insert_with(|| t.assignment.task_locations())
+                    .clone();
+                assignments.push(SlotAssignment {
+                    topology: t.record.name.clone(),
+                    topology_id: t.record.id.clone(),
+                    status: t.record.status,
+                    port: w.port,
+                    artifact: t.record.artifact.clone(),
+                    yaml: t.record.yaml.clone(),
+                    executors: w.executors.clone(),
+                    task_locations,
+                    workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        Ok(HeartbeatResponse { assignments })
+    }
+}

@@ -1,0 +1,247 @@
+//! Unit tests of the cluster state machine, with injected time.
+
+use std::path::Path;
+
+use super::*;
+use crate::protocol::{Heartbeat, RebalanceRequest};
+
+const YAML: &str = "name: wc
+config:
+  topology.workers: 2
+  topology.acker.executors: 0
+spouts:
+  - id: s
+    className: S
+    parallelism: 2
+bolts:
+  - id: b
+    className: B
+    parallelism: 2
+    numTasks: 4
+streams:
+  - from: s
+    to: b
+    grouping:
+      type: SHUFFLE
+";
+const T0: u64 = 1_700_000_000_000;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn open(dir: &Path, now: u64) -> Cluster {
+    let store = Store::open(&dir.join("nimbus.redb")).unwrap();
+    let artifacts = ArtifactStore::open(&dir.join("artifacts")).unwrap();
+    Cluster::load(store, artifacts, TIMEOUT, now).unwrap()
+}
+
+fn submit(c: &Cluster, name: &str, now: u64) {
+    let def = parse_yaml(YAML).unwrap();
+    c.submit(name, def, YAML.to_string(), "ab".repeat(32), now)
+        .unwrap();
+}
+
+fn beat(c: &Cluster, id: &str, now: u64) -> usize {
+    let hb = Heartbeat {
+        id: id.to_string(),
+        host: format!("{id}.local"),
+        slots: vec![6700, 6701],
+        workers: Vec::new(),
+    };
+    c.heartbeat(hb, now).unwrap().assignments.len()
+}
+
+fn supervisors_of(c: &Cluster, name: &str) -> Vec<String> {
+    let info = c.status(name, T0).unwrap();
+    info.assignment
+        .iter()
+        .map(|w| w.supervisor.clone())
+        .collect()
+}
+
+#[test]
+fn workers_spread_then_move_off_a_dead_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    submit(&c, "wc", T0);
+    assert!(supervisors_of(&c, "wc").is_empty(), "no supervisor yet");
+    beat(&c, "a", T0);
+    assert_eq!(
+        supervisors_of(&c, "wc"),
+        vec!["a", "a"],
+        "both workers on the only supervisor"
+    );
+    beat(&c, "b", T0);
+    // A running topology is not moved to a new supervisor just because it appeared.
+    assert_eq!(supervisors_of(&c, "wc"), vec!["a", "a"]);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let c2 = open(dir2.path(), T0);
+    beat(&c2, "a", T0);
+    beat(&c2, "b", T0);
+    submit(&c2, "wc", T0);
+    assert_eq!(supervisors_of(&c2, "wc"), vec!["a", "b"]);
+    assert_eq!(beat(&c2, "a", T0 + 1000), 1);
+    // b stops heartbeating; a keeps going.
+    c2.tick(T0 + 5000).unwrap();
+    assert_eq!(
+        supervisors_of(&c2, "wc"),
+        vec!["a", "b"],
+        "not dead before the timeout"
+    );
+    beat(&c2, "a", T0 + 10_000);
+    c2.tick(T0 + 10_001).unwrap();
+    assert_eq!(supervisors_of(&c2, "wc"), vec!["a", "a"]);
+    assert_eq!(beat(&c2, "a", T0 + 10_002), 2);
+    let sups = c2.supervisors(T0 + 10_002);
+    assert!(!sups.supervisors[1].alive);
+    assert_eq!(sups.supervisors[0].free_slots, Vec::<u16>::new());
+}
+
+#[test]
+fn kill_waits_then_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "a", T0);
+    submit(&c, "wc", T0);
+    let r = c.kill("wc", Some(5), T0).unwrap();
+    assert_eq!(r.status, TopologyStatus::Killed);
+    assert_eq!(c.tick(T0 + 1000).unwrap(), Some(T0 + 5000));
+    assert_eq!(supervisors_of(&c, "wc").len(), 2, "kept during the wait");
+    beat(&c, "a", T0 + 4000);
+    c.tick(T0 + 5000).unwrap();
+    assert!(matches!(
+        c.status("wc", T0),
+        Err(ClusterError::TopologyNotFound(_))
+    ));
+    assert_eq!(beat(&c, "a", T0 + 5001), 0);
+    // The name is free again.
+    submit(&c, "wc", T0 + 6000);
+    assert!(c.status("wc", T0).unwrap().summary.id.starts_with("wc-2-"));
+}
+
+#[test]
+fn status_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    submit(&c, "wc", T0);
+    let err = |r: Result<_, ClusterError>| r.map(|_| ()).unwrap_err().status();
+    assert_eq!(
+        c.set_active("wc", true).unwrap().status,
+        TopologyStatus::Active
+    );
+    assert_eq!(
+        c.set_active("wc", false).unwrap().status,
+        TopologyStatus::Inactive
+    );
+    assert_eq!(
+        c.set_active("wc", false).unwrap().status,
+        TopologyStatus::Inactive
+    );
+    assert_eq!(
+        c.set_active("wc", true).unwrap().status,
+        TopologyStatus::Active
+    );
+    assert_eq!(err(c.set_active("nope", true)), 404);
+    let def = parse_yaml(YAML).unwrap();
+    assert_eq!(
+        err(c.submit("wc", def, YAML.into(), "ab".repeat(32), T0)),
+        409
+    );
+    c.kill("wc", Some(30), T0).unwrap();
+    assert_eq!(err(c.set_active("wc", true)), 409);
+    assert_eq!(
+        err(c.rebalance("wc", &RebalanceRequest::default(), T0)),
+        409
+    );
+}
+
+#[test]
+fn rebalance_checks_and_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "a", T0);
+    beat(&c, "b", T0);
+    submit(&c, "wc", T0);
+    let bad = RebalanceRequest {
+        workers: Some(0),
+        parallelism: BTreeMap::from([("b".into(), 5), ("zz".into(), 1)]),
+        wait_secs: None,
+    };
+    let e = c.rebalance("wc", &bad, T0).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("workers must be at least 1"), "{text}");
+    assert!(text.contains("'b' cannot be 5: it has 4 tasks"), "{text}");
+    assert!(text.contains("unknown component 'zz'"), "{text}");
+    let ok = RebalanceRequest {
+        workers: Some(1),
+        parallelism: BTreeMap::from([("b".into(), 4)]),
+        wait_secs: Some(3),
+    };
+    let r = c.rebalance("wc", &ok, T0).unwrap();
+    assert_eq!(r.status, TopologyStatus::Rebalancing);
+    assert_eq!(
+        c.status("wc", T0).unwrap().assignment.len(),
+        2,
+        "frozen while waiting"
+    );
+    beat(&c, "a", T0 + 2000);
+    beat(&c, "b", T0 + 2000);
+    c.tick(T0 + 3000).unwrap();
+    let info = c.status("wc", T0 + 3000).unwrap();
+    assert_eq!(info.summary.status, TopologyStatus::Active);
+    assert_eq!(info.assignment.len(), 1);
+    assert_eq!(info.components["b"].executors, 4);
+    assert_eq!(info.summary.num_executors, 6);
+}
+
+#[test]
+fn reload_keeps_topologies_assignments_and_supervisors() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let c = open(dir.path(), T0);
+        beat(&c, "a", T0);
+        beat(&c, "b", T0);
+        submit(&c, "wc", T0);
+        c.set_active("wc", false).unwrap();
+        c.status("wc", T0).unwrap()
+    };
+    let c = open(dir.path(), T0 + 60_000);
+    // Supervisors get a fresh timeout after a restart: nothing moves at once.
+    c.tick(T0 + 60_001).unwrap();
+    let after = c.status("wc", T0).unwrap();
+    assert_eq!(after.summary, before.summary);
+    assert_eq!(after.assignment, before.assignment);
+    assert_eq!(c.supervisors(T0 + 60_001).supervisors.len(), 2);
+}
+
+#[test]
+fn stats_of_unassigned_workers_are_dropped_when_the_assignment_changes() {
+    use crate::protocol::StatsReport;
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "a", T0);
+    submit(&c, "wc", T0);
+    let counters = BTreeMap::from([("executed".to_string(), serde_json::json!(3))]);
+    for worker in ["a.local:6700", "gone:1"] {
+        let report = StatsReport {
+            worker: worker.to_string(),
+            components: BTreeMap::from([("b".to_string(), counters.clone())]),
+        };
+        c.record_stats("wc", report).unwrap();
+    }
+    assert_eq!(
+        c.status("wc", T0).unwrap().component_stats["b"]["executed"],
+        serde_json::json!(6)
+    );
+    let one = RebalanceRequest {
+        workers: Some(1),
+        ..Default::default()
+    };
+    c.rebalance("wc", &one, T0).unwrap();
+    let info = c.status("wc", T0).unwrap();
+    assert_eq!(info.assignment.len(), 1);
+    let kept: Vec<&String> = info.stats.keys().collect();
+    assert!(
+        kept.len() <= 1 && !info.stats.contains_key("gone:1"),
+        "{kept:?}"
+    );
+}

@@ -1,0 +1,293 @@
+//! Topology actions: submit, kill, activate, deactivate, rebalance, stats.
+
+use std::collections::BTreeMap;
+
+use squall_runtime::config::Config;
+use squall_runtime::spec::TopologyDef;
+
+use super::{Cluster, State, Topo};
+use crate::error::ClusterError;
+use crate::model::{PendingRebalance, TopologyRecord, TopologyStatus};
+use crate::plan::{configured_workers, plan};
+use crate::protocol::{ActionResponse, RebalanceRequest, StatsReport};
+
+/// Most workers whose stats are kept per topology.
+const MAX_STATS_WORKERS: usize = 1024;
+/// Longest accepted topology name.
+const MAX_NAME_LEN: usize = 128;
+
+/// A bad request unless `name` is a usable topology name.
+pub fn check_name(name: &str) -> Result<(), ClusterError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() {
+        return Err(ClusterError::bad_request(
+            "the topology name is empty: give `name` in the request or in the YAML",
+        ));
+    }
+    if name.len() > MAX_NAME_LEN || !name.chars().all(ok_char) {
+        return Err(ClusterError::bad_request(format!(
+            "invalid topology name '{name}': use at most {MAX_NAME_LEN} letters, digits, '-' \
+             and '_'"
+        )));
+    }
+    Ok(())
+}
+
+fn respond(t: &Topo, message: String) -> ActionResponse {
+    ActionResponse {
+        name: t.record.name.clone(),
+        id: t.record.id.clone(),
+        status: t.record.status,
+        message,
+    }
+}
+
+impl Cluster {
+    /// Whether a topology of this name exists (a cheap check before validation).
+    pub fn has_topology(&self, name: &str) -> bool {
+        self.lock().topologies.contains_key(name)
+    }
+
+    /// Store a submitted topology (already validated by its artifact) and schedule it.
+    pub fn submit(
+        &self,
+        name: &str,
+        def: TopologyDef,
+        yaml: String,
+        artifact: String,
+        now_ms: u64,
+    ) -> Result<ActionResponse, ClusterError> {
+        check_name(name)?;
+        let plan = plan(&def, &BTreeMap::new())?;
+        let mut st = self.lock();
+        if st.topologies.contains_key(name) {
+            return Err(ClusterError::AlreadyExists(name.to_string()));
+        }
+        let submitted_at = now_ms / 1000;
+        let record = self.store.write(|w| {
+            let seq = w.next_seq()?;
+            let record = TopologyRecord {
+                name: name.to_string(),
+                id: format!("{name}-{seq}-{submitted_at}"),
+                seq,
+                yaml,
+                artifact,
+                status: TopologyStatus::Active,
+                num_workers: configured_workers(&def),
+                parallelism: BTreeMap::new(),
+                submitted_at,
+                kill_deadline_ms: None,
+                rebalance: None,
+            };
+            w.put_topology(&record)?;
+            Ok(record)
+        })?;
+        tracing::info!(topology = %name, id = %record.id, workers = record.num_workers,
+            executors = plan.executors.len(), "topology submitted");
+        let topo = Topo {
+            record,
+            def,
+            plan,
+            assignment: Default::default(),
+            stats: BTreeMap::new(),
+        };
+        st.topologies.insert(name.to_string(), topo);
+        self.reschedule(&mut st)?;
+        let t = get(&st, name)?;
+        let msg = format!(
+            "submitted topology '{name}' as {}; {} of {} workers assigned",
+            t.record.id,
+            t.assignment.workers.len(),
+            t.record.num_workers
+        );
+        Ok(respond(t, msg))
+    }
+
+    /// Kill: KILLED now (spouts stop), removed after `wait_secs` (default: the topology's
+    /// message timeout). Killing a killed topology restarts the wait.
+    pub fn kill(
+        &self,
+        name: &str,
+        wait_secs: Option<u64>,
+        now_ms: u64,
+    ) -> Result<ActionResponse, ClusterError> {
+        let mut st = self.lock();
+        let t = get(&st, name)?;
+        let wait = wait_secs.unwrap_or_else(|| {
+            Config::merged([&t.def.config])
+                .settings()
+                .message_timeout_secs
+        });
+        let mut record = t.record.clone();
+        record.status = TopologyStatus::Killed;
+        record.rebalance = None;
+        record.kill_deadline_ms = Some(now_ms.saturating_add(wait.saturating_mul(1000)));
+        let response = ActionResponse {
+            name: record.name.clone(),
+            id: record.id.clone(),
+            status: record.status,
+            message: if wait == 0 {
+                format!("killed topology '{name}'; removed")
+            } else {
+                format!("killed topology '{name}'; removed in {wait} s")
+            },
+        };
+        if wait == 0 {
+            self.remove(&mut st, name)?;
+        } else {
+            self.store.write(|w| w.put_topology(&record))?;
+            if let Some(t) = st.topologies.get_mut(name) {
+                t.record = record;
+            }
+        }
+        tracing::info!(topology = %name, wait_secs = wait, "topology killed");
+        Ok(response)
+    }
+
+    /// ACTIVE or INACTIVE, per Storm's transitions.
+    pub fn set_active(&self, name: &str, active: bool) -> Result<ActionResponse, ClusterError> {
+        let mut st = self.lock();
+        let t = get(&st, name)?;
+        let (from, to) = if active {
+            (TopologyStatus::Inactive, TopologyStatus::Active)
+        } else {
+            (TopologyStatus::Active, TopologyStatus::Inactive)
+        };
+        let verb = if active { "activate" } else { "deactivate" };
+        if t.record.status == to {
+            return Ok(respond(t, format!("topology '{name}' is already {to}")));
+        }
+        if t.record.status != from {
+            return Err(ClusterError::Conflict(format!(
+                "cannot {verb} topology '{name}': it is {}",
+                t.record.status
+            )));
+        }
+        let mut record = t.record.clone();
+        record.status = to;
+        self.store.write(|w| w.put_topology(&record))?;
+        let t = get_mut(&mut st, name)?;
+        t.record = record;
+        tracing::info!(topology = %name, status = %to, "topology {verb}d");
+        Ok(respond(t, format!("topology '{name}' is {to}")))
+    }
+
+    /// Change the number of workers and/or executors, then reschedule (at once, or after
+    /// `wait_secs` spent REBALANCING).
+    pub fn rebalance(
+        &self,
+        name: &str,
+        req: &RebalanceRequest,
+        now_ms: u64,
+    ) -> Result<ActionResponse, ClusterError> {
+        let mut st = self.lock();
+        let t = get(&st, name)?;
+        if !matches!(
+            t.record.status,
+            TopologyStatus::Active | TopologyStatus::Inactive
+        ) {
+            return Err(ClusterError::Conflict(format!(
+                "cannot rebalance topology '{name}': it is {}",
+                t.record.status
+            )));
+        }
+        let mut problems = Vec::new();
+        if req.workers == Some(0) {
+            problems.push("workers must be at least 1".to_string());
+        }
+        for (component, n) in &req.parallelism {
+            match t.plan.components.get(component) {
+                None => problems.push(format!(
+                    "unknown component '{component}' (components: {})",
+                    t.plan
+                        .components
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Some(_) if *n == 0 => problems.push(format!(
+                    "parallelism of '{component}' must be at least 1, got 0"
+                )),
+                Some(c) if *n > c.tasks => problems.push(format!(
+                    "parallelism of '{component}' cannot be {n}: it has {} tasks (numTasks is \
+                     fixed at submission; an executor runs at least one task)",
+                    c.tasks
+                )),
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ClusterError::BadRequest {
+                message: format!(
+                    "cannot rebalance topology '{name}': {}",
+                    problems.join("; ")
+                ),
+                details: problems,
+            });
+        }
+        let mut record = t.record.clone();
+        record.num_workers = req.workers.unwrap_or(record.num_workers);
+        record
+            .parallelism
+            .extend(req.parallelism.iter().map(|(k, v)| (k.clone(), *v)));
+        let new_plan = plan(&t.def, &record.parallelism)?;
+        let wait = req.wait_secs.unwrap_or(0);
+        if wait > 0 {
+            record.rebalance = Some(PendingRebalance {
+                deadline_ms: now_ms.saturating_add(wait.saturating_mul(1000)),
+                prev_status: record.status,
+            });
+            record.status = TopologyStatus::Rebalancing;
+        }
+        self.store.write(|w| w.put_topology(&record))?;
+        let t = get_mut(&mut st, name)?;
+        t.record = record;
+        t.plan = new_plan;
+        tracing::info!(topology = %name, workers = t.record.num_workers,
+            parallelism = ?t.record.parallelism, wait_secs = wait, "topology rebalanced");
+        self.reschedule(&mut st)?;
+        let t = get(&st, name)?;
+        let msg = if wait > 0 {
+            format!("topology '{name}' is REBALANCING; rescheduled in {wait} s")
+        } else {
+            format!(
+                "topology '{name}' rebalanced: {} executors on {} workers",
+                t.plan.executors.len(),
+                t.assignment.workers.len()
+            )
+        };
+        Ok(respond(t, msg))
+    }
+
+    /// Keep a worker's latest component counters.
+    pub fn record_stats(&self, name: &str, report: StatsReport) -> Result<(), ClusterError> {
+        if report.worker.is_empty() || report.worker.len() > 256 {
+            return Err(ClusterError::bad_request(
+                "`worker` must name the reporting worker (host:port), at most 256 characters",
+            ));
+        }
+        let mut st = self.lock();
+        let t = get_mut(&mut st, name)?;
+        if !t.stats.contains_key(&report.worker) && t.stats.len() >= MAX_STATS_WORKERS {
+            return Err(ClusterError::bad_request(format!(
+                "topology '{name}' already has stats from {MAX_STATS_WORKERS} workers"
+            )));
+        }
+        t.stats.insert(report.worker, report.components);
+        Ok(())
+    }
+}
+
+/// The topology `name`, or a not-found error.
+pub(super) fn get<'a>(st: &'a State, name: &str) -> Result<&'a Topo, ClusterError> {
+    st.topologies
+        .get(name)
+        .ok_or_else(|| ClusterError::TopologyNotFound(name.to_string()))
+}
+
+fn get_mut<'a>(st: &'a mut State, name: &str) -> Result<&'a mut Topo, ClusterError> {
+    st.topologies
+        .get_mut(name)
+        .ok_or_else(|| ClusterError::TopologyNotFound(name.to_string()))
+}

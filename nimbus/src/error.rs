@@ -1,0 +1,123 @@
+//! Typed errors: the store's, the cluster operations' (each maps to one HTTP status), and
+//! nimbus start-up's.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A failure of the durable store (the redb file or an artifact file).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The embedded database refused an operation.
+    #[error("database {path}: {source}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// What redb said.
+        #[source]
+        source: Box<redb::Error>,
+    },
+    /// A stored record does not decode (written by an incompatible nimbus, or damaged).
+    #[error("stored {what} is unreadable: {source}")]
+    Decode {
+        /// Which record.
+        what: String,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// Which record.
+        what: String,
+        /// The encoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// File system error on an artifact or a data-dir file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a cluster operation (an API request) was refused or failed.
+///
+/// Each variant is one class of answer: [`ClusterError::status`] gives its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The request itself is wrong (bad field, bad YAML, failing validation, bad hash).
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// One line per problem, when there are several (e.g. YAML errors with line:column).
+        details: Vec<String>,
+    },
+    /// No topology of this name.
+    #[error("topology '{0}' not found")]
+    TopologyNotFound(String),
+    /// No artifact with this hash.
+    #[error("artifact {0} not found")]
+    ArtifactNotFound(String),
+    /// A topology of this name already exists.
+    #[error("a topology named '{0}' already exists; kill it first or choose another name")]
+    AlreadyExists(String),
+    /// The operation does not apply in the topology's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is over the size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Storage failed: the operation was not applied.
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+    /// A bug or an environment failure (e.g. a worker thread died).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ClusterError {
+    /// A bad request with a single message.
+    pub fn bad_request(message: impl Into<String>) -> ClusterError {
+        ClusterError::BadRequest {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// The HTTP status code this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ClusterError::BadRequest { .. } => 400,
+            ClusterError::TopologyNotFound(_) | ClusterError::ArtifactNotFound(_) => 404,
+            ClusterError::AlreadyExists(_) | ClusterError::Conflict(_) => 409,
+            ClusterError::TooLarge(_) => 413,
+            ClusterError::Store(_) | ClusterError::Internal(_) => 500,
+        }
+    }
+}
+
+/// Why nimbus could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NimbusError {
+    /// The data directory or the database could not be opened or read.
+    #[error("cannot open the nimbus store: {0}")]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped with an error.
+    #[error("HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}

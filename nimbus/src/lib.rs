@@ -1,0 +1,196 @@
+//! # squall-nimbus
+//!
+//! The master of a Squall cluster, as Storm's nimbus: it accepts topology submissions over
+//! an HTTP/JSON API, has each topology's artifact validate it, stores topologies,
+//! assignments and artifacts durably in its data directory, schedules executors onto
+//! supervisor slots with Storm's even scheduler, moves work off supervisors that stop
+//! heartbeating, and serves kill / activate / deactivate / rebalance / list / status.
+//!
+//! [`start`] runs it inside the caller's tokio runtime and returns a [`NimbusHandle`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), squall_nimbus::NimbusError> {
+//! let opts = squall_nimbus::NimbusOpts::new("/var/lib/squall/nimbus".into());
+//! let nimbus = squall_nimbus::start(opts).await?;
+//! println!("nimbus listening on http://{}", nimbus.addr());
+//! nimbus.shutdown().await
+//! # }
+//! ```
+//!
+//! Data directory layout: `nimbus.redb` (topology records, assignments, supervisors),
+//! `artifacts/<sha256>` (topology binaries, mode 0755), `tmp/` (validation scratch).
+
+pub mod api;
+pub mod artifacts;
+pub mod cli;
+pub mod cluster;
+pub mod error;
+pub mod model;
+pub mod monitor;
+pub mod plan;
+pub mod protocol;
+pub mod scheduler;
+pub mod store;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use error::{ClusterError, NimbusError, StoreError};
+
+/// Nimbus settings.
+#[derive(Debug, Clone)]
+pub struct NimbusOpts {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0: any free port; see [`NimbusHandle::addr`]).
+    pub listen: SocketAddr,
+    /// A supervisor silent for longer than this is dead and its workers are moved.
+    pub supervisor_timeout: Duration,
+    /// Period of the monitor (liveness, kill and rebalance deadlines, rescheduling).
+    pub monitor_interval: Duration,
+    /// Largest accepted JSON request body (larger: 413).
+    pub max_request_bytes: usize,
+    /// Largest accepted artifact upload (larger: 413).
+    pub max_artifact_bytes: u64,
+    /// How long `<artifact> validate` may run before the submission is refused.
+    pub validate_timeout: Duration,
+}
+
+impl NimbusOpts {
+    /// Defaults: listen on 127.0.0.1:6627 (Storm's nimbus port), supervisor timeout
+    /// 10 s, monitor every 1 s, JSON bodies up to 4 MiB, artifacts up to 1 GiB,
+    /// validation up to 30 s.
+    pub fn new(data_dir: PathBuf) -> NimbusOpts {
+        NimbusOpts {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6627)),
+            supervisor_timeout: Duration::from_secs(10),
+            monitor_interval: Duration::from_secs(1),
+            max_request_bytes: 4 * 1024 * 1024,
+            max_artifact_bytes: 1024 * 1024 * 1024,
+            validate_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A running nimbus. Dropping it stops the server and the monitor (without waiting for
+/// them); [`NimbusHandle::shutdown`] waits, and releases the database file.
+#[derive(Debug)]
+pub struct NimbusHandle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<Result<(), std::io::Error>>>,
+    monitor: Option<JoinHandle<()>>,
+}
+
+impl NimbusHandle {
+    /// The address the API is served on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API's base URL, `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving (in-flight requests finish), stop the monitor, and wait for both.
+    pub async fn shutdown(mut self) -> Result<(), NimbusError> {
+        let _ = self.stop.send(true);
+        if let Some(monitor) = self.monitor.take() {
+            let _ = monitor.await;
+        }
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(NimbusError::Serve(e)),
+                Err(e) => return Err(NimbusError::Serve(std::io::Error::other(e))),
+            }
+        }
+        tracing::info!(addr = %self.addr, "nimbus stopped");
+        Ok(())
+    }
+}
+
+impl Drop for NimbusHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Current time in unix milliseconds.
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Open the data directory, load the state, bind `opts.listen` and start serving.
+pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
+    let dir = opts.data_dir.clone();
+    let io = |path: PathBuf| move |source| StoreError::Io { path, source };
+    let tmp_dir = dir.join("tmp");
+    let cluster = {
+        let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
+        tokio::task::spawn_blocking(move || -> Result<cluster::Cluster, StoreError> {
+            std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+            // Validation scratch from a previous run is garbage.
+            let _ = std::fs::remove_dir_all(&tmp_dir);
+            std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;
+            let artifacts = artifacts::ArtifactStore::open(&dir.join("artifacts"))?;
+            let store = store::Store::open(&dir.join("nimbus.redb"))?;
+            cluster::Cluster::load(store, artifacts, timeout, unix_ms())
+        })
+        .await
+        .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
+    };
+    let cluster = Arc::new(cluster);
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| NimbusError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NimbusError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let wake = Arc::new(Notify::new());
+    let state = api::AppState {
+        cluster: cluster.clone(),
+        wake: wake.clone(),
+        tmp_dir,
+        max_request_bytes: opts.max_request_bytes,
+        max_artifact_bytes: opts.max_artifact_bytes,
+        validate_timeout: opts.validate_timeout,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let monitor = tokio::spawn(monitor::run(
+        cluster,
+        opts.monitor_interval,
+        wake,
+        stop_rx.clone(),
+    ));
+    let app = api::router(state);
+    let mut server_stop = stop_rx;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, data_dir = %dir.display(), "nimbus started");
+    Ok(NimbusHandle {
+        addr,
+        stop,
+        server: Some(server),
+        monitor: Some(monitor),
+    })
+}

@@ -1,0 +1,142 @@
+//! Validation of a submission by its own artifact: nimbus cannot instantiate the
+//! components, so it runs `<artifact> validate topology.yaml` (every topology binary built
+//! on squall-runtime understands it: exit 0 when valid, 1 with the errors on stderr).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use crate::error::ClusterError;
+use crate::plan::SPEC_FILE_NAME as SPEC_FILE;
+
+/// At most this much of the validator's stderr is kept for the error message.
+const MAX_STDERR: usize = 64 * 1024;
+/// `ETXTBSY`: the file is open for writing somewhere (e.g. a descriptor inherited by a
+/// process forked at that moment); retried.
+const ETXTBSY: i32 = 26;
+
+/// Run `artifact validate topology.yaml` on `yaml` in a fresh directory under `tmp_root`,
+/// killing it after `timeout`. Ok when it exits 0; otherwise a bad request carrying what
+/// it printed on stderr, or saying why it could not run.
+pub async fn validate_with_artifact(
+    artifact: &Path,
+    hash: &str,
+    yaml: &str,
+    tmp_root: &Path,
+    timeout: Duration,
+) -> Result<(), ClusterError> {
+    let internal = |what: &str, e: std::io::Error| ClusterError::Internal(format!("{what}: {e}"));
+    let dir = tempfile::Builder::new()
+        .prefix("validate-")
+        .tempdir_in(tmp_root)
+        .map_err(|e| internal("cannot create a validation directory", e))?;
+    tokio::fs::write(dir.path().join(SPEC_FILE), yaml)
+        .await
+        .map_err(|e| internal("cannot write the topology file", e))?;
+    let cannot_run = |why: String| {
+        ClusterError::bad_request(format!(
+            "artifact {hash} cannot run: {why} (it must be a topology binary built on \
+             squall-runtime for this machine)"
+        ))
+    };
+    if let Err(why) = check_header(artifact).await {
+        return Err(cannot_run(why));
+    }
+    let mut attempt = 0;
+    let mut child = loop {
+        let spawned = Command::new(artifact)
+            .arg("validate")
+            .arg(SPEC_FILE)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        match spawned {
+            Ok(child) => break child,
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(cannot_run(format!(
+                    "the file or its #! interpreter was not found ({e})"
+                )));
+            }
+            Err(e) => return Err(cannot_run(e.to_string())),
+        }
+    };
+    let mut stderr = child.stderr.take();
+    let read_stderr = async {
+        let mut buf = Vec::new();
+        if let Some(err) = stderr.as_mut() {
+            let _ = err.take(MAX_STDERR as u64).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let run = async {
+        let (buf, status) = tokio::join!(read_stderr, child.wait());
+        (buf, status)
+    };
+    let (buf, status) = match tokio::time::timeout(timeout, run).await {
+        Ok(done) => done,
+        Err(_) => {
+            return Err(ClusterError::bad_request(format!(
+                "artifact {hash} did not finish `validate` within {} s",
+                timeout.as_secs_f64()
+            )));
+        }
+    };
+    let status = status.map_err(|e| cannot_run(e.to_string()))?;
+    let text = String::from_utf8_lossy(&buf).trim().to_string();
+    if status.success() {
+        return Ok(());
+    }
+    match status.code() {
+        Some(_) if !text.is_empty() => {
+            let details: Vec<String> = text.lines().map(str::to_string).collect();
+            Err(ClusterError::BadRequest {
+                message: format!("the topology is invalid:\n{text}"),
+                details,
+            })
+        }
+        Some(code) => Err(cannot_run(format!(
+            "`validate` exited with status {code} and printed nothing on stderr"
+        ))),
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            let signal = status.signal().unwrap_or_default();
+            Err(cannot_run(format!(
+                "`validate` was killed by signal {signal}{}{text}",
+                if text.is_empty() { "" } else { ": " }
+            )))
+        }
+    }
+}
+
+/// Refuse files that are neither ELF binaries nor `#!` scripts before trying to run them
+/// (the C library would hand other files to `/bin/sh`).
+async fn check_header(artifact: &Path) -> Result<(), String> {
+    let mut file = tokio::fs::File::open(artifact)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]).await {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let head = &head[..n];
+    if head.starts_with(b"\x7fELF") || head.starts_with(b"#!") {
+        Ok(())
+    } else {
+        Err("it is not an executable (neither an ELF binary nor a #! script)".to_string())
+    }
+}

@@ -1,0 +1,325 @@
+//! HTTP API: artifacts, submission and validation, topology actions, bad inputs.
+
+mod common;
+
+use common::{INVALID_ARTIFACT, TestNimbus, VALID_ARTIFACT, YAML};
+use reqwest::StatusCode;
+use serde_json::json;
+use squall_nimbus::artifacts::sha256_hex;
+
+#[tokio::test]
+async fn artifact_upload_download_and_hash_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let bytes = b"#!/bin/sh\nexit 0\n".to_vec();
+    let hash = sha256_hex(&bytes);
+
+    let (status, body) = n.put_artifact(&sha256_hex(b"other"), bytes.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("hash mismatch"),
+        "{body}"
+    );
+
+    let (status, body) = n.put_artifact("not-a-hash", bytes.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("64 lowercase hex"),
+        "{body}"
+    );
+
+    let url = n.url(&format!("/api/v1/artifacts/{hash}"));
+    let head = n.http.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    let (status, body) = n.get(&format!("/api/v1/artifacts/{hash}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains(&hash), "{body}");
+
+    let (status, body) = n.put_artifact(&hash, bytes.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body,
+        json!({ "sha256": hash, "size": bytes.len(), "created": true })
+    );
+    let (status, body) = n.put_artifact(&hash, bytes.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["created"], json!(false));
+
+    let head = n.http.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    // (reqwest's content_length() reads the empty HEAD body; the header is what counts.)
+    let length = head
+        .headers()
+        .get("content-length")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(length, bytes.len().to_string());
+    let got = n.http.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), bytes);
+
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let (status, body) = n.put_artifact(&sha256_hex(&big), big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn submit_validates_with_the_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let valid = n.upload(VALID_ARTIFACT).await;
+    let invalid = n.upload(INVALID_ARTIFACT).await;
+    let corrupt = n.upload(&[0u8, 1, 2, 3, 4, 5, 6, 7, 0xff]).await;
+    let no_interpreter = n.upload(b"#!/nonexistent/interpreter\n").await;
+
+    let (status, body) = n.submit("wc", YAML, &invalid).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("topology.yaml:10:16"), "{body}");
+    assert!(error.contains("unknown bolt 'WordCountBolt'"), "{body}");
+    assert_eq!(body["details"].as_array().unwrap().len(), 1, "{body}");
+
+    for bad in [&corrupt, &no_interpreter] {
+        let (status, body) = n.submit("wc", YAML, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("artifact {bad} cannot run")),
+            "{body}"
+        );
+    }
+
+    let missing = sha256_hex(b"never uploaded");
+    let (status, body) = n.submit("wc", YAML, &missing).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not uploaded"),
+        "{body}"
+    );
+
+    let (status, body) = n.submit("wc", YAML, &valid).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], json!("ACTIVE"));
+    let id = body["id"].as_str().unwrap();
+    assert!(id.starts_with("wc-1-"), "{id}");
+
+    // The name defaults to the YAML's.
+    let body = json!({ "yaml": YAML, "artifact": valid });
+    let (status, created) = n.post("/api/v1/topologies", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["name"], json!("wordcount"));
+
+    let (status, list) = n.get("/api/v1/topologies").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list["topologies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["wc", "wordcount"]);
+    let wc = &list["topologies"][0];
+    assert_eq!(wc["num_workers"], json!(2));
+    assert_eq!(wc["assigned_workers"], json!(0), "no supervisor yet");
+    assert_eq!(
+        wc["num_tasks"],
+        json!(8),
+        "2 spout + 4 bolt + 2 acker tasks"
+    );
+    assert_eq!(wc["num_executors"], json!(6));
+
+    let (status, info) = n.get("/api/v1/topologies/wc").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["id"], json!(id));
+    assert_eq!(info["artifact"], json!(valid));
+    assert_eq!(
+        info["components"]["count"],
+        json!({ "tasks": 4, "executors": 2 })
+    );
+    assert_eq!(
+        info["components"]["__acker"],
+        json!({ "tasks": 2, "executors": 2 })
+    );
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let valid = n.upload(VALID_ARTIFACT).await;
+
+    let (status, body) = n
+        .post_raw("/api/v1/topologies", b"{\"name\": \"x\",".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("malformed JSON"),
+        "{body}"
+    );
+
+    let (status, body) = n.post("/api/v1/topologies", &json!({ "name": "x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `yaml`"),
+        "{body}"
+    );
+
+    let bad_yaml = "name: x\nspouts:\n  - id: s\n    className: S\n    parallelism: many\n";
+    let (status, body) = n.submit("x", bad_yaml, &valid).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains(":5:"), "the error names line 5: {body}");
+    assert!(error.contains("parallelism"), "{body}");
+
+    let (status, body) = n.submit("bad name!", YAML, &valid).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body) = n.submit("wc", YAML, &valid).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = n.submit("wc", YAML, &valid).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("already exists"),
+        "{body}"
+    );
+
+    for path in [
+        "/api/v1/topologies/nope",
+        "/api/v1/topologies/nope/kill",
+        "/api/v1/topologies/nope/activate",
+        "/api/v1/topologies/nope/rebalance",
+    ] {
+        let (status, body) = if path.ends_with("nope") {
+            n.get(path).await
+        } else {
+            n.post(path, &json!({})).await
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["error"], json!("topology 'nope' not found"), "{path}");
+    }
+
+    let huge = json!({ "name": "big", "yaml": "#".repeat(100 * 1024), "artifact": valid });
+    let (status, body) = n.post("/api/v1/topologies", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("65536 bytes"),
+        "{body}"
+    );
+
+    let (status, body) = n.get("/api/v2/whatever").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"].as_str().unwrap().contains("no such endpoint"),
+        "{body}"
+    );
+    let r = n
+        .http
+        .delete(n.url("/api/v1/topologies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let (status, body) = n
+        .post(
+            "/api/v1/supervisors/heartbeat",
+            &json!({ "id": "", "host": "h", "slots": [0] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"].as_array().unwrap().len(), 2, "{body}");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn actions_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let valid = n.upload(VALID_ARTIFACT).await;
+    n.heartbeat("s1").await;
+    n.heartbeat("s2").await;
+    let (status, body) = n.submit("wc", YAML, &valid).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, body) = n
+        .post("/api/v1/topologies/wc/deactivate", &json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], json!("INACTIVE"));
+    let assignments = n.heartbeat("s1").await;
+    assert_eq!(assignments[0]["status"], json!("INACTIVE"));
+    let (_, body) = n.post("/api/v1/topologies/wc/activate", &json!({})).await;
+    assert_eq!(body["status"], json!("ACTIVE"));
+
+    let too_many = json!({ "parallelism": { "count": 5 } });
+    let (status, body) = n.post("/api/v1/topologies/wc/rebalance", &too_many).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("'count' cannot be 5: it has 4 tasks"),
+        "{body}"
+    );
+
+    let (status, body) = n
+        .post(
+            "/api/v1/topologies/wc/rebalance",
+            &json!({ "workers": 1, "parallelism": { "count": 4 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, info) = n.get("/api/v1/topologies/wc").await;
+    assert_eq!(info["assignment"].as_array().unwrap().len(), 1, "{info}");
+    assert_eq!(info["components"]["count"]["executors"], json!(4));
+    assert_eq!(
+        info["assignment"][0]["executors"].as_array().unwrap().len(),
+        8
+    );
+
+    let report = |worker: &str, n: u64| json!({ "worker": worker, "components": { "count": { "executed": n, "note": "x" } } });
+    for (w, k) in [("h:6700", 5), ("h:6701", 7), ("h:6700", 10)] {
+        let r = n
+            .http
+            .post(n.url("/api/v1/topologies/wc/stats"))
+            .json(&report(w, k))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    let (_, info) = n.get("/api/v1/topologies/wc").await;
+    assert_eq!(info["stats"]["h:6700"]["count"]["executed"], json!(10));
+    assert_eq!(info["component_stats"]["count"]["executed"], json!(17));
+    assert_eq!(info["component_stats"]["count"]["note"], json!("x"));
+    assert_eq!(info["component_stats"]["count"]["tasks"], json!(4));
+
+    let hb = json!({ "id": "s1", "host": "s1.test", "slots": [6700, 6701], "workers": [
+        { "port": 6700, "topology": "wc", "pid": 42, "state": "running", "uptime_secs": 3,
+          "restarts": 1, "last_exit": "exit status 1" } ] });
+    let (status, _) = n.post("/api/v1/supervisors/heartbeat", &hb).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, info) = n.get("/api/v1/topologies/wc").await;
+    assert_eq!(info["workers"][0]["supervisor"], json!("s1"));
+    assert_eq!(info["workers"][0]["pid"], json!(42));
+    assert_eq!(info["workers"][0]["restarts"], json!(1));
+
+    let (status, sups) = n.get("/api/v1/supervisors").await;
+    assert_eq!(status, StatusCode::OK);
+    let list = sups["supervisors"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let used: usize = list
+        .iter()
+        .map(|s| s["used_slots"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(used, 1);
+    assert!(list.iter().all(|s| s["alive"] == json!(true)));
+    n.handle.shutdown().await.unwrap();
+}
