@@ -59,6 +59,12 @@ impl Daemon {
         self.child.id() as i32
     }
 
+    /// SIGTERM the daemon and wait for it to exit.
+    pub fn stop(&mut self) {
+        let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+
     /// SIGKILL the daemon only.
     pub fn kill9(&mut self) {
         let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
@@ -194,8 +200,8 @@ pub fn kill_worker(pid: i32) {
 /// A word file of `lines` lines from a fixed vocabulary, and the exact word counts.
 pub fn word_file(dir: &Path, lines: usize) -> (PathBuf, BTreeMap<String, u64>) {
     const VOCAB: [&str; 12] = [
-        "storm", "squall", "tuple", "bolt", "spout", "acker", "nimbus", "worker", "slot",
-        "stream", "grouping", "task",
+        "storm", "squall", "tuple", "bolt", "spout", "acker", "nimbus", "worker", "slot", "stream",
+        "grouping", "task",
     ];
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -268,7 +274,10 @@ pub fn sink_counts(sink: &Path) -> BTreeMap<String, u64> {
     };
     for line in text.lines() {
         if let Ok(serde_json::Value::Array(v)) = serde_json::from_str::<serde_json::Value>(line)
-            && let (Some(w), Some(c)) = (v.first().and_then(|w| w.as_str()), v.get(1).and_then(|c| c.as_u64()))
+            && let (Some(w), Some(c)) = (
+                v.first().and_then(|w| w.as_str()),
+                v.get(1).and_then(|c| c.as_u64()),
+            )
         {
             let e = out.entry(w.to_string()).or_insert(0);
             *e = (*e).max(c);

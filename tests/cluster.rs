@@ -1,0 +1,285 @@
+//! The cluster end to end: real `squall nimbus`, `squall supervisor` and worker
+//! processes on loopback, driven through the `squall` CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cluster_common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use cluster_common::*;
+
+const LONG: Duration = Duration::from_secs(90);
+
+/// Nimbus plus two supervisors with two slots each.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    url: String,
+    nimbus: Daemon,
+    sups: Vec<Daemon>,
+    /// Last: released after the daemons above are stopped.
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Cluster tests run one at a time: each starts a dozen processes on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cluster(nimbus_config: &str) -> Cluster {
+    let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let ports = free_ports(5);
+    let mut extra = Vec::new();
+    if !nimbus_config.is_empty() {
+        let cfg = root.join("nimbus.yaml");
+        std::fs::write(&cfg, nimbus_config).unwrap();
+        extra = vec!["--config".to_string(), cfg.display().to_string()];
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &extra);
+    let sups = vec![
+        start_supervisor(&url, &root.join("sup1"), &ports[1..3]),
+        start_supervisor(&url, &root.join("sup2"), &ports[3..5]),
+    ];
+    Cluster {
+        _serial: serial,
+        _dir: dir,
+        root,
+        url,
+        nimbus,
+        sups,
+    }
+}
+
+fn submit(c: &Cluster, yaml: &str) {
+    let file = c.root.join("topology.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let (code, out, err) = cli(&c.url, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "submit failed: {out}{err}");
+}
+
+/// Wait until the topology runs `n` workers; returns the status.
+fn wait_running(c: &Cluster, name: &str, n: usize) -> serde_json::Value {
+    wait_for(LONG, &format!("{n} running workers of {name}"), || {
+        let st = status(&c.url, name)?;
+        (worker_pids(&st).len() == n).then_some(st)
+    })
+}
+
+#[test]
+fn wordcount_across_two_workers_gives_exact_counts_and_kill_removes_workers() {
+    let c = cluster("");
+    let (input, expected) = word_file(&c.root, 3000);
+    let sink = c.root.join("sink.txt");
+    submit(&c, &wordcount_yaml("wc", &input, &sink, 2));
+    let st = wait_running(&c, "wc", 2);
+    let sups: std::collections::BTreeSet<&str> = st["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["supervisor"].as_str())
+        .collect();
+    assert_eq!(sups.len(), 2, "one worker on each supervisor: {st}");
+    let got = wait_for(LONG, "exact word counts in the sink", || {
+        let got = sink_counts(&sink);
+        (got == expected).then_some(got)
+    });
+    assert_eq!(got, expected);
+    // Tuples crossed worker processes: split and count run on both workers.
+    let total: u64 = expected.values().sum();
+    let st = wait_for(LONG, "component statistics from both workers", || {
+        let st = status(&c.url, "wc")?;
+        (st["components"]["count"]["executed"].as_f64()? as u64 == total).then_some(st)
+    });
+    assert_eq!(
+        st["components"]["lines"]["acked"].as_f64(),
+        Some(3000.0),
+        "{st}"
+    );
+
+    let pids = worker_pids(&st);
+    let (code, out, err) = cli(&c.url, &["kill", "wc", "-w", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(
+        Duration::from_secs(20),
+        "every worker process to exit after kill -w 1",
+        || pids.iter().all(|p| !alive(*p)).then_some(()),
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the topology to leave the list",
+        || {
+            let (_, out, _) = cli(&c.url, &["list", "--json"]);
+            (!out.contains("\"wc\"")).then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_killed_worker_is_restarted_with_its_cause_and_nothing_acked_is_lost() {
+    let c = cluster("");
+    let (input, expected) = word_file(&c.root, 20000);
+    let sink = c.root.join("sink.txt");
+    submit(&c, &wordcount_yaml("wc", &input, &sink, 2));
+    let st = wait_running(&c, "wc", 2);
+    let victim = worker_pids(&st)[0];
+    // Kill while words are flowing.
+    wait_for(LONG, "some words in the sink", || {
+        (!sink_counts(&sink).is_empty()).then_some(())
+    });
+    let killed_at = Instant::now();
+    kill_worker(victim);
+    let st = wait_for(Duration::from_secs(10), "the worker's restart", || {
+        let st = status(&c.url, "wc")?;
+        let restarted = st["workers"].as_array()?.iter().any(|w| {
+            w["restarts"] == 1
+                && w["state"] == "running"
+                && w["last_exit"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("signal 9"))
+        });
+        restarted.then_some(st)
+    });
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(8),
+        "restart took {:?}: {st}",
+        killed_at.elapsed()
+    );
+    assert!(!worker_pids(&st).contains(&victim));
+    // At least once: every word reaches at least its exact count (replays may add more).
+    wait_for(
+        LONG,
+        "every word counted at least its exact number of times",
+        || {
+            let got = sink_counts(&sink);
+            expected
+                .iter()
+                .all(|(w, n)| got.get(w).is_some_and(|g| g >= n))
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_dead_supervisor_s_slots_are_reassigned_and_processing_goes_on() {
+    let mut c = cluster("nimbus.supervisor.timeout.secs: 2\nnimbus.monitor.freq.secs: 0.5\n");
+    let yaml = "name: endless\nconfig:\n  topology.workers: 2\n  topology.max.spout.pending: 1000\nspouts:\n  - id: sentences\n    className: RandomSentenceSpout\nbolts:\n  - id: split\n    className: SplitSentenceBolt\n    parallelism: 2\n  - id: count\n    className: WordCountBolt\n    parallelism: 2\nstreams:\n  - from: sentences\n    to: split\n    grouping: {type: SHUFFLE}\n  - from: split\n    to: count\n    grouping: {type: FIELDS, args: [word]}\n";
+    submit(&c, yaml);
+    let st = wait_running(&c, "endless", 2);
+    // Kill supervisor 2 and its workers.
+    let sup2 = c.sups[1].pid();
+    let sup2_id = std::fs::read_to_string(c.root.join("sup2/supervisor-id")).unwrap();
+    let doomed: Vec<i32> = st["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["supervisor"] == sup2_id.trim())
+        .filter_map(|w| w["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect();
+    assert_eq!(doomed.len(), 1, "one worker on supervisor 2: {st}");
+    c.sups[1].kill9();
+    assert!(!alive(sup2));
+    for p in &doomed {
+        kill_worker(*p);
+    }
+    let st = wait_for(LONG, "both workers running on supervisor 1", || {
+        let st = status(&c.url, "endless")?;
+        let on_sup1 = st["workers"]
+            .as_array()?
+            .iter()
+            .filter(|w| w["state"] == "running" && w["supervisor"] != sup2_id.trim())
+            .count();
+        (on_sup1 == 2).then_some(st)
+    });
+    let before = st["components"]["count"]["executed"]
+        .as_f64()
+        .unwrap_or(0.0);
+    wait_for(
+        LONG,
+        "the topology to keep processing after the failover",
+        || {
+            let st = status(&c.url, "endless")?;
+            (st["components"]["count"]["executed"].as_f64()? > before + 1000.0).then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_restarted_nimbus_still_lists_and_runs_its_topologies() {
+    let mut c = cluster("");
+    let (input, expected) = word_file(&c.root, 500);
+    let sink = c.root.join("sink.txt");
+    submit(&c, &wordcount_yaml("wc", &input, &sink, 2));
+    let st = wait_running(&c, "wc", 2);
+    let pids = worker_pids(&st);
+    let port: u16 = c.url.rsplit(':').next().unwrap().parse().unwrap();
+    c.nimbus.stop();
+    let (restarted, _) = start_nimbus(&c.root.join("nimbus"), port, &[]);
+    c.nimbus = restarted;
+    let st = wait_for(LONG, "the topology listed by the restarted nimbus", || {
+        let st = status(&c.url, "wc")?;
+        (st["status"] == "ACTIVE").then_some(st)
+    });
+    assert_eq!(st["name"], "wc");
+    assert!(pids.iter().all(|p| alive(*p)), "workers kept running: {st}");
+    wait_for(LONG, "exact counts", || {
+        (sink_counts(&sink) == expected).then_some(())
+    });
+}
+
+#[test]
+fn bad_input_is_refused_and_the_cluster_keeps_running() {
+    let c = cluster("");
+    // Malformed YAML: refused with its line; nothing submitted.
+    let bad = c.root.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: bad\nspouts:\n  - id: s\n    className: [oops\n",
+    )
+    .unwrap();
+    let (code, _, err) = cli(&c.url, &["submit", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.yaml:"), "{err}");
+    // Unknown topology.
+    let (code, _, err) = cli(&c.url, &["status", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nope"), "{err}");
+    // Corrupt artifact: refused by nimbus, which keeps running.
+    let (input, expected) = word_file(&c.root, 300);
+    let sink = c.root.join("sink.txt");
+    let file = c.root.join("wc.yaml");
+    std::fs::write(&file, wordcount_yaml("wc", &input, &sink, 2)).unwrap();
+    let junk = c.root.join("junk.bin");
+    std::fs::File::create(&junk)
+        .unwrap()
+        .write_all(&[0x7f, b'E', b'L', b'F', 1, 2, 3, 4, 5, 6, 7, 8])
+        .unwrap();
+    let (code, _, err) = cli(
+        &c.url,
+        &[
+            "submit",
+            file.to_str().unwrap(),
+            "--artifact",
+            junk.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("artifact"), "{err}");
+    // A good submission still works; garbage on a worker's data port is refused
+    // without harming the topology.
+    submit(&c, &wordcount_yaml("wc", &input, &sink, 2));
+    let st = wait_running(&c, "wc", 2);
+    let port = st["workers"][0]["port"].as_u64().unwrap() as u16;
+    let mut s = wait_for(LONG, "the worker's data port to accept", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nthis is not a frame at all");
+    drop(s);
+    wait_for(LONG, "exact counts despite the garbage", || {
+        (sink_counts(&sink) == expected).then_some(())
+    });
+    let st = status(&c.url, "wc").unwrap();
+    assert_eq!(worker_pids(&st).len(), 2, "no worker died: {st}");
+}
