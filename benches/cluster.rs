@@ -1,0 +1,160 @@
+//! The cluster on loopback: word count over 2 worker processes with acking, and the
+//! time from a worker's death to its replacement processing tuples, and from a
+//! supervisor's death to the reassignment of its worker.
+//!
+//! `cargo bench --bench cluster` (release build of the `squall` binary; about a minute).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/cluster_common/mod.rs"]
+mod cluster_common;
+
+use std::time::{Duration, Instant};
+
+use cluster_common::*;
+
+const WORDCOUNT: &str = "name: bench
+config:
+  topology.workers: 2
+  topology.acker.executors: 2
+  topology.max.spout.pending: 2000
+spouts:
+  - id: sentences
+    className: RandomSentenceSpout
+    parallelism: 2
+bolts:
+  - id: split
+    className: SplitSentenceBolt
+    parallelism: 2
+  - id: count
+    className: WordCountBolt
+    parallelism: 2
+streams:
+  - from: sentences
+    to: split
+    grouping: {type: LOCAL_OR_SHUFFLE}
+  - from: split
+    to: count
+    grouping: {type: FIELDS, args: [word]}
+";
+
+fn executed(url: &str) -> Option<(Instant, f64)> {
+    let st = status(url, "bench")?;
+    Some((
+        Instant::now(),
+        st["components"]["count"]["executed"].as_f64()?,
+    ))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ports = free_ports(5);
+    let cfg = root.join("nimbus.yaml");
+    std::fs::write(
+        &cfg,
+        "nimbus.supervisor.timeout.secs: 3\nnimbus.monitor.freq.secs: 0.5\n",
+    )
+    .unwrap();
+    let (_nimbus, url) = start_nimbus(
+        &root.join("nimbus"),
+        ports[0],
+        &["--config", cfg.to_str().unwrap()],
+    );
+    let _sup1 = start_supervisor(&url, &root.join("sup1"), &ports[1..3]);
+    let mut sup2 = start_supervisor(&url, &root.join("sup2"), &ports[3..5]);
+    let file = root.join("bench.yaml");
+    std::fs::write(&file, WORDCOUNT).unwrap();
+    let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(Duration::from_secs(60), "2 running workers", || {
+        (worker_pids(&status(&url, "bench")?).len() == 2).then_some(())
+    });
+
+    // Throughput: words counted over 10 s after a 5 s warm-up.
+    std::thread::sleep(Duration::from_secs(5));
+    let (t0, c0) = wait_for(Duration::from_secs(10), "stats", || executed(&url));
+    std::thread::sleep(Duration::from_secs(10));
+    let (t1, c1) = wait_for(Duration::from_secs(10), "stats", || executed(&url));
+    let rate = (c1 - c0) / t1.duration_since(t0).as_secs_f64();
+    println!("wordcount, 2 workers, acking: {:.2}M words/s", rate / 1e6);
+
+    // Worker death -> replacement processing tuples.
+    let st = status(&url, "bench").unwrap();
+    let victim = &st["workers"][0];
+    let (sup, port) = (
+        victim["supervisor"].as_str().unwrap().to_string(),
+        victim["port"].as_u64().unwrap(),
+    );
+    let key = format!("{sup}:{port}");
+    // A worker's counters restart from zero: the replacement is processing once its
+    // reported total is above zero and below what the killed worker had reached.
+    let total = |st: &serde_json::Value| -> Option<f64> {
+        let stats = st["stats"].get(&key)?.as_object()?;
+        Some(
+            stats
+                .values()
+                .map(|c| {
+                    c["executed"].as_f64().unwrap_or(0.0) + c["emitted"].as_f64().unwrap_or(0.0)
+                })
+                .sum(),
+        )
+    };
+    let before = total(&st).unwrap_or(f64::MAX);
+    kill_worker(victim["pid"].as_i64().unwrap() as i32);
+    let killed = Instant::now();
+    let restarted = wait_for(Duration::from_secs(30), "the replacement worker", || {
+        let st = status(&url, "bench")?;
+        let w = st["workers"]
+            .as_array()?
+            .iter()
+            .find(|w| w["supervisor"] == sup.as_str() && w["port"] == port && w["restarts"] == 1)?;
+        (w["state"] == "running").then_some(killed.elapsed())
+    });
+    let processing = wait_for(
+        Duration::from_secs(60),
+        "the replacement processing tuples",
+        || {
+            let st = status(&url, "bench")?;
+            let now = total(&st)?;
+            (now > 0.0 && now < before).then_some(killed.elapsed())
+        },
+    );
+    println!(
+        "worker killed -> replacement running: {:.2} s, processing tuples: {:.2} s (stats are reported every second)",
+        restarted.as_secs_f64(),
+        processing.as_secs_f64()
+    );
+
+    // Supervisor death -> reassignment of its worker to the other supervisor.
+    let sup2_id = std::fs::read_to_string(root.join("sup2/supervisor-id")).unwrap();
+    let st = status(&url, "bench").unwrap();
+    let doomed: Vec<i32> = st["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["supervisor"] == sup2_id.trim())
+        .filter_map(|w| w["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect();
+    sup2.kill9();
+    for p in &doomed {
+        kill_worker(*p);
+    }
+    let died = Instant::now();
+    let moved = wait_for(Duration::from_secs(60), "the reassignment", || {
+        let st = status(&url, "bench")?;
+        let running = st["workers"]
+            .as_array()?
+            .iter()
+            .filter(|w| w["state"] == "running" && w["supervisor"] != sup2_id.trim())
+            .count();
+        (running == 2).then_some(died.elapsed())
+    });
+    println!(
+        "supervisor killed -> its worker running on the other supervisor: {:.2} s (supervisor timeout 3 s)",
+        moved.as_secs_f64()
+    );
+}
