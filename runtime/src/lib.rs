@@ -20,6 +20,7 @@ pub mod collector;
 pub mod component;
 pub mod config;
 pub mod context;
+pub mod daemon;
 pub mod declare;
 pub mod error;
 pub mod grouping;

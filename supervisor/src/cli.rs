@@ -2,9 +2,9 @@
 //! names), flags winning.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
+use squall_runtime::daemon::{self, DaemonConfig};
 
 use crate::{SupervisorOpts, start};
 
@@ -33,13 +33,6 @@ pub struct Args {
     pub config: Option<PathBuf>,
 }
 
-fn secs(map: &serde_yaml::Mapping, key: &str) -> Option<Duration> {
-    map.get(key)
-        .and_then(|v| v.as_f64())
-        .filter(|s| *s > 0.0)
-        .map(Duration::from_secs_f64)
-}
-
 /// Parse `args` (without the program name and `supervisor`) and run until SIGTERM or
 /// Ctrl-C; returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
@@ -51,22 +44,14 @@ pub fn main(args: Vec<String>) -> i32 {
                 return if e.use_stderr() { 2 } else { 0 };
             }
         };
-    let map = match &args.config {
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                serde_yaml::from_str::<serde_yaml::Mapping>(&t).map_err(|e| e.to_string())
-            }) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("error: config {}: {e}", path.display());
-                return 2;
-            }
-        },
-        None => serde_yaml::Mapping::new(),
+    let config = match DaemonConfig::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
-    let str_key = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    let Some(nimbus) = args.nimbus.or_else(|| str_key("nimbus.url")) else {
+    let Some(nimbus) = args.nimbus.or_else(|| config.str("nimbus.url")) else {
         eprintln!(
             "error: no nimbus: pass --nimbus URL, set SQUALL_NIMBUS, or nimbus.url in the config"
         );
@@ -74,47 +59,30 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     let data = args
         .data
-        .or_else(|| str_key("storm.local.dir").map(PathBuf::from))
+        .or_else(|| config.str("storm.local.dir").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("squall-supervisor"));
-    let slots = args.slots.unwrap_or_else(|| {
-        map.get("supervisor.slots.ports")
-            .and_then(|v| v.as_sequence())
-            .map(|s| {
-                s.iter()
-                    .filter_map(|p| p.as_u64())
-                    .map(|p| p as u16)
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![6700, 6701, 6702, 6703])
-    });
+    let slots = args
+        .slots
+        .or_else(|| config.ports("supervisor.slots.ports"))
+        .unwrap_or_else(|| vec![6700, 6701, 6702, 6703]);
     let mut opts = SupervisorOpts::new(nimbus, data, slots);
-    if let Some(h) = args.host.or_else(|| str_key("supervisor.host")) {
+    if let Some(h) = args.host.or_else(|| config.str("supervisor.host")) {
         opts.host = h;
     }
-    if let Some(d) = secs(&map, "supervisor.heartbeat.frequency.secs") {
+    if let Some(d) = config.secs("supervisor.heartbeat.frequency.secs") {
         opts.heartbeat_interval = d;
     }
-    if let Some(d) = secs(&map, "supervisor.worker.timeout.secs") {
+    if let Some(d) = config.secs("supervisor.worker.timeout.secs") {
         opts.worker_timeout = d;
     }
-    if let Some(d) = secs(&map, "supervisor.worker.start.timeout.secs") {
+    if let Some(d) = config.secs("supervisor.worker.start.timeout.secs") {
         opts.worker_start_timeout = d;
     }
-    if let Some(d) = secs(&map, "supervisor.worker.shutdown.sleep.secs") {
+    if let Some(d) = config.secs("supervisor.worker.shutdown.sleep.secs") {
         opts.shutdown_grace = d;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    daemon::init_logging("info");
+    let rt = match daemon::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: async runtime: {e}");
@@ -130,17 +98,8 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         };
         tracing::info!(id = %handle.id, "supervisor running");
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: cannot watch SIGTERM: {e}");
-                    return 1;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        if let Err(e) = daemon::stop_signal().await {
+            eprintln!("error: cannot watch for SIGTERM: {e}");
         }
         handle.shutdown().await;
         0

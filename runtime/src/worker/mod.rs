@@ -185,17 +185,9 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     {
         let run = run.clone();
         engine.rt.spawn(async move {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!("cannot watch SIGTERM: {e}");
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+            if let Err(e) = crate::daemon::stop_signal().await {
+                tracing::error!("cannot watch SIGTERM: {e}");
+                return;
             }
             tracing::info!("worker told to stop");
             run.request_stop();

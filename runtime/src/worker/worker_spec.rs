@@ -30,6 +30,18 @@ pub struct Assignment {
     pub workers_total: u32,
 }
 
+impl Assignment {
+    /// Whether a worker running `self` must be restarted to follow `other` (a status
+    /// change alone does not need a restart: workers follow it themselves).
+    pub fn needs_restart_for(&self, other: &Assignment) -> bool {
+        self.topology_id != other.topology_id
+            || self.artifact != other.artifact
+            || self.executors != other.executors
+            || self.task_locations != other.task_locations
+            || self.yaml != other.yaml
+    }
+}
+
 /// What `squall worker --spec FILE` reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSpec {

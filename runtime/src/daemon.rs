@@ -1,0 +1,75 @@
+//! What the long-running processes (nimbus, supervisors, workers) share: logging, their
+//! async runtime, waiting for SIGTERM or Ctrl-C, and the YAML daemon config file.
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Log to stderr at `default` level unless `SQUALL_LOG` says otherwise.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A small multi-threaded async runtime for a daemon.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Wait until the process gets SIGTERM or Ctrl-C (SIGINT).
+pub async fn stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    Ok(())
+}
+
+/// A daemon config file: a YAML mapping of Storm-style keys (empty without a file).
+#[derive(Debug, Clone, Default)]
+pub struct DaemonConfig(serde_yaml::Mapping);
+
+impl DaemonConfig {
+    /// Read `path`, or an empty config for `None`; the error names the file.
+    pub fn load(path: Option<&Path>) -> Result<DaemonConfig, String> {
+        let Some(path) = path else {
+            return Ok(DaemonConfig::default());
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .map(DaemonConfig)
+            .map_err(|e| format!("config {}: {e}", path.display()))
+    }
+
+    /// A string value.
+    pub fn str(&self, key: &str) -> Option<String> {
+        self.0.get(key).and_then(|v| v.as_str()).map(str::to_string)
+    }
+
+    /// A positive number of seconds.
+    pub fn secs(&self, key: &str) -> Option<Duration> {
+        self.0
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+    }
+
+    /// A list of ports.
+    pub fn ports(&self, key: &str) -> Option<Vec<u16>> {
+        self.0.get(key).and_then(|v| v.as_sequence()).map(|s| {
+            s.iter()
+                .filter_map(|p| p.as_u64())
+                .filter_map(|p| u16::try_from(p).ok())
+                .collect()
+        })
+    }
+}
