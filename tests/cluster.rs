@@ -283,3 +283,64 @@ fn bad_input_is_refused_and_the_cluster_keeps_running() {
     let st = status(&c.url, "wc").unwrap();
     assert_eq!(worker_pids(&st).len(), 2, "no worker died: {st}");
 }
+
+#[test]
+fn a_hung_worker_is_killed_and_restarted_and_a_restarted_supervisor_clears_orphans() {
+    let mut c = cluster("");
+    // Replace supervisor 1 by one with a short worker timeout.
+    let ports: Vec<u16> = free_ports(2);
+    let fast = start_supervisor_with(
+        &c.url,
+        &c.root.join("sup3"),
+        &ports,
+        "supervisor.worker.timeout.secs: 2\n",
+    );
+    drop(std::mem::replace(&mut c.sups[0], fast));
+    drop(c.sups.pop());
+    let yaml = "name: endless\nconfig:\n  topology.workers: 1\n  topology.max.spout.pending: 100\nspouts:\n  - id: words\n    className: WordSpout\nbolts:\n  - id: exclaim\n    className: ExclamationBolt\nstreams:\n  - from: words\n    to: exclaim\n    grouping: {type: SHUFFLE}\n";
+    submit(&c, yaml);
+    let st = wait_running(&c, "endless", 1);
+    let hung = worker_pids(&st)[0];
+    // SIGSTOP: the process is alive but its heartbeat stops.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(hung),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let st = wait_for(
+        Duration::from_secs(30),
+        "the hung worker to be replaced",
+        || {
+            let st = status(&c.url, "endless")?;
+            let w = st["workers"].as_array()?.first()?.clone();
+            (w["restarts"] == 1 && w["state"] == "running" && w["pid"].as_i64()? as i32 != hung)
+                .then_some(st)
+        },
+    );
+    assert!(!alive(hung), "the hung worker was killed: {st}");
+    assert!(
+        st["workers"][0]["last_exit"]
+            .as_str()
+            .unwrap_or("")
+            .contains("signal 9"),
+        "{st}"
+    );
+
+    // kill -9 the supervisor alone: its worker is orphaned and keeps the port. A new
+    // supervisor on the same data dir kills it and starts a fresh one.
+    let orphan = worker_pids(&st)[0];
+    c.sups[0].kill9();
+    assert!(alive(orphan));
+    c.sups[0] = start_supervisor_with(
+        &c.url,
+        &c.root.join("sup3"),
+        &ports,
+        "supervisor.worker.timeout.secs: 2\n",
+    );
+    wait_for(LONG, "a fresh worker after the supervisor restart", || {
+        let st = status(&c.url, "endless")?;
+        let pids = worker_pids(&st);
+        (pids.len() == 1 && pids[0] != orphan).then_some(())
+    });
+    assert!(!alive(orphan), "the orphaned worker was killed");
+}

@@ -194,12 +194,42 @@ impl Daemon {
             })
             .map_err(io)?;
         tracing::info!(port, pid = process.pid(), topology = %a.topology, "worker launched");
+        if let Err(e) = std::fs::write(dir.join("pid"), process.pid().to_string()) {
+            tracing::warn!(port, "cannot record the worker's pid: {e}");
+        }
         self.slots[i].launched(a, process, now);
         Ok(())
     }
 
+    /// Kill workers a previous run of this supervisor left behind (it was killed without
+    /// stopping them): they hold the slot ports. A pid is only killed if its command
+    /// line names this slot's spec file, so a recycled pid is left alone.
+    pub(crate) fn kill_orphans(&self) {
+        for slot in &self.slots {
+            let dir = self.worker_dir(slot.port);
+            let Some(pid) = std::fs::read_to_string(dir.join("pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let spec = dir.join("worker.json").display().to_string();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&spec) {
+                tracing::warn!(
+                    port = slot.port,
+                    pid,
+                    "killing a worker left by a previous run"
+                );
+                crate::process::kill_group(pid);
+            }
+            let _ = std::fs::remove_file(dir.join("pid"));
+        }
+    }
+
     /// Run until `stop` turns true; then stop every worker.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        self.kill_orphans();
         let mut next_beat = Instant::now();
         loop {
             let now = Instant::now();

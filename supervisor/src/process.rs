@@ -53,6 +53,17 @@ pub fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
+/// SIGKILL the process group led by `pid`, and wait (bounded) until the leader is gone.
+pub fn kill_group(pid: i32) {
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Real OS processes.
 #[derive(Debug, Default)]
 pub struct OsLauncher;

@@ -131,17 +131,34 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
 
 /// Start `squall supervisor` with these slots.
 pub fn start_supervisor(nimbus: &str, dir: &Path, slots: &[u16]) -> Daemon {
+    start_supervisor_with(nimbus, dir, slots, "")
+}
+
+/// Start `squall supervisor` with these slots and a YAML config (if not empty).
+pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &str) -> Daemon {
     let slots: Vec<String> = slots.iter().map(|p| p.to_string()).collect();
     std::fs::create_dir_all(dir).expect("supervisor dir");
-    let child = Command::new(SQUALL)
-        .args(["supervisor", "--nimbus", nimbus, "--data"])
+    let mut cmd = Command::new(SQUALL);
+    if !config.is_empty() {
+        let path = dir.join("supervisor.yaml");
+        std::fs::write(&path, config).expect("supervisor config");
+        cmd.arg("supervisor").arg("--config").arg(path);
+    } else {
+        cmd.arg("supervisor");
+    }
+    let child = cmd
+        .args(["--nimbus", nimbus, "--data"])
         .arg(dir)
         .args(["--slots", &slots.join(",")])
         .env("SQUALL_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(dir.join("supervisor.log")).expect("log file"),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("supervisor.log"))
+                .expect("log file"),
         ))
         .spawn()
         .expect("starting a supervisor");
