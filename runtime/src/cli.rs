@@ -1,4 +1,5 @@
-//! The command line every topology binary shares: `validate`, `local`, `components`.
+//! The command line every topology binary shares: `validate`, `local`, `components`,
+//! `state dump`.
 //!
 //! `main` of a topology binary is two lines: build a [`Registry`], call [`run`].
 
@@ -128,11 +129,34 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Inspect Trident state stores.
+    State {
+        /// What to do with the store.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Run as a worker process (started by a supervisor).
     Worker {
         /// The worker spec file the supervisor wrote.
         #[arg(long)]
         spec: PathBuf,
+    },
+}
+
+/// Subcommands of `squall state`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print every key and value of a state store; exit 1 if it is missing or unreadable.
+    Dump {
+        /// The state store file (redb).
+        #[arg(long)]
+        store: PathBuf,
+        /// Print exactly one JSON object (key → value).
+        #[arg(long)]
+        json: bool,
+        /// Show the txid bookkeeping (txid, and prev for opaque state) with each value.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -199,6 +223,9 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             json,
         } => local(&file, duration, json, registry),
         Command::Worker { spec } => crate::worker::run(registry, &spec),
+        Command::State {
+            command: StateCommand::Dump { store, json, raw },
+        } => crate::trident::state::dump::run(&store, json, raw),
         Command::Submit {
             file,
             artifact,

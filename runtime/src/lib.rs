@@ -31,6 +31,7 @@ pub mod registry;
 pub mod spec;
 pub mod stats;
 pub mod testing;
+pub mod trident;
 pub mod tuple;
 pub mod value;
 pub mod wire;
