@@ -65,6 +65,7 @@ fn main() {
     );
     let _sup1 = start_supervisor(&url, &root.join("sup1"), &ports[1..3]);
     let mut sup2 = start_supervisor(&url, &root.join("sup2"), &ports[3..5]);
+    wait_supervisors(&url, 2);
     let file = root.join("bench.yaml");
     std::fs::write(&file, WORDCOUNT).unwrap();
     let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);

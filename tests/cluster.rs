@@ -42,6 +42,8 @@ fn cluster(nimbus_config: &str) -> Cluster {
         start_supervisor(&url, &root.join("sup1"), &ports[1..3]),
         start_supervisor(&url, &root.join("sup2"), &ports[3..5]),
     ];
+    // Workers are spread over the supervisors nimbus knows when it schedules.
+    wait_supervisors(&url, 2);
     Cluster {
         _serial: serial,
         _dir: dir,

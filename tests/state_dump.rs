@@ -1,5 +1,7 @@
 //! `squall state dump` through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

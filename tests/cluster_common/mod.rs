@@ -302,3 +302,34 @@ pub fn sink_counts(sink: &Path) -> BTreeMap<String, u64> {
     }
     out
 }
+
+/// A plain HTTP GET against nimbus; the response body (empty on any failure).
+pub fn http_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// Wait until nimbus sees `n` live supervisors.
+pub fn wait_supervisors(url: &str, n: usize) {
+    wait_for(
+        Duration::from_secs(60),
+        &format!("{n} live supervisors"),
+        || {
+            let body = http_get(url, "/api/v1/supervisors");
+            (body.matches("\"alive\":true").count() >= n).then_some(())
+        },
+    );
+}

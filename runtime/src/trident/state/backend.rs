@@ -5,6 +5,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::StateError;
 
+/// One stored `(key, value)` pair of encoded bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Byte-keyed storage with atomic batch writes (Storm's `IBackingMap`), plus a few named
 /// metadata strings (the state kind).
 ///
@@ -17,9 +20,9 @@ pub trait StateBackend: Send + Sync {
     /// The stored values of `keys`, in order (`None` where a key is absent).
     fn multi_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StateError>;
     /// Store every `(key, value)` pair, replacing old values, atomically.
-    fn put_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StateError>;
+    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError>;
     /// Every stored entry, in key order (for dumps).
-    fn iter_all(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+    fn iter_all(&self) -> Result<Vec<Entry>, StateError>;
     /// The metadata entry `name`, if set.
     fn meta(&self, name: &str) -> Result<Option<String>, StateError>;
     /// Set the metadata entry `name`.
@@ -61,7 +64,7 @@ impl StateBackend for MemoryBackend {
         Ok(keys.iter().map(|k| inner.data.get(k).cloned()).collect())
     }
 
-    fn put_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StateError> {
+    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
         // One lock for the whole batch: readers see all of it or none of it.
         let mut inner = self.lock();
         for (k, v) in entries {
@@ -70,7 +73,7 @@ impl StateBackend for MemoryBackend {
         Ok(())
     }
 
-    fn iter_all(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn iter_all(&self) -> Result<Vec<Entry>, StateError> {
         let inner = self.lock();
         Ok(inner
             .data

@@ -6,6 +6,9 @@ use super::StateError;
 use super::key::encode_key;
 use crate::Value;
 
+/// One key of a batch with its aggregated value.
+pub type Partial<V> = (Vec<Value>, V);
+
 /// Storm's `CombinerAggregator`: `init` turns one input tuple into a value, `combine`
 /// merges two values (associatively), `zero` is the value of no input.
 pub trait Combiner {
@@ -20,7 +23,7 @@ pub trait Combiner {
 
     /// Aggregate one batch per key: `(key, input fields)` pairs to one partial per key,
     /// in key order (ready for [`super::MapState::combine_batch`]).
-    fn partials<'a, I>(&self, batch: I) -> Result<Vec<(Vec<Value>, Self::Value)>, StateError>
+    fn partials<'a, I>(&self, batch: I) -> Result<Vec<Partial<Self::Value>>, StateError>
     where
         I: IntoIterator<Item = (Vec<Value>, &'a [Value])>,
     {

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::combiner::Combiner;
+use super::combiner::{Combiner, Partial};
 use super::key::encode_key;
 use super::{StateBackend, StateError};
 use crate::Value;
@@ -240,7 +240,7 @@ impl<B: StateBackend, V: Serialize + DeserializeOwned + Clone> MapState<B, V> {
         &self,
         txid: u64,
         combiner: &C,
-        partials: &[(Vec<Value>, V)],
+        partials: &[Partial<V>],
     ) -> Result<Vec<V>, StateError>
     where
         C: Combiner<Value = V>,

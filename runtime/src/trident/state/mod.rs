@@ -20,8 +20,8 @@ mod key;
 mod map;
 mod redb_backend;
 
-pub use backend::{MemoryBackend, StateBackend};
-pub use combiner::{Combiner, Count, Sum};
+pub use backend::{Entry, MemoryBackend, StateBackend};
+pub use combiner::{Combiner, Count, Partial, Sum};
 pub use error::StateError;
 pub use key::{decode_key, encode_key};
 pub use map::{MapState, Record, StateKind};

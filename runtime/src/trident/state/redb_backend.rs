@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
+use super::backend::Entry;
 use super::{StateBackend, StateError};
 
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
@@ -84,7 +85,7 @@ impl StateBackend for RedbBackend {
         Ok(out)
     }
 
-    fn put_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StateError> {
+    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(DATA).map_err(|e| self.err(e))?;
@@ -98,7 +99,7 @@ impl StateBackend for RedbBackend {
         txn.commit().map_err(|e| self.err(e))
     }
 
-    fn iter_all(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn iter_all(&self) -> Result<Vec<Entry>, StateError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = match txn.open_table(DATA) {
             Ok(t) => t,
