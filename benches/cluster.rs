@@ -132,14 +132,7 @@ fn main() {
     // Supervisor death -> reassignment of its worker to the other supervisor.
     let sup2_id = std::fs::read_to_string(root.join("sup2/supervisor-id")).unwrap();
     let st = status(&url, "bench").unwrap();
-    let doomed: Vec<i32> = st["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|w| w["supervisor"] == sup2_id.trim())
-        .filter_map(|w| w["pid"].as_i64())
-        .map(|p| p as i32)
-        .collect();
+    let doomed = worker_pids_of(&st, sup2_id.trim());
     sup2.kill9();
     for p in &doomed {
         kill_worker(*p);

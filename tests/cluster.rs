@@ -172,14 +172,7 @@ fn a_dead_supervisor_s_slots_are_reassigned_and_processing_goes_on() {
     // Kill supervisor 2 and its workers.
     let sup2 = c.sups[1].pid();
     let sup2_id = std::fs::read_to_string(c.root.join("sup2/supervisor-id")).unwrap();
-    let doomed: Vec<i32> = st["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|w| w["supervisor"] == sup2_id.trim())
-        .filter_map(|w| w["pid"].as_i64())
-        .map(|p| p as i32)
-        .collect();
+    let doomed = worker_pids_of(&st, sup2_id.trim());
     assert_eq!(doomed.len(), 1, "one worker on supervisor 2: {st}");
     c.sups[1].kill9();
     assert!(!alive(sup2));

@@ -4,13 +4,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
 use squall_runtime::daemon::{self, DaemonConfig};
 
 use crate::{NimbusOpts, start};
 
 /// Run nimbus.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(
     name = "squall nimbus",
     about = "Run Squall's nimbus: stores and schedules topologies"
@@ -29,13 +28,9 @@ pub struct Args {
 
 /// Parse `args` (after `nimbus`) and run until SIGTERM or Ctrl-C; returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    let args = match Args::try_parse_from(std::iter::once("squall nimbus".to_string()).chain(args))
-    {
+    let args: Args = match daemon::parse_args("squall nimbus", args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let config = match DaemonConfig::load(args.config.as_deref()) {
         Ok(c) => c,
@@ -67,15 +62,7 @@ pub fn main(args: Vec<String>) -> i32 {
     if let Some(d) = config.secs("nimbus.monitor.freq.secs") {
         opts.monitor_interval = d;
     }
-    daemon::init_logging("info");
-    let rt = match daemon::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: async runtime: {e}");
-            return 1;
-        }
-    };
-    rt.block_on(async move {
+    daemon::run(async move {
         let handle = match start(opts).await {
             Ok(h) => h,
             Err(e) => {

@@ -14,6 +14,28 @@ pub fn init_logging(default: &str) {
         .try_init();
 }
 
+/// Parse a daemon's arguments (`args` without the program and subcommand names); on
+/// `--help` or an error, prints it and gives the exit code to return.
+pub fn parse_args<A: clap::Parser>(name: &str, args: Vec<String>) -> Result<A, i32> {
+    A::try_parse_from(std::iter::once(name.to_string()).chain(args)).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 2 } else { 0 }
+    })
+}
+
+/// Run a daemon's main future on its own runtime (logging at `info` by default);
+/// returns the future's exit code, or 1 if no runtime could be started.
+pub fn run(main: impl std::future::Future<Output = i32>) -> i32 {
+    init_logging("info");
+    match runtime() {
+        Ok(rt) => rt.block_on(main),
+        Err(e) => {
+            eprintln!("error: async runtime: {e}");
+            1
+        }
+    }
+}
+
 /// A small multi-threaded async runtime for a daemon.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

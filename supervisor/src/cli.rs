@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use squall_runtime::daemon::{self, DaemonConfig};
 
 use crate::{SupervisorOpts, start};
 
 /// Run a supervisor.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(
     name = "squall supervisor",
     about = "Run a Squall supervisor: launches and watches worker processes"
@@ -36,14 +35,10 @@ pub struct Args {
 /// Parse `args` (without the program name and `supervisor`) and run until SIGTERM or
 /// Ctrl-C; returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    let args =
-        match Args::try_parse_from(std::iter::once("squall supervisor".to_string()).chain(args)) {
-            Ok(a) => a,
-            Err(e) => {
-                let _ = e.print();
-                return if e.use_stderr() { 2 } else { 0 };
-            }
-        };
+    let args: Args = match daemon::parse_args("squall supervisor", args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let config = match DaemonConfig::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -81,15 +76,7 @@ pub fn main(args: Vec<String>) -> i32 {
     if let Some(d) = config.secs("supervisor.worker.shutdown.sleep.secs") {
         opts.shutdown_grace = d;
     }
-    daemon::init_logging("info");
-    let rt = match daemon::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: async runtime: {e}");
-            return 1;
-        }
-    };
-    rt.block_on(async move {
+    daemon::run(async move {
         let handle = match start(opts) {
             Ok(h) => h,
             Err(e) => {

@@ -204,6 +204,18 @@ pub fn worker_pids(st: &serde_json::Value) -> Vec<i32> {
         .collect()
 }
 
+/// Pids of the workers a status lists for one supervisor.
+pub fn worker_pids_of(st: &serde_json::Value, supervisor: &str) -> Vec<i32> {
+    st["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w["supervisor"] == supervisor)
+        .filter_map(|w| w["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect()
+}
+
 /// Whether a process exists.
 pub fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()

@@ -50,14 +50,11 @@ impl SpoutTask {
         if let Err(e) = guarded(|| spout.next_tuple(out)) {
             out.report_error(&e);
         }
-        if !self.collector.immediate_acks.is_empty() {
-            let ids = std::mem::take(&mut self.collector.immediate_acks);
-            for &id in &ids {
-                self.ack(id);
-            }
-            self.collector.immediate_acks = ids;
-            self.collector.immediate_acks.clear();
+        for i in 0..self.collector.immediate_acks.len() {
+            let id = self.collector.immediate_acks[i];
+            self.ack(id);
         }
+        self.collector.immediate_acks.clear();
         let emitted = self.collector.em.counters.emitted != before;
         if !emitted && self.collector.pending.is_empty() && self.spout.is_exhausted() {
             self.exhausted = true;
