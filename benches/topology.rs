@@ -65,7 +65,7 @@ fn topologies_dir() -> PathBuf {
 fn child(file: &Path, component: &str) -> Result<(), String> {
     let mut registry = Registry::new();
     squall_topologies::register(&mut registry);
-    let topo = cli::load(file, &registry).map_err(|e| e.to_string())?;
+    let (topo, registry) = cli::load(file, &registry).map_err(|e| e.to_string())?;
     let warmup = env_secs("SQUALL_BENCH_WARMUP", 3);
     let secs = env_secs("SQUALL_BENCH_SECS", 10);
     let mut samples: Vec<(f64, u64)> = Vec::new();

@@ -55,6 +55,10 @@ pub struct TopologyRecord {
     pub seq: u64,
     /// The topology YAML as submitted.
     pub yaml: String,
+    /// For a `topologySource` topology: the declaration its artifact resolved it into
+    /// (spouts, bolts, streams, config), which nimbus plans from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_yaml: Option<String>,
     /// SHA-256 (hex) of the topology binary.
     pub artifact: String,
     /// Lifecycle status.

@@ -9,6 +9,7 @@ fn record(name: &str, seq: u64) -> TopologyRecord {
         id: format!("{name}-{seq}-1700000000"),
         seq,
         yaml: "name: t\n".to_string(),
+        resolved_yaml: None,
         artifact: "ab".repeat(32),
         status: TopologyStatus::Active,
         num_workers: 2,

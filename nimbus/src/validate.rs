@@ -1,6 +1,8 @@
 //! Validation of a submission by its own artifact: nimbus cannot instantiate the
 //! components, so it runs `<artifact> validate topology.yaml` (every topology binary built
 //! on squall-runtime understands it: exit 0 when valid, 1 with the errors on stderr).
+//! For a `topologySource` topology, whose components only the artifact's builder knows,
+//! it adds `--write-resolved resolved.yaml` and plans from that declaration.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -12,6 +14,11 @@ use tokio::process::Command;
 use crate::error::ClusterError;
 use crate::plan::SPEC_FILE_NAME as SPEC_FILE;
 
+/// Where the artifact writes the resolved declaration of a `topologySource` topology.
+const RESOLVED_FILE: &str = "resolved.yaml";
+/// The most bytes of resolved declaration nimbus reads.
+const MAX_RESOLVED: u64 = 16 * 1024 * 1024;
+
 /// At most this much of the validator's stderr is kept for the error message.
 const MAX_STDERR: usize = 64 * 1024;
 /// `ETXTBSY`: the file is open for writing somewhere (e.g. a descriptor inherited by a
@@ -21,13 +28,18 @@ const ETXTBSY: i32 = 26;
 /// Run `artifact validate topology.yaml` on `yaml` in a fresh directory under `tmp_root`,
 /// killing it after `timeout`. Ok when it exits 0; otherwise a bad request carrying what
 /// it printed on stderr, or saying why it could not run.
+///
+/// With `resolve` (the YAML has a `topologySource`), the artifact is also asked for the
+/// resolved declaration (`--write-resolved`), which is returned: the YAML text of the
+/// spouts, bolts, streams and config its builder made.
 pub async fn validate_with_artifact(
     artifact: &Path,
     hash: &str,
     yaml: &str,
     tmp_root: &Path,
     timeout: Duration,
-) -> Result<(), ClusterError> {
+    resolve: bool,
+) -> Result<Option<String>, ClusterError> {
     let internal = |what: &str, e: std::io::Error| ClusterError::Internal(format!("{what}: {e}"));
     let dir = tempfile::Builder::new()
         .prefix("validate-")
@@ -47,9 +59,12 @@ pub async fn validate_with_artifact(
     }
     let mut attempt = 0;
     let mut child = loop {
-        let spawned = Command::new(artifact)
-            .arg("validate")
-            .arg(SPEC_FILE)
+        let mut command = Command::new(artifact);
+        command.arg("validate").arg(SPEC_FILE);
+        if resolve {
+            command.arg("--write-resolved").arg(RESOLVED_FILE);
+        }
+        let spawned = command
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -94,7 +109,12 @@ pub async fn validate_with_artifact(
     let status = status.map_err(|e| cannot_run(e.to_string()))?;
     let text = String::from_utf8_lossy(&buf).trim().to_string();
     if status.success() {
-        return Ok(());
+        if !resolve {
+            return Ok(None);
+        }
+        return read_resolved(&dir.path().join(RESOLVED_FILE), hash)
+            .await
+            .map(Some);
     }
     match status.code() {
         Some(_) if !text.is_empty() => {
@@ -116,6 +136,29 @@ pub async fn validate_with_artifact(
             )))
         }
     }
+}
+
+/// The resolved declaration the artifact wrote; a bad request when it wrote none.
+async fn read_resolved(path: &Path, hash: &str) -> Result<String, ClusterError> {
+    let missing = |why: String| {
+        ClusterError::bad_request(format!(
+            "artifact {hash} validated the topologySource topology but did not write its \
+             resolved declaration ({why}); build it with a squall-runtime that supports \
+             `validate --write-resolved`"
+        ))
+    };
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| missing(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_RESOLVED + 1)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| missing(e.to_string()))?;
+    if text.len() as u64 > MAX_RESOLVED {
+        return Err(missing(format!("more than {MAX_RESOLVED} bytes")));
+    }
+    Ok(text)
 }
 
 /// Refuse files that are neither ELF binaries nor `#!` scripts before trying to run them

@@ -323,3 +323,70 @@ async fn actions_and_stats() {
     assert!(list.iter().all(|s| s["alive"] == json!(true)));
     n.handle.shutdown().await.unwrap();
 }
+
+/// A fake topology binary that resolves any `topologySource` into a two-component
+/// topology named `built` when asked with `--write-resolved`.
+const RESOLVING_ARTIFACT: &[u8] = b"#!/bin/sh
+if [ \"$1\" = validate ] && [ \"$3\" = --write-resolved ]; then
+cat > \"$4\" <<'END'
+name: built
+config:
+  topology.workers: 2
+spouts:
+  - id: numbers
+    className: Numbers
+    parallelism: 2
+bolts:
+  - id: sum
+    className: Sum
+    numTasks: 3
+streams:
+  - from: numbers
+    to: sum
+    grouping: {type: SHUFFLE}
+END
+exit 0
+fi
+echo \"unexpected arguments: $*\" >&2
+exit 2
+";
+
+#[tokio::test]
+async fn a_topology_source_is_planned_from_the_declaration_its_artifact_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let resolving = n.upload(RESOLVING_ARTIFACT).await;
+    let plain = n.upload(VALID_ARTIFACT).await;
+    let sourced = "topologySource:\n  className: Summing\n  constructorArgs: [10]\n";
+
+    // An artifact that validates but writes no declaration is refused clearly.
+    let body = json!({ "yaml": sourced, "artifact": plain });
+    let (status, body) = n.post("/api/v1/topologies", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("--write-resolved"),
+        "{body}"
+    );
+
+    // No name in the YAML nor the request: the builder's name.
+    let body = json!({ "yaml": sourced, "artifact": resolving });
+    let (status, created) = n.post("/api/v1/topologies", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["name"], json!("built"));
+    let (status, info) = n.get("/api/v1/topologies/built").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["num_workers"], json!(2), "{info}");
+    assert_eq!(
+        info["components"]["numbers"],
+        json!({ "tasks": 2, "executors": 2 })
+    );
+    assert_eq!(
+        info["components"]["sum"],
+        json!({ "tasks": 3, "executors": 1 })
+    );
+    assert_eq!(
+        info["components"]["__acker"],
+        json!({ "tasks": 2, "executors": 2 })
+    );
+    n.handle.shutdown().await.unwrap();
+}

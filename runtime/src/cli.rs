@@ -1,5 +1,5 @@
 //! The command line every topology binary shares: `validate`, `local`, `components`,
-//! `state dump`.
+//! `state dump`, the cluster client commands and `worker`.
 //!
 //! `main` of a topology binary is two lines: build a [`Registry`], call [`run`].
 
@@ -14,6 +14,7 @@ use crate::local::{LocalOptions, ProgressFn, RunReport, run_local};
 use crate::registry::Registry;
 use crate::spec::{self, Catalog, ComponentKind, SpecErrors, ValidTopology};
 use crate::stats::ComponentReports;
+use crate::topology_source;
 
 /// Squall: Storm-style stream processing.
 #[derive(Debug, Parser)]
@@ -31,6 +32,10 @@ pub enum Command {
     Validate {
         /// Topology YAML file.
         file: PathBuf,
+        /// Also write the resolved declaration (`topologySource` expanded into spouts,
+        /// bolts and streams) as YAML to this file; nimbus plans from it.
+        #[arg(long, value_name = "FILE")]
+        write_resolved: Option<PathBuf>,
     },
     /// Run a topology in this process.
     Local {
@@ -44,7 +49,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the registered spouts and bolts.
+    /// List the registered spouts, bolts and topology builders.
     Components,
     /// Upload the artifact and submit a topology to nimbus.
     Submit {
@@ -201,22 +206,10 @@ fn init_logging() {
 /// Run one command against `registry`; returns the exit code.
 pub fn execute(command: Command, registry: &Registry) -> i32 {
     match command {
-        Command::Validate { file } => match load(&file, registry) {
-            Ok(topo) => {
-                println!(
-                    "{}: topology '{}' is valid ({} components, {} streams)",
-                    file.display(),
-                    topo.name,
-                    topo.components.len(),
-                    topo.subscriptions.len()
-                );
-                0
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                1
-            }
-        },
+        Command::Validate {
+            file,
+            write_resolved,
+        } => validate(&file, write_resolved.as_deref(), registry),
         Command::Local {
             file,
             duration,
@@ -282,19 +275,58 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
                     println!("  {name}");
                 }
             }
+            println!("topologies (topologySource builders):");
+            for name in registry.topology_names() {
+                println!("  {name}");
+            }
             0
         }
     }
 }
 
-/// Load and validate a topology file against the registry.
-pub fn load(file: &Path, registry: &Registry) -> Result<ValidTopology, SpecErrors> {
+/// Load and validate a topology file against the registry, resolving its
+/// `topologySource` if it has one: the topology, and the registry to run it with (see
+/// [`crate::topology_source::validate`]).
+pub fn load(file: &Path, registry: &Registry) -> Result<(ValidTopology, Registry), SpecErrors> {
     let parsed = spec::load_file(file)?;
-    spec::validate(&parsed, registry)
+    topology_source::validate(&parsed, registry)
+}
+
+/// `squall validate FILE [--write-resolved OUT]`.
+fn validate(file: &Path, write_resolved: Option<&Path>, registry: &Registry) -> i32 {
+    let checked = spec::load_file(file).and_then(|parsed| {
+        let (resolved, effective) = topology_source::resolve(&parsed, registry)?;
+        let topo = topology_source::validate_resolved(&parsed, &resolved, &effective)?;
+        Ok((resolved, topo))
+    });
+    let (resolved, topo) = match checked {
+        Ok(done) => done,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 1;
+        }
+    };
+    if let Some(out) = write_resolved {
+        let written = topology_source::resolved_yaml(&resolved.def).and_then(|text| {
+            std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
+        });
+        if let Err(e) = written {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    }
+    println!(
+        "{}: topology '{}' is valid ({} components, {} streams)",
+        file.display(),
+        topo.name,
+        topo.components.len(),
+        topo.subscriptions.len()
+    );
+    0
 }
 
 fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registry) -> i32 {
-    let topo = match load(file, registry) {
+    let (topo, registry) = match load(file, registry) {
         Ok(t) => t,
         Err(errors) => {
             eprintln!("{errors}");
@@ -304,7 +336,7 @@ fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registr
     let live = std::io::stderr().is_terminal();
     let progress: Option<ProgressFn<'_>> = live.then(|| live_line());
     let result = run_local(
-        registry,
+        &registry,
         &topo,
         LocalOptions {
             duration,

@@ -31,6 +31,7 @@ pub mod registry;
 pub mod spec;
 pub mod stats;
 pub mod testing;
+pub mod topology_source;
 pub mod trident;
 pub mod tuple;
 pub mod value;
@@ -52,7 +53,7 @@ pub use context::TopologyContext;
 pub use declare::OutputDeclarer;
 pub use error::{ComponentError, EmitError, FactoryError, RunError, TupleError};
 pub use ids::{MessageId, TaskId};
-pub use registry::{ComponentArgs, Registry};
+pub use registry::{BuiltTopology, ComponentArgs, Registry};
 pub use tuple::{Fields, Tuple, Values};
 pub use value::Value;
 

@@ -1,5 +1,6 @@
 //! The component registry: spouts and bolts created by registered name (YAML's
-//! `className`) from their `constructorArgs` and config.
+//! `className`) from their `constructorArgs` and config, and topology builders
+//! (Flux's `topologySource`) that declare a whole topology in Rust code.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,9 +9,13 @@ use crate::component::{Basic, BasicBolt, Bolt, Spout};
 use crate::config::Config;
 use crate::declare::OutputDeclarer;
 use crate::error::FactoryError;
-use crate::spec::{Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl};
+use crate::spec::{Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef};
 
 /// What a factory receives: the component id, its `constructorArgs` and its merged config.
+///
+/// A topology builder ([`Registry::topology`]) receives the topology name from the YAML
+/// as `id`, `topologySource.constructorArgs` as the arguments, and the YAML's top-level
+/// `config` merged over the defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct ComponentArgs<'a> {
     id: &'a str,
@@ -115,12 +120,33 @@ pub type SpoutFactory =
 pub type BoltFactory =
     Arc<dyn Fn(&ComponentArgs<'_>) -> Result<Box<dyn Bolt>, FactoryError> + Send + Sync>;
 
-/// Named component factories. A topology binary fills one and hands it to
-/// [`crate::cli::run`].
+/// A topology built by Rust code: its components (spouts, bolts, streams, config; `name`
+/// may be empty) and the factories of the classNames it uses.
+///
+/// Returned by a topology builder registered with [`Registry::topology`] and referenced
+/// from YAML as `topologySource: {className: <builder>, constructorArgs: [...]}`.
+#[derive(Debug, Clone, Default)]
+pub struct BuiltTopology {
+    /// The declaration: spouts, bolts, streams and config (`topologySource` unset). The
+    /// YAML's `name` (when not empty) replaces `name`, and its `config` is merged over
+    /// `config`.
+    pub def: TopologyDef,
+    /// Factories of the classNames `def` uses that the binary's registry may lack; added
+    /// to it (winning on a name clash) for this topology.
+    pub components: Registry,
+}
+
+/// Builds a topology from its arguments (see [`BuiltTopology`]).
+pub type TopologyFactory =
+    Arc<dyn Fn(&ComponentArgs<'_>) -> Result<BuiltTopology, FactoryError> + Send + Sync>;
+
+/// Named component factories and topology builders. A topology binary fills one and hands
+/// it to [`crate::cli::run`].
 #[derive(Clone, Default)]
 pub struct Registry {
     spouts: BTreeMap<String, SpoutFactory>,
     bolts: BTreeMap<String, BoltFactory>,
+    topologies: BTreeMap<String, TopologyFactory>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -128,6 +154,7 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("spouts", &self.spouts.keys().collect::<Vec<_>>())
             .field("bolts", &self.bolts.keys().collect::<Vec<_>>())
+            .field("topologies", &self.topologies.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -173,15 +200,91 @@ impl Registry {
         self.bolt(name, move |a| Ok(Basic(factory(a)?)))
     }
 
-    /// Register another name for an already registered component (e.g. a Storm class
-    /// name). Does nothing if `existing` is unknown.
+    /// Register a topology builder under `name`: YAML's `topologySource.className`.
+    ///
+    /// The builder gets the topology name from the YAML as [`ComponentArgs::id`], the
+    /// `topologySource.constructorArgs` and the YAML's `config` merged over the defaults;
+    /// an `Err` is reported by validation at `topologySource.constructorArgs`. It must be
+    /// deterministic: nimbus plans from the declaration built at submission, and every
+    /// worker builds the topology again from the same YAML.
+    ///
+    /// ```
+    /// use squall_runtime::registry::BuiltTopology;
+    /// use squall_runtime::spec::{ComponentDef, TopologyDef};
+    /// use squall_runtime::{Registry, testing::FixedSpout, values};
+    ///
+    /// let mut registry = Registry::new();
+    /// registry.topology("OneSpout", |args| {
+    ///     let n = args.u64_or(0, "number of words", 2)?;
+    ///     let mut components = Registry::new();
+    ///     components.spout("Words", move |_| {
+    ///         Ok(FixedSpout::new(&["word"], (0..n).map(|i| values![i as i64]).collect()))
+    ///     });
+    ///     let spout = ComponentDef {
+    ///         id: "words".into(),
+    ///         class_name: "Words".into(),
+    ///         parallelism: 1,
+    ///         num_tasks: None,
+    ///         constructor_args: vec![],
+    ///         config: Default::default(),
+    ///     };
+    ///     let def = TopologyDef { spouts: vec![spout], ..Default::default() };
+    ///     Ok(BuiltTopology { def, components })
+    /// });
+    /// assert_eq!(registry.topology_names(), ["OneSpout"]);
+    /// ```
+    pub fn topology<F>(&mut self, name: &str, factory: F) -> &mut Self
+    where
+        F: Fn(&ComponentArgs<'_>) -> Result<BuiltTopology, FactoryError> + Send + Sync + 'static,
+    {
+        self.topologies.insert(name.to_string(), Arc::new(factory));
+        self
+    }
+
+    /// Add every factory and builder of `other` (other wins on a name clash).
+    pub fn extend(&mut self, other: &Registry) {
+        self.spouts
+            .extend(other.spouts.iter().map(|(k, f)| (k.clone(), f.clone())));
+        self.bolts
+            .extend(other.bolts.iter().map(|(k, f)| (k.clone(), f.clone())));
+        self.topologies
+            .extend(other.topologies.iter().map(|(k, f)| (k.clone(), f.clone())));
+    }
+
+    /// Register another name for an already registered component or topology builder
+    /// (e.g. a Storm class name). Does nothing if `existing` is unknown.
     pub fn alias(&mut self, alias: &str, existing: &str) -> &mut Self {
         if let Some(f) = self.spouts.get(existing).cloned() {
             self.spouts.insert(alias.to_string(), f);
         } else if let Some(f) = self.bolts.get(existing).cloned() {
             self.bolts.insert(alias.to_string(), f);
+        } else if let Some(f) = self.topologies.get(existing).cloned() {
+            self.topologies.insert(alias.to_string(), f);
         }
         self
+    }
+
+    /// Registered topology builder names, sorted.
+    pub fn topology_names(&self) -> Vec<String> {
+        self.topologies.keys().cloned().collect()
+    }
+
+    /// Whether a topology builder is registered as `name`.
+    pub fn has_topology(&self, name: &str) -> bool {
+        self.topologies.contains_key(name)
+    }
+
+    /// Build a topology with the builder registered as `name`.
+    pub fn create_topology(
+        &self,
+        name: &str,
+        args: &ComponentArgs<'_>,
+    ) -> Result<BuiltTopology, FactoryError> {
+        let f = self
+            .topologies
+            .get(name)
+            .ok_or_else(|| FactoryError(format!("no topology builder registered as '{name}'")))?;
+        f(args)
     }
 
     /// Create a spout.

@@ -49,21 +49,35 @@ pub enum TestRunError {
     },
 }
 
-/// Parse and validate a YAML topology against `registry`.
+/// Parse and validate a YAML topology against `registry` (building its
+/// `topologySource`, if it has one, with the builder registered in `registry`).
+///
+/// To run a `topologySource` topology from the result, use the registry
+/// [`load_yaml`] returns: it holds the builder's components too.
 pub fn validate_yaml(registry: &Registry, yaml: &str) -> Result<ValidTopology, SpecErrors> {
+    load_yaml(registry, yaml).map(|(topo, _)| topo)
+}
+
+/// Parse and validate a YAML topology against `registry`: the topology and the registry
+/// to run it with (`registry` extended with the components of its `topologySource`
+/// builder, if it has one; see [`crate::topology_source`]).
+pub fn load_yaml(registry: &Registry, yaml: &str) -> Result<(ValidTopology, Registry), SpecErrors> {
     let parsed = spec::parse_str(yaml, None)?;
-    spec::validate(&parsed, registry)
+    crate::topology_source::validate(&parsed, registry)
 }
 
 /// Run a YAML topology until it completes (all spouts exhausted, every tuple
 /// processed), capturing every emitted tuple. Fails if that takes longer than `timeout`.
+///
+/// The YAML may declare its spouts, bolts and streams or name a topology builder of
+/// `registry` with `topologySource` ([`Registry::topology`]).
 pub fn complete_topology(
     registry: &Registry,
     yaml: &str,
     timeout: Duration,
 ) -> Result<RunReport, TestRunError> {
-    let topo = validate_yaml(registry, yaml)?;
-    complete_valid_topology(registry, &topo, timeout)
+    let (topo, registry) = load_yaml(registry, yaml)?;
+    complete_valid_topology(&registry, &topo, timeout)
 }
 
 /// [`complete_topology`] for an already validated topology.

@@ -8,18 +8,20 @@
 mod bench;
 mod faults;
 mod files;
+mod sources;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
+pub use sources::exclamation_topology;
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };
 
 use squall_runtime::Registry;
 
-/// Register every built-in component under its name.
+/// Register every built-in component and topology builder under its name.
 pub fn register(registry: &mut Registry) {
     registry
         .spout("RandomSentenceSpout", |_| Ok(RandomSentenceSpout::new()))
@@ -42,5 +44,6 @@ pub fn register(registry: &mut Registry) {
         .basic_bolt("IdBolt", |_| Ok(IdBolt))
         .bolt("NullBolt", |_| Ok(NullBolt))
         .bolt("FlakyBolt", FlakyBolt::from_args)
-        .bolt("SlowBolt", SlowBolt::from_args);
+        .bolt("SlowBolt", SlowBolt::from_args)
+        .topology("ExclamationTopology", exclamation_topology);
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking};
 use crate::artifacts::check_hash;
-use crate::cluster::check_name;
+use crate::cluster::{Submission, check_name};
 use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
 use crate::protocol::{
@@ -16,19 +16,29 @@ use crate::protocol::{
 };
 use crate::unix_ms;
 use crate::validate::validate_with_artifact;
+use squall_runtime::spec::TopologyDef;
 
 /// Submit: check the request, the YAML's structure and the artifact, have the artifact
-/// validate the topology, then store and schedule it (201).
+/// validate the topology (and, for a `topologySource`, resolve it into the spouts, bolts
+/// and streams nimbus plans from), then store and schedule it (201).
 pub async fn submit(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
     check_hash(&req.artifact)?;
     let def = parse_yaml(&req.yaml)?;
-    let name = req.name.clone().unwrap_or_else(|| def.name.clone());
-    check_name(&name)?;
-    if state.cluster.has_topology(&name) {
-        return Err(ClusterError::AlreadyExists(name).into());
+    let sourced = def.topology_source.is_some();
+    // A topologySource file may leave its name to the builder: known after validation.
+    let early_name = match &req.name {
+        Some(n) => Some(n.clone()),
+        None if sourced && def.name.trim().is_empty() => None,
+        None => Some(def.name.clone()),
+    };
+    if let Some(name) = &early_name {
+        check_name(name)?;
+        if state.cluster.has_topology(name) {
+            return Err(ClusterError::AlreadyExists(name.clone()).into());
+        }
     }
     let artifacts = state.cluster.artifacts();
     if !artifacts.contains(&req.artifact) {
@@ -39,20 +49,63 @@ pub async fn submit(
         .into());
     }
     // Cheap checks first: the task count bound, before running anything.
-    plan(&def, &Default::default())?;
-    validate_with_artifact(
+    if !sourced {
+        plan(&def, &Default::default())?;
+    }
+    let resolved = validate_with_artifact(
         &artifacts.path(&req.artifact),
         &req.artifact,
         &req.yaml,
         &state.tmp_dir,
         state.validate_timeout,
+        sourced,
     )
     .await?;
+    let def = match &resolved {
+        Some(text) => {
+            let def = parse_resolved(text)?;
+            plan(&def, &Default::default())?;
+            def
+        }
+        None => def,
+    };
+    let name = match early_name {
+        Some(name) => name,
+        None => {
+            check_name(&def.name)?;
+            def.name.clone()
+        }
+    };
     let response = blocking(&state, move |c| {
-        c.submit(&name, def, req.yaml, req.artifact, unix_ms())
+        c.submit(
+            &name,
+            Submission {
+                def,
+                yaml: req.yaml,
+                resolved_yaml: resolved,
+                artifact: req.artifact,
+            },
+            unix_ms(),
+        )
     })
     .await?;
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// The declaration an artifact resolved from a `topologySource`: it must parse and hold
+/// no `topologySource` of its own.
+fn parse_resolved(text: &str) -> Result<TopologyDef, ClusterError> {
+    let def = parse_yaml(text).map_err(|e| {
+        ClusterError::bad_request(format!(
+            "the artifact's resolved topology declaration is unreadable: {e}"
+        ))
+    })?;
+    if def.topology_source.is_some() {
+        return Err(ClusterError::bad_request(
+            "the artifact's resolved topology declaration still has a topologySource",
+        ));
+    }
+    Ok(def)
 }
 
 /// Every topology.

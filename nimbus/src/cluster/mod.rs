@@ -9,7 +9,7 @@ mod supervisors;
 mod topologies;
 mod views;
 
-pub use topologies::check_name;
+pub use topologies::{Submission, check_name};
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -95,7 +95,9 @@ impl Cluster {
         for (name, record) in snap.topologies {
             // A stored record was valid when it was stored; one that no longer parses
             // (a newer nimbus wrote it?) is kept out of memory but left on disk.
-            let def = match parse_yaml(&record.yaml) {
+            // A topologySource topology is planned from its artifact's resolved declaration.
+            let declaration = record.resolved_yaml.as_deref().unwrap_or(&record.yaml);
+            let def = match parse_yaml(declaration) {
                 Ok(def) => def,
                 Err(e) => {
                     tracing::error!(topology = %name, error = %e, "stored topology unreadable; ignored");

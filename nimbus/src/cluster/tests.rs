@@ -33,10 +33,17 @@ fn open(dir: &Path, now: u64) -> Cluster {
     Cluster::load(store, artifacts, TIMEOUT, now).unwrap()
 }
 
+fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
+    Submission {
+        def: parse_yaml(resolved_yaml.unwrap_or(yaml)).unwrap(),
+        yaml: yaml.to_string(),
+        resolved_yaml: resolved_yaml.map(str::to_string),
+        artifact: "ab".repeat(32),
+    }
+}
+
 fn submit(c: &Cluster, name: &str, now: u64) {
-    let def = parse_yaml(YAML).unwrap();
-    c.submit(name, def, YAML.to_string(), "ab".repeat(32), now)
-        .unwrap();
+    c.submit(name, submission(YAML, None), now).unwrap();
 }
 
 fn beat(c: &Cluster, id: &str, now: u64) -> usize {
@@ -141,11 +148,7 @@ fn status_transitions() {
         TopologyStatus::Active
     );
     assert_eq!(err(c.set_active("nope", true)), 404);
-    let def = parse_yaml(YAML).unwrap();
-    assert_eq!(
-        err(c.submit("wc", def, YAML.into(), "ab".repeat(32), T0)),
-        409
-    );
+    assert_eq!(err(c.submit("wc", submission(YAML, None), T0)), 409);
     c.kill("wc", Some(30), T0).unwrap();
     assert_eq!(err(c.set_active("wc", true)), 409);
     assert_eq!(
@@ -244,4 +247,40 @@ fn stats_of_unassigned_workers_are_dropped_when_the_assignment_changes() {
         kept.len() <= 1 && !info.stats.contains_key("gone:1"),
         "{kept:?}"
     );
+}
+
+#[test]
+fn a_topology_source_is_planned_from_its_resolved_declaration_and_workers_get_the_yaml() {
+    const SOURCED: &str = "name: wc\ntopologySource:\n  className: WcBuilder\n";
+    let dir = tempfile::tempdir().unwrap();
+    let assigned = |c: &Cluster| {
+        let hb = Heartbeat {
+            id: "a".to_string(),
+            host: "a.local".to_string(),
+            slots: vec![6700, 6701],
+            workers: Vec::new(),
+        };
+        let mut got: Vec<(String, Vec<crate::model::Executor>)> = c
+            .heartbeat(hb, T0)
+            .unwrap()
+            .assignments
+            .into_iter()
+            .map(|a| (a.yaml, a.executors))
+            .collect();
+        got.sort();
+        got
+    };
+    // b: tasks 1-4 (2 executors), s: tasks 5-6 (2 executors); 2 workers, no ackers.
+    let expected = vec![
+        (SOURCED.to_string(), vec![[1, 2], [5, 5]]),
+        (SOURCED.to_string(), vec![[3, 4], [6, 6]]),
+    ];
+    {
+        let c = open(dir.path(), T0);
+        c.submit("wc", submission(SOURCED, Some(YAML)), T0).unwrap();
+        assert_eq!(assigned(&c), expected);
+    }
+    // A restarted nimbus plans it from the stored resolved declaration again.
+    let c = open(dir.path(), T0);
+    assert_eq!(assigned(&c), expected);
 }

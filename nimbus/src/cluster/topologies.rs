@@ -16,6 +16,20 @@ const MAX_STATS_WORKERS: usize = 1024;
 /// Longest accepted topology name.
 const MAX_NAME_LEN: usize = 128;
 
+/// A topology to store: what [`Cluster::submit`] takes.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The declaration nimbus plans from: the YAML's, or the one the artifact resolved
+    /// from its `topologySource`.
+    pub def: TopologyDef,
+    /// The YAML as submitted (workers load it).
+    pub yaml: String,
+    /// The artifact's resolved declaration, for a `topologySource` topology.
+    pub resolved_yaml: Option<String>,
+    /// SHA-256 (hex) of the topology binary.
+    pub artifact: String,
+}
+
 /// A bad request unless `name` is a usable topology name.
 pub fn check_name(name: &str) -> Result<(), ClusterError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
@@ -52,11 +66,15 @@ impl Cluster {
     pub fn submit(
         &self,
         name: &str,
-        def: TopologyDef,
-        yaml: String,
-        artifact: String,
+        submission: Submission,
         now_ms: u64,
     ) -> Result<ActionResponse, ClusterError> {
+        let Submission {
+            def,
+            yaml,
+            resolved_yaml,
+            artifact,
+        } = submission;
         check_name(name)?;
         let plan = plan(&def, &BTreeMap::new())?;
         let mut st = self.lock();
@@ -71,6 +89,7 @@ impl Cluster {
                 id: format!("{name}-{seq}-{submitted_at}"),
                 seq,
                 yaml,
+                resolved_yaml,
                 artifact,
                 status: TopologyStatus::Active,
                 num_workers: configured_workers(&def),

@@ -19,7 +19,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SpecError, SpecErrors};
-pub use model::{ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef};
+pub use model::{
+    ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef, TopologySourceDef,
+};
 pub use source_map::{KeyPath, NodeKind, NodeSpan, Segment, SourceMap};
 pub use valid::{
     Catalog, ComponentKind, Grouping, StreamDecl, Subscription, ValidComponent, ValidTopology,

@@ -31,6 +31,31 @@ pub struct TopologyDef {
     /// Subscriptions: which bolt reads which stream of which component, and how.
     #[serde(default)]
     pub streams: Vec<StreamDef>,
+    /// Flux's alternative to `spouts`/`bolts`/`streams`: a topology built by Rust code,
+    /// named by its registered builder. Resolved (replaced by what the builder declares)
+    /// by [`crate::topology_source::resolve`] before validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_source: Option<TopologySourceDef>,
+}
+
+/// `topologySource:` — which registered topology builder makes the topology, and with
+/// which arguments (Flux: the class whose `getTopology` method returns it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TopologySourceDef {
+    /// Registered name of the topology builder (Flux: the Java class name).
+    pub class_name: String,
+    /// Arguments handed to the builder.
+    #[serde(default)]
+    pub constructor_args: Vec<serde_yaml::Value>,
+    /// Flux's builder method; only `getTopology` (the default) exists here.
+    #[serde(default)]
+    pub method_name: Option<String>,
+}
+
+impl TopologySourceDef {
+    /// The only `methodName` a Rust builder has (Flux's default).
+    pub const DEFAULT_METHOD: &'static str = "getTopology";
 }
 
 /// A spout or bolt declaration.

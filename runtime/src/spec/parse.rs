@@ -13,11 +13,11 @@ use super::source_map::{KeyPath, SourceMap};
 const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("components", "shared component definitions"),
     ("includes", "file includes"),
-    ("topologySource", "topology source classes"),
     ("workerHooks", "worker hooks"),
 ];
 
-/// Component-level Flux keys this DSL subset refuses, with what they are.
+/// Component-level (and `topologySource`-level) Flux keys this DSL subset refuses, with
+/// what they are.
 const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
     ("properties", "bean properties"),
     ("configMethods", "config methods"),
@@ -25,8 +25,9 @@ const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
     ("factoryArgs", "factory arguments"),
 ];
 
-const TOP_KEYS: &str = "name, config, spouts, bolts, streams";
+const TOP_KEYS: &str = "name, config, spouts, bolts, streams, topologySource";
 const COMPONENT_KEYS: &str = "id, className, parallelism, numTasks, constructorArgs, config";
+const SOURCE_KEYS: &str = "className, constructorArgs, methodName";
 
 /// An error about `path`, located with `source` (nearest existing ancestor).
 pub(super) fn located(
@@ -132,6 +133,13 @@ fn unsupported_keys(
             }
         }
     }
+    if let Some(Value::Mapping(m)) = top.get("topologySource") {
+        for (key, what) in UNSUPPORTED_COMPONENT {
+            if m.contains_key(*key) {
+                refuse(root.key("topologySource").key(*key), key, what, SOURCE_KEYS);
+            }
+        }
+    }
     errors
 }
 
@@ -195,4 +203,8 @@ fn reword(path: &str, message: &str) -> String {
         .replace("expected struct StreamDef", "expected a stream mapping")
         .replace("expected struct GroupingDef", "expected a grouping mapping")
         .replace("expected struct TopologyDef", "expected a topology mapping")
+        .replace(
+            "expected struct TopologySourceDef",
+            "expected a topologySource mapping (className, constructorArgs)",
+        )
 }

@@ -71,6 +71,16 @@ pub(super) fn validate(
     };
     let def = &parsed.def;
     let root = KeyPath::root();
+    if let Some(src) = &def.topology_source {
+        ck.err(
+            &root.key("topologySource"),
+            format!(
+                "`topologySource` ('{}') must be resolved into spouts, bolts and streams \
+                 before validation (squall_runtime::topology_source::resolve does it)",
+                src.class_name
+            ),
+        );
+    }
     if def.name.trim().is_empty() {
         ck.err(
             &root.key("name"),

@@ -7,7 +7,10 @@ fn empty_document() {
     for text in ["", "# nothing here\n", "~\n"] {
         let e = one_error(text);
         assert_err(&e, "", 1, 1, "the topology file is empty");
-        assert!(e.message.contains("name, config, spouts, bolts, streams"));
+        assert!(
+            e.message
+                .contains("name, config, spouts, bolts, streams, topologySource")
+        );
     }
 }
 
@@ -97,8 +100,6 @@ fn unsupported_top_level_keys() {
     );
     let e = one_error("components:\n  - id: x\nname: a\n");
     assert_err(&e, "components", 1, 1, "not supported yet");
-    let e = one_error("name: a\ntopologySource: {className: X}\n");
-    assert_err(&e, "topologySource", 2, 1, "not supported yet");
 }
 
 #[test]
