@@ -358,3 +358,82 @@ fn a_hung_worker_is_killed_and_restarted_and_a_restarted_supervisor_clears_orpha
     });
     assert!(!alive(orphan), "the orphaned worker was killed");
 }
+
+/// The last committed txid in a trident coordinator log, and whether the batch it
+/// committed ends at `input_len` (everything counted).
+fn trident_progress(store: &std::path::Path, input_len: u64) -> (u64, bool) {
+    let log =
+        std::fs::read_to_string(format!("{}.coordinator", store.display())).unwrap_or_default();
+    let committed = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("commit "))
+        .filter_map(|t| t.trim().parse::<u64>().ok())
+        .next_back()
+        .unwrap_or(0);
+    let offsets =
+        std::fs::read_to_string(format!("{}.offsets", store.display())).unwrap_or_default();
+    let end = offsets
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["txid"].as_u64() == Some(committed))
+        .filter_map(|r| r["end"].as_u64())
+        .next_back();
+    (committed, end == Some(input_len))
+}
+
+#[test]
+fn trident_wordcount_counts_exactly_when_a_worker_is_killed_mid_run() {
+    let c = cluster("");
+    let (input, expected) = word_file(&c.root, 20000);
+    let input_len = std::fs::metadata(&input).unwrap().len();
+    let store = c.root.join("counts.redb");
+    let yaml = format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}, 0.1, transactional]\n\
+         config:\n  topology.workers: 2\n  topology.max.spout.pending: 2\n  topology.message.timeout.secs: 5\n  \
+         topology.trident.batch.emit.interval.millis: 100\n  squall.trident.file.batch.lines: 400\n",
+        input.display().to_string(),
+        store.display().to_string()
+    );
+    submit(&c, &yaml);
+    let st = wait_running(&c, "tw", 2);
+    wait_for(LONG, "a first committed batch", || {
+        (trident_progress(&store, input_len).0 >= 2).then_some(())
+    });
+    let (before, done) = trident_progress(&store, input_len);
+    assert!(
+        !done,
+        "the run ended before the kill; make the input longer"
+    );
+    for victim in worker_pids(&st) {
+        // Both workers: whichever holds the coordinator, the spout and the state.
+        kill_worker(victim);
+    }
+    wait_for(LONG, "every line committed after the restarts", || {
+        let (txid, done) = trident_progress(&store, input_len);
+        (done && txid > before).then_some(())
+    });
+    let pids = worker_pids(&wait_running(&c, "tw", 2));
+    let (code, out, err) = cli(&c.url, &["kill", "tw", "-w", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(Duration::from_secs(20), "the workers to exit", || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    });
+    let dump = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args([
+            "state",
+            "dump",
+            "--store",
+            store.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let got: std::collections::BTreeMap<String, u64> = serde_json::from_str(&out).unwrap();
+    assert_eq!(got, expected, "exact counts after kill -9 of the workers");
+}

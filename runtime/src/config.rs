@@ -121,6 +121,12 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
     },
     KeySpec {
+        key: "topology.trident.batch.emit.interval.millis",
+        ty: KeyType::NonNegative,
+        default: "500",
+        doc: "Trident: least time between the starts of two new batches",
+    },
+    KeySpec {
         key: TOPOLOGY_DEBUG,
         ty: KeyType::Bool,
         default: "false",

@@ -9,12 +9,14 @@ mod bench;
 mod faults;
 mod files;
 mod sources;
+mod trident_wordcount;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
+pub use trident_wordcount::{BATCH_LINES, FailingSplit, trident_wordcount};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };
@@ -45,5 +47,6 @@ pub fn register(registry: &mut Registry) {
         .bolt("NullBolt", |_| Ok(NullBolt))
         .bolt("FlakyBolt", FlakyBolt::from_args)
         .bolt("SlowBolt", SlowBolt::from_args)
-        .topology("ExclamationTopology", exclamation_topology);
+        .topology("ExclamationTopology", exclamation_topology)
+        .topology("TridentWordCount", trident_wordcount);
 }

@@ -101,9 +101,17 @@ impl BatchCoordinator {
         }
     }
 
-    /// Restart discarded txids (with a new attempt) and start new batches when the
-    /// pending limit and the emit interval allow.
-    pub fn poll(&mut self, now: Instant) -> Vec<Action> {
+    /// Whether a new batch may start now (below the pending limit, interval over).
+    pub fn wants_new(&self, now: Instant) -> bool {
+        self.active.len() < self.max_pending
+            && self
+                .last_new
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.interval)
+    }
+
+    /// Restart discarded txids (with a new attempt) and, if `allow_new` (the spouts
+    /// have data), start a new batch when the pending limit and the emit interval allow.
+    pub fn poll(&mut self, now: Instant, allow_new: bool) -> Vec<Action> {
         let mut out = Vec::new();
         // Redo what a failure discarded, in txid order, before anything new.
         for txid in self.current..self.next_new {
@@ -118,10 +126,7 @@ impl BatchCoordinator {
             self.active.insert(txid, (attempt, Phase::Processing));
             out.push(Action::Start(TransactionAttempt { txid, attempt }));
         }
-        let due = self
-            .last_new
-            .is_none_or(|t| now.saturating_duration_since(t) >= self.interval);
-        if self.active.len() < self.max_pending && due {
+        if allow_new && self.wants_new(now) {
             let txid = self.next_new;
             self.next_new += 1;
             self.attempts.insert(txid, 0);
@@ -203,7 +208,7 @@ mod tests {
     fn start_n(c: &mut BatchCoordinator, t0: Instant, n: u64) -> Instant {
         let mut now = t0;
         for i in 1..=n {
-            assert_eq!(started(&c.poll(now)), vec![ta(i, 0)]);
+            assert_eq!(started(&c.poll(now, true)), vec![ta(i, 0)]);
             now += Duration::from_millis(500);
         }
         now
@@ -213,17 +218,17 @@ mod tests {
     fn txids_start_at_one_one_per_interval_up_to_max_pending() {
         let t0 = Instant::now();
         let mut c = BatchCoordinator::new(2, Duration::from_millis(500));
-        assert_eq!(started(&c.poll(t0)), vec![ta(1, 0)]);
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, 0)]);
         assert!(
-            c.poll(t0 + Duration::from_millis(100)).is_empty(),
+            c.poll(t0 + Duration::from_millis(100), true).is_empty(),
             "interval not over"
         );
         assert_eq!(
-            started(&c.poll(t0 + Duration::from_millis(500))),
+            started(&c.poll(t0 + Duration::from_millis(500), true)),
             vec![ta(2, 0)]
         );
         assert!(
-            c.poll(t0 + Duration::from_secs(5)).is_empty(),
+            c.poll(t0 + Duration::from_secs(5), true).is_empty(),
             "2 pending: at the limit"
         );
         assert_eq!(c.in_flight(), 2);
@@ -260,7 +265,7 @@ mod tests {
         c.failed(ta(2, 0));
         assert_eq!(c.in_flight(), 1, "2 and 3 discarded, 1 still runs");
         // Redone at once (no interval), same txids, next attempts, in order.
-        assert_eq!(started(&c.poll(now)), vec![ta(2, 1), ta(3, 1)]);
+        assert_eq!(started(&c.poll(now, true)), vec![ta(2, 1), ta(3, 1)]);
         // Verdicts for the old attempts are ignored.
         assert!(c.batch_processed(ta(3, 0)).is_empty());
         c.failed(ta(3, 0));
@@ -278,12 +283,12 @@ mod tests {
     fn a_failed_commit_is_replayed_too() {
         let t0 = Instant::now();
         let mut c = BatchCoordinator::new(1, Duration::ZERO);
-        assert_eq!(started(&c.poll(t0)), vec![ta(1, 0)]);
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, 0)]);
         assert_eq!(c.batch_processed(ta(1, 0)), vec![Action::Commit(ta(1, 0))]);
         c.failed(ta(1, 0));
-        assert_eq!(started(&c.poll(t0)), vec![ta(1, 1)]);
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, 1)]);
         assert_eq!(c.batch_processed(ta(1, 1)), vec![Action::Commit(ta(1, 1))]);
         assert_eq!(c.commit_done(ta(1, 1)), vec![Action::Success(ta(1, 1))]);
-        assert_eq!(started(&c.poll(t0)), vec![ta(2, 0)]);
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(2, 0)]);
     }
 }

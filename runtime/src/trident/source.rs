@@ -116,28 +116,61 @@ impl FileBatchSource {
             .map_or(0, |(_, (_, end))| *end)
     }
 
-    /// The lines of `txid`'s batch (empty when the input has nothing more).
-    pub fn batch(&mut self, txid: u64) -> Result<Vec<String>, SourceError> {
-        if let (SourceMode::Transactional, Some((start, end))) = (self.mode, self.range(txid)) {
-            return self.read(start, Some(end)).map(|(lines, _)| lines);
+    /// The byte range `[start, end)` of batch `txid`, recorded durably before it is
+    /// returned. Transactional: a recorded txid keeps its range. Opaque: the range is
+    /// rebuilt from where txid - 1 ended, up to the batch limit, with what the file holds
+    /// now. A range never ends inside a line.
+    pub fn plan(&mut self, txid: u64) -> Result<(u64, u64), SourceError> {
+        if let (SourceMode::Transactional, Some(range)) = (self.mode, self.range(txid)) {
+            return Ok(range);
         }
         let start = self.start_of(txid);
-        let (lines, end) = self.read(start, None)?;
+        let (_, end) = self.read(start, None, false)?;
         self.record(Range { txid, start, end })?;
+        Ok((start, end))
+    }
+
+    /// Whether a complete line follows the last planned range (a new batch would not
+    /// be empty).
+    pub fn has_more(&self) -> Result<bool, SourceError> {
+        let start = self.ranges.values().next_back().map_or(0, |(_, end)| *end);
+        let len = std::fs::metadata(&self.input)
+            .map_err(io(&self.input))?
+            .len();
+        if len <= start {
+            return Ok(false);
+        }
+        let mut f = BufReader::new(File::open(&self.input).map_err(io(&self.input))?);
+        f.seek(SeekFrom::Start(start)).map_err(io(&self.input))?;
+        let mut buf = Vec::new();
+        f.read_until(b'\n', &mut buf).map_err(io(&self.input))?;
+        Ok(buf.last() == Some(&b'\n'))
+    }
+
+    /// The lines of batch `txid` (planned as [`plan`](Self::plan) says), all parts.
+    pub fn batch(&mut self, txid: u64) -> Result<Vec<String>, SourceError> {
+        let (start, end) = self.plan(txid)?;
+        let mut lines = Vec::new();
+        read_part(&self.input, start, end, 0, 1, |l| {
+            lines.push(l.to_string());
+        })?;
         Ok(lines)
     }
 
-    /// Read lines from `start` until `end`, or until `batch_lines` lines when open-ended;
-    /// returns them and the offset after the last one. A partial last line (no newline
-    /// yet) is left for a later batch.
-    fn read(&self, start: u64, end: Option<u64>) -> Result<(Vec<String>, u64), SourceError> {
+    fn read(
+        &self,
+        start: u64,
+        end: Option<u64>,
+        keep: bool,
+    ) -> Result<(Vec<String>, u64), SourceError> {
         let mut f = BufReader::new(File::open(&self.input).map_err(io(&self.input))?);
         f.seek(SeekFrom::Start(start)).map_err(io(&self.input))?;
         let mut lines = Vec::new();
+        let mut count = 0;
         let mut pos = start;
         let mut buf = Vec::new();
         loop {
-            if end.is_some_and(|e| pos >= e) || (end.is_none() && lines.len() >= self.batch_lines) {
+            if end.is_some_and(|e| pos >= e) || (end.is_none() && count >= self.batch_lines) {
                 break;
             }
             buf.clear();
@@ -146,10 +179,13 @@ impl FileBatchSource {
                 break;
             }
             pos += n as u64;
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
+            count += 1;
+            if keep {
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                lines.push(String::from_utf8_lossy(&buf).into_owned());
             }
-            lines.push(String::from_utf8_lossy(&buf).into_owned());
         }
         Ok((lines, pos))
     }
@@ -173,6 +209,51 @@ impl FileBatchSource {
         self.ranges.insert(r.txid, (r.start, r.end));
         Ok(())
     }
+}
+
+/// Read part `part` of `parts` of the byte range `[start, end)` of `input`: the lines
+/// that start in the part's share of the range, without their line ends. Together the
+/// parts read every line of the range exactly once.
+pub fn read_part(
+    input: &Path,
+    start: u64,
+    end: u64,
+    part: usize,
+    parts: usize,
+    mut each: impl FnMut(&str),
+) -> Result<(), SourceError> {
+    let parts = parts.max(1) as u64;
+    let len = end.saturating_sub(start);
+    let lo = start + len * part as u64 / parts;
+    let hi = start + len * (part as u64 + 1) / parts;
+    if lo >= hi {
+        return Ok(());
+    }
+    let mut f = BufReader::with_capacity(1 << 20, File::open(input).map_err(io(input))?);
+    // A line belongs to the part its first byte is in: skip the tail of a line that
+    // started before `lo`.
+    let mut pos = if lo > start { lo - 1 } else { lo };
+    f.seek(SeekFrom::Start(pos)).map_err(io(input))?;
+    let mut buf = Vec::with_capacity(256);
+    if lo > start {
+        pos += f.read_until(b'\n', &mut buf).map_err(io(input))? as u64;
+    }
+    while pos < hi {
+        buf.clear();
+        let n = f.read_until(b'\n', &mut buf).map_err(io(input))?;
+        if n == 0 {
+            break;
+        }
+        pos += n as u64;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        match std::str::from_utf8(&buf) {
+            Ok(line) => each(line),
+            Err(_) => each(&String::from_utf8_lossy(&buf)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -226,6 +307,27 @@ mod tests {
         assert_eq!(s.batch(1).unwrap(), ["a"]);
         f.write_all(b"tial\n").unwrap();
         assert_eq!(s.batch(2).unwrap(), ["partial"]);
+    }
+
+    #[test]
+    fn parts_read_every_line_of_a_range_exactly_once() {
+        let lines: Vec<String> = (0..50)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 7)))
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (_d, input, log) = setup(&refs);
+        let mut s = FileBatchSource::open(&input, &log, SourceMode::Transactional, 40).unwrap();
+        let (start, end) = s.plan(1).unwrap();
+        for parts in 1..6 {
+            let mut got = Vec::new();
+            for part in 0..parts {
+                read_part(&input, start, end, part, parts, |l| got.push(l.to_string())).unwrap();
+            }
+            assert_eq!(got, lines[..40], "{parts} parts");
+        }
+        assert!(s.has_more().unwrap());
+        s.plan(2).unwrap();
+        assert!(!s.has_more().unwrap(), "all 50 lines planned");
     }
 
     #[test]

@@ -29,6 +29,28 @@ pub trait StateBackend: Send + Sync {
     fn set_meta(&self, name: &str, value: &str) -> Result<(), StateError>;
 }
 
+/// A shared backend is a backend.
+impl<T: StateBackend + ?Sized> StateBackend for std::sync::Arc<T> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn multi_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        (**self).multi_get(keys)
+    }
+    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
+        (**self).put_batch(entries)
+    }
+    fn iter_all(&self) -> Result<Vec<Entry>, StateError> {
+        (**self).iter_all()
+    }
+    fn meta(&self, name: &str) -> Result<Option<String>, StateError> {
+        (**self).meta(name)
+    }
+    fn set_meta(&self, name: &str, value: &str) -> Result<(), StateError> {
+        (**self).set_meta(name, value)
+    }
+}
+
 /// An in-memory backend (for tests and local runs; lost when dropped).
 #[derive(Debug, Default)]
 pub struct MemoryBackend {

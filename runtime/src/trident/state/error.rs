@@ -83,4 +83,7 @@ pub enum StateError {
         /// What is wrong.
         reason: String,
     },
+    /// A failure injected by a test hook ([`crate::trident::CommitFaults`]).
+    #[error("injected commit failure ({0})")]
+    Injected(&'static str),
 }

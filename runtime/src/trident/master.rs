@@ -1,0 +1,218 @@
+//! The master batch coordinator: a spout (one task) that starts batches (`$batch`,
+//! with each Trident spout's metadata), commits them in txid order (`$commit`) once
+//! their tuple trees complete, and replays failed ones — driven by
+//! [`BatchCoordinator`]. It measures each batch's latency from its first start to its
+//! commit.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::commit_log::CommitLog;
+use super::coordinator::{Action, BatchCoordinator, TransactionAttempt};
+use super::spout::{BatchSpout, SpoutCoordinator};
+use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, TX_FIELD};
+use crate::component::Spout;
+use crate::context::TopologyContext;
+use crate::declare::OutputDeclarer;
+use crate::error::ComponentError;
+use crate::ids::MessageId;
+use crate::{SpoutCollector, Value};
+
+/// Settings of the master coordinator.
+#[derive(Clone)]
+pub(crate) struct MasterSettings {
+    pub spouts: Vec<Arc<dyn BatchSpout>>,
+    pub max_pending: usize,
+    pub interval: Duration,
+    pub commit_log: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Batch,
+    Commit,
+}
+
+/// Batch latencies (first start to commit) of the masters in this process, newest
+/// last; at most [`LATENCY_SAMPLES`] kept.
+static LATENCIES: Mutex<VecDeque<Duration>> = Mutex::new(VecDeque::new());
+const LATENCY_SAMPLES: usize = 100_000;
+
+/// Batch latencies (from a batch's first start to its commit) recorded by the master
+/// coordinators of this process since the last call; drains them.
+pub fn take_batch_latencies() -> Vec<Duration> {
+    LATENCIES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect()
+}
+
+pub(crate) struct MasterSpout {
+    settings: MasterSettings,
+    coordinators: Vec<Box<dyn SpoutCoordinator>>,
+    coord: BatchCoordinator,
+    log: Option<CommitLog>,
+    base: u64,
+    msgs: HashMap<MessageId, (Kind, TransactionAttempt)>,
+    next_msg: MessageId,
+    queued: VecDeque<Action>,
+    started: HashMap<u64, Instant>,
+    epoch: u32,
+}
+
+impl MasterSpout {
+    pub fn new(settings: MasterSettings) -> Self {
+        let coord = BatchCoordinator::new(settings.max_pending, settings.interval);
+        MasterSpout {
+            settings,
+            coordinators: Vec::new(),
+            coord,
+            log: None,
+            base: 0,
+            msgs: HashMap::new(),
+            next_msg: 1,
+            queued: VecDeque::new(),
+            started: HashMap::new(),
+            epoch: 0,
+        }
+    }
+
+    /// The attempt as the bolts see it: epoch in the high bits, so attempts of a
+    /// restarted coordinator are newer than the old ones.
+    fn wire(&self, ta: TransactionAttempt) -> TransactionAttempt {
+        TransactionAttempt {
+            txid: ta.txid + self.base,
+            attempt: ((self.epoch & 0xfff) << 12) | (ta.attempt & 0xfff),
+        }
+    }
+
+    fn handle(&mut self, action: Action, out: &mut SpoutCollector) -> Result<(), ComponentError> {
+        match action {
+            Action::Start(ta) => {
+                let wire = self.wire(ta);
+                let mut metas = Vec::with_capacity(self.coordinators.len());
+                for c in &mut self.coordinators {
+                    match c.plan(wire) {
+                        Ok(m) => metas.push(m),
+                        Err(e) => {
+                            // Could not plan: let the batch fail and be retried.
+                            self.coord.failed(ta);
+                            return Err(ComponentError::msg(format!("planning batch {wire}: {e}")));
+                        }
+                    }
+                }
+                self.started.entry(wire.txid).or_insert_with(Instant::now);
+                let id = self.msg(Kind::Batch, ta);
+                out.emit_stream(
+                    BATCH_STREAM,
+                    crate::values![tx::pack(wire), Value::from(metas)],
+                    Some(id),
+                )?;
+            }
+            Action::Commit(ta) => {
+                let id = self.msg(Kind::Commit, ta);
+                out.emit_stream(
+                    COMMIT_STREAM,
+                    crate::values![tx::pack(self.wire(ta))],
+                    Some(id),
+                )?;
+            }
+            Action::Success(ta) => {
+                let txid = self.wire(ta).txid;
+                if let Some(log) = &mut self.log {
+                    log.record(txid)
+                        .map_err(|e| ComponentError::msg(e.to_string()))?;
+                }
+                for c in &mut self.coordinators {
+                    c.success(txid);
+                }
+                if let Some(t0) = self.started.remove(&txid) {
+                    let mut l = LATENCIES.lock().unwrap_or_else(PoisonError::into_inner);
+                    if l.len() >= LATENCY_SAMPLES {
+                        l.pop_front();
+                    }
+                    l.push_back(t0.elapsed());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn msg(&mut self, kind: Kind, ta: TransactionAttempt) -> MessageId {
+        let id = self.next_msg;
+        self.next_msg += 1;
+        self.msgs.insert(id, (kind, ta));
+        id
+    }
+}
+
+#[async_trait]
+impl Spout for MasterSpout {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        out.declare_stream(BATCH_STREAM, &[TX_FIELD, "$meta"]);
+        out.declare_stream(COMMIT_STREAM, &[TX_FIELD]);
+    }
+
+    async fn open(&mut self, _ctx: &TopologyContext) -> Result<(), ComponentError> {
+        let log = CommitLog::open(self.settings.commit_log.as_deref())
+            .map_err(|e| ComponentError::msg(e.to_string()))?;
+        // The coordinator counts txids from 1: offset them past the last commit.
+        self.base = log.committed();
+        self.epoch = log.epoch();
+        self.log = Some(log);
+        for s in &self.settings.spouts {
+            self.coordinators.push(
+                s.coordinator()
+                    .map_err(|e| ComponentError::msg(format!("spout coordinator: {e}")))?,
+            );
+        }
+        tracing::info!(
+            resume_after = self.base,
+            epoch = self.epoch,
+            "trident master coordinator open"
+        );
+        Ok(())
+    }
+
+    fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
+        while let Some(a) = self.queued.pop_front() {
+            self.handle(a, out)?;
+        }
+        let ready =
+            self.coord.wants_new(Instant::now()) && self.coordinators.iter().all(|c| c.is_ready());
+        for a in self.coord.poll(Instant::now(), ready) {
+            self.handle(a, out)?;
+        }
+        Ok(())
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.queued.is_empty()
+            && self.msgs.is_empty()
+            && self.coord.in_flight() == 0
+            && self.coordinators.iter().all(|c| c.is_exhausted())
+    }
+
+    fn ack(&mut self, id: MessageId) {
+        let Some((kind, ta)) = self.msgs.remove(&id) else {
+            return;
+        };
+        let actions = match kind {
+            Kind::Batch => self.coord.batch_processed(ta),
+            Kind::Commit => self.coord.commit_done(ta),
+        };
+        self.queued.extend(actions);
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        if let Some((_, ta)) = self.msgs.remove(&id) {
+            tracing::debug!(batch = %self.wire(ta), "trident batch failed; replaying");
+            self.coord.failed(ta);
+        }
+    }
+}

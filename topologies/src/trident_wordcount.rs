@@ -1,0 +1,106 @@
+//! `TridentWordCount`: the Trident word count — lines of a file, split into words,
+//! grouped by word, counted into a durable (redb) store exactly once.
+//!
+//! constructorArgs: `[input_path, store_path, fail_fraction, mode]`. `fail_fraction`
+//! (default 0) makes the split function fail that fraction of batch attempts at random,
+//! to show replays; `mode` is `transactional` (default) or `opaque` (spout and state).
+//! Next to the store it keeps `STORE.offsets` (each txid's byte range) and
+//! `STORE.coordinator` (the last committed txid), which make replays after a crash
+//! exact. Config `squall.trident.file.batch.lines` (default 100000) caps a batch.
+
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+
+use squall_runtime::trident::{
+    Count, OpError, SourceMode, StateKind, StateSpec, TridentCollector, TridentTopology,
+    TridentTuple,
+};
+use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError, Value, Values};
+
+/// Config key: most lines in one batch of the word count's file spout.
+pub const BATCH_LINES: &str = "squall.trident.file.batch.lines";
+
+/// Splits `line` into words; fails the batch attempts a `fail_fraction` of attempts
+/// picks (the same attempts in every task).
+#[derive(Debug, Clone)]
+pub struct FailingSplit {
+    fail_fraction: f64,
+}
+
+impl FailingSplit {
+    /// A split that fails `fail_fraction` of batch attempts.
+    pub fn new(fail_fraction: f64) -> Self {
+        FailingSplit { fail_fraction }
+    }
+
+    fn fails(&self, out: &TridentCollector<'_>) -> bool {
+        if self.fail_fraction <= 0.0 {
+            return false;
+        }
+        let mut h = rustc_hash::FxHasher::default();
+        out.batch().hash(&mut h);
+        let x = h.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
+        (x as f64 / (1u64 << 53) as f64) < self.fail_fraction
+    }
+}
+
+impl squall_runtime::trident::Function for FailingSplit {
+    fn execute(
+        &mut self,
+        input: &TridentTuple<'_>,
+        out: &mut TridentCollector<'_>,
+    ) -> Result<(), OpError> {
+        if self.fails(out) {
+            return Err(OpError(format!(
+                "injected failure of batch {} (fail_fraction {})",
+                out.batch(),
+                self.fail_fraction
+            )));
+        }
+        for w in input.get_str(0)?.split_whitespace() {
+            out.emit(Values::from(Value::from(w)));
+        }
+        Ok(())
+    }
+}
+
+fn with_suffix(path: &str, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{path}{suffix}"))
+}
+
+/// The builder registered as `TridentWordCount`.
+pub fn trident_wordcount(args: &ComponentArgs<'_>) -> Result<BuiltTopology, FactoryError> {
+    let input = args.str(0, "input file path")?;
+    let store = args.str(1, "state store path")?;
+    let fail = args.f64_or(2, "fail fraction", 0.0)?;
+    if !(0.0..1.0).contains(&fail) {
+        return Err(FactoryError(format!(
+            "constructorArgs[2] (fail fraction) must be in [0, 1), got {fail}"
+        )));
+    }
+    let mode = match args.args().get(3).map(|v| v.as_str()) {
+        None | Some(Some("transactional")) => SourceMode::Transactional,
+        Some(Some("opaque")) => SourceMode::Opaque,
+        Some(other) => {
+            return Err(FactoryError(format!(
+                "constructorArgs[3] (mode) must be \"transactional\" or \"opaque\", got {}",
+                other.unwrap_or("a non-string")
+            )));
+        }
+    };
+    let kind = match mode {
+        SourceMode::Transactional => StateKind::Transactional,
+        SourceMode::Opaque => StateKind::Opaque,
+    };
+    let lines = args.config().get_u64(BATCH_LINES).unwrap_or(100_000) as usize;
+    let spout =
+        squall_runtime::trident::FileBatchSpout::new(input, with_suffix(store, ".offsets"), mode)
+            .batch_lines(lines);
+    let topology = TridentTopology::new().commit_log(with_suffix(store, ".coordinator"));
+    topology
+        .new_stream("lines", spout)
+        .flat_map(&["line"], FailingSplit::new(fail), &["word"])
+        .group_by(&["word"])
+        .persistent_aggregate(StateSpec::redb(store, kind), &[], Count, &["count"]);
+    topology.build(args.id(), args.config())
+}
