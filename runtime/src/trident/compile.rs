@@ -321,3 +321,82 @@ impl TridentTopology {
         Ok(BuiltTopology { def, components })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trident::ops::OpError;
+    use crate::trident::{
+        Count, FixedBatchSpout, StateKind, StateSpec, TridentCollector, TridentTuple,
+    };
+
+    fn split(t: &TridentTuple<'_>, out: &mut TridentCollector<'_>) -> Result<(), OpError> {
+        for w in t.get_str(0)?.split(' ') {
+            out.emit(crate::values![w]);
+        }
+        Ok(())
+    }
+
+    fn edges(def: &TopologyDef) -> Vec<String> {
+        let mut e: Vec<String> = def
+            .streams
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{} -> {} {:?}",
+                    s.from, s.grouping.stream_id, s.to, s.grouping.kind
+                )
+            })
+            .collect();
+        e.sort();
+        e
+    }
+
+    #[test]
+    fn word_count_compiles_to_a_spout_bolt_and_a_state_bolt_with_pre_aggregation() {
+        let t = TridentTopology::new();
+        t.new_stream("lines", FixedBatchSpout::new(&["line"], vec![]))
+            .flat_map(&["line"], split, &["word"])
+            .group_by(&["word"])
+            .persistent_aggregate(
+                StateSpec::memory("compile-test", StateKind::Opaque),
+                &[],
+                Count,
+                &["count"],
+            );
+        let built = t.build("wc", &Config::merged([])).unwrap();
+        let ids: Vec<&str> = built.def.bolts.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(ids, ["lines", "b-0"]);
+        assert_eq!(built.def.spouts[0].id, MASTER_ID);
+        assert_eq!(
+            edges(&built.def),
+            [
+                "$mastercoord/$batch -> lines All",
+                "$mastercoord/$commit -> b-0 All",
+                // s2: the partial counts (node 2), after the split (node 1).
+                "lines/$coord -> b-0 Direct",
+                "lines/s2 -> b-0 Direct",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_missing_ackers_are_build_errors() {
+        let t = TridentTopology::new();
+        t.new_stream("s", FixedBatchSpout::new(&["line"], vec![]))
+            .each(&["lin"], split, &["word"])
+            .project(&["nope"]);
+        let e = t.build("bad", &Config::merged([])).unwrap_err().0;
+        assert!(e.contains("each: unknown field(s) [\"lin\"]"), "{e}");
+        assert!(e.contains("project: unknown field(s) [\"nope\"]"), "{e}");
+        let ok = TridentTopology::new();
+        ok.new_stream("s", FixedBatchSpout::new(&["line"], vec![]));
+        let mut no_ackers = ConfigMap::new();
+        no_ackers.insert(
+            crate::config::TOPOLOGY_ACKER_EXECUTORS.to_string(),
+            0.into(),
+        );
+        let e = ok.build("x", &Config::merged([&no_ackers])).unwrap_err().0;
+        assert!(e.contains("need ackers"), "{e}");
+    }
+}

@@ -94,14 +94,21 @@ fn source_err(e: impl std::fmt::Display) -> OpError {
 struct FileCoordinator {
     source: FileBatchSource,
     follow: bool,
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl SpoutCoordinator for FileCoordinator {
     fn is_ready(&self) -> bool {
         match self.source.has_more() {
-            Ok(more) => more,
+            Ok(more) => {
+                self.warned
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                more
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "trident file spout cannot read its input");
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "trident file spout cannot read its input");
+                }
                 false
             }
         }
@@ -156,11 +163,14 @@ impl BatchSpout for FileBatchSpout {
     }
 
     fn coordinator(&self) -> Result<Box<dyn SpoutCoordinator>, OpError> {
+        std::fs::metadata(&self.input)
+            .map_err(|e| OpError(format!("input file {}: {e}", self.input.display())))?;
         let source = FileBatchSource::open(&self.input, &self.offsets, self.mode, self.batch_lines)
             .map_err(source_err)?;
         Ok(Box::new(FileCoordinator {
             source,
             follow: self.follow,
+            warned: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
