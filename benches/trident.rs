@@ -67,7 +67,7 @@ fn main() {
     let (path, words) = input(dir.path(), lines);
     let mut registry = Registry::new();
     squall_topologies::register(&mut registry);
-    // (label, emit interval ms, max pending batches, lines per batch, mode)
+    // (label, emit interval ms, max pending batches, lines per batch, mode, spout tasks)
     let configs = [
         (
             "defaults (500 ms, 1 pending, 100k lines)",
@@ -75,29 +75,40 @@ fn main() {
             1,
             100_000,
             "transactional",
+            1,
         ),
         (
-            "0 ms interval, 2 pending, 100k lines",
+            "0 ms, 2 pending, 100k lines",
             0,
             2,
             100_000,
             "transactional",
+            1,
         ),
         (
-            "0 ms interval, 2 pending, 100k lines, opaque",
+            "0 ms, 2 pending, 100k lines, opaque",
             0,
             2,
             100_000,
             "opaque",
+            1,
+        ),
+        (
+            "0 ms, 2 pending, 100k lines, 2 spout tasks",
+            0,
+            2,
+            100_000,
+            "transactional",
+            2,
         ),
     ];
     println!("trident wordcount, {lines} lines, {words} words, redb store");
-    for (i, (label, interval, pending, batch, mode)) in configs.into_iter().enumerate() {
+    for (i, (label, interval, pending, batch, mode, tasks)) in configs.into_iter().enumerate() {
         let store = dir.path().join(format!("counts-{i}.redb"));
         let yaml = format!(
             "name: trident-bench\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}, 0.0, {mode}]\n\
              config:\n  topology.max.spout.pending: {pending}\n  topology.trident.batch.emit.interval.millis: {interval}\n  \
-             squall.trident.file.batch.lines: {batch}\n",
+             squall.trident.file.batch.lines: {batch}\n  squall.trident.wordcount.parallelism: {tasks}\n",
             path.display().to_string(),
             store.display().to_string(),
         );

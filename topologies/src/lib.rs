@@ -16,7 +16,7 @@ pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
-pub use trident_wordcount::{BATCH_LINES, FailingSplit, trident_wordcount};
+pub use trident_wordcount::{BATCH_LINES, FailingSplit, PARALLELISM, trident_wordcount};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };

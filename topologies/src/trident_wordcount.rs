@@ -6,7 +6,9 @@
 //! to show replays; `mode` is `transactional` (default) or `opaque` (spout and state).
 //! Next to the store it keeps `STORE.offsets` (each txid's byte range) and
 //! `STORE.coordinator` (the last committed txid), which make replays after a crash
-//! exact. Config `squall.trident.file.batch.lines` (default 100000) caps a batch.
+//! exact. Config `squall.trident.file.batch.lines` (default 100000) caps a batch;
+//! `squall.trident.wordcount.parallelism` (default 1) sets the tasks reading and
+//! splitting (each reads its share of every batch).
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError, Value, Values};
 
 /// Config key: most lines in one batch of the word count's file spout.
 pub const BATCH_LINES: &str = "squall.trident.file.batch.lines";
+/// Config key: tasks of the word count's spout bolt (reading and splitting).
+pub const PARALLELISM: &str = "squall.trident.wordcount.parallelism";
 
 /// Splits `line` into words; fails the batch attempts a `fail_fraction` of attempts
 /// picks (the same attempts in every task).
@@ -93,12 +97,18 @@ pub fn trident_wordcount(args: &ComponentArgs<'_>) -> Result<BuiltTopology, Fact
         SourceMode::Opaque => StateKind::Opaque,
     };
     let lines = args.config().get_u64(BATCH_LINES).unwrap_or(100_000) as usize;
+    let parallelism = args
+        .config()
+        .get_u64(PARALLELISM)
+        .unwrap_or(1)
+        .clamp(1, 1024) as u32;
     let spout =
         squall_runtime::trident::FileBatchSpout::new(input, with_suffix(store, ".offsets"), mode)
             .batch_lines(lines);
     let topology = TridentTopology::new().commit_log(with_suffix(store, ".coordinator"));
     topology
         .new_stream("lines", spout)
+        .parallelism_hint(parallelism)
         .flat_map(&["line"], FailingSplit::new(fail), &["word"])
         .group_by(&["word"])
         .persistent_aggregate(StateSpec::redb(store, kind), &[], Count, &["count"]);
