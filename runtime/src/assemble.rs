@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::acking::AckerState;
 use crate::collector::{BoltCollector, Emitter, OutStream, SpoutCollector};
 use crate::config::Config;
-use crate::context::{TopologyContext, TopologyInfo};
+use crate::context::{TopologyContext, TopologyInfo, Waker};
 use crate::error::RunError;
 use crate::executor::{AckerExecutor, BoltExecutor, BoltTask, SpoutExecutor, SpoutTask};
 use crate::grouping::Grouper;
@@ -70,6 +70,7 @@ pub(crate) fn topology_info(topo: &ValidTopology, plan: &TaskPlan) -> Arc<Topolo
             })
             .collect(),
         task_component: plan.task_components(),
+        subscriptions: topo.subscriptions.clone(),
     })
 }
 
@@ -269,6 +270,7 @@ impl Assembly<'_> {
             }
             ComponentKind::Bolt => {
                 let mut tasks = Vec::new();
+                let wake = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 for &id in &plan.tasks {
                     let bolt = self
                         .registry
@@ -276,11 +278,15 @@ impl Assembly<'_> {
                         .map_err(factory_err)?;
                     let (em, stats) = self.emitter(c, id, &config);
                     all_stats.push(stats);
+                    let mut task_ctx = ctx(id);
+                    if let Some(own) = self.task_queues.get(&id) {
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                    }
                     tasks.push(BoltTask {
                         id,
                         bolt,
                         collector: BoltCollector::new(em),
-                        ctx: ctx(id),
+                        ctx: task_ctx,
                     });
                 }
                 Executor::Bolt(BoltExecutor {
@@ -288,6 +294,7 @@ impl Assembly<'_> {
                     inbox,
                     run: self.run.clone(),
                     flush_every,
+                    wake,
                 })
             }
         };

@@ -326,13 +326,17 @@ fn validate(file: &Path, write_resolved: Option<&Path>, registry: &Registry) -> 
 }
 
 fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registry) -> i32 {
-    let (topo, registry) = match load(file, registry) {
+    let (mut topo, registry) = match load(file, registry) {
         Ok(t) => t,
         Err(errors) => {
             eprintln!("{errors}");
             return 1;
         }
     };
+    // Multi-lang subprocesses run next to the topology file unless it says otherwise.
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::path::absolute(dir.unwrap_or(Path::new("."))).unwrap_or_default();
+    crate::multilang::default_resources_dir(&mut topo, &dir);
     let live = std::io::stderr().is_terminal();
     let progress: Option<ProgressFn<'_>> = live.then(|| live_line());
     let result = run_local(

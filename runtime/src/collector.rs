@@ -154,6 +154,23 @@ impl Emitter {
         direct: Option<TaskId>,
         anchoring: &mut Anchoring<'_>,
     ) -> Result<usize, EmitError> {
+        self.emit_with::<false>(s, values, direct, anchoring)
+    }
+
+    /// [`Emitter::emit`]; with `TRACK`, [`Emitter::targets`] then lists the tasks the
+    /// copies went to (multi-lang `need_task_ids`). `TRACK = false` compiles to the plain
+    /// emit path.
+    #[inline]
+    fn emit_with<const TRACK: bool>(
+        &mut self,
+        s: usize,
+        values: Values,
+        direct: Option<TaskId>,
+        anchoring: &mut Anchoring<'_>,
+    ) -> Result<usize, EmitError> {
+        if TRACK {
+            self.targets.clear();
+        }
         let stream = &mut self.streams[s];
         if stream.direct != direct.is_some() {
             return Err(EmitError::WrongStreamKind {
@@ -188,6 +205,9 @@ impl Emitter {
         if direct.is_none() && stream.groupers.len() == 1 {
             match stream.groupers[0].route(&values) {
                 Route::One(t) => {
+                    if TRACK {
+                        self.targets.push(t);
+                    }
                     self.counters.transferred += 1;
                     let anchors = new_anchors(&mut self.rng, anchoring);
                     self.outbox
@@ -233,6 +253,12 @@ impl Emitter {
         self.outbox
             .push(t, Tuple::with_anchors(values, schema, self.task, anchors));
         Ok(n)
+    }
+
+    /// The tasks the last tracking emit (`emit_with::<true>`) sent copies to.
+    #[inline]
+    pub(crate) fn targets(&self) -> &[TaskId] {
+        &self.targets
     }
 
     /// Publish the final counters and hand over captured emits. Partial batches are not
@@ -297,21 +323,36 @@ impl SpoutCollector {
         direct: Option<TaskId>,
         id: Option<MessageId>,
     ) -> Result<(), EmitError> {
+        self.emit_on_with::<false>(s, values, direct, id)
+    }
+
+    #[inline]
+    fn emit_on_with<const TRACK: bool>(
+        &mut self,
+        s: usize,
+        values: Values,
+        direct: Option<TaskId>,
+        id: Option<MessageId>,
+    ) -> Result<(), EmitError> {
         let Some(id) = id else {
-            self.em.emit(s, values, direct, &mut Anchoring::None)?;
+            self.em
+                .emit_with::<TRACK>(s, values, direct, &mut Anchoring::None)?;
             return Ok(());
         };
         if !self.awaiting_replay.is_empty() && self.awaiting_replay.remove(&id) {
             self.em.counters.replayed += 1;
         }
         if self.em.outbox.ackers() == 0 {
-            self.em.emit(s, values, direct, &mut Anchoring::None)?;
+            self.em
+                .emit_with::<TRACK>(s, values, direct, &mut Anchoring::None)?;
             self.immediate_acks.push(id);
             return Ok(());
         }
         let root = self.em.rng.next_u64();
         let mut anchoring = Anchoring::Root { root, xor: 0 };
-        let copies = self.em.emit(s, values, direct, &mut anchoring)?;
+        let copies = self
+            .em
+            .emit_with::<TRACK>(s, values, direct, &mut anchoring)?;
         match anchoring {
             Anchoring::Root { xor, .. } if copies > 0 => {
                 let emitted = if self.sample_countdown == 0 {
@@ -370,6 +411,19 @@ impl SpoutCollector {
     ) -> Result<(), EmitError> {
         let s = self.em.stream_index(stream)?;
         self.emit_on(s, values.into(), Some(task), id)
+    }
+
+    /// Emit on a named stream (not direct) with an optional message id, and return the
+    /// tasks the tuple went to (the multi-lang host's `need_task_ids`).
+    pub(crate) fn emit_tracked(
+        &mut self,
+        stream: &str,
+        values: Values,
+        id: Option<MessageId>,
+    ) -> Result<&[TaskId], EmitError> {
+        let s = self.em.stream_index(stream)?;
+        self.emit_on_with::<true>(s, values, None, id)?;
+        Ok(self.em.targets())
     }
 
     /// Messages emitted and not yet acked or failed.
@@ -444,6 +498,34 @@ impl BoltCollector {
             &mut Anchoring::Inputs(anchors),
         )?;
         Ok(())
+    }
+
+    /// Emit on a named stream (not direct) anchored to `anchors`, and return the tasks
+    /// the tuple went to (the multi-lang host's `need_task_ids`).
+    pub(crate) fn emit_tracked(
+        &mut self,
+        stream: &str,
+        anchors: &[&Tuple],
+        values: Values,
+    ) -> Result<&[TaskId], EmitError> {
+        let s = self.em.stream_index(stream)?;
+        self.em
+            .emit_with::<true>(s, values, None, &mut Anchoring::Inputs(anchors))?;
+        Ok(self.em.targets())
+    }
+
+    /// Count `delta` tuples as in flight (positive) or no longer (negative) although no
+    /// batch carries them: a multi-lang bolt holds the inputs its subprocess has not
+    /// acked or failed yet, so a local run does not end while they are being processed.
+    /// Settled with the task's next in-flight update.
+    pub(crate) fn hold_in_flight(&mut self, delta: i64) {
+        self.em.outbox.add_uncounted(delta);
+    }
+
+    /// Send the partial output batches now, as the executor does when it runs out of
+    /// input: for a bolt about to wait on something else than its input queue.
+    pub(crate) fn flush(&mut self) {
+        self.em.outbox.flush();
     }
 
     /// The input was processed: its part of every tuple tree is done. Ack each input

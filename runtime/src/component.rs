@@ -75,6 +75,13 @@ pub trait Bolt: Send + 'static {
     /// goes on; acking or failing `input` stays the bolt's job.
     fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError>;
 
+    /// Called on the executor's thread after a [`crate::context::Waker`] of this
+    /// executor was woken (see [`TopologyContext::waker`]): emit, ack and fail what the
+    /// bolt's own threads prepared. An `Err` is reported like one from `execute`.
+    fn wake(&mut self, _out: &mut BoltCollector) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
     /// Called once when the topology stops.
     async fn cleanup(&mut self) {}
 }

@@ -20,6 +20,8 @@ pub enum KeyType {
     Bool,
     /// A number in (0, 1].
     Fraction,
+    /// A string, or `null` for "unset".
+    OptionalString,
 }
 
 /// A configuration key the runtime understands.
@@ -57,6 +59,12 @@ pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.int
 pub const TOPOLOGY_DEBUG: &str = "topology.debug";
 /// Fraction of tracked spout messages whose complete latency is measured.
 pub const TOPOLOGY_STATS_SAMPLE_RATE: &str = "topology.stats.sample.rate";
+/// Seconds a multi-lang subprocess may stay silent before it is considered hung.
+pub const TOPOLOGY_SUBPROCESS_TIMEOUT_SECS: &str = "topology.subprocess.timeout.secs";
+/// Tuples a shell bolt queues for its subprocess before `execute` blocks.
+pub const TOPOLOGY_SHELLBOLT_MAX_PENDING: &str = "topology.shellbolt.max.pending";
+/// The topology's resources directory: multi-lang subprocesses run there.
+pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
 
 /// Every key the runtime reads, with its default. README's config table follows this.
 pub const KNOWN_KEYS: &[KeySpec] = &[
@@ -132,6 +140,26 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         default: "false",
         doc: "log every emitted tuple at debug level",
     },
+    KeySpec {
+        key: TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
+        ty: KeyType::Positive,
+        default: "30",
+        doc: "a multi-lang subprocess silent this long (no heartbeat answer, no reply) is \
+              considered hung: killed, its tuples failed, restarted",
+    },
+    KeySpec {
+        key: TOPOLOGY_SHELLBOLT_MAX_PENDING,
+        ty: KeyType::Positive,
+        default: "100",
+        doc: "tuples a shell bolt queues for its subprocess before execute blocks",
+    },
+    KeySpec {
+        key: TOPOLOGY_RESOURCES_DIR,
+        ty: KeyType::OptionalString,
+        default: "null",
+        doc: "working directory of multi-lang subprocesses; null = the topology file's \
+              directory under `squall local`, else the current directory",
+    },
 ];
 
 fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
@@ -143,6 +171,7 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(|i| i >= 0),
         KeyType::Bool => v.is_bool(),
         KeyType::Fraction => v.as_f64().is_some_and(|f| f > 0.0 && f <= 1.0),
+        KeyType::OptionalString => v.is_null() || v.is_string(),
     };
     if ok {
         return Ok(());
@@ -154,6 +183,7 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::OptionalNonNegative => "an integer >= 0 or null",
         KeyType::Bool => "true or false",
         KeyType::Fraction => "a number in (0, 1]",
+        KeyType::OptionalString => "a string or null",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
     Err(format!("expected {want}, got {}", got.trim()))

@@ -2,9 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::Sender;
 
 use crate::config::Config;
 use crate::ids::TaskId;
+use crate::spec::Subscription;
+use crate::transfer::Envelope;
 use crate::tuple::Fields;
 
 /// Topology-wide facts shared by every task's context.
@@ -17,6 +22,37 @@ pub(crate) struct TopologyInfo {
     pub(crate) streams: BTreeMap<String, BTreeMap<String, Fields>>,
     /// Task -> component id.
     pub(crate) task_component: BTreeMap<TaskId, String>,
+    /// Every subscription, in file order.
+    pub(crate) subscriptions: Vec<Subscription>,
+}
+
+/// Wakes a bolt's executor from another thread: soon after [`Waker::wake`], the executor
+/// calls [`crate::Bolt::wake`] on each of its tasks (with their collectors), between two
+/// input batches or at once if it is idle. For bolts whose work arrives from their own
+/// threads (a multi-lang subprocess's emits and acks, a client's callbacks).
+///
+/// Wakes are coalesced: many calls before the executor gets to it make one round of
+/// `Bolt::wake` calls. A wake is never lost: if the executor's queue is full, it is busy
+/// and checks the wake flag after its current batch.
+#[derive(Debug, Clone)]
+pub struct Waker {
+    flag: Arc<AtomicBool>,
+    queue: Sender<Envelope>,
+}
+
+impl Waker {
+    pub(crate) fn new(flag: Arc<AtomicBool>, queue: Sender<Envelope>) -> Waker {
+        Waker { flag, queue }
+    }
+
+    /// Ask the executor to call `Bolt::wake` soon. Never blocks.
+    #[inline]
+    pub fn wake(&self) {
+        if !self.flag.swap(true, Ordering::AcqRel) {
+            // Full: the executor is busy and sees the flag after its current batch.
+            let _ = self.queue.try_send(Envelope::Wake);
+        }
+    }
 }
 
 /// The context handed to `open` / `prepare`: this task, its component, the tasks of every
@@ -28,6 +64,7 @@ pub struct TopologyContext {
     component: String,
     config: Config,
     worker_tasks: Arc<[TaskId]>,
+    waker: Option<Waker>,
 }
 
 impl TopologyContext {
@@ -44,7 +81,14 @@ impl TopologyContext {
             component,
             config,
             worker_tasks,
+            waker: None,
         }
+    }
+
+    /// This context with the waker of its bolt executor.
+    pub(crate) fn with_waker(mut self, waker: Waker) -> TopologyContext {
+        self.waker = Some(waker);
+        self
     }
 
     /// Topology name.
@@ -94,6 +138,16 @@ impl TopologyContext {
         self.info.streams.get(component)?.get(stream)
     }
 
+    /// Every output stream of `component` with its fields, sorted by stream id.
+    pub fn output_streams(&self, component: &str) -> impl Iterator<Item = (&str, &Fields)> {
+        self.info
+            .streams
+            .get(component)
+            .into_iter()
+            .flatten()
+            .map(|(s, f)| (s.as_str(), f))
+    }
+
     /// Tasks running in this worker process (all tasks in local mode).
     pub fn worker_tasks(&self) -> &[TaskId] {
         &self.worker_tasks
@@ -102,5 +156,17 @@ impl TopologyContext {
     /// This component's merged configuration (defaults < topology < component).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Every subscription of the topology (who reads which stream of whom, and how):
+    /// Storm's `getSources` / `getTargets`.
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.info.subscriptions
+    }
+
+    /// A handle that makes this bolt's executor call [`crate::Bolt::wake`] (bolts only;
+    /// `None` for spouts, which are polled anyway).
+    pub fn waker(&self) -> Option<Waker> {
+        self.waker.clone()
     }
 }

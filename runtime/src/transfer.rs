@@ -30,6 +30,8 @@ pub(crate) enum Envelope {
     Completions(Vec<Completion>),
     /// A tick for every task of the executor.
     Tick { freq_secs: u64 },
+    /// A bolt task asked to be woken (see `context::Waker`); worker-local.
+    Wake,
     /// Stop now.
     Stop,
 }
@@ -283,6 +285,12 @@ impl Outbox {
             self.send_acks(i);
         }
         self.dirty = false;
+    }
+
+    /// Add to the count of tuples not yet counted as in flight (see
+    /// `BoltCollector::hold_in_flight`).
+    pub(crate) fn add_uncounted(&mut self, delta: i64) {
+        self.uncounted += delta;
     }
 
     /// Take the count of tuples pushed but not yet counted as in flight.

@@ -25,6 +25,8 @@ use squall_runtime::Registry;
 
 /// Register every built-in component and topology builder under its name.
 pub fn register(registry: &mut Registry) {
+    // Multi-lang shell components: ShellBolt, ShellSpout and Storm's names for them.
+    squall_runtime::multilang::register(registry);
     registry
         .spout("RandomSentenceSpout", |_| Ok(RandomSentenceSpout::new()))
         .spout("WordSpout", |_| Ok(WordSpout::new()))

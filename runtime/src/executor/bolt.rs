@@ -1,6 +1,7 @@
 //! The bolt executor loop.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TryRecvError};
@@ -46,6 +47,8 @@ pub(crate) struct BoltExecutor {
     pub(crate) run: Arc<RunState>,
     /// `Duration::ZERO`: flush after every input batch.
     pub(crate) flush_every: Duration,
+    /// Set by the tasks' `Waker`s: call `Bolt::wake` on every task.
+    pub(crate) wake: Arc<AtomicBool>,
 }
 
 impl BoltExecutor {
@@ -76,6 +79,21 @@ impl BoltExecutor {
             return 0;
         }
         self.tasks.iter().position(|t| t.id == task).unwrap_or(0)
+    }
+
+    /// Clear the wake flag and call `wake` on every task.
+    fn wake_tasks(&mut self) {
+        self.wake.store(false, Ordering::Release);
+        for t in &mut self.tasks {
+            let (bolt, out) = (&mut t.bolt, &mut t.collector);
+            if let Err(e) = guarded(|| bolt.wake(out)) {
+                out.report_error(&e);
+            }
+            let em = &mut t.collector.em;
+            let delta = em.outbox.take_uncounted();
+            em.stats.publish(&em.counters);
+            self.run.add_in_flight(delta);
+        }
     }
 
     fn flush_all(&mut self) {
@@ -121,7 +139,11 @@ impl BoltExecutor {
                     }
                 }
                 Envelope::Stop => return,
-                Envelope::Acks { .. } | Envelope::Completions(_) => {}
+                // The flag check below does the work.
+                Envelope::Wake | Envelope::Acks { .. } | Envelope::Completions(_) => {}
+            }
+            if self.wake.load(Ordering::Acquire) {
+                self.wake_tasks();
             }
             if self.run.stopping() {
                 return;

@@ -216,7 +216,10 @@ impl SpoutExecutor {
                 }
             }
             // Spouts take no input tuples and time out messages by themselves.
-            Envelope::Batch { .. } | Envelope::Tick { .. } | Envelope::Acks { .. } => {}
+            Envelope::Batch { .. }
+            | Envelope::Tick { .. }
+            | Envelope::Acks { .. }
+            | Envelope::Wake => {}
         }
         true
     }

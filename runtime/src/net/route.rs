@@ -70,7 +70,7 @@ impl Route for TaskRouter {
                     all = rest;
                 }
             }
-            Envelope::Tick { .. } | Envelope::Stop => {}
+            Envelope::Tick { .. } | Envelope::Wake | Envelope::Stop => {}
         }
     }
 }

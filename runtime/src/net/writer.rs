@@ -221,7 +221,7 @@ impl Writer {
     /// Encode `env` into the burst buffer (split into several frames if it is over the
     /// maximum frame size) and recycle its tuple buffer.
     fn add(&mut self, env: Envelope) {
-        if let Envelope::Tick { .. } | Envelope::Stop = env {
+        if let Envelope::Tick { .. } | Envelope::Wake | Envelope::Stop = env {
             tracing::debug!(peer = %self.peer, "worker-local envelope sent to a remote destination; ignored");
             return;
         }
@@ -267,7 +267,7 @@ impl Writer {
                 split_encode(buf, max, 0..c.len(), &enc, peer);
                 0
             }
-            Envelope::Tick { .. } | Envelope::Stop => 0,
+            Envelope::Tick { .. } | Envelope::Wake | Envelope::Stop => 0,
         }
     }
 }

@@ -46,6 +46,7 @@ pub(crate) fn encode(
         Envelope::Completions(c) => encode_completions(c, out),
         Envelope::Tick { .. } => Err(WireError::NotSendable { what: "tick" }),
         Envelope::Stop => Err(WireError::NotSendable { what: "stop" }),
+        Envelope::Wake => Err(WireError::NotSendable { what: "wake" }),
     }
 }
 

@@ -1,0 +1,724 @@
+//! One multi-lang subprocess: started with piped stdio in the resources directory, the
+//! handshake, and the threads that keep its I/O off the executor thread:
+//!
+//! - a **writer** owns stdin behind a `BufWriter`: it writes what the executor queues
+//!   (tuples, task-id lists first, spout commands, heartbeats) and flushes whenever its
+//!   queues are empty, so a busy stream goes out in large writes;
+//! - a **reader** reads `JSON\nend\n` frames from stdout, parses them (off the executor
+//!   thread) and hands them over in a bounded channel. It wakes a bolt's executor only
+//!   for messages that need a prompt answer or finish work (acks, fails, syncs, errors,
+//!   emits waiting for their task ids, the end of the stream) or when the channel fills:
+//!   the emits before an ack are applied together with it, one wake-up per input instead
+//!   of one per message;
+//! - a **stderr** reader logs each line (at info, as Storm does) and keeps the last ones
+//!   for the error report when the subprocess dies;
+//! - for bolts, a **ticker** queues a heartbeat tuple every second (or a third of the
+//!   timeout), wakes the executor for anything left unapplied, and kills the subprocess
+//!   when it has been silent for longer than
+//!   `topology.subprocess.timeout.secs` — unless it is the host that is not keeping up
+//!   (the reader waiting on a full channel), which is backpressure, not a hang.
+//!
+//! Every channel is bounded. Killing the subprocess unblocks every thread (pipes break).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError, bounded};
+use smallvec::SmallVec;
+
+use super::error::{ShellError, excerpt};
+use super::frame::{FrameError, FrameReader};
+use super::protocol::{self, ParseError, ShellMsg};
+use crate::context::Waker;
+use crate::ids::TaskId;
+use crate::tuple::Values;
+
+/// Messages parsed ahead of the executor, per subprocess.
+const EVENT_QUEUE: usize = 1024;
+/// Task-id lists waiting to be written; a subprocess that asks for more without reading
+/// them is broken.
+const TASK_ID_QUEUE: usize = 4096;
+/// Lines of stderr kept for the error report.
+const STDERR_LINES: usize = 20;
+/// Longest stderr line kept.
+const STDERR_LINE_BYTES: usize = 500;
+/// How long a stopping subprocess gets to exit after its stdin is closed.
+pub(crate) const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// Something for the writer to send.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A tuple for a bolt.
+    Tuple {
+        /// The id the host gave it.
+        id: u64,
+        /// Source component.
+        comp: &'static str,
+        /// Source stream.
+        stream: &'static str,
+        /// Source task (-1 for ticks).
+        task: i64,
+        /// The values.
+        values: Values,
+    },
+    /// A heartbeat tuple (bolts).
+    Heartbeat,
+    /// A spout command with its message id (`None`: `""`).
+    Command {
+        /// `next`, `ack`, `fail`, `activate`, `deactivate`.
+        name: &'static str,
+        /// The message id, echoed as the spout sent it.
+        id: Option<serde_json::Value>,
+    },
+}
+
+/// Why a subprocess's output ended.
+#[derive(Debug)]
+pub(crate) enum Closed {
+    /// End of stream: it exited (or closed stdout).
+    Eof,
+    /// Reading failed.
+    Io(std::io::Error),
+    /// A message that is not protocol (the parse error and an excerpt of the text).
+    Malformed(ParseError, String),
+}
+
+/// Whether the executor should apply `ev` now (else it waits for the next urgent one, an
+/// input, or the ticker): emits nobody waits for, logs and metrics can wait.
+fn urgent(ev: &Event) -> bool {
+    match ev {
+        Event::Msg(ShellMsg::Emit(e)) => e.need_task_ids && e.task.is_none(),
+        Event::Msg(ShellMsg::Log { .. } | ShellMsg::Metrics { .. }) => false,
+        _ => true,
+    }
+}
+
+/// Wakes whoever applies the subprocess's messages: the executor through its waker
+/// (when idle), and `notify` (when it waits for room in the writer's queue).
+#[derive(Debug, Clone)]
+struct Alarm {
+    waker: Option<Waker>,
+    notify: Sender<()>,
+}
+
+impl Alarm {
+    fn ring(&self) {
+        let _ = self.notify.try_send(());
+        if let Some(w) = &self.waker {
+            w.wake();
+        }
+    }
+}
+
+/// What the reader hands to the executor.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The handshake reply.
+    Pid(u32),
+    /// A message.
+    Msg(ShellMsg),
+    /// The output ended; nothing follows.
+    Closed(Closed),
+}
+
+/// How the subprocess is started.
+pub(crate) struct Launch<'a> {
+    /// `component:task`, for logs and errors.
+    pub(crate) label: &'a str,
+    /// Program and arguments.
+    pub(crate) command: &'a [String],
+    /// Working directory (the topology's resources).
+    pub(crate) dir: &'a Path,
+    /// Where the subprocess writes its pid file.
+    pub(crate) pid_dir: &'a Path,
+    /// The handshake message.
+    pub(crate) handshake: serde_json::Value,
+    /// `topology.subprocess.timeout.secs`.
+    pub(crate) timeout: Duration,
+    /// Woken on every message (bolts).
+    pub(crate) waker: Option<Waker>,
+    /// Send heartbeats and watch for silence (bolts).
+    pub(crate) heartbeat: bool,
+    /// Capacity of the writer's queue.
+    pub(crate) queue: usize,
+}
+
+/// Liveness shared by the reader and the ticker.
+#[derive(Debug)]
+struct Liveness {
+    start: Instant,
+    /// Milliseconds since `start` when the last message arrived.
+    last_heard: AtomicU64,
+    /// The reader is waiting for room in the event channel (the host is behind).
+    reader_blocked: AtomicBool,
+    /// The ticker killed the subprocess for being silent.
+    hung: AtomicBool,
+}
+
+impl Liveness {
+    fn touch(&self) {
+        self.last_heard
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Release);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.last_heard.load(Ordering::Acquire));
+        self.start.elapsed().saturating_sub(heard)
+    }
+}
+
+/// How a subprocess ended: for the error report.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// `exit status: 1`, `signal: 9 (SIGKILL)`, or why it is unknown.
+    pub(crate) status: String,
+    /// The last lines of its stderr (`; stderr: ...`), or empty.
+    pub(crate) stderr: String,
+    /// Killed by the ticker for being silent.
+    pub(crate) hung: bool,
+}
+
+/// A running subprocess and its I/O threads.
+pub(crate) struct Subprocess {
+    label: String,
+    command: Vec<String>,
+    child: Arc<Mutex<Child>>,
+    /// The pid it reported in the handshake.
+    pub(crate) pid: u32,
+    data: Option<Sender<Outgoing>>,
+    task_ids: Option<Sender<SmallVec<[TaskId; 4]>>>,
+    /// Messages from the subprocess.
+    pub(crate) events: Receiver<Event>,
+    /// Rung when `events` holds something to apply now.
+    pub(crate) notify: Receiver<()>,
+    alarm: Alarm,
+    live: Arc<Liveness>,
+    writer: Option<JoinHandle<()>>,
+    ticker: Option<(Sender<()>, JoinHandle<()>)>,
+    stderr_done: Receiver<()>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    pid_file: Option<PathBuf>,
+    /// When it was started.
+    pub(crate) started: Instant,
+}
+
+impl std::fmt::Debug for Subprocess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subprocess")
+            .field("label", &self.label)
+            .field("command", &self.command)
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The directory subprocesses write their pid files to (Storm's `pidDir`): one per
+/// host process, under the system's temporary directory.
+pub(crate) fn default_pid_dir() -> PathBuf {
+    std::env::temp_dir()
+        .join(format!("squall-{}", std::process::id()))
+        .join("pids")
+}
+
+/// A relative program path with a `/` is relative to the working directory.
+fn program(command: &str, dir: &Path) -> PathBuf {
+    let p = Path::new(command);
+    if p.is_relative() && command.contains('/') {
+        dir.join(p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
+impl Subprocess {
+    /// Start the subprocess and complete the handshake within the timeout.
+    pub(crate) fn spawn(l: Launch<'_>) -> Result<Subprocess, ShellError> {
+        let label = l.label.to_string();
+        let io_err = |context: &str, source| ShellError::Io {
+            component: label.clone(),
+            context: context.to_string(),
+            source,
+        };
+        std::fs::create_dir_all(l.pid_dir).map_err(|e| {
+            io_err(
+                &format!("creating the pid directory {}", l.pid_dir.display()),
+                e,
+            )
+        })?;
+        let mut child = Command::new(program(&l.command[0], l.dir))
+            .args(&l.command[1..])
+            .current_dir(l.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ShellError::Spawn {
+                component: label.clone(),
+                command: l.command.to_vec(),
+                dir: l.dir.to_path_buf(),
+                source,
+            })?;
+        let os_pid = child.id();
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io_err(
+                "starting",
+                std::io::Error::other("the subprocess has no piped stdio"),
+            ));
+        };
+        let live = Arc::new(Liveness {
+            start: Instant::now(),
+            last_heard: AtomicU64::new(0),
+            reader_blocked: AtomicBool::new(false),
+            hung: AtomicBool::new(false),
+        });
+        let (data_tx, data_rx) = bounded(l.queue.max(1));
+        let (ids_tx, ids_rx) = bounded(TASK_ID_QUEUE);
+        let (event_tx, events) = bounded(EVENT_QUEUE);
+        let (notify_tx, notify) = bounded(1);
+        let alarm = Alarm {
+            waker: l.waker.clone(),
+            notify: notify_tx,
+        };
+        let (stderr_done_tx, stderr_done) = bounded(1);
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let spawn_thread = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(format!("{name}-{os_pid}"))
+                .spawn(f)
+                .map_err(|e| io_err("starting an I/O thread", e))
+        };
+        let tail = stderr_tail.clone();
+        let stderr_label = label.clone();
+        let stderr_thread = spawn_thread(
+            "shell-stderr",
+            Box::new(move || {
+                log_stderr(stderr, &stderr_label, os_pid, &tail);
+                let _ = stderr_done_tx.send(());
+            }),
+        );
+        let reader_live = live.clone();
+        let reader_alarm = alarm.clone();
+        let reader_thread = spawn_thread(
+            "shell-reader",
+            Box::new(move || read_loop(stdout, event_tx, &reader_live, &reader_alarm)),
+        );
+        let handshake = l.handshake;
+        let writer_label = label.clone();
+        let writer = spawn_thread(
+            "shell-writer",
+            Box::new(move || write_loop(stdin, &handshake, data_rx, ids_rx, &writer_label)),
+        );
+        let mut proc = Subprocess {
+            label: label.clone(),
+            command: l.command.to_vec(),
+            child: Arc::new(Mutex::new(child)),
+            pid: os_pid,
+            data: Some(data_tx),
+            task_ids: Some(ids_tx),
+            events,
+            notify,
+            alarm,
+            live,
+            writer: None,
+            ticker: None,
+            stderr_done,
+            stderr_tail,
+            pid_file: None,
+            started: Instant::now(),
+        };
+        // The reader and stderr threads end by themselves at end of stream.
+        let (writer, _reader, _stderr) = match (writer, reader_thread, stderr_thread) {
+            (Ok(w), Ok(r), Ok(s)) => (w, r, s),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                proc.stop_now();
+                return Err(e);
+            }
+        };
+        proc.writer = Some(writer);
+        let failed = |proc: Subprocess, detail: String| {
+            let ended = proc.stop_now();
+            ShellError::Handshake {
+                component: label.clone(),
+                command: l.command.to_vec(),
+                detail: format!("{detail}; {}{}", ended.status, ended.stderr),
+            }
+        };
+        match proc.events.recv_timeout(l.timeout) {
+            Ok(Event::Pid(pid)) => proc.pid = pid,
+            Ok(Event::Closed(c)) => {
+                let detail = match c {
+                    Closed::Eof => "it exited before replying {\"pid\": N}".to_string(),
+                    Closed::Io(e) => format!("reading its reply: {e}"),
+                    Closed::Malformed(e, text) => {
+                        format!(
+                            "its reply is not {{\"pid\": N}}: {}; message: {text}",
+                            e.detail
+                        )
+                    }
+                };
+                return Err(failed(proc, detail));
+            }
+            Ok(Event::Msg(_)) | Err(_) => {
+                let detail = format!(
+                    "no {{\"pid\": N}} reply within {:?} (topology.subprocess.timeout.secs)",
+                    l.timeout
+                );
+                return Err(failed(proc, detail));
+            }
+        }
+        // Storm's protocol has the subprocess create the file; make sure it is there.
+        let pid_file = l.pid_dir.join(proc.pid.to_string());
+        if !pid_file.exists()
+            && let Err(e) = std::fs::File::create(&pid_file)
+        {
+            tracing::warn!(component = %label, "cannot create pid file {}: {e}", pid_file.display());
+        }
+        proc.pid_file = Some(pid_file);
+        if l.heartbeat {
+            proc.start_ticker(l.timeout)
+                .map_err(|e| io_err("starting the heartbeat thread", e))?;
+        }
+        tracing::info!(component = %label, pid = proc.pid, "launched subprocess {:?}", l.command);
+        Ok(proc)
+    }
+
+    fn start_ticker(&mut self, timeout: Duration) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let period = (timeout / 3).min(Duration::from_secs(1));
+        let live = self.live.clone();
+        let child = self.child.clone();
+        let data = self.data.clone();
+        let alarm = self.alarm.clone();
+        let label = self.label.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("shell-ticker-{}", self.pid))
+            .spawn(move || {
+                loop {
+                    match stop_rx.recv_timeout(period) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    let silent = live.silent_for();
+                    if silent > timeout && !live.reader_blocked.load(Ordering::Acquire) {
+                        tracing::warn!(component = %label, "subprocess silent for {silent:?}: killing it");
+                        live.hung.store(true, Ordering::Release);
+                        let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+                        return;
+                    }
+                    if let Some(d) = &data {
+                        // Full: tuples are queued, and the subprocess answers those.
+                        let _ = d.try_send(Outgoing::Heartbeat);
+                    }
+                    // Apply what waited for an urgent message (emits nobody waits for).
+                    alarm.ring();
+                }
+            })?;
+        self.ticker = Some((stop_tx, handle));
+        Ok(())
+    }
+
+    /// Queue `item` for the writer; `Err` gives it back when the queue is full or the
+    /// writer is gone (`true`: gone).
+    pub(crate) fn try_send(&self, item: Outgoing) -> Result<(), (Outgoing, bool)> {
+        let Some(d) = &self.data else {
+            return Err((item, true));
+        };
+        d.try_send(item).map_err(|e| match e {
+            TrySendError::Full(i) => (i, false),
+            TrySendError::Disconnected(i) => (i, true),
+        })
+    }
+
+    /// The writer's queue, to wait on when it is full.
+    pub(crate) fn data_queue(&self) -> Option<&Sender<Outgoing>> {
+        self.data.as_ref()
+    }
+
+    /// Queue a task-id list (written before any queued tuple). `false`: the subprocess
+    /// has asked for more lists than it read, or the writer is gone.
+    pub(crate) fn send_task_ids(&self, tasks: &[TaskId]) -> bool {
+        self.task_ids
+            .as_ref()
+            .is_some_and(|t| t.try_send(SmallVec::from_slice(tasks)).is_ok())
+    }
+
+    /// Whether the reader is waiting for the host (backpressure, not a hang).
+    pub(crate) fn host_behind(&self) -> bool {
+        self.live.reader_blocked.load(Ordering::Acquire)
+    }
+
+    fn stop_ticker(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+    }
+
+    fn kill(&self) {
+        let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+    }
+
+    /// Kill it now and collect how it ended.
+    pub(crate) fn stop_now(mut self) -> Ended {
+        self.stop_ticker();
+        self.kill();
+        self.finish()
+    }
+
+    /// Close its stdin, give it [`EXIT_GRACE`] to exit, then kill it.
+    pub(crate) fn stop_gracefully(mut self) -> Ended {
+        self.stop_ticker();
+        self.data = None;
+        self.task_ids = None;
+        let deadline = Instant::now() + EXIT_GRACE;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let exited = self
+                .child
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .try_wait()
+                .map(|s| s.is_some())
+                .unwrap_or(true);
+            if exited || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+        self.kill();
+        self.finish()
+    }
+
+    /// Reap the (killed or exited) process and its threads; remove the pid file.
+    fn finish(mut self) -> Ended {
+        self.data = None;
+        self.task_ids = None;
+        let status = match self.child.lock().unwrap_or_else(|p| p.into_inner()).wait() {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("exit status unknown ({e})"),
+        };
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        // Unblocks the reader if it waits on a full channel; it ends at end of stream.
+        let (_, detached) = bounded(1);
+        drop(std::mem::replace(&mut self.events, detached));
+        let _ = self.stderr_done.recv_timeout(Duration::from_millis(200));
+        if let Some(f) = self.pid_file.take() {
+            let _ = std::fs::remove_file(f);
+        }
+        let tail = self.stderr_tail.lock().unwrap_or_else(|p| p.into_inner());
+        let stderr = if tail.is_empty() {
+            String::new()
+        } else {
+            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+            format!("; its last stderr lines:\n  {}", lines.join("\n  "))
+        };
+        Ended {
+            status,
+            stderr,
+            hung: self.live.hung.load(Ordering::Acquire),
+        }
+    }
+}
+
+impl Drop for Subprocess {
+    fn drop(&mut self) {
+        // A subprocess is stopped through `stop_now`/`stop_gracefully`; this only runs
+        // when one is dropped on an error path, so never leave a process behind.
+        if self.data.is_some() {
+            self.stop_ticker();
+            self.kill();
+            let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).wait();
+            if let Some(f) = self.pid_file.take() {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
+}
+
+/// Send `ev` to the executor, ringing `alarm` if it is urgent; `false` when the
+/// executor is gone.
+fn deliver(tx: &Sender<Event>, ev: Event, live: &Liveness, alarm: &Alarm) -> bool {
+    let ring = urgent(&ev);
+    match tx.try_send(ev) {
+        Ok(()) => {}
+        Err(TrySendError::Full(ev)) => {
+            live.reader_blocked.store(true, Ordering::Release);
+            alarm.ring();
+            let sent = tx.send(ev).is_ok();
+            live.touch();
+            live.reader_blocked.store(false, Ordering::Release);
+            if !sent {
+                return false;
+            }
+        }
+        Err(TrySendError::Disconnected(_)) => return false,
+    }
+    if ring {
+        alarm.ring();
+    }
+    true
+}
+
+fn read_loop(stdout: impl Read, tx: Sender<Event>, live: &Liveness, alarm: &Alarm) {
+    let mut frames = FrameReader::new(BufReader::with_capacity(64 << 10, stdout));
+    let mut first = true;
+    loop {
+        let ev = match frames.next_frame() {
+            Ok(Some(text)) => {
+                live.touch();
+                if first {
+                    first = false;
+                    match protocol::parse_pid(text) {
+                        Ok(pid) => Event::Pid(pid),
+                        Err(detail) => Event::Closed(Closed::Malformed(
+                            ParseError {
+                                command: "handshake".into(),
+                                detail,
+                            },
+                            excerpt(text),
+                        )),
+                    }
+                } else {
+                    match protocol::parse_msg(text) {
+                        Ok(m) => Event::Msg(m),
+                        Err(e) => Event::Closed(Closed::Malformed(e, excerpt(text))),
+                    }
+                }
+            }
+            Ok(None) => Event::Closed(Closed::Eof),
+            Err(FrameError::Io(e)) => Event::Closed(Closed::Io(e)),
+            Err(FrameError::Truncated(text)) => Event::Closed(Closed::Malformed(
+                ParseError {
+                    command: "?".into(),
+                    detail: "the output ended in the middle of a message (no \"end\" line)".into(),
+                },
+                excerpt(&text),
+            )),
+            Err(FrameError::TooLong(text)) => Event::Closed(Closed::Malformed(
+                ParseError {
+                    command: "?".into(),
+                    detail: format!(
+                        "a message longer than {} MiB",
+                        super::frame::MAX_MESSAGE >> 20
+                    ),
+                },
+                excerpt(&text),
+            )),
+        };
+        let last = matches!(ev, Event::Closed(_));
+        if !deliver(&tx, ev, live, alarm) || last {
+            return;
+        }
+    }
+}
+
+fn write_loop(
+    stdin: ChildStdin,
+    handshake: &serde_json::Value,
+    data: Receiver<Outgoing>,
+    task_ids: Receiver<SmallVec<[TaskId; 4]>>,
+    label: &str,
+) {
+    let mut w = BufWriter::with_capacity(64 << 10, stdin);
+    let mut heartbeat_ids = rand::random::<u32>() as u64;
+    let mut write = |w: &mut BufWriter<ChildStdin>, item: Outgoing| match item {
+        Outgoing::Tuple {
+            id,
+            comp,
+            stream,
+            task,
+            values,
+        } => protocol::write_tuple(w, id, Some(comp), stream, task, &values),
+        Outgoing::Heartbeat => {
+            heartbeat_ids += 1;
+            protocol::write_tuple(w, heartbeat_ids, None, "__heartbeat", -1, &[])
+        }
+        Outgoing::Command { name, id } => protocol::write_command(w, name, id.as_ref()),
+    };
+    let result = (|| -> std::io::Result<()> {
+        protocol::write_json(&mut w, handshake)?;
+        w.flush()?;
+        loop {
+            // Task-id lists first: the subprocess may be waiting for one.
+            match task_ids.try_recv() {
+                Ok(ids) => {
+                    protocol::write_task_ids(&mut w, &ids)?;
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return w.flush(),
+                Err(TryRecvError::Empty) => {}
+            }
+            match data.try_recv() {
+                Ok(item) => {
+                    write(&mut w, item)?;
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return w.flush(),
+                Err(TryRecvError::Empty) => {}
+            }
+            // Nothing queued: send what was written, then wait.
+            w.flush()?;
+            let mut sel = Select::new();
+            let ids_op = sel.recv(&task_ids);
+            let data_op = sel.recv(&data);
+            let op = sel.select();
+            match op.index() {
+                i if i == ids_op => match op.recv(&task_ids) {
+                    Ok(ids) => protocol::write_task_ids(&mut w, &ids)?,
+                    Err(_) => return w.flush(),
+                },
+                i if i == data_op => match op.recv(&data) {
+                    Ok(item) => write(&mut w, item)?,
+                    Err(_) => return w.flush(),
+                },
+                _ => {}
+            }
+        }
+    })();
+    if let Err(e) = result {
+        // The subprocess died or closed stdin; the reader reports it.
+        tracing::debug!(component = %label, "writing to the subprocess stopped: {e}");
+    }
+}
+
+fn log_stderr(stderr: impl Read, label: &str, pid: u32, tail: &Mutex<VecDeque<String>>) {
+    let mut r = BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end();
+        tracing::info!(component = %label, pid, "subprocess stderr: {text}");
+        let mut keep = text.to_string();
+        if keep.len() > STDERR_LINE_BYTES {
+            let mut end = STDERR_LINE_BYTES;
+            while !keep.is_char_boundary(end) {
+                end -= 1;
+            }
+            keep.truncate(end);
+            keep.push_str("...");
+        }
+        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+        if t.len() == STDERR_LINES {
+            t.pop_front();
+        }
+        t.push_back(keep);
+    }
+}
