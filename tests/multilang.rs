@@ -263,12 +263,12 @@ impl squall_runtime::Spout for Paced {
 #[test]
 fn idle_bolt_subprocess_lives_on_heartbeats_and_takes_ticks() {
     require_pystorm();
-    // Timeout 1 s, idle for 3 s: only heartbeat answers keep the subprocess alive.
+    // Timeout 2 s, idle for 4 s: only heartbeat answers keep the subprocess alive.
     let counts = Counts::default();
     let mut reg = registry(&counts, 0);
     reg.spout("Paced", |_| {
         Ok(Paced {
-            gap: Duration::from_secs(3),
+            gap: Duration::from_secs(4),
             first: None,
             sent: 0,
         })
@@ -278,7 +278,7 @@ fn idle_bolt_subprocess_lives_on_heartbeats_and_takes_ticks() {
 name: multilang-idle
 config:
   topology.resources.dir: "{dir}"
-  topology.subprocess.timeout.secs: 1
+  topology.subprocess.timeout.secs: 2
 spouts:
   - id: sentences
     className: Paced
@@ -503,6 +503,58 @@ streams:
         (n as u64, failures, failures, 0),
         "{spout:?}"
     );
+}
+
+#[test]
+fn crashing_spout_subprocess_is_restarted_and_reported() {
+    require_node();
+    let marker = tempfile::tempdir().unwrap();
+    let n: i64 = 60;
+    let yaml = format!(
+        r#"
+name: multilang-spout-crash
+config:
+  topology.resources.dir: "{dir}"
+  test.numbers: {n}
+  test.crash.at: 25
+  test.marker: "{marker}"
+spouts:
+  - id: numbers
+    className: ShellSpout
+    constructorArgs: [["node", "numbers.js"], ["n"]]
+bolts:
+  - id: gate
+    className: FailFirstSeen
+    constructorArgs: [7]
+streams:
+  - from: numbers
+    to: gate
+    grouping: {{type: SHUFFLE}}
+"#,
+        dir = resources(),
+        marker = marker.path().join("tripped").display()
+    );
+    let report = run(&registry(&Counts::default(), 0), &yaml);
+    // The restarted spout starts over (its predecessor's replay state died with it, as
+    // when Storm restarts a worker): every number passes, some twice.
+    let passed: BTreeSet<i64> = report
+        .emitted("gate", "default")
+        .iter()
+        .map(|v| int(v, 0))
+        .collect();
+    assert_eq!(passed, (0..n).collect::<BTreeSet<_>>());
+    let spout = &report.components["numbers"];
+    assert_eq!(spout.errors, 1, "{spout:?}");
+    let error = spout.last_error.as_deref().unwrap_or_default();
+    for part in [
+        "numbers:",
+        "numbers.js",
+        "exited",
+        "exit status: 4",
+        "numbers: exiting before 25",
+    ] {
+        assert!(error.contains(part), "missing {part:?} in: {error}");
+    }
 }
 
 /// Runs the faulty split (`fault` = exit or hang at sentence 37) and checks that every

@@ -33,6 +33,7 @@ mod frame;
 mod handshake;
 mod host;
 mod json;
+mod pipes;
 mod process;
 mod protocol;
 mod restart;

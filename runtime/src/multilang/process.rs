@@ -21,20 +21,19 @@
 //! Every channel is bounded. Killing the subprocess unblocks every thread (pipes break).
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use smallvec::SmallVec;
 
-use super::error::{ShellError, excerpt};
-use super::frame::{FrameError, FrameReader};
-use super::protocol::{self, ParseError, ShellMsg};
+use super::error::ShellError;
+use super::pipes::{Alarm, Liveness, log_stderr, read_loop, write_loop};
+use super::protocol::{ParseError, ShellMsg};
 use crate::context::Waker;
 use crate::ids::TaskId;
 use crate::tuple::Values;
@@ -44,10 +43,8 @@ const EVENT_QUEUE: usize = 1024;
 /// Task-id lists waiting to be written; a subprocess that asks for more without reading
 /// them is broken.
 const TASK_ID_QUEUE: usize = 4096;
-/// Lines of stderr kept for the error report.
-const STDERR_LINES: usize = 20;
-/// Longest stderr line kept.
-const STDERR_LINE_BYTES: usize = 500;
+/// Least time a subprocess gets to answer the handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopping subprocess gets to exit after its stdin is closed.
 pub(crate) const EXIT_GRACE: Duration = Duration::from_millis(500);
 
@@ -89,33 +86,6 @@ pub(crate) enum Closed {
     Malformed(ParseError, String),
 }
 
-/// Whether the executor should apply `ev` now (else it waits for the next urgent one, an
-/// input, or the ticker): emits nobody waits for, logs and metrics can wait.
-fn urgent(ev: &Event) -> bool {
-    match ev {
-        Event::Msg(ShellMsg::Emit(e)) => e.need_task_ids && e.task.is_none(),
-        Event::Msg(ShellMsg::Log { .. } | ShellMsg::Metrics { .. }) => false,
-        _ => true,
-    }
-}
-
-/// Wakes whoever applies the subprocess's messages: the executor through its waker
-/// (when idle), and `notify` (when it waits for room in the writer's queue).
-#[derive(Debug, Clone)]
-struct Alarm {
-    waker: Option<Waker>,
-    notify: Sender<()>,
-}
-
-impl Alarm {
-    fn ring(&self) {
-        let _ = self.notify.try_send(());
-        if let Some(w) = &self.waker {
-            w.wake();
-        }
-    }
-}
-
 /// What the reader hands to the executor.
 #[derive(Debug)]
 pub(crate) enum Event {
@@ -147,30 +117,6 @@ pub(crate) struct Launch<'a> {
     pub(crate) heartbeat: bool,
     /// Capacity of the writer's queue.
     pub(crate) queue: usize,
-}
-
-/// Liveness shared by the reader and the ticker.
-#[derive(Debug)]
-struct Liveness {
-    start: Instant,
-    /// Milliseconds since `start` when the last message arrived.
-    last_heard: AtomicU64,
-    /// The reader is waiting for room in the event channel (the host is behind).
-    reader_blocked: AtomicBool,
-    /// The ticker killed the subprocess for being silent.
-    hung: AtomicBool,
-}
-
-impl Liveness {
-    fn touch(&self) {
-        self.last_heard
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Release);
-    }
-
-    fn silent_for(&self) -> Duration {
-        let heard = Duration::from_millis(self.last_heard.load(Ordering::Acquire));
-        self.start.elapsed().saturating_sub(heard)
-    }
 }
 
 /// How a subprocess ended: for the error report.
@@ -353,7 +299,9 @@ impl Subprocess {
                 detail: format!("{detail}; {}{}", ended.status, ended.stderr),
             }
         };
-        match proc.events.recv_timeout(l.timeout) {
+        // Start-up (interpreter, imports) may take longer than a silence is allowed to.
+        let handshake_timeout = l.timeout.max(HANDSHAKE_TIMEOUT);
+        match proc.events.recv_timeout(handshake_timeout) {
             Ok(Event::Pid(pid)) => proc.pid = pid,
             Ok(Event::Closed(c)) => {
                 let detail = match c {
@@ -370,8 +318,8 @@ impl Subprocess {
             }
             Ok(Event::Msg(_)) | Err(_) => {
                 let detail = format!(
-                    "no {{\"pid\": N}} reply within {:?} (topology.subprocess.timeout.secs)",
-                    l.timeout
+                    "no {{\"pid\": N}} reply within {handshake_timeout:?} (the longer of \
+                     topology.subprocess.timeout.secs and {HANDSHAKE_TIMEOUT:?})"
                 );
                 return Err(failed(proc, detail));
             }
@@ -545,180 +493,5 @@ impl Drop for Subprocess {
                 let _ = std::fs::remove_file(f);
             }
         }
-    }
-}
-
-/// Send `ev` to the executor, ringing `alarm` if it is urgent; `false` when the
-/// executor is gone.
-fn deliver(tx: &Sender<Event>, ev: Event, live: &Liveness, alarm: &Alarm) -> bool {
-    let ring = urgent(&ev);
-    match tx.try_send(ev) {
-        Ok(()) => {}
-        Err(TrySendError::Full(ev)) => {
-            live.reader_blocked.store(true, Ordering::Release);
-            alarm.ring();
-            let sent = tx.send(ev).is_ok();
-            live.touch();
-            live.reader_blocked.store(false, Ordering::Release);
-            if !sent {
-                return false;
-            }
-        }
-        Err(TrySendError::Disconnected(_)) => return false,
-    }
-    if ring {
-        alarm.ring();
-    }
-    true
-}
-
-fn read_loop(stdout: impl Read, tx: Sender<Event>, live: &Liveness, alarm: &Alarm) {
-    let mut frames = FrameReader::new(BufReader::with_capacity(64 << 10, stdout));
-    let mut first = true;
-    loop {
-        let ev = match frames.next_frame() {
-            Ok(Some(text)) => {
-                live.touch();
-                if first {
-                    first = false;
-                    match protocol::parse_pid(text) {
-                        Ok(pid) => Event::Pid(pid),
-                        Err(detail) => Event::Closed(Closed::Malformed(
-                            ParseError {
-                                command: "handshake".into(),
-                                detail,
-                            },
-                            excerpt(text),
-                        )),
-                    }
-                } else {
-                    match protocol::parse_msg(text) {
-                        Ok(m) => Event::Msg(m),
-                        Err(e) => Event::Closed(Closed::Malformed(e, excerpt(text))),
-                    }
-                }
-            }
-            Ok(None) => Event::Closed(Closed::Eof),
-            Err(FrameError::Io(e)) => Event::Closed(Closed::Io(e)),
-            Err(FrameError::Truncated(text)) => Event::Closed(Closed::Malformed(
-                ParseError {
-                    command: "?".into(),
-                    detail: "the output ended in the middle of a message (no \"end\" line)".into(),
-                },
-                excerpt(&text),
-            )),
-            Err(FrameError::TooLong(text)) => Event::Closed(Closed::Malformed(
-                ParseError {
-                    command: "?".into(),
-                    detail: format!(
-                        "a message longer than {} MiB",
-                        super::frame::MAX_MESSAGE >> 20
-                    ),
-                },
-                excerpt(&text),
-            )),
-        };
-        let last = matches!(ev, Event::Closed(_));
-        if !deliver(&tx, ev, live, alarm) || last {
-            return;
-        }
-    }
-}
-
-fn write_loop(
-    stdin: ChildStdin,
-    handshake: &serde_json::Value,
-    data: Receiver<Outgoing>,
-    task_ids: Receiver<SmallVec<[TaskId; 4]>>,
-    label: &str,
-) {
-    let mut w = BufWriter::with_capacity(64 << 10, stdin);
-    let mut heartbeat_ids = rand::random::<u32>() as u64;
-    let mut write = |w: &mut BufWriter<ChildStdin>, item: Outgoing| match item {
-        Outgoing::Tuple {
-            id,
-            comp,
-            stream,
-            task,
-            values,
-        } => protocol::write_tuple(w, id, Some(comp), stream, task, &values),
-        Outgoing::Heartbeat => {
-            heartbeat_ids += 1;
-            protocol::write_tuple(w, heartbeat_ids, None, "__heartbeat", -1, &[])
-        }
-        Outgoing::Command { name, id } => protocol::write_command(w, name, id.as_ref()),
-    };
-    let result = (|| -> std::io::Result<()> {
-        protocol::write_json(&mut w, handshake)?;
-        w.flush()?;
-        loop {
-            // Task-id lists first: the subprocess may be waiting for one.
-            match task_ids.try_recv() {
-                Ok(ids) => {
-                    protocol::write_task_ids(&mut w, &ids)?;
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => return w.flush(),
-                Err(TryRecvError::Empty) => {}
-            }
-            match data.try_recv() {
-                Ok(item) => {
-                    write(&mut w, item)?;
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => return w.flush(),
-                Err(TryRecvError::Empty) => {}
-            }
-            // Nothing queued: send what was written, then wait.
-            w.flush()?;
-            let mut sel = Select::new();
-            let ids_op = sel.recv(&task_ids);
-            let data_op = sel.recv(&data);
-            let op = sel.select();
-            match op.index() {
-                i if i == ids_op => match op.recv(&task_ids) {
-                    Ok(ids) => protocol::write_task_ids(&mut w, &ids)?,
-                    Err(_) => return w.flush(),
-                },
-                i if i == data_op => match op.recv(&data) {
-                    Ok(item) => write(&mut w, item)?,
-                    Err(_) => return w.flush(),
-                },
-                _ => {}
-            }
-        }
-    })();
-    if let Err(e) = result {
-        // The subprocess died or closed stdin; the reader reports it.
-        tracing::debug!(component = %label, "writing to the subprocess stopped: {e}");
-    }
-}
-
-fn log_stderr(stderr: impl Read, label: &str, pid: u32, tail: &Mutex<VecDeque<String>>) {
-    let mut r = BufReader::new(stderr);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end();
-        tracing::info!(component = %label, pid, "subprocess stderr: {text}");
-        let mut keep = text.to_string();
-        if keep.len() > STDERR_LINE_BYTES {
-            let mut end = STDERR_LINE_BYTES;
-            while !keep.is_char_boundary(end) {
-                end -= 1;
-            }
-            keep.truncate(end);
-            keep.push_str("...");
-        }
-        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-        if t.len() == STDERR_LINES {
-            t.pop_front();
-        }
-        t.push_back(keep);
     }
 }
