@@ -166,7 +166,8 @@ fn squall_validate_accepts_the_example_and_locates_errors() {
         run.stderr.trim(),
         format!(
             "{}:3:14: topologySource.className: unknown topology builder \
-             'ExclamationTopolgy'; registered topology builders are: ExclamationTopology",
+             'ExclamationTopolgy'; registered topology builders are: ExclamationTopology, \
+             TridentWordCount",
             file.display()
         )
     );

@@ -61,6 +61,9 @@ pub struct TopologyRecord {
     pub resolved_yaml: Option<String>,
     /// SHA-256 (hex) of the topology binary.
     pub artifact: String,
+    /// SHA-256 (hex) of the topology's resources archive, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<String>,
     /// Lifecycle status.
     pub status: TopologyStatus,
     /// Requested number of workers (`topology.workers`, or the last rebalance's).

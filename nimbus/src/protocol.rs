@@ -22,6 +22,10 @@ pub struct SubmitRequest {
     pub yaml: String,
     /// SHA-256 (hex) of an uploaded artifact.
     pub artifact: String,
+    /// SHA-256 (hex) of an uploaded resources archive (a tar of the topology's
+    /// resources directory), unpacked for every worker as its `topology.resources.dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<String>,
 }
 
 /// `POST /api/v1/topologies/{name}/kill` (the body may be empty).
@@ -96,6 +100,9 @@ pub struct SlotAssignment {
     pub task_locations: BTreeMap<String, String>,
     /// Number of workers of the topology.
     pub workers_total: u32,
+    /// SHA-256 (hex) of the topology's resources archive, fetched like the artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<String>,
 }
 
 /// Answer to a heartbeat: every slot assignment of that supervisor.

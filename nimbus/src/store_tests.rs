@@ -10,6 +10,7 @@ fn record(name: &str, seq: u64) -> TopologyRecord {
         seq,
         yaml: "name: t\n".to_string(),
         resolved_yaml: None,
+        resources: None,
         artifact: "ab".repeat(32),
         status: TopologyStatus::Active,
         num_workers: 2,

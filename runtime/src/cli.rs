@@ -36,6 +36,9 @@ pub enum Command {
         /// bolts and streams) as YAML to this file; nimbus plans from it.
         #[arg(long, value_name = "FILE")]
         write_resolved: Option<PathBuf>,
+        /// Flux options.
+        #[command(flatten)]
+        flux: FluxArgs,
     },
     /// Run a topology in this process.
     Local {
@@ -48,6 +51,9 @@ pub enum Command {
         /// Print exactly one JSON object with the totals on stdout.
         #[arg(long)]
         json: bool,
+        /// Flux options; `--resources` defaults to the topology file's directory.
+        #[command(flatten)]
+        flux: FluxArgs,
     },
     /// List the registered spouts, bolts and topology builders.
     Components,
@@ -61,6 +67,9 @@ pub enum Command {
         /// Topology name (default: the YAML's `name`).
         #[arg(long)]
         name: Option<String>,
+        /// Flux options; `--resources DIR` is shipped to the workers with the artifact.
+        #[command(flatten)]
+        flux: FluxArgs,
         /// Where nimbus is.
         #[command(flatten)]
         nimbus: NimbusArg,
@@ -165,6 +174,30 @@ pub enum StateCommand {
     },
 }
 
+/// Storm Flux options of `validate`, `local` and `submit`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FluxArgs {
+    /// Java .properties file whose keys `${key}` in the topology file stand for (Flux's
+    /// `--filter`); `${ENV-NAME}` always reads environment variable NAME.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub filter: Option<PathBuf>,
+    /// The topology's resources directory: the working directory of its shell
+    /// components (`topology.resources.dir`) and where `resource: true` includes are
+    /// looked up. Default: the topology file's directory.
+    #[arg(long, value_name = "DIR")]
+    pub resources: Option<PathBuf>,
+}
+
+impl FluxArgs {
+    /// The loader's options.
+    pub fn load_options(&self) -> crate::flux::LoadOptions {
+        crate::flux::LoadOptions {
+            filter: self.filter.clone(),
+            resources: self.resources.clone(),
+        }
+    }
+}
+
 /// Where nimbus is.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NimbusArg {
@@ -209,12 +242,14 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
         Command::Validate {
             file,
             write_resolved,
-        } => validate(&file, write_resolved.as_deref(), registry),
+            flux,
+        } => validate(&file, write_resolved.as_deref(), &flux, registry),
         Command::Local {
             file,
             duration,
             json,
-        } => local(&file, duration, json, registry),
+            flux,
+        } => local(&file, duration, json, &flux, registry),
         Command::Worker { spec } => crate::worker::run(registry, &spec),
         Command::State {
             command: StateCommand::Dump { store, json, raw },
@@ -223,24 +258,9 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             file,
             artifact,
             name,
+            flux,
             nimbus,
-        } => {
-            // Check the topology against this binary's components before uploading.
-            if artifact.is_none()
-                && let Err(errors) = load(&file, registry)
-            {
-                eprintln!("{errors}");
-                return 1;
-            }
-            client::run(
-                &nimbus.url,
-                ClientCommand::Submit {
-                    file,
-                    artifact,
-                    name,
-                },
-            )
-        }
+        } => submit(file, artifact, name, &flux, &nimbus, registry),
         Command::Kill { name, wait, nimbus } => {
             client::run(&nimbus.url, ClientCommand::Kill { name, wait })
         }
@@ -286,17 +306,86 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
 
 /// Load and validate a topology file against the registry, resolving its
 /// `topologySource` if it has one: the topology, and the registry to run it with (see
-/// [`crate::topology_source::validate`]).
+/// [`crate::topology_source::validate`]). `${ENV-NAME}` is substituted; see
+/// [`load_with`] for a properties file and includes under a resources directory.
 pub fn load(file: &Path, registry: &Registry) -> Result<(ValidTopology, Registry), SpecErrors> {
-    let parsed = spec::load_file(file)?;
-    topology_source::validate(&parsed, registry)
+    load_with(file, &crate::flux::LoadOptions::default(), registry)
 }
 
-/// `squall validate FILE [--write-resolved OUT]`.
-fn validate(file: &Path, write_resolved: Option<&Path>, registry: &Registry) -> i32 {
-    let checked = spec::load_file(file).and_then(|parsed| {
+/// [`load`] with Flux options: `${key}` from `opts.filter`, resource includes under
+/// `opts.resources`.
+pub fn load_with(
+    file: &Path,
+    opts: &crate::flux::LoadOptions,
+    registry: &Registry,
+) -> Result<(ValidTopology, Registry), SpecErrors> {
+    let loaded = crate::flux::load_file(file, opts)?;
+    topology_source::validate(&loaded.parsed, registry)
+}
+
+/// `squall submit FILE [--artifact BIN] [--name NAME] [--filter PROPS] [--resources DIR]`.
+fn submit(
+    file: PathBuf,
+    artifact: Option<PathBuf>,
+    name: Option<String>,
+    flux: &FluxArgs,
+    nimbus: &NimbusArg,
+    registry: &Registry,
+) -> i32 {
+    let loaded = match crate::flux::load_file(&file, &flux.load_options()) {
+        Ok(l) => l,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 1;
+        }
+    };
+    // Check the topology against this binary's components before uploading (and the
+    // substitutions and includes, whatever the artifact).
+    let checked = if artifact.is_none() {
+        topology_source::validate(&loaded.parsed, registry).map(|_| ())
+    } else if loaded.parsed.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(SpecErrors(loaded.parsed.problems.clone()))
+    };
+    if let Err(errors) = checked {
+        eprintln!("{errors}");
+        return 1;
+    }
+    // Nimbus and the workers have neither the properties file nor the included files:
+    // they get the topology substituted and merged.
+    let yaml = match loaded.wire_yaml() {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    client::run(
+        &nimbus.url,
+        ClientCommand::Submit {
+            file,
+            artifact,
+            name,
+            yaml: Some(yaml),
+            resources: flux.resources.clone(),
+        },
+    )
+}
+
+/// `squall validate FILE [--write-resolved OUT] [--filter PROPS] [--resources DIR]`.
+fn validate(
+    file: &Path,
+    write_resolved: Option<&Path>,
+    flux: &FluxArgs,
+    registry: &Registry,
+) -> i32 {
+    let checked = crate::flux::load_file(file, &flux.load_options()).and_then(|loaded| {
+        let parsed = loaded.parsed;
         let (resolved, effective) = topology_source::resolve(&parsed, registry)?;
         let topo = topology_source::validate_resolved(&parsed, &resolved, &effective)?;
+        // What nimbus plans from: Flux refs and config methods applied.
+        let resolved = spec::normalize(&resolved, &effective);
         Ok((resolved, topo))
     });
     let (resolved, topo) = match checked {
@@ -325,14 +414,34 @@ fn validate(file: &Path, write_resolved: Option<&Path>, registry: &Registry) -> 
     0
 }
 
-fn local(file: &Path, duration: Option<Duration>, json: bool, registry: &Registry) -> i32 {
-    let (mut topo, registry) = match load(file, registry) {
+fn local(
+    file: &Path,
+    duration: Option<Duration>,
+    json: bool,
+    flux: &FluxArgs,
+    registry: &Registry,
+) -> i32 {
+    let (mut topo, registry) = match load_with(file, &flux.load_options(), registry) {
         Ok(t) => t,
         Err(errors) => {
             eprintln!("{errors}");
             return 1;
         }
     };
+    // `--resources DIR` (absolute; it must exist) wins over the topology's own setting.
+    if let Some(d) = &flux.resources {
+        match std::fs::canonicalize(d) {
+            Ok(abs) if abs.is_dir() => crate::resources::set_resources_dir(&mut topo, &abs, true),
+            Ok(abs) => {
+                eprintln!("error: --resources {}: not a directory", abs.display());
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("error: --resources {}: {e}", d.display());
+                return 1;
+            }
+        }
+    }
     // Multi-lang subprocesses run next to the topology file unless it says otherwise.
     let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
     let dir = std::path::absolute(dir.unwrap_or(Path::new("."))).unwrap_or_default();

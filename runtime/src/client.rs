@@ -105,6 +105,12 @@ impl Nimbus {
             path: artifact.display().to_string(),
             source,
         })?;
+        self.upload_bytes(bytes).await
+    }
+
+    /// Upload bytes to nimbus's content-addressed store (skipped when nimbus has them);
+    /// returns their SHA-256.
+    pub async fn upload_bytes(&self, bytes: Vec<u8>) -> Result<String, ClientError> {
         let hash = hex::encode(Sha256::digest(&bytes));
         let url = format!("{}/api/v1/artifacts/{hash}", self.base);
         let unreachable = |source| ClientError::Unreachable {
@@ -137,8 +143,32 @@ impl Nimbus {
             path: file.display().to_string(),
             source,
         })?;
+        self.submit_yaml(&yaml, artifact, name, None).await
+    }
+
+    /// Submit a topology given as YAML text with an artifact and, optionally, a
+    /// resources directory (packed with [`crate::resources::pack`] and uploaded next to
+    /// the artifact; the workers get it unpacked as their `topology.resources.dir`).
+    pub async fn submit_yaml(
+        &self,
+        yaml: &str,
+        artifact: &Path,
+        name: Option<&str>,
+        resources: Option<&Path>,
+    ) -> Result<Json, ClientError> {
+        let resources = match resources {
+            Some(dir) => {
+                let archive = crate::resources::pack(dir, crate::resources::MAX_RESOURCES_BYTES)
+                    .map_err(|e| ClientError::Other(e.to_string()))?;
+                Some(self.upload_bytes(archive).await?)
+            }
+            None => None,
+        };
         let hash = self.upload(artifact).await?;
-        let body = json!({"name": name, "yaml": yaml, "artifact": hash});
+        let mut body = json!({"name": name, "yaml": yaml, "artifact": hash});
+        if let Some(r) = resources {
+            body["resources"] = json!(r);
+        }
         self.call(reqwest::Method::POST, "/api/v1/topologies", Some(body))
             .await
     }
@@ -214,6 +244,10 @@ pub enum ClientCommand {
         artifact: Option<std::path::PathBuf>,
         /// Name override.
         name: Option<String>,
+        /// The YAML to send (default: the file's text), e.g. substituted and merged.
+        yaml: Option<String>,
+        /// A resources directory to ship with the artifact.
+        resources: Option<std::path::PathBuf>,
     },
     /// Kill with a wait.
     Kill {
@@ -269,13 +303,24 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
             file,
             artifact,
             name,
+            yaml,
+            resources,
         } => {
             let artifact = match artifact {
                 Some(a) => a,
                 None => std::env::current_exe()
                     .map_err(|e| ClientError::Other(format!("cannot find this binary: {e}")))?,
             };
-            let answer = n.submit(&file, &artifact, name.as_deref()).await?;
+            let yaml = match yaml {
+                Some(y) => y,
+                None => std::fs::read_to_string(&file).map_err(|source| ClientError::File {
+                    path: file.display().to_string(),
+                    source,
+                })?,
+            };
+            let answer = n
+                .submit_yaml(&yaml, &artifact, name.as_deref(), resources.as_deref())
+                .await?;
             let id = answer.get("id").and_then(|v| v.as_str()).unwrap_or("?");
             println!("submitted topology {id}");
         }

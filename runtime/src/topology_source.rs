@@ -40,11 +40,17 @@ const DSL_SECTIONS: [&str; 3] = ["spouts", "bolts", "streams"];
 /// Problems in the built topology itself are left to [`spec::validate`]; they are
 /// located at the YAML's nearest node (the document root for generated components).
 pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Registry), SpecErrors> {
+    if parsed.def.topology_source.is_none() {
+        return Ok((parsed.clone(), base.clone()));
+    }
+    // Flux keys first: `ref` arguments of the builder resolved, the rest checked.
+    let normalized = spec::normalize(parsed, base);
+    let parsed = &normalized;
     let Some(src) = &parsed.def.topology_source else {
         return Ok((parsed.clone(), base.clone()));
     };
     let at = KeyPath::root().key("topologySource");
-    let mut errors = Vec::new();
+    let mut errors = parsed.problems.clone();
     let both: Vec<&str> = DSL_SECTIONS
         .into_iter()
         .filter(|s| declared(parsed, s))
@@ -126,6 +132,9 @@ pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Regi
         def,
         source: parsed.source.clone(),
         file: parsed.file.clone(),
+        flux: Default::default(),
+        origins: parsed.origins.clone(),
+        problems: Vec::new(),
     };
     Ok((resolved, registry))
 }

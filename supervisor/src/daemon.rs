@@ -171,11 +171,19 @@ impl Daemon {
             |e: std::io::Error| SupervisorError::Io(format!("worker dir {}: {e}", dir.display()));
         std::fs::create_dir_all(&dir).map_err(io)?;
         let _ = std::fs::remove_file(dir.join("heartbeat"));
+        let resources_dir = match &a.resources {
+            Some(hash) => Some(
+                unpack_resources(&self.artifacts, &self.http, &self.opts.nimbus, hash, &dir)
+                    .await?,
+            ),
+            None => None,
+        };
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
             assignment: a.clone(),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
+            resources_dir,
         };
         let spec_path = dir.join("worker.json");
         let json = serde_json::to_vec_pretty(&spec)
@@ -283,4 +291,33 @@ impl Daemon {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Fetch the resources archive `hash` (cached like artifacts) and unpack it afresh
+/// into `worker_dir/resources`; returns that directory, absolute.
+async fn unpack_resources(
+    artifacts: &ArtifactCache,
+    http: &reqwest::Client,
+    nimbus: &str,
+    hash: &str,
+    worker_dir: &std::path::Path,
+) -> Result<String, SupervisorError> {
+    let archive = artifacts.fetch(http, nimbus, hash).await?;
+    let bytes = std::fs::read(&archive)
+        .map_err(|e| SupervisorError::Io(format!("resources {hash}: {e}")))?;
+    let dest = std::path::absolute(worker_dir.join("resources"))
+        .map_err(|e| SupervisorError::Io(format!("resources {hash}: {e}")))?;
+    let target = dest.clone();
+    tokio::task::spawn_blocking(move || {
+        squall_runtime::resources::unpack(
+            &bytes,
+            &target,
+            squall_runtime::resources::MAX_RESOURCES_BYTES,
+        )
+    })
+    .await
+    .map_err(|e| SupervisorError::Io(format!("unpacking resources {hash}: {e}")))?
+    .map_err(|e| SupervisorError::Artifact(format!("resources {hash}: {e}")))?;
+    tracing::info!(resources = %hash, dir = %dest.display(), "resources unpacked");
+    Ok(dest.display().to_string())
 }

@@ -199,6 +199,7 @@ mod tests {
             executors: vec![[1, 2]],
             task_locations: Default::default(),
             workers_total: 1,
+            resources: None,
         }
     }
 

@@ -255,6 +255,56 @@ pub fn word_file(dir: &Path, lines: usize) -> (PathBuf, BTreeMap<String, u64>) {
     (path, counts)
 }
 
+/// A finite topology over `input` writing each word (`[word]`) to `sink`, with no
+/// state in memory: at least once means every word reaches the file at least as often
+/// as it is in the input, whatever process dies.
+pub fn split_sink_yaml(name: &str, input: &Path, sink: &Path, workers: u32) -> String {
+    format!(
+        r#"name: {name}
+config:
+  topology.workers: {workers}
+  topology.message.timeout.secs: 5
+  topology.max.spout.pending: 500
+spouts:
+  - id: lines
+    className: LineFileSpout
+    constructorArgs: ["{input}"]
+bolts:
+  - id: split
+    className: SplitSentenceBolt
+    parallelism: 2
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+streams:
+  - from: lines
+    to: split
+    grouping: {{type: SHUFFLE}}
+  - from: split
+    to: sink
+    grouping: {{type: SHUFFLE}}
+"#,
+        input = input.display(),
+        sink = sink.display()
+    )
+}
+
+/// How often each word is in the files written by sinks of `[word]` lines.
+pub fn sink_word_totals(sink: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(sink) else {
+        return out;
+    };
+    for line in text.lines() {
+        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str::<serde_json::Value>(line)
+            && let Some(w) = v.first().and_then(|w| w.as_str())
+        {
+            *out.entry(w.to_string()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
 /// A finite word-count topology over `input` writing `[word, count]` lines to `sink`.
 pub fn wordcount_yaml(name: &str, input: &Path, sink: &Path, workers: u32) -> String {
     format!(

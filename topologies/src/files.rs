@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use squall_runtime::{
@@ -103,15 +105,22 @@ impl Spout for LineFileSpout {
 /// How often [`FileSinkBolt`] flushes its buffer at the latest.
 const SINK_FLUSH: Duration = Duration::from_millis(200);
 
-/// Appends each input tuple to a file as one JSON array per line, then acks it. The
-/// buffer is flushed at least every 200 ms while tuples arrive, on every tick tuple
-/// (set `topology.tick.tuple.freq.secs` on the component to flush an idle sink), and at
-/// shutdown.
+/// Most written tuples [`FileSinkBolt`] holds un-acked before it flushes.
+const SINK_MAX_PENDING: usize = 10_000;
+
+/// Appends each input tuple to a file as one JSON array per line. A tuple is acked only
+/// once its line is flushed to the file, so nothing acked is lost if the worker dies.
+/// The buffer is flushed at least every 200 ms (a timer wakes the bolt), after
+/// 10 000 tuples, on every tick tuple, and at shutdown.
 #[derive(Debug)]
 pub struct FileSinkBolt {
     path: PathBuf,
     out: Option<BufWriter<File>>,
     last_flush: Instant,
+    pending: Vec<Tuple>,
+    has_pending: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    timed: bool,
 }
 
 impl FileSinkBolt {
@@ -121,6 +130,34 @@ impl FileSinkBolt {
             path: path.into(),
             out: None,
             last_flush: Instant::now(),
+            pending: Vec::new(),
+            has_pending: Arc::default(),
+            stop: Arc::default(),
+            timed: false,
+        }
+    }
+
+    /// Flush, then ack everything written since the last flush (or fail it all).
+    fn flush_and_ack(&mut self, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        self.last_flush = Instant::now();
+        self.has_pending.store(false, Ordering::Release);
+        let flushed = match self.out.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        };
+        match flushed {
+            Ok(()) => {
+                for t in self.pending.drain(..) {
+                    out.ack(&t);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for t in self.pending.drain(..) {
+                    out.fail(&t);
+                }
+                Err(self.io_err(e))
+            }
         }
     }
 
@@ -131,24 +168,35 @@ impl FileSinkBolt {
 
 #[async_trait]
 impl Bolt for FileSinkBolt {
-    async fn prepare(&mut self, _ctx: &TopologyContext) -> Result<(), ComponentError> {
+    async fn prepare(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
             .map_err(|e| ComponentError::io(format!("opening {}", self.path.display()), e))?;
         self.out = Some(BufWriter::new(file));
+        if let Some(waker) = ctx.waker() {
+            // Flush (and ack) what an idle stream left in the buffer.
+            let (pending, stop) = (self.has_pending.clone(), self.stop.clone());
+            let spawned = std::thread::Builder::new()
+                .name("file-sink-timer".to_string())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        std::thread::sleep(SINK_FLUSH);
+                        if pending.load(Ordering::Acquire) {
+                            waker.wake();
+                        }
+                    }
+                });
+            self.timed = spawned.is_ok();
+        }
         Ok(())
     }
 
     fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
         if input.is_tick() {
             // Ticks (`topology.tick.tuple.freq.secs` on this component) flush an idle sink.
-            self.last_flush = Instant::now();
-            return match self.out.as_mut().map(|w| w.flush()) {
-                Some(Err(e)) => Err(self.io_err(e)),
-                _ => Ok(()),
-            };
+            return self.flush_and_ack(out);
         }
         let Some(w) = self.out.as_mut() else {
             out.fail(&input);
@@ -156,26 +204,27 @@ impl Bolt for FileSinkBolt {
         };
         let mut line = input.values().to_json().to_string();
         line.push('\n');
-        let written = w.write_all(line.as_bytes());
-        let flushed = if self.last_flush.elapsed() >= SINK_FLUSH {
-            self.last_flush = Instant::now();
-            w.flush()
-        } else {
-            Ok(())
-        };
-        match written.and(flushed) {
-            Ok(()) => {
-                out.ack(&input);
-                Ok(())
-            }
-            Err(e) => {
-                out.fail(&input);
-                Err(self.io_err(e))
-            }
+        if let Err(e) = w.write_all(line.as_bytes()) {
+            out.fail(&input);
+            return Err(self.io_err(e));
         }
+        self.pending.push(input);
+        self.has_pending.store(true, Ordering::Release);
+        if !self.timed
+            || self.pending.len() >= SINK_MAX_PENDING
+            || self.last_flush.elapsed() >= SINK_FLUSH
+        {
+            return self.flush_and_ack(out);
+        }
+        Ok(())
+    }
+
+    fn wake(&mut self, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        self.flush_and_ack(out)
     }
 
     async fn cleanup(&mut self) {
+        self.stop.store(true, Ordering::Release);
         if let Some(w) = self.out.as_mut()
             && let Err(e) = w.flush()
         {

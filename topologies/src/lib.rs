@@ -9,6 +9,7 @@ mod bench;
 mod faults;
 mod files;
 mod sources;
+mod storm;
 mod trident_wordcount;
 mod words;
 
@@ -16,6 +17,7 @@ pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
+pub use storm::{LogInfoBolt, ResourceLineSpout, TestWordCounter};
 pub use trident_wordcount::{BATCH_LINES, FailingSplit, PARALLELISM, trident_wordcount};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
@@ -51,4 +53,18 @@ pub fn register(registry: &mut Registry) {
         .bolt("SlowBolt", SlowBolt::from_args)
         .topology("ExclamationTopology", exclamation_topology)
         .topology("TridentWordCount", trident_wordcount);
+    // Storm's well-known classes, so Flux files using them run unchanged.
+    registry
+        .spout("ResourceLineSpout", ResourceLineSpout::from_args)
+        .basic_bolt("LogInfoBolt", |_| Ok(LogInfoBolt))
+        .basic_bolt("TestWordCounter", |_| Ok(TestWordCounter::default()))
+        .alias("org.apache.storm.testing.TestWordSpout", "WordSpout")
+        .alias(
+            "org.apache.storm.testing.TestWordCounter",
+            "TestWordCounter",
+        )
+        .alias(
+            "org.apache.storm.flux.wrappers.bolts.LogInfoBolt",
+            "LogInfoBolt",
+        );
 }

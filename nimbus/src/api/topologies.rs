@@ -26,6 +26,9 @@ pub async fn submit(
     JsonBody(req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
     check_hash(&req.artifact)?;
+    if let Some(r) = &req.resources {
+        check_hash(r)?;
+    }
     let def = parse_yaml(&req.yaml)?;
     let sourced = def.topology_source.is_some();
     // A topologySource file may leave its name to the builder: known after validation.
@@ -45,6 +48,12 @@ pub async fn submit(
         return Err(ClusterError::bad_request(format!(
             "artifact {} is not uploaded: PUT the binary to /api/v1/artifacts/{} first",
             req.artifact, req.artifact
+        ))
+        .into());
+    }
+    if let Some(r) = req.resources.as_ref().filter(|r| !artifacts.contains(r)) {
+        return Err(ClusterError::bad_request(format!(
+            "resources archive {r} is not uploaded: PUT it to /api/v1/artifacts/{r} first"
         ))
         .into());
     }
@@ -84,6 +93,7 @@ pub async fn submit(
                 yaml: req.yaml,
                 resolved_yaml: resolved,
                 artifact: req.artifact,
+                resources: req.resources,
             },
             unix_ms(),
         )

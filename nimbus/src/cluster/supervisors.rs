@@ -101,6 +101,7 @@ impl Cluster {
                     executors: w.executors.clone(),
                     task_locations,
                     workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
+                    resources: t.record.resources.clone(),
                 });
             }
         }

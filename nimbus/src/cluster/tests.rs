@@ -38,6 +38,7 @@ fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
         def: parse_yaml(resolved_yaml.unwrap_or(yaml)).unwrap(),
         yaml: yaml.to_string(),
         resolved_yaml: resolved_yaml.map(str::to_string),
+        resources: None,
         artifact: "ab".repeat(32),
     }
 }

@@ -28,6 +28,8 @@ pub struct Submission {
     pub resolved_yaml: Option<String>,
     /// SHA-256 (hex) of the topology binary.
     pub artifact: String,
+    /// The resources archive's hash (stored like an artifact), if any.
+    pub resources: Option<String>,
 }
 
 /// A bad request unless `name` is a usable topology name.
@@ -74,6 +76,7 @@ impl Cluster {
             yaml,
             resolved_yaml,
             artifact,
+            resources,
         } = submission;
         check_name(name)?;
         let plan = plan(&def, &BTreeMap::new())?;
@@ -91,6 +94,7 @@ impl Cluster {
                 yaml,
                 resolved_yaml,
                 artifact,
+                resources,
                 status: TopologyStatus::Active,
                 num_workers: configured_workers(&def),
                 parallelism: BTreeMap::new(),

@@ -6,7 +6,9 @@
 //! file, line, column and key path.
 
 pub mod error;
+pub mod flux_model;
 pub mod model;
+mod normalize;
 mod parse;
 pub mod source_map;
 pub mod valid;
@@ -19,6 +21,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SpecError, SpecErrors};
+pub use flux_model::{BeanDef, ConfigMethodDef, FluxDefs, IncludeDef, PropertyDef, VertexExtras};
 pub use model::{
     ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef, TopologySourceDef,
 };
@@ -36,17 +39,65 @@ pub struct ParsedSpec {
     pub source: SourceMap,
     /// The file it came from, when it came from one.
     pub file: Option<PathBuf>,
+    /// The Flux-only keys (components, includes, worker hooks, bean keys), applied or
+    /// refused by [`validate`].
+    pub flux: FluxDefs,
+    /// Parts of `def` that came from other files (Flux `includes`), for locating errors
+    /// about them in the file they were written in.
+    pub origins: Vec<Origin>,
+    /// Problems already found while loading (e.g. unresolved `${...}` substitutions);
+    /// [`validate`] reports them with its own.
+    pub problems: Vec<SpecError>,
+}
+
+/// Where a subtree of a merged spec was written: `at` in the merged spec is `path` in
+/// `file`.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The subtree in the merged spec, e.g. `bolts[3]` or `config.topology.workers`.
+    pub at: KeyPath,
+    /// The file it was written in.
+    pub file: Option<PathBuf>,
+    /// That file's node positions.
+    pub source: std::sync::Arc<SourceMap>,
+    /// The subtree's path in that file, e.g. `bolts[0]`.
+    pub path: KeyPath,
 }
 
 impl ParsedSpec {
-    /// A located error about the node at `path` (or its nearest existing ancestor).
+    /// A located error about the node at `path` (or its nearest existing ancestor); a
+    /// node that came from an included file is located in that file.
     pub fn error_at(&self, path: &KeyPath, message: impl Into<String>) -> SpecError {
+        for o in self.origins.iter().rev() {
+            if let Some(rest) = path.strip_prefix(&o.at) {
+                let mut inner = o.path.clone();
+                for seg in rest {
+                    inner = match seg {
+                        Segment::Key(k) => inner.key(k.clone()),
+                        Segment::Index(i) => inner.index(*i),
+                    };
+                }
+                return SpecError {
+                    file: o.file.clone(),
+                    location: o.source.locate(&inner),
+                    path: inner.to_string(),
+                    message: message.into(),
+                };
+            }
+        }
         SpecError {
             file: self.file.clone(),
             location: self.source.locate(path),
             path: path.to_string(),
             message: message.into(),
         }
+    }
+
+    /// The file again as YAML: the model and the Flux-only keys (includes already merged
+    /// stay merged). What `squall submit` sends for a file with `includes`.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        let raw = parse::RawTopology::join(&self.def, &self.flux);
+        serde_yaml::to_string(&raw).map_err(|e| format!("encoding the topology: {e}"))
     }
 }
 
@@ -74,7 +125,29 @@ pub fn load_file(path: &Path) -> Result<ParsedSpec, SpecErrors> {
 
 /// Check a parsed topology against the component catalog and resolve it.
 ///
-/// Every problem found is reported at once (the error list is never empty).
+/// The Flux-only keys are applied first (see [`normalize`]); every problem found, the
+/// spec's own [`ParsedSpec::problems`] included, is reported at once (the error list is
+/// never empty).
 pub fn validate(parsed: &ParsedSpec, catalog: &dyn Catalog) -> Result<ValidTopology, SpecErrors> {
-    validate::validate(parsed, catalog)
+    let normalized = normalize(parsed, catalog);
+    validate::validate(&normalized, catalog)
+}
+
+/// Apply the Flux-only keys that have a meaning without a JVM and refuse the rest.
+///
+/// - `ref` / `reflist` arguments (of spouts, bolts, `topologySource`, config methods and
+///   other components) become the value of the named component; `components` may only
+///   define values (`org.apache.storm.tuple.Fields`, `java.lang.String`, numbers, ...).
+/// - `configMethods`: `addComponentConfig(key, value)` sets a component config key (the
+///   component's own `config` wins); on shell components `setDefaultStream([fields])`
+///   and `setNamedStream(name, [fields])` declare their streams.
+/// - `workerHooks`: only Storm's no-op `org.apache.storm.hooks.BaseWorkerHook`.
+/// - `onHeapMemoryLoad`, `offHeapMemoryLoad`, `cpuLoad`: accepted, ignored.
+/// - Anything else (`properties`, `factory`, other config methods and component
+///   classes) is refused with a located error in [`ParsedSpec::problems`]; extras of a
+///   spout or bolt whose class is unknown are left alone (validation reports the class).
+///
+/// The result has empty [`ParsedSpec::flux`]; normalizing it again changes nothing.
+pub fn normalize(parsed: &ParsedSpec, catalog: &dyn Catalog) -> ParsedSpec {
+    normalize::normalize(parsed, catalog)
 }

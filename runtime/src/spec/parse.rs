@@ -1,33 +1,183 @@
-//! Text -> [`ParsedSpec`]: shape checks, unsupported Flux keys, serde errors made readable.
+//! Text -> [`ParsedSpec`]: shape checks, serde errors made readable, Flux-only keys split
+//! off the [`TopologyDef`] into [`FluxDefs`].
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use super::ParsedSpec;
 use super::error::{Location, SpecError, SpecErrors};
-use super::model::{GroupingKind, TopologyDef};
+use super::flux_model::{
+    BeanDef, ConfigMethodDef, FluxDefs, IncludeDef, PropertyDef, VertexExtras,
+};
+use super::model::{
+    ComponentDef, ConfigMap, GroupingKind, StreamDef, TopologyDef, TopologySourceDef,
+};
 use super::source_map::{KeyPath, SourceMap};
 
-/// Top-level Flux keys this DSL subset refuses, with what they are.
-const UNSUPPORTED_TOP: &[(&str, &str)] = &[
-    ("components", "shared component definitions"),
-    ("includes", "file includes"),
-    ("workerHooks", "worker hooks"),
-];
-
-/// Component-level (and `topologySource`-level) Flux keys this DSL subset refuses, with
-/// what they are.
-const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
+/// `topologySource` keys of Flux this subset refuses, with what they are.
+const UNSUPPORTED_SOURCE: &[(&str, &str)] = &[
     ("properties", "bean properties"),
     ("configMethods", "config methods"),
     ("factory", "factory methods"),
     ("factoryArgs", "factory arguments"),
 ];
 
-const TOP_KEYS: &str = "name, config, spouts, bolts, streams, topologySource";
-const COMPONENT_KEYS: &str = "id, className, parallelism, numTasks, constructorArgs, config";
+const TOP_KEYS: &str =
+    "name, config, components, includes, spouts, bolts, streams, workerHooks, topologySource";
 const SOURCE_KEYS: &str = "className, constructorArgs, methodName";
+
+/// A whole file as written: the [`TopologyDef`] keys and the Flux-only ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawTopology {
+    #[serde(default)]
+    name: String,
+    #[serde(default, skip_serializing_if = "ConfigMap::is_empty")]
+    config: ConfigMap,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    components: Vec<BeanDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    includes: Vec<IncludeDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    spouts: Vec<RawComponent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    bolts: Vec<RawComponent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    streams: Vec<StreamDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    worker_hooks: Vec<BeanDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topology_source: Option<TopologySourceDef>,
+}
+
+/// A spout or bolt as written: [`ComponentDef`] plus [`VertexExtras`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawComponent {
+    id: String,
+    class_name: String,
+    #[serde(default = "default_parallelism")]
+    parallelism: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    num_tasks: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    constructor_args: Vec<Value>,
+    #[serde(default, skip_serializing_if = "ConfigMap::is_empty")]
+    config: ConfigMap,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    config_methods: Vec<ConfigMethodDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<PropertyDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    factory: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    factory_args: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_heap_memory_load: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    off_heap_memory_load: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu_load: Option<f64>,
+}
+
+fn default_parallelism() -> u32 {
+    1
+}
+
+impl RawComponent {
+    fn split(self) -> (ComponentDef, VertexExtras) {
+        let def = ComponentDef {
+            id: self.id,
+            class_name: self.class_name,
+            parallelism: self.parallelism,
+            num_tasks: self.num_tasks,
+            constructor_args: self.constructor_args,
+            config: self.config,
+        };
+        let extras = VertexExtras {
+            config_methods: self.config_methods,
+            properties: self.properties,
+            factory: self.factory,
+            factory_args: self.factory_args,
+            on_heap_memory_load: self.on_heap_memory_load,
+            off_heap_memory_load: self.off_heap_memory_load,
+            cpu_load: self.cpu_load,
+        };
+        (def, extras)
+    }
+
+    fn join(def: &ComponentDef, extras: Option<&VertexExtras>) -> RawComponent {
+        let x = extras.cloned().unwrap_or_default();
+        RawComponent {
+            id: def.id.clone(),
+            class_name: def.class_name.clone(),
+            parallelism: def.parallelism,
+            num_tasks: def.num_tasks,
+            constructor_args: def.constructor_args.clone(),
+            config: def.config.clone(),
+            config_methods: x.config_methods,
+            properties: x.properties,
+            factory: x.factory,
+            factory_args: x.factory_args,
+            on_heap_memory_load: x.on_heap_memory_load,
+            off_heap_memory_load: x.off_heap_memory_load,
+            cpu_load: x.cpu_load,
+        }
+    }
+}
+
+impl RawTopology {
+    /// The model and the Flux-only keys.
+    pub(super) fn split(self) -> (TopologyDef, FluxDefs) {
+        let (spouts, spout_extras): (Vec<_>, Vec<_>) =
+            self.spouts.into_iter().map(RawComponent::split).unzip();
+        let (bolts, bolt_extras): (Vec<_>, Vec<_>) =
+            self.bolts.into_iter().map(RawComponent::split).unzip();
+        let def = TopologyDef {
+            name: self.name,
+            config: self.config,
+            spouts,
+            bolts,
+            streams: self.streams,
+            topology_source: self.topology_source,
+        };
+        let flux = FluxDefs {
+            components: self.components,
+            includes: self.includes,
+            worker_hooks: self.worker_hooks,
+            spouts: spout_extras,
+            bolts: bolt_extras,
+        };
+        (def, flux)
+    }
+
+    /// The file again, from the model and the Flux-only keys.
+    pub(super) fn join(def: &TopologyDef, flux: &FluxDefs) -> RawTopology {
+        RawTopology {
+            name: def.name.clone(),
+            config: def.config.clone(),
+            components: flux.components.clone(),
+            includes: flux.includes.clone(),
+            spouts: def
+                .spouts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| RawComponent::join(c, flux.spouts.get(i)))
+                .collect(),
+            bolts: def
+                .bolts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| RawComponent::join(c, flux.bolts.get(i)))
+                .collect(),
+            streams: def.streams.clone(),
+            worker_hooks: flux.worker_hooks.clone(),
+            topology_source: def.topology_source.clone(),
+        }
+    }
+}
 
 /// An error about `path`, located with `source` (nearest existing ancestor).
 pub(super) fn located(
@@ -73,9 +223,17 @@ pub(super) fn parse(text: &str, file: Option<PathBuf>) -> Result<ParsedSpec, Spe
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
-    let def: TopologyDef =
+    let raw: RawTopology =
         serde_yaml::from_str(text).map_err(|e| SpecErrors(vec![from_serde(&e, &file)]))?;
-    Ok(ParsedSpec { def, source, file })
+    let (def, flux) = raw.split();
+    Ok(ParsedSpec {
+        def,
+        source,
+        file,
+        flux,
+        origins: Vec::new(),
+        problems: Vec::new(),
+    })
 }
 
 fn kind_name(v: &Value) -> &'static str {
@@ -90,53 +248,33 @@ fn kind_name(v: &Value) -> &'static str {
     }
 }
 
-/// Flux keys that are valid Flux but not supported here, each located at its key.
+/// Flux keys of `topologySource` that are valid Flux but not supported here, each
+/// located at its key.
 fn unsupported_keys(
     top: &serde_yaml::Mapping,
     file: &Option<PathBuf>,
     source: &SourceMap,
 ) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    let mut refuse = |path: KeyPath, name: &str, what: &str, valid: &str| {
-        let mut e = located(
-            file,
-            source,
-            &path,
-            format!("`{name}` ({what}) is not supported yet; supported keys here are: {valid}"),
-        );
-        if let Some(k) = source.get(&path).and_then(|n| n.key) {
-            e.location = Some(k);
-        }
-        errors.push(e);
-    };
-    let root = KeyPath::root();
-    for (key, what) in UNSUPPORTED_TOP {
-        if top.contains_key(*key) {
-            refuse(root.key(*key), key, what, TOP_KEYS);
-        }
-    }
-    for section in ["spouts", "bolts"] {
-        let Some(Value::Sequence(items)) = top.get(section) else {
-            continue;
-        };
-        for (i, item) in items.iter().enumerate() {
-            let Value::Mapping(m) = item else { continue };
-            for (key, what) in UNSUPPORTED_COMPONENT {
-                if m.contains_key(*key) {
-                    refuse(
-                        root.key(section).index(i).key(*key),
-                        key,
-                        what,
-                        COMPONENT_KEYS,
-                    );
-                }
-            }
-        }
-    }
+    let at = KeyPath::root().key("topologySource");
     if let Some(Value::Mapping(m)) = top.get("topologySource") {
-        for (key, what) in UNSUPPORTED_COMPONENT {
+        for (key, what) in UNSUPPORTED_SOURCE {
             if m.contains_key(*key) {
-                refuse(root.key("topologySource").key(*key), key, what, SOURCE_KEYS);
+                let path = at.key(*key);
+                let mut e = located(
+                    file,
+                    source,
+                    &path,
+                    format!(
+                        "`{key}` ({what}) is not supported on a topologySource: a Rust topology \
+                         builder takes constructorArgs only; supported keys here are: \
+                         {SOURCE_KEYS}"
+                    ),
+                );
+                if let Some(k) = source.get(&path).and_then(|n| n.key) {
+                    e.location = Some(k);
+                }
+                errors.push(e);
             }
         }
     }
@@ -199,6 +337,27 @@ fn reword(path: &str, message: &str) -> String {
         .replace(
             "expected struct ComponentDef",
             "expected a component mapping",
+        )
+        .replace(
+            "expected struct RawComponent",
+            "expected a component mapping",
+        )
+        .replace("expected struct RawTopology", "expected a topology mapping")
+        .replace(
+            "expected struct BeanDef",
+            "expected a component mapping (id, className, constructorArgs)",
+        )
+        .replace(
+            "expected struct ConfigMethodDef",
+            "expected a config method mapping (name, args)",
+        )
+        .replace(
+            "expected struct PropertyDef",
+            "expected a property mapping (name, value or ref)",
+        )
+        .replace(
+            "expected struct IncludeDef",
+            "expected an include mapping (resource, file, override)",
         )
         .replace("expected struct StreamDef", "expected a stream mapping")
         .replace("expected struct GroupingDef", "expected a grouping mapping")

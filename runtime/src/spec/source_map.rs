@@ -63,6 +63,17 @@ impl KeyPath {
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The segments after `prefix`, when this path starts with it (`Some(&[])` when
+    /// equal).
+    pub fn strip_prefix(&self, prefix: &KeyPath) -> Option<&[Segment]> {
+        self.0.strip_prefix(prefix.0.as_slice())
+    }
+
+    /// Whether this path starts with `prefix` (or equals it).
+    pub fn starts_with(&self, prefix: &KeyPath) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
 }
 
 impl fmt::Display for KeyPath {

@@ -29,10 +29,21 @@ impl Checker<'_> {
 
     /// `line N` for the node at `path`, for "first declared at ..." style references.
     pub fn line_of(&self, path: &KeyPath) -> String {
-        match self.parsed.source.locate(path) {
-            Some(loc) => format!("line {}", loc.line),
-            None => path.to_string(),
+        let e = self.parsed.error_at(path, "");
+        match (e.location, &e.file) {
+            (Some(loc), f) if *f == self.parsed.file => format!("line {}", loc.line),
+            (Some(loc), Some(f)) => format!("{}:{}", f.display(), loc.line),
+            _ => path.to_string(),
         }
+    }
+
+    /// Whether a problem was already recorded at `path` or below it.
+    pub fn has_problem_under(&self, path: &KeyPath) -> bool {
+        let shown = self.parsed.error_at(path, "");
+        self.parsed.problems.iter().any(|p| {
+            p.file == shown.file
+                && (p.path == shown.path || p.path.starts_with(&format!("{}.", shown.path)))
+        })
     }
 }
 
@@ -67,7 +78,7 @@ pub(super) fn validate(
 ) -> Result<ValidTopology, SpecErrors> {
     let mut ck = Checker {
         parsed,
-        errors: Vec::new(),
+        errors: parsed.problems.clone(),
     };
     let def = &parsed.def;
     let root = KeyPath::root();
@@ -87,7 +98,8 @@ pub(super) fn validate(
             "the topology name is missing or empty; add a top-level `name: <topology name>`",
         );
     }
-    if def.spouts.is_empty() {
+    // (Unless an include that may have held them could not be merged.)
+    if def.spouts.is_empty() && !ck.has_problem_under(&root.key("includes")) {
         ck.err(
             &root.key("spouts"),
             "the topology has no spouts; declare at least one under `spouts:`",
@@ -101,9 +113,7 @@ pub(super) fn validate(
     }
     let subscriptions = validate_streams::check(&mut ck, &comps, &ids);
     if !ck.errors.is_empty() {
-        let mut errors = ck.errors;
-        errors.sort_by_key(|e| (e.location.is_none(), e.location));
-        return Err(SpecErrors(errors));
+        return Err(sorted(ck.errors, &parsed.file));
     }
     let mut components: Vec<ValidComponent> = comps
         .into_iter()
@@ -126,6 +136,24 @@ pub(super) fn validate(
         components,
         subscriptions,
     })
+}
+
+/// Errors of the main file first, then those of included files; each file's in file
+/// order (unlocated last); duplicates dropped.
+pub(super) fn sorted(mut errors: Vec<SpecError>, main: &Option<std::path::PathBuf>) -> SpecErrors {
+    errors.sort_by(|a, b| {
+        let key = |e: &SpecError| {
+            (
+                e.file != *main,
+                e.file.clone(),
+                e.location.is_none(),
+                e.location,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    errors.dedup();
+    SpecErrors(errors)
 }
 
 /// Run the config checks on one config map, locating each error at `at.<key>`.
@@ -165,7 +193,14 @@ fn components<'a>(ck: &mut Checker<'a>, catalog: &dyn Catalog) -> Vec<Comp<'a>> 
             check_config(ck, &c.config, &path.key("config"));
             let mut config = def.config.clone();
             config.extend(c.config.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let streams = declare(ck, catalog, c, section, &path, &config);
+            // A component whose Flux keys were refused is not instantiated: its
+            // constructor arguments may still hold what could not be resolved.
+            let streams = if ck.has_problem_under(&path) && catalog.kind_of(&c.class_name).is_some()
+            {
+                None
+            } else {
+                declare(ck, catalog, c, section, &path, &config)
+            };
             comps.push(Comp {
                 def: c,
                 section,
@@ -229,14 +264,21 @@ fn declare(
     match catalog.kind_of(&c.class_name) {
         None => {
             let names = catalog.names(section);
+            // A Java class name (`org.apache...`): say why it cannot simply be loaded.
+            let java = if c.class_name.contains('.') {
+                " (a Java class with no Squall equivalent: Squall runs no JVM; use a \
+                 registered component or a shell component)"
+            } else {
+                ""
+            };
             let msg = if names.is_empty() {
                 format!(
-                    "unknown {section} class '{}'; no {section}s are registered",
+                    "unknown {section} class '{}'{java}; no {section}s are registered",
                     c.class_name
                 )
             } else {
                 format!(
-                    "unknown {section} class '{}'; registered {section}s are: {}",
+                    "unknown {section} class '{}'{java}; registered {section}s are: {}",
                     c.class_name,
                     list(&names)
                 )

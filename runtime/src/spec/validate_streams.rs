@@ -168,6 +168,19 @@ fn grouping(
         None => None,
         Some(decls) => match decls.iter().find(|d| &d.id == sid) {
             Some(d) => Some(d),
+            None if decls.is_empty() => {
+                let class = from.map(|f| comps[f].def.class_name.as_str());
+                ck.err(
+                    &g.key("streamId"),
+                    format!(
+                        "'{from_id}' ({}) declares no output streams: it emits nothing, so \
+                         '{}' cannot subscribe to it",
+                        class.unwrap_or_default(),
+                        s.to
+                    ),
+                );
+                return None;
+            }
             None => {
                 let names: Vec<&str> = decls.iter().map(|d| d.id.as_str()).collect();
                 ck.err(

@@ -151,7 +151,10 @@ fn unknown_keys_under_topology_source_are_located() {
     .unwrap_err();
     assert_eq!(e.0.len(), 1, "{e}");
     assert_eq!(e.0[0].path, "topologySource.properties");
-    assert!(e.0[0].message.contains("not supported yet"), "{e}");
+    assert!(
+        e.0[0].message.contains("not supported on a topologySource"),
+        "{e}"
+    );
     assert!(
         e.0[0]
             .message

@@ -108,8 +108,11 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
         spec::parse_str(&a.yaml, None).map_err(|e| WorkerError::Topology(e.to_string()))?;
     // A `topologySource` is built again here, as in `validate`: the registry to run with
     // is the binary's plus the builder's components.
-    let (topo, registry) = crate::topology_source::validate(&parsed, registry)
+    let (mut topo, registry) = crate::topology_source::validate(&parsed, registry)
         .map_err(|e| WorkerError::Topology(e.to_string()))?;
+    if let Some(dir) = &spec.resources_dir {
+        crate::resources::set_resources_dir(&mut topo, Path::new(dir), true);
+    }
     let registry = &registry;
     let plan = TaskPlan::new(&topo);
     let executors = my_executors(&plan, a)?;

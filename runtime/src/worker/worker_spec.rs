@@ -28,6 +28,10 @@ pub struct Assignment {
     /// Number of workers of the topology.
     #[serde(default)]
     pub workers_total: u32,
+    /// SHA-256 of the topology's resources archive (`squall submit --resources`),
+    /// fetched like the artifact and unpacked into the worker's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<String>,
 }
 
 impl Assignment {
@@ -39,6 +43,7 @@ impl Assignment {
             || self.executors != other.executors
             || self.task_locations != other.task_locations
             || self.yaml != other.yaml
+            || self.resources != other.resources
     }
 }
 
@@ -53,4 +58,8 @@ pub struct WorkerSpec {
     pub assignment: Assignment,
     /// File to rewrite every second with the current unix time in milliseconds.
     pub heartbeat_file: String,
+    /// Where the supervisor unpacked the topology's resources: the worker sets
+    /// `topology.resources.dir` to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_dir: Option<String>,
 }

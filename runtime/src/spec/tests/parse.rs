@@ -9,7 +9,7 @@ fn empty_document() {
         assert_err(&e, "", 1, 1, "the topology file is empty");
         assert!(
             e.message
-                .contains("name, config, spouts, bolts, streams, topologySource")
+                .contains("name, config, components, includes, spouts, bolts, streams")
         );
     }
 }
@@ -74,64 +74,41 @@ fn lower_case_grouping_type_gets_a_hint() {
 }
 
 #[test]
-fn unsupported_top_level_keys() {
-    let errs = errors(&format!(
-        "{BASE}includes:\n  - resource: x.yaml\nworkerHooks: []\n"
-    ));
-    assert_eq!(errs.len(), 2, "{errs:#?}");
-    assert_err(
-        &errs[0],
-        "includes",
-        8,
-        1,
-        "`includes` (file includes) is not supported yet",
+fn flux_keys_are_parsed_beside_the_model() {
+    let text = format!(
+        "{BASE}    configMethods:\n      - name: withX\n        args: [1]\n    cpuLoad: 10\n\
+         components:\n  - id: f\n    className: org.apache.storm.tuple.Fields\n    \
+         constructorArgs: [[a]]\nincludes:\n  - resource: true\n    file: x.yaml\n    \
+         override: true\nworkerHooks:\n  - id: h\n    className: H\n"
     );
-    assert!(
-        errs[0]
-            .message
-            .contains("name, config, spouts, bolts, streams")
+    let p = parse_str(&text, None).unwrap();
+    assert_eq!(p.def.bolts.len(), 1);
+    assert_eq!(p.flux.bolts[0].config_methods[0].name, "withX");
+    assert_eq!(p.flux.bolts[0].cpu_load, Some(10.0));
+    assert_eq!(p.flux.components[0].id, "f");
+    assert_eq!(
+        p.flux.includes,
+        vec![IncludeDef {
+            resource: true,
+            file: "x.yaml".into(),
+            override_existing: true
+        }]
     );
-    assert_err(
-        &errs[1],
-        "workerHooks",
-        10,
-        1,
-        "`workerHooks` (worker hooks) is not supported yet",
-    );
-    let e = one_error("components:\n  - id: x\nname: a\n");
-    assert_err(&e, "components", 1, 1, "not supported yet");
+    assert_eq!(p.flux.worker_hooks[0].class_name, "H");
+    // And back: the Flux keys survive a round trip through to_yaml.
+    let again = parse_str(&p.to_yaml().unwrap(), None).unwrap();
+    assert_eq!(again.def, p.def);
+    assert_eq!(again.flux, p.flux);
 }
 
 #[test]
-fn unsupported_component_keys() {
-    let text = format!("{BASE}    properties:\n      - name: x\n    factory: build\n");
-    let errs = errors(&text);
-    assert_eq!(errs.len(), 2, "{errs:#?}");
-    assert_err(
-        &errs[0],
-        "bolts[0].properties",
-        8,
-        5,
-        "`properties` (bean properties) is not supported yet",
-    );
-    assert!(
-        errs[0]
-            .message
-            .contains("id, className, parallelism, numTasks")
-    );
-    assert_err(
-        &errs[1],
-        "bolts[0].factory",
-        10,
-        5,
-        "`factory` (factory methods) is not supported yet",
-    );
-    let e =
-        one_error("name: a\nspouts:\n  - id: s\n    className: WordSpout\n    configMethods: []\n");
-    assert_err(&e, "spouts[0].configMethods", 5, 5, "not supported yet");
-    let e =
-        one_error("name: a\nspouts:\n  - id: s\n    className: WordSpout\n    factoryArgs: []\n");
-    assert_err(&e, "spouts[0].factoryArgs", 5, 5, "not supported yet");
+fn malformed_flux_keys_are_located() {
+    let e = one_error(&format!("{BASE}    properties:\n      - nam: x\n"));
+    assert_err(&e, "bolts[0].properties[0]", 9, 9, "unknown field `nam`");
+    let e = one_error("name: a\nincludes:\n  - resource: true\n");
+    assert_err(&e, "includes[0]", 3, 5, "missing field `file`");
+    let e = one_error("name: a\ncomponents:\n  - id: x\n");
+    assert_err(&e, "components[0]", 3, 5, "missing field `className`");
 }
 
 #[test]
