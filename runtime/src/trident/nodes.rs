@@ -460,6 +460,40 @@ impl<T> Pending<T> {
     }
 }
 
+/// What a state node collects per batch: accumulating while the batch runs, sealed
+/// when it finishes, taken when it commits.
+struct Staged<T> {
+    acc: PerBatch<T>,
+    pending: Pending<T>,
+}
+
+impl<T: Default> Staged<T> {
+    fn new() -> Self {
+        Staged {
+            acc: PerBatch::new(),
+            pending: Pending::new(),
+        }
+    }
+
+    fn get(&mut self, batch: TransactionAttempt) -> &mut T {
+        self.acc.get(batch)
+    }
+
+    fn seal(&mut self, batch: TransactionAttempt) {
+        let v = self.acc.take(batch);
+        self.pending.put(batch, v);
+    }
+
+    fn take(&mut self, batch: TransactionAttempt, node: &str) -> Result<T, OpError> {
+        self.pending.take(batch, node)
+    }
+
+    fn forget(&mut self, txid: u64) {
+        self.acc.forget(txid);
+        self.pending.forget(txid);
+    }
+}
+
 fn to_json(v: &Value) -> serde_json::Value {
     v.to_json()
 }
@@ -470,8 +504,7 @@ pub(crate) struct PersistCombine {
     pub state: Arc<TxMap>,
     pub key_len: usize,
     pub comb: Arc<dyn CombinerAggregator>,
-    pub acc: PerBatchGroups,
-    pending: Pending<Groups>,
+    staged: Staged<Groups>,
 }
 
 impl PersistCombine {
@@ -481,8 +514,7 @@ impl PersistCombine {
             state,
             key_len,
             comb,
-            acc: PerBatchGroups::new(),
-            pending: Pending::new(),
+            staged: Staged::new(),
         }
     }
 }
@@ -496,23 +528,21 @@ impl NodeExec for PersistCombine {
     ) -> Result<(), OpError> {
         let mut scratch = Vec::new();
         let (key, v) = split_partial(&row, self.key_len, &mut scratch);
-        fold_into(self.acc.0.get(batch), key, v, self.comb.as_ref());
+        fold_into(self.staged.get(batch), key, v, self.comb.as_ref());
         Ok(())
     }
 
     fn finish(&mut self, batch: TransactionAttempt, _emit: &mut Emit<'_>) -> Result<(), OpError> {
-        let groups = self.acc.0.take(batch);
-        self.pending.put(batch, groups);
+        self.staged.seal(batch);
         Ok(())
     }
 
     fn forget(&mut self, txid: u64) {
-        self.acc.0.forget(txid);
-        self.pending.forget(txid);
+        self.staged.forget(txid);
     }
 
     fn commit(&mut self, batch: TransactionAttempt) -> Result<(), OpError> {
-        let groups = self.pending.take(batch, "persistent_aggregate")?;
+        let groups = self.staged.take(batch, "persistent_aggregate")?;
         if groups.is_empty() {
             return Ok(());
         }
@@ -539,8 +569,7 @@ pub(crate) struct PersistReduce {
     pub proj: Vec<usize>,
     pub names: Vec<String>,
     pub reducer: Arc<dyn ReducerAggregator>,
-    acc: PerBatch<FxHashMap<Vec<Value>, Vec<Values>>>,
-    pending: Pending<FxHashMap<Vec<Value>, Vec<Values>>>,
+    staged: Staged<FxHashMap<Vec<Value>, Vec<Values>>>,
 }
 
 impl PersistReduce {
@@ -558,8 +587,7 @@ impl PersistReduce {
             proj,
             names,
             reducer,
-            acc: PerBatch::new(),
-            pending: Pending::new(),
+            staged: Staged::new(),
         }
     }
 }
@@ -573,23 +601,21 @@ impl NodeExec for PersistReduce {
     ) -> Result<(), OpError> {
         let key = row.pick(&self.key);
         let input: Values = row.pick(&self.proj).into_iter().collect();
-        self.acc.get(batch).entry(key).or_default().push(input);
+        self.staged.get(batch).entry(key).or_default().push(input);
         Ok(())
     }
 
     fn finish(&mut self, batch: TransactionAttempt, _emit: &mut Emit<'_>) -> Result<(), OpError> {
-        let groups = self.acc.take(batch);
-        self.pending.put(batch, groups);
+        self.staged.seal(batch);
         Ok(())
     }
 
     fn forget(&mut self, txid: u64) {
-        self.acc.forget(txid);
-        self.pending.forget(txid);
+        self.staged.forget(txid);
     }
 
     fn commit(&mut self, batch: TransactionAttempt) -> Result<(), OpError> {
-        let groups = self.pending.take(batch, "persistent_aggregate")?;
+        let groups = self.staged.take(batch, "persistent_aggregate")?;
         if groups.is_empty() {
             return Ok(());
         }
@@ -637,8 +663,7 @@ pub(crate) struct PartitionPersist {
     pub proj: Vec<usize>,
     pub names: Vec<String>,
     pub updater: Box<dyn StateUpdater>,
-    acc: PerBatch<Vec<Values>>,
-    pending: Pending<Vec<Values>>,
+    staged: Staged<Vec<Values>>,
 }
 
 impl PartitionPersist {
@@ -654,8 +679,7 @@ impl PartitionPersist {
             proj,
             names,
             updater,
-            acc: PerBatch::new(),
-            pending: Pending::new(),
+            staged: Staged::new(),
         }
     }
 }
@@ -668,23 +692,21 @@ impl NodeExec for PartitionPersist {
         _emit: &mut Emit<'_>,
     ) -> Result<(), OpError> {
         let input: Values = row.pick(&self.proj).into_iter().collect();
-        self.acc.get(batch).push(input);
+        self.staged.get(batch).push(input);
         Ok(())
     }
 
     fn finish(&mut self, batch: TransactionAttempt, _emit: &mut Emit<'_>) -> Result<(), OpError> {
-        let tuples = self.acc.take(batch);
-        self.pending.put(batch, tuples);
+        self.staged.seal(batch);
         Ok(())
     }
 
     fn forget(&mut self, txid: u64) {
-        self.acc.forget(txid);
-        self.pending.forget(txid);
+        self.staged.forget(txid);
     }
 
     fn commit(&mut self, batch: TransactionAttempt) -> Result<(), OpError> {
-        let tuples = self.pending.take(batch, "partition_persist")?;
+        let tuples = self.staged.take(batch, "partition_persist")?;
         let ident: Vec<usize> = (0..self.names.len()).collect();
         let views: Vec<TridentTuple<'_>> = tuples
             .iter()
