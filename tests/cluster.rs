@@ -516,3 +516,93 @@ fn flux_filter_and_resources_directory_are_shipped_to_the_workers() {
     assert_eq!(code, 1);
     assert!(err.contains("resources: /nonexistent/res"), "{err}");
 }
+
+#[test]
+fn pystorm_components_count_exactly_and_replay_on_the_cluster() {
+    if std::process::Command::new("python3")
+        .args(["-c", "import pystorm"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        panic!("pystorm is not installed for python3 (.ci/run installs it)");
+    }
+    let c = cluster("");
+    let (n, every) = (200usize, 5usize);
+    const SENTENCES: [&str; 5] = [
+        "the cow jumped over the moon",
+        "an apple a day keeps the doctor away",
+        "four score and seven years ago",
+        "snow white and the seven dwarfs",
+        "i am at two with nature",
+    ];
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..n {
+        for w in SENTENCES[i % SENTENCES.len()].split_whitespace() {
+            *expected.entry(w.to_string()).or_insert(0u64) += 1;
+        }
+    }
+    let sink = c.root.join("sink.txt");
+    let yaml = format!(
+        r#"name: pystorm
+config:
+  topology.workers: 2
+  topology.message.timeout.secs: 10
+  test.sentences: {n}
+  test.fail.every: {every}
+spouts:
+  - id: sentences
+    className: org.apache.storm.flux.wrappers.spouts.FluxShellSpout
+    constructorArgs: [["python3", "sentence_spout.py"], ["id", "sentence"]]
+bolts:
+  - id: split
+    className: org.apache.storm.flux.wrappers.bolts.FluxShellBolt
+    constructorArgs: [["python3", "flaky_split.py"], ["word"]]
+    parallelism: 2
+  - id: count
+    className: WordCountBolt
+    parallelism: 2
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+streams:
+  - from: sentences
+    to: split
+    grouping: {{type: SHUFFLE}}
+  - from: split
+    to: count
+    grouping: {{type: FIELDS, args: ["word"]}}
+  - from: count
+    to: sink
+    grouping: {{type: GLOBAL}}
+"#,
+        sink = sink.display()
+    );
+    let file = c.root.join("pystorm.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let scripts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/multilang");
+    let (code, out, err) = cli(
+        &c.url,
+        &[
+            "submit",
+            file.to_str().unwrap(),
+            "--resources",
+            scripts.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "submit failed: {out}{err}");
+    wait_running(&c, "pystorm", 2);
+    let got = wait_for(LONG, "exact word counts from the pystorm topology", || {
+        let got = sink_counts(&sink);
+        (got == expected).then_some(got)
+    });
+    assert_eq!(got, expected);
+    // Every 5th sentence failed at least once in a split subprocess and was replayed
+    // by the pystorm spout.
+    let failures = (0..n).filter(|i| i % every == 0).count() as f64;
+    wait_for(LONG, "the spout's failures and acks in the status", || {
+        let st = status(&c.url, "pystorm")?;
+        let s = &st["components"]["sentences"];
+        (s["acked"].as_f64()? == n as f64 && s["failed"].as_f64()? >= failures).then_some(())
+    });
+}
