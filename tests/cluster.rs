@@ -90,9 +90,13 @@ fn wordcount_across_two_workers_gives_exact_counts_and_kill_removes_workers() {
     assert_eq!(got, expected);
     // Tuples crossed worker processes: split and count run on both workers.
     let total: u64 = expected.values().sum();
+    // The sink acks what it has flushed (within ~200 ms): wait for the last acks too.
     let st = wait_for(LONG, "component statistics from both workers", || {
         let st = status(&c.url, "wc")?;
-        (st["components"]["count"]["executed"].as_f64()? as u64 == total).then_some(st)
+        let c = &st["components"];
+        (c["count"]["executed"].as_f64()? as u64 == total
+            && c["lines"]["acked"].as_f64()? >= 3000.0)
+            .then_some(st)
     });
     assert_eq!(
         st["components"]["lines"]["acked"].as_f64(),
