@@ -59,6 +59,9 @@ pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.int
 pub const TOPOLOGY_DEBUG: &str = "topology.debug";
 /// Fraction of tracked spout messages whose complete latency is measured.
 pub const TOPOLOGY_STATS_SAMPLE_RATE: &str = "topology.stats.sample.rate";
+/// Trident: least time between the starts of two new batches, in milliseconds.
+pub const TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS: &str =
+    "topology.trident.batch.emit.interval.millis";
 /// Seconds a multi-lang subprocess may stay silent before it is considered hung.
 pub const TOPOLOGY_SUBPROCESS_TIMEOUT_SECS: &str = "topology.subprocess.timeout.secs";
 /// Tuples a shell bolt queues for its subprocess before `execute` blocks.
@@ -129,7 +132,7 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
     },
     KeySpec {
-        key: "topology.trident.batch.emit.interval.millis",
+        key: TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS,
         ty: KeyType::NonNegative,
         default: "500",
         doc: "Trident: least time between the starts of two new batches",

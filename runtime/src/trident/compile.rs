@@ -20,7 +20,8 @@ use crate::registry::{BuiltTopology, Registry};
 use crate::spec::{ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef};
 
 /// Config key: the least time between two new batches, in milliseconds.
-pub const BATCH_EMIT_INTERVAL_MILLIS: &str = "topology.trident.batch.emit.interval.millis";
+pub const BATCH_EMIT_INTERVAL_MILLIS: &str =
+    crate::config::TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS;
 
 struct Group {
     id: String,
