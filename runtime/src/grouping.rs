@@ -63,16 +63,21 @@ fn mix(mut h: u64) -> u64 {
 }
 
 /// Map a hash onto `0..n` using its high bits (multiply-shift, no division).
-fn reduce(h: u64, n: usize) -> usize {
+pub(crate) fn reduce(h: u64, n: usize) -> usize {
     ((u128::from(h) * n as u128) >> 64) as usize
 }
 
 /// Deterministic hash of the selected fields: equal values give equal hashes in every
 /// process and on every run.
 pub fn fields_hash(values: &[Value], indices: &[usize]) -> u64 {
+    hash_selected(indices.iter().map(|&i| values.get(i)))
+}
+
+/// [`fields_hash`] over values picked by the caller (`None`: a missing field).
+pub(crate) fn hash_selected<'v>(values: impl Iterator<Item = Option<&'v Value>>) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
-    for &i in indices {
-        match values.get(i) {
+    for v in values {
+        match v {
             Some(v) => v.stable_hash(&mut h),
             None => h.write_u8(0xff),
         }

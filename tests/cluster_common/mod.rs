@@ -289,16 +289,22 @@ streams:
     )
 }
 
+/// The JSON arrays a `FileSinkBolt` wrote to `sink` (none if it does not exist yet).
+fn sink_rows(sink: &Path) -> Vec<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(sink).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| match serde_json::from_str(line) {
+            Ok(serde_json::Value::Array(v)) => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
 /// How often each word is in the files written by sinks of `[word]` lines.
 pub fn sink_word_totals(sink: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(sink) else {
-        return out;
-    };
-    for line in text.lines() {
-        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str::<serde_json::Value>(line)
-            && let Some(w) = v.first().and_then(|w| w.as_str())
-        {
+    for v in sink_rows(sink) {
+        if let Some(w) = v.first().and_then(|w| w.as_str()) {
             *out.entry(w.to_string()).or_insert(0) += 1;
         }
     }
@@ -348,16 +354,11 @@ streams:
 /// The highest count per word in a sink file of `[word, count]` lines.
 pub fn sink_counts(sink: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(sink) else {
-        return out;
-    };
-    for line in text.lines() {
-        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str::<serde_json::Value>(line)
-            && let (Some(w), Some(c)) = (
-                v.first().and_then(|w| w.as_str()),
-                v.get(1).and_then(|c| c.as_u64()),
-            )
-        {
+    for v in sink_rows(sink) {
+        if let (Some(w), Some(c)) = (
+            v.first().and_then(|w| w.as_str()),
+            v.get(1).and_then(|c| c.as_u64()),
+        ) {
             let e = out.entry(w.to_string()).or_insert(0);
             *e = (*e).max(c);
         }

@@ -87,21 +87,6 @@ struct Out<'a> {
     tx: Value,
 }
 
-fn row_hash(row: &Row<'_>, idx: &[usize]) -> u64 {
-    use std::hash::Hasher;
-    let mut h = rustc_hash::FxHasher::default();
-    for &i in idx {
-        match row.get(i) {
-            Some(v) => v.stable_hash(&mut h),
-            None => h.write_u8(0xff),
-        }
-    }
-    let mut x = h.finish();
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^ (x >> 33)
-}
-
 impl Out<'_> {
     fn send(&mut self, exit: usize, row: Row<'_>) -> Result<(), OpError> {
         let e = &mut self.exits[exit];
@@ -116,7 +101,8 @@ impl Out<'_> {
                 (i, i + 1)
             }
             Partitioning::Fields(idx) => {
-                let i = ((u128::from(row_hash(&row, idx)) * n as u128) >> 64) as usize;
+                let h = crate::grouping::hash_selected(idx.iter().map(|&i| row.get(i)));
+                let i = crate::grouping::reduce(h, n);
                 (i, i + 1)
             }
             Partitioning::Global => (0, 1),
