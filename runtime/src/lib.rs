@@ -14,40 +14,19 @@
 //! std::process::exit(cli::run(registry));
 //! ```
 
+pub mod api;
 pub mod cli;
-pub mod client;
-pub mod collector;
-pub mod component;
-pub mod config;
-pub mod context;
-pub mod daemon;
-pub mod declare;
-pub mod error;
-pub mod flux;
-pub mod grouping;
-pub mod ids;
-pub mod local;
+pub mod cluster;
+pub mod engine;
 pub mod multilang;
-pub mod plan;
-pub mod registry;
-pub mod resources;
-pub mod spec;
-pub mod stats;
-pub mod testing;
-pub mod topology_source;
+pub mod topology;
 pub mod trident;
-pub mod tuple;
-pub mod value;
-pub mod wire;
-pub mod worker;
 
-mod acking;
-mod assemble;
-mod engine;
-mod executor;
-mod net;
-mod run_state;
-mod transfer;
+// The paths users wrote before the regrouping stay valid.
+pub use api::{collector, component, context, declare, error, ids, registry, tuple, value};
+pub use cluster::{client, daemon, resources, wire, worker};
+pub use engine::{grouping, local, stats, testing};
+pub use topology::{config, flux, plan, source as topology_source, yaml as spec};
 
 pub use collector::{BasicCollector, BoltCollector, SpoutCollector};
 pub use component::{Basic, BasicBolt, Bolt, Spout};

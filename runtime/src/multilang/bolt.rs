@@ -25,14 +25,14 @@ use super::process::{Event, Outgoing, Subprocess};
 use super::protocol::{EmitMsg, ShellMsg};
 use super::restart::Restarts;
 use super::spec::ShellSpec;
-use crate::collector::BoltCollector;
-use crate::component::Bolt;
-use crate::context::{TopologyContext, Waker};
-use crate::declare::OutputDeclarer;
-use crate::error::{ComponentError, FactoryError};
-use crate::ids::TaskId;
-use crate::registry::ComponentArgs;
-use crate::tuple::{Tuple, Values};
+use crate::api::collector::BoltCollector;
+use crate::api::component::Bolt;
+use crate::api::context::{TopologyContext, Waker};
+use crate::api::declare::OutputDeclarer;
+use crate::api::error::{ComponentError, FactoryError};
+use crate::api::ids::TaskId;
+use crate::api::registry::ComponentArgs;
+use crate::api::tuple::{Tuple, Values};
 
 /// An input the subprocess has not acked or failed yet: its tuple-tree ids (the values
 /// went to the subprocess).

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::context::TopologyContext;
-use crate::spec::Grouping;
+use crate::api::context::TopologyContext;
+use crate::topology::yaml::Grouping;
 
 /// A grouping as Storm's `groupingToJSONableMap` writes it (thrift union field names;
 /// global grouping is a fields grouping on no fields).

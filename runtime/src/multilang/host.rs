@@ -8,11 +8,11 @@ use super::error::ShellError;
 use super::process::{Closed, Ended, Launch, Subprocess, default_pid_dir};
 use super::protocol::{LogLevel, ParseError};
 use super::spec::ShellSpec;
-use crate::config::{
+use crate::api::context::{TopologyContext, Waker};
+use crate::topology::config::{
     Config, TOPOLOGY_RESOURCES_DIR, TOPOLOGY_SHELLBOLT_MAX_PENDING,
     TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
 };
-use crate::context::{TopologyContext, Waker};
 
 /// Default of `topology.subprocess.timeout.secs` (as in `config::KNOWN_KEYS`).
 const DEFAULT_TIMEOUT_SECS: u64 = 30;

@@ -7,8 +7,8 @@ use std::fmt;
 use compact_str::CompactString;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::tuple::Values;
-use crate::value::Value;
+use crate::api::tuple::Values;
+use crate::api::value::Value;
 
 /// One JSON value as a [`Value`].
 pub(crate) struct JsonValue(pub(crate) Value);

@@ -48,9 +48,9 @@ pub use host::resources_dir;
 pub use spec::ShellSpec;
 pub use spout::ShellSpout;
 
-use crate::config::TOPOLOGY_RESOURCES_DIR;
-use crate::registry::Registry;
-use crate::spec::ValidTopology;
+use crate::api::registry::Registry;
+use crate::topology::config::TOPOLOGY_RESOURCES_DIR;
+use crate::topology::yaml::ValidTopology;
 
 /// Names a shell bolt is registered under by [`register`].
 pub const SHELL_BOLT_NAMES: &[&str] = &[

@@ -16,8 +16,8 @@ use super::error::excerpt;
 use super::frame::{FrameError, FrameReader};
 use super::process::{Closed, Event, Outgoing};
 use super::protocol::{self, ParseError, ShellMsg};
-use crate::context::Waker;
-use crate::ids::TaskId;
+use crate::api::context::Waker;
+use crate::api::ids::TaskId;
 
 /// Lines of stderr kept for the error report.
 const STDERR_LINES: usize = 20;

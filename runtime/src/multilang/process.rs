@@ -34,9 +34,9 @@ use smallvec::SmallVec;
 use super::error::ShellError;
 use super::pipes::{Alarm, Liveness, log_stderr, read_loop, write_loop};
 use super::protocol::{ParseError, ShellMsg};
-use crate::context::Waker;
-use crate::ids::TaskId;
-use crate::tuple::Values;
+use crate::api::context::Waker;
+use crate::api::ids::TaskId;
+use crate::api::tuple::Values;
 
 /// Messages parsed ahead of the executor, per subprocess.
 const EVENT_QUEUE: usize = 1024;

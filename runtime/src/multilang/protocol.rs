@@ -10,9 +10,9 @@ use smallvec::SmallVec;
 
 use super::frame::end_frame;
 use super::json::JsonValues;
-use crate::ids::TaskId;
-use crate::tuple::Values;
-use crate::value::Value;
+use crate::api::ids::TaskId;
+use crate::api::tuple::Values;
+use crate::api::value::Value;
 
 /// Level of a `log` command (Storm's `ShellLogLevel`: 0 trace ... 4 error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

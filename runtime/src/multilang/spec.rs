@@ -1,8 +1,8 @@
 //! What a shell component runs and declares, from its YAML `constructorArgs`.
 
-use crate::declare::OutputDeclarer;
-use crate::error::FactoryError;
-use crate::registry::ComponentArgs;
+use crate::api::declare::OutputDeclarer;
+use crate::api::error::FactoryError;
+use crate::api::registry::ComponentArgs;
 
 /// One output stream a shell component declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl ShellSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::topology::config::Config;
 
     fn spec(yaml: &str) -> Result<ShellSpec, FactoryError> {
         let args: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).unwrap();

@@ -26,13 +26,13 @@ use super::process::{Event, Outgoing, Subprocess};
 use super::protocol::{EmitMsg, ShellMsg};
 use super::restart::Restarts;
 use super::spec::ShellSpec;
-use crate::collector::SpoutCollector;
-use crate::component::Spout;
-use crate::context::TopologyContext;
-use crate::declare::OutputDeclarer;
-use crate::error::{ComponentError, FactoryError};
-use crate::ids::{MessageId, TaskId};
-use crate::registry::ComponentArgs;
+use crate::api::collector::SpoutCollector;
+use crate::api::component::Spout;
+use crate::api::context::TopologyContext;
+use crate::api::declare::OutputDeclarer;
+use crate::api::error::{ComponentError, FactoryError};
+use crate::api::ids::{MessageId, TaskId};
+use crate::api::registry::ComponentArgs;
 
 /// Most commands written before their syncs are read.
 const ROUND: usize = 64;

@@ -19,11 +19,11 @@ use super::ops::{OpContext, OpError, Row};
 use super::plan::GroupPlan;
 use super::spout::SpoutEmitter;
 use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, COORD_STREAM, MASTER_ID, TX_FIELD};
-use crate::component::Bolt;
-use crate::context::TopologyContext;
-use crate::declare::OutputDeclarer;
-use crate::error::ComponentError;
-use crate::ids::TaskId;
+use crate::api::component::Bolt;
+use crate::api::context::TopologyContext;
+use crate::api::declare::OutputDeclarer;
+use crate::api::error::ComponentError;
+use crate::api::ids::TaskId;
 use crate::{BoltCollector, Tuple, Value};
 
 /// Most batches a task keeps track of; older ones are dropped (they have failed or
@@ -101,8 +101,8 @@ impl Out<'_> {
                 (i, i + 1)
             }
             Partitioning::Fields(idx) => {
-                let h = crate::grouping::hash_selected(idx.iter().map(|&i| row.get(i)));
-                let i = crate::grouping::reduce(h, n);
+                let h = crate::engine::grouping::hash_selected(idx.iter().map(|&i| row.get(i)));
+                let i = crate::engine::grouping::reduce(h, n);
                 (i, i + 1)
             }
             Partitioning::Global => (0, 1),

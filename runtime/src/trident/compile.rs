@@ -14,14 +14,16 @@ use super::master::{MasterSettings, MasterSpout};
 use super::plan::{GroupPlan, PlanExit, PlanNode, PlanSpout};
 use super::stream::TridentTopology;
 use super::tx::{BATCH_STREAM, COMMIT_STREAM, COORD_STREAM, MASTER_ID};
-use crate::config::Config;
-use crate::error::FactoryError;
-use crate::registry::{BuiltTopology, Registry};
-use crate::spec::{ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef};
+use crate::api::error::FactoryError;
+use crate::api::registry::{BuiltTopology, Registry};
+use crate::topology::config::Config;
+use crate::topology::yaml::{
+    ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef,
+};
 
 /// Config key: the least time between two new batches, in milliseconds.
 pub const BATCH_EMIT_INTERVAL_MILLIS: &str =
-    crate::config::TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS;
+    crate::topology::config::TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS;
 
 struct Group {
     id: String,
@@ -145,7 +147,7 @@ impl TridentTopology {
                 g.errors.join("; ")
             )));
         }
-        if config.get_u64(crate::config::TOPOLOGY_ACKER_EXECUTORS) == Some(0) {
+        if config.get_u64(crate::topology::config::TOPOLOGY_ACKER_EXECUTORS) == Some(0) {
             return Err(FactoryError(
                 "trident topologies need ackers: topology.acker.executors must not be 0"
                     .to_string(),
@@ -270,7 +272,7 @@ impl TridentTopology {
         let settings = MasterSettings {
             spouts: spout_list,
             max_pending: config
-                .get_u64(crate::config::TOPOLOGY_MAX_SPOUT_PENDING)
+                .get_u64(crate::topology::config::TOPOLOGY_MAX_SPOUT_PENDING)
                 .unwrap_or(1)
                 .max(1) as usize,
             interval: Duration::from_millis(
@@ -286,7 +288,7 @@ impl TridentTopology {
         let mut master_config = ConfigMap::new();
         // The master limits batches itself; the spout executor must not hold back commits.
         master_config.insert(
-            crate::config::TOPOLOGY_MAX_SPOUT_PENDING.to_string(),
+            crate::topology::config::TOPOLOGY_MAX_SPOUT_PENDING.to_string(),
             serde_yaml::Value::Null,
         );
         let mut def = TopologyDef {
@@ -394,7 +396,7 @@ mod tests {
         ok.new_stream("s", FixedBatchSpout::new(&["line"], vec![]));
         let mut no_ackers = ConfigMap::new();
         no_ackers.insert(
-            crate::config::TOPOLOGY_ACKER_EXECUTORS.to_string(),
+            crate::topology::config::TOPOLOGY_ACKER_EXECUTORS.to_string(),
             0.into(),
         );
         let e = ok.build("x", &Config::merged([&no_ackers])).unwrap_err().0;

@@ -15,11 +15,11 @@ use super::commit_log::CommitLog;
 use super::coordinator::{Action, BatchCoordinator, TransactionAttempt};
 use super::spout::{BatchSpout, SpoutCoordinator};
 use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, TX_FIELD};
-use crate::component::Spout;
-use crate::context::TopologyContext;
-use crate::declare::OutputDeclarer;
-use crate::error::ComponentError;
-use crate::ids::MessageId;
+use crate::api::component::Spout;
+use crate::api::context::TopologyContext;
+use crate::api::declare::OutputDeclarer;
+use crate::api::error::ComponentError;
+use crate::api::ids::MessageId;
 use crate::{SpoutCollector, Value};
 
 /// Settings of the master coordinator.

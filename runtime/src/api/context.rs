@@ -1,0 +1,172 @@
+//! What a task knows about its place in the topology.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::Sender;
+
+use crate::api::ids::TaskId;
+use crate::api::tuple::Fields;
+use crate::engine::transfer::Envelope;
+use crate::topology::config::Config;
+use crate::topology::yaml::Subscription;
+
+/// Topology-wide facts shared by every task's context.
+#[derive(Debug)]
+pub(crate) struct TopologyInfo {
+    pub(crate) name: String,
+    /// Component id -> its task ids, sorted.
+    pub(crate) component_tasks: BTreeMap<String, Vec<TaskId>>,
+    /// Component id -> stream id -> fields.
+    pub(crate) streams: BTreeMap<String, BTreeMap<String, Fields>>,
+    /// Task -> component id.
+    pub(crate) task_component: BTreeMap<TaskId, String>,
+    /// Every subscription, in file order.
+    pub(crate) subscriptions: Vec<Subscription>,
+}
+
+/// Wakes a bolt's executor from another thread: soon after [`Waker::wake`], the executor
+/// calls [`crate::Bolt::wake`] on each of its tasks (with their collectors), between two
+/// input batches or at once if it is idle. For bolts whose work arrives from their own
+/// threads (a multi-lang subprocess's emits and acks, a client's callbacks).
+///
+/// Wakes are coalesced: many calls before the executor gets to it make one round of
+/// `Bolt::wake` calls. A wake is never lost: if the executor's queue is full, it is busy
+/// and checks the wake flag after its current batch.
+#[derive(Debug, Clone)]
+pub struct Waker {
+    flag: Arc<AtomicBool>,
+    queue: Sender<Envelope>,
+}
+
+impl Waker {
+    pub(crate) fn new(flag: Arc<AtomicBool>, queue: Sender<Envelope>) -> Waker {
+        Waker { flag, queue }
+    }
+
+    /// Ask the executor to call `Bolt::wake` soon. Never blocks.
+    #[inline]
+    pub fn wake(&self) {
+        if !self.flag.swap(true, Ordering::AcqRel) {
+            // Full: the executor is busy and sees the flag after its current batch.
+            let _ = self.queue.try_send(Envelope::Wake);
+        }
+    }
+}
+
+/// The context handed to `open` / `prepare`: this task, its component, the tasks of every
+/// component, and the merged configuration.
+#[derive(Debug, Clone)]
+pub struct TopologyContext {
+    info: Arc<TopologyInfo>,
+    task: TaskId,
+    component: String,
+    config: Config,
+    worker_tasks: Arc<[TaskId]>,
+    waker: Option<Waker>,
+}
+
+impl TopologyContext {
+    pub(crate) fn new(
+        info: Arc<TopologyInfo>,
+        task: TaskId,
+        component: String,
+        config: Config,
+        worker_tasks: Arc<[TaskId]>,
+    ) -> TopologyContext {
+        TopologyContext {
+            info,
+            task,
+            component,
+            config,
+            worker_tasks,
+            waker: None,
+        }
+    }
+
+    /// This context with the waker of its bolt executor.
+    pub(crate) fn with_waker(mut self, waker: Waker) -> TopologyContext {
+        self.waker = Some(waker);
+        self
+    }
+
+    /// Topology name.
+    pub fn topology_name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// This task's id.
+    pub fn this_task(&self) -> TaskId {
+        self.task
+    }
+
+    /// This task's component id.
+    pub fn this_component(&self) -> &str {
+        &self.component
+    }
+
+    /// Index of this task among its component's tasks (0-based).
+    pub fn this_task_index(&self) -> usize {
+        self.component_tasks(&self.component)
+            .iter()
+            .position(|t| *t == self.task)
+            .unwrap_or(0)
+    }
+
+    /// The sorted task ids of a component (empty for an unknown id).
+    pub fn component_tasks(&self, component: &str) -> &[TaskId] {
+        self.info
+            .component_tasks
+            .get(component)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Every component id, sorted.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.info.component_tasks.keys().map(String::as_str)
+    }
+
+    /// The component a task belongs to.
+    pub fn component_of(&self, task: TaskId) -> Option<&str> {
+        self.info.task_component.get(&task).map(String::as_str)
+    }
+
+    /// Output fields of `component` on `stream`.
+    pub fn output_fields(&self, component: &str, stream: &str) -> Option<&Fields> {
+        self.info.streams.get(component)?.get(stream)
+    }
+
+    /// Every output stream of `component` with its fields, sorted by stream id.
+    pub fn output_streams(&self, component: &str) -> impl Iterator<Item = (&str, &Fields)> {
+        self.info
+            .streams
+            .get(component)
+            .into_iter()
+            .flatten()
+            .map(|(s, f)| (s.as_str(), f))
+    }
+
+    /// Tasks running in this worker process (all tasks in local mode).
+    pub fn worker_tasks(&self) -> &[TaskId] {
+        &self.worker_tasks
+    }
+
+    /// This component's merged configuration (defaults < topology < component).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every subscription of the topology (who reads which stream of whom, and how):
+    /// Storm's `getSources` / `getTargets`.
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.info.subscriptions
+    }
+
+    /// A handle that makes this bolt's executor call [`crate::Bolt::wake`] (bolts only;
+    /// `None` for spouts, which are polled anyway).
+    pub fn waker(&self) -> Option<Waker> {
+        self.waker.clone()
+    }
+}

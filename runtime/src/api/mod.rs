@@ -1,0 +1,12 @@
+//! What a topology author touches: the component traits, collectors, tuples and values,
+//! the task context, output declarations, the component registry, ids and errors.
+
+pub mod collector;
+pub mod component;
+pub mod context;
+pub mod declare;
+pub mod error;
+pub mod ids;
+pub mod registry;
+pub mod tuple;
+pub mod value;

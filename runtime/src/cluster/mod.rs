@@ -1,0 +1,9 @@
+//! What crosses a process boundary: the worker process, its network links and wire
+//! codec, the client of nimbus's API, the daemon entry helpers and shipped resources.
+
+pub mod client;
+pub mod daemon;
+pub(crate) mod net;
+pub mod resources;
+pub mod wire;
+pub mod worker;

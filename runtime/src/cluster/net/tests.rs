@@ -1,0 +1,401 @@
+//! Loopback tests of listener and remote destination: bulk transfer in order, refused
+//! handshakes, garbage, backpressure, reconnects and shutdown.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, bounded};
+
+use super::writer::client_handshake;
+use super::*;
+use crate::api::ids::TaskId;
+use crate::api::tuple::{Anchors, Fields, StreamSchema, Tuple, Values};
+use crate::api::value::Value;
+use crate::cluster::wire::{self, SchemaTable};
+use crate::engine::acking::AckMsg;
+use crate::engine::transfer::Envelope;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn word_schema() -> &'static StreamSchema {
+    StreamSchema::intern("split", "default", &Fields::new(["word", "n"]))
+}
+
+fn identity(topology: &str, worker: &str) -> Identity {
+    let payload = StreamSchema::intern("spout", "default", &Fields::new(["payload"]));
+    Identity {
+        topology_id: topology.into(),
+        worker_id: worker.into(),
+        schemas: Arc::new(SchemaTable::from_schemas([word_schema(), payload]).unwrap()),
+    }
+}
+
+fn config() -> NetConfig {
+    NetConfig {
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(50),
+        ..NetConfig::default()
+    }
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A listener for topology `topology` whose router forwards into a channel of `cap`.
+fn listen_on(addr: SocketAddr, topology: &str, cap: usize) -> (Listener, Receiver<Envelope>) {
+    let (tx, rx) = bounded(cap);
+    let route = move |env: Envelope| {
+        let _ = tx.send(env);
+    };
+    let l = Listener::bind(
+        addr,
+        identity(topology, "receiver"),
+        config(),
+        Arc::new(route),
+    );
+    (l.unwrap(), rx)
+}
+
+fn connect(l: &Listener, topology: &str) -> RemoteDestination {
+    let r =
+        RemoteDestination::connect(l.local_addr(), identity(topology, "sender"), config()).unwrap();
+    assert!(
+        r.wait_connected(WAIT),
+        "no connection to {} within {WAIT:?}",
+        l.local_addr()
+    );
+    r
+}
+
+fn tuple(i: u64) -> Tuple {
+    let values: Values = [Value::from(format!("word-{i}")), Value::Int(i as i64)].into();
+    let anchors = match i % 3 {
+        0 => Anchors::None,
+        1 => Anchors::One((i, !i)),
+        _ => Anchors::Many(Arc::from(vec![(i, 1), (i + 1, 2)])),
+    };
+    Tuple::with_anchors(values, word_schema(), TaskId(i as u32 % 7), anchors)
+}
+
+fn recv(rx: &Receiver<Envelope>, what: &str) -> Envelope {
+    rx.recv_timeout(WAIT)
+        .unwrap_or_else(|e| panic!("no {what} within {WAIT:?}: {e}"))
+}
+
+/// Send one batch holding `tuple(i)` and check it arrives.
+fn ping(r: &RemoteDestination, rx: &Receiver<Envelope>, i: u64) {
+    let env = Envelope::Batch {
+        task: TaskId(5),
+        tuples: vec![tuple(i)],
+    };
+    r.destination().queue.send(env).unwrap();
+    match recv(rx, "ping") {
+        Envelope::Batch { tuples, .. } => assert_eq!(tuples[0].values(), tuple(i).values()),
+        other => panic!("expected a batch, got {other:?}"),
+    }
+}
+
+/// Whether the server closed `s` (EOF or reset) without sending anything.
+fn assert_closed_by_server(mut s: &TcpStream) {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+            ) => {}
+        other => panic!("expected the server to close the connection, got {other:?}"),
+    }
+}
+
+#[test]
+fn hundred_thousand_tuples_arrive_in_order() {
+    const TUPLES: u64 = 100_000;
+    const BATCH: u64 = 100;
+    let (listener, rx) = listen_on(loopback(), "topo", 64);
+    let remote = connect(&listener, "topo");
+    let dest = remote.destination();
+    let sender = std::thread::spawn(move || {
+        for b in 0..TUPLES / BATCH {
+            let tuples = (b * BATCH..(b + 1) * BATCH).map(tuple).collect();
+            dest.queue
+                .send(Envelope::Batch {
+                    task: TaskId(3),
+                    tuples,
+                })
+                .unwrap();
+            if b % 100 == 0 {
+                let msgs = vec![AckMsg::Ack { root: b, xor: !b }];
+                dest.queue
+                    .send(Envelope::Acks {
+                        task: TaskId(9),
+                        msgs,
+                    })
+                    .unwrap();
+            }
+        }
+    });
+    let (mut next, mut acks) = (0u64, 0u64);
+    while next < TUPLES {
+        match recv(&rx, "tuples") {
+            Envelope::Batch { task, tuples } => {
+                assert_eq!(task, TaskId(3));
+                for t in tuples {
+                    let want = tuple(next);
+                    assert_eq!(t.values(), want.values(), "tuple {next}");
+                    assert_eq!(t.anchors(), want.anchors(), "tuple {next}");
+                    assert_eq!(t.source_task(), want.source_task());
+                    assert!(std::ptr::eq(t.schema(), word_schema()));
+                    next += 1;
+                }
+            }
+            Envelope::Acks { task, msgs } => {
+                assert_eq!(task, TaskId(9));
+                assert_eq!(
+                    msgs,
+                    [AckMsg::Ack {
+                        root: acks * 100,
+                        xor: !(acks * 100)
+                    }]
+                );
+                acks += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    sender.join().unwrap();
+    assert_eq!(acks, TUPLES / BATCH / 100);
+    let stats: LinkStats = remote.stats();
+    assert_eq!(stats.tuples_sent, TUPLES);
+    assert_eq!((stats.connects, stats.tuples_dropped), (1, 0));
+    assert!(remote.shutdown());
+    assert!(listener.shutdown());
+}
+
+#[test]
+fn wrong_topology_is_refused_and_good_connections_keep_working() {
+    let (listener, rx) = listen_on(loopback(), "topo", 64);
+    let good = connect(&listener, "topo");
+    ping(&good, &rx, 1);
+
+    // A raw peer of another topology: closed without an answer.
+    let raw = TcpStream::connect(listener.local_addr()).unwrap();
+    let theirs = identity("other", "intruder").handshake();
+    let mut hello = Vec::new();
+    wire::encode_handshake(&theirs, &mut hello).unwrap();
+    (&raw).write_all(&hello).unwrap();
+    assert_closed_by_server(&raw);
+    assert_eq!(listener.stats().refused, 1);
+
+    // Same topology id, other streams: refused too, and the client side sees why.
+    let stream = TcpStream::connect(listener.local_addr()).unwrap();
+    let mut other = identity("topo", "old-build");
+    other.schemas = Arc::new(SchemaTable::from_schemas([word_schema()]).unwrap());
+    let err = client_handshake(&stream, listener.local_addr(), &other, &config()).unwrap_err();
+    assert!(
+        matches!(err, NetError::Refused { .. } | NetError::Io(_)),
+        "unexpected {err}"
+    );
+    assert_closed_by_server(&stream);
+    assert_eq!(listener.stats().refused, 2);
+
+    // A listener of another topology: the connecting side refuses it.
+    let (wrong, _rx) = listen_on(loopback(), "other", 1);
+    let stream = TcpStream::connect(wrong.local_addr()).unwrap();
+    let err = client_handshake(
+        &stream,
+        wrong.local_addr(),
+        &identity("topo", "x"),
+        &config(),
+    );
+    assert!(matches!(
+        err,
+        Err(NetError::Refused { .. } | NetError::Io(_))
+    ));
+
+    ping(&good, &rx, 2);
+    assert_eq!(
+        good.stats().connects,
+        1,
+        "the good connection was never broken"
+    );
+    let fresh = connect(&listener, "topo");
+    ping(&fresh, &rx, 3);
+}
+
+#[test]
+fn garbage_closes_only_that_connection() {
+    let (listener, rx) = listen_on(loopback(), "topo", 64);
+    let good = connect(&listener, "topo");
+    ping(&good, &rx, 1);
+
+    // Garbage instead of a handshake (its "length" is far over the maximum).
+    let raw = TcpStream::connect(listener.local_addr()).unwrap();
+    (&raw)
+        .write_all(&[0xde, 0xad, 0xbe, 0xef, 0x42, 1, 2, 3, 4, 5, 6, 7])
+        .unwrap();
+    assert_closed_by_server(&raw);
+
+    // A proper handshake, then a corrupt frame.
+    let raw = TcpStream::connect(listener.local_addr()).unwrap();
+    let me = identity("topo", "corrupt");
+    let answer = client_handshake(&raw, listener.local_addr(), &me, &config()).unwrap();
+    assert_eq!(answer.worker_id, "receiver");
+    (&raw).write_all(&[3, 0, 0, 0, 0x63, 1, 2, 3]).unwrap();
+    assert_closed_by_server(&raw);
+    let stats: ListenerStats = listener.stats();
+    assert_eq!((stats.refused, stats.broken), (1, 1), "{stats:?}");
+
+    ping(&good, &rx, 2);
+    assert_eq!(good.stats().connects, 1);
+    assert!(listener.shutdown());
+}
+
+#[test]
+fn a_slow_receiver_blocks_the_sender_and_nothing_is_lost() {
+    // The router's channel holds one envelope and nobody drains it yet.
+    let (listener, rx) = listen_on(loopback(), "topo", 1);
+    let cfg = NetConfig {
+        queue_capacity: 2,
+        ..config()
+    };
+    let remote =
+        RemoteDestination::connect(listener.local_addr(), identity("topo", "s"), cfg).unwrap();
+    assert!(remote.wait_connected(WAIT));
+    let payload = Value::from(vec![7u8; 4096]);
+    let payload_schema = StreamSchema::intern("spout", "default", &Fields::new(["payload"]));
+    let batch = || {
+        let tuples = (0..16)
+            .map(|_| Tuple::new(Values::from(payload.clone()), payload_schema, TaskId(1)))
+            .collect();
+        Envelope::Batch {
+            task: TaskId(2),
+            tuples,
+        }
+    };
+    let dest = remote.destination();
+    let deadline = Instant::now() + WAIT;
+    let mut sent = 0u64;
+    loop {
+        match dest.queue.try_send(batch()) {
+            Ok(()) => sent += 1,
+            Err(crossbeam_channel::TrySendError::Full(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sender never blocked after {sent} batches"
+        );
+    }
+    // Everything queued so far arrives once the receiver drains.
+    let mut got = 0u64;
+    while got < sent {
+        match recv(&rx, "backlog") {
+            Envelope::Batch { tuples, .. } => {
+                assert_eq!(tuples.len(), 16);
+                got += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(remote.stats().tuples_dropped, 0);
+}
+
+#[test]
+fn the_writer_reconnects_after_the_peer_restarts() {
+    let (first, rx) = listen_on(loopback(), "topo", 64);
+    let addr = first.local_addr();
+    let remote = connect(&first, "topo");
+    ping(&remote, &rx, 1);
+    assert!(first.shutdown());
+    let (second, rx) = listen_on(addr, "topo", 64);
+    // Envelopes written into the dead connection are lost (that is the contract), so
+    // keep sending until one arrives through the new connection.
+    let deadline = Instant::now() + WAIT;
+    let dest = remote.destination();
+    let mut i = 0;
+    loop {
+        i += 1;
+        let tuples = vec![tuple(i)];
+        dest.queue
+            .send(Envelope::Batch {
+                task: TaskId(1),
+                tuples,
+            })
+            .unwrap();
+        if let Ok(Envelope::Batch { tuples, .. }) = rx.recv_timeout(Duration::from_millis(100)) {
+            assert!(tuples[0].values()[1].as_i64().unwrap() <= i as i64);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no delivery after the peer restarted"
+        );
+    }
+    assert_eq!(remote.stats().connects, 2);
+    assert!(remote.shutdown());
+    assert!(second.shutdown());
+}
+
+#[test]
+fn shutdown_is_prompt_even_while_connecting() {
+    // A port nobody listens on.
+    let port = TcpListener::bind(loopback()).unwrap().local_addr().unwrap();
+    let remote = RemoteDestination::connect(port, identity("topo", "s"), config()).unwrap();
+    assert_eq!(remote.state(), LinkState::Connecting);
+    assert_eq!(remote.peer(), port);
+    let started = Instant::now();
+    assert!(remote.shutdown());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn task_router_delivers_by_task() {
+    let (a, a_inbox) = crate::engine::transfer::channel(4);
+    let (b, b_inbox) = crate::engine::transfer::channel(4);
+    let router = TaskRouter::new([(TaskId(1), a), (TaskId(2), b)].into_iter().collect());
+    let peer = Peer {
+        addr: loopback(),
+        worker: None,
+    };
+    let done = |task| crate::engine::acking::Completion {
+        spout_task: TaskId(task),
+        root: 1,
+        slot: 0,
+        outcome: crate::engine::acking::Outcome::Acked,
+    };
+    router.route(
+        Envelope::Completions(vec![done(1), done(1), done(2), done(1)]),
+        &peer,
+    );
+    router.route(
+        Envelope::Batch {
+            task: TaskId(2),
+            tuples: vec![tuple(0)],
+        },
+        &peer,
+    );
+    router.route(
+        Envelope::Batch {
+            task: TaskId(99),
+            tuples: vec![tuple(0)],
+        },
+        &peer,
+    );
+    let lens = |rx: &crossbeam_channel::Receiver<Envelope>| -> Vec<usize> {
+        rx.try_iter()
+            .map(|e| match e {
+                Envelope::Completions(c) => c.len(),
+                Envelope::Batch { tuples, .. } => 100 + tuples.len(),
+                _ => 0,
+            })
+            .collect()
+    };
+    assert_eq!(lens(&a_inbox.rx), [2, 1]);
+    assert_eq!(lens(&b_inbox.rx), [1, 101]);
+}

@@ -1,0 +1,274 @@
+//! Worker processes: a topology binary started by a supervisor as
+//! `<artifact> worker --spec FILE`. A worker runs the executors nimbus assigned to its
+//! slot, listens on the slot port for tuples from other workers, sends to the workers
+//! that hold the other tasks, heartbeats to its supervisor (a file it rewrites every
+//! second), follows the topology's activation and reports its statistics to nimbus.
+//! It stops cleanly on SIGTERM.
+
+mod worker_spec;
+
+pub use worker_spec::{Assignment, WorkerSpec};
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+use crate::api::ids::TaskId;
+use crate::api::registry::Registry;
+use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
+use crate::cluster::wire::SchemaTable;
+use crate::engine::{Engine, EngineSpec};
+use crate::topology::plan::{ExecutorPlan, TaskPlan};
+use crate::topology::yaml;
+
+/// Why a worker could not start.
+#[derive(Debug, Error)]
+pub enum WorkerError {
+    /// The spec file is missing or malformed.
+    #[error("worker spec {path}: {message}")]
+    Spec {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The topology in the spec is invalid for this binary's components.
+    #[error("topology: {0}")]
+    Topology(String),
+    /// The assignment does not fit the topology.
+    #[error("assignment: {0}")]
+    Assignment(String),
+    /// Starting executors or connections failed.
+    #[error("{0}")]
+    Start(String),
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn resolve(loc: &str) -> Result<SocketAddr, WorkerError> {
+    loc.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| WorkerError::Assignment(format!("cannot resolve worker address '{loc}'")))
+}
+
+/// This worker's executors, from the assignment's task ranges.
+fn my_executors(plan: &TaskPlan, a: &Assignment) -> Result<Vec<ExecutorPlan>, WorkerError> {
+    let owner = plan.task_components();
+    a.executors
+        .iter()
+        .map(|[first, last]| {
+            let tasks: Vec<TaskId> = (*first..=*last).map(TaskId).collect();
+            let component = owner.get(&TaskId(*first)).ok_or_else(|| {
+                WorkerError::Assignment(format!("task {first} is not in the topology"))
+            })?;
+            if tasks.iter().any(|t| owner.get(t) != Some(component)) {
+                return Err(WorkerError::Assignment(format!(
+                    "executor [{first}, {last}] spans more than component '{component}'"
+                )));
+            }
+            Ok(ExecutorPlan {
+                component: component.clone(),
+                tasks,
+            })
+        })
+        .collect()
+}
+
+/// Run a worker from its spec file until SIGTERM; returns the exit code.
+pub fn run(registry: &Registry, spec_path: &Path) -> i32 {
+    match start_and_wait(registry, spec_path) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("worker failed: {e}");
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerError> {
+    let spec_err = |message: String| WorkerError::Spec {
+        path: spec_path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(spec_path).map_err(|e| spec_err(e.to_string()))?;
+    let spec: WorkerSpec = serde_json::from_str(&text).map_err(|e| spec_err(e.to_string()))?;
+    let a = &spec.assignment;
+    let parsed =
+        yaml::parse_str(&a.yaml, None).map_err(|e| WorkerError::Topology(e.to_string()))?;
+    // A `topologySource` is built again here, as in `validate`: the registry to run with
+    // is the binary's plus the builder's components.
+    let (mut topo, registry) = crate::topology::source::validate(&parsed, registry)
+        .map_err(|e| WorkerError::Topology(e.to_string()))?;
+    if let Some(dir) = &spec.resources_dir {
+        crate::cluster::resources::set_resources_dir(&mut topo, Path::new(dir), true);
+    }
+    let registry = &registry;
+    let plan = TaskPlan::new(&topo);
+    let executors = my_executors(&plan, a)?;
+    let my_task = executors
+        .first()
+        .and_then(|e| e.tasks.first())
+        .ok_or_else(|| WorkerError::Assignment("no executors assigned".into()))?;
+    let my_loc = a
+        .task_locations
+        .get(&my_task.0.to_string())
+        .cloned()
+        .unwrap_or_else(|| format!("127.0.0.1:{}", a.port));
+    let my_addr = resolve(&my_loc)?;
+
+    let schemas = Arc::new(
+        SchemaTable::from_topology(&topo).map_err(|e| WorkerError::Topology(e.to_string()))?,
+    );
+    let identity = Identity {
+        topology_id: a.topology_id.clone(),
+        worker_id: format!("{}:{}", spec.supervisor, a.port),
+        schemas,
+    };
+    let cfg = NetConfig::default();
+
+    // One outgoing connection per other worker.
+    let mut links: BTreeMap<String, RemoteDestination> = BTreeMap::new();
+    let mut remote = BTreeMap::new();
+    for (task, loc) in &a.task_locations {
+        if *loc == my_loc {
+            continue;
+        }
+        let task: u32 = task
+            .parse()
+            .map_err(|_| WorkerError::Assignment(format!("task id '{task}' is not a number")))?;
+        if !links.contains_key(loc) {
+            let link = RemoteDestination::connect(resolve(loc)?, identity.clone(), cfg.clone())
+                .map_err(|e| WorkerError::Start(format!("connection to {loc}: {e}")))?;
+            links.insert(loc.clone(), link);
+        }
+        if let Some(link) = links.get(loc) {
+            remote.insert(TaskId(task), link.destination());
+        }
+    }
+
+    // Spouts wait until every link is up (as Storm workers do), then follow the status.
+    let initially_active = a.status.is_empty() || a.status == "ACTIVE";
+    let engine = Engine::start(EngineSpec {
+        topo: &topo,
+        plan: &plan,
+        registry,
+        executors,
+        remote,
+        capture: false,
+    })
+    .map_err(|e| WorkerError::Start(e.to_string()))?;
+    engine.run.set_active(false);
+    let listener = Listener::bind(
+        SocketAddr::new(my_addr.ip(), a.port),
+        identity,
+        cfg,
+        Arc::new(TaskRouter::new(engine.local.clone())),
+    )
+    .map_err(|e| WorkerError::Start(format!("listening on port {}: {e}", a.port)))?;
+    tracing::info!(topology = %a.topology, port = a.port, "worker running; connecting to peers");
+    for link in links.values() {
+        while !link.wait_connected(Duration::from_secs(1)) {
+            if engine.run.stopping() {
+                break;
+            }
+            tracing::info!(peer = %link.peer(), "waiting for the link to {}", link.peer());
+        }
+    }
+    engine.run.set_active(initially_active);
+
+    let run = engine.run.clone();
+    {
+        let run = run.clone();
+        engine.rt.spawn(async move {
+            if let Err(e) = crate::cluster::daemon::stop_signal().await {
+                tracing::error!("cannot watch SIGTERM: {e}");
+                return;
+            }
+            tracing::info!("worker told to stop");
+            run.request_stop();
+        });
+    }
+    engine.rt.spawn(report_loop(
+        spec.clone(),
+        run.clone(),
+        engine.stats.clone(),
+        topo.clone(),
+    ));
+
+    // Heartbeat to the supervisor until told to stop.
+    let heartbeat = Path::new(&spec.heartbeat_file).to_path_buf();
+    while !run.stopping() {
+        let tmp = heartbeat.with_extension("tmp");
+        if std::fs::write(&tmp, unix_millis().to_string())
+            .and_then(|_| std::fs::rename(&tmp, &heartbeat))
+            .is_err()
+        {
+            tracing::warn!(file = %heartbeat.display(), "cannot write the heartbeat");
+        }
+        run.wait(std::time::Instant::now() + Duration::from_secs(1));
+    }
+    // Executors first: a listener thread blocked on a full executor queue is freed when
+    // the queue closes.
+    engine.stop();
+    let received = listener.stats();
+    listener.shutdown();
+    tracing::info!(?received, "worker stopped; incoming connections");
+    for (_, link) in links {
+        let (peer, sent) = (link.peer(), link.stats());
+        link.shutdown();
+        tracing::info!(%peer, ?sent, "link closed");
+    }
+    Ok(())
+}
+
+/// Every second: follow the topology's status at nimbus, and report this worker's
+/// statistics.
+async fn report_loop(
+    spec: WorkerSpec,
+    run: Arc<crate::engine::run_state::RunState>,
+    stats: Vec<Arc<crate::engine::stats::TaskStats>>,
+    topo: crate::topology::yaml::ValidTopology,
+) {
+    let Ok(http) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
+        return;
+    };
+    let a = &spec.assignment;
+    let base = format!(
+        "{}/api/v1/topologies/{}",
+        spec.nimbus.trim_end_matches('/'),
+        a.topology
+    );
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if run.stopping() {
+            return;
+        }
+        if let Ok(resp) = http.get(&base).send().await
+            && let Ok(v) = resp.json::<serde_json::Value>().await
+            && let Some(status) = v.get("status").and_then(|s| s.as_str())
+        {
+            run.set_active(status == "ACTIVE");
+        }
+        let body = serde_json::json!({
+            "worker": format!("{}:{}", spec.supervisor, a.port),
+            "components": crate::engine::reports(&topo, &stats),
+        });
+        if let Err(e) = http.post(format!("{base}/stats")).json(&body).send().await {
+            tracing::debug!("reporting stats: {e}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The acker executor loop: feeds acker messages to the tree state machine and sends
+//! each verdict to the spout task that emitted the root.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError};
+use rustc_hash::FxHashMap;
+
+use super::Gate;
+use crate::api::error::RunError;
+use crate::api::ids::TaskId;
+use crate::engine::acking::{AckerState, Completion};
+use crate::engine::run_state::RunState;
+use crate::engine::transfer::{Destination, Envelope, Inbox};
+
+/// Verdicts per batch sent to a spout executor.
+const BATCH: usize = 256;
+
+/// One acker task on its own thread.
+pub(crate) struct AckerExecutor {
+    pub(crate) task: TaskId,
+    pub(crate) state: AckerState,
+    pub(crate) inbox: Inbox,
+    /// Queue of each spout task's executor.
+    pub(crate) spouts: FxHashMap<TaskId, Destination>,
+    pub(crate) run: Arc<RunState>,
+    /// Rotation period (the message timeout); `None`: timeouts disabled.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) flush_every: Duration,
+}
+
+struct Verdicts {
+    out: FxHashMap<TaskId, (Destination, Vec<Completion>)>,
+}
+
+impl Verdicts {
+    fn push(&mut self, c: Completion) {
+        if let Some((dest, batch)) = self.out.get_mut(&c.spout_task) {
+            batch.push(c);
+            if batch.len() >= BATCH {
+                let _ = dest
+                    .queue
+                    .send(Envelope::Completions(std::mem::take(batch)));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        for (dest, batch) in self.out.values_mut() {
+            if !batch.is_empty() {
+                let _ = dest
+                    .queue
+                    .send(Envelope::Completions(std::mem::take(batch)));
+            }
+        }
+    }
+}
+
+impl AckerExecutor {
+    pub(crate) fn run(self, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
+        let _ = ready.send(Ok(()));
+        if gate.wait() {
+            self.main_loop();
+        }
+    }
+
+    fn main_loop(mut self) {
+        let mut verdicts = Verdicts {
+            out: std::mem::take(&mut self.spouts)
+                .into_iter()
+                .map(|(t, d)| (t, (d, Vec::new())))
+                .collect(),
+        };
+        let mut next_rotation = self.timeout.map(|t| Instant::now() + t);
+        let mut last_flush = Instant::now();
+        loop {
+            let env = match self.inbox.rx.try_recv() {
+                Ok(env) => Some(env),
+                Err(TryRecvError::Empty) => {
+                    verdicts.flush();
+                    let wait = next_rotation
+                        .map(|r| r.saturating_duration_since(Instant::now()))
+                        .unwrap_or(Duration::from_secs(3600));
+                    match self.inbox.rx.recv_timeout(wait) {
+                        Ok(env) => Some(env),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
+            match env {
+                Some(Envelope::Acks { msgs, .. }) => {
+                    for m in msgs {
+                        if let Some(c) = self.state.handle(m) {
+                            verdicts.push(c);
+                        }
+                    }
+                }
+                Some(Envelope::Stop) => return,
+                Some(_) | None => {}
+            }
+            if self.run.stopping() {
+                return;
+            }
+            let now = Instant::now();
+            if let (Some(r), Some(t)) = (next_rotation.as_mut(), self.timeout)
+                && now >= *r
+            {
+                let dropped = self.state.rotate();
+                if dropped > 0 {
+                    tracing::debug!(task = %self.task, dropped, "acker forgot expired trees");
+                }
+                *r = now + t;
+            }
+            if now.duration_since(last_flush) >= self.flush_every {
+                verdicts.flush();
+                last_flush = now;
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The bolt executor loop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TryRecvError};
+use tokio::runtime::Handle;
+
+use super::{Gate, guarded};
+use crate::api::collector::BoltCollector;
+use crate::api::component::Bolt;
+use crate::api::context::TopologyContext;
+use crate::api::error::RunError;
+use crate::api::ids::TaskId;
+use crate::api::tuple::Tuple;
+use crate::engine::run_state::RunState;
+use crate::engine::transfer::{Envelope, Inbox};
+
+/// One bolt task: the instance, its collector and context.
+pub(crate) struct BoltTask {
+    pub(crate) id: TaskId,
+    pub(crate) bolt: Box<dyn Bolt>,
+    pub(crate) collector: BoltCollector,
+    pub(crate) ctx: TopologyContext,
+}
+
+impl BoltTask {
+    #[inline]
+    fn execute(&mut self, tuple: Tuple) {
+        self.collector.em.counters.executed += 1;
+        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+            out.report_error(&e);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.collector.em.finish();
+    }
+}
+
+/// Runs the tasks of one bolt component on one thread.
+pub(crate) struct BoltExecutor {
+    pub(crate) tasks: Vec<BoltTask>,
+    pub(crate) inbox: Inbox,
+    pub(crate) run: Arc<RunState>,
+    /// `Duration::ZERO`: flush after every input batch.
+    pub(crate) flush_every: Duration,
+    /// Set by the tasks' `Waker`s: call `Bolt::wake` on every task.
+    pub(crate) wake: Arc<AtomicBool>,
+}
+
+impl BoltExecutor {
+    /// Prepare, wait for the gate, loop until stopped, clean up.
+    pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
+        for t in &mut self.tasks {
+            if let Err(source) = guarded(|| rt.block_on(t.bolt.prepare(&t.ctx))) {
+                let _ = ready.send(Err(RunError::Lifecycle {
+                    component: t.ctx.this_component().to_string(),
+                    task: t.id,
+                    source: Box::new(source),
+                }));
+                return;
+            }
+        }
+        let _ = ready.send(Ok(()));
+        if gate.wait() {
+            self.main_loop();
+        }
+        for t in &mut self.tasks {
+            rt.block_on(t.bolt.cleanup());
+            t.finish();
+        }
+    }
+
+    fn task_index(&self, task: TaskId) -> usize {
+        if self.tasks.len() == 1 {
+            return 0;
+        }
+        self.tasks.iter().position(|t| t.id == task).unwrap_or(0)
+    }
+
+    /// Clear the wake flag and call `wake` on every task.
+    fn wake_tasks(&mut self) {
+        self.wake.store(false, Ordering::Release);
+        for t in &mut self.tasks {
+            let (bolt, out) = (&mut t.bolt, &mut t.collector);
+            if let Err(e) = guarded(|| bolt.wake(out)) {
+                out.report_error(&e);
+            }
+            let em = &mut t.collector.em;
+            let delta = em.outbox.take_uncounted();
+            em.stats.publish(&em.counters);
+            self.run.add_in_flight(delta);
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for t in &mut self.tasks {
+            t.collector.em.outbox.flush();
+        }
+    }
+
+    fn main_loop(&mut self) {
+        let mut last_flush = Instant::now();
+        loop {
+            let env = match self.inbox.rx.try_recv() {
+                Ok(env) => env,
+                Err(TryRecvError::Empty) => {
+                    self.flush_all();
+                    for t in &self.tasks {
+                        t.collector.em.stats.publish(&t.collector.em.counters);
+                    }
+                    match self.inbox.rx.recv() {
+                        Ok(env) => env,
+                        Err(_) => return,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
+            match env {
+                Envelope::Batch { task, mut tuples } => {
+                    let n = tuples.len() as i64;
+                    let i = self.task_index(task);
+                    let t = &mut self.tasks[i];
+                    for tuple in tuples.drain(..) {
+                        t.execute(tuple);
+                    }
+                    self.inbox.recycle(tuples);
+                    let em = &mut t.collector.em;
+                    let delta = em.outbox.take_uncounted() - n;
+                    em.stats.publish(&em.counters);
+                    self.run.add_in_flight(delta);
+                }
+                Envelope::Tick { freq_secs } => {
+                    for t in &mut self.tasks {
+                        t.execute(Tuple::tick(freq_secs));
+                    }
+                }
+                Envelope::Stop => return,
+                // The flag check below does the work.
+                Envelope::Wake | Envelope::Acks { .. } | Envelope::Completions(_) => {}
+            }
+            if self.wake.load(Ordering::Acquire) {
+                self.wake_tasks();
+            }
+            if self.run.stopping() {
+                return;
+            }
+            let now = Instant::now();
+            if now.duration_since(last_flush) >= self.flush_every {
+                self.flush_all();
+                last_flush = now;
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The spout executor loop: calls `next_tuple`, applies acker verdicts and message
+//! timeouts, and enforces `topology.max.spout.pending`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use hdrhistogram::Histogram;
+use tokio::runtime::Handle;
+
+use super::{Gate, guarded};
+use crate::api::collector::SpoutCollector;
+use crate::api::component::Spout;
+use crate::api::context::TopologyContext;
+use crate::api::error::RunError;
+use crate::api::ids::{MessageId, TaskId};
+use crate::engine::acking::{Completion, Outcome};
+use crate::engine::run_state::RunState;
+use crate::engine::transfer::{Envelope, Inbox};
+
+/// Longest an idle spout sleeps between `next_tuple` calls (Storm's default wait).
+const IDLE_WAIT: Duration = Duration::from_millis(1);
+/// Idle rounds spent yielding before sleeping.
+const IDLE_YIELDS: u32 = 16;
+/// `next_tuple` rounds between flush-timer and timeout checks.
+const CHECK_EVERY: u32 = 64;
+/// `next_tuple` rounds between checks of the executor's own queue.
+const CONTROL_EVERY: u32 = 16;
+
+/// One spout task: the instance, its collector and context.
+pub(crate) struct SpoutTask {
+    pub(crate) id: TaskId,
+    pub(crate) spout: Box<dyn Spout>,
+    pub(crate) collector: SpoutCollector,
+    pub(crate) ctx: TopologyContext,
+    pub(crate) exhausted: bool,
+    /// Complete latency of acked messages, in microseconds.
+    pub(crate) latency: Option<Histogram<u64>>,
+}
+
+impl SpoutTask {
+    /// Call `next_tuple` once unless at `max_pending`; returns whether it emitted.
+    #[inline]
+    fn poll(&mut self, run: &RunState, max_pending: usize) -> bool {
+        if self.collector.pending.len() >= max_pending {
+            return false;
+        }
+        let before = self.collector.em.counters.emitted;
+        let (spout, out) = (&mut self.spout, &mut self.collector);
+        if let Err(e) = guarded(|| spout.next_tuple(out)) {
+            out.report_error(&e);
+        }
+        for i in 0..self.collector.immediate_acks.len() {
+            let id = self.collector.immediate_acks[i];
+            self.ack(id);
+        }
+        self.collector.immediate_acks.clear();
+        let emitted = self.collector.em.counters.emitted != before;
+        if !emitted && self.collector.pending.is_empty() && self.spout.is_exhausted() {
+            self.exhausted = true;
+            self.publish();
+            self.collector.em.outbox.flush();
+            run.spout_exhausted();
+        }
+        emitted
+    }
+
+    fn ack(&mut self, id: MessageId) {
+        self.collector.em.counters.acked += 1;
+        let spout = &mut self.spout;
+        if let Err(e) = guarded(|| {
+            spout.ack(id);
+            Ok(())
+        }) {
+            self.collector.report_error(&e);
+        }
+    }
+
+    fn fail(&mut self, id: MessageId) {
+        self.collector.em.counters.failed += 1;
+        self.collector.awaiting_replay.insert(id);
+        let spout = &mut self.spout;
+        if let Err(e) = guarded(|| {
+            spout.fail(id);
+            Ok(())
+        }) {
+            self.collector.report_error(&e);
+        }
+    }
+
+    /// Apply an acker verdict (late verdicts for timed-out roots are ignored).
+    fn complete(&mut self, c: Completion) {
+        if c.outcome == Outcome::ResetTimeout {
+            self.collector.pending.refresh(c.slot, c.root);
+            return;
+        }
+        let Some(p) = self.collector.pending.remove(c.slot, c.root) else {
+            return;
+        };
+        match c.outcome {
+            Outcome::Acked => {
+                if let (Some(h), Some(at)) = (self.latency.as_mut(), p.emitted) {
+                    let _ = h.record(at.elapsed().as_micros() as u64);
+                }
+                self.ack(p.id);
+            }
+            Outcome::Failed | Outcome::ResetTimeout => self.fail(p.id),
+        }
+    }
+
+    /// One timeout period passed: fail the messages of the oldest bucket.
+    fn expire(&mut self) {
+        for p in self.collector.pending.rotate() {
+            self.fail(p.id);
+        }
+    }
+
+    fn publish(&self) {
+        self.collector.em.stats.publish(&self.collector.em.counters);
+    }
+
+    fn finish(&mut self) {
+        self.collector.em.finish();
+        if let Some(h) = self.latency.take() {
+            self.collector.em.stats.set_latency(h);
+        }
+    }
+}
+
+/// Runs the tasks of one spout component on one thread.
+pub(crate) struct SpoutExecutor {
+    pub(crate) tasks: Vec<SpoutTask>,
+    pub(crate) inbox: Inbox,
+    pub(crate) run: Arc<RunState>,
+    pub(crate) flush_every: Duration,
+    /// `topology.max.spout.pending` per task (`usize::MAX` = no limit).
+    pub(crate) max_pending: usize,
+    /// Message timeout, when acking and timeouts are on.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// How often an inactive spout checks whether it was activated again.
+const INACTIVE_WAIT: Duration = Duration::from_millis(100);
+
+impl SpoutExecutor {
+    /// Open, wait for the gate, loop until stopped, deactivate and close.
+    pub(crate) fn run(mut self, rt: Handle, ready: Sender<Result<(), RunError>>, gate: Arc<Gate>) {
+        for t in &mut self.tasks {
+            if let Err(source) = guarded(|| rt.block_on(t.spout.open(&t.ctx))) {
+                let _ = ready.send(Err(RunError::Lifecycle {
+                    component: t.ctx.this_component().to_string(),
+                    task: t.id,
+                    source: Box::new(source),
+                }));
+                return;
+            }
+        }
+        let _ = ready.send(Ok(()));
+        let go = gate.wait();
+        let mut active = false;
+        if go {
+            self.main_loop(&rt, &mut active);
+        }
+        for t in &mut self.tasks {
+            if active {
+                rt.block_on(t.spout.deactivate());
+            }
+            rt.block_on(t.spout.close());
+            t.finish();
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for t in &mut self.tasks {
+            t.collector.em.outbox.flush();
+            t.publish();
+        }
+    }
+
+    /// Handle queued control messages, and those stashed while a send blocked;
+    /// returns `false` to stop.
+    fn drain_control(&mut self) -> bool {
+        for i in 0..self.tasks.len() {
+            if self.tasks[i].collector.em.outbox.stash.is_empty() {
+                continue;
+            }
+            let stash = std::mem::take(&mut self.tasks[i].collector.em.outbox.stash);
+            for env in stash {
+                if !self.handle(env) {
+                    return false;
+                }
+            }
+        }
+        while let Ok(env) = self.inbox.rx.try_recv() {
+            if !self.handle(env) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn handle(&mut self, env: Envelope) -> bool {
+        match env {
+            Envelope::Stop => return false,
+            Envelope::Completions(list) => {
+                for c in list {
+                    let i = if self.tasks.len() == 1 {
+                        0
+                    } else {
+                        match self.tasks.iter().position(|t| t.id == c.spout_task) {
+                            Some(i) => i,
+                            None => continue,
+                        }
+                    };
+                    self.tasks[i].complete(c);
+                }
+            }
+            // Spouts take no input tuples and time out messages by themselves.
+            Envelope::Batch { .. }
+            | Envelope::Tick { .. }
+            | Envelope::Acks { .. }
+            | Envelope::Wake => {}
+        }
+        true
+    }
+
+    /// Follow the topology's activation: call `activate`/`deactivate` on a change.
+    fn follow_activation(&mut self, rt: &Handle, active: &mut bool) {
+        let want = self.run.active();
+        if want == *active {
+            return;
+        }
+        for t in &mut self.tasks {
+            if want {
+                rt.block_on(t.spout.activate());
+            } else {
+                rt.block_on(t.spout.deactivate());
+            }
+        }
+        *active = want;
+    }
+
+    fn main_loop(&mut self, rt: &Handle, active: &mut bool) {
+        self.follow_activation(rt, active);
+        let mut last_flush = Instant::now();
+        let mut next_expiry = self.timeout.map(|t| Instant::now() + t);
+        let mut idle_rounds = 0u32;
+        let mut rounds = 0u32;
+        let mut control_rounds = 0u32;
+        loop {
+            // Control messages (stop, acker verdicts) are checked every few rounds, not
+            // on every `next_tuple`: a queue poll costs more than an emit.
+            control_rounds += 1;
+            if control_rounds >= CONTROL_EVERY {
+                control_rounds = 0;
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
+                self.follow_activation(rt, active);
+            }
+            if !*active {
+                // Deactivated: no next_tuple; keep handling verdicts and timeouts.
+                self.flush_all();
+                match self.inbox.rx.recv_timeout(INACTIVE_WAIT) {
+                    Ok(env) => {
+                        if !self.handle(env) {
+                            return;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
+                self.follow_activation(rt, active);
+                let now = Instant::now();
+                if let (Some(at), Some(t)) = (next_expiry.as_mut(), self.timeout)
+                    && now >= *at
+                {
+                    for task in &mut self.tasks {
+                        task.expire();
+                    }
+                    *at = now + t;
+                }
+                continue;
+            }
+            let mut emitted = false;
+            let mut live = 0;
+            for t in &mut self.tasks {
+                if !t.exhausted {
+                    emitted |= t.poll(&self.run, self.max_pending);
+                    live += usize::from(!t.exhausted);
+                }
+            }
+            if live == 0 {
+                // Everything emitted and acked: wait for control messages only.
+                self.flush_all();
+                match self.inbox.rx.recv() {
+                    Ok(env) => {
+                        if self.handle(env) {
+                            continue;
+                        }
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            }
+            if emitted {
+                idle_rounds = 0;
+                rounds += 1;
+                if rounds < CHECK_EVERY {
+                    continue;
+                }
+                rounds = 0;
+            } else {
+                self.flush_all();
+                last_flush = Instant::now();
+                idle_rounds += 1;
+                if self.run.stopping() || !self.drain_control() {
+                    return;
+                }
+                if idle_rounds <= IDLE_YIELDS {
+                    std::thread::yield_now();
+                } else {
+                    match self.inbox.rx.recv_timeout(IDLE_WAIT) {
+                        Ok(env) => {
+                            if !self.handle(env) {
+                                return;
+                            }
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now.duration_since(last_flush) >= self.flush_every {
+                self.flush_all();
+                last_flush = now;
+            }
+            if let (Some(at), Some(t)) = (next_expiry.as_mut(), self.timeout)
+                && now >= *at
+            {
+                for task in &mut self.tasks {
+                    task.expire();
+                }
+                *at = now + t;
+            }
+        }
+    }
+}

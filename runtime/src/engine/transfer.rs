@@ -1,0 +1,300 @@
+//! Moving tuples between executors: the envelopes an executor's receive queue holds and
+//! the per-task [`Outbox`] that batches outgoing tuples (and acker messages) per
+//! destination.
+//!
+//! Queues are bounded (`crossbeam_channel::bounded`, capacity in batches), and a sender
+//! blocks when a destination queue is full: that is the backpressure. A spout, though,
+//! keeps draining its own queue while it waits (acker verdicts must always get through,
+//! or spout → bolt → acker → spout could deadlock); what it drains is stashed for its
+//! executor. Batching makes the per-tuple cost of the channel vanish; a partial batch is
+//! sent when it fills, when the sender goes idle, or after
+//! `topology.batch.flush.interval.millis`.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
+
+use crate::api::ids::TaskId;
+use crate::api::tuple::Tuple;
+use crate::engine::acking::{AckMsg, Completion};
+use crate::engine::run_state::RunState;
+
+/// What an executor's receive queue holds.
+#[derive(Debug)]
+pub(crate) enum Envelope {
+    /// Tuples for one task of the executor.
+    Batch { task: TaskId, tuples: Vec<Tuple> },
+    /// Messages for an acker task.
+    Acks { task: TaskId, msgs: Vec<AckMsg> },
+    /// Acker verdicts for spout tasks of the executor.
+    Completions(Vec<Completion>),
+    /// A tick for every task of the executor.
+    Tick { freq_secs: u64 },
+    /// A bolt task asked to be woken (see `context::Waker`); worker-local.
+    Wake,
+    /// Stop now.
+    Stop,
+}
+
+/// The sending side of an executor's receive queue, with the pool of emptied batch
+/// buffers the executor hands back (so batches are reused, not allocated and freed on
+/// different threads).
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) queue: Sender<Envelope>,
+    pool: Receiver<Vec<Tuple>>,
+}
+
+/// The receiving side of an executor's queue.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) rx: Receiver<Envelope>,
+    recycle: Sender<Vec<Tuple>>,
+}
+
+impl Inbox {
+    /// Hand an emptied batch buffer back to the senders.
+    #[inline]
+    pub(crate) fn recycle(&self, mut batch: Vec<Tuple>) {
+        batch.clear();
+        let _ = self.recycle.try_send(batch);
+    }
+}
+
+/// A bounded executor queue of `capacity` batches.
+pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
+    let (queue, rx) = bounded(capacity);
+    let (recycle, pool) = bounded(capacity + 2);
+    (Destination { queue, pool }, Inbox { rx, recycle })
+}
+
+/// Send `env`, blocking while the queue is full; with `drain`, keep receiving from it
+/// into `stash` while blocked. `Err` = the receiver is gone (shutting down).
+fn deliver(
+    queue: &Sender<Envelope>,
+    env: Envelope,
+    drain: Option<&Receiver<Envelope>>,
+    stash: &mut Vec<Envelope>,
+) -> Result<(), Envelope> {
+    let Some(rx) = drain else {
+        return queue.send(env).map_err(|e| e.into_inner());
+    };
+    let env = match queue.try_send(env) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Full(env)) => env,
+        Err(TrySendError::Disconnected(env)) => return Err(env),
+    };
+    loop {
+        let mut sel = Select::new();
+        let send = sel.send(queue);
+        let recv = sel.recv(rx);
+        let op = sel.select();
+        if op.index() == send {
+            return op.send(queue, env).map_err(|e| e.into_inner());
+        }
+        debug_assert_eq!(op.index(), recv);
+        match op.recv(rx) {
+            Ok(m) => stash.push(m),
+            Err(_) => return queue.send(env).map_err(|e| e.into_inner()),
+        }
+    }
+}
+
+/// A destination task's pending batch and the queue of the executor that runs it.
+#[derive(Debug)]
+struct Slot {
+    task: TaskId,
+    dest: Destination,
+    batch: Vec<Tuple>,
+}
+
+/// An acker task's pending messages.
+#[derive(Debug)]
+struct AckSlot {
+    task: TaskId,
+    dest: Destination,
+    batch: Vec<AckMsg>,
+}
+
+/// Outgoing tuples of one task, batched per destination task, and its acker messages,
+/// batched per acker task.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    /// Task id -> index into `slots` (u32::MAX = not a destination).
+    index: Vec<u32>,
+    slots: Vec<Slot>,
+    ackers: Vec<AckSlot>,
+    batch_size: usize,
+    /// Tuples pushed but not yet added to the run's in-flight count.
+    uncounted: i64,
+    run: Arc<RunState>,
+    /// Whether any slot holds a partial batch.
+    dirty: bool,
+    /// A spout's own queue, drained while a send blocks.
+    drain: Option<Receiver<Envelope>>,
+    /// What was drained, for the executor to handle.
+    pub(crate) stash: Vec<Envelope>,
+}
+
+impl Outbox {
+    /// An outbox able to reach `destinations` (task, queue of its executor) and the
+    /// acker tasks `ackers` (in acker index order).
+    pub(crate) fn new(
+        destinations: impl IntoIterator<Item = (TaskId, Destination)>,
+        ackers: Vec<(TaskId, Destination)>,
+        batch_size: usize,
+        run: Arc<RunState>,
+    ) -> Outbox {
+        let mut index = Vec::new();
+        let mut slots = Vec::new();
+        for (task, dest) in destinations {
+            let t = task.0 as usize;
+            if index.len() <= t {
+                index.resize(t + 1, u32::MAX);
+            }
+            if index[t] == u32::MAX {
+                index[t] = slots.len() as u32;
+                slots.push(Slot {
+                    task,
+                    dest,
+                    batch: Vec::new(),
+                });
+            }
+        }
+        Outbox {
+            index,
+            slots,
+            ackers: ackers
+                .into_iter()
+                .map(|(task, dest)| AckSlot {
+                    task,
+                    dest,
+                    batch: Vec::new(),
+                })
+                .collect(),
+            batch_size: batch_size.max(1),
+            uncounted: 0,
+            run,
+            dirty: false,
+            drain: None,
+            stash: Vec::new(),
+        }
+    }
+
+    /// Keep draining `own` (this task's executor queue) while a send blocks.
+    pub(crate) fn drain_while_blocked(&mut self, own: Receiver<Envelope>) {
+        self.drain = Some(own);
+    }
+
+    /// Number of acker tasks (0 = acking off).
+    #[inline]
+    pub(crate) fn ackers(&self) -> usize {
+        self.ackers.len()
+    }
+
+    /// Queue a tuple for `task`; sends the batch when it is full. Returns `false` if the
+    /// task is not a known destination.
+    #[inline]
+    pub(crate) fn push(&mut self, task: TaskId, tuple: Tuple) -> bool {
+        let Some(&slot) = self.index.get(task.0 as usize) else {
+            return false;
+        };
+        if slot == u32::MAX {
+            return false;
+        }
+        let slot = slot as usize;
+        self.uncounted += 1;
+        let s = &mut self.slots[slot];
+        if s.batch.capacity() == 0 {
+            s.batch = match s.dest.pool.try_recv() {
+                Ok(b) if b.capacity() >= self.batch_size => b,
+                _ => Vec::with_capacity(self.batch_size),
+            };
+        }
+        s.batch.push(tuple);
+        if s.batch.len() >= self.batch_size {
+            self.send(slot);
+        } else {
+            self.dirty = true;
+        }
+        true
+    }
+
+    /// Queue a message for the acker task that owns its root.
+    #[inline]
+    pub(crate) fn push_ack(&mut self, msg: AckMsg) {
+        let n = self.ackers.len();
+        if n == 0 {
+            return;
+        }
+        let i = crate::engine::acking::acker_index(msg.root(), n);
+        let a = &mut self.ackers[i];
+        if a.batch.capacity() == 0 {
+            a.batch.reserve_exact(self.batch_size);
+        }
+        a.batch.push(msg);
+        if a.batch.len() >= self.batch_size {
+            self.send_acks(i);
+        } else {
+            self.dirty = true;
+        }
+    }
+
+    fn send(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        if s.batch.is_empty() {
+            return;
+        }
+        let tuples = std::mem::take(&mut s.batch);
+        let env = Envelope::Batch {
+            task: s.task,
+            tuples,
+        };
+        // Count before the receiver can see the tuples, so the count never drops to zero
+        // while tuples are still on their way.
+        self.run.add_in_flight(std::mem::take(&mut self.uncounted));
+        if let Err(Envelope::Batch { tuples, .. }) =
+            deliver(&s.dest.queue, env, self.drain.as_ref(), &mut self.stash)
+        {
+            // The receiving executor is gone: the topology is shutting down.
+            self.run.add_in_flight(-(tuples.len() as i64));
+        }
+    }
+
+    fn send_acks(&mut self, i: usize) {
+        let a = &mut self.ackers[i];
+        if a.batch.is_empty() {
+            return;
+        }
+        let env = Envelope::Acks {
+            task: a.task,
+            msgs: std::mem::take(&mut a.batch),
+        };
+        let _ = deliver(&a.dest.queue, env, self.drain.as_ref(), &mut self.stash);
+    }
+
+    /// Send every partial batch.
+    pub(crate) fn flush(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            self.send(slot);
+        }
+        for i in 0..self.ackers.len() {
+            self.send_acks(i);
+        }
+        self.dirty = false;
+    }
+
+    /// Add to the count of tuples not yet counted as in flight (see
+    /// `BoltCollector::hold_in_flight`).
+    pub(crate) fn add_uncounted(&mut self, delta: i64) {
+        self.uncounted += delta;
+    }
+
+    /// Take the count of tuples pushed but not yet counted as in flight.
+    pub(crate) fn take_uncounted(&mut self) -> i64 {
+        std::mem::take(&mut self.uncounted)
+    }
+}

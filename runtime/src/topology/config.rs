@@ -1,0 +1,371 @@
+//! Configuration: Storm key names, their defaults (in one table), type checks with
+//! errors that name the key, and the typed settings the runtime itself reads.
+
+use std::collections::BTreeMap;
+
+use crate::topology::yaml::ConfigMap;
+
+/// What kind of value a known key takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// Integer ≥ 1.
+    Positive,
+    /// Integer ≥ 0.
+    NonNegative,
+    /// Integer ≥ 1, or `null` for "unset".
+    OptionalPositive,
+    /// Integer ≥ 0, or `null` for "unset".
+    OptionalNonNegative,
+    /// `true` or `false`.
+    Bool,
+    /// A number in (0, 1].
+    Fraction,
+    /// A string, or `null` for "unset".
+    OptionalString,
+}
+
+/// A configuration key the runtime understands.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// Storm key name.
+    pub key: &'static str,
+    /// Accepted values.
+    pub ty: KeyType,
+    /// Default, as written in YAML (`null` = unset).
+    pub default: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// Number of worker processes.
+pub const TOPOLOGY_WORKERS: &str = "topology.workers";
+/// Number of acker tasks (`null` = one per worker, 0 = acking off).
+pub const TOPOLOGY_ACKER_EXECUTORS: &str = "topology.acker.executors";
+/// Seconds before an incomplete tuple tree fails.
+pub const TOPOLOGY_MESSAGE_TIMEOUT_SECS: &str = "topology.message.timeout.secs";
+/// Whether message timeouts are enforced.
+pub const TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS: &str = "topology.enable.message.timeouts";
+/// Max un-acked messages per spout task.
+pub const TOPOLOGY_MAX_SPOUT_PENDING: &str = "topology.max.spout.pending";
+/// Tick tuple period for bolts.
+pub const TOPOLOGY_TICK_TUPLE_FREQ_SECS: &str = "topology.tick.tuple.freq.secs";
+/// Capacity of each executor's receive queue, in tuples.
+pub const TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE: &str = "topology.executor.receive.buffer.size";
+/// Tuples per batch handed from one executor to another.
+pub const TOPOLOGY_PRODUCER_BATCH_SIZE: &str = "topology.producer.batch.size";
+/// Longest a partial batch waits before it is sent.
+pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.interval.millis";
+/// Log every emitted tuple.
+pub const TOPOLOGY_DEBUG: &str = "topology.debug";
+/// Fraction of tracked spout messages whose complete latency is measured.
+pub const TOPOLOGY_STATS_SAMPLE_RATE: &str = "topology.stats.sample.rate";
+/// Trident: least time between the starts of two new batches, in milliseconds.
+pub const TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS: &str =
+    "topology.trident.batch.emit.interval.millis";
+/// Seconds a multi-lang subprocess may stay silent before it is considered hung.
+pub const TOPOLOGY_SUBPROCESS_TIMEOUT_SECS: &str = "topology.subprocess.timeout.secs";
+/// Tuples a shell bolt queues for its subprocess before `execute` blocks.
+pub const TOPOLOGY_SHELLBOLT_MAX_PENDING: &str = "topology.shellbolt.max.pending";
+/// The topology's resources directory: multi-lang subprocesses run there.
+pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
+
+/// Every key the runtime reads, with its default. README's config table follows this.
+pub const KNOWN_KEYS: &[KeySpec] = &[
+    KeySpec {
+        key: TOPOLOGY_WORKERS,
+        ty: KeyType::Positive,
+        default: "1",
+        doc: "worker processes (local mode runs everything in one process)",
+    },
+    KeySpec {
+        key: TOPOLOGY_ACKER_EXECUTORS,
+        ty: KeyType::OptionalNonNegative,
+        default: "null",
+        doc: "acker tasks; null = one per worker, 0 = acking off (spouts are acked at emit)",
+    },
+    KeySpec {
+        key: TOPOLOGY_MESSAGE_TIMEOUT_SECS,
+        ty: KeyType::Positive,
+        default: "30",
+        doc: "a tuple tree not completed in this time fails at its spout",
+    },
+    KeySpec {
+        key: TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS,
+        ty: KeyType::Bool,
+        default: "true",
+        doc: "false disables message timeouts (tests only)",
+    },
+    KeySpec {
+        key: TOPOLOGY_MAX_SPOUT_PENDING,
+        ty: KeyType::OptionalPositive,
+        default: "null",
+        doc: "most un-acked messages per spout task; null = no limit",
+    },
+    KeySpec {
+        key: TOPOLOGY_TICK_TUPLE_FREQ_SECS,
+        ty: KeyType::OptionalPositive,
+        default: "null",
+        doc: "send each bolt task a tick tuple this often; per component or topology-wide",
+    },
+    KeySpec {
+        key: TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE,
+        ty: KeyType::Positive,
+        default: "32768",
+        doc: "capacity of an executor's receive queue, in tuples (bounds memory per executor)",
+    },
+    KeySpec {
+        key: TOPOLOGY_PRODUCER_BATCH_SIZE,
+        ty: KeyType::Positive,
+        default: "1000",
+        doc: "tuples per batch between executors (a batch is also sent when the sender idles)",
+    },
+    KeySpec {
+        key: TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS,
+        ty: KeyType::NonNegative,
+        default: "1",
+        doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
+    },
+    KeySpec {
+        key: TOPOLOGY_STATS_SAMPLE_RATE,
+        ty: KeyType::Fraction,
+        default: "0.05",
+        doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
+    },
+    KeySpec {
+        key: TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS,
+        ty: KeyType::NonNegative,
+        default: "500",
+        doc: "Trident: least time between the starts of two new batches",
+    },
+    KeySpec {
+        key: TOPOLOGY_DEBUG,
+        ty: KeyType::Bool,
+        default: "false",
+        doc: "log every emitted tuple at debug level",
+    },
+    KeySpec {
+        key: TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
+        ty: KeyType::Positive,
+        default: "30",
+        doc: "a multi-lang subprocess silent this long (no heartbeat answer, no reply) is \
+              considered hung: killed, its tuples failed, restarted",
+    },
+    KeySpec {
+        key: TOPOLOGY_SHELLBOLT_MAX_PENDING,
+        ty: KeyType::Positive,
+        default: "100",
+        doc: "tuples a shell bolt queues for its subprocess before execute blocks",
+    },
+    KeySpec {
+        key: TOPOLOGY_RESOURCES_DIR,
+        ty: KeyType::OptionalString,
+        default: "null",
+        doc: "working directory of multi-lang subprocesses; null = the topology file's \
+              directory under `squall local`, else the current directory",
+    },
+];
+
+fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
+    let int = v.as_i64();
+    let ok = match ty {
+        KeyType::Positive => int.is_some_and(|i| i >= 1),
+        KeyType::NonNegative => int.is_some_and(|i| i >= 0),
+        KeyType::OptionalPositive => v.is_null() || int.is_some_and(|i| i >= 1),
+        KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(|i| i >= 0),
+        KeyType::Bool => v.is_bool(),
+        KeyType::Fraction => v.as_f64().is_some_and(|f| f > 0.0 && f <= 1.0),
+        KeyType::OptionalString => v.is_null() || v.is_string(),
+    };
+    if ok {
+        return Ok(());
+    }
+    let want = match ty {
+        KeyType::Positive => "an integer >= 1",
+        KeyType::NonNegative => "an integer >= 0",
+        KeyType::OptionalPositive => "an integer >= 1 or null",
+        KeyType::OptionalNonNegative => "an integer >= 0 or null",
+        KeyType::Bool => "true or false",
+        KeyType::Fraction => "a number in (0, 1]",
+        KeyType::OptionalString => "a string or null",
+    };
+    let got = serde_yaml::to_string(v).unwrap_or_default();
+    Err(format!("expected {want}, got {}", got.trim()))
+}
+
+/// Type-check the known keys of a config map: `(key, message)` for each bad value.
+/// Unknown keys pass through (components may read their own keys).
+pub fn check_config(map: &ConfigMap) -> Vec<(String, String)> {
+    KNOWN_KEYS
+        .iter()
+        .filter_map(|spec| {
+            let v = map.get(spec.key)?;
+            check_value(spec.ty, v)
+                .err()
+                .map(|m| (spec.key.to_string(), m))
+        })
+        .collect()
+}
+
+/// A merged configuration (defaults < topology < component) as components see it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    map: ConfigMap,
+}
+
+impl Config {
+    /// A config holding exactly these entries (no defaults).
+    pub fn from_map(map: ConfigMap) -> Config {
+        Config { map }
+    }
+
+    /// The defaults, with `layers` merged over them in order.
+    pub fn merged<'a>(layers: impl IntoIterator<Item = &'a ConfigMap>) -> Config {
+        let mut map: ConfigMap = BTreeMap::new();
+        for spec in KNOWN_KEYS {
+            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(spec.default) {
+                map.insert(spec.key.to_string(), v);
+            }
+        }
+        for layer in layers {
+            for (k, v) in layer {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        Config { map }
+    }
+
+    /// The raw value of a key.
+    pub fn get(&self, key: &str) -> Option<&serde_yaml::Value> {
+        self.map.get(key)
+    }
+
+    /// A string value.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.map.get(key).and_then(|v| v.as_str())
+    }
+
+    /// An integer value.
+    pub fn get_i64(&self, key: &str) -> Option<i64> {
+        self.map.get(key).and_then(|v| v.as_i64())
+    }
+
+    /// A non-negative integer value.
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.map.get(key).and_then(|v| v.as_u64())
+    }
+
+    /// A float value (integers convert).
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        self.map.get(key).and_then(|v| v.as_f64())
+    }
+
+    /// A boolean value.
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        self.map.get(key).and_then(|v| v.as_bool())
+    }
+
+    /// Set a key.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<serde_yaml::Value>) {
+        self.map.insert(key.into(), value.into());
+    }
+
+    /// Every entry.
+    pub fn entries(&self) -> &ConfigMap {
+        &self.map
+    }
+
+    /// The typed settings the runtime reads from this config.
+    pub fn settings(&self) -> Settings {
+        let u = |k: &str, d: u64| self.get_u64(k).unwrap_or(d);
+        let opt = |k: &str| self.get_u64(k);
+        Settings {
+            workers: u(TOPOLOGY_WORKERS, 1).max(1) as u32,
+            acker_executors: opt(TOPOLOGY_ACKER_EXECUTORS).map(|v| v as u32),
+            message_timeout_secs: u(TOPOLOGY_MESSAGE_TIMEOUT_SECS, 30).max(1),
+            enable_message_timeouts: self.get_bool(TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS) != Some(false),
+            max_spout_pending: opt(TOPOLOGY_MAX_SPOUT_PENDING).map(|v| v.max(1) as usize),
+            tick_tuple_freq_secs: opt(TOPOLOGY_TICK_TUPLE_FREQ_SECS).filter(|v| *v > 0),
+            receive_buffer_size: u(TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE, 32768).max(2) as usize,
+            producer_batch_size: u(TOPOLOGY_PRODUCER_BATCH_SIZE, 1000).max(1) as usize,
+            batch_flush_interval_millis: u(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS, 1),
+            debug: self.get_bool(TOPOLOGY_DEBUG) == Some(true),
+            stats_sample_rate: self
+                .get_f64(TOPOLOGY_STATS_SAMPLE_RATE)
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .unwrap_or(0.05),
+        }
+    }
+}
+
+impl Settings {
+    /// Number of acker tasks: `topology.acker.executors`, or one per worker when unset.
+    pub fn acker_tasks(&self) -> u32 {
+        self.acker_executors.unwrap_or(self.workers)
+    }
+}
+
+/// The runtime's own view of a config: typed, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `topology.workers`.
+    pub workers: u32,
+    /// `topology.acker.executors` (`None` = one per worker).
+    pub acker_executors: Option<u32>,
+    /// `topology.message.timeout.secs`.
+    pub message_timeout_secs: u64,
+    /// `topology.enable.message.timeouts`.
+    pub enable_message_timeouts: bool,
+    /// `topology.max.spout.pending`.
+    pub max_spout_pending: Option<usize>,
+    /// `topology.tick.tuple.freq.secs`.
+    pub tick_tuple_freq_secs: Option<u64>,
+    /// `topology.executor.receive.buffer.size`.
+    pub receive_buffer_size: usize,
+    /// `topology.producer.batch.size`.
+    pub producer_batch_size: usize,
+    /// `topology.batch.flush.interval.millis`.
+    pub batch_flush_interval_millis: u64,
+    /// `topology.debug`.
+    pub debug: bool,
+    /// `topology.stats.sample.rate`.
+    pub stats_sample_rate: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(yaml: &str) -> ConfigMap {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn known_keys_are_type_checked_by_name() {
+        let errs = check_config(&map(
+            "topology.workers: two\ntopology.max.spout.pending: 0\nmy.key: anything",
+        ));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[0].0, "topology.workers");
+        assert!(errs[0].1.contains("expected an integer >= 1, got two"));
+        assert_eq!(errs[1].0, "topology.max.spout.pending");
+    }
+
+    #[test]
+    fn merge_order_is_defaults_topology_component() {
+        let topo = map("topology.max.spout.pending: 10\nx: 1");
+        let comp = map("topology.max.spout.pending: 5");
+        let c = Config::merged([&topo, &comp]);
+        let s = c.settings();
+        assert_eq!(s.max_spout_pending, Some(5));
+        assert_eq!(s.message_timeout_secs, 30);
+        assert_eq!(c.get_i64("x"), Some(1));
+    }
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        for spec in KNOWN_KEYS {
+            let v: serde_yaml::Value = serde_yaml::from_str(spec.default).unwrap();
+            assert!(check_value(spec.ty, &v).is_ok(), "{}", spec.key);
+        }
+    }
+}
