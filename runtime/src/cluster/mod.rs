@@ -4,6 +4,7 @@
 pub mod client;
 pub mod daemon;
 pub(crate) mod net;
+pub mod protocol;
 pub mod resources;
 pub mod wire;
 pub mod worker;
