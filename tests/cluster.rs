@@ -69,6 +69,19 @@ fn wait_running(c: &Cluster, name: &str, n: usize) -> serde_json::Value {
     })
 }
 
+/// `squall status NAME` (text) shows each of `components` on exactly one row.
+fn assert_components_listed_once(c: &Cluster, name: &str, components: &[&str]) {
+    let (code, out, err) = cli(&c.url, &["status", name]);
+    assert_eq!(code, 0, "{out}{err}");
+    for id in components {
+        let rows = out
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(id))
+            .count();
+        assert_eq!(rows, 1, "component {id} should be listed once:\n{out}");
+    }
+}
+
 #[test]
 fn wordcount_across_two_workers_gives_exact_counts_and_kill_removes_workers() {
     let c = cluster("");
@@ -103,6 +116,13 @@ fn wordcount_across_two_workers_gives_exact_counts_and_kill_removes_workers() {
         Some(3000.0),
         "{st}"
     );
+    // The ackers count the trees they completed: one per line, none failed.
+    let acker = &st["components"]["__acker"];
+    assert_eq!(acker["kind"], "acker", "{st}");
+    assert_eq!(acker["acked"].as_u64(), Some(3000), "{st}");
+    assert_eq!(acker["failed"].as_u64(), Some(0), "{st}");
+    assert!(acker["executed"].as_u64() > Some(3000), "{st}");
+    assert_components_listed_once(&c, "wc", &["lines", "split", "count", "__acker"]);
 
     let pids = worker_pids(&st);
     let (code, out, err) = cli(&c.url, &["kill", "wc", "-w", "1"]);
@@ -153,6 +173,7 @@ fn a_killed_worker_is_restarted_with_its_cause_and_nothing_acked_is_lost() {
         killed_at.elapsed()
     );
     assert!(!worker_pids(&st).contains(&victim));
+    assert_components_listed_once(&c, "wc", &["lines", "split", "sink", "__acker"]);
     // At least once: every word reaches the sink at least as often as it is in the input
     // (replays may add more). The sinks ack only what they flushed, and the killed
     // worker's in-flight tuples time out and are replayed by the spout.

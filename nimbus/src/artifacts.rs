@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use axum::body::{Body, Bytes};
 use futures_util::Stream;
 use http_body_util::BodyExt;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use squall_runtime::cluster::protocol::ArtifactHash;
 
 use crate::error::{ClusterError, StoreError};
 
@@ -24,28 +25,13 @@ pub struct ArtifactStore {
     dir: PathBuf,
 }
 
-/// The SHA-256 of `bytes`, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Whether `s` is a SHA-256 in lowercase hex (64 characters).
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// A bad-request error unless `hash` is a lowercase SHA-256 hex string.
-pub fn check_hash(hash: &str) -> Result<(), ClusterError> {
-    if is_sha256_hex(hash) {
-        Ok(())
-    } else {
-        Err(ClusterError::bad_request(format!(
-            "'{hash}' is not an artifact hash: expected the SHA-256 of the file as 64 lowercase \
-             hex characters"
-        )))
-    }
+/// Parse an artifact name from a URL: the hash, or a bad request naming the text.
+pub fn parse_hash(text: &str) -> Result<ArtifactHash, ClusterError> {
+    text.parse::<ArtifactHash>().map_err(|e| {
+        ClusterError::bad_request(format!(
+            "{e}: an artifact is named by the SHA-256 of its bytes"
+        ))
+    })
 }
 
 impl ArtifactStore {
@@ -71,19 +57,18 @@ impl ArtifactStore {
         })
     }
 
-    /// Where the artifact `hash` is (or would be) stored. `hash` must be checked first.
-    pub fn path(&self, hash: &str) -> PathBuf {
-        self.dir.join(hash)
+    /// Where the artifact `hash` is (or would be) stored.
+    pub fn path(&self, hash: &ArtifactHash) -> PathBuf {
+        self.dir.join(hash.to_string())
     }
 
     /// Whether the artifact `hash` is stored.
-    pub fn contains(&self, hash: &str) -> bool {
-        is_sha256_hex(hash) && self.path(hash).is_file()
+    pub fn contains(&self, hash: &ArtifactHash) -> bool {
+        self.path(hash).is_file()
     }
 
     /// Size in bytes of a stored artifact.
-    pub async fn size(&self, hash: &str) -> Result<u64, ClusterError> {
-        check_hash(hash)?;
+    pub async fn size(&self, hash: &ArtifactHash) -> Result<u64, ClusterError> {
         match tokio::fs::metadata(self.path(hash)).await {
             Ok(m) if m.is_file() => Ok(m.len()),
             Ok(_) => Err(ClusterError::ArtifactNotFound(hash.to_string())),
@@ -94,7 +79,7 @@ impl ArtifactStore {
         }
     }
 
-    fn io_err(&self, hash: &str, source: std::io::Error) -> ClusterError {
+    fn io_err(&self, hash: &ArtifactHash, source: std::io::Error) -> ClusterError {
         ClusterError::Store(StoreError::Io {
             path: self.path(hash),
             source,
@@ -104,8 +89,12 @@ impl ArtifactStore {
     /// Store `body` as artifact `hash`, refusing it when its SHA-256 differs or it is
     /// longer than `limit` bytes. Returns whether the artifact is new.
     /// On error, the rest of `body` is left unread.
-    pub async fn put(&self, hash: &str, body: &mut Body, limit: u64) -> Result<bool, ClusterError> {
-        check_hash(hash)?;
+    pub async fn put(
+        &self,
+        hash: &ArtifactHash,
+        body: &mut Body,
+        limit: u64,
+    ) -> Result<bool, ClusterError> {
         let existed = self.contains(hash);
         let tmp = tempfile::Builder::new()
             .prefix(UPLOAD_PREFIX)
@@ -113,7 +102,7 @@ impl ArtifactStore {
             .map_err(|e| self.io_err(hash, e))?;
         let (file, tmp_path) = tmp.into_parts();
         let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = Sha256::new();
+        let mut hasher = ArtifactHash::hasher();
         let mut len: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
@@ -133,8 +122,8 @@ impl ArtifactStore {
                 .await
                 .map_err(|e| self.io_err(hash, e))?;
         }
-        let actual = hex::encode(hasher.finalize());
-        if actual != hash {
+        let actual = hasher.finish();
+        if actual != *hash {
             return Err(ClusterError::bad_request(format!(
                 "artifact hash mismatch: uploaded as {hash} but the {len} bytes received hash to \
                  {actual}"
@@ -155,7 +144,7 @@ impl ArtifactStore {
     /// The artifact's bytes as a stream of chunks, with its length.
     pub async fn open_stream(
         &self,
-        hash: &str,
+        hash: &ArtifactHash,
     ) -> Result<(u64, impl Stream<Item = std::io::Result<Bytes>> + use<>), ClusterError> {
         let size = self.size(hash).await?;
         let file = tokio::fs::File::open(self.path(hash))
@@ -186,8 +175,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(dir.path()).unwrap();
         let bytes = b"#!/bin/sh\nexit 0\n".to_vec();
-        let hash = sha256_hex(&bytes);
-        let wrong = sha256_hex(b"other");
+        let hash = ArtifactHash::of_bytes(&bytes);
+        let wrong = ArtifactHash::of_bytes(b"other");
         let err = store
             .put(&wrong, &mut Body::from(bytes.clone()), 1 << 20)
             .await
@@ -222,13 +211,16 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, vec![hash]);
+        assert_eq!(names, vec![hash.to_string()]);
     }
 
     #[test]
-    fn hash_syntax() {
-        assert!(is_sha256_hex(&sha256_hex(b"x")));
-        assert!(!is_sha256_hex("abc"));
-        assert!(!is_sha256_hex(&sha256_hex(b"x").to_uppercase()));
+    fn urls_name_artifacts_by_hash_only() {
+        let h = ArtifactHash::of_bytes(b"x");
+        assert_eq!(parse_hash(&h.to_string()).unwrap(), h);
+        for bad in ["abc", "../../etc/passwd", ""] {
+            let e = parse_hash(bad).unwrap_err();
+            assert_eq!(e.status(), 400, "{e}");
+        }
     }
 }

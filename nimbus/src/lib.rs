@@ -28,7 +28,6 @@ pub mod error;
 pub mod model;
 pub mod monitor;
 pub mod plan;
-pub mod protocol;
 pub mod scheduler;
 pub mod store;
 pub mod validate;

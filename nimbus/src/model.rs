@@ -6,34 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-/// An executor: the contiguous task range `[first_task, last_task]` it runs.
-pub type Executor = [u32; 2];
-
-/// A topology's lifecycle status (Storm's `TopologyStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TopologyStatus {
-    /// Running; spouts emit.
-    Active,
-    /// Running with spouts paused.
-    Inactive,
-    /// Killed: spouts paused until the kill wait is over, then the topology is removed.
-    Killed,
-    /// Paused until the rebalance wait is over, then rescheduled and restored.
-    Rebalancing,
-}
-
-impl fmt::Display for TopologyStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TopologyStatus::Active => "ACTIVE",
-            TopologyStatus::Inactive => "INACTIVE",
-            TopologyStatus::Killed => "KILLED",
-            TopologyStatus::Rebalancing => "REBALANCING",
-        })
-    }
-}
+use squall_runtime::cluster::protocol::{ArtifactHash, TopologyStatus, WorkerAssignment};
 
 /// A rebalance waiting for its deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,11 +32,11 @@ pub struct TopologyRecord {
     /// (spouts, bolts, streams, config), which nimbus plans from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_yaml: Option<String>,
-    /// SHA-256 (hex) of the topology binary.
-    pub artifact: String,
-    /// SHA-256 (hex) of the topology's resources archive, if it has one.
+    /// The topology binary.
+    pub artifact: ArtifactHash,
+    /// The topology's resources archive, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<String>,
+    pub resources: Option<ArtifactHash>,
     /// Lifecycle status.
     pub status: TopologyStatus,
     /// Requested number of workers (`topology.workers`, or the last rebalance's).
@@ -90,32 +63,19 @@ pub struct SlotId {
     pub port: u16,
 }
 
-impl fmt::Display for SlotId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.supervisor, self.port)
+impl SlotId {
+    /// The slot `worker` occupies.
+    pub fn of(worker: &WorkerAssignment) -> SlotId {
+        SlotId {
+            supervisor: worker.supervisor.clone(),
+            port: worker.port,
+        }
     }
 }
 
-/// One worker of an assignment: a slot and the executors it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerAssignment {
-    /// Supervisor id.
-    pub supervisor: String,
-    /// The supervisor's host, as it reported it (where other workers connect).
-    pub host: String,
-    /// Slot port.
-    pub port: u16,
-    /// Executors, ascending by first task.
-    pub executors: Vec<Executor>,
-}
-
-impl WorkerAssignment {
-    /// The slot this worker occupies.
-    pub fn slot(&self) -> SlotId {
-        SlotId {
-            supervisor: self.supervisor.clone(),
-            port: self.port,
-        }
+impl fmt::Display for SlotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.supervisor, self.port)
     }
 }
 
@@ -128,12 +88,12 @@ pub struct Assignment {
 
 impl Assignment {
     /// Task id -> `host:port` of the worker running it.
-    pub fn task_locations(&self) -> BTreeMap<String, String> {
+    pub fn task_locations(&self) -> BTreeMap<u32, String> {
         let mut out = BTreeMap::new();
         for w in &self.workers {
             for [first, last] in &w.executors {
                 for task in *first..=*last {
-                    out.insert(task.to_string(), format!("{}:{}", w.host, w.port));
+                    out.insert(task, format!("{}:{}", w.host, w.port));
                 }
             }
         }
@@ -150,28 +110,4 @@ pub struct SupervisorInfo {
     pub host: String,
     /// Its slot ports.
     pub slots: Vec<u16>,
-}
-
-/// A worker's state as its supervisor reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerReport {
-    /// Slot port.
-    pub port: u16,
-    /// Topology name (the topology id is accepted too).
-    pub topology: String,
-    /// Process id, when running.
-    #[serde(default)]
-    pub pid: Option<u32>,
-    /// Slot state as the supervisor names it (`starting`, `running`, ...).
-    #[serde(default)]
-    pub state: String,
-    /// Seconds since the current process started.
-    #[serde(default)]
-    pub uptime_secs: u64,
-    /// Restarts since the slot got this assignment.
-    #[serde(default)]
-    pub restarts: u32,
-    /// How the previous process ended.
-    #[serde(default)]
-    pub last_exit: Option<String>,
 }

@@ -11,7 +11,7 @@ use squall_runtime::plan::TaskPlan;
 use squall_runtime::spec::{self, TopologyDef};
 
 use crate::error::ClusterError;
-use crate::model::Executor;
+use squall_runtime::cluster::protocol::Executor;
 
 /// The name YAML errors are reported under (`topology.yaml:LINE:COLUMN: ...`), the same
 /// as the artifact's validation reports.

@@ -18,7 +18,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::model::{Assignment, Executor, SlotId, WorkerAssignment};
+use crate::model::{Assignment, SlotId};
+use squall_runtime::cluster::protocol::{Executor, WorkerAssignment};
 
 /// An alive supervisor and its slot ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub fn schedule(supervisors: &[SupervisorSlots], demands: &[Demand<'_>]) -> Vec<
     for d in demands {
         let mut mine = Vec::new();
         for w in &d.current.workers {
-            if pool.take(&w.slot()) {
+            if pool.take(&SlotId::of(w)) {
                 mine.push(w);
             }
         }
@@ -85,7 +86,7 @@ fn schedule_one(pool: &mut Pool, d: &Demand<'_>, mine: Vec<&WorkerAssignment>) -
         if ok {
             valid.push(w);
         } else {
-            pool.release(&w.slot());
+            pool.release(&SlotId::of(w));
         }
     }
     let available = pool.free_count() + valid.len();
@@ -100,7 +101,7 @@ fn schedule_one(pool: &mut Pool, d: &Demand<'_>, mine: Vec<&WorkerAssignment>) -
                 *n -= 1;
                 workers.push(w.clone());
             }
-            _ => pool.release(&w.slot()),
+            _ => pool.release(&SlotId::of(w)),
         }
     }
     let kept: HashSet<Executor> = workers

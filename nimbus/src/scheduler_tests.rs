@@ -149,7 +149,7 @@ fn topologies_do_not_share_slots() {
     let out = schedule(&s, &[demand(2, &e1, &none), demand(2, &e2, &none)]);
     let slots: Vec<SlotId> = out
         .iter()
-        .flat_map(|a| a.workers.iter().map(WorkerAssignment::slot))
+        .flat_map(|a| a.workers.iter().map(SlotId::of))
         .collect();
     let unique: HashSet<&SlotId> = slots.iter().collect();
     assert_eq!(slots.len(), unique.len());

@@ -1,7 +1,7 @@
 //! Unit tests of the store.
 
 use super::*;
-use crate::model::{TopologyStatus, WorkerAssignment};
+use squall_runtime::cluster::protocol::{TopologyStatus, WorkerAssignment};
 
 fn record(name: &str, seq: u64) -> TopologyRecord {
     TopologyRecord {
@@ -11,7 +11,7 @@ fn record(name: &str, seq: u64) -> TopologyRecord {
         yaml: "name: t\n".to_string(),
         resolved_yaml: None,
         resources: None,
-        artifact: "ab".repeat(32),
+        artifact: squall_runtime::cluster::protocol::ArtifactHash::of_bytes(b"artifact"),
         status: TopologyStatus::Active,
         num_workers: 2,
         parallelism: BTreeMap::from([("b".to_string(), 3)]),

@@ -1,11 +1,11 @@
 //! HTTP API: artifacts, submission and validation, topology actions, bad inputs.
 
 mod common;
+use common::sha256_hex;
 
 use common::{INVALID_ARTIFACT, TestNimbus, VALID_ARTIFACT, YAML};
 use reqwest::StatusCode;
-use serde_json::json;
-use squall_nimbus::artifacts::sha256_hex;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn artifact_upload_download_and_hash_check() {
@@ -24,7 +24,7 @@ async fn artifact_upload_download_and_hash_check() {
     let (status, body) = n.put_artifact("not-a-hash", bytes.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("64 lowercase hex"),
+        body["error"].as_str().unwrap().contains("64 hex digits"),
         "{body}"
     );
 
@@ -136,12 +136,18 @@ async fn submit_validates_with_the_artifact() {
     assert_eq!(info["id"], json!(id));
     assert_eq!(info["artifact"], json!(valid));
     assert_eq!(
-        info["components"]["count"],
-        json!({ "tasks": 4, "executors": 2 })
+        (
+            &info["components"]["count"]["tasks"],
+            &info["components"]["count"]["executors"]
+        ),
+        (&json!(4), &json!(2))
     );
     assert_eq!(
-        info["components"]["__acker"],
-        json!({ "tasks": 2, "executors": 2 })
+        (
+            &info["components"]["__acker"]["tasks"],
+            &info["components"]["__acker"]["executors"]
+        ),
+        (&json!(2), &json!(2))
     );
     n.handle.shutdown().await.unwrap();
 }
@@ -284,22 +290,49 @@ async fn actions_and_stats() {
         8
     );
 
-    let report = |worker: &str, n: u64| json!({ "worker": worker, "components": { "count": { "executed": n, "note": "x" } } });
-    for (w, k) in [("h:6700", 5), ("h:6701", 7), ("h:6700", 10)] {
-        let r = n
-            .http
-            .post(n.url("/api/v1/topologies/wc/stats"))
-            .json(&report(w, k))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Stats: only the assigned worker, for its own tasks; each task counted once.
+    let w = &info["assignment"][0];
+    let (sup, port) = (
+        w["supervisor"].as_str().unwrap(),
+        w["port"].as_u64().unwrap(),
+    );
+    let count_tasks: Vec<u64> = w["executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e[0].as_u64().unwrap()..=e[1].as_u64().unwrap())
+        .filter(|t| (3..=6).contains(t)) // sentences are tasks 1-2, count 3-6
+        .collect();
+    let id = info["id"].as_str().unwrap().to_string();
+    let report = |port: u64, executed: u64| {
+        let tasks: Vec<Value> = count_tasks
+            .iter()
+            .map(|t| {
+                json!({ "task": t, "component": "count", "counters": {
+                "emitted": 0, "transferred": 0, "executed": executed, "acked": 0, "failed": 0,
+                "errors": 0, "replayed": 0 } })
+            })
+            .collect();
+        json!({ "topology_id": id, "supervisor": sup, "port": port, "tasks": tasks })
+    };
+    for k in [5, 10] {
+        let (status, body) = n
+            .post("/api/v1/topologies/wc/stats", &report(port, k))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "status": "ACTIVE" }));
     }
+    let (status, body) = n.post("/api/v1/topologies/wc/stats", &report(1, 99)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a made-up worker: {body}");
     let (_, info) = n.get("/api/v1/topologies/wc").await;
-    assert_eq!(info["stats"]["h:6700"]["count"]["executed"], json!(10));
-    assert_eq!(info["component_stats"]["count"]["executed"], json!(17));
-    assert_eq!(info["component_stats"]["count"]["note"], json!("x"));
-    assert_eq!(info["component_stats"]["count"]["tasks"], json!(4));
+    let count = &info["components"]["count"];
+    assert_eq!(
+        count["executed"],
+        json!(10 * count_tasks.len() as u64),
+        "{info}"
+    );
+    assert_eq!(count["tasks"], json!(4));
+    assert_eq!(count["kind"], json!("bolt"));
 
     let hb = json!({ "id": "s1", "host": "s1.test", "slots": [6700, 6701], "workers": [
         { "port": 6700, "topology": "wc", "pid": 42, "state": "running", "uptime_secs": 3,
@@ -377,16 +410,79 @@ async fn a_topology_source_is_planned_from_the_declaration_its_artifact_resolves
     assert_eq!(status, StatusCode::OK, "{info}");
     assert_eq!(info["num_workers"], json!(2), "{info}");
     assert_eq!(
-        info["components"]["numbers"],
-        json!({ "tasks": 2, "executors": 2 })
+        (
+            &info["components"]["numbers"]["tasks"],
+            &info["components"]["numbers"]["executors"]
+        ),
+        (&json!(2), &json!(2))
     );
     assert_eq!(
-        info["components"]["sum"],
-        json!({ "tasks": 3, "executors": 1 })
+        (
+            &info["components"]["sum"]["tasks"],
+            &info["components"]["sum"]["executors"]
+        ),
+        (&json!(3), &json!(1))
     );
     assert_eq!(
-        info["components"]["__acker"],
-        json!({ "tasks": 2, "executors": 2 })
+        (
+            &info["components"]["__acker"]["tasks"],
+            &info["components"]["__acker"]["executors"]
+        ),
+        (&json!(2), &json!(2))
     );
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_refused() {
+    use squall_runtime::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    let plain = reqwest::Client::new();
+
+    // A person's curl (no version) reads the API; the answer names nimbus's version.
+    let r = plain.get(n.url("/api/v1/topologies")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[VERSION_HEADER].to_str().unwrap(),
+        PROTOCOL_VERSION.to_string()
+    );
+    let (_, health) = n.get("/api/v1/health").await;
+    assert_eq!(health["protocol"], json!(PROTOCOL_VERSION));
+
+    // A peer from the future is refused with both versions named.
+    let r = plain
+        .get(n.url("/api/v1/topologies"))
+        .header(VERSION_HEADER, "99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("protocol 99") && msg.contains(&format!("speaks {PROTOCOL_VERSION}")),
+        "{msg}"
+    );
+
+    // Daemon endpoints need a version: a heartbeat without one registers nothing.
+    let hb = json!({ "id": "s9", "host": "h", "slots": [6700], "workers": [] });
+    let r = plain
+        .post(n.url("/api/v1/supervisors/heartbeat"))
+        .json(&hb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no Squall cluster protocol version"),
+        "{body}"
+    );
+    let (_, sups) = n.get("/api/v1/supervisors").await;
+    assert_eq!(sups["supervisors"], json!([]));
     n.handle.shutdown().await.unwrap();
 }

@@ -3,14 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use squall_runtime::cluster::protocol::ArtifactHash;
 
 use crate::error::SupervisorError;
-
-/// SHA-256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// Artifacts stored under `DIR/artifacts/<sha256>`.
 #[derive(Debug, Clone)]
@@ -27,8 +22,8 @@ impl ArtifactCache {
     }
 
     /// Path of an artifact (whether or not it is present).
-    pub fn path(&self, hash: &str) -> PathBuf {
-        self.dir.join(hash)
+    pub fn path(&self, hash: &ArtifactHash) -> PathBuf {
+        self.dir.join(hash.to_string())
     }
 
     /// The artifact's path, downloading it from nimbus first if needed; the content
@@ -37,13 +32,8 @@ impl ArtifactCache {
         &self,
         http: &reqwest::Client,
         nimbus: &str,
-        hash: &str,
+        hash: &ArtifactHash,
     ) -> Result<PathBuf, SupervisorError> {
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(SupervisorError::Artifact(format!(
-                "'{hash}' is not a sha256 hex digest"
-            )));
-        }
         let path = self.path(hash);
         if path.exists() {
             return Ok(path);
@@ -64,8 +54,8 @@ impl ArtifactCache {
             .bytes()
             .await
             .map_err(|e| SupervisorError::Nimbus(format!("GET {url}: {e}")))?;
-        let got = sha256_hex(&bytes);
-        if got != hash {
+        let got = ArtifactHash::of_bytes(&bytes);
+        if got != *hash {
             return Err(SupervisorError::Artifact(format!(
                 "artifact {hash} from nimbus hashes to {got}: refusing it"
             )));

@@ -8,9 +8,11 @@ use tokio::sync::watch;
 use crate::SupervisorOpts;
 use crate::artifacts::ArtifactCache;
 use crate::error::SupervisorError;
-use crate::model::{Heartbeat, HeartbeatResponse, SlotAssignment, WorkerSpec};
 use crate::process::{LaunchSpec, Launcher};
 use crate::slot::Slot;
+use squall_runtime::cluster::protocol::{
+    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerSpec,
+};
 
 /// How often slots are checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -89,6 +91,8 @@ impl Daemon {
             .json(&hb)
             .send()
             .await
+            .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
+        squall_runtime::cluster::http::check_answer(&resp)
             .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
         if !resp.status().is_success() {
             let status = resp.status();
@@ -299,7 +303,7 @@ async fn unpack_resources(
     artifacts: &ArtifactCache,
     http: &reqwest::Client,
     nimbus: &str,
-    hash: &str,
+    hash: &ArtifactHash,
     worker_dir: &std::path::Path,
 ) -> Result<String, SupervisorError> {
     let archive = artifacts.fetch(http, nimbus, hash).await?;

@@ -11,14 +11,13 @@ mod artifacts;
 pub mod cli;
 mod daemon;
 mod error;
-pub mod model;
 pub mod process;
 mod slot;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use artifacts::{ArtifactCache, sha256_hex};
+pub use artifacts::ArtifactCache;
 pub use error::SupervisorError;
 pub use process::{LaunchSpec, Launcher, OsLauncher, WorkerProcess};
 pub use slot::{Slot, backoff};
@@ -121,9 +120,7 @@ pub fn start_with(
         ));
     }
     let id = load_id(&opts)?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
+    let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let daemon = daemon::Daemon {
         artifacts: ArtifactCache::new(&opts.data_dir),

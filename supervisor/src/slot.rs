@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::model::{SlotAssignment, WorkerReport};
 use crate::process::WorkerProcess;
+use squall_runtime::cluster::protocol::{SlotAssignment, SlotState, WorkerReport};
 
 /// First restart delay after a crash; doubled for each crash in quick succession.
 const BACKOFF_START: Duration = Duration::from_millis(500);
@@ -143,19 +143,19 @@ impl Slot {
     pub fn report(&self, now: Instant) -> Option<WorkerReport> {
         let a = self.assignment.as_ref()?;
         let state = if self.stopping_since.is_some() {
-            "stopping"
+            SlotState::Stopping
         } else if self.process.is_some() {
-            "running"
+            SlotState::Running
         } else if self.restart_at.is_some() {
-            "restarting"
+            SlotState::Restarting
         } else {
-            "starting"
+            SlotState::Starting
         };
         Some(WorkerReport {
             port: self.port,
             topology: a.topology.clone(),
             pid: self.process.as_ref().map(|p| p.pid()),
-            state: state.to_string(),
+            state,
             uptime_secs: self.uptime(now).as_secs(),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
@@ -192,9 +192,9 @@ mod tests {
         SlotAssignment {
             topology: "t".into(),
             topology_id: id.into(),
-            status: "ACTIVE".into(),
+            status: squall_runtime::cluster::protocol::TopologyStatus::Active,
             port: 6700,
-            artifact: "a".repeat(64),
+            artifact: squall_runtime::cluster::protocol::ArtifactHash::of_bytes(b"a"),
             yaml: String::new(),
             executors: vec![[1, 2]],
             task_locations: Default::default(),
@@ -223,7 +223,7 @@ mod tests {
             }),
             now,
         );
-        assert_eq!(s.report(now).map(|r| r.state), Some("running".to_string()));
+        assert_eq!(s.report(now).map(|r| r.state), Some(SlotState::Running));
         if let Some(p) = s.process.as_mut() {
             p.kill();
         }
@@ -236,7 +236,7 @@ mod tests {
             "first restart is immediate"
         );
         let r = s.report(now).expect("report");
-        assert_eq!((r.state.as_str(), r.restarts), ("restarting", 1));
+        assert_eq!((r.state, r.restarts), (SlotState::Restarting, 1));
         assert_eq!(r.last_exit.as_deref(), Some("killed by signal 9 (SIGKILL)"));
         // Relaunch for the same assignment keeps the count; a new one resets it.
         s.launched(
@@ -273,7 +273,7 @@ mod tests {
             now,
         );
         s.stop(now, false);
-        assert_eq!(s.report(now).map(|r| r.state), Some("stopping".to_string()));
+        assert_eq!(s.report(now).map(|r| r.state), Some(SlotState::Stopping));
         s.enforce_grace(now + Duration::from_secs(5), Duration::from_secs(3));
         assert!(s.reap(now).is_some());
         assert_eq!(s.restarts, 0);

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::drain;
 use super::{ApiError, AppState};
-use crate::protocol::ArtifactInfo;
+use squall_runtime::cluster::protocol::ArtifactInfo;
+
+use crate::artifacts::parse_hash;
 
 /// Body bytes read and dropped after a refused upload, so the client gets the answer.
 const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
@@ -21,6 +23,13 @@ pub async fn upload(
     Path(hash): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<ArtifactInfo>), ApiError> {
+    let hash = match parse_hash(&hash) {
+        Ok(h) => h,
+        Err(e) => {
+            drain(body, DRAIN_BYTES).await;
+            return Err(e.into());
+        }
+    };
     let mut body = body;
     let store = state.cluster.artifacts();
     match store.put(&hash, &mut body, state.max_artifact_bytes).await {
@@ -51,6 +60,7 @@ pub async fn download(
     State(state): State<AppState>,
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
+    let hash = parse_hash(&hash)?;
     let (size, stream) = state.cluster.artifacts().open_stream(&hash).await?;
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
@@ -67,6 +77,7 @@ pub async fn exists(
     State(state): State<AppState>,
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
+    let hash = parse_hash(&hash)?;
     let size = state.cluster.artifacts().size(&hash).await?;
     let mut response = StatusCode::OK.into_response();
     response

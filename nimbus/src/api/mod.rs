@@ -6,6 +6,7 @@ mod artifacts;
 mod body;
 mod supervisors;
 mod topologies;
+mod version;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tokio::sync::Notify;
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
-use crate::protocol::ErrorBody;
+use squall_runtime::cluster::protocol::{ErrorBody, Health, PROTOCOL_VERSION};
 
 pub use body::{JsonBody, OptionalJsonBody};
 
@@ -103,11 +104,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(version::versioned))
         .with_state(state)
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+async fn health() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".to_string(),
+        protocol: PROTOCOL_VERSION,
+    })
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

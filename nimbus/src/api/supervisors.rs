@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 
 use super::{ApiError, AppState, JsonBody, blocking};
-use crate::protocol::{Heartbeat, HeartbeatResponse, SupervisorList};
 use crate::unix_ms;
+use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SupervisorList};
 
 /// Record a heartbeat; answer with the supervisor's assignments.
 pub async fn heartbeat(

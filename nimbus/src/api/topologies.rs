@@ -6,16 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking};
-use crate::artifacts::check_hash;
 use crate::cluster::{Submission, check_name};
 use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
-use crate::protocol::{
-    ActionResponse, KillRequest, RebalanceRequest, StatsReport, SubmitRequest, TopologyInfo,
-    TopologyList,
-};
 use crate::unix_ms;
 use crate::validate::validate_with_artifact;
+use squall_runtime::cluster::protocol::{
+    ActionResponse, KillRequest, RebalanceRequest, StatsAck, SubmitRequest, TopologyInfo,
+    TopologyList, WorkerStats,
+};
 use squall_runtime::spec::TopologyDef;
 
 /// Submit: check the request, the YAML's structure and the artifact, have the artifact
@@ -25,10 +24,6 @@ pub async fn submit(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
-    check_hash(&req.artifact)?;
-    if let Some(r) = &req.resources {
-        check_hash(r)?;
-    }
     let def = parse_yaml(&req.yaml)?;
     let sourced = def.topology_source.is_some();
     // A topologySource file may leave its name to the builder: known after validation.
@@ -63,7 +58,7 @@ pub async fn submit(
     }
     let resolved = validate_with_artifact(
         &artifacts.path(&req.artifact),
-        &req.artifact,
+        &req.artifact.to_string(),
         &req.yaml,
         &state.tmp_dir,
         state.validate_timeout,
@@ -173,12 +168,12 @@ pub async fn rebalance(
     Ok(Json(response))
 }
 
-/// A worker's component counters (204).
+/// A worker's task counters; answers with the status the worker must follow. Only a
+/// worker of the topology's current assignment may report, and only for its own tasks.
 pub async fn stats(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(report): JsonBody<StatsReport>,
-) -> Result<StatusCode, ApiError> {
-    state.cluster.record_stats(&name, report)?;
-    Ok(StatusCode::NO_CONTENT)
+    JsonBody(report): JsonBody<WorkerStats>,
+) -> Result<Json<StatsAck>, ApiError> {
+    Ok(Json(state.cluster.record_stats(&name, report)?))
 }

@@ -5,13 +5,14 @@
 //! time as unix milliseconds, so they are tested without clocks or sleeps; the API runs
 //! them on the blocking thread pool.
 
+mod stats;
 mod supervisors;
 mod topologies;
 mod views;
 
 pub use topologies::{Submission, check_name};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -19,14 +20,11 @@ use squall_runtime::spec::TopologyDef;
 
 use crate::artifacts::ArtifactStore;
 use crate::error::{ClusterError, StoreError};
-use crate::model::{Assignment, SupervisorInfo, TopologyRecord, TopologyStatus, WorkerReport};
+use crate::model::{Assignment, SlotId, SupervisorInfo, TopologyRecord};
 use crate::plan::{TopologyPlan, parse_yaml, plan};
-use crate::protocol::Counters;
 use crate::scheduler::{self, Demand, SupervisorSlots};
 use crate::store::Store;
-
-/// Worker name -> component -> counters.
-type WorkerStats = BTreeMap<String, BTreeMap<String, Counters>>;
+use squall_runtime::cluster::protocol::{TopologyStatus, WorkerReport};
 
 /// A topology in memory.
 #[derive(Debug, Clone)]
@@ -35,7 +33,7 @@ struct Topo {
     def: TopologyDef,
     plan: TopologyPlan,
     assignment: Assignment,
-    stats: WorkerStats,
+    stats: stats::TaskTable,
 }
 
 impl Topo {
@@ -263,26 +261,18 @@ impl Cluster {
             let Some(topo) = st.topologies.get_mut(&name) else {
                 continue;
             };
-            let slots: Vec<String> = a.workers.iter().map(|w| w.slot().to_string()).collect();
+            let slots: Vec<String> = a
+                .workers
+                .iter()
+                .map(|w| SlotId::of(w).to_string())
+                .collect();
             let wanted = topo.record.num_workers as usize;
             if a.workers.len() < wanted.min(topo.plan.executors.len()) {
                 tracing::warn!(topology = %name, wanted, got = a.workers.len(),
                     "not enough free slots; the topology runs on fewer workers until slots appear");
             }
             tracing::info!(topology = %name, workers = ?slots, "assignment changed");
-            // Stats of workers that are no longer assigned are stale (workers are named
-            // `host:port` or `supervisor:port`).
-            let current: HashSet<String> = a
-                .workers
-                .iter()
-                .flat_map(|w| {
-                    [
-                        format!("{}:{}", w.host, w.port),
-                        format!("{}:{}", w.supervisor, w.port),
-                    ]
-                })
-                .collect();
-            topo.stats.retain(|worker, _| current.contains(worker));
+            stats::forget_moved_tasks(&mut topo.stats, &a.workers);
             topo.assignment = a;
         }
         Ok(())

@@ -4,7 +4,7 @@
 use super::{Cluster, Sup};
 use crate::error::ClusterError;
 use crate::model::SupervisorInfo;
-use crate::protocol::{Heartbeat, HeartbeatResponse, SlotAssignment};
+use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SlotAssignment};
 
 /// Most slots one supervisor may declare.
 const MAX_SLOTS: usize = 1024;
@@ -96,12 +96,12 @@ impl Cluster {
                     topology_id: t.record.id.clone(),
                     status: t.record.status,
                     port: w.port,
-                    artifact: t.record.artifact.clone(),
+                    artifact: t.record.artifact,
                     yaml: t.record.yaml.clone(),
                     executors: w.executors.clone(),
                     task_locations,
                     workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
-                    resources: t.record.resources.clone(),
+                    resources: t.record.resources,
                 });
             }
         }

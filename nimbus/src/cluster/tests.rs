@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use super::*;
-use crate::protocol::{Heartbeat, RebalanceRequest};
+use squall_runtime::cluster::protocol::{
+    ArtifactHash, ComponentRole, Counters, Heartbeat, RebalanceRequest, TaskStats, TopologyStatus,
+    WorkerAssignment, WorkerStats,
+};
 
 const YAML: &str = "name: wc
 config:
@@ -39,7 +42,7 @@ fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
         yaml: yaml.to_string(),
         resolved_yaml: resolved_yaml.map(str::to_string),
         resources: None,
-        artifact: "ab".repeat(32),
+        artifact: ArtifactHash::of_bytes(b"artifact"),
     }
 }
 
@@ -217,25 +220,83 @@ fn reload_keeps_topologies_assignments_and_supervisors() {
     assert_eq!(c.supervisors(T0 + 60_001).supervisors.len(), 2);
 }
 
+fn report(c: &Cluster, w: &WorkerAssignment, executed: u64) -> WorkerStats {
+    let info = c.status("wc", T0).unwrap();
+    let tasks = w
+        .executors
+        .iter()
+        .flat_map(|[f, l]| *f..=*l)
+        .map(|task| TaskStats {
+            task,
+            component: if task <= 2 { "s" } else { "b" }.to_string(),
+            counters: Counters {
+                executed,
+                ..Default::default()
+            },
+            last_error: None,
+        })
+        .collect();
+    WorkerStats {
+        topology_id: info.summary.id.clone(),
+        supervisor: w.supervisor.clone(),
+        port: w.port,
+        tasks,
+    }
+}
+
 #[test]
-fn stats_of_unassigned_workers_are_dropped_when_the_assignment_changes() {
-    use crate::protocol::StatsReport;
+fn stats_come_only_from_assigned_workers_and_count_each_task_once() {
     let dir = tempfile::tempdir().unwrap();
     let c = open(dir.path(), T0);
     beat(&c, "a", T0);
     submit(&c, "wc", T0);
-    let counters = BTreeMap::from([("executed".to_string(), serde_json::json!(3))]);
-    for worker in ["a.local:6700", "gone:1"] {
-        let report = StatsReport {
-            worker: worker.to_string(),
-            components: BTreeMap::from([("b".to_string(), counters.clone())]),
-        };
-        c.record_stats("wc", report).unwrap();
+    let workers = c.status("wc", T0).unwrap().assignment;
+    assert_eq!(workers.len(), 2);
+    for w in &workers {
+        let ack = c.record_stats("wc", report(&c, w, 3)).unwrap();
+        assert_eq!(ack.status, TopologyStatus::Active);
     }
+    // The same worker reporting again (later figures) replaces, never adds.
+    c.record_stats("wc", report(&c, &workers[0], 5)).unwrap();
+    let info = c.status("wc", T0).unwrap();
+    let b = &info.components["b"];
+    let b_tasks_on_0: u64 = info
+        .tasks
+        .iter()
+        .filter(|t| t.component == "b" && workers[0].runs_task(t.task))
+        .count() as u64;
+    assert_eq!(b.tasks, 4);
+    assert_eq!(b.reporting_tasks, 4);
     assert_eq!(
-        c.status("wc", T0).unwrap().component_stats["b"]["executed"],
-        serde_json::json!(6)
+        b.counters.executed,
+        5 * b_tasks_on_0 + 3 * (4 - b_tasks_on_0)
     );
+    assert_eq!(info.components["s"].kind, ComponentRole::Spout);
+    assert_eq!(b.kind, ComponentRole::Bolt);
+    assert_eq!(info.tasks.len(), 6, "one row per task: {:?}", info.tasks);
+
+    // A made-up worker, a task of another worker, an old submission: refused.
+    let mut fake = report(&c, &workers[0], 1);
+    fake.port = 1;
+    assert_eq!(c.record_stats("wc", fake).unwrap_err().status(), 409);
+    let mut foreign = report(&c, &workers[0], 1);
+    foreign.tasks = report(&c, &workers[1], 1).tasks;
+    let e = c.record_stats("wc", foreign).unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert!(e.to_string().contains("does not run on worker"), "{e}");
+    let mut stale = report(&c, &workers[0], 1);
+    stale.topology_id = "wc-0-0".into();
+    assert_eq!(c.record_stats("wc", stale).unwrap_err().status(), 409);
+    let mut unknown = report(&c, &workers[0], 1);
+    unknown.tasks[0].component = "nope".into();
+    assert_eq!(c.record_stats("wc", unknown).unwrap_err().status(), 400);
+    assert_eq!(
+        c.status("wc", T0).unwrap().components["b"],
+        *b,
+        "refusals change nothing"
+    );
+
+    // Rebalanced to one worker: counters of tasks that moved are forgotten.
     let one = RebalanceRequest {
         workers: Some(1),
         ..Default::default()
@@ -243,11 +304,13 @@ fn stats_of_unassigned_workers_are_dropped_when_the_assignment_changes() {
     c.rebalance("wc", &one, T0).unwrap();
     let info = c.status("wc", T0).unwrap();
     assert_eq!(info.assignment.len(), 1);
-    let kept: Vec<&String> = info.stats.keys().collect();
+    let w = &info.assignment[0];
     assert!(
-        kept.len() <= 1 && !info.stats.contains_key("gone:1"),
-        "{kept:?}"
+        info.tasks.iter().all(|t| w.runs_task(t.task)),
+        "{:?}",
+        info.tasks
     );
+    assert!(info.tasks.len() < 6, "{:?}", info.tasks);
 }
 
 #[test]
@@ -261,7 +324,7 @@ fn a_topology_source_is_planned_from_its_resolved_declaration_and_workers_get_th
             slots: vec![6700, 6701],
             workers: Vec::new(),
         };
-        let mut got: Vec<(String, Vec<crate::model::Executor>)> = c
+        let mut got: Vec<(String, Vec<squall_runtime::cluster::protocol::Executor>)> = c
             .heartbeat(hb, T0)
             .unwrap()
             .assignments

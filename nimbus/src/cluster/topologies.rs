@@ -7,12 +7,11 @@ use squall_runtime::spec::TopologyDef;
 
 use super::{Cluster, State, Topo};
 use crate::error::ClusterError;
-use crate::model::{PendingRebalance, TopologyRecord, TopologyStatus};
+use crate::model::{PendingRebalance, TopologyRecord};
 use crate::plan::{configured_workers, plan};
-use crate::protocol::{ActionResponse, RebalanceRequest, StatsReport};
+use squall_runtime::cluster::protocol::TopologyStatus;
+use squall_runtime::cluster::protocol::{ActionResponse, ArtifactHash, RebalanceRequest};
 
-/// Most workers whose stats are kept per topology.
-const MAX_STATS_WORKERS: usize = 1024;
 /// Longest accepted topology name.
 const MAX_NAME_LEN: usize = 128;
 
@@ -26,10 +25,10 @@ pub struct Submission {
     pub yaml: String,
     /// The artifact's resolved declaration, for a `topologySource` topology.
     pub resolved_yaml: Option<String>,
-    /// SHA-256 (hex) of the topology binary.
-    pub artifact: String,
-    /// The resources archive's hash (stored like an artifact), if any.
-    pub resources: Option<String>,
+    /// The topology binary.
+    pub artifact: ArtifactHash,
+    /// The resources archive (stored like an artifact), if any.
+    pub resources: Option<ArtifactHash>,
 }
 
 /// A bad request unless `name` is a usable topology name.
@@ -282,24 +281,6 @@ impl Cluster {
         };
         Ok(respond(t, msg))
     }
-
-    /// Keep a worker's latest component counters.
-    pub fn record_stats(&self, name: &str, report: StatsReport) -> Result<(), ClusterError> {
-        if report.worker.is_empty() || report.worker.len() > 256 {
-            return Err(ClusterError::bad_request(
-                "`worker` must name the reporting worker (host:port), at most 256 characters",
-            ));
-        }
-        let mut st = self.lock();
-        let t = get_mut(&mut st, name)?;
-        if !t.stats.contains_key(&report.worker) && t.stats.len() >= MAX_STATS_WORKERS {
-            return Err(ClusterError::bad_request(format!(
-                "topology '{name}' already has stats from {MAX_STATS_WORKERS} workers"
-            )));
-        }
-        t.stats.insert(report.worker, report.components);
-        Ok(())
-    }
 }
 
 /// The topology `name`, or a not-found error.
@@ -309,7 +290,7 @@ pub(super) fn get<'a>(st: &'a State, name: &str) -> Result<&'a Topo, ClusterErro
         .ok_or_else(|| ClusterError::TopologyNotFound(name.to_string()))
 }
 
-fn get_mut<'a>(st: &'a mut State, name: &str) -> Result<&'a mut Topo, ClusterError> {
+pub(super) fn get_mut<'a>(st: &'a mut State, name: &str) -> Result<&'a mut Topo, ClusterError> {
     st.topologies
         .get_mut(name)
         .ok_or_else(|| ClusterError::TopologyNotFound(name.to_string()))

@@ -2,42 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::topologies::get;
-use serde_json::Value;
-
-use super::{Cluster, Topo};
-use crate::error::ClusterError;
-use crate::protocol::{
-    Counters, SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary,
-    WorkerView,
+use squall_runtime::cluster::protocol::{
+    SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary, WorkerView,
 };
 
-/// Merge per-worker counters: numbers are summed (as integers while every value is
-/// one), anything else keeps the last value seen.
-fn merge_stats<'a>(
-    workers: impl Iterator<Item = &'a BTreeMap<String, Counters>>,
-) -> BTreeMap<String, Counters> {
-    let mut out: BTreeMap<String, Counters> = BTreeMap::new();
-    for components in workers {
-        for (component, counters) in components {
-            let merged = out.entry(component.clone()).or_default();
-            for (key, value) in counters {
-                let sum = match (merged.get(key), value) {
-                    (Some(Value::Number(a)), Value::Number(b)) => match (a.as_u64(), b.as_u64()) {
-                        (Some(x), Some(y)) => Value::from(x.saturating_add(y)),
-                        _ => serde_json::Number::from_f64(
-                            a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0),
-                        )
-                        .map_or(Value::Null, Value::Number),
-                    },
-                    _ => value.clone(),
-                };
-                merged.insert(key.clone(), sum);
-            }
-        }
-    }
-    out
-}
+use super::stats::{component_stats, task_stats};
+use super::topologies::get;
+use super::{Cluster, Topo};
+use crate::error::ClusterError;
 
 fn summary(t: &Topo, now_ms: u64) -> TopologySummary {
     TopologySummary {
@@ -77,24 +49,17 @@ impl Cluster {
                 }
             }
         }
-        let mut component_stats = merge_stats(t.stats.values());
-        for (component, counters) in &mut component_stats {
-            if let Some(c) = t.plan.components.get(component) {
-                counters.insert("tasks".to_string(), Value::from(c.tasks));
-            }
-        }
         Ok(TopologyInfo {
             summary: summary(t, now_ms),
-            artifact: t.record.artifact.clone(),
+            artifact: t.record.artifact,
             submitted_at: t.record.submitted_at,
             parallelism: t.record.parallelism.clone(),
             kill_deadline_ms: t.record.kill_deadline_ms,
             rebalance_deadline_ms: t.record.rebalance.as_ref().map(|r| r.deadline_ms),
-            components: t.plan.components.clone(),
+            components: component_stats(t),
             assignment: t.assignment.workers.clone(),
             workers,
-            stats: t.stats.clone(),
-            component_stats,
+            tasks: task_stats(t),
         })
     }
 

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use squall_nimbus::artifacts::sha256_hex;
 use squall_nimbus::{NimbusHandle, NimbusOpts};
 
 /// A topology with 2 workers, 4 executors of its own and 2 ackers (one per worker).
@@ -95,7 +94,7 @@ impl TestNimbus {
         TestNimbus {
             handle,
             dir: dir.to_path_buf(),
-            http: Client::new(),
+            http: squall_runtime::cluster::http::client(Duration::from_secs(30)).unwrap(),
         }
     }
 
@@ -234,4 +233,9 @@ impl Drop for FakeSupervisor {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The name nimbus stores `bytes` under.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    squall_runtime::cluster::protocol::ArtifactHash::of_bytes(bytes).to_string()
 }

@@ -1,14 +1,17 @@
 //! The CLI's client side of nimbus's HTTP/JSON API: `submit`, `kill`, `activate`,
 //! `deactivate`, `rebalance`, `list`, `status`, `watch`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
+use serde::de::DeserializeOwned;
 use thiserror::Error;
+
+use crate::cluster::protocol::{
+    ActionResponse, ArtifactHash, ComponentRole, ErrorBody, KillRequest, RebalanceRequest,
+    SubmitRequest, SupervisorList, TopologyInfo, TopologyList,
+};
 
 /// A client command failed.
 #[derive(Debug, Error)]
@@ -42,7 +45,8 @@ pub enum ClientError {
     Other(String),
 }
 
-/// A nimbus client.
+/// A nimbus client: every call sends and checks the cluster protocol version and reads
+/// the typed answer of [`crate::cluster::protocol`].
 #[derive(Debug, Clone)]
 pub struct Nimbus {
     base: String,
@@ -52,9 +56,7 @@ pub struct Nimbus {
 impl Nimbus {
     /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`).
     pub fn new(url: &str) -> Result<Nimbus, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
+        let http = crate::cluster::http::client(Duration::from_secs(60))
             .map_err(|e| ClientError::Other(format!("http client: {e}")))?;
         Ok(Nimbus {
             base: url.trim_end_matches('/').to_string(),
@@ -62,45 +64,62 @@ impl Nimbus {
         })
     }
 
-    async fn answer(&self, what: &str, resp: reqwest::Response) -> Result<Json, ClientError> {
+    fn unreachable(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        }
+    }
+
+    /// Check an answer's version and status; the body of a success.
+    async fn answer_text(
+        &self,
+        what: &str,
+        resp: reqwest::Response,
+    ) -> Result<String, ClientError> {
+        crate::cluster::http::check_answer(&resp).map_err(|e| ClientError::Refused {
+            what: what.to_string(),
+            message: e.to_string(),
+        })?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
         if !status.is_success() {
-            let message = serde_json::from_str::<Json>(&body)
-                .ok()
-                .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_else(|| format!("{status}: {body}"));
+            let message = serde_json::from_str::<ErrorBody>(&body)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| format!("{status}: {body}"));
             return Err(ClientError::Refused {
                 what: what.to_string(),
                 message,
             });
         }
-        Ok(serde_json::from_str(&body).unwrap_or(Json::Null))
+        Ok(body)
     }
 
-    async fn call(
+    async fn call<R: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<Json>,
-    ) -> Result<Json, ClientError> {
+        body: Option<&(dyn ErasedBody + Sync)>,
+    ) -> Result<R, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
         if let Some(b) = body {
-            req = req.json(&b);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_json()?);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
-        self.answer(&format!("{method} {path}"), resp).await
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        let what = format!("{method} {path}");
+        let text = self.answer_text(&what, resp).await?;
+        serde_json::from_str(&text).map_err(|e| {
+            ClientError::Other(format!(
+                "nimbus's answer to {what} is not what this client expects: {e}"
+            ))
+        })
     }
 
-    /// Upload an artifact (skipped when nimbus has it); returns its SHA-256.
-    pub async fn upload(&self, artifact: &Path) -> Result<String, ClientError> {
+    /// Upload an artifact (skipped when nimbus has it); returns its hash.
+    pub async fn upload(&self, artifact: &Path) -> Result<ArtifactHash, ClientError> {
         let bytes = std::fs::read(artifact).map_err(|source| ClientError::File {
             path: artifact.display().to_string(),
             source,
@@ -109,15 +128,16 @@ impl Nimbus {
     }
 
     /// Upload bytes to nimbus's content-addressed store (skipped when nimbus has them);
-    /// returns their SHA-256.
-    pub async fn upload_bytes(&self, bytes: Vec<u8>) -> Result<String, ClientError> {
-        let hash = hex::encode(Sha256::digest(&bytes));
+    /// returns their hash.
+    pub async fn upload_bytes(&self, bytes: Vec<u8>) -> Result<ArtifactHash, ClientError> {
+        let hash = ArtifactHash::of_bytes(&bytes);
         let url = format!("{}/api/v1/artifacts/{hash}", self.base);
-        let unreachable = |source| ClientError::Unreachable {
-            url: self.base.clone(),
-            source,
-        };
-        let head = self.http.head(&url).send().await.map_err(unreachable)?;
+        let head = self
+            .http
+            .head(&url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         if head.status().is_success() {
             return Ok(hash);
         }
@@ -127,8 +147,8 @@ impl Nimbus {
             .body(bytes)
             .send()
             .await
-            .map_err(unreachable)?;
-        self.answer("artifact upload", resp).await?;
+            .map_err(|e| self.unreachable(e))?;
+        self.answer_text("artifact upload", resp).await?;
         Ok(hash)
     }
 
@@ -138,7 +158,7 @@ impl Nimbus {
         file: &Path,
         artifact: &Path,
         name: Option<&str>,
-    ) -> Result<Json, ClientError> {
+    ) -> Result<ActionResponse, ClientError> {
         let yaml = std::fs::read_to_string(file).map_err(|source| ClientError::File {
             path: file.display().to_string(),
             source,
@@ -147,15 +167,16 @@ impl Nimbus {
     }
 
     /// Submit a topology given as YAML text with an artifact and, optionally, a
-    /// resources directory (packed with [`crate::cluster::resources::pack`] and uploaded next to
-    /// the artifact; the workers get it unpacked as their `topology.resources.dir`).
+    /// resources directory (packed with [`crate::cluster::resources::pack`] and uploaded
+    /// next to the artifact; the workers get it unpacked as their
+    /// `topology.resources.dir`).
     pub async fn submit_yaml(
         &self,
         yaml: &str,
         artifact: &Path,
         name: Option<&str>,
         resources: Option<&Path>,
-    ) -> Result<Json, ClientError> {
+    ) -> Result<ActionResponse, ClientError> {
         let resources = match resources {
             Some(dir) => {
                 let archive = crate::cluster::resources::pack(
@@ -167,64 +188,92 @@ impl Nimbus {
             }
             None => None,
         };
-        let hash = self.upload(artifact).await?;
-        let mut body = json!({"name": name, "yaml": yaml, "artifact": hash});
-        if let Some(r) = resources {
-            body["resources"] = json!(r);
-        }
-        self.call(reqwest::Method::POST, "/api/v1/topologies", Some(body))
+        let artifact = self.upload(artifact).await?;
+        let body = SubmitRequest {
+            name: name.map(str::to_string),
+            yaml: yaml.to_string(),
+            artifact,
+            resources,
+        };
+        self.call(reqwest::Method::POST, "/api/v1/topologies", Some(&body))
             .await
     }
 
-    /// `POST /api/v1/topologies/{name}/{action}`.
-    pub async fn action(&self, name: &str, action: &str, body: Json) -> Result<Json, ClientError> {
+    async fn action(
+        &self,
+        name: &str,
+        action: &str,
+        body: Option<&(dyn ErasedBody + Sync)>,
+    ) -> Result<ActionResponse, ClientError> {
         self.call(
             reqwest::Method::POST,
             &format!("/api/v1/topologies/{name}/{action}"),
-            Some(body),
+            body,
         )
         .await
     }
 
+    /// Kill a topology: deactivated for `wait_secs` (default: its message timeout),
+    /// then removed.
+    pub async fn kill(
+        &self,
+        name: &str,
+        wait_secs: Option<u64>,
+    ) -> Result<ActionResponse, ClientError> {
+        self.action(name, "kill", Some(&KillRequest { wait_secs }))
+            .await
+    }
+
+    /// Let a topology's spouts emit.
+    pub async fn activate(&self, name: &str) -> Result<ActionResponse, ClientError> {
+        self.action(name, "activate", None).await
+    }
+
+    /// Pause a topology's spouts.
+    pub async fn deactivate(&self, name: &str) -> Result<ActionResponse, ClientError> {
+        self.action(name, "deactivate", None).await
+    }
+
+    /// Reschedule a topology with new worker and executor counts.
+    pub async fn rebalance(
+        &self,
+        name: &str,
+        request: &RebalanceRequest,
+    ) -> Result<ActionResponse, ClientError> {
+        self.action(name, "rebalance", Some(request)).await
+    }
+
     /// The topology list.
-    pub async fn list(&self) -> Result<Json, ClientError> {
+    pub async fn list(&self) -> Result<TopologyList, ClientError> {
         self.call(reqwest::Method::GET, "/api/v1/topologies", None)
             .await
     }
 
-    /// A topology's status in the CLI's shape: `{name, status, workers: [...],
-    /// components: {id: counters}}` plus nimbus's other fields.
-    pub async fn status(&self, name: &str) -> Result<Json, ClientError> {
-        let mut info = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/topologies/{name}"),
-                None,
-            )
-            .await?;
-        // `components` in the CLI's shape: nimbus's per-component counters summed over
-        // workers; nimbus's task and executor counts are merged into each entry.
-        let mut components = info
-            .get("component_stats")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        if let (Some(stats), Some(plan)) = (
-            components.as_object_mut(),
-            info.get("components").and_then(|c| c.as_object()),
-        ) {
-            for (id, p) in plan {
-                let entry = stats.entry(id.clone()).or_insert_with(|| json!({}));
-                if let (Some(e), Some(p)) = (entry.as_object_mut(), p.as_object()) {
-                    for (k, v) in p {
-                        e.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-            }
-        }
-        if let Some(obj) = info.as_object_mut() {
-            obj.insert("components".into(), components);
-        }
-        Ok(info)
+    /// A topology's status: summary, components with their counters, workers, tasks.
+    pub async fn status(&self, name: &str) -> Result<TopologyInfo, ClientError> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/v1/topologies/{name}"),
+            None,
+        )
+        .await
+    }
+
+    /// Every supervisor nimbus knows.
+    pub async fn supervisors(&self) -> Result<SupervisorList, ClientError> {
+        self.call(reqwest::Method::GET, "/api/v1/supervisors", None)
+            .await
+    }
+}
+
+/// A request body, serialised to JSON when sent.
+trait ErasedBody {
+    fn to_json(&self) -> Result<Vec<u8>, ClientError>;
+}
+
+impl<T: serde::Serialize> ErasedBody for T {
+    fn to_json(&self) -> Result<Vec<u8>, ClientError> {
+        serde_json::to_vec(self).map_err(|e| ClientError::Other(format!("encoding a request: {e}")))
     }
 }
 
@@ -324,19 +373,18 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
             let answer = n
                 .submit_yaml(&yaml, &artifact, name.as_deref(), resources.as_deref())
                 .await?;
-            let id = answer.get("id").and_then(|v| v.as_str()).unwrap_or("?");
-            println!("submitted topology {id}");
+            println!("submitted topology {}", answer.id);
         }
         ClientCommand::Kill { name, wait } => {
-            n.action(&name, "kill", json!({"wait_secs": wait})).await?;
+            n.kill(&name, wait).await?;
             println!("killed topology {name}");
         }
         ClientCommand::Activate(name) => {
-            n.action(&name, "activate", json!({})).await?;
+            n.activate(&name).await?;
             println!("activated topology {name}");
         }
         ClientCommand::Deactivate(name) => {
-            n.action(&name, "deactivate", json!({})).await?;
+            n.deactivate(&name).await?;
             println!("deactivated topology {name}");
         }
         ClientCommand::Rebalance {
@@ -344,19 +392,18 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
             workers,
             executors,
         } => {
-            let parallelism: BTreeMap<String, u32> = executors.into_iter().collect();
-            n.action(
-                &name,
-                "rebalance",
-                json!({"workers": workers, "parallelism": parallelism}),
-            )
-            .await?;
+            let request = RebalanceRequest {
+                workers,
+                parallelism: executors.into_iter().collect(),
+                wait_secs: None,
+            };
+            n.rebalance(&name, &request).await?;
             println!("rebalanced topology {name}");
         }
         ClientCommand::List { json } => {
             let list = n.list().await?;
             if json {
-                println!("{list}");
+                println!("{}", to_json(&list)?);
             } else {
                 print_list(&list);
             }
@@ -364,7 +411,7 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
         ClientCommand::Status { name, json } => {
             let s = n.status(&name).await?;
             if json {
-                println!("{s}");
+                println!("{}", to_json(&s)?);
             } else {
                 print!("{}", render_status(&s));
             }
@@ -383,85 +430,71 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn s<'a>(v: &'a Json, k: &str) -> &'a str {
-    v.get(k).and_then(|x| x.as_str()).unwrap_or("")
+fn to_json(v: &impl serde::Serialize) -> Result<String, ClientError> {
+    serde_json::to_string(v).map_err(|e| ClientError::Other(format!("encoding the answer: {e}")))
 }
 
-fn u(v: &Json, k: &str) -> u64 {
-    v.get(k).and_then(|x| x.as_u64()).unwrap_or(0)
-}
-
-fn print_list(list: &Json) {
+fn print_list(list: &TopologyList) {
     println!(
         "{:<24} {:<12} {:>8} {:>9} {:>10}",
         "name", "status", "workers", "assigned", "uptime s"
     );
-    for t in list
-        .get("topologies")
-        .and_then(|t| t.as_array())
-        .into_iter()
-        .flatten()
-    {
+    for t in &list.topologies {
         println!(
             "{:<24} {:<12} {:>8} {:>9} {:>10}",
-            s(t, "name"),
-            s(t, "status"),
-            u(t, "num_workers"),
-            u(t, "assigned_workers"),
-            u(t, "uptime_secs")
+            t.name,
+            t.status.to_string(),
+            t.num_workers,
+            t.assigned_workers,
+            t.uptime_secs
         );
     }
 }
 
-/// The `status` / `watch` screen.
-pub fn render_status(st: &Json) -> String {
+/// The `status` / `watch` screen: one row per worker, one row per component (the acker
+/// included), each component's tasks counted once.
+pub fn render_status(st: &TopologyInfo) -> String {
     let mut out = format!(
         "topology {} ({})  status {}  uptime {}s\n\nworkers:\n",
-        s(st, "name"),
-        s(st, "id"),
-        s(st, "status"),
-        u(st, "uptime_secs")
+        st.summary.name, st.summary.id, st.summary.status, st.summary.uptime_secs
     );
     out.push_str(&format!(
         "  {:<28} {:>6} {:>8} {:<11} {:>8} {:>8}  {}\n",
         "supervisor", "port", "pid", "state", "uptime", "restarts", "last exit"
     ));
-    for w in st
-        .get("workers")
-        .and_then(|w| w.as_array())
-        .into_iter()
-        .flatten()
-    {
+    for w in &st.workers {
+        let r = &w.report;
         out.push_str(&format!(
             "  {:<28} {:>6} {:>8} {:<11} {:>7}s {:>8}  {}\n",
-            s(w, "supervisor"),
-            u(w, "port"),
-            w.get("pid")
-                .and_then(|p| p.as_u64())
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            s(w, "state"),
-            u(w, "uptime_secs"),
-            u(w, "restarts"),
-            s(w, "last_exit")
+            w.supervisor,
+            r.port,
+            r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            r.state.to_string(),
+            r.uptime_secs,
+            r.restarts,
+            r.last_exit.as_deref().unwrap_or("")
         ));
     }
     out.push_str(&format!(
-        "\ncomponents:\n  {:<20} {:>12} {:>12} {:>12} {:>10}\n",
-        "component", "emitted", "executed", "acked", "failed"
+        "\ncomponents:\n  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}\n",
+        "component", "kind", "tasks", "emitted", "executed", "acked", "failed"
     ));
-    if let Some(cs) = st.get("components").and_then(|c| c.as_object()) {
-        for (id, c) in cs {
-            let f = |k: &str| c.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0) as u64;
-            out.push_str(&format!(
-                "  {:<20} {:>12} {:>12} {:>12} {:>10}\n",
-                id,
-                f("emitted"),
-                f("executed"),
-                f("acked"),
-                f("failed")
-            ));
-        }
+    for (id, c) in &st.components {
+        let kind = match c.kind {
+            ComponentRole::Spout => "spout",
+            ComponentRole::Bolt => "bolt",
+            ComponentRole::Acker => "acker",
+        };
+        out.push_str(&format!(
+            "  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}\n",
+            id,
+            kind,
+            c.tasks,
+            c.counters.emitted,
+            c.counters.executed,
+            c.counters.acked,
+            c.counters.failed
+        ));
     }
     out
 }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod http;
 pub(crate) mod net;
 pub mod protocol;
 pub mod resources;

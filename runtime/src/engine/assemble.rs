@@ -152,7 +152,7 @@ impl Assembly<'_> {
             },
             self.run.clone(),
         );
-        let stats = Arc::new(TaskStats::new(&c.def.id));
+        let stats = Arc::new(TaskStats::new(task, &c.def.id));
         let em = Emitter::new(
             task,
             streams,
@@ -172,8 +172,8 @@ impl Assembly<'_> {
             .collect()
     }
 
-    /// The acker executor for `plan` (one task).
-    fn acker(&self, plan: &ExecutorPlan, inbox: Inbox) -> Executor {
+    /// The acker executor for `plan` (one task) and its statistics.
+    fn acker(&self, plan: &ExecutorPlan, inbox: Inbox) -> (Executor, Arc<TaskStats>) {
         let settings = Config::merged([&self.topo.config]).settings();
         let spouts = self
             .topo
@@ -189,8 +189,11 @@ impl Assembly<'_> {
             })
             .filter_map(|t| self.task_queues.get(t).map(|d| (*t, d.clone())))
             .collect();
-        Executor::Acker(AckerExecutor {
-            task: plan.tasks.first().copied().unwrap_or(TaskId(0)),
+        let task = plan.tasks.first().copied().unwrap_or(TaskId(0));
+        let stats = Arc::new(TaskStats::new(task, crate::ACKER_COMPONENT));
+        let exec = Executor::Acker(AckerExecutor {
+            task,
+            stats: stats.clone(),
             state: AckerState::default(),
             inbox,
             spouts,
@@ -199,7 +202,8 @@ impl Assembly<'_> {
                 .enable_message_timeouts
                 .then(|| Duration::from_secs(settings.message_timeout_secs)),
             flush_every: Duration::from_millis(settings.batch_flush_interval_millis),
-        })
+        });
+        (exec, stats)
     }
 
     /// Build one executor and the statistics handles of its tasks.
@@ -209,7 +213,8 @@ impl Assembly<'_> {
         inbox: Inbox,
     ) -> Result<(Executor, Vec<Arc<TaskStats>>), RunError> {
         if plan.component == crate::ACKER_COMPONENT {
-            return Ok((self.acker(plan, inbox), Vec::new()));
+            let (exec, stats) = self.acker(plan, inbox);
+            return Ok((exec, vec![stats]));
         }
         let c = self.component(&plan.component)?;
         let config = component_config(c);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::api::ids::TaskId;
 use crate::api::tuple::Values;
 use crate::topology::yaml::ComponentKind;
 
@@ -25,6 +26,8 @@ pub(crate) struct Counters {
 /// Published statistics of one task, readable from any thread.
 #[derive(Debug)]
 pub(crate) struct TaskStats {
+    /// The task these are the statistics of.
+    pub(crate) task: TaskId,
     pub(crate) component: String,
     emitted: AtomicU64,
     transferred: AtomicU64,
@@ -41,8 +44,9 @@ pub(crate) struct TaskStats {
 }
 
 impl TaskStats {
-    pub(crate) fn new(component: &str) -> TaskStats {
+    pub(crate) fn new(task: TaskId, component: &str) -> TaskStats {
         TaskStats {
+            task,
             component: component.to_string(),
             emitted: AtomicU64::new(0),
             transferred: AtomicU64::new(0),

@@ -1,17 +1,30 @@
 //! Every message that crosses a process boundary in a Squall cluster, defined once and
 //! used by both sides: nimbus's HTTP API bodies (submissions, actions, the views the CLI
-//! prints), supervisor heartbeats and the assignments nimbus answers with, the worker
-//! spec a supervisor starts a worker with, and the statistics workers report.
+//! prints: [`api`]), supervisor heartbeats and the assignments nimbus answers with, the
+//! worker spec a supervisor starts a worker with ([`supervisor`]), and the statistics
+//! workers report ([`stats`]).
 //!
 //! Every HTTP exchange carries [`VERSION_HEADER`]; a peer outside
 //! [`COMPATIBLE_VERSIONS`] is refused with a message naming both versions.
 
+pub mod api;
 mod hash;
+pub mod stats;
 mod status;
+pub mod supervisor;
 mod version;
 
+pub use api::{
+    ActionResponse, ArtifactInfo, ErrorBody, Health, KillRequest, RebalanceRequest, SubmitRequest,
+    SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary, WorkerAssignment,
+    WorkerView,
+};
 pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash};
+pub use stats::{ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerStats};
 pub use status::{SlotState, TopologyStatus};
+pub use supervisor::{
+    Executor, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
+};
 pub use version::{
     COMPATIBLE_VERSIONS, IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
 };

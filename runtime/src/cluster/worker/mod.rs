@@ -5,10 +5,6 @@
 //! second), follows the topology's activation and reports its statistics to nimbus.
 //! It stops cleanly on SIGTERM.
 
-mod worker_spec;
-
-pub use worker_spec::{Assignment, WorkerSpec};
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -20,6 +16,9 @@ use thiserror::Error;
 use crate::api::ids::TaskId;
 use crate::api::registry::Registry;
 use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
+use crate::cluster::protocol::{
+    Counters, SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats,
+};
 use crate::cluster::wire::SchemaTable;
 use crate::engine::{Engine, EngineSpec};
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
@@ -62,7 +61,7 @@ fn resolve(loc: &str) -> Result<SocketAddr, WorkerError> {
 }
 
 /// This worker's executors, from the assignment's task ranges.
-fn my_executors(plan: &TaskPlan, a: &Assignment) -> Result<Vec<ExecutorPlan>, WorkerError> {
+fn my_executors(plan: &TaskPlan, a: &SlotAssignment) -> Result<Vec<ExecutorPlan>, WorkerError> {
     let owner = plan.task_components();
     a.executors
         .iter()
@@ -122,7 +121,7 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
         .ok_or_else(|| WorkerError::Assignment("no executors assigned".into()))?;
     let my_loc = a
         .task_locations
-        .get(&my_task.0.to_string())
+        .get(&my_task.0)
         .cloned()
         .unwrap_or_else(|| format!("127.0.0.1:{}", a.port));
     let my_addr = resolve(&my_loc)?;
@@ -144,9 +143,7 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
         if *loc == my_loc {
             continue;
         }
-        let task: u32 = task
-            .parse()
-            .map_err(|_| WorkerError::Assignment(format!("task id '{task}' is not a number")))?;
+        let task = *task;
         if !links.contains_key(loc) {
             let link = RemoteDestination::connect(resolve(loc)?, identity.clone(), cfg.clone())
                 .map_err(|e| WorkerError::Start(format!("connection to {loc}: {e}")))?;
@@ -158,7 +155,7 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     }
 
     // Spouts wait until every link is up (as Storm workers do), then follow the status.
-    let initially_active = a.status.is_empty() || a.status == "ACTIVE";
+    let initially_active = a.status.spouts_run();
     let engine = Engine::start(EngineSpec {
         topo: &topo,
         plan: &plan,
@@ -199,12 +196,9 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
             run.request_stop();
         });
     }
-    engine.rt.spawn(report_loop(
-        spec.clone(),
-        run.clone(),
-        engine.stats.clone(),
-        topo.clone(),
-    ));
+    engine
+        .rt
+        .spawn(report_loop(spec.clone(), run.clone(), engine.stats.clone()));
 
     // Heartbeat to the supervisor until told to stop.
     let heartbeat = Path::new(&spec.heartbeat_file).to_path_buf();
@@ -232,23 +226,23 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     Ok(())
 }
 
-/// Every second: follow the topology's status at nimbus, and report this worker's
-/// statistics.
+/// Every second: report this worker's task counters to nimbus and follow the topology's
+/// status from the answer.
 async fn report_loop(
     spec: WorkerSpec,
     run: Arc<crate::engine::run_state::RunState>,
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
-    topo: crate::topology::yaml::ValidTopology,
 ) {
-    let Ok(http) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-    else {
-        return;
+    let http = match crate::cluster::http::client(Duration::from_secs(5)) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("cannot report to nimbus: http client: {e}");
+            return;
+        }
     };
     let a = &spec.assignment;
-    let base = format!(
-        "{}/api/v1/topologies/{}",
+    let url = format!(
+        "{}/api/v1/topologies/{}/stats",
         spec.nimbus.trim_end_matches('/'),
         a.topology
     );
@@ -257,18 +251,58 @@ async fn report_loop(
         if run.stopping() {
             return;
         }
-        if let Ok(resp) = http.get(&base).send().await
-            && let Ok(v) = resp.json::<serde_json::Value>().await
-            && let Some(status) = v.get("status").and_then(|s| s.as_str())
-        {
-            run.set_active(status == "ACTIVE");
+        let report = WorkerStats {
+            topology_id: a.topology_id.clone(),
+            supervisor: spec.supervisor.clone(),
+            port: a.port,
+            tasks: stats.iter().map(|s| task_stats(s)).collect(),
+        };
+        match send_stats(&http, &url, &report).await {
+            Ok(ack) => run.set_active(ack.status.spouts_run()),
+            Err(e) => tracing::debug!("reporting stats: {e}"),
         }
-        let body = serde_json::json!({
-            "worker": format!("{}:{}", spec.supervisor, a.port),
-            "components": crate::engine::reports(&topo, &stats),
-        });
-        if let Err(e) = http.post(format!("{base}/stats")).json(&body).send().await {
-            tracing::debug!("reporting stats: {e}");
-        }
+    }
+}
+
+async fn send_stats(
+    http: &reqwest::Client,
+    url: &str,
+    report: &WorkerStats,
+) -> Result<StatsAck, String> {
+    let resp = http
+        .post(url)
+        .json(report)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::cluster::http::check_answer(&resp).map_err(|e| e.to_string())?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(format!("nimbus answered {status}: {body}"));
+    }
+    resp.json::<StatsAck>().await.map_err(|e| e.to_string())
+}
+
+/// One task's published counters as the protocol reports them.
+fn task_stats(s: &crate::engine::stats::TaskStats) -> TaskStats {
+    let c = s.snapshot();
+    TaskStats {
+        task: s.task.0,
+        component: s.component.clone(),
+        counters: Counters {
+            emitted: c.emitted,
+            transferred: c.transferred,
+            executed: c.executed,
+            acked: c.acked,
+            failed: c.failed,
+            errors: c.errors,
+            replayed: c.replayed,
+        },
+        last_error: s.last_error().map(|e| {
+            e.chars()
+                .take(crate::cluster::protocol::stats::MAX_ERROR_CHARS)
+                .collect()
+        }),
     }
 }

@@ -10,8 +10,9 @@ use rustc_hash::FxHashMap;
 use super::Gate;
 use crate::api::error::RunError;
 use crate::api::ids::TaskId;
-use crate::engine::acking::{AckerState, Completion};
+use crate::engine::acking::{AckerState, Completion, Outcome};
 use crate::engine::run_state::RunState;
+use crate::engine::stats::{Counters, TaskStats};
 use crate::engine::transfer::{Destination, Envelope, Inbox};
 
 /// Verdicts per batch sent to a spout executor.
@@ -25,6 +26,9 @@ pub(crate) struct AckerExecutor {
     /// Queue of each spout task's executor.
     pub(crate) spouts: FxHashMap<TaskId, Destination>,
     pub(crate) run: Arc<RunState>,
+    /// Published statistics: `executed` counts acker messages handled, `acked` and
+    /// `failed` the tuple trees completed and failed.
+    pub(crate) stats: Arc<TaskStats>,
     /// Rotation period (the message timeout); `None`: timeouts disabled.
     pub(crate) timeout: Option<Duration>,
     pub(crate) flush_every: Duration,
@@ -74,11 +78,13 @@ impl AckerExecutor {
         };
         let mut next_rotation = self.timeout.map(|t| Instant::now() + t);
         let mut last_flush = Instant::now();
+        let mut counters = Counters::default();
         loop {
             let env = match self.inbox.rx.try_recv() {
                 Ok(env) => Some(env),
                 Err(TryRecvError::Empty) => {
                     verdicts.flush();
+                    self.stats.publish(&counters);
                     let wait = next_rotation
                         .map(|r| r.saturating_duration_since(Instant::now()))
                         .unwrap_or(Duration::from_secs(3600));
@@ -92,13 +98,22 @@ impl AckerExecutor {
             };
             match env {
                 Some(Envelope::Acks { msgs, .. }) => {
+                    counters.executed += msgs.len() as u64;
                     for m in msgs {
                         if let Some(c) = self.state.handle(m) {
+                            match c.outcome {
+                                Outcome::Acked => counters.acked += 1,
+                                Outcome::Failed => counters.failed += 1,
+                                Outcome::ResetTimeout => {}
+                            }
                             verdicts.push(c);
                         }
                     }
                 }
-                Some(Envelope::Stop) => return,
+                Some(Envelope::Stop) => {
+                    self.stats.publish(&counters);
+                    return;
+                }
                 Some(_) | None => {}
             }
             if self.run.stopping() {
@@ -116,6 +131,7 @@ impl AckerExecutor {
             }
             if now.duration_since(last_flush) >= self.flush_every {
                 verdicts.flush();
+                self.stats.publish(&counters);
                 last_flush = now;
             }
         }

@@ -1,0 +1,32 @@
+//! The HTTP side every cluster process shares when it calls nimbus: a client that sends
+//! the protocol version with each request, and the check of nimbus's version on each
+//! answer.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use crate::cluster::protocol::{
+    IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
+};
+
+/// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`] and
+/// gives up after `timeout`.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .default_headers(headers)
+        .build()
+}
+
+/// Refuse an answer from a nimbus that speaks an incompatible protocol version. An
+/// answer without a version (a proxy's error page, say) is left to the caller's usual
+/// status and body checks.
+pub fn check_answer(resp: &reqwest::Response) -> Result<(), IncompatibleVersion> {
+    match resp.headers().get(VERSION_HEADER) {
+        None => Ok(()),
+        Some(v) => check_version(v.to_str().ok()).map(|_| ()),
+    }
+}

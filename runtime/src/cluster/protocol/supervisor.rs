@@ -1,0 +1,122 @@
+//! Between nimbus, supervisors and workers: the heartbeat a supervisor sends, the slot
+//! assignments nimbus answers with, the worker reports inside heartbeats, and the spec
+//! file a supervisor starts a worker with.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ArtifactHash, SlotState, TopologyStatus};
+
+/// An executor: the contiguous task range `[first_task, last_task]` it runs.
+pub type Executor = [u32; 2];
+
+/// `POST /api/v1/supervisors/heartbeat`: a supervisor's registration and liveness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// Supervisor id (stable across its restarts: kept in its data directory).
+    pub id: String,
+    /// Host name or address other workers reach this machine at.
+    pub host: String,
+    /// Slot ports.
+    pub slots: Vec<u16>,
+    /// Its workers.
+    #[serde(default)]
+    pub workers: Vec<WorkerReport>,
+}
+
+/// A worker slot as its supervisor reports it to nimbus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerReport {
+    /// Slot port.
+    pub port: u16,
+    /// Topology name.
+    pub topology: String,
+    /// Process id, when a process runs.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// What the slot is doing.
+    pub state: SlotState,
+    /// Seconds since the current process started.
+    #[serde(default)]
+    pub uptime_secs: u64,
+    /// Restarts since the slot got this assignment.
+    #[serde(default)]
+    pub restarts: u32,
+    /// How the previous process ended (e.g. `killed by signal 9 (SIGKILL)`).
+    #[serde(default)]
+    pub last_exit: Option<String>,
+}
+
+/// Nimbus's answer to a heartbeat: every slot assignment of that supervisor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatResponse {
+    /// Assignments, by topology name then port.
+    #[serde(default)]
+    pub assignments: Vec<SlotAssignment>,
+}
+
+/// One worker slot's share of a topology, as nimbus assigns it; the worker reads the
+/// same value from its [`WorkerSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotAssignment {
+    /// Topology name.
+    pub topology: String,
+    /// Topology id (`name-counter-secs`; changes on resubmission).
+    pub topology_id: String,
+    /// Topology status: workers keep spouts running only when `ACTIVE`.
+    pub status: TopologyStatus,
+    /// This worker's slot port.
+    pub port: u16,
+    /// The topology binary to run (`GET /api/v1/artifacts/{hash}`).
+    pub artifact: ArtifactHash,
+    /// The topology YAML.
+    pub yaml: String,
+    /// This worker's executors.
+    pub executors: Vec<Executor>,
+    /// Where every task of the topology runs: task id -> `host:port`.
+    pub task_locations: BTreeMap<u32, String>,
+    /// Number of workers of the topology.
+    pub workers_total: u32,
+    /// The topology's resources archive (`squall submit --resources`), fetched like the
+    /// artifact and unpacked into the worker's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ArtifactHash>,
+}
+
+impl SlotAssignment {
+    /// Whether a worker running `self` must be restarted to follow `other` (a status
+    /// change alone does not need a restart: workers follow it themselves).
+    pub fn needs_restart_for(&self, other: &SlotAssignment) -> bool {
+        self.topology_id != other.topology_id
+            || self.artifact != other.artifact
+            || self.executors != other.executors
+            || self.task_locations != other.task_locations
+            || self.yaml != other.yaml
+            || self.resources != other.resources
+    }
+}
+
+/// What `<artifact> worker --spec FILE` reads: written by the supervisor next to the
+/// worker as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSpec {
+    /// Nimbus base URL.
+    pub nimbus: String,
+    /// Id of the supervisor that started this worker.
+    pub supervisor: String,
+    /// The assignment.
+    pub assignment: SlotAssignment,
+    /// File the worker rewrites every second with the current unix time in
+    /// milliseconds, so the supervisor can tell a hung worker.
+    pub heartbeat_file: String,
+    /// Where the supervisor unpacked the topology's resources: the worker sets
+    /// `topology.resources.dir` to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_dir: Option<String>,
+}
