@@ -5,22 +5,45 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::ids::TaskId;
 use crate::api::tuple::Values;
 use crate::topology::yaml::ComponentKind;
 
-/// Counters kept by the executor thread (plain integers: no sharing on the hot path).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Counters {
-    pub(crate) emitted: u64,
-    pub(crate) transferred: u64,
-    pub(crate) executed: u64,
-    pub(crate) acked: u64,
-    pub(crate) failed: u64,
-    pub(crate) errors: u64,
-    pub(crate) replayed: u64,
+/// Exact counters of one task (or a sum of tasks), kept by the executor thread as plain
+/// integers (no sharing on the hot path) and published to [`TaskStats`] every batch.
+/// Workers report them to nimbus as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counters {
+    /// Tuples emitted (one per emit call).
+    pub emitted: u64,
+    /// Tuple copies sent to tasks (an emit reaching 3 tasks counts 3).
+    pub transferred: u64,
+    /// Tuples executed (bolts); ack messages handled (ackers).
+    pub executed: u64,
+    /// Bolts: inputs acked. Spouts: messages fully processed. Ackers: trees completed.
+    pub acked: u64,
+    /// Bolts: inputs failed. Spouts: messages failed. Ackers: trees failed.
+    pub failed: u64,
+    /// Errors reported (including caught panics).
+    pub errors: u64,
+    /// Spouts: failed messages emitted again.
+    pub replayed: u64,
+}
+
+impl Counters {
+    /// Add `other` to these counters (saturating: a sum never wraps).
+    pub fn add(&mut self, other: &Counters) {
+        self.emitted = self.emitted.saturating_add(other.emitted);
+        self.transferred = self.transferred.saturating_add(other.transferred);
+        self.executed = self.executed.saturating_add(other.executed);
+        self.acked = self.acked.saturating_add(other.acked);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.replayed = self.replayed.saturating_add(other.replayed);
+    }
 }
 
 /// Published statistics of one task, readable from any thread.

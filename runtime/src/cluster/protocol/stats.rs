@@ -13,38 +13,9 @@ pub const MAX_TASKS_PER_REPORT: usize = 100_000;
 /// The longest error text kept per task (longer ones are cut at a character boundary).
 pub const MAX_ERROR_CHARS: usize = 1024;
 
-/// Exact counters of one task, or of a sum of tasks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Counters {
-    /// Tuples emitted (one per emit call).
-    pub emitted: u64,
-    /// Tuple copies sent to tasks (an emit reaching 3 tasks counts 3).
-    pub transferred: u64,
-    /// Tuples executed (bolts); ack messages handled (ackers).
-    pub executed: u64,
-    /// Bolts: inputs acked. Spouts: messages fully processed. Ackers: trees completed.
-    pub acked: u64,
-    /// Bolts: inputs failed. Spouts: messages failed. Ackers: trees failed.
-    pub failed: u64,
-    /// Errors reported (including caught panics).
-    pub errors: u64,
-    /// Spouts: failed messages emitted again.
-    pub replayed: u64,
-}
-
-impl Counters {
-    /// Add `other` to these counters (saturating: a sum never wraps).
-    pub fn add(&mut self, other: &Counters) {
-        self.emitted = self.emitted.saturating_add(other.emitted);
-        self.transferred = self.transferred.saturating_add(other.transferred);
-        self.executed = self.executed.saturating_add(other.executed);
-        self.acked = self.acked.saturating_add(other.acked);
-        self.failed = self.failed.saturating_add(other.failed);
-        self.errors = self.errors.saturating_add(other.errors);
-        self.replayed = self.replayed.saturating_add(other.replayed);
-    }
-}
+/// Exact counters of one task, or of a sum of tasks: the engine's own type, counted on
+/// the executor threads and sent as they are.
+pub use crate::engine::stats::Counters;
 
 /// One task's counters, as its worker reports them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

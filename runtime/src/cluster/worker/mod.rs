@@ -16,9 +16,7 @@ use thiserror::Error;
 use crate::api::ids::TaskId;
 use crate::api::registry::Registry;
 use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
-use crate::cluster::protocol::{
-    Counters, SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats,
-};
+use crate::cluster::protocol::{SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats};
 use crate::cluster::wire::SchemaTable;
 use crate::engine::{Engine, EngineSpec};
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
@@ -286,19 +284,10 @@ async fn send_stats(
 
 /// One task's published counters as the protocol reports them.
 fn task_stats(s: &crate::engine::stats::TaskStats) -> TaskStats {
-    let c = s.snapshot();
     TaskStats {
         task: s.task.0,
         component: s.component.clone(),
-        counters: Counters {
-            emitted: c.emitted,
-            transferred: c.transferred,
-            executed: c.executed,
-            acked: c.acked,
-            failed: c.failed,
-            errors: c.errors,
-            replayed: c.replayed,
-        },
+        counters: s.snapshot(),
         last_error: s.last_error().map(|e| {
             e.chars()
                 .take(crate::cluster::protocol::stats::MAX_ERROR_CHARS)
