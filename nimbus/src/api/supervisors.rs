@@ -5,19 +5,16 @@ use axum::extract::State;
 
 use super::{ApiError, AppState, JsonBody, blocking};
 use crate::protocol::{Heartbeat, HeartbeatResponse, SupervisorList};
-use crate::unix_ms;
 
 /// Record a heartbeat; answer with the supervisor's assignments.
 pub async fn heartbeat(
     State(state): State<AppState>,
     JsonBody(hb): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    Ok(Json(
-        blocking(&state, move |c| c.heartbeat(hb, unix_ms())).await?,
-    ))
+    Ok(Json(blocking(&state, move |c| c.heartbeat(hb)).await?))
 }
 
 /// Every supervisor, with heartbeat age and slot use.
 pub async fn list(State(state): State<AppState>) -> Json<SupervisorList> {
-    Json(state.cluster.supervisors(unix_ms()))
+    Json(state.cluster.supervisors())
 }

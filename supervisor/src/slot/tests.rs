@@ -435,3 +435,19 @@ fn transitions_are_fast() {
     }
     assert!(begin.elapsed() < secs(1), "took {:?}", begin.elapsed());
 }
+
+#[test]
+fn a_wall_clock_step_in_the_heartbeat_file_is_not_a_hang() {
+    // The worker writes wall-clock millis; NTP steps them back an hour. Only a change
+    // matters, judged on the supervisor's monotonic time.
+    let mut h = Harness::new();
+    h.start(assignment("t-1"), 1);
+    let wall = 1_700_000_000_000u64;
+    h.feed(Event::Heartbeat(wall));
+    for step in 1..=20u64 {
+        h.now += secs(1);
+        h.feed(Event::Heartbeat(wall - 3_600_000 + step * 1000));
+        assert!(h.feed(Event::Tick).is_empty());
+    }
+    assert_eq!(h.state(), SlotState::Running);
+}
