@@ -71,7 +71,8 @@ impl Daemon {
         while let Some(event) = queue.pop_front() {
             let now = self.clock.now();
             let port = self.slots[i].port();
-            let slot = self.slots[i].clone();
+            let placeholder = Slot::new(port, self.slots[i].config());
+            let slot = std::mem::replace(&mut self.slots[i], placeholder);
             let before = slot.reported_state();
             let (slot, actions) = slot.next(event, now);
             let after = slot.reported_state();
