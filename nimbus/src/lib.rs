@@ -35,8 +35,9 @@ pub mod validate;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use squall_runtime::engine::clock::{self, Clock};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -59,6 +60,9 @@ pub struct NimbusOpts {
     pub max_artifact_bytes: u64,
     /// How long `<artifact> validate` may run before the submission is refused.
     pub validate_timeout: Duration,
+    /// Where time comes from (the system clock; tests drive a manual one). Supervisor
+    /// liveness is judged on its monotonic time, stored deadlines on its wall time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl NimbusOpts {
@@ -74,6 +78,7 @@ impl NimbusOpts {
             max_request_bytes: 4 * 1024 * 1024,
             max_artifact_bytes: 1024 * 1024 * 1024,
             validate_timeout: Duration::from_secs(30),
+            clock: clock::system(),
         }
     }
 }
@@ -123,13 +128,6 @@ impl Drop for NimbusHandle {
     }
 }
 
-/// Current time in unix milliseconds.
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Open the data directory, load the state, bind `opts.listen` and start serving.
 pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let dir = opts.data_dir.clone();
@@ -137,6 +135,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let tmp_dir = dir.join("tmp");
     let cluster = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
+        let clock = opts.clock.clone();
         tokio::task::spawn_blocking(move || -> Result<cluster::Cluster, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
             // Validation scratch from a previous run is garbage.
@@ -144,7 +143,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
             std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;
             let artifacts = artifacts::ArtifactStore::open(&dir.join("artifacts"))?;
             let store = store::Store::open(&dir.join("nimbus.redb"))?;
-            cluster::Cluster::load(store, artifacts, timeout, unix_ms())
+            cluster::Cluster::load(store, artifacts, timeout, clock)
         })
         .await
         .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::cluster::Cluster;
-use crate::unix_ms;
 
 /// Shortest sleep between ticks (bounds the tick rate when deadlines are already due).
 const MIN_SLEEP: Duration = Duration::from_millis(10);
@@ -22,7 +21,7 @@ pub async fn run(
 ) {
     loop {
         let c = cluster.clone();
-        let next_due = match tokio::task::spawn_blocking(move || c.tick(unix_ms())).await {
+        let next_due = match tokio::task::spawn_blocking(move || c.tick()).await {
             Ok(Ok(next)) => next,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "monitor pass failed; retrying next interval");
@@ -34,8 +33,8 @@ pub async fn run(
             }
         };
         let mut sleep = interval;
-        if let Some(due) = next_due {
-            sleep = sleep.min(Duration::from_millis(due.saturating_sub(unix_ms())));
+        if let Some(due_in) = next_due {
+            sleep = sleep.min(due_in);
         }
         let sleep = sleep.max(MIN_SLEEP);
         tokio::select! {

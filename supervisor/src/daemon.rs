@@ -1,33 +1,52 @@
-//! The supervisor loop: heartbeat to nimbus, follow the assignments, watch workers.
+//! The supervisor loop: heartbeat to nimbus, feed each slot's state machine what it
+//! observes (assignments, process exits, heartbeat files, time) and carry out the actions
+//! it returns (download, launch, SIGTERM, SIGKILL).
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use squall_runtime::engine::clock::Clock;
 use tokio::sync::watch;
 
 use crate::SupervisorOpts;
 use crate::artifacts::ArtifactCache;
 use crate::error::SupervisorError;
-use crate::process::{LaunchSpec, Launcher};
-use crate::slot::Slot;
+use crate::process::{LaunchSpec, Launcher, WorkerProcess};
+use crate::slot::{Action, Event, Slot};
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerSpec,
+    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
 };
 
 /// How often slots are checked.
 const TICK: Duration = Duration::from_millis(100);
+/// How often slots are checked while shutting down.
+const SHUTDOWN_TICK: Duration = Duration::from_millis(50);
+/// How long after the stop grace a shutdown waits for killed workers to exit.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// What the daemon holds for a slot beside its state machine: the process and what the
+/// last download prepared.
+#[derive(Default)]
+pub(crate) struct Worker {
+    process: Option<Box<dyn WorkerProcess>>,
+    prepared: Option<Prepared>,
+}
+
+/// A downloaded assignment, ready to launch.
+struct Prepared {
+    artifact_hash: ArtifactHash,
+    artifact: PathBuf,
+    resources_dir: Option<String>,
 }
 
 pub(crate) struct Daemon {
     pub(crate) opts: SupervisorOpts,
     pub(crate) id: String,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) slots: Vec<Slot>,
+    pub(crate) workers: Vec<Worker>,
     pub(crate) launcher: Box<dyn Launcher>,
     pub(crate) http: reqwest::Client,
     pub(crate) artifacts: ArtifactCache,
@@ -40,49 +59,125 @@ impl Daemon {
         self.opts.data_dir.join("workers").join(port.to_string())
     }
 
-    fn heartbeat_age(&self, port: u16) -> Option<Duration> {
+    /// The value the worker last wrote to its heartbeat file, if any.
+    fn read_heartbeat(&self, port: u16) -> Option<u64> {
         let text = std::fs::read_to_string(self.worker_dir(port).join("heartbeat")).ok()?;
-        let at: u64 = text.trim().parse().ok()?;
-        Some(Duration::from_millis(unix_millis().saturating_sub(at)))
+        text.trim().parse().ok()
     }
 
-    /// Reap exits, kill hung workers, enforce stop grace. Returns whether anything changed.
-    fn watch_workers(&mut self, now: Instant) -> bool {
+    /// Feed `event` to slot `i`, carry out the actions, and feed their outcomes back.
+    /// Returns whether the state reported to nimbus changed.
+    async fn apply(&mut self, i: usize, event: Event) -> bool {
         let mut changed = false;
-        for i in 0..self.slots.len() {
-            let port = self.slots[i].port;
-            if let Some(exit) = self.slots[i].reap(now) {
-                tracing::warn!(port, "worker ended: {exit}");
+        let mut queue = VecDeque::from([event]);
+        while let Some(event) = queue.pop_front() {
+            let now = self.clock.now();
+            let port = self.slots[i].port();
+            let placeholder = Slot::new(port, self.slots[i].config());
+            let slot = std::mem::replace(&mut self.slots[i], placeholder);
+            let before = slot.reported_state();
+            let (slot, actions) = slot.next(event, now);
+            let after = slot.reported_state();
+            self.slots[i] = slot;
+            if before != after {
+                tracing::debug!(port, from = %before, to = %after, "slot state");
                 changed = true;
-                continue;
             }
-            if !self.slots[i].has_process() || self.slots[i].stopping_since.is_some() {
-                self.slots[i].enforce_grace(now, self.opts.shutdown_grace);
-                continue;
-            }
-            let uptime = self.slots[i].uptime(now);
-            let hb = self.heartbeat_age(port);
-            let hung = match hb {
-                Some(age) => age > self.opts.worker_timeout && uptime > self.opts.worker_timeout,
-                None => uptime > self.opts.worker_start_timeout,
-            };
-            if hung {
-                tracing::warn!(port, ?hb, "worker is not heartbeating: killing it");
-                self.slots[i].stop(now, true);
-                self.slots[i].stopping_since = None; // a hang counts as a crash
-                changed = true;
+            for action in actions {
+                if let Some(outcome) = self.execute(i, action).await {
+                    queue.push_back(outcome);
+                }
             }
         }
         changed
     }
 
+    /// Carry out one action of slot `i`; returns the event that reports its outcome.
+    async fn execute(&mut self, i: usize, action: Action) -> Option<Event> {
+        let port = self.slots[i].port();
+        match action {
+            Action::Download(a) => Some(match self.download(i, &a).await {
+                Ok(()) => Event::Downloaded {
+                    artifact: a.artifact,
+                },
+                Err(e) => {
+                    tracing::error!(port, topology = %a.topology, "cannot fetch the worker's files: {e}");
+                    Event::DownloadFailed(e.to_string())
+                }
+            }),
+            Action::Launch(a) => Some(match self.launch(i, &a) {
+                Ok(pid) => Event::Launched { pid },
+                Err(e) => {
+                    tracing::error!(port, topology = %a.topology, "cannot launch worker: {e}");
+                    Event::LaunchFailed(e.to_string())
+                }
+            }),
+            Action::Terminate(reason) => {
+                if let Some(p) = self.workers[i].process.as_mut() {
+                    tracing::info!(port, pid = p.pid(), %reason, "stopping worker");
+                    p.terminate();
+                }
+                None
+            }
+            Action::Kill(reason) => {
+                if let Some(p) = self.workers[i].process.as_mut() {
+                    tracing::warn!(port, pid = p.pid(), %reason, "killing worker");
+                    p.kill();
+                }
+                None
+            }
+        }
+    }
+
+    /// What slot `i`'s process shows: its exit, or its heartbeat file's value.
+    fn observe(&mut self, i: usize) -> Option<Event> {
+        let port = self.slots[i].port();
+        let process = self.workers[i].process.as_mut()?;
+        if let Some(exit) = process.try_wait() {
+            tracing::warn!(port, pid = process.pid(), "worker ended: {exit}");
+            self.workers[i].process = None;
+            return Some(Event::Exited(exit));
+        }
+        self.read_heartbeat(port).map(Event::Heartbeat)
+    }
+
+    /// Observe every slot and let time pass. Returns whether a reported state changed.
+    async fn watch_workers(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..self.slots.len() {
+            if let Some(event) = self.observe(i) {
+                changed |= self.apply(i, event).await;
+            }
+            changed |= self.apply(i, Event::Tick).await;
+        }
+        changed
+    }
+
+    /// The report for nimbus (None for an empty slot).
+    fn report(&self, slot: &Slot, now: Instant) -> Option<WorkerReport> {
+        let a = slot.assignment()?;
+        Some(WorkerReport {
+            port: slot.port(),
+            topology: a.topology.clone(),
+            pid: slot.pid(),
+            state: slot.reported_state(),
+            uptime_secs: slot.uptime(now).as_secs(),
+            restarts: slot.restarts(),
+            last_exit: slot.last_exit().map(str::to_string),
+        })
+    }
+
     async fn heartbeat(&mut self) -> Result<(), SupervisorError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let hb = Heartbeat {
             id: self.id.clone(),
             host: self.opts.host.clone(),
-            slots: self.slots.iter().map(|s| s.port).collect(),
-            workers: self.slots.iter().filter_map(|s| s.report(now)).collect(),
+            slots: self.slots.iter().map(Slot::port).collect(),
+            workers: self
+                .slots
+                .iter()
+                .filter_map(|s| self.report(s, now))
+                .collect(),
         };
         let url = format!("{}/api/v1/supervisors/heartbeat", self.opts.nimbus);
         let resp = self
@@ -109,72 +204,30 @@ impl Daemon {
             self.desired[i] = answer
                 .assignments
                 .iter()
-                .find(|a| a.port == slot.port)
+                .find(|a| a.port == slot.port())
                 .cloned();
         }
         Ok(())
     }
 
-    /// Start, stop or replace workers to match the assignments.
-    async fn reconcile(&mut self, now: Instant) {
+    /// Feed every slot nimbus's latest assignment for it.
+    async fn reconcile(&mut self) {
         for i in 0..self.slots.len() {
             let desired = self.desired[i].clone();
-            let slot = &mut self.slots[i];
-            match desired {
-                None => {
-                    if slot.has_process() {
-                        tracing::info!(port = slot.port, "assignment gone: stopping worker");
-                        slot.stop(now, false);
-                    } else if slot.assignment.is_some() {
-                        slot.assignment = None;
-                        slot.restart_at = None;
-                    }
-                }
-                Some(d) => {
-                    if slot.has_process() {
-                        let stale = slot
-                            .assignment
-                            .as_ref()
-                            .is_some_and(|a| a.needs_restart_for(&d));
-                        if stale {
-                            tracing::info!(
-                                port = slot.port,
-                                "assignment changed: restarting worker"
-                            );
-                            slot.stop(now, false);
-                        }
-                        continue;
-                    }
-                    if slot.restart_at.is_some_and(|at| now < at) {
-                        continue;
-                    }
-                    if let Err(e) = self.launch(i, d, now).await {
-                        tracing::error!(port = self.slots[i].port, "cannot launch worker: {e}");
-                        let slot = &mut self.slots[i];
-                        slot.last_exit = Some(format!("launch failed: {e}"));
-                        slot.restart_at = Some(now + Duration::from_secs(2));
-                    }
-                }
-            }
+            self.apply(i, Event::Assigned(desired)).await;
         }
     }
 
-    async fn launch(
-        &mut self,
-        i: usize,
-        a: SlotAssignment,
-        now: Instant,
-    ) -> Result<(), SupervisorError> {
+    /// Fetch the artifact and resources of `a` for slot `i`.
+    async fn download(&mut self, i: usize, a: &SlotAssignment) -> Result<(), SupervisorError> {
+        self.workers[i].prepared = None;
         let artifact = self
             .artifacts
             .fetch(&self.http, &self.opts.nimbus, &a.artifact)
             .await?;
-        let port = self.slots[i].port;
-        let dir = self.worker_dir(port);
-        let io =
-            |e: std::io::Error| SupervisorError::Io(format!("worker dir {}: {e}", dir.display()));
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let _ = std::fs::remove_file(dir.join("heartbeat"));
+        let dir = self.worker_dir(self.slots[i].port());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| SupervisorError::Io(format!("worker dir {}: {e}", dir.display())))?;
         let resources_dir = match &a.resources {
             Some(hash) => Some(
                 unpack_resources(&self.artifacts, &self.http, &self.opts.nimbus, hash, &dir)
@@ -182,12 +235,35 @@ impl Daemon {
             ),
             None => None,
         };
+        self.workers[i].prepared = Some(Prepared {
+            artifact_hash: a.artifact,
+            artifact,
+            resources_dir,
+        });
+        Ok(())
+    }
+
+    /// Start a worker for `a` in slot `i` (downloaded before); returns its pid.
+    fn launch(&mut self, i: usize, a: &SlotAssignment) -> Result<u32, SupervisorError> {
+        let prepared = self.workers[i]
+            .prepared
+            .take()
+            .filter(|p| p.artifact_hash == a.artifact)
+            .ok_or_else(|| {
+                SupervisorError::Artifact(format!("{} is not downloaded", a.artifact))
+            })?;
+        let port = self.slots[i].port();
+        let dir = self.worker_dir(port);
+        let io =
+            |e: std::io::Error| SupervisorError::Io(format!("worker dir {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let _ = std::fs::remove_file(dir.join("heartbeat"));
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
             assignment: a.clone(),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
-            resources_dir,
+            resources_dir: prepared.resources_dir,
         };
         let spec_path = dir.join("worker.json");
         let json = serde_json::to_vec_pretty(&spec)
@@ -196,7 +272,7 @@ impl Daemon {
         let process = self
             .launcher
             .launch(&LaunchSpec {
-                artifact,
+                artifact: prepared.artifact,
                 args: vec![
                     "worker".into(),
                     "--spec".into(),
@@ -205,12 +281,13 @@ impl Daemon {
                 dir: dir.clone(),
             })
             .map_err(io)?;
-        tracing::info!(port, pid = process.pid(), topology = %a.topology, "worker launched");
-        if let Err(e) = std::fs::write(dir.join("pid"), process.pid().to_string()) {
+        let pid = process.pid();
+        tracing::info!(port, pid, topology = %a.topology, "worker launched");
+        if let Err(e) = std::fs::write(dir.join("pid"), pid.to_string()) {
             tracing::warn!(port, "cannot record the worker's pid: {e}");
         }
-        self.slots[i].launched(a, process, now);
-        Ok(())
+        self.workers[i].process = Some(process);
+        Ok(pid)
     }
 
     /// Kill workers a previous run of this supervisor left behind (it was killed without
@@ -218,7 +295,8 @@ impl Daemon {
     /// line names this slot's spec file, so a recycled pid is left alone.
     pub(crate) fn kill_orphans(&self) {
         for slot in &self.slots {
-            let dir = self.worker_dir(slot.port);
+            let port = slot.port();
+            let dir = self.worker_dir(port);
             let Some(pid) = std::fs::read_to_string(dir.join("pid"))
                 .ok()
                 .and_then(|p| p.trim().parse::<i32>().ok())
@@ -228,11 +306,7 @@ impl Daemon {
             let spec = dir.join("worker.json").display().to_string();
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             if String::from_utf8_lossy(&cmdline).contains(&spec) {
-                tracing::warn!(
-                    port = slot.port,
-                    pid,
-                    "killing a worker left by a previous run"
-                );
+                tracing::warn!(port, pid, "killing a worker left by a previous run");
                 crate::process::kill_group(pid);
             }
             let _ = std::fs::remove_file(dir.join("pid"));
@@ -242,25 +316,15 @@ impl Daemon {
     /// Run until `stop` turns true; then stop every worker.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         self.kill_orphans();
-        let mut next_beat = Instant::now();
+        let mut next_beat = self.clock.now();
         loop {
-            let now = Instant::now();
-            let changed = self.watch_workers(now);
-            if changed || now >= next_beat {
+            let changed = self.watch_workers().await;
+            if changed || self.clock.now() >= next_beat {
                 match self.heartbeat().await {
-                    Ok(()) => self.reconcile(Instant::now()).await,
+                    Ok(()) => self.reconcile().await,
                     Err(e) => tracing::warn!("heartbeat failed: {e}"),
                 }
-                next_beat = Instant::now() + self.opts.heartbeat_interval;
-            } else {
-                // Relaunch crashed workers promptly, between heartbeats.
-                let due = self
-                    .slots
-                    .iter()
-                    .any(|s| !s.has_process() && s.restart_at.is_some_and(|at| now >= at));
-                if due {
-                    self.reconcile(now).await;
-                }
+                next_beat = self.clock.now() + self.opts.heartbeat_interval;
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
@@ -273,26 +337,34 @@ impl Daemon {
         self.shutdown().await;
     }
 
+    /// SIGTERM every worker, SIGKILL those still there after the grace, and wait
+    /// (bounded, in real time whatever the clock) for them to exit.
     async fn shutdown(&mut self) {
-        let now = Instant::now();
-        for s in &mut self.slots {
-            s.stop(now, false);
+        for i in 0..self.slots.len() {
+            self.apply(i, Event::Shutdown).await;
         }
-        let deadline = now + self.opts.shutdown_grace;
+        let give_up = tokio::time::Instant::now() + self.opts.shutdown_grace + SHUTDOWN_SLACK;
+        let mut forced = false;
         loop {
-            let now = Instant::now();
-            let mut alive = false;
-            for s in &mut self.slots {
-                s.reap(now);
-                if now >= deadline {
-                    s.enforce_grace(now, Duration::ZERO);
-                }
-                alive |= s.has_process();
-            }
-            if !alive || now >= deadline + Duration::from_secs(2) {
+            self.watch_workers().await;
+            if self.workers.iter().all(|w| w.process.is_none()) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                tracing::warn!("workers still running after the shutdown wait");
+                break;
+            }
+            // Past the grace in real time: kill whatever the slot clock says.
+            if !forced && left <= SHUTDOWN_SLACK {
+                forced = true;
+                for w in &mut self.workers {
+                    if let Some(p) = w.process.as_mut() {
+                        p.kill();
+                    }
+                }
+            }
+            tokio::time::sleep(SHUTDOWN_TICK).await;
         }
     }
 }

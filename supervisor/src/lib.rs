@@ -12,15 +12,18 @@ pub mod cli;
 mod daemon;
 mod error;
 pub mod process;
-mod slot;
+pub mod slot;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use squall_runtime::engine::clock::{self, Clock};
 
 pub use artifacts::ArtifactCache;
 pub use error::SupervisorError;
 pub use process::{LaunchSpec, Launcher, OsLauncher, WorkerProcess};
-pub use slot::{Slot, backoff};
+pub use slot::{Slot, SlotConfig};
 
 /// Supervisor options (Storm key names in the daemon config file map onto these).
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct SupervisorOpts {
     pub worker_start_timeout: Duration,
     /// SIGTERM → SIGKILL delay (`supervisor.worker.shutdown.sleep.secs`).
     pub shutdown_grace: Duration,
+    /// Where time comes from (the system clock; tests drive a manual one). Hangs,
+    /// backoffs and grace periods are judged on its monotonic time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl SupervisorOpts {
@@ -57,6 +63,7 @@ impl SupervisorOpts {
             worker_timeout: Duration::from_secs(10),
             worker_start_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(3),
+            clock: clock::system(),
         }
     }
 }
@@ -122,9 +129,20 @@ pub fn start_with(
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let cfg = SlotConfig::new(
+        opts.worker_timeout,
+        opts.worker_start_timeout,
+        opts.shutdown_grace,
+    );
     let daemon = daemon::Daemon {
         artifacts: ArtifactCache::new(&opts.data_dir),
-        slots: opts.slots.iter().map(|p| Slot::new(*p)).collect(),
+        slots: opts.slots.iter().map(|p| Slot::new(*p, cfg)).collect(),
+        workers: opts
+            .slots
+            .iter()
+            .map(|_| daemon::Worker::default())
+            .collect(),
+        clock: opts.clock.clone(),
         desired: vec![None; opts.slots.len()],
         id: id.clone(),
         launcher,

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 
 use super::{ApiError, AppState, JsonBody, blocking};
-use crate::unix_ms;
 use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SupervisorList};
 
 /// Record a heartbeat; answer with the supervisor's assignments.
@@ -12,12 +11,10 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     JsonBody(hb): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    Ok(Json(
-        blocking(&state, move |c| c.heartbeat(hb, unix_ms())).await?,
-    ))
+    Ok(Json(blocking(&state, move |c| c.heartbeat(hb)).await?))
 }
 
 /// Every supervisor, with heartbeat age and slot use.
 pub async fn list(State(state): State<AppState>) -> Json<SupervisorList> {
-    Json(state.cluster.supervisors(unix_ms()))
+    Json(state.cluster.supervisors())
 }

@@ -9,7 +9,6 @@ use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking};
 use crate::cluster::{Submission, check_name};
 use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
-use crate::unix_ms;
 use crate::validate::validate_with_artifact;
 use squall_runtime::cluster::protocol::{
     ActionResponse, KillRequest, RebalanceRequest, StatsAck, SubmitRequest, TopologyInfo,
@@ -90,7 +89,7 @@ pub async fn submit(
                 artifact: req.artifact,
                 resources: req.resources,
             },
-            unix_ms(),
+            c.wall_millis(),
         )
     })
     .await?;
@@ -115,7 +114,7 @@ fn parse_resolved(text: &str) -> Result<TopologyDef, ClusterError> {
 
 /// Every topology.
 pub async fn list(State(state): State<AppState>) -> Json<TopologyList> {
-    Json(state.cluster.list(unix_ms()))
+    Json(state.cluster.list(state.cluster.wall_millis()))
 }
 
 /// One topology's record, assignment, worker reports and stats.
@@ -123,7 +122,9 @@ pub async fn status(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<TopologyInfo>, ApiError> {
-    Ok(Json(state.cluster.status(&name, unix_ms())?))
+    Ok(Json(
+        state.cluster.status(&name, state.cluster.wall_millis())?,
+    ))
 }
 
 /// Kill, removing the topology after `wait_secs`.
@@ -132,7 +133,10 @@ pub async fn kill(
     Path(name): Path<String>,
     OptionalJsonBody(req): OptionalJsonBody<KillRequest>,
 ) -> Result<Json<ActionResponse>, ApiError> {
-    let response = blocking(&state, move |c| c.kill(&name, req.wait_secs, unix_ms())).await?;
+    let response = blocking(&state, move |c| {
+        c.kill(&name, req.wait_secs, c.wall_millis())
+    })
+    .await?;
     state.wake.notify_one();
     Ok(Json(response))
 }
@@ -163,7 +167,7 @@ pub async fn rebalance(
     Path(name): Path<String>,
     OptionalJsonBody(req): OptionalJsonBody<RebalanceRequest>,
 ) -> Result<Json<ActionResponse>, ApiError> {
-    let response = blocking(&state, move |c| c.rebalance(&name, &req, unix_ms())).await?;
+    let response = blocking(&state, move |c| c.rebalance(&name, &req, c.wall_millis())).await?;
     state.wake.notify_one();
     Ok(Json(response))
 }

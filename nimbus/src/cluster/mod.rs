@@ -1,10 +1,14 @@
 //! The cluster state machine: topologies, assignments and supervisors in memory, every
 //! change written to the [`Store`] before it is applied.
 //!
-//! Operations are synchronous (they may wait for a database commit) and take the current
-//! time as unix milliseconds, so they are tested without clocks or sleeps; the API runs
-//! them on the blocking thread pool.
+//! Operations are synchronous (they may wait for a database commit); the API runs them on
+//! the blocking thread pool. Time comes from an injected [`Clock`], so they are tested
+//! with a manual clock and no sleeps: supervisor liveness is judged on its *monotonic*
+//! time (an NTP step of the wall clock cannot declare every supervisor dead), while what
+//! is stored or shown (kill and rebalance deadlines, submission times) is wall time,
+//! passed as unix milliseconds to the topology actions (see [`Cluster::wall_millis`]).
 
+pub mod lifecycle;
 mod stats;
 mod supervisors;
 mod topologies;
@@ -13,10 +17,13 @@ mod views;
 pub use topologies::{Submission, check_name};
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
+use squall_runtime::engine::clock::Clock;
 use squall_runtime::spec::TopologyDef;
+
+use self::lifecycle::{LifecycleEvent, Outcome};
 
 use crate::artifacts::ArtifactStore;
 use crate::error::{ClusterError, StoreError};
@@ -50,7 +57,8 @@ impl Topo {
 #[derive(Debug, Clone)]
 struct Sup {
     info: SupervisorInfo,
-    last_heartbeat_ms: u64,
+    /// When its last heartbeat arrived (monotonic).
+    last_heartbeat: Instant,
     alive: bool,
     workers: Vec<WorkerReport>,
 }
@@ -66,25 +74,27 @@ struct State {
 pub struct Cluster {
     store: Store,
     artifacts: ArtifactStore,
-    supervisor_timeout_ms: u64,
+    supervisor_timeout: Duration,
+    clock: Arc<dyn Clock>,
     state: Mutex<State>,
 }
 
 impl Cluster {
-    /// Load the stored state. Known supervisors count as alive from `now_ms` on, so they
-    /// have `supervisor_timeout` to heartbeat before their workers are moved.
+    /// Load the stored state. Known supervisors count as alive from now on, so they have
+    /// `supervisor_timeout` to heartbeat before their workers are moved.
     pub fn load(
         store: Store,
         artifacts: ArtifactStore,
         supervisor_timeout: Duration,
-        now_ms: u64,
+        clock: Arc<dyn Clock>,
     ) -> Result<Cluster, StoreError> {
         let snap = store.load()?;
+        let now = clock.now();
         let mut state = State::default();
         for (id, info) in snap.supervisors {
             let sup = Sup {
                 info,
-                last_heartbeat_ms: now_ms,
+                last_heartbeat: now,
                 alive: true,
                 workers: Vec::new(),
             };
@@ -124,8 +134,8 @@ impl Cluster {
         Ok(Cluster {
             store,
             artifacts,
-            supervisor_timeout_ms: u64::try_from(supervisor_timeout.as_millis())
-                .unwrap_or(u64::MAX),
+            supervisor_timeout,
+            clock,
             state: Mutex::new(state),
         })
     }
@@ -135,76 +145,98 @@ impl Cluster {
         &self.artifacts
     }
 
+    /// Wall-clock now (unix millis) of the cluster's clock: what callers pass to the
+    /// topology actions.
+    pub fn wall_millis(&self) -> u64 {
+        self.clock.wall_millis()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the state as it was at the last
         // completed step: every change is written to the store before it is applied.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Periodic work at `now_ms`: supervisors silent for longer than the timeout are
-    /// dead, killed topologies past their wait are removed, due rebalances happen, and
-    /// every topology is rescheduled (a no-op when nothing changed). Returns the next
-    /// time something is due (unix millis), if anything is.
-    pub fn tick(&self, now_ms: u64) -> Result<Option<u64>, ClusterError> {
+    /// Periodic work: supervisors silent (on monotonic time) for longer than the timeout
+    /// are dead, killed topologies past their wait are removed, due rebalances happen,
+    /// and every topology is rescheduled (a no-op when nothing changed). Returns how soon
+    /// something is due next, if anything is.
+    pub fn tick(&self) -> Result<Option<Duration>, ClusterError> {
+        let now = self.clock.now();
+        let now_ms = self.clock.wall_millis();
         let mut st = self.lock();
         for sup in st.supervisors.values_mut() {
-            let silent = now_ms.saturating_sub(sup.last_heartbeat_ms);
-            if sup.alive && silent > self.supervisor_timeout_ms {
+            let silent = now.saturating_duration_since(sup.last_heartbeat);
+            if sup.alive && silent > self.supervisor_timeout {
                 sup.alive = false;
-                tracing::warn!(supervisor = %sup.info.id, silent_ms = silent,
+                tracing::warn!(supervisor = %sup.info.id, silent_ms = silent.as_millis(),
                     "supervisor missed its heartbeats; considered dead, its slots are freed");
             }
         }
         self.run_deadlines(&mut st, now_ms)?;
         self.reschedule(&mut st)?;
         let deadlines = st.topologies.values().filter_map(|t| {
-            t.record
-                .kill_deadline_ms
-                .or(t.record.rebalance.as_ref().map(|r| r.deadline_ms))
+            let due_ms =
+                t.record
+                    .kill_deadline_ms
+                    .or(t.record.rebalance.as_ref().map(|r| r.deadline_ms))?;
+            Some(Duration::from_millis(due_ms.saturating_sub(now_ms)))
         });
         let deaths = st.supervisors.values().filter(|s| s.alive).map(|s| {
-            s.last_heartbeat_ms
-                .saturating_add(self.supervisor_timeout_ms + 1)
+            let dies_at = s.last_heartbeat + self.supervisor_timeout + Duration::from_millis(1);
+            dies_at.saturating_duration_since(now)
         });
         Ok(deadlines.chain(deaths).min())
     }
 
-    /// Remove killed topologies and finish rebalances whose deadline passed.
+    /// Remove killed topologies and finish rebalances whose wait is over (wall time:
+    /// the deadlines are stored and survive a restart).
     fn run_deadlines(&self, st: &mut State, now_ms: u64) -> Result<(), ClusterError> {
-        let due_kills: Vec<String> = st
+        let due: Vec<(String, LifecycleEvent)> = st
             .topologies
             .values()
-            .filter(|t| t.record.status == TopologyStatus::Killed)
-            .filter(|t| t.record.kill_deadline_ms.is_none_or(|d| d <= now_ms))
-            .map(|t| t.record.name.clone())
-            .collect();
-        for name in due_kills {
-            self.remove(st, &name)?;
-        }
-        let due_rebalances: Vec<String> = st
-            .topologies
-            .values()
-            .filter(|t| t.record.status == TopologyStatus::Rebalancing)
-            .filter(|t| {
-                t.record
-                    .rebalance
-                    .as_ref()
-                    .is_none_or(|r| r.deadline_ms <= now_ms)
+            .filter_map(|t| {
+                let r = &t.record;
+                let event = match r.status {
+                    TopologyStatus::Killed if r.kill_deadline_ms.is_none_or(|d| d <= now_ms) => {
+                        LifecycleEvent::KillWaitOver
+                    }
+                    TopologyStatus::Rebalancing
+                        if r.rebalance.as_ref().is_none_or(|p| p.deadline_ms <= now_ms) =>
+                    {
+                        LifecycleEvent::RebalanceWaitOver {
+                            prev: r
+                                .rebalance
+                                .as_ref()
+                                .map_or(TopologyStatus::Active, |p| p.prev_status),
+                        }
+                    }
+                    _ => return None,
+                };
+                Some((r.name.clone(), event))
             })
-            .map(|t| t.record.name.clone())
             .collect();
-        for name in due_rebalances {
-            let Some(topo) = st.topologies.get_mut(&name) else {
+        for (name, event) in due {
+            let Some(topo) = st.topologies.get(&name) else {
                 continue;
             };
-            let mut record = topo.record.clone();
-            record.status = record
-                .rebalance
-                .take()
-                .map_or(TopologyStatus::Active, |r| r.prev_status);
-            self.store.write(|w| w.put_topology(&record))?;
-            tracing::info!(topology = %name, status = %record.status, "rebalance done");
-            topo.record = record;
+            match lifecycle::next(topo.record.status, event) {
+                Ok(Outcome::Remove) => self.remove(st, &name)?,
+                Ok(Outcome::To(status)) => {
+                    let mut record = topo.record.clone();
+                    record.status = status;
+                    record.rebalance = None;
+                    self.store.write(|w| w.put_topology(&record))?;
+                    tracing::info!(topology = %name, status = %record.status, "rebalance done");
+                    if let Some(topo) = st.topologies.get_mut(&name) {
+                        topo.record = record;
+                    }
+                }
+                Ok(Outcome::Unchanged) => {}
+                Err(refused) => {
+                    tracing::error!(topology = %name, "{}", refused.for_topology(&name))
+                }
+            }
         }
         Ok(())
     }

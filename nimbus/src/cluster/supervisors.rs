@@ -43,11 +43,12 @@ fn check_heartbeat(hb: &Heartbeat) -> Result<(), ClusterError> {
 }
 
 impl Cluster {
-    /// Record a supervisor's heartbeat at `now_ms` and answer with its assignments.
-    /// A new supervisor, one that changed its slots or host, and one that was dead make
-    /// nimbus reschedule first.
-    pub fn heartbeat(&self, hb: Heartbeat, now_ms: u64) -> Result<HeartbeatResponse, ClusterError> {
+    /// Record a supervisor's heartbeat (at the clock's monotonic now) and answer with its
+    /// assignments. A new supervisor, one that changed its slots or host, and one that
+    /// was dead make nimbus reschedule first.
+    pub fn heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatResponse, ClusterError> {
         check_heartbeat(&hb)?;
+        let now = self.clock.now();
         let mut slots = hb.slots.clone();
         slots.sort_unstable();
         slots.dedup();
@@ -71,7 +72,7 @@ impl Cluster {
             hb.id.clone(),
             Sup {
                 info,
-                last_heartbeat_ms: now_ms,
+                last_heartbeat: now,
                 alive: true,
                 workers: hb.workers,
             },

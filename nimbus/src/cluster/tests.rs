@@ -1,6 +1,9 @@
-//! Unit tests of the cluster state machine, with injected time.
+//! Unit tests of the cluster state machine, with injected time (a manual clock).
 
+use std::ops::Deref;
 use std::path::Path;
+
+use squall_runtime::engine::clock::ManualClock;
 
 use super::*;
 use squall_runtime::cluster::protocol::{
@@ -30,10 +33,45 @@ streams:
 const T0: u64 = 1_700_000_000_000;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn open(dir: &Path, now: u64) -> Cluster {
+/// A cluster on a manual clock.
+struct TestCluster {
+    cluster: Cluster,
+    clock: Arc<ManualClock>,
+}
+
+impl Deref for TestCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+impl TestCluster {
+    /// Move the clock (both readings) to wall time `now_ms`.
+    fn at(&self, now_ms: u64) -> &Cluster {
+        let wall = self.clock.wall_millis();
+        match now_ms.checked_sub(wall) {
+            Some(ahead) => self.clock.advance(Duration::from_millis(ahead)),
+            None => panic!("time goes forward in these tests: {now_ms} < {wall}"),
+        }
+        &self.cluster
+    }
+
+    /// A monitor pass at `now_ms`.
+    fn tick_at(&self, now_ms: u64) -> Option<Duration> {
+        self.at(now_ms).tick().unwrap()
+    }
+}
+
+fn open(dir: &Path, now: u64) -> TestCluster {
+    open_with(dir, ManualClock::shared(now))
+}
+
+fn open_with(dir: &Path, clock: Arc<ManualClock>) -> TestCluster {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
     let artifacts = ArtifactStore::open(&dir.join("artifacts")).unwrap();
-    Cluster::load(store, artifacts, TIMEOUT, now).unwrap()
+    let cluster = Cluster::load(store, artifacts, TIMEOUT, clock.clone()).unwrap();
+    TestCluster { cluster, clock }
 }
 
 fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
@@ -50,14 +88,14 @@ fn submit(c: &Cluster, name: &str, now: u64) {
     c.submit(name, submission(YAML, None), now).unwrap();
 }
 
-fn beat(c: &Cluster, id: &str, now: u64) -> usize {
+fn beat(c: &TestCluster, id: &str, now: u64) -> usize {
     let hb = Heartbeat {
         id: id.to_string(),
         host: format!("{id}.local"),
         slots: vec![6700, 6701],
         workers: Vec::new(),
     };
-    c.heartbeat(hb, now).unwrap().assignments.len()
+    c.at(now).heartbeat(hb).unwrap().assignments.len()
 }
 
 fn supervisors_of(c: &Cluster, name: &str) -> Vec<String> {
@@ -92,17 +130,17 @@ fn workers_spread_then_move_off_a_dead_supervisor() {
     assert_eq!(supervisors_of(&c2, "wc"), vec!["a", "b"]);
     assert_eq!(beat(&c2, "a", T0 + 1000), 1);
     // b stops heartbeating; a keeps going.
-    c2.tick(T0 + 5000).unwrap();
+    c2.tick_at(T0 + 5000);
     assert_eq!(
         supervisors_of(&c2, "wc"),
         vec!["a", "b"],
         "not dead before the timeout"
     );
     beat(&c2, "a", T0 + 10_000);
-    c2.tick(T0 + 10_001).unwrap();
+    c2.tick_at(T0 + 10_001);
     assert_eq!(supervisors_of(&c2, "wc"), vec!["a", "a"]);
     assert_eq!(beat(&c2, "a", T0 + 10_002), 2);
-    let sups = c2.supervisors(T0 + 10_002);
+    let sups = c2.supervisors();
     assert!(!sups.supervisors[1].alive);
     assert_eq!(sups.supervisors[0].free_slots, Vec::<u16>::new());
 }
@@ -115,10 +153,10 @@ fn kill_waits_then_removes() {
     submit(&c, "wc", T0);
     let r = c.kill("wc", Some(5), T0).unwrap();
     assert_eq!(r.status, TopologyStatus::Killed);
-    assert_eq!(c.tick(T0 + 1000).unwrap(), Some(T0 + 5000));
+    assert_eq!(c.tick_at(T0 + 1000), Some(Duration::from_secs(4)));
     assert_eq!(supervisors_of(&c, "wc").len(), 2, "kept during the wait");
     beat(&c, "a", T0 + 4000);
-    c.tick(T0 + 5000).unwrap();
+    c.tick_at(T0 + 5000);
     assert!(matches!(
         c.status("wc", T0),
         Err(ClusterError::TopologyNotFound(_))
@@ -192,7 +230,7 @@ fn rebalance_checks_and_applies() {
     );
     beat(&c, "a", T0 + 2000);
     beat(&c, "b", T0 + 2000);
-    c.tick(T0 + 3000).unwrap();
+    c.tick_at(T0 + 3000);
     let info = c.status("wc", T0 + 3000).unwrap();
     assert_eq!(info.summary.status, TopologyStatus::Active);
     assert_eq!(info.assignment.len(), 1);
@@ -213,11 +251,11 @@ fn reload_keeps_topologies_assignments_and_supervisors() {
     };
     let c = open(dir.path(), T0 + 60_000);
     // Supervisors get a fresh timeout after a restart: nothing moves at once.
-    c.tick(T0 + 60_001).unwrap();
+    c.tick_at(T0 + 60_001);
     let after = c.status("wc", T0).unwrap();
     assert_eq!(after.summary, before.summary);
     assert_eq!(after.assignment, before.assignment);
-    assert_eq!(c.supervisors(T0 + 60_001).supervisors.len(), 2);
+    assert_eq!(c.supervisors().supervisors.len(), 2);
 }
 
 fn report(c: &Cluster, w: &WorkerAssignment, executed: u64) -> WorkerStats {
@@ -325,7 +363,7 @@ fn a_topology_source_is_planned_from_its_resolved_declaration_and_workers_get_th
             workers: Vec::new(),
         };
         let mut got: Vec<(String, Vec<squall_runtime::cluster::protocol::Executor>)> = c
-            .heartbeat(hb, T0)
+            .heartbeat(hb)
             .unwrap()
             .assignments
             .into_iter()
@@ -347,4 +385,84 @@ fn a_topology_source_is_planned_from_its_resolved_declaration_and_workers_get_th
     // A restarted nimbus plans it from the stored resolved declaration again.
     let c = open(dir.path(), T0);
     assert_eq!(assigned(&c), expected);
+}
+
+#[test]
+fn a_wall_clock_step_does_not_kill_supervisors_only_silence_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(T0);
+    let c = open_with(dir.path(), clock.clone());
+    c.heartbeat(heartbeat_of("a")).unwrap();
+    c.heartbeat(heartbeat_of("b")).unwrap();
+    submit(&c, "wc", T0);
+    assert_eq!(supervisors_of(&c, "wc"), vec!["a", "b"]);
+    // NTP (or an operator) steps the wall clock an hour ahead, then an hour back:
+    // monotonic time did not move, so nobody is dead.
+    clock.step_wall(3_600_000);
+    assert!(c.tick().unwrap().is_some());
+    clock.step_wall(-7_200_000);
+    c.tick().unwrap();
+    let sups = c.supervisors();
+    assert!(sups.supervisors.iter().all(|s| s.alive), "{sups:?}");
+    assert_eq!(supervisors_of(&c, "wc"), vec!["a", "b"]);
+    // Real silence does: b stops heartbeating for longer than the timeout.
+    clock.advance(TIMEOUT / 2);
+    c.heartbeat(heartbeat_of("a")).unwrap();
+    assert_eq!(
+        c.tick().unwrap(),
+        Some(TIMEOUT / 2 + Duration::from_millis(1))
+    );
+    clock.advance(TIMEOUT / 2 + Duration::from_millis(1));
+    c.tick().unwrap();
+    let alive: Vec<bool> = c
+        .supervisors()
+        .supervisors
+        .iter()
+        .map(|s| s.alive)
+        .collect();
+    assert_eq!(alive, [true, false]);
+    assert_eq!(supervisors_of(&c, "wc"), vec!["a", "a"]);
+}
+
+#[test]
+fn refused_transitions_change_nothing_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "a", T0);
+    submit(&c, "wc", T0);
+    let wait = RebalanceRequest {
+        wait_secs: Some(30),
+        ..Default::default()
+    };
+    c.rebalance("wc", &wait, T0).unwrap();
+    let e = c.set_active("wc", true).unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(
+        e.to_string()
+            .contains("cannot activate topology 'wc': it is REBALANCING"),
+        "{e}"
+    );
+    assert_eq!(
+        c.status("wc", T0).unwrap().summary.status,
+        TopologyStatus::Rebalancing
+    );
+    // Kill is allowed from REBALANCING; a second kill restarts the wait.
+    c.kill("wc", Some(30), T0).unwrap();
+    let r = c.kill("wc", Some(5), T0 + 1000).unwrap();
+    assert_eq!(r.status, TopologyStatus::Killed);
+    assert_eq!(c.tick_at(T0 + 2000), Some(Duration::from_secs(4)));
+    let e = c.set_active("wc", false).unwrap_err();
+    assert!(
+        e.to_string().contains("it is KILLED (it is being removed)"),
+        "{e}"
+    );
+}
+
+fn heartbeat_of(id: &str) -> Heartbeat {
+    Heartbeat {
+        id: id.to_string(),
+        host: format!("{id}.local"),
+        slots: vec![6700, 6701],
+        workers: Vec::new(),
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use squall_runtime::config::Config;
 use squall_runtime::spec::TopologyDef;
 
+use super::lifecycle::{self, LifecycleEvent, Outcome};
 use super::{Cluster, State, Topo};
 use crate::error::ClusterError;
 use crate::model::{PendingRebalance, TopologyRecord};
@@ -46,6 +47,12 @@ pub fn check_name(name: &str) -> Result<(), ClusterError> {
         )));
     }
     Ok(())
+}
+
+/// The transition of `t` on `event`, or a conflict naming the topology.
+pub(super) fn transition(t: &Topo, event: LifecycleEvent) -> Result<Outcome, ClusterError> {
+    lifecycle::next(t.record.status, event)
+        .map_err(|refused| ClusterError::Conflict(refused.for_topology(&t.record.name)))
 }
 
 fn respond(t: &Topo, message: String) -> ActionResponse {
@@ -140,8 +147,13 @@ impl Cluster {
                 .settings()
                 .message_timeout_secs
         });
+        let Outcome::To(status) = transition(t, LifecycleEvent::Kill)? else {
+            return Err(ClusterError::Internal(format!(
+                "kill of topology '{name}' did not lead to a status"
+            )));
+        };
         let mut record = t.record.clone();
-        record.status = TopologyStatus::Killed;
+        record.status = status;
         record.rebalance = None;
         record.kill_deadline_ms = Some(now_ms.saturating_add(wait.saturating_mul(1000)));
         let response = ActionResponse {
@@ -170,21 +182,18 @@ impl Cluster {
     pub fn set_active(&self, name: &str, active: bool) -> Result<ActionResponse, ClusterError> {
         let mut st = self.lock();
         let t = get(&st, name)?;
-        let (from, to) = if active {
-            (TopologyStatus::Inactive, TopologyStatus::Active)
+        let (event, verb) = if active {
+            (LifecycleEvent::Activate, "activate")
         } else {
-            (TopologyStatus::Active, TopologyStatus::Inactive)
+            (LifecycleEvent::Deactivate, "deactivate")
         };
-        let verb = if active { "activate" } else { "deactivate" };
-        if t.record.status == to {
-            return Ok(respond(t, format!("topology '{name}' is already {to}")));
-        }
-        if t.record.status != from {
-            return Err(ClusterError::Conflict(format!(
-                "cannot {verb} topology '{name}': it is {}",
-                t.record.status
-            )));
-        }
+        let to = match transition(t, event)? {
+            Outcome::To(to) => to,
+            Outcome::Unchanged | Outcome::Remove => {
+                let status = t.record.status;
+                return Ok(respond(t, format!("topology '{name}' is already {status}")));
+            }
+        };
         let mut record = t.record.clone();
         record.status = to;
         self.store.write(|w| w.put_topology(&record))?;
@@ -204,15 +213,13 @@ impl Cluster {
     ) -> Result<ActionResponse, ClusterError> {
         let mut st = self.lock();
         let t = get(&st, name)?;
-        if !matches!(
-            t.record.status,
-            TopologyStatus::Active | TopologyStatus::Inactive
-        ) {
-            return Err(ClusterError::Conflict(format!(
-                "cannot rebalance topology '{name}': it is {}",
-                t.record.status
+        let wait = req.wait_secs.unwrap_or(0);
+        let Outcome::To(status) = transition(t, LifecycleEvent::Rebalance { wait: wait > 0 })?
+        else {
+            return Err(ClusterError::Internal(format!(
+                "rebalance of topology '{name}' did not lead to a status"
             )));
-        }
+        };
         let mut problems = Vec::new();
         if req.workers == Some(0) {
             problems.push("workers must be at least 1".to_string());
@@ -254,14 +261,13 @@ impl Cluster {
             .parallelism
             .extend(req.parallelism.iter().map(|(k, v)| (k.clone(), *v)));
         let new_plan = plan(&t.def, &record.parallelism)?;
-        let wait = req.wait_secs.unwrap_or(0);
         if wait > 0 {
             record.rebalance = Some(PendingRebalance {
                 deadline_ms: now_ms.saturating_add(wait.saturating_mul(1000)),
                 prev_status: record.status,
             });
-            record.status = TopologyStatus::Rebalancing;
         }
+        record.status = status;
         self.store.write(|w| w.put_topology(&record))?;
         let t = get_mut(&mut st, name)?;
         t.record = record;

@@ -64,7 +64,8 @@ impl Cluster {
     }
 
     /// Every supervisor nimbus knows, by id.
-    pub fn supervisors(&self, now_ms: u64) -> SupervisorList {
+    pub fn supervisors(&self) -> SupervisorList {
+        let now = self.clock.now();
         let st = self.lock();
         let mut used: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
         for t in st.topologies.values() {
@@ -84,8 +85,9 @@ impl Cluster {
                     id: s.info.id.clone(),
                     host: s.info.host.clone(),
                     alive: s.alive,
-                    last_heartbeat_secs_ago: now_ms.saturating_sub(s.last_heartbeat_ms) as f64
-                        / 1000.0,
+                    last_heartbeat_secs_ago: now
+                        .saturating_duration_since(s.last_heartbeat)
+                        .as_secs_f64(),
                     slots: s.info.slots.clone(),
                     used_slots: s.info.slots.iter().copied().filter(is_used).collect(),
                     free_slots: s

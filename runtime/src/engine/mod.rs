@@ -3,6 +3,8 @@
 
 pub(crate) mod acking;
 pub(crate) mod assemble;
+pub mod backoff;
+pub mod clock;
 pub(crate) mod executor;
 pub mod grouping;
 pub mod local;

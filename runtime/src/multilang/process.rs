@@ -37,6 +37,7 @@ use super::protocol::{ParseError, ShellMsg};
 use crate::api::context::Waker;
 use crate::api::ids::TaskId;
 use crate::api::tuple::Values;
+use crate::engine::backoff::{Backoff, Failures};
 
 /// Messages parsed ahead of the executor, per subprocess.
 const EVENT_QUEUE: usize = 1024;
@@ -47,6 +48,9 @@ const TASK_ID_QUEUE: usize = 4096;
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopping subprocess gets to exit after its stdin is closed.
 pub(crate) const EXIT_GRACE: Duration = Duration::from_millis(500);
+/// Pauses between checks whether a stopping subprocess exited: 1 ms, doubling, at most
+/// 20 ms.
+const EXIT_POLL: Backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
 
 /// Something for the writer to send.
 #[derive(Debug)]
@@ -429,7 +433,7 @@ impl Subprocess {
         self.data = None;
         self.task_ids = None;
         let deadline = Instant::now() + EXIT_GRACE;
-        let mut pause = Duration::from_millis(1);
+        let mut polls = Failures::new(EXIT_POLL);
         loop {
             let exited = self
                 .child
@@ -441,8 +445,7 @@ impl Subprocess {
             if exited || Instant::now() >= deadline {
                 break;
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
+            std::thread::sleep(polls.failed());
         }
         self.kill();
         self.finish()

@@ -3,38 +3,44 @@
 
 use std::time::{Duration, Instant};
 
-/// First restart delay.
-const FIRST: Duration = Duration::from_millis(100);
-/// Longest delay (kept well under the executor's stop grace period).
-const MAX: Duration = Duration::from_secs(2);
-/// A subprocess that ran this long before dying starts the backoff over.
-const STABLE: Duration = Duration::from_secs(10);
+use crate::engine::backoff::{Backoff, Failures};
+
+/// 100 ms, doubling, at most 2 s (kept well under the executor's stop grace period); a
+/// subprocess that ran 10 s before dying starts the backoff over.
+const POLICY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+    .stable_after(Duration::from_secs(10));
 
 /// Restart policy state of one shell task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Restarts {
     /// Crashes in a row, each soon after its start.
-    failures: u32,
+    failures: Failures,
     /// No restart before this.
     not_before: Option<Instant>,
     /// Restarts so far.
     pub(crate) count: u64,
 }
 
+impl Default for Restarts {
+    fn default() -> Restarts {
+        Restarts {
+            failures: Failures::new(POLICY),
+            not_before: None,
+            count: 0,
+        }
+    }
+}
+
 impl Restarts {
     /// A subprocess that ran for `lived` died (or could not start): returns the delay
     /// before the next start.
     pub(crate) fn crashed(&mut self, lived: Duration) -> Duration {
-        if lived >= STABLE {
-            self.failures = 0;
-        }
-        let delay = FIRST.saturating_mul(1 << self.failures.min(8)).min(MAX);
-        self.failures += 1;
+        let delay = self.failures.crashed(lived);
         self.not_before = Some(Instant::now() + delay);
         delay
     }
 
-    /// Wait out the delay, if any (bounded by [`MAX`]); call before a restart.
+    /// Wait out the delay, if any (bounded by the policy's longest delay); call before a restart.
     pub(crate) fn wait(&mut self) {
         if let Some(t) = self.not_before.take() {
             let left = t.saturating_duration_since(Instant::now());

@@ -20,6 +20,7 @@ use crate::api::context::TopologyContext;
 use crate::api::declare::OutputDeclarer;
 use crate::api::error::ComponentError;
 use crate::api::ids::MessageId;
+use crate::engine::clock::{self, Clock};
 use crate::{SpoutCollector, Value};
 
 /// Settings of the master coordinator.
@@ -63,6 +64,7 @@ pub(crate) struct MasterSpout {
     queued: VecDeque<Action>,
     started: HashMap<u64, Instant>,
     epoch: u32,
+    clock: Arc<dyn Clock>,
 }
 
 impl MasterSpout {
@@ -79,7 +81,15 @@ impl MasterSpout {
             queued: VecDeque::new(),
             started: HashMap::new(),
             epoch: 0,
+            clock: clock::system(),
         }
+    }
+
+    /// Take time (the emit interval, batch latencies) from `clock` instead of the system's.
+    #[allow(dead_code)] // for tests and harnesses that drive time by hand
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The attempt as the bolts see it: epoch in the high bits, so attempts of a
@@ -106,7 +116,8 @@ impl MasterSpout {
                         }
                     }
                 }
-                self.started.entry(wire.txid).or_insert_with(Instant::now);
+                let now = self.clock.now();
+                self.started.entry(wire.txid).or_insert(now);
                 let id = self.msg(Kind::Batch, ta);
                 out.emit_stream(
                     BATCH_STREAM,
@@ -136,7 +147,7 @@ impl MasterSpout {
                     if l.len() >= LATENCY_SAMPLES {
                         l.pop_front();
                     }
-                    l.push_back(t0.elapsed());
+                    l.push_back(self.clock.now().saturating_duration_since(t0));
                 }
             }
         }
@@ -183,9 +194,9 @@ impl Spout for MasterSpout {
         while let Some(a) = self.queued.pop_front() {
             self.handle(a, out)?;
         }
-        let ready =
-            self.coord.wants_new(Instant::now()) && self.coordinators.iter().all(|c| c.is_ready());
-        for a in self.coord.poll(Instant::now(), ready) {
+        let now = self.clock.now();
+        let ready = self.coord.wants_new(now) && self.coordinators.iter().all(|c| c.is_ready());
+        for a in self.coord.poll(now, ready) {
             self.handle(a, out)?;
         }
         Ok(())

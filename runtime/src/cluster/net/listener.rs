@@ -11,6 +11,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::serve::serve;
 use super::{Identity, NetConfig, NetError, Peer, Route};
+use crate::engine::backoff::{Backoff, Failures};
+
+/// Pause after a failed accept (e.g. out of file descriptors): 20 ms, doubling, at most
+/// 1.28 s, so the loop does not spin.
+const ACCEPT_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(20), Duration::from_millis(1280));
 
 /// Lock, ignoring poisoning (the data are plain registries and counters).
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -188,11 +194,11 @@ impl Drop for Listener {
 
 fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, life: Sender<()>) {
     let mut next_id = 0u64;
-    let mut failures = 0u32;
+    let mut failures = Failures::new(ACCEPT_BACKOFF);
     loop {
         let (stream, addr) = match socket.accept() {
             Ok(conn) => {
-                failures = 0;
+                failures.reset();
                 conn
             }
             Err(e) => {
@@ -200,9 +206,8 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, life: Sender<()>) {
                     return;
                 }
                 // E.g. out of file descriptors: back off instead of spinning.
-                failures = failures.saturating_add(1);
                 tracing::warn!(error = %e, "accepting a connection failed");
-                std::thread::sleep(Duration::from_millis(10 << failures.min(7)));
+                std::thread::sleep(failures.failed());
                 continue;
             }
         };

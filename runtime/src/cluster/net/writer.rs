@@ -14,6 +14,7 @@ use super::listener::lock;
 use super::remote::{LinkState, Shared};
 use super::{Identity, NetConfig, NetError};
 use crate::cluster::wire::{self, FrameReader, HEADER_LEN, Handshake, WireError};
+use crate::engine::backoff::{Backoff, Failures};
 use crate::engine::transfer::{Envelope, Inbox};
 
 /// Largest handshake frame accepted.
@@ -97,8 +98,7 @@ impl Writer {
 
     /// Connect, write, reconnect until stopped; then drop what is queued.
     pub(super) fn run(mut self) {
-        let mut backoff = self.cfg.backoff_min;
-        let mut failures = 0u32;
+        let mut failures = Failures::new(Backoff::new(self.cfg.backoff_min, self.cfg.backoff_max));
         loop {
             let stream = match self.connect() {
                 Ok(s) => s,
@@ -107,7 +107,8 @@ impl Writer {
                     if self.stopping() {
                         break;
                     }
-                    failures += 1;
+                    let backoff = failures.failed();
+                    let failures = failures.count();
                     if failures == 1 || failures.is_multiple_of(100) {
                         let refused = !matches!(e, NetError::Io(_));
                         if refused {
@@ -120,12 +121,10 @@ impl Writer {
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => break,
                     }
-                    backoff = (backoff * 2).min(self.cfg.backoff_max);
                     continue;
                 }
             };
-            failures = 0;
-            backoff = self.cfg.backoff_min;
+            failures.reset();
             self.shared.stats.connects.fetch_add(1, Ordering::Relaxed);
             self.shared.set_state(LinkState::Connected);
             tracing::info!(peer = %self.peer, "connected to worker");
