@@ -8,6 +8,7 @@
 
 mod hash;
 mod status;
+pub mod trident;
 mod version;
 
 pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash};
