@@ -93,3 +93,7 @@ impl Cluster {
         Ok(self.store.trident_meta_keys(&t.record.id)?)
     }
 }
+
+#[cfg(test)]
+#[path = "trident_tests.rs"]
+mod tests;
