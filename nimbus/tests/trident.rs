@@ -185,3 +185,15 @@ async fn metadata_survives_a_nimbus_restart() {
         Some("{\"committed\":9}")
     );
 }
+
+#[tokio::test]
+async fn a_bad_query_is_refused_in_the_api_s_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    submit(&n, "tw").await;
+    let (status, body) = n
+        .get("/api/v1/topologies/tw/trident/coordinator?bogus=1")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("bogus"), "{body}");
+}

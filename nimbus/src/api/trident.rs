@@ -4,6 +4,7 @@
 //! past the limit are refused (413) before they are read.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_LENGTH;
@@ -15,12 +16,22 @@ use super::body::read_limited;
 use super::{ApiError, AppState, blocking};
 use crate::error::ClusterError;
 
+/// The topology name and key of the path, or a bad request in the API's error shape.
+fn name_and_key(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, String), ApiError> {
+    let Path(pair) = path.map_err(|e| ClusterError::bad_request(e.body_text()))?;
+    Ok(pair)
+}
+
 /// Read a value.
 pub async fn get_meta(
     State(state): State<AppState>,
-    Path((name, key)): Path<(String, String)>,
-    Query(query): Query<TridentMetaQuery>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<TridentMetaQuery>, QueryRejection>,
 ) -> Result<Json<TridentMetaValue>, ApiError> {
+    let (name, key) = name_and_key(path)?;
+    let Query(query) = query.map_err(|e| ClusterError::bad_request(e.body_text()))?;
     let value = blocking(&state, move |c| {
         c.trident_meta(&name, &key, query.topology_id.as_deref())
     })
@@ -31,9 +42,10 @@ pub async fn get_meta(
 /// Store a value, durably, before answering.
 pub async fn put_meta(
     State(state): State<AppState>,
-    Path((name, key)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
+    let (name, key) = name_and_key(path)?;
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)

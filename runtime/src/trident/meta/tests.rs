@@ -101,3 +101,88 @@ fn a_nimbus_store_that_cannot_reach_nimbus_fails_within_its_bounds() {
     );
     assert!(t0.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A one-shot HTTP server on loopback: answers each connection with the next of
+/// `answers` (status line and body), records each request's first line.
+fn fake_nimbus(
+    answers: Vec<(&'static str, &'static str)>,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (status, body) in answers {
+            let Ok((conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(conn);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body_in = vec![0; length];
+            let _ = reader.read_exact(&mut body_in);
+            let _ = tx.send(first.trim().to_string());
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+        }
+    });
+    (url, rx)
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        timeout: std::time::Duration::from_secs(5),
+        backoff: std::time::Duration::from_millis(10),
+    }
+}
+
+#[test]
+fn a_nimbus_store_retries_server_errors_and_stops_at_a_refusal() {
+    let (url, requests) = fake_nimbus(vec![
+        ("503 Service Unavailable", "{\"error\":\"storage failure\"}"),
+        ("204 No Content", ""),
+        (
+            "409 Conflict",
+            "{\"error\":\"topology 't' is now t-2-0, not t-1-0\"}",
+        ),
+        (
+            "200 OK",
+            "{\"topology_id\":\"t-1-0\",\"key\":\"coordinator\",\"value\":\"{}\"}",
+        ),
+    ]);
+    let store = NimbusMetaStore::new(&url, "t", "t-1-0").with_policy(quick());
+    store.put(&MetaKey::coordinator(), "{}").unwrap();
+    let first = requests.recv().unwrap();
+    assert_eq!(
+        first,
+        "PUT /api/v1/topologies/t/trident/coordinator HTTP/1.1"
+    );
+    assert_eq!(requests.recv().unwrap(), first, "retried after the 503");
+    let e = store.put(&MetaKey::coordinator(), "{}").unwrap_err();
+    assert!(matches!(e, MetaError::Refused { status: 409, .. }), "{e}");
+    assert!(e.to_string().contains("t-2-0"), "{e}");
+    requests.recv().unwrap();
+    assert_eq!(
+        store.get(&MetaKey::coordinator()).unwrap().as_deref(),
+        Some("{}"),
+        "the 409 was final: a retry would have taken this answer"
+    );
+    assert_eq!(
+        requests.recv().unwrap(),
+        "GET /api/v1/topologies/t/trident/coordinator?topology_id=t-1-0 HTTP/1.1"
+    );
+}
