@@ -3,7 +3,8 @@
 //! executor thread — and bounded: each attempt has a timeout, failures of the network
 //! or 5xx answers are retried with a growing pause, a 4xx answer fails at once. The
 //! HTTP client runs on a thread of its own (started on the first call), so a call works
-//! from any thread, inside an async runtime or not.
+//! from any thread, inside an async runtime or not. Requests carry the protocol version
+//! header.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use super::{MetaError, MetaKey, MetaStore, check_size};
 use crate::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, TridentMetaPut, TridentMetaValue, encode_segment, meta_path,
 };
+use crate::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
 
 /// How hard a call tries before it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +218,7 @@ async fn attempts(
                         "{url}?topology_id={}",
                         encode_segment(&ctx.topology_id)
                     ))
+                    .header(VERSION_HEADER, PROTOCOL_VERSION)
                     .send()
                     .await
             }
@@ -224,7 +227,12 @@ async fn attempts(
                     topology_id: ctx.topology_id.clone(),
                     value: value.clone(),
                 };
-                client.put(&url).json(&body).send().await
+                client
+                    .put(&url)
+                    .header(VERSION_HEADER, PROTOCOL_VERSION)
+                    .json(&body)
+                    .send()
+                    .await
             }
         };
         let resp = match sent {

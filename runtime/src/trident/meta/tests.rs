@@ -103,7 +103,8 @@ fn a_nimbus_store_that_cannot_reach_nimbus_fails_within_its_bounds() {
 }
 
 /// A one-shot HTTP server on loopback: answers each connection with the next of
-/// `answers` (status line and body), records each request's first line.
+/// `answers` (status line and body), records each request's first line (with ` +v` when
+/// it carried the protocol version header).
 fn fake_nimbus(
     answers: Vec<(&'static str, &'static str)>,
 ) -> (String, std::sync::mpsc::Receiver<String>) {
@@ -120,18 +121,22 @@ fn fake_nimbus(
             let mut first = String::new();
             let _ = reader.read_line(&mut first);
             let mut length = 0;
+            let mut versioned = false;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
                     length = v.trim().parse().unwrap_or(0);
                 }
+                versioned |= lower.starts_with("squall-protocol: 1");
             }
             let mut body_in = vec![0; length];
             let _ = reader.read_exact(&mut body_in);
-            let _ = tx.send(first.trim().to_string());
+            let mark = if versioned { " +v" } else { "" };
+            let _ = tx.send(format!("{}{mark}", first.trim()));
             let answer = format!(
                 "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -169,7 +174,7 @@ fn a_nimbus_store_retries_server_errors_and_stops_at_a_refusal() {
     let first = requests.recv().unwrap();
     assert_eq!(
         first,
-        "PUT /api/v1/topologies/t/trident/coordinator HTTP/1.1"
+        "PUT /api/v1/topologies/t/trident/coordinator HTTP/1.1 +v"
     );
     assert_eq!(requests.recv().unwrap(), first, "retried after the 503");
     let e = store.put(&MetaKey::coordinator(), "{}").unwrap_err();
@@ -183,6 +188,6 @@ fn a_nimbus_store_retries_server_errors_and_stops_at_a_refusal() {
     );
     assert_eq!(
         requests.recv().unwrap(),
-        "GET /api/v1/topologies/t/trident/coordinator?topology_id=t-1-0 HTTP/1.1"
+        "GET /api/v1/topologies/t/trident/coordinator?topology_id=t-1-0 HTTP/1.1 +v"
     );
 }
