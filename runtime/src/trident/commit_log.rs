@@ -17,6 +17,35 @@ struct Record {
     epoch: u32,
 }
 
+/// A stored record: JSON, or the line log of earlier versions (`epoch N` and
+/// `commit T` lines, a torn last line ignored), read once and then replaced.
+fn decode(text: &str) -> Result<Record, String> {
+    let json = match serde_json::from_str::<Record>(text) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut record = Record::default();
+    let mut valid = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let parsed = match line.split_once(' ') {
+            Some(("commit", t)) => t.trim().parse().map(|t| record.committed = t).is_ok(),
+            Some(("epoch", e)) => e.trim().parse().map(|e| record.epoch = e).is_ok(),
+            _ => false,
+        };
+        if parsed {
+            valid += 1;
+        } else if i + 1 < lines.len() {
+            return Err(format!("{json} (nor a line log: line {}: {line:?})", i + 1));
+        }
+    }
+    if valid == 0 {
+        // Not a line log either (a torn last line alone is no log).
+        return Err(json.to_string());
+    }
+    Ok(record)
+}
+
 /// The commit log of one master coordinator.
 #[derive(Debug)]
 pub(crate) struct CommitLog {
@@ -34,11 +63,17 @@ impl CommitLog {
                 record: Record::default(),
             });
         };
-        let record = match slot.get_json::<Record>()? {
-            Some(r) => Record {
-                committed: r.committed,
-                epoch: r.epoch.wrapping_add(1),
-            },
+        let record = match slot.get()? {
+            Some(text) => {
+                let r = decode(&text).map_err(|message| MetaError::Corrupt {
+                    at: slot.describe(),
+                    message,
+                })?;
+                Record {
+                    committed: r.committed,
+                    epoch: r.epoch.wrapping_add(1),
+                }
+            }
             None => Record::default(),
         };
         slot.put_json(&record)?;
@@ -89,9 +124,25 @@ mod tests {
         log.record(2).unwrap();
         let again = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
         assert_eq!((again.committed(), again.epoch()), (2, 1));
-        std::fs::write(&path, "epoch 0\ncommit 3\n").unwrap();
+        std::fs::write(&path, "{\"committed\":1}\nbogus\n").unwrap();
         let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
         assert!(e.to_string().contains("coord.log"), "{e}");
+    }
+
+    #[test]
+    fn the_line_log_of_earlier_versions_is_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coord.log");
+        std::fs::write(&path, "epoch 0\ncommit 1\nepoch 1\ncommit 3\ncomm").unwrap();
+        let log = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
+        assert_eq!((log.committed(), log.epoch()), (3, 2));
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(stored, "{\"committed\":3,\"epoch\":2}");
+        std::fs::write(&path, "epoch 0\nbogus\ncommit 3\n").unwrap();
+        let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(CommitLog::open(Some(MetaSlot::file(&path).unwrap())).is_err());
     }
 
     #[test]

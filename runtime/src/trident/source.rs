@@ -57,6 +57,28 @@ struct OffsetsRecord {
     ranges: Vec<Range>,
 }
 
+/// A stored record: JSON, or the line log of earlier versions (one JSON range per line),
+/// read once and replaced at the next write.
+fn decode(text: &str) -> Result<OffsetsRecord, String> {
+    let json = match serde_json::from_str::<OffsetsRecord>(text) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    let mut ranges = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<Range>(line) {
+            Ok(r) => ranges.push(r),
+            Err(_) if ranges.is_empty() => return Err(json.to_string()),
+            Err(e) => return Err(format!("line {}: {e}", i + 1)),
+        }
+    }
+    Ok(OffsetsRecord { ranges })
+}
+
 /// Batches of lines by txid.
 #[derive(Debug)]
 pub struct FileBatchSource {
@@ -94,7 +116,13 @@ impl FileBatchSource {
         mode: SourceMode,
         batch_lines: usize,
     ) -> Result<FileBatchSource, SourceError> {
-        let record: OffsetsRecord = slot.get_json()?.unwrap_or_default();
+        let record = match slot.get()? {
+            Some(text) => decode(&text).map_err(|message| MetaError::Corrupt {
+                at: slot.describe(),
+                message,
+            })?,
+            None => OffsetsRecord::default(),
+        };
         let ranges = record
             .ranges
             .iter()
@@ -349,6 +377,21 @@ mod tests {
         std::fs::write(&log, "{\"ranges\":[]}\nnot json\n").unwrap();
         let e = FileBatchSource::open(&input, &log, SourceMode::Opaque, 1).unwrap_err();
         assert!(e.to_string().contains("offsets.log"), "{e}");
+    }
+
+    #[test]
+    fn the_line_log_of_earlier_versions_is_read() {
+        let (_d, input, log) = setup(&["a", "b", "c"]);
+        std::fs::write(
+            &log,
+            "{\"txid\":1,\"start\":0,\"end\":2}\n{\"txid\":2,\"start\":2,\"end\":4}\n",
+        )
+        .unwrap();
+        let mut s = FileBatchSource::open(&input, &log, SourceMode::Transactional, 1).unwrap();
+        assert_eq!(s.batch(2).unwrap(), ["b"]);
+        assert_eq!(s.batch(3).unwrap(), ["c"]);
+        let stored = std::fs::read_to_string(&log).unwrap();
+        assert!(stored.starts_with("{\"ranges\":["), "rewritten: {stored}");
     }
 
     #[test]

@@ -187,6 +187,11 @@ impl MetaSlot {
         &self.key
     }
 
+    /// Where the record is, for messages (a file path, a URL).
+    pub fn describe(&self) -> String {
+        self.store.describe(&self.key)
+    }
+
     /// Read the record.
     pub fn get(&self) -> Result<Option<String>, MetaError> {
         self.store.get(&self.key)
