@@ -4,10 +4,12 @@
 
 mod cluster_common;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use cluster_common::*;
+use squall_runtime::cluster::protocol::trident::{TridentMetaValue, meta_path};
 
 const LONG: Duration = Duration::from_secs(90);
 
@@ -386,61 +388,47 @@ fn a_hung_worker_is_killed_and_restarted_and_a_restarted_supervisor_clears_orpha
     assert!(!alive(orphan), "the orphaned worker was killed");
 }
 
-/// The last committed txid in a trident coordinator log, and whether the batch it
-/// committed ends at `input_len` (everything counted).
-fn trident_progress(store: &std::path::Path, input_len: u64) -> (u64, bool) {
-    let log =
-        std::fs::read_to_string(format!("{}.coordinator", store.display())).unwrap_or_default();
-    let committed = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("commit "))
-        .filter_map(|t| t.trim().parse::<u64>().ok())
-        .next_back()
-        .unwrap_or(0);
-    let offsets =
-        std::fs::read_to_string(format!("{}.offsets", store.display())).unwrap_or_default();
-    let end = offsets
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+/// A Trident metadata record of topology `name`, as its workers stored it at nimbus
+/// (`None`: nothing stored yet, or nimbus unreachable).
+fn trident_meta(url: &str, name: &str, key: &str) -> Option<serde_json::Value> {
+    let body = http_get(url, &meta_path(name, key));
+    let answer: TridentMetaValue = serde_json::from_str(&body).ok()?;
+    serde_json::from_str(&answer.value?).ok()
+}
+
+/// Where a Trident word count is, from its metadata at nimbus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    /// The last committed txid.
+    committed: u64,
+    /// How many times the master coordinator started before the current one.
+    epoch: u64,
+    /// Whether the committed batch ends at the end of the input (everything counted).
+    done: bool,
+}
+
+fn trident_progress(url: &str, name: &str, input_len: u64) -> Progress {
+    let coord = trident_meta(url, name, "coordinator").unwrap_or_default();
+    let committed = coord["committed"].as_u64().unwrap_or(0);
+    let offsets = trident_meta(url, name, "spouts/lines/offsets").unwrap_or_default();
+    let end = offsets["ranges"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter(|r| r["txid"].as_u64() == Some(committed))
         .filter_map(|r| r["end"].as_u64())
         .next_back();
-    (committed, end == Some(input_len))
+    Progress {
+        committed,
+        epoch: coord["epoch"].as_u64().unwrap_or(0),
+        done: end == Some(input_len),
+    }
 }
 
-#[test]
-fn trident_wordcount_counts_exactly_when_a_worker_is_killed_mid_run() {
-    let c = cluster("");
-    let (input, expected) = word_file(&c.root, 20000);
-    let input_len = std::fs::metadata(&input).unwrap().len();
-    let store = c.root.join("counts.redb");
-    let yaml = format!(
-        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}, 0.1, transactional]\n\
-         config:\n  topology.workers: 2\n  topology.max.spout.pending: 2\n  topology.message.timeout.secs: 5\n  \
-         topology.trident.batch.emit.interval.millis: 100\n  squall.trident.file.batch.lines: 400\n",
-        input.display().to_string(),
-        store.display().to_string()
-    );
-    submit(&c, &yaml);
-    let st = wait_running(&c, "tw", 2);
-    wait_for(LONG, "a first committed batch", || {
-        (trident_progress(&store, input_len).0 >= 2).then_some(())
-    });
-    let (before, done) = trident_progress(&store, input_len);
-    assert!(
-        !done,
-        "the run ended before the kill; make the input longer"
-    );
-    for victim in worker_pids(&st) {
-        // Both workers: whichever holds the coordinator, the spout and the state.
-        kill_worker(victim);
-    }
-    wait_for(LONG, "every line committed after the restarts", || {
-        let (txid, done) = trident_progress(&store, input_len);
-        (done && txid > before).then_some(())
-    });
-    let pids = worker_pids(&wait_running(&c, "tw", 2));
-    let (code, out, err) = cli(&c.url, &["kill", "tw", "-w", "0"]);
+/// Kill the topology, wait for its workers to exit, and read its redb store.
+fn kill_and_dump(c: &Cluster, name: &str, store: &std::path::Path) -> BTreeMap<String, u64> {
+    let pids = worker_pids(&wait_running(c, name, 2));
+    let (code, out, err) = cli(&c.url, &["kill", name, "-w", "0"]);
     assert_eq!(code, 0, "{out}{err}");
     wait_for(Duration::from_secs(20), "the workers to exit", || {
         pids.iter().all(|p| !alive(*p)).then_some(())
@@ -461,8 +449,152 @@ fn trident_wordcount_counts_exactly_when_a_worker_is_killed_mid_run() {
         "{out}{}",
         String::from_utf8_lossy(&dump.stderr)
     );
-    let got: std::collections::BTreeMap<String, u64> = serde_json::from_str(&out).unwrap();
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The Trident word count's YAML over `input` into the redb store `store`.
+fn trident_yaml(input: &std::path::Path, store: &std::path::Path, mode: &str) -> String {
+    format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}, 0.1, {mode}]\n\
+         config:\n  topology.workers: 2\n  topology.max.spout.pending: 2\n  topology.message.timeout.secs: 5\n  \
+         topology.trident.batch.emit.interval.millis: 100\n  squall.trident.file.batch.lines: 400\n",
+        input.display().to_string(),
+        store.display().to_string()
+    )
+}
+
+#[test]
+fn trident_wordcount_counts_exactly_when_a_worker_is_killed_mid_run() {
+    let c = cluster("");
+    let (input, expected) = word_file(&c.root, 20000);
+    let input_len = std::fs::metadata(&input).unwrap().len();
+    let store = c.root.join("counts.redb");
+    submit(&c, &trident_yaml(&input, &store, "transactional"));
+    let st = wait_running(&c, "tw", 2);
+    wait_for(LONG, "a first committed batch", || {
+        (trident_progress(&c.url, "tw", input_len).committed >= 2).then_some(())
+    });
+    let before = trident_progress(&c.url, "tw", input_len);
+    assert!(
+        !before.done,
+        "the run ended before the kill; make the input longer"
+    );
+    for victim in worker_pids(&st) {
+        // Both workers: whichever holds the coordinator, the spout and the state.
+        kill_worker(victim);
+    }
+    wait_for(LONG, "every line committed after the restarts", || {
+        let p = trident_progress(&c.url, "tw", input_len);
+        (p.done && p.committed > before.committed).then_some(())
+    });
+    let got = kill_and_dump(&c, "tw", &store);
     assert_eq!(got, expected, "exact counts after kill -9 of the workers");
+    assert_eq!(
+        trident_meta(&c.url, "tw", "coordinator"),
+        None,
+        "the metadata went with the topology"
+    );
+}
+
+/// The supervisor whose worker runs the Trident master coordinator: the one assigned
+/// worker whose statistics show the coordinator emitting (every worker reports every
+/// component, with zeros for those it does not run).
+fn coordinator_supervisor(st: &serde_json::Value) -> Option<String> {
+    let mut found = st["assignment"].as_array()?.iter().filter(|w| {
+        let worker = format!("{}:{}", w["supervisor"].as_str().unwrap_or(""), w["port"]);
+        st["stats"][worker.as_str()]["$mastercoord"]["emitted"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    });
+    let first = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(first["supervisor"].as_str()?.to_string())
+}
+
+#[test]
+fn trident_coordinator_moved_to_another_supervisor_continues_its_txids_exactly() {
+    // 5 s: on a loaded 2-core machine a shorter timeout moves workers before the kill.
+    let mut c = cluster("nimbus.supervisor.timeout.secs: 5\nnimbus.monitor.freq.secs: 0.5\n");
+    let (input, expected) = word_file(&c.root, 20000);
+    let input_len = std::fs::metadata(&input).unwrap().len();
+    // The redb state is host-local: both supervisors run on this machine, so a path in
+    // the test's directory is reachable from wherever nimbus moves the state's task. On
+    // a real cluster it would need a shared filesystem (or a state store of its own).
+    let store = c.root.join("counts.redb");
+    submit(&c, &trident_yaml(&input, &store, "opaque"));
+    wait_running(&c, "tw", 2);
+    wait_for(LONG, "a few committed batches", || {
+        (trident_progress(&c.url, "tw", input_len).committed >= 3).then_some(())
+    });
+    let (st, victim_id) = wait_for(LONG, "the coordinator's worker in the stats", || {
+        let st = status(&c.url, "tw")?;
+        let sup = coordinator_supervisor(&st)?;
+        (worker_pids(&st).len() == 2 && !worker_pids_of(&st, &sup).is_empty()).then_some((st, sup))
+    });
+    let ids: Vec<String> = ["sup1", "sup2"]
+        .iter()
+        .map(|d| {
+            std::fs::read_to_string(c.root.join(d).join("supervisor-id"))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let victim = ids
+        .iter()
+        .position(|id| *id == victim_id)
+        .unwrap_or_else(|| panic!("coordinator on unknown supervisor {victim_id}: {ids:?}"));
+    let survivor_id = ids[1 - victim].clone();
+    let before = trident_progress(&c.url, "tw", input_len);
+    assert!(
+        !before.done,
+        "the run ended before the move; make the input longer"
+    );
+
+    // kill -9 the coordinator's supervisor and its workers: nimbus moves them all.
+    let doomed = worker_pids_of(&st, &victim_id);
+    assert!(!doomed.is_empty(), "the victim runs the coordinator: {st}");
+    c.sups[victim].kill9();
+    for p in &doomed {
+        kill_worker(*p);
+    }
+    wait_for(
+        LONG,
+        "every worker (the coordinator's too) on the survivor",
+        || {
+            let st = status(&c.url, "tw")?;
+            let running = st["workers"]
+                .as_array()?
+                .iter()
+                .filter(|w| w["state"] == "running" && w["supervisor"] == survivor_id.as_str())
+                .count();
+            let assigned_elsewhere = st["assignment"]
+                .as_array()?
+                .iter()
+                .any(|w| w["supervisor"] != survivor_id.as_str());
+            (running == 2 && !assigned_elsewhere).then_some(())
+        },
+    );
+    // The moved coordinator read its predecessor's commit log from nimbus: its txids
+    // go on from there (never back to 1), and every line is counted once.
+    let mut last = before;
+    let end = wait_for(LONG, "every line committed after the move", || {
+        let p = trident_progress(&c.url, "tw", input_len);
+        assert!(
+            p.committed >= last.committed,
+            "the committed txid went back from {last:?} to {p:?}: txids restarted"
+        );
+        last = p;
+        (p.done && p.committed > before.committed).then_some(p)
+    });
+    assert!(
+        end.epoch > before.epoch,
+        "the coordinator restarted from nimbus's record: {before:?} then {end:?}"
+    );
+    let got = kill_and_dump(&c, "tw", &store);
+    assert_eq!(got, expected, "exact counts after the coordinator moved");
 }
 
 #[test]

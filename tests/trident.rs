@@ -18,7 +18,7 @@ use squall_runtime::trident::{
     SpoutCoordinator, SpoutEmitter, StateKind, StateRead, StateSpec, StateUpdater, Sum,
     TransactionAttempt, TridentCollector, TridentTopology, TridentTuple,
 };
-use squall_runtime::trident::{BatchSpout, OpContext};
+use squall_runtime::trident::{BatchSpout, CoordinatorContext, OpContext};
 use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError, Registry, Value, Values, values};
 use squall_topologies::FailingSplit;
 
@@ -312,7 +312,10 @@ impl BatchSpout for GrowingSpout {
     fn fields(&self) -> Vec<String> {
         vec!["line".into()]
     }
-    fn coordinator(&self) -> Result<Box<dyn SpoutCoordinator>, OpError> {
+    fn coordinator(
+        &self,
+        _ctx: &CoordinatorContext<'_>,
+    ) -> Result<Box<dyn SpoutCoordinator>, OpError> {
         Ok(Box::new(GrowingCoordinator {
             spout: self.clone(),
             ends: BTreeMap::new(),

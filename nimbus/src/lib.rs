@@ -17,8 +17,9 @@
 //! # }
 //! ```
 //!
-//! Data directory layout: `nimbus.redb` (topology records, assignments, supervisors),
-//! `artifacts/<sha256>` (topology binaries, mode 0755), `tmp/` (validation scratch).
+//! Data directory layout: `nimbus.redb` (topology records, assignments, supervisors,
+//! Trident coordination metadata), `artifacts/<sha256>` (topology binaries, mode 0755),
+//! `tmp/` (validation scratch).
 
 pub mod api;
 pub mod artifacts;

@@ -1,7 +1,8 @@
 //! The durable cluster state: a redb file (`<data dir>/nimbus.redb`) with one table of
 //! topology records, one of assignments (both keyed by topology name), one of known
 //! supervisors and a counter. Values are JSON. Every change is one write transaction,
-//! so a crash leaves either the old or the new state.
+//! so a crash leaves either the old or the new state. Trident's coordination metadata
+//! has a table of its own, keyed by topology id (see `store_trident.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ const TOPOLOGIES: TableDefinition<&str, &[u8]> = TableDefinition::new("topologie
 const ASSIGNMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("assignments");
 const SUPERVISORS: TableDefinition<&str, &[u8]> = TableDefinition::new("supervisors");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Trident coordination metadata: (topology id, key) -> value.
+const TRIDENT_META: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("trident_meta");
 /// Key of the topology submission counter in `META`.
 const SEQ_KEY: &str = "topology_seq";
 
@@ -102,6 +105,7 @@ impl Store {
             txn.open_table(def).map_err(|e| self.db_err(e))?;
         }
         txn.open_table(META).map_err(|e| self.db_err(e))?;
+        txn.open_table(TRIDENT_META).map_err(|e| self.db_err(e))?;
         let mut writer = Writer { store: self, txn };
         let out = f(&mut writer)?;
         writer.txn.commit().map_err(|e| self.db_err(e))?;
@@ -186,6 +190,11 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError
         source,
     })
 }
+
+#[path = "store_trident.rs"]
+mod trident;
+
+pub use trident::MetaPutOutcome;
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

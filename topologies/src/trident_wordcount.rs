@@ -4,9 +4,11 @@
 //! constructorArgs: `[input_path, store_path, fail_fraction, mode]`. `fail_fraction`
 //! (default 0) makes the split function fail that fraction of batch attempts at random,
 //! to show replays; `mode` is `transactional` (default) or `opaque` (spout and state).
-//! Next to the store it keeps `STORE.offsets` (each txid's byte range) and
-//! `STORE.coordinator` (the last committed txid), which make replays after a crash
-//! exact. Config `squall.trident.file.batch.lines` (default 100000) caps a batch;
+//! The coordination metadata that makes replays after a crash exact — each uncommitted
+//! txid's byte range and the last committed txid — lives at nimbus on a cluster (so the
+//! coordinator can move between supervisors), and next to the store in local mode
+//! (`STORE.offsets`, `STORE.coordinator`). The redb store itself is host-local: on a
+//! cluster its path must be reachable wherever the state's task runs. Config `squall.trident.file.batch.lines` (default 100000) caps a batch;
 //! `squall.trident.wordcount.parallelism` (default 1) sets the tasks reading and
 //! splitting (each reads its share of every batch).
 

@@ -6,6 +6,7 @@ mod artifacts;
 mod body;
 mod supervisors;
 mod topologies;
+mod trident;
 mod version;
 
 use std::sync::Arc;
@@ -96,6 +97,10 @@ pub fn router(state: AppState) -> Router {
             post(topologies::rebalance),
         )
         .route("/api/v1/topologies/{name}/stats", post(topologies::stats))
+        .route(
+            "/api/v1/topologies/{name}/trident/{*key}",
+            get(trident::get_meta).put(trident::put_meta),
+        )
         .route(
             "/api/v1/supervisors/heartbeat",
             post(supervisors::heartbeat),

@@ -12,6 +12,7 @@ pub mod lifecycle;
 mod stats;
 mod supervisors;
 mod topologies;
+mod trident;
 mod views;
 
 pub use topologies::{Submission, check_name};
@@ -241,9 +242,16 @@ impl Cluster {
         Ok(())
     }
 
-    /// Delete a topology and its assignment.
+    /// Delete a topology, its assignment and its Trident metadata.
     fn remove(&self, st: &mut State, name: &str) -> Result<(), ClusterError> {
-        self.store.write(|w| w.delete_topology(name))?;
+        let id = st.topologies.get(name).map(|t| t.record.id.clone());
+        self.store.write(|w| {
+            w.delete_topology(name)?;
+            if let Some(id) = &id {
+                w.delete_trident_meta(id)?;
+            }
+            Ok(())
+        })?;
         if let Some(t) = st.topologies.remove(name) {
             tracing::info!(topology = %name, id = %t.record.id,
                 "killed topology removed; its workers are released");

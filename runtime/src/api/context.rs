@@ -11,6 +11,7 @@ use crate::api::tuple::Fields;
 use crate::engine::transfer::Envelope;
 use crate::topology::config::Config;
 use crate::topology::yaml::Subscription;
+use crate::trident::meta::MetaStore;
 
 /// Topology-wide facts shared by every task's context.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub(crate) struct TopologyInfo {
     pub(crate) task_component: BTreeMap<TaskId, String>,
     /// Every subscription, in file order.
     pub(crate) subscriptions: Vec<Subscription>,
+    /// Where Trident's coordination metadata lives (a worker: nimbus).
+    pub(crate) trident_meta: Option<Arc<dyn MetaStore>>,
 }
 
 /// Wakes a bolt's executor from another thread: soon after [`Waker::wake`], the executor
@@ -162,6 +165,14 @@ impl TopologyContext {
     /// Storm's `getSources` / `getTargets`.
     pub fn subscriptions(&self) -> &[Subscription] {
         &self.info.subscriptions
+    }
+
+    /// Where Trident's coordination metadata (the master coordinator's commit log, the
+    /// spouts' batch offsets) is kept: nimbus's durable store in a cluster worker, so
+    /// that it survives the coordinator moving to another supervisor; `None` in local
+    /// mode, where Trident falls back to the files its topology names.
+    pub fn trident_meta(&self) -> Option<&Arc<dyn MetaStore>> {
+        self.info.trident_meta.as_ref()
     }
 
     /// A handle that makes this bolt's executor call [`crate::Bolt::wake`] (bolts only;

@@ -53,7 +53,11 @@ pub(crate) fn queue_capacity(config: &Config) -> usize {
 }
 
 /// The shared topology facts every context refers to.
-pub(crate) fn topology_info(topo: &ValidTopology, plan: &TaskPlan) -> Arc<TopologyInfo> {
+pub(crate) fn topology_info(
+    topo: &ValidTopology,
+    plan: &TaskPlan,
+    trident_meta: Option<Arc<dyn crate::trident::meta::MetaStore>>,
+) -> Arc<TopologyInfo> {
     Arc::new(TopologyInfo {
         name: topo.name.clone(),
         component_tasks: plan.component_tasks.clone(),
@@ -71,6 +75,7 @@ pub(crate) fn topology_info(topo: &ValidTopology, plan: &TaskPlan) -> Arc<Topolo
             .collect(),
         task_component: plan.task_components(),
         subscriptions: topo.subscriptions.clone(),
+        trident_meta,
     })
 }
 

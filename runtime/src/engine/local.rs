@@ -72,6 +72,7 @@ pub fn run_local(
         executors: plan.executors.clone(),
         remote: BTreeMap::new(),
         capture: options.capture,
+        trident_meta: None,
     })?;
     let run = engine.run.clone();
 

@@ -37,6 +37,8 @@ pub(crate) struct EngineSpec<'a> {
     pub(crate) remote: BTreeMap<TaskId, Destination>,
     /// Record every emit (tests).
     pub(crate) capture: bool,
+    /// Where Trident keeps its coordination metadata (`None`: files, local mode).
+    pub(crate) trident_meta: Option<Arc<dyn crate::trident::meta::MetaStore>>,
 }
 
 /// A started engine.
@@ -135,6 +137,7 @@ impl Engine {
             executors: local_executors,
             remote,
             capture,
+            trident_meta,
         } = spec;
         let spout_tasks: usize = local_executors
             .iter()
@@ -179,7 +182,7 @@ impl Engine {
             registry,
             run: run.clone(),
             task_queues,
-            info: topology_info(topo, plan),
+            info: topology_info(topo, plan, trident_meta),
             worker_tasks,
             capture,
         };

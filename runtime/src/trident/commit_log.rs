@@ -1,132 +1,157 @@
 //! The master coordinator's durable memory: the last committed txid and how many times
 //! it has started (its epoch, which makes attempts of a restarted coordinator newer
-//! than any attempt of the one before).
+//! than any attempt of the one before). One record in a [`MetaSlot`] (nimbus in a
+//! cluster, a file in local mode), replaced whole at every change.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use serde::{Deserialize, Serialize};
 
-use super::ops::OpError;
+use super::meta::{MetaError, MetaSlot};
 
-/// An append-only log of `epoch N` and `commit T` lines.
-#[derive(Debug)]
-pub(crate) struct CommitLog {
-    path: Option<PathBuf>,
+/// The stored record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    /// Last committed txid (0: none).
     committed: u64,
+    /// Starts of the coordinator before the current one.
     epoch: u32,
-    lines: usize,
 }
 
-fn err(path: &Path, e: impl std::fmt::Display) -> OpError {
-    OpError(format!("commit log {}: {e}", path.display()))
+/// A stored record: JSON, or the line log of earlier versions (`epoch N` and
+/// `commit T` lines, a torn last line ignored), read once and then replaced.
+fn decode(text: &str) -> Result<Record, String> {
+    let json = match serde_json::from_str::<Record>(text) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut record = Record::default();
+    let mut valid = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let parsed = match line.split_once(' ') {
+            Some(("commit", t)) => t.trim().parse().map(|t| record.committed = t).is_ok(),
+            Some(("epoch", e)) => e.trim().parse().map(|e| record.epoch = e).is_ok(),
+            _ => false,
+        };
+        if parsed {
+            valid += 1;
+        } else if i + 1 < lines.len() {
+            return Err(format!("{json} (nor a line log: line {}: {line:?})", i + 1));
+        }
+    }
+    if valid == 0 {
+        // Not a line log either (a torn last line alone is no log).
+        return Err(json.to_string());
+    }
+    Ok(record)
+}
+
+/// The commit log of one master coordinator.
+#[derive(Debug)]
+pub(crate) struct CommitLog {
+    slot: Option<MetaSlot>,
+    record: Record,
 }
 
 impl CommitLog {
-    /// Open (or create) the log at `path` and start a new epoch; `None` keeps nothing
-    /// (txids start at 1, epoch 0).
-    pub fn open(path: Option<&Path>) -> Result<CommitLog, OpError> {
-        let Some(path) = path else {
+    /// Read the record in `slot` and start a new epoch (written before anything else
+    /// happens); `None` keeps nothing (txids start at 1, epoch 0).
+    pub fn open(slot: Option<MetaSlot>) -> Result<CommitLog, MetaError> {
+        let Some(slot) = slot else {
             return Ok(CommitLog {
-                path: None,
-                committed: 0,
-                epoch: 0,
-                lines: 0,
+                slot: None,
+                record: Record::default(),
             });
         };
-        let mut log = CommitLog {
-            path: Some(path.to_path_buf()),
-            committed: 0,
-            epoch: 0,
-            lines: 0,
-        };
-        if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| err(path, e))?;
-            for (i, line) in text.lines().enumerate() {
-                let bad = || {
-                    err(
-                        path,
-                        format!("line {}: not a commit log record: {line:?}", i + 1),
-                    )
-                };
-                match line.split_once(' ') {
-                    Some(("commit", t)) => log.committed = t.trim().parse().map_err(|_| bad())?,
-                    Some(("epoch", e)) => log.epoch = e.trim().parse().map_err(|_| bad())?,
-                    // A torn last line (crash mid-append) is ignored.
-                    _ if i + 1 == text.lines().count() => {}
-                    _ => return Err(bad()),
+        let record = match slot.get()? {
+            Some(text) => {
+                let r = decode(&text).map_err(|message| MetaError::Corrupt {
+                    at: slot.describe(),
+                    message,
+                })?;
+                Record {
+                    committed: r.committed,
+                    epoch: r.epoch.wrapping_add(1),
                 }
-                log.lines += 1;
             }
-            log.epoch += 1;
-        }
-        log.append(&format!("epoch {}", log.epoch))?;
-        Ok(log)
+            None => Record::default(),
+        };
+        slot.put_json(&record)?;
+        Ok(CommitLog {
+            slot: Some(slot),
+            record,
+        })
     }
 
     /// The last committed txid (0: none).
     pub fn committed(&self) -> u64 {
-        self.committed
+        self.record.committed
     }
 
     /// How many times the coordinator started before this run.
     pub fn epoch(&self) -> u32 {
-        self.epoch
+        self.record.epoch
     }
 
-    /// Record that `txid` committed.
-    pub fn record(&mut self, txid: u64) -> Result<(), OpError> {
-        self.committed = txid;
-        if self.lines > 10_000 {
-            self.compact()?;
+    /// Record, durably, that `txid` committed.
+    pub fn record(&mut self, txid: u64) -> Result<(), MetaError> {
+        let next = Record {
+            committed: txid,
+            ..self.record
+        };
+        if let Some(slot) = &self.slot {
+            slot.put_json(&next)?;
         }
-        self.append(&format!("commit {txid}"))
-    }
-
-    fn compact(&mut self) -> Result<(), OpError> {
-        let Some(path) = self.path.clone() else {
-            return Ok(());
-        };
-        let tmp = path.with_extension("tmp");
-        let text = format!("epoch {}\ncommit {}\n", self.epoch, self.committed);
-        std::fs::write(&tmp, text).map_err(|e| err(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| err(&path, e))?;
-        self.lines = 2;
-        Ok(())
-    }
-
-    fn append(&mut self, line: &str) -> Result<(), OpError> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| err(path, e))?;
-        f.write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| f.sync_data())
-            .map_err(|e| err(path, e))?;
-        self.lines += 1;
+        self.record = next;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::trident::meta::{MemoryMetaStore, MetaKey};
 
     #[test]
     fn a_reopened_log_resumes_after_the_last_commit_in_a_new_epoch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("coord.log");
-        let mut log = CommitLog::open(Some(&path)).unwrap();
+        let mut log = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
         assert_eq!((log.committed(), log.epoch()), (0, 0));
         log.record(1).unwrap();
         log.record(2).unwrap();
-        let again = CommitLog::open(Some(&path)).unwrap();
+        let again = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
         assert_eq!((again.committed(), again.epoch()), (2, 1));
+        std::fs::write(&path, "{\"committed\":1}\nbogus\n").unwrap();
+        let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
+        assert!(e.to_string().contains("coord.log"), "{e}");
+    }
+
+    #[test]
+    fn the_line_log_of_earlier_versions_is_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coord.log");
+        std::fs::write(&path, "epoch 0\ncommit 1\nepoch 1\ncommit 3\ncomm").unwrap();
+        let log = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
+        assert_eq!((log.committed(), log.epoch()), (3, 2));
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(stored, "{\"committed\":3,\"epoch\":2}");
         std::fs::write(&path, "epoch 0\nbogus\ncommit 3\n").unwrap();
-        let e = CommitLog::open(Some(&path)).unwrap_err();
-        assert!(e.0.contains("line 2"), "{e}");
+        let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(CommitLog::open(Some(MetaSlot::file(&path).unwrap())).is_err());
+    }
+
+    #[test]
+    fn a_coordinator_started_elsewhere_on_the_same_store_resumes_too() {
+        let store: Arc<dyn crate::trident::meta::MetaStore> = Arc::new(MemoryMetaStore::new());
+        let slot = || Some(MetaSlot::new(store.clone(), MetaKey::coordinator()));
+        let mut first = CommitLog::open(slot()).unwrap();
+        first.record(7).unwrap();
+        let moved = CommitLog::open(slot()).unwrap();
+        assert_eq!((moved.committed(), moved.epoch()), (7, 1));
     }
 }

@@ -246,13 +246,13 @@ impl TridentTopology {
         let mut spout_list = Vec::new();
         for (gi, gr) in groups.iter().enumerate() {
             if let Some(s) = gr.spout
-                && let Op::Spout { spout, .. } = &g.nodes[s].op
+                && let Op::Spout { spout, name } = &g.nodes[s].op
             {
                 plans[gi].spout = Some(PlanSpout {
                     index: spout_list.len(),
                     spout: spout.clone(),
                 });
-                spout_list.push(spout.clone());
+                spout_list.push((name.clone(), spout.clone()));
                 streams.push(stream_def(
                     MASTER_ID,
                     &gr.id,

@@ -3,6 +3,12 @@
 //! their tuple trees complete, and replays failed ones — driven by
 //! [`BatchCoordinator`]. It measures each batch's latency from its first start to its
 //! commit.
+//!
+//! Its commit log and the spouts' batch metadata live in the topology's
+//! [`MetaStore`](super::meta::MetaStore) (nimbus in a cluster, so the coordinator resumes
+//! its txids on whichever supervisor it runs next; the topology's files in local mode),
+//! and are durable before the batch they describe is emitted: a batch whose metadata
+//! cannot be written is not emitted, it fails and is retried.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -13,7 +19,8 @@ use async_trait::async_trait;
 
 use super::commit_log::CommitLog;
 use super::coordinator::{Action, BatchCoordinator, TransactionAttempt};
-use super::spout::{BatchSpout, SpoutCoordinator};
+use super::meta::{MetaKey, MetaSlot};
+use super::spout::{BatchSpout, CoordinatorContext, SpoutCoordinator};
 use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, TX_FIELD};
 use crate::api::component::Spout;
 use crate::api::context::TopologyContext;
@@ -26,11 +33,17 @@ use crate::{SpoutCollector, Value};
 /// Settings of the master coordinator.
 #[derive(Clone)]
 pub(crate) struct MasterSettings {
-    pub spouts: Vec<Arc<dyn BatchSpout>>,
+    /// Each Trident spout with its stream name (which keys its metadata).
+    pub spouts: Vec<(String, Arc<dyn BatchSpout>)>,
     pub max_pending: usize,
     pub interval: Duration,
+    /// The commit log file of local mode (a worker keeps it at nimbus).
     pub commit_log: Option<PathBuf>,
 }
+
+/// How long the master waits before it starts batches again after their metadata
+/// could not be written.
+const PLAN_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -65,6 +78,8 @@ pub(crate) struct MasterSpout {
     started: HashMap<u64, Instant>,
     epoch: u32,
     clock: Arc<dyn Clock>,
+    /// No batch starts before this (after a planning failure).
+    hold_until: Option<Instant>,
 }
 
 impl MasterSpout {
@@ -82,6 +97,7 @@ impl MasterSpout {
             started: HashMap::new(),
             epoch: 0,
             clock: clock::system(),
+            hold_until: None,
         }
     }
 
@@ -110,9 +126,13 @@ impl MasterSpout {
                     match c.plan(wire) {
                         Ok(m) => metas.push(m),
                         Err(e) => {
-                            // Could not plan: let the batch fail and be retried.
+                            // Could not plan (or record the plan): the batch is not
+                            // emitted; it fails and is retried after a pause.
                             self.coord.failed(ta);
-                            return Err(ComponentError::msg(format!("planning batch {wire}: {e}")));
+                            self.hold_until = Some(self.clock.now() + PLAN_RETRY_PAUSE);
+                            return Err(ComponentError::msg(format!(
+                                "planning batch {wire} (not emitted; retried): {e}"
+                            )));
                         }
                     }
                 }
@@ -136,8 +156,12 @@ impl MasterSpout {
             Action::Success(ta) => {
                 let txid = self.wire(ta).txid;
                 if let Some(log) = &mut self.log {
-                    log.record(txid)
-                        .map_err(|e| ComponentError::msg(e.to_string()))?;
+                    // Spouts forget the metadata of older batches only once the commit
+                    // is durable: a failure here keeps it, and a restarted coordinator
+                    // replays `txid` (which the states recognise as applied).
+                    log.record(txid).map_err(|e| {
+                        ComponentError::msg(format!("recording the commit of txid {txid}: {e}"))
+                    })?;
                 }
                 for c in &mut self.coordinators {
                     c.success(txid);
@@ -169,22 +193,37 @@ impl Spout for MasterSpout {
         out.declare_stream(COMMIT_STREAM, &[TX_FIELD]);
     }
 
-    async fn open(&mut self, _ctx: &TopologyContext) -> Result<(), ComponentError> {
-        let log = CommitLog::open(self.settings.commit_log.as_deref())
-            .map_err(|e| ComponentError::msg(e.to_string()))?;
+    async fn open(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
+        let slot = match (ctx.trident_meta(), &self.settings.commit_log) {
+            (Some(store), _) => Some(MetaSlot::new(store.clone(), MetaKey::coordinator())),
+            (None, Some(path)) => Some(
+                MetaSlot::file(path)
+                    .map_err(|e| ComponentError::msg(format!("trident commit log: {e}")))?,
+            ),
+            (None, None) => None,
+        };
+        let log = CommitLog::open(slot)
+            .map_err(|e| ComponentError::msg(format!("trident commit log: {e}")))?;
         // The coordinator counts txids from 1: offset them past the last commit.
         self.base = log.committed();
         self.epoch = log.epoch();
         self.log = Some(log);
-        for s in &self.settings.spouts {
+        for (name, s) in &self.settings.spouts {
+            let cctx = CoordinatorContext::new(name, ctx.trident_meta());
             self.coordinators.push(
-                s.coordinator()
-                    .map_err(|e| ComponentError::msg(format!("spout coordinator: {e}")))?,
+                s.coordinator(&cctx).map_err(|e| {
+                    ComponentError::msg(format!("coordinator of spout '{name}': {e}"))
+                })?,
             );
         }
         tracing::info!(
             resume_after = self.base,
             epoch = self.epoch,
+            metadata = if ctx.trident_meta().is_some() {
+                "nimbus"
+            } else {
+                "local files"
+            },
             "trident master coordinator open"
         );
         Ok(())
@@ -195,6 +234,10 @@ impl Spout for MasterSpout {
             self.handle(a, out)?;
         }
         let now = self.clock.now();
+        if self.hold_until.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        self.hold_until = None;
         let ready = self.coord.wants_new(now) && self.coordinators.iter().all(|c| c.is_ready());
         for a in self.coord.poll(now, ready) {
             self.handle(a, out)?;

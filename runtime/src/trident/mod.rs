@@ -12,6 +12,10 @@
 //! pair), replayable spouts ([`FileBatchSpout`], transactional or opaque, over
 //! [`source`]) and map states with Storm's three update rules over in-memory or redb
 //! backends ([`state`]).
+//!
+//! The coordination metadata (the master's commit log, each spout's batch offsets)
+//! lives in a [`meta::MetaStore`]: nimbus in a cluster, files in local mode. A redb
+//! state lives on the host of the tasks that write it.
 
 mod bolt;
 mod commit_log;
@@ -19,6 +23,7 @@ mod compile;
 pub mod coordinator;
 mod graph;
 mod master;
+pub mod meta;
 mod nodes;
 mod ops;
 mod plan;
@@ -38,7 +43,9 @@ pub use ops::{
     QueryFunction, ReducerAggregator, StateRead, StateUpdater, Sum, TridentCollector, TridentTuple,
 };
 pub use source::SourceMode;
-pub use spout::{BatchSpout, FileBatchSpout, FixedBatchSpout, SpoutCoordinator, SpoutEmitter};
+pub use spout::{
+    BatchSpout, CoordinatorContext, FileBatchSpout, FixedBatchSpout, SpoutCoordinator, SpoutEmitter,
+};
 pub use state::StateKind;
 pub use state_spec::{CommitFaults, StateSpec, drop_memory_store, memory_store};
 pub use stream::{GroupedStream, Stream, TridentState, TridentTopology};

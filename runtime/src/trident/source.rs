@@ -1,15 +1,18 @@
 //! A replayable batch source over a text file: the lines of each txid's batch, with the
-//! byte range of every txid recorded durably in an offsets log, so a replay — even
-//! after the process crashed — reads the same lines (transactional) or picks up from
-//! where the previous txid ended (opaque).
+//! byte range of every uncommitted txid recorded durably (in a [`MetaSlot`]: nimbus in
+//! a cluster, a file in local mode) before the batch is emitted, so a replay — even
+//! after the process crashed or the coordinator moved — reads the same lines
+//! (transactional) or picks up from where the previous txid ended (opaque).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use super::meta::{MetaError, MetaSlot};
 
 /// How a replayed txid is rebuilt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,30 +36,54 @@ pub enum SourceError {
         /// Why.
         source: std::io::Error,
     },
-    /// A line of the offsets log is not a record.
-    #[error("{path}:{line}: not an offsets record: {message}")]
-    Log {
-        /// The log file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// The offsets record could not be read or written.
+    #[error("batch offsets: {0}")]
+    Meta(#[from] MetaError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Range {
     txid: u64,
     start: u64,
     end: u64,
 }
 
+/// The stored record: the ranges of the txids not known to be committed, and of the
+/// last committed one (where the next txid starts).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetsRecord {
+    ranges: Vec<Range>,
+}
+
+/// A stored record: JSON, or the line log of earlier versions (one JSON range per line),
+/// read once and replaced at the next write.
+fn decode(text: &str) -> Result<OffsetsRecord, String> {
+    let json = match serde_json::from_str::<OffsetsRecord>(text) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    let mut ranges = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<Range>(line) {
+            Ok(r) => ranges.push(r),
+            Err(_) if ranges.is_empty() => return Err(json.to_string()),
+            Err(e) => return Err(format!("line {}: {e}", i + 1)),
+        }
+    }
+    Ok(OffsetsRecord { ranges })
+}
+
 /// Batches of lines by txid.
 #[derive(Debug)]
 pub struct FileBatchSource {
     input: PathBuf,
-    log_path: PathBuf,
+    slot: MetaSlot,
     mode: SourceMode,
     batch_lines: usize,
     ranges: BTreeMap<u64, (u64, u64)>,
@@ -71,36 +98,50 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SourceError + '_ {
 
 impl FileBatchSource {
     /// A source over `input` with at most `batch_lines` lines per batch, recording its
-    /// ranges in `log` (created if missing; read back if present).
+    /// ranges in the file `log` (created if missing; read back if present).
     pub fn open(
         input: &Path,
         log: &Path,
         mode: SourceMode,
         batch_lines: usize,
     ) -> Result<FileBatchSource, SourceError> {
-        let mut ranges = BTreeMap::new();
-        if log.exists() {
-            let text = std::fs::read_to_string(log).map_err(io(log))?;
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let r: Range = serde_json::from_str(line).map_err(|e| SourceError::Log {
-                    path: log.to_path_buf(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })?;
-                ranges.insert(r.txid, (r.start, r.end));
-            }
-        }
+        FileBatchSource::open_in(input, MetaSlot::file(log)?, mode, batch_lines)
+    }
+
+    /// A source over `input` with at most `batch_lines` lines per batch, recording its
+    /// ranges in `slot` (read back if present).
+    pub fn open_in(
+        input: &Path,
+        slot: MetaSlot,
+        mode: SourceMode,
+        batch_lines: usize,
+    ) -> Result<FileBatchSource, SourceError> {
+        let record = match slot.get()? {
+            Some(text) => decode(&text).map_err(|message| MetaError::Corrupt {
+                at: slot.describe(),
+                message,
+            })?,
+            None => OffsetsRecord::default(),
+        };
+        let ranges = record
+            .ranges
+            .iter()
+            .map(|r| (r.txid, (r.start, r.end)))
+            .collect();
         Ok(FileBatchSource {
             input: input.to_path_buf(),
-            log_path: log.to_path_buf(),
+            slot,
             mode,
             batch_lines: batch_lines.max(1),
             ranges,
         })
+    }
+
+    /// Batch `txid` committed: the ranges of older txids are no longer needed (dropped
+    /// from the record at its next write; `txid`'s own is kept: the next txid starts
+    /// where it ended).
+    pub fn committed(&mut self, txid: u64) {
+        self.ranges.retain(|t, _| *t >= txid);
     }
 
     /// The recorded byte range of `txid`, if it was emitted.
@@ -190,23 +231,19 @@ impl FileBatchSource {
         Ok((lines, pos))
     }
 
-    /// Append a range to the log, durably, before the batch is emitted.
+    /// Record a range, durably, before the batch is emitted; kept in memory only once
+    /// it is durable (a failed write leaves the source as it was).
     fn record(&mut self, r: Range) -> Result<(), SourceError> {
-        let path = self.log_path.clone();
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        let mut line = serde_json::to_string(&r).map_err(|e| SourceError::Log {
-            path: path.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        line.push('\n');
-        log.write_all(line.as_bytes()).map_err(io(&path))?;
-        log.sync_data().map_err(io(&path))?;
-        self.ranges.insert(r.txid, (r.start, r.end));
+        let mut ranges = self.ranges.clone();
+        ranges.insert(r.txid, (r.start, r.end));
+        let record = OffsetsRecord {
+            ranges: ranges
+                .iter()
+                .map(|(&txid, &(start, end))| Range { txid, start, end })
+                .collect(),
+        };
+        self.slot.put_json(&record)?;
+        self.ranges = ranges;
         Ok(())
     }
 }
@@ -258,7 +295,11 @@ pub fn read_part(
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+
     use super::*;
+    use crate::trident::meta::MetaKey;
 
     fn setup(lines: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -333,8 +374,70 @@ mod tests {
     #[test]
     fn a_corrupt_log_is_a_clear_error() {
         let (_d, input, log) = setup(&["a"]);
-        std::fs::write(&log, "{\"txid\":1,\"start\":0,\"end\":2}\nnot json\n").unwrap();
+        std::fs::write(&log, "{\"ranges\":[]}\nnot json\n").unwrap();
         let e = FileBatchSource::open(&input, &log, SourceMode::Opaque, 1).unwrap_err();
-        assert!(e.to_string().contains("offsets.log:2:"), "{e}");
+        assert!(e.to_string().contains("offsets.log"), "{e}");
+    }
+
+    #[test]
+    fn the_line_log_of_earlier_versions_is_read() {
+        let (_d, input, log) = setup(&["a", "b", "c"]);
+        std::fs::write(
+            &log,
+            "{\"txid\":1,\"start\":0,\"end\":2}\n{\"txid\":2,\"start\":2,\"end\":4}\n",
+        )
+        .unwrap();
+        let mut s = FileBatchSource::open(&input, &log, SourceMode::Transactional, 1).unwrap();
+        assert_eq!(s.batch(2).unwrap(), ["b"]);
+        assert_eq!(s.batch(3).unwrap(), ["c"]);
+        let stored = std::fs::read_to_string(&log).unwrap();
+        assert!(stored.starts_with("{\"ranges\":["), "rewritten: {stored}");
+    }
+
+    #[test]
+    fn committed_ranges_are_dropped_but_the_last_one_is_kept() {
+        let (_d, input, log) = setup(&["a", "b", "c", "d", "e", "f"]);
+        let mut s = FileBatchSource::open(&input, &log, SourceMode::Opaque, 1).unwrap();
+        for txid in 1..=4 {
+            s.plan(txid).unwrap();
+        }
+        s.committed(3);
+        s.plan(5).unwrap();
+        let stored = std::fs::read_to_string(&log).unwrap();
+        assert!(!stored.contains("\"txid\":2"), "{stored}");
+        // A restarted (or moved) coordinator continues after the last commit.
+        let mut again = FileBatchSource::open(&input, &log, SourceMode::Opaque, 1).unwrap();
+        assert_eq!(again.range(3), Some((4, 6)));
+        assert_eq!(again.batch(4).unwrap(), ["d"]);
+    }
+
+    /// A store whose writes all fail.
+    #[derive(Debug)]
+    struct ReadOnly;
+
+    impl crate::trident::meta::MetaStore for ReadOnly {
+        fn get(&self, _: &MetaKey) -> Result<Option<String>, MetaError> {
+            Ok(None)
+        }
+        fn put(&self, key: &MetaKey, _: &str) -> Result<(), MetaError> {
+            Err(MetaError::Refused {
+                key: key.to_string(),
+                status: 503,
+                message: "read-only".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_range_is_not_kept_when_it_could_not_be_recorded() {
+        let (_d, input, _) = setup(&["a", "b"]);
+        let slot = MetaSlot::new(
+            std::sync::Arc::new(ReadOnly),
+            MetaKey::spout("lines", "offsets").unwrap(),
+        );
+        let mut s = FileBatchSource::open_in(&input, slot, SourceMode::Transactional, 1).unwrap();
+        let e = s.plan(1).unwrap_err();
+        assert!(e.to_string().contains("read-only"), "{e}");
+        assert_eq!(s.range(1), None, "never handed out without its record");
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::coordinator::TransactionAttempt;
+use super::meta::{MetaError, MetaKey, MetaSlot, MetaStore};
 use super::ops::{OpContext, OpError};
 use super::source::{FileBatchSource, SourceMode, read_part};
 use crate::{Value, Values};
@@ -15,10 +16,54 @@ use crate::{Value, Values};
 pub trait BatchSpout: Send + Sync + 'static {
     /// The fields of the tuples it emits.
     fn fields(&self) -> Vec<String>;
-    /// The coordinator half (one, in the master coordinator's task).
-    fn coordinator(&self) -> Result<Box<dyn SpoutCoordinator>, OpError>;
+    /// The coordinator half (one, in the master coordinator's task). Metadata it must
+    /// find again after a restart (what each txid holds) belongs in
+    /// [`CoordinatorContext::meta_slot`] when there is one.
+    fn coordinator(
+        &self,
+        ctx: &CoordinatorContext<'_>,
+    ) -> Result<Box<dyn SpoutCoordinator>, OpError>;
     /// The emitter half (one per spout task).
     fn emitter(&self, ctx: &OpContext<'_>) -> Result<Box<dyn SpoutEmitter>, OpError>;
+}
+
+/// What a spout's coordinator half is made with: the spout's stream name and the
+/// topology's metadata store.
+#[derive(Debug, Clone, Copy)]
+pub struct CoordinatorContext<'a> {
+    spout: &'a str,
+    meta: Option<&'a Arc<dyn MetaStore>>,
+}
+
+impl<'a> CoordinatorContext<'a> {
+    /// The context of spout (stream) `spout` with the topology's metadata store (`None`
+    /// in local mode).
+    pub fn new(spout: &'a str, meta: Option<&'a Arc<dyn MetaStore>>) -> CoordinatorContext<'a> {
+        CoordinatorContext { spout, meta }
+    }
+
+    /// The spout's stream name.
+    pub fn spout_name(&self) -> &str {
+        self.spout
+    }
+
+    /// The topology's metadata store: nimbus in a cluster worker, `None` in local mode.
+    pub fn meta_store(&self) -> Option<&Arc<dyn MetaStore>> {
+        self.meta
+    }
+
+    /// This spout's record `leaf` (key `spouts/<name>/<leaf>`) in the metadata store, or
+    /// `None` in local mode.
+    pub fn meta_slot(&self, leaf: &str) -> Result<Option<MetaSlot>, MetaError> {
+        self.meta
+            .map(|store| {
+                Ok(MetaSlot::new(
+                    store.clone(),
+                    MetaKey::spout(self.spout, leaf)?,
+                ))
+            })
+            .transpose()
+    }
 }
 
 /// Decides batch contents; runs in the master coordinator.
@@ -50,8 +95,10 @@ pub trait SpoutEmitter: Send {
 
 /// A replayable spout over the lines of a text file (field `line`): transactional
 /// (a txid always has the same lines) or opaque (a replay re-reads from where the
-/// previous txid ended). The byte range of every txid is kept in an offsets log, so a
-/// replay after a crash reads the same lines. Several tasks split each batch's range.
+/// previous txid ended). The byte range of every uncommitted txid is recorded before
+/// its batch is emitted — at nimbus in a cluster (key `spouts/<stream>/offsets`), in
+/// the `offsets` file in local mode — so a replay after a crash, or on another
+/// supervisor, reads the same lines. Several tasks split each batch's range.
 #[derive(Debug, Clone)]
 pub struct FileBatchSpout {
     input: PathBuf,
@@ -62,7 +109,8 @@ pub struct FileBatchSpout {
 }
 
 impl FileBatchSpout {
-    /// Lines of `input`, batch ranges recorded in `offsets` (a file).
+    /// Lines of `input`, batch ranges recorded in `offsets` (a file; used in local
+    /// mode, a cluster keeps them at nimbus).
     pub fn new(input: impl AsRef<Path>, offsets: impl AsRef<Path>, mode: SourceMode) -> Self {
         FileBatchSpout {
             input: input.as_ref().to_path_buf(),
@@ -119,6 +167,10 @@ impl SpoutCoordinator for FileCoordinator {
         Ok(Value::from(vec![Value::from(start), Value::from(end)]))
     }
 
+    fn success(&mut self, txid: u64) {
+        self.source.committed(txid);
+    }
+
     fn is_exhausted(&self) -> bool {
         !self.follow && !self.is_ready()
     }
@@ -162,10 +214,17 @@ impl BatchSpout for FileBatchSpout {
         vec!["line".to_string()]
     }
 
-    fn coordinator(&self) -> Result<Box<dyn SpoutCoordinator>, OpError> {
+    fn coordinator(
+        &self,
+        ctx: &CoordinatorContext<'_>,
+    ) -> Result<Box<dyn SpoutCoordinator>, OpError> {
         std::fs::metadata(&self.input)
             .map_err(|e| OpError(format!("input file {}: {e}", self.input.display())))?;
-        let source = FileBatchSource::open(&self.input, &self.offsets, self.mode, self.batch_lines)
+        let slot = match ctx.meta_slot("offsets").map_err(source_err)? {
+            Some(slot) => slot,
+            None => MetaSlot::file(&self.offsets).map_err(source_err)?,
+        };
+        let source = FileBatchSource::open_in(&self.input, slot, self.mode, self.batch_lines)
             .map_err(source_err)?;
         Ok(Box::new(FileCoordinator {
             source,
@@ -250,7 +309,10 @@ impl BatchSpout for FixedBatchSpout {
     fn fields(&self) -> Vec<String> {
         self.fields.clone()
     }
-    fn coordinator(&self) -> Result<Box<dyn SpoutCoordinator>, OpError> {
+    fn coordinator(
+        &self,
+        _ctx: &CoordinatorContext<'_>,
+    ) -> Result<Box<dyn SpoutCoordinator>, OpError> {
         Ok(Box::new(FixedCoordinator {
             count: self.batches.len() as u64,
             planned: 0,

@@ -21,6 +21,7 @@ use crate::cluster::wire::SchemaTable;
 use crate::engine::{Engine, EngineSpec};
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
 use crate::topology::yaml;
+use crate::trident::meta::NimbusMetaStore;
 
 /// Why a worker could not start.
 #[derive(Debug, Error)]
@@ -161,6 +162,11 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
         executors,
         remote,
         capture: false,
+        trident_meta: Some(Arc::new(NimbusMetaStore::new(
+            &spec.nimbus,
+            &a.topology,
+            &a.topology_id,
+        ))),
     })
     .map_err(|e| WorkerError::Start(e.to_string()))?;
     engine.run.set_active(false);
