@@ -18,10 +18,10 @@
 //! assert_eq!(nimbus.listen.to_string(), "10.0.0.1:6627");
 //! assert_eq!(supervisor.slots, [6700]);
 //!
-//! let typo = ConfigFile::parse(Path::new("squall.yaml"), "nimbus.listen.port: 1\n");
+//! let typo = ConfigFile::parse(Path::new("squall.yaml"), "nimbus.lisen: 1\n");
 //! assert_eq!(
 //!     typo.unwrap_err().to_string(),
-//!     "squall.yaml:1:1: unknown key 'nimbus.listen.port' (did you mean 'nimbus.listen'?)"
+//!     "squall.yaml:1:1: unknown key 'nimbus.lisen' (did you mean 'nimbus.listen'?)"
 //! );
 //! ```
 
@@ -64,12 +64,33 @@ impl ConfigFile {
             file: file.to_path_buf(),
             location,
         };
-        let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
-            at: at(e.location().map(|l| Location {
+        let map = SourceMap::build(text);
+        let doc: Value = serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location().map(|l| Location {
                 line: l.line(),
                 column: l.column(),
-            })),
-            message: e.to_string(),
+            });
+            // The place leads the line; the parser's own "at line L column C" goes.
+            let mut message = e.to_string();
+            // serde_yaml places a duplicate key at the mapping; the source map knows the
+            // second occurrence.
+            let repeated = duplicate_key(&message)
+                .and_then(|k| map.get(&KeyPath::root().key(k)))
+                .and_then(|n| n.key);
+            if let Some(second) = repeated {
+                return ConfigError::Syntax {
+                    at: at(Some(second)),
+                    message,
+                };
+            }
+            if let Some(l) = location {
+                let suffix = format!(" at line {} column {}", l.line, l.column);
+                message = message.replacen(&suffix, "", 1);
+            }
+            ConfigError::Syntax {
+                at: at(location),
+                message,
+            }
         })?;
         let mapping = match doc {
             Value::Null => return Ok(ConfigFile::default()),
@@ -81,7 +102,6 @@ impl ConfigFile {
                 .into());
             }
         };
-        let map = SourceMap::build(text);
         let mut errors = Vec::new();
         let mut entries = ConfigMap::new();
         for (k, v) in mapping {
@@ -181,6 +201,14 @@ fn flag_layer<C: DaemonConfig>(
         layer.insert(key, v);
     }
     Ok(layer)
+}
+
+/// The key of serde_yaml's "duplicate entry with key \"K\"" message.
+fn duplicate_key(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("duplicate entry with key \"")?
+        .split('"')
+        .next()
 }
 
 fn bad_flag(key: &str, message: impl ToString) -> ConfigError {

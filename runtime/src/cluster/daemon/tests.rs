@@ -181,7 +181,8 @@ fn a_bad_document_is_refused_with_its_place() {
         ["squall.yaml:1:1: a config file must be a mapping of keys to values"]
     );
     let errs = errors("nimbus.listen: [\n");
-    assert!(errs[0].starts_with("squall.yaml:"), "{errs:?}");
+    assert!(errs[0].starts_with("squall.yaml:2:1: "), "{errs:?}");
+    assert!(!errs[0].contains("at line"), "{errs:?}");
     // an empty file is an empty config
     let n: NimbusConfig = parse("# nothing\n").unwrap().daemon(&()).unwrap();
     assert_eq!(n, NimbusConfig::default());
@@ -207,4 +208,11 @@ fn a_flag_for_another_daemon_s_key_is_a_bug_caught() {
     }
     let e = load::<NimbusConfig>(None, &Wrong { host: "x" }).unwrap_err();
     assert!(matches!(e.0[0], ConfigError::BadFlag { .. }), "{e}");
+}
+
+#[test]
+fn a_key_given_twice_is_refused() {
+    let errs = errors("nimbus.listen: 127.0.0.1:1\nnimbus.listen: 127.0.0.1:2\n");
+    assert!(errs[0].starts_with("squall.yaml:2:"), "{errs:?}");
+    assert!(errs[0].contains("duplicate"), "{errs:?}");
 }
