@@ -344,6 +344,8 @@ impl Config {
 
     /// The typed settings the runtime reads from this config.
     pub fn settings(&self) -> Settings {
+        // Defaults come from KNOWN_KEYS through `setting`; the `unwrap_or`s below are
+        // never taken (every non-null default passes its key's check).
         let u = |k: &str| self.setting_u64(k).unwrap_or(1);
         let opt = |k: &str| self.setting_u64(k);
         let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
