@@ -2,15 +2,8 @@
 //! the cluster daemons (`squall nimbus`, `squall supervisor`).
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let code = match args.next().as_deref() {
-        Some("nimbus") => squall_nimbus::cli::main(args.collect()),
-        Some("supervisor") => squall_supervisor::cli::main(args.collect()),
-        _ => {
-            let mut registry = squall_runtime::Registry::new();
-            squall_topologies::register(&mut registry);
-            squall_runtime::cli::run(registry)
-        }
-    };
-    std::process::exit(code);
+    let mut registry = squall_runtime::Registry::new();
+    squall_topologies::register(&mut registry);
+    let daemons = [squall_nimbus::cli::COMMAND, squall_supervisor::cli::COMMAND];
+    std::process::exit(squall_runtime::cli::run_with(registry, &daemons));
 }

@@ -1,67 +1,57 @@
-//! `squall nimbus`: options from flags and an optional YAML config file (Storm key
-//! names), flags winning.
+//! `squall nimbus`: its settings are a [`NimbusConfig`], each flag setting one key, over
+//! an optional YAML config file (Storm key names), over the defaults.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use squall_runtime::daemon::{self, DaemonConfig};
+use squall_runtime::cli::ExtraCommand;
+use squall_runtime::daemon::{self, NimbusConfig};
 
 use crate::{NimbusOpts, start};
 
-/// Run nimbus.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "squall nimbus",
-    about = "Run Squall's nimbus: stores and schedules topologies"
-)]
+/// What `squall nimbus` does, in `squall --help`.
+pub const ABOUT: &str = "Run Squall's nimbus: stores and schedules topologies";
+
+/// `squall nimbus`, for the `squall` binary's command line.
+pub const COMMAND: ExtraCommand = ExtraCommand {
+    name: "nimbus",
+    about: ABOUT,
+    run: main,
+};
+
+/// Run nimbus. Each flag sets the config key it names (`serde` renames).
+#[derive(Debug, clap::Parser, serde::Serialize)]
+#[command(name = "squall nimbus", about = ABOUT)]
 pub struct Args {
     /// Data directory (config `storm.local.dir`; default `squall-nimbus`).
     #[arg(long)]
+    #[serde(rename = "storm.local.dir")]
     pub data: Option<PathBuf>,
     /// Address to listen on (config `nimbus.listen`; default 127.0.0.1:6627).
     #[arg(long)]
+    #[serde(rename = "nimbus.listen")]
     pub listen: Option<SocketAddr>,
-    /// YAML config file.
+    /// YAML config file (Storm key names; one file may serve every daemon).
     #[arg(long)]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
 }
 
-/// Parse `args` (after `nimbus`) and run until SIGTERM or Ctrl-C; returns the exit code.
+/// Parse `args` (after `nimbus`) and run until SIGTERM or Ctrl-C; returns the exit code
+/// (2, before anything else, for bad arguments or a bad config file).
 pub fn main(args: Vec<String>) -> i32 {
     let args: Args = match daemon::parse_args("squall nimbus", args) {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let config = match DaemonConfig::load(args.config.as_deref()) {
+    let config: NimbusConfig = match daemon::load(args.config.as_deref(), &args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(errors) => {
+            eprintln!("{errors}");
             return 2;
         }
     };
-    let data = args
-        .data
-        .or_else(|| config.str("storm.local.dir").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("squall-nimbus"));
-    let mut opts = NimbusOpts::new(data);
-    match args
-        .listen
-        .map(Ok)
-        .or_else(|| config.str("nimbus.listen").map(|s| s.parse()))
-    {
-        Some(Ok(addr)) => opts.listen = addr,
-        Some(Err(e)) => {
-            eprintln!("error: config nimbus.listen: {e}");
-            return 2;
-        }
-        None => {}
-    }
-    if let Some(d) = config.secs("nimbus.supervisor.timeout.secs") {
-        opts.supervisor_timeout = d;
-    }
-    if let Some(d) = config.secs("nimbus.monitor.freq.secs") {
-        opts.monitor_interval = d;
-    }
+    let opts = NimbusOpts::from_config(&config);
     daemon::run(async move {
         let handle = match start(opts).await {
             Ok(h) => h,
@@ -82,4 +72,22 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn every_flag_sets_a_nimbus_key() {
+        let args = Args::parse_from(["squall nimbus", "--data", "/d", "--listen", "127.0.0.1:0"]);
+        let c: NimbusConfig = daemon::load(None, &args).unwrap();
+        assert_eq!(c.data_dir, std::path::Path::new("/d"));
+        assert_eq!(c.listen.port(), 0);
+        let opts = NimbusOpts::from_config(&c);
+        assert_eq!(opts.listen, c.listen);
+        assert_eq!(opts.supervisor_timeout, c.supervisor_timeout.duration());
+    }
 }

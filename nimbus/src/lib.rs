@@ -38,6 +38,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use squall_runtime::daemon::NimbusConfig;
 use squall_runtime::engine::clock::{self, Clock};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -67,15 +68,22 @@ pub struct NimbusOpts {
 }
 
 impl NimbusOpts {
-    /// Defaults: listen on 127.0.0.1:6627 (Storm's nimbus port), supervisor timeout
-    /// 10 s, monitor every 1 s, JSON bodies up to 4 MiB, artifacts up to 1 GiB,
-    /// validation up to 30 s.
+    /// The [`NimbusConfig`] defaults with this data directory; JSON bodies up to 4 MiB,
+    /// artifacts up to 1 GiB, validation up to 30 s.
     pub fn new(data_dir: PathBuf) -> NimbusOpts {
-        NimbusOpts {
+        NimbusOpts::from_config(&NimbusConfig {
             data_dir,
-            listen: SocketAddr::from(([127, 0, 0, 1], 6627)),
-            supervisor_timeout: Duration::from_secs(10),
-            monitor_interval: Duration::from_secs(1),
+            ..NimbusConfig::default()
+        })
+    }
+
+    /// Options from a daemon config (`squall nimbus` loads it from flags and a file).
+    pub fn from_config(config: &NimbusConfig) -> NimbusOpts {
+        NimbusOpts {
+            data_dir: config.data_dir.clone(),
+            listen: config.listen,
+            supervisor_timeout: config.supervisor_timeout.duration(),
+            monitor_interval: config.monitor_freq.duration(),
             max_request_bytes: 4 * 1024 * 1024,
             max_artifact_bytes: 1024 * 1024 * 1024,
             validate_timeout: Duration::from_secs(30),

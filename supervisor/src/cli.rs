@@ -1,81 +1,71 @@
-//! `squall supervisor`: options from flags and an optional YAML config file (Storm key
-//! names), flags winning.
+//! `squall supervisor`: its settings are a [`SupervisorConfig`], each flag setting one
+//! key, over an optional YAML config file (Storm key names), over the defaults.
 
 use std::path::PathBuf;
 
-use squall_runtime::daemon::{self, DaemonConfig};
+use squall_runtime::cli::ExtraCommand;
+use squall_runtime::daemon::{self, SupervisorConfig};
 
 use crate::{SupervisorOpts, start};
 
-/// Run a supervisor.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "squall supervisor",
-    about = "Run a Squall supervisor: launches and watches worker processes"
-)]
+/// What `squall supervisor` does, in `squall --help`.
+pub const ABOUT: &str = "Run a Squall supervisor: launches and watches worker processes";
+
+/// `squall supervisor`, for the `squall` binary's command line.
+pub const COMMAND: ExtraCommand = ExtraCommand {
+    name: "supervisor",
+    about: ABOUT,
+    run: main,
+};
+
+/// Run a supervisor. Each flag sets the config key it names (`serde` renames).
+#[derive(Debug, clap::Parser, serde::Serialize)]
+#[command(name = "squall supervisor", about = ABOUT)]
 pub struct Args {
     /// Nimbus URL (config `nimbus.url`; env SQUALL_NIMBUS).
     #[arg(long, env = "SQUALL_NIMBUS")]
+    #[serde(rename = "nimbus.url")]
     pub nimbus: Option<String>,
     /// Data directory (config `storm.local.dir`; default `squall-supervisor`).
     #[arg(long)]
+    #[serde(rename = "storm.local.dir")]
     pub data: Option<PathBuf>,
     /// Slot ports, comma separated (config `supervisor.slots.ports`; default 6700,6701,6702,6703).
     #[arg(long, value_delimiter = ',')]
+    #[serde(rename = "supervisor.slots.ports")]
     pub slots: Option<Vec<u16>>,
     /// Address workers on other machines reach this one at (config `supervisor.host`;
     /// default 127.0.0.1).
     #[arg(long)]
+    #[serde(rename = "supervisor.host")]
     pub host: Option<String>,
-    /// YAML config file.
+    /// YAML config file (Storm key names; one file may serve every daemon).
     #[arg(long)]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
 }
 
 /// Parse `args` (without the program name and `supervisor`) and run until SIGTERM or
-/// Ctrl-C; returns the exit code.
+/// Ctrl-C; returns the exit code (2, before anything else, for bad arguments, a bad
+/// config file, or no nimbus URL).
 pub fn main(args: Vec<String>) -> i32 {
     let args: Args = match daemon::parse_args("squall supervisor", args) {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let config = match DaemonConfig::load(args.config.as_deref()) {
+    let config: SupervisorConfig = match daemon::load(args.config.as_deref(), &args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(errors) => {
+            eprintln!("{errors}");
             return 2;
         }
     };
-    let Some(nimbus) = args.nimbus.or_else(|| config.str("nimbus.url")) else {
+    let Some(opts) = SupervisorOpts::from_config(&config) else {
         eprintln!(
             "error: no nimbus: pass --nimbus URL, set SQUALL_NIMBUS, or nimbus.url in the config"
         );
         return 2;
     };
-    let data = args
-        .data
-        .or_else(|| config.str("storm.local.dir").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("squall-supervisor"));
-    let slots = args
-        .slots
-        .or_else(|| config.ports("supervisor.slots.ports"))
-        .unwrap_or_else(|| vec![6700, 6701, 6702, 6703]);
-    let mut opts = SupervisorOpts::new(nimbus, data, slots);
-    if let Some(h) = args.host.or_else(|| config.str("supervisor.host")) {
-        opts.host = h;
-    }
-    if let Some(d) = config.secs("supervisor.heartbeat.frequency.secs") {
-        opts.heartbeat_interval = d;
-    }
-    if let Some(d) = config.secs("supervisor.worker.timeout.secs") {
-        opts.worker_timeout = d;
-    }
-    if let Some(d) = config.secs("supervisor.worker.start.timeout.secs") {
-        opts.worker_start_timeout = d;
-    }
-    if let Some(d) = config.secs("supervisor.worker.shutdown.sleep.secs") {
-        opts.shutdown_grace = d;
-    }
     daemon::run(async move {
         let handle = match start(opts) {
             Ok(h) => h,
@@ -91,4 +81,39 @@ pub fn main(args: Vec<String>) -> i32 {
         handle.shutdown().await;
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn every_flag_sets_a_supervisor_key() {
+        let args = Args::parse_from([
+            "squall supervisor",
+            "--nimbus",
+            "http://n:6627/",
+            "--data",
+            "/d",
+            "--slots",
+            "7000,7001",
+            "--host",
+            "h1",
+        ]);
+        let c: SupervisorConfig = daemon::load(None, &args).unwrap();
+        assert_eq!(c.nimbus_url.as_deref(), Some("http://n:6627/"));
+        assert_eq!(c.slots, [7000, 7001]);
+        let opts = SupervisorOpts::from_config(&c).unwrap();
+        assert_eq!(opts.nimbus, "http://n:6627");
+        assert_eq!(opts.data_dir, std::path::Path::new("/d"));
+        assert_eq!(opts.host, "h1");
+        assert_eq!(opts.worker_timeout, c.worker_timeout.duration());
+    }
+
+    #[test]
+    fn without_a_nimbus_url_there_are_no_options() {
+        assert!(SupervisorOpts::from_config(&SupervisorConfig::default()).is_none());
+    }
 }

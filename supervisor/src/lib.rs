@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use squall_runtime::daemon::SupervisorConfig;
 use squall_runtime::engine::clock::{self, Clock};
 
 pub use artifacts::ArtifactCache;
@@ -52,17 +53,33 @@ pub struct SupervisorOpts {
 }
 
 impl SupervisorOpts {
-    /// Options with the documented defaults.
+    /// Options with the [`SupervisorConfig`] defaults.
     pub fn new(nimbus: impl Into<String>, data_dir: PathBuf, slots: Vec<u16>) -> SupervisorOpts {
-        SupervisorOpts {
-            nimbus: nimbus.into().trim_end_matches('/').to_string(),
+        let config = SupervisorConfig {
             data_dir,
             slots,
-            host: "127.0.0.1".into(),
-            heartbeat_interval: Duration::from_secs(1),
-            worker_timeout: Duration::from_secs(10),
-            worker_start_timeout: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(3),
+            ..SupervisorConfig::default()
+        };
+        SupervisorOpts::with_nimbus(nimbus.into(), &config)
+    }
+
+    /// Options from a daemon config (`squall supervisor` loads it from flags and a
+    /// file); `None` without `nimbus.url`.
+    pub fn from_config(config: &SupervisorConfig) -> Option<SupervisorOpts> {
+        let nimbus = config.nimbus_url.clone()?;
+        Some(SupervisorOpts::with_nimbus(nimbus, config))
+    }
+
+    fn with_nimbus(nimbus: String, config: &SupervisorConfig) -> SupervisorOpts {
+        SupervisorOpts {
+            nimbus: nimbus.trim_end_matches('/').to_string(),
+            data_dir: config.data_dir.clone(),
+            slots: config.slots.clone(),
+            host: config.host.clone(),
+            heartbeat_interval: config.heartbeat_frequency.duration(),
+            worker_timeout: config.worker_timeout.duration(),
+            worker_start_timeout: config.worker_start_timeout.duration(),
+            shutdown_grace: config.worker_shutdown_sleep.duration(),
             clock: clock::system(),
         }
     }

@@ -1,13 +1,18 @@
 //! The command line every topology binary shares: `validate`, `local`, `components`,
 //! `state dump`, the cluster client commands and `worker`.
 //!
-//! `main` of a topology binary is two lines: build a [`Registry`], call [`run`].
+//! `main` of a topology binary is two lines: build a [`Registry`], call [`run`]. A
+//! binary with commands of its own adds them with [`run_with`].
+
+mod extra;
+
+pub use extra::ExtraCommand;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::api::registry::Registry;
 use crate::cluster::client::{self, ClientCommand};
@@ -222,9 +227,27 @@ fn parse_executors(s: &str) -> Result<(String, u32), String> {
 
 /// Parse the process arguments and run the command; returns the exit code.
 pub fn run(registry: Registry) -> i32 {
+    run_with(registry, &[])
+}
+
+/// [`run`] with the binary's own commands besides the runtime's: they are listed by
+/// `--help`, and a command line naming one is handed to it whole (it sets up its own
+/// logging).
+pub fn run_with(registry: Registry, extra: &[ExtraCommand]) -> i32 {
+    let cli = extra
+        .iter()
+        .fold(Cli::command(), |cli, e| cli.subcommand(e.clap()));
+    let matches = cli.get_matches();
+    if let Some((name, sub)) = matches.subcommand()
+        && let Some(e) = extra.iter().find(|e| e.name == name)
+    {
+        return (e.run)(ExtraCommand::args(sub));
+    }
     init_logging();
-    let cli = Cli::parse();
-    execute(cli.command, &registry)
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => execute(cli.command, &registry),
+        Err(e) => e.exit(),
+    }
 }
 
 fn init_logging() {

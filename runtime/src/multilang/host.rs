@@ -14,11 +14,6 @@ use crate::topology::config::{
     TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
 };
 
-/// Default of `topology.subprocess.timeout.secs` (as in `config::KNOWN_KEYS`).
-const DEFAULT_TIMEOUT_SECS: u64 = 30;
-/// Default of `topology.shellbolt.max.pending`.
-const DEFAULT_MAX_PENDING: u64 = 100;
-
 /// The working directory of multi-lang subprocesses: `topology.resources.dir`, or the
 /// current directory when it is unset. This is the one setting that says where a
 /// topology's scripts are; `squall local FILE` defaults it to FILE's directory.
@@ -48,14 +43,13 @@ impl Host {
     /// Settings from the task's context and config.
     pub(crate) fn new(ctx: &TopologyContext, spec: &ShellSpec) -> Host {
         let config = ctx.config();
+        // Both keys are positive integers with defaults in `config::KNOWN_KEYS`.
         let secs = config
-            .get_u64(TOPOLOGY_SUBPROCESS_TIMEOUT_SECS)
-            .filter(|s| *s > 0)
-            .unwrap_or(DEFAULT_TIMEOUT_SECS);
+            .setting_u64(TOPOLOGY_SUBPROCESS_TIMEOUT_SECS)
+            .unwrap_or(1);
         let max_pending = config
-            .get_u64(TOPOLOGY_SHELLBOLT_MAX_PENDING)
-            .filter(|n| *n > 0)
-            .unwrap_or(DEFAULT_MAX_PENDING);
+            .setting_u64(TOPOLOGY_SHELLBOLT_MAX_PENDING)
+            .unwrap_or(1);
         Host {
             label: format!("{}:{}", ctx.this_component(), ctx.this_task()),
             ctx: ctx.clone(),

@@ -1,8 +1,6 @@
 //! Configuration: Storm key names, their defaults (in one table), type checks with
 //! errors that name the key, and the typed settings the runtime itself reads.
 
-use std::collections::BTreeMap;
-
 use crate::topology::yaml::ConfigMap;
 
 /// What kind of value a known key takes.
@@ -24,6 +22,42 @@ pub enum KeyType {
     OptionalString,
 }
 
+/// The default of a known key: the one place each default is written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyDefault {
+    /// Unset (`null`).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A non-negative integer.
+    Int(u64),
+    /// A number.
+    Float(f64),
+}
+
+impl KeyDefault {
+    /// The default as a YAML value.
+    pub fn value(self) -> serde_yaml::Value {
+        match self {
+            KeyDefault::Null => serde_yaml::Value::Null,
+            KeyDefault::Bool(b) => b.into(),
+            KeyDefault::Int(i) => i.into(),
+            KeyDefault::Float(f) => f.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for KeyDefault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyDefault::Null => f.write_str("null"),
+            KeyDefault::Bool(b) => write!(f, "{b}"),
+            KeyDefault::Int(i) => write!(f, "{i}"),
+            KeyDefault::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 /// A configuration key the runtime understands.
 #[derive(Debug, Clone, Copy)]
 pub struct KeySpec {
@@ -31,8 +65,8 @@ pub struct KeySpec {
     pub key: &'static str,
     /// Accepted values.
     pub ty: KeyType,
-    /// Default, as written in YAML (`null` = unset).
-    pub default: &'static str,
+    /// Default (`Null` = unset).
+    pub default: KeyDefault,
     /// What it does.
     pub doc: &'static str,
 }
@@ -74,92 +108,92 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
     KeySpec {
         key: TOPOLOGY_WORKERS,
         ty: KeyType::Positive,
-        default: "1",
+        default: KeyDefault::Int(1),
         doc: "worker processes (local mode runs everything in one process)",
     },
     KeySpec {
         key: TOPOLOGY_ACKER_EXECUTORS,
         ty: KeyType::OptionalNonNegative,
-        default: "null",
+        default: KeyDefault::Null,
         doc: "acker tasks; null = one per worker, 0 = acking off (spouts are acked at emit)",
     },
     KeySpec {
         key: TOPOLOGY_MESSAGE_TIMEOUT_SECS,
         ty: KeyType::Positive,
-        default: "30",
+        default: KeyDefault::Int(30),
         doc: "a tuple tree not completed in this time fails at its spout",
     },
     KeySpec {
         key: TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS,
         ty: KeyType::Bool,
-        default: "true",
+        default: KeyDefault::Bool(true),
         doc: "false disables message timeouts (tests only)",
     },
     KeySpec {
         key: TOPOLOGY_MAX_SPOUT_PENDING,
         ty: KeyType::OptionalPositive,
-        default: "null",
+        default: KeyDefault::Null,
         doc: "most un-acked messages per spout task; null = no limit",
     },
     KeySpec {
         key: TOPOLOGY_TICK_TUPLE_FREQ_SECS,
         ty: KeyType::OptionalPositive,
-        default: "null",
+        default: KeyDefault::Null,
         doc: "send each bolt task a tick tuple this often; per component or topology-wide",
     },
     KeySpec {
         key: TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE,
         ty: KeyType::Positive,
-        default: "32768",
+        default: KeyDefault::Int(32768),
         doc: "capacity of an executor's receive queue, in tuples (bounds memory per executor)",
     },
     KeySpec {
         key: TOPOLOGY_PRODUCER_BATCH_SIZE,
         ty: KeyType::Positive,
-        default: "1000",
+        default: KeyDefault::Int(1000),
         doc: "tuples per batch between executors (a batch is also sent when the sender idles)",
     },
     KeySpec {
         key: TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS,
         ty: KeyType::NonNegative,
-        default: "1",
+        default: KeyDefault::Int(1),
         doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
     },
     KeySpec {
         key: TOPOLOGY_STATS_SAMPLE_RATE,
         ty: KeyType::Fraction,
-        default: "0.05",
+        default: KeyDefault::Float(0.05),
         doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
     },
     KeySpec {
         key: TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS,
         ty: KeyType::NonNegative,
-        default: "500",
+        default: KeyDefault::Int(500),
         doc: "Trident: least time between the starts of two new batches",
     },
     KeySpec {
         key: TOPOLOGY_DEBUG,
         ty: KeyType::Bool,
-        default: "false",
+        default: KeyDefault::Bool(false),
         doc: "log every emitted tuple at debug level",
     },
     KeySpec {
         key: TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
         ty: KeyType::Positive,
-        default: "30",
+        default: KeyDefault::Int(30),
         doc: "a multi-lang subprocess silent this long (no heartbeat answer, no reply) is \
               considered hung: killed, its tuples failed, restarted",
     },
     KeySpec {
         key: TOPOLOGY_SHELLBOLT_MAX_PENDING,
         ty: KeyType::Positive,
-        default: "100",
+        default: KeyDefault::Int(100),
         doc: "tuples a shell bolt queues for its subprocess before execute blocks",
     },
     KeySpec {
         key: TOPOLOGY_RESOURCES_DIR,
         ty: KeyType::OptionalString,
-        default: "null",
+        default: KeyDefault::Null,
         doc: "working directory of multi-lang subprocesses; null = the topology file's \
               directory under `squall local`, else the current directory",
     },
@@ -192,6 +226,27 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
     Err(format!("expected {want}, got {}", got.trim()))
 }
 
+/// The known key `key`, if the runtime knows it.
+pub fn key_spec(key: &str) -> Option<&'static KeySpec> {
+    KNOWN_KEYS.iter().find(|spec| spec.key == key)
+}
+
+/// Put every entry of `layer` over `base` (a key in both takes `layer`'s value). The one
+/// way configs are layered: defaults < topology < component, and a daemon's config file
+/// < its flags.
+pub fn overlay(base: &mut ConfigMap, layer: &ConfigMap) {
+    base.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
+/// `layers` overlaid in order, later layers winning (see [`overlay`]).
+pub fn layered<'a>(layers: impl IntoIterator<Item = &'a ConfigMap>) -> ConfigMap {
+    let mut map = ConfigMap::new();
+    for layer in layers {
+        overlay(&mut map, layer);
+    }
+    map
+}
+
 /// Type-check the known keys of a config map: `(key, message)` for each bad value.
 /// Unknown keys pass through (components may read their own keys).
 pub fn check_config(map: &ConfigMap) -> Vec<(String, String)> {
@@ -218,18 +273,14 @@ impl Config {
         Config { map }
     }
 
-    /// The defaults, with `layers` merged over them in order.
+    /// The defaults, with `layers` merged over them in order (see [`layered`]).
     pub fn merged<'a>(layers: impl IntoIterator<Item = &'a ConfigMap>) -> Config {
-        let mut map: ConfigMap = BTreeMap::new();
-        for spec in KNOWN_KEYS {
-            if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(spec.default) {
-                map.insert(spec.key.to_string(), v);
-            }
-        }
+        let mut map: ConfigMap = KNOWN_KEYS
+            .iter()
+            .map(|spec| (spec.key.to_string(), spec.default.value()))
+            .collect();
         for layer in layers {
-            for (k, v) in layer {
-                map.insert(k.clone(), v.clone());
-            }
+            overlay(&mut map, layer);
         }
         Config { map }
     }
@@ -264,6 +315,23 @@ impl Config {
         self.map.get(key).and_then(|v| v.as_bool())
     }
 
+    /// A known key's setting: this config's value when it passes the key's check, else
+    /// the key's default from [`KNOWN_KEYS`] (`Null` for an unknown key).
+    pub fn setting(&self, key: &str) -> serde_yaml::Value {
+        let Some(spec) = key_spec(key) else {
+            return serde_yaml::Value::Null;
+        };
+        match self.map.get(key) {
+            Some(v) if check_value(spec.ty, v).is_ok() => v.clone(),
+            _ => spec.default.value(),
+        }
+    }
+
+    /// [`Config::setting`] as a non-negative integer (`None` when unset).
+    pub fn setting_u64(&self, key: &str) -> Option<u64> {
+        self.setting(key).as_u64()
+    }
+
     /// Set a key.
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<serde_yaml::Value>) {
         self.map.insert(key.into(), value.into());
@@ -276,23 +344,28 @@ impl Config {
 
     /// The typed settings the runtime reads from this config.
     pub fn settings(&self) -> Settings {
-        let u = |k: &str, d: u64| self.get_u64(k).unwrap_or(d);
-        let opt = |k: &str| self.get_u64(k);
+        // Defaults come from KNOWN_KEYS through `setting`; the `unwrap_or`s below are
+        // never taken (every non-null default passes its key's check).
+        let u = |k: &str| self.setting_u64(k).unwrap_or(1);
+        let opt = |k: &str| self.setting_u64(k);
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Settings {
-            workers: u(TOPOLOGY_WORKERS, 1).max(1) as u32,
-            acker_executors: opt(TOPOLOGY_ACKER_EXECUTORS).map(|v| v as u32),
-            message_timeout_secs: u(TOPOLOGY_MESSAGE_TIMEOUT_SECS, 30).max(1),
-            enable_message_timeouts: self.get_bool(TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS) != Some(false),
-            max_spout_pending: opt(TOPOLOGY_MAX_SPOUT_PENDING).map(|v| v.max(1) as usize),
-            tick_tuple_freq_secs: opt(TOPOLOGY_TICK_TUPLE_FREQ_SECS).filter(|v| *v > 0),
-            receive_buffer_size: u(TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE, 32768).max(2) as usize,
-            producer_batch_size: u(TOPOLOGY_PRODUCER_BATCH_SIZE, 1000).max(1) as usize,
-            batch_flush_interval_millis: u(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS, 1),
-            debug: self.get_bool(TOPOLOGY_DEBUG) == Some(true),
+            workers: small(u(TOPOLOGY_WORKERS)),
+            acker_executors: opt(TOPOLOGY_ACKER_EXECUTORS).map(small),
+            message_timeout_secs: u(TOPOLOGY_MESSAGE_TIMEOUT_SECS),
+            enable_message_timeouts: self.setting(TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS).as_bool()
+                != Some(false),
+            max_spout_pending: opt(TOPOLOGY_MAX_SPOUT_PENDING).map(size),
+            tick_tuple_freq_secs: opt(TOPOLOGY_TICK_TUPLE_FREQ_SECS),
+            receive_buffer_size: size(u(TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE)).max(2),
+            producer_batch_size: size(u(TOPOLOGY_PRODUCER_BATCH_SIZE)),
+            batch_flush_interval_millis: opt(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS).unwrap_or(0),
+            debug: self.setting(TOPOLOGY_DEBUG).as_bool() == Some(true),
             stats_sample_rate: self
-                .get_f64(TOPOLOGY_STATS_SAMPLE_RATE)
-                .filter(|f| *f > 0.0 && *f <= 1.0)
-                .unwrap_or(0.05),
+                .setting(TOPOLOGY_STATS_SAMPLE_RATE)
+                .as_f64()
+                .unwrap_or(1.0),
         }
     }
 }
@@ -364,8 +437,33 @@ mod tests {
     #[test]
     fn every_default_passes_its_own_check() {
         for spec in KNOWN_KEYS {
-            let v: serde_yaml::Value = serde_yaml::from_str(spec.default).unwrap();
-            assert!(check_value(spec.ty, &v).is_ok(), "{}", spec.key);
+            assert!(
+                check_value(spec.ty, &spec.default.value()).is_ok(),
+                "{}",
+                spec.key
+            );
         }
+    }
+
+    #[test]
+    fn a_bad_value_reads_as_the_table_default() {
+        let c = Config::from_map(map(
+            "topology.subprocess.timeout.secs: 0\ntopology.workers: 3\nx: 1",
+        ));
+        assert_eq!(c.setting_u64(TOPOLOGY_SUBPROCESS_TIMEOUT_SECS), Some(30));
+        assert_eq!(c.setting_u64(TOPOLOGY_WORKERS), Some(3));
+        assert_eq!(c.setting_u64(TOPOLOGY_SHELLBOLT_MAX_PENDING), Some(100));
+        assert_eq!(c.setting("x"), serde_yaml::Value::Null);
+        let s = Config::from_map(map("topology.stats.sample.rate: 2")).settings();
+        assert_eq!(s.stats_sample_rate, 0.05);
+        assert_eq!(s.receive_buffer_size, 32768);
+    }
+
+    #[test]
+    fn later_layers_win() {
+        let a = map("a: 1\nb: 1");
+        let b = map("b: 2\nc: 2");
+        let l = layered([&a, &b]);
+        assert_eq!(l, map("a: 1\nb: 2\nc: 2"));
     }
 }

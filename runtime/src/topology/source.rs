@@ -124,8 +124,7 @@ pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Regi
     if !yaml.name.trim().is_empty() {
         def.name = yaml.name.clone();
     }
-    def.config
-        .extend(yaml.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+    crate::topology::config::overlay(&mut def.config, &yaml.config);
     let mut registry = base.clone();
     registry.extend(&built.components);
     let resolved = ParsedSpec {

@@ -276,7 +276,7 @@ impl TridentTopology {
                 .unwrap_or(1)
                 .max(1) as usize,
             interval: Duration::from_millis(
-                config.get_u64(BATCH_EMIT_INTERVAL_MILLIS).unwrap_or(500),
+                config.setting_u64(BATCH_EMIT_INTERVAL_MILLIS).unwrap_or(0),
             ),
             commit_log: self.commit_log.clone(),
         };

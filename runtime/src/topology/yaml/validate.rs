@@ -191,8 +191,7 @@ fn components<'a>(ck: &mut Checker<'a>, catalog: &dyn Catalog) -> Vec<Comp<'a>> 
                 );
             }
             check_config(ck, &c.config, &path.key("config"));
-            let mut config = def.config.clone();
-            config.extend(c.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let config = crate::topology::config::layered([&def.config, &c.config]);
             // A component whose Flux keys were refused is not instantiated: its
             // constructor arguments may still hold what could not be resolved.
             let streams = if ck.has_problem_under(&path) && catalog.kind_of(&c.class_name).is_some()

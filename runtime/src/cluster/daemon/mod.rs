@@ -1,8 +1,17 @@
 //! What the long-running processes (nimbus, supervisors, workers) share: logging, their
-//! async runtime, waiting for SIGTERM or Ctrl-C, and the YAML daemon config file.
+//! async runtime, waiting for SIGTERM or Ctrl-C, and the typed daemon configs
+//! ([`config`]) read from one YAML file ([`file`]).
 
-use std::path::Path;
-use std::time::Duration;
+pub mod config;
+mod error;
+pub mod file;
+mod keys;
+#[cfg(test)]
+mod tests;
+
+pub use config::{NimbusConfig, Secs, SupervisorConfig};
+pub use error::{ConfigError, ConfigErrors, Place};
+pub use file::{ConfigFile, DaemonConfig, load};
 
 /// Log to stderr at `default` level unless `SQUALL_LOG` says otherwise.
 pub fn init_logging(default: &str) {
@@ -52,46 +61,4 @@ pub async fn stop_signal() -> std::io::Result<()> {
         r = tokio::signal::ctrl_c() => r?,
     }
     Ok(())
-}
-
-/// A daemon config file: a YAML mapping of Storm-style keys (empty without a file).
-#[derive(Debug, Clone, Default)]
-pub struct DaemonConfig(serde_yaml::Mapping);
-
-impl DaemonConfig {
-    /// Read `path`, or an empty config for `None`; the error names the file.
-    pub fn load(path: Option<&Path>) -> Result<DaemonConfig, String> {
-        let Some(path) = path else {
-            return Ok(DaemonConfig::default());
-        };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
-        serde_yaml::from_str(&text)
-            .map(DaemonConfig)
-            .map_err(|e| format!("config {}: {e}", path.display()))
-    }
-
-    /// A string value.
-    pub fn str(&self, key: &str) -> Option<String> {
-        self.0.get(key).and_then(|v| v.as_str()).map(str::to_string)
-    }
-
-    /// A positive number of seconds.
-    pub fn secs(&self, key: &str) -> Option<Duration> {
-        self.0
-            .get(key)
-            .and_then(|v| v.as_f64())
-            .filter(|s| *s > 0.0)
-            .map(Duration::from_secs_f64)
-    }
-
-    /// A list of ports.
-    pub fn ports(&self, key: &str) -> Option<Vec<u16>> {
-        self.0.get(key).and_then(|v| v.as_sequence()).map(|s| {
-            s.iter()
-                .filter_map(|p| p.as_u64())
-                .filter_map(|p| u16::try_from(p).ok())
-                .collect()
-        })
-    }
 }

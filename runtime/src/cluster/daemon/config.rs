@@ -1,0 +1,214 @@
+//! The typed configs of the cluster daemons, with Storm key names and their defaults,
+//! each written once (in the `Default` impls below).
+//!
+//! A config is read from a YAML file by [`super::load`], which layers the daemon's
+//! flags over the file over these defaults, and refuses unknown keys and bad values with
+//! the file and line.
+//!
+//! ```
+//! use squall_runtime::daemon::NimbusConfig;
+//! let nimbus = NimbusConfig::default();
+//! assert_eq!(nimbus.listen.port(), 6627);
+//! assert_eq!(nimbus.supervisor_timeout.duration().as_secs(), 10);
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::file::DaemonConfig;
+
+/// Nimbus's settings (`squall nimbus`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NimbusConfig {
+    /// `storm.local.dir` (`--data`): data directory (database, artifacts).
+    #[serde(rename = "storm.local.dir")]
+    pub data_dir: PathBuf,
+    /// `nimbus.listen` (`--listen`): address the HTTP API listens on.
+    #[serde(rename = "nimbus.listen", deserialize_with = "socket_addr")]
+    pub listen: SocketAddr,
+    /// `nimbus.supervisor.timeout.secs`: a supervisor silent this long is dead and its
+    /// workers are moved.
+    #[serde(rename = "nimbus.supervisor.timeout.secs")]
+    pub supervisor_timeout: Secs,
+    /// `nimbus.monitor.freq.secs`: period of the monitor (liveness, deadlines,
+    /// rescheduling).
+    #[serde(rename = "nimbus.monitor.freq.secs")]
+    pub monitor_freq: Secs,
+}
+
+impl Default for NimbusConfig {
+    fn default() -> NimbusConfig {
+        NimbusConfig {
+            data_dir: PathBuf::from("squall-nimbus"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 6627)),
+            supervisor_timeout: Secs::from_secs(10),
+            monitor_freq: Secs::from_secs(1),
+        }
+    }
+}
+
+impl DaemonConfig for NimbusConfig {
+    const DAEMON: &'static str = "nimbus";
+}
+
+/// A supervisor's settings (`squall supervisor`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SupervisorConfig {
+    /// `nimbus.url` (`--nimbus`, env `SQUALL_NIMBUS`): nimbus's base URL; required.
+    #[serde(rename = "nimbus.url")]
+    pub nimbus_url: Option<String>,
+    /// `storm.local.dir` (`--data`): supervisor id, artifact cache, worker directories.
+    #[serde(rename = "storm.local.dir")]
+    pub data_dir: PathBuf,
+    /// `supervisor.slots.ports` (`--slots`): one worker slot per port.
+    #[serde(rename = "supervisor.slots.ports", deserialize_with = "ports")]
+    pub slots: Vec<u16>,
+    /// `supervisor.host` (`--host`): the address workers on other machines reach this one
+    /// at.
+    #[serde(rename = "supervisor.host")]
+    pub host: String,
+    /// `supervisor.heartbeat.frequency.secs`: heartbeat period to nimbus.
+    #[serde(rename = "supervisor.heartbeat.frequency.secs")]
+    pub heartbeat_frequency: Secs,
+    /// `supervisor.worker.timeout.secs`: a running worker silent this long is killed and
+    /// restarted.
+    #[serde(rename = "supervisor.worker.timeout.secs")]
+    pub worker_timeout: Secs,
+    /// `supervisor.worker.start.timeout.secs`: how long a new worker has for its first
+    /// heartbeat.
+    #[serde(rename = "supervisor.worker.start.timeout.secs")]
+    pub worker_start_timeout: Secs,
+    /// `supervisor.worker.shutdown.sleep.secs`: SIGTERM → SIGKILL delay.
+    #[serde(rename = "supervisor.worker.shutdown.sleep.secs")]
+    pub worker_shutdown_sleep: Secs,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> SupervisorConfig {
+        SupervisorConfig {
+            nimbus_url: None,
+            data_dir: PathBuf::from("squall-supervisor"),
+            slots: vec![6700, 6701, 6702, 6703],
+            host: "127.0.0.1".into(),
+            heartbeat_frequency: Secs::from_secs(1),
+            worker_timeout: Secs::from_secs(10),
+            worker_start_timeout: Secs::from_secs(60),
+            worker_shutdown_sleep: Secs::from_secs(3),
+        }
+    }
+}
+
+impl DaemonConfig for SupervisorConfig {
+    const DAEMON: &'static str = "supervisor";
+}
+
+/// A positive number of seconds, fractions allowed (`10`, `0.5`): what daemon keys
+/// ending in `.secs` take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Secs(Duration);
+
+impl Secs {
+    /// Whole seconds.
+    pub const fn from_secs(secs: u64) -> Secs {
+        Secs(Duration::from_secs(secs))
+    }
+
+    /// The duration.
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+impl Serialize for Secs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0.as_secs_f64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Secs, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Secs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive number of seconds")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secs, E> {
+                match Duration::try_from_secs_f64(v) {
+                    Ok(d) if !d.is_zero() => Ok(Secs(d)),
+                    _ => Err(E::invalid_value(de::Unexpected::Float(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secs, E> {
+                if v == 0 {
+                    return Err(E::invalid_value(de::Unexpected::Unsigned(v), &self));
+                }
+                Ok(Secs(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secs, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `host:port`, with an error that says so.
+fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = SocketAddr;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an address host:port, e.g. 127.0.0.1:6627")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<SocketAddr, E> {
+            v.parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A list of ports (1-65535), with errors that say so.
+fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<u16>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of ports, e.g. [6700, 6701]")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u16>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(p) = seq.next_element::<serde_yaml::Value>()? {
+                match p.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                    Some(n) if n > 0 => out.push(n),
+                    _ => {
+                        let shown = serde_yaml::to_string(&p).unwrap_or_default();
+                        return Err(de::Error::custom(format!(
+                            "invalid port {}, expected a list of ports (1-65535)",
+                            shown.trim()
+                        )));
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
+}
