@@ -496,21 +496,21 @@ fn trident_wordcount_counts_exactly_when_a_worker_is_killed_mid_run() {
     );
 }
 
-/// The supervisor whose worker runs the Trident master coordinator: the one assigned
-/// worker whose statistics show the coordinator emitting (every worker reports every
-/// component, with zeros for those it does not run).
+/// The supervisor whose worker runs the Trident master coordinator: the assigned worker
+/// whose executors hold the task that reports as `$mastercoord`, once it has emitted.
 fn coordinator_supervisor(st: &serde_json::Value) -> Option<String> {
-    let mut found = st["assignment"].as_array()?.iter().filter(|w| {
-        let worker = format!("{}:{}", w["supervisor"].as_str().unwrap_or(""), w["port"]);
-        st["stats"][worker.as_str()]["$mastercoord"]["emitted"]
-            .as_u64()
-            .is_some_and(|n| n > 0)
-    });
-    let first = found.next()?;
-    if found.next().is_some() {
-        return None;
-    }
-    Some(first["supervisor"].as_str()?.to_string())
+    let task = st["tasks"].as_array()?.iter().find(|t| {
+        t["component"] == "$mastercoord" && t["counters"]["emitted"].as_u64().is_some_and(|n| n > 0)
+    })?["task"]
+        .as_u64()?;
+    let worker = st["assignment"].as_array()?.iter().find(|w| {
+        w["executors"].as_array().is_some_and(|es| {
+            es.iter().any(|e| {
+                e[0].as_u64().is_some_and(|f| f <= task) && e[1].as_u64().is_some_and(|l| task <= l)
+            })
+        })
+    })?;
+    Some(worker["supervisor"].as_str()?.to_string())
 }
 
 #[test]
