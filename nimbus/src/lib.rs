@@ -61,6 +61,10 @@ pub struct NimbusOpts {
     pub max_artifact_bytes: u64,
     /// How long `<artifact> validate` may run before the submission is refused.
     pub validate_timeout: Duration,
+    /// How submissions are validated (`None`: by running their artifact,
+    /// [`validate::ArtifactValidator`] with `validate_timeout`; a cluster in one process
+    /// uses [`validate::RegistryValidator`]).
+    pub validator: Option<Arc<dyn validate::Validator>>,
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
@@ -69,7 +73,7 @@ pub struct NimbusOpts {
 impl NimbusOpts {
     /// Defaults: listen on 127.0.0.1:6627 (Storm's nimbus port), supervisor timeout
     /// 10 s, monitor every 1 s, JSON bodies up to 4 MiB, artifacts up to 1 GiB,
-    /// validation up to 30 s.
+    /// validation by the artifact, up to 30 s.
     pub fn new(data_dir: PathBuf) -> NimbusOpts {
         NimbusOpts {
             data_dir,
@@ -79,6 +83,7 @@ impl NimbusOpts {
             max_request_bytes: 4 * 1024 * 1024,
             max_artifact_bytes: 1024 * 1024 * 1024,
             validate_timeout: Duration::from_secs(30),
+            validator: None,
             clock: clock::system(),
         }
     }
@@ -161,13 +166,18 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         source,
     })?;
     let wake = Arc::new(Notify::new());
+    let validator = opts.validator.clone().unwrap_or_else(|| {
+        Arc::new(validate::ArtifactValidator {
+            tmp_root: tmp_dir,
+            timeout: opts.validate_timeout,
+        })
+    });
     let state = api::AppState {
         cluster: cluster.clone(),
         wake: wake.clone(),
-        tmp_dir,
+        validator,
         max_request_bytes: opts.max_request_bytes,
         max_artifact_bytes: opts.max_artifact_bytes,
-        validate_timeout: opts.validate_timeout,
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(
