@@ -19,32 +19,43 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use squall::local_cluster::LocalCluster;
+//! use squall::local_cluster::{LocalCluster, stock_registry};
 //! use squall_runtime::cluster::protocol::SlotState;
 //!
 //! # async fn demo() -> Result<(), squall::LocalClusterError> {
-//! let mut registry = squall_runtime::Registry::new();
-//! squall_topologies::register(&mut registry);
-//! let cluster = LocalCluster::builder()
+//! let mut cluster = LocalCluster::builder()
 //!     .supervisors(2)
 //!     .slots_per_supervisor(2)
-//!     .registry(registry)
+//!     .registry(stock_registry())
 //!     .start()
 //!     .await?;
 //! cluster.submit(include_str!("../../topologies/wordcount.yaml")).await?;
+//! let limit = Duration::from_secs(10);
 //! let info = cluster
-//!     .wait_for_status("wordcount", "its worker running", Duration::from_secs(10), |t| {
+//!     .wait_for_status("wordcount", "its worker running", limit, |t| {
 //!         t.workers.iter().any(|w| w.report.state == SlotState::Running)
 //!     })
 //!     .await?;
-//! assert_eq!(info.assignment.len(), 1);
-//! // Silence supervisor 0 and let nimbus's supervisor timeout pass.
-//! cluster.pause_heartbeats(0, true)?;
+//! let on = info.assignment[0].supervisor.clone();
+//! let i = if Some(on.as_str()) == cluster.supervisor_id(0) { 0 } else { 1 };
+//!
+//! // Cut that supervisor off from nimbus: nothing moves until the clock passes
+//! // nimbus's supervisor timeout (10 s by default); then its worker moves.
+//! cluster.pause_heartbeats(i, true)?;
 //! cluster.advance(Duration::from_secs(11)).await?;
+//! cluster
+//!     .wait_for_status("wordcount", "the worker moved", limit, |t| {
+//!         t.assignment.iter().all(|w| w.supervisor != on)
+//!     })
+//!     .await?;
+//!
+//! // Worker faults: a crash (restarted by its slot, with backoff on the clock).
+//! let moved = cluster.status("wordcount").await?.assignment[0].port;
+//! cluster.crash_worker(1 - i, moved)?;
 //! cluster.shutdown().await;
 //! # Ok(())
 //! # }
-//! ```
+//! //! ```
 
 mod builder;
 mod error;
