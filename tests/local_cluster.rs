@@ -349,3 +349,30 @@ async fn an_invalid_topology_is_refused_by_the_in_process_validator() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topology_source_is_resolved_in_process_and_runs() {
+    let c = cluster(1, 1).await;
+    let yaml = include_str!("../topologies/exclamation-source.yaml");
+    let submitted = c.submit(yaml).await.expect("submit");
+    assert_eq!(submitted.name, "exclamation-source");
+    let info = c
+        .wait_for_status("exclamation-source", "a running worker", LIMIT, all_running)
+        .await
+        .unwrap();
+    // Planned from the builder's declaration, which only the registry knows.
+    assert!(
+        info.components.len() > 1,
+        "the built components are planned: {:?}",
+        info.components.keys().collect::<Vec<_>>()
+    );
+    c.wait_for_status("exclamation-source", "tuples executed", LIMIT, |t| {
+        t.components.values().any(|s| {
+            s.kind == squall_runtime::cluster::protocol::ComponentRole::Bolt
+                && s.counters.executed > 0
+        })
+    })
+    .await
+    .unwrap();
+    c.shutdown().await;
+}
