@@ -56,3 +56,44 @@ impl Validator for RegistryValidator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use squall_runtime::testing::FixedSpout;
+
+    const VALID: &str = "name: t\nspouts: [{id: words, className: Words}]\n";
+
+    fn validator() -> RegistryValidator {
+        let mut registry = Registry::new();
+        registry.spout("Words", |_| Ok(FixedSpout::new(&["word"], Vec::new())));
+        RegistryValidator::new(registry)
+    }
+
+    async fn validate(yaml: &str, resolve: bool) -> Result<Option<String>, ClusterError> {
+        validator()
+            .validate(Path::new("/no/such/artifact"), "abc", yaml, resolve)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_valid_topology_passes_without_running_the_artifact() {
+        assert_eq!(validate(VALID, false).await.unwrap(), None);
+        let resolved = validate(VALID, true).await.unwrap().expect("resolved");
+        assert!(resolved.contains("Words"), "{resolved}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_component_is_a_bad_request_naming_it() {
+        let bad = VALID.replace("Words", "Nope");
+        match validate(&bad, false).await {
+            Err(ClusterError::BadRequest { message, details }) => {
+                assert!(message.starts_with("the topology is invalid"), "{message}");
+                assert!(details.iter().any(|d| d.contains("Nope")), "{details:?}");
+            }
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+}

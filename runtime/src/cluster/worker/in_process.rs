@@ -164,3 +164,50 @@ pub fn spawn_in_process(registry: Registry, spec_path: PathBuf) -> InProcessWork
         exit,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_before_the_engine_runs_is_honoured_when_it_attaches() {
+        let control = WorkerControl::default();
+        control.stop();
+        let run = Arc::new(RunState::new(0));
+        control.attach(&run);
+        assert!(run.stopping());
+    }
+
+    #[test]
+    fn a_stop_after_the_engine_runs_stops_it_and_heartbeats_pause_and_resume() {
+        let control = WorkerControl::default();
+        let run = Arc::new(RunState::new(0));
+        control.attach(&run);
+        assert!(!run.stopping() && !control.stop_requested());
+        control.pause_heartbeats(true);
+        assert!(control.heartbeats_paused());
+        control.pause_heartbeats(false);
+        assert!(!control.heartbeats_paused());
+        control.stop();
+        assert!(run.stopping() && control.stop_requested());
+    }
+
+    #[test]
+    fn a_worker_without_a_spec_ends_with_the_reason() {
+        let dir = std::env::temp_dir().join(format!("squall-no-spec-{}", std::process::id()));
+        let mut worker = spawn_in_process(Registry::new(), dir.join("worker.json"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let exit = loop {
+            if let Some(exit) = worker.try_wait() {
+                break exit;
+            }
+            assert!(std::time::Instant::now() < deadline, "never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(
+            exit.starts_with("exited with code 1: worker spec"),
+            "{exit}"
+        );
+        assert!(worker.is_finished());
+    }
+}
