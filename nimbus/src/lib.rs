@@ -1,7 +1,8 @@
 //! # squall-nimbus
 //!
 //! The master of a Squall cluster, as Storm's nimbus: it accepts topology submissions over
-//! an HTTP/JSON API, has each topology's artifact validate it, stores topologies,
+//! an HTTP/JSON API, has each topology's artifact validate it (or, in a cluster in one
+//! process, a [`validate::Validator`] of the caller's), stores topologies,
 //! assignments and artifacts durably in its data directory, schedules executors onto
 //! supervisor slots with Storm's even scheduler, moves work off supervisors that stop
 //! heartbeating, and serves kill / activate / deactivate / rebalance / list / status.

@@ -1,6 +1,6 @@
 //! What `squall validate` checks, as one function: a topology against a binary's
 //! [`Registry`] — the `topologySource` resolved ([`source::resolve`]), every
-//! declaration validated ([`source::validate_resolved`]) and the Flux refs and config
+//! declaration validated ([`yaml::validate`]) and the Flux refs and config
 //! methods applied ([`yaml::normalize`]), giving the resolved declaration nimbus plans
 //! from ([`Checked::resolved_yaml`]).
 //!
