@@ -1,7 +1,8 @@
 //! # squall-nimbus
 //!
 //! The master of a Squall cluster, as Storm's nimbus: it accepts topology submissions over
-//! an HTTP/JSON API, has each topology's artifact validate it, stores topologies,
+//! an HTTP/JSON API, has each topology's artifact validate it (or, in a cluster in one
+//! process, a [`validate::Validator`] of the caller's), stores topologies,
 //! assignments and artifacts durably in its data directory, schedules executors onto
 //! supervisor slots with Storm's even scheduler, moves work off supervisors that stop
 //! heartbeating, and serves kill / activate / deactivate / rebalance / list / status.
@@ -62,6 +63,10 @@ pub struct NimbusOpts {
     pub max_artifact_bytes: u64,
     /// How long `<artifact> validate` may run before the submission is refused.
     pub validate_timeout: Duration,
+    /// How submissions are validated (`None`: by running their artifact,
+    /// [`validate::ArtifactValidator`] with `validate_timeout`; a cluster in one process
+    /// uses [`validate::RegistryValidator`]).
+    pub validator: Option<Arc<dyn validate::Validator>>,
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
@@ -69,7 +74,7 @@ pub struct NimbusOpts {
 
 impl NimbusOpts {
     /// The [`NimbusConfig`] defaults with this data directory; JSON bodies up to 4 MiB,
-    /// artifacts up to 1 GiB, validation up to 30 s.
+    /// artifacts up to 1 GiB, validation by the artifact, up to 30 s.
     pub fn new(data_dir: PathBuf) -> NimbusOpts {
         NimbusOpts::from_config(&NimbusConfig {
             data_dir,
@@ -87,6 +92,7 @@ impl NimbusOpts {
             max_request_bytes: 4 * 1024 * 1024,
             max_artifact_bytes: 1024 * 1024 * 1024,
             validate_timeout: Duration::from_secs(30),
+            validator: None,
             clock: clock::system(),
         }
     }
@@ -169,13 +175,18 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         source,
     })?;
     let wake = Arc::new(Notify::new());
+    let validator = opts.validator.clone().unwrap_or_else(|| {
+        Arc::new(validate::ArtifactValidator {
+            tmp_root: tmp_dir,
+            timeout: opts.validate_timeout,
+        })
+    });
     let state = api::AppState {
         cluster: cluster.clone(),
         wake: wake.clone(),
-        tmp_dir,
+        validator,
         max_request_bytes: opts.max_request_bytes,
         max_artifact_bytes: opts.max_artifact_bytes,
-        validate_timeout: opts.validate_timeout,
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(

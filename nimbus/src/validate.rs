@@ -1,10 +1,26 @@
-//! Validation of a submission by its own artifact: nimbus cannot instantiate the
-//! components, so it runs `<artifact> validate topology.yaml` (every topology binary built
-//! on squall-runtime understands it: exit 0 when valid, 1 with the errors on stderr).
-//! For a `topologySource` topology, whose components only the artifact's builder knows,
-//! it adds `--write-resolved resolved.yaml` and plans from that declaration.
+//! Validation of a submission before it is stored, behind the [`Validator`] trait.
+//!
+//! Nimbus cannot instantiate the components, so by default ([`ArtifactValidator`]) it
+//! runs the submission's own artifact: `<artifact> validate topology.yaml` (every
+//! topology binary built on squall-runtime understands it: exit 0 when valid, 1 with the
+//! errors on stderr). For a `topologySource` topology, whose components only the
+//! artifact's builder knows, it adds `--write-resolved resolved.yaml` and plans from that
+//! declaration.
+//!
+//! A cluster in one process has no artifact binary to run: [`RegistryValidator`] checks
+//! the YAML against a [`squall_runtime::Registry`] in the process, with the very
+//! function the artifact's `validate` calls
+//! ([`squall_runtime::topology::check::check`]).
 
+mod registry;
+
+pub use registry::RegistryValidator;
+
+use std::fmt;
+use std::future::Future;
 use std::path::Path;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,6 +40,64 @@ const MAX_STDERR: usize = 64 * 1024;
 /// `ETXTBSY`: the file is open for writing somewhere (e.g. a descriptor inherited by a
 /// process forked at that moment); retried.
 const ETXTBSY: i32 = 26;
+
+/// What [`Validator::validate`] returns: the resolved declaration of a
+/// `topologySource` topology when asked for it.
+pub type ValidateFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, ClusterError>> + Send + 'a>>;
+
+/// Decides whether a submitted topology may be stored.
+pub trait Validator: Send + Sync + fmt::Debug {
+    /// Validate `yaml`, submitted with the artifact stored at `artifact` (content hash
+    /// `hash`, for messages). With `resolve` (the YAML has a `topologySource`), return
+    /// the resolved declaration: the YAML of the spouts, bolts, streams and config the
+    /// builder made. A refusal is a [`ClusterError::BadRequest`] listing the errors.
+    fn validate<'a>(
+        &'a self,
+        artifact: &'a Path,
+        hash: &'a str,
+        yaml: &'a str,
+        resolve: bool,
+    ) -> ValidateFuture<'a>;
+}
+
+/// The default validator: runs the artifact ([`validate_with_artifact`]) in a fresh
+/// directory under `tmp_root`, killing it after `timeout`.
+#[derive(Debug, Clone)]
+pub struct ArtifactValidator {
+    /// Where the scratch directories go (nimbus's `tmp/`).
+    pub tmp_root: PathBuf,
+    /// How long `<artifact> validate` may run.
+    pub timeout: Duration,
+}
+
+impl Validator for ArtifactValidator {
+    fn validate<'a>(
+        &'a self,
+        artifact: &'a Path,
+        hash: &'a str,
+        yaml: &'a str,
+        resolve: bool,
+    ) -> ValidateFuture<'a> {
+        Box::pin(validate_with_artifact(
+            artifact,
+            hash,
+            yaml,
+            &self.tmp_root,
+            self.timeout,
+            resolve,
+        ))
+    }
+}
+
+/// The refusal of an invalid topology: the errors as printed by `validate`, one per
+/// detail line.
+pub(crate) fn invalid(text: &str) -> ClusterError {
+    ClusterError::BadRequest {
+        message: format!("the topology is invalid:\n{text}"),
+        details: text.lines().map(str::to_string).collect(),
+    }
+}
 
 /// Run `artifact validate topology.yaml` on `yaml` in a fresh directory under `tmp_root`,
 /// killing it after `timeout`. Ok when it exits 0; otherwise a bad request carrying what
@@ -117,13 +191,7 @@ pub async fn validate_with_artifact(
             .map(Some);
     }
     match status.code() {
-        Some(_) if !text.is_empty() => {
-            let details: Vec<String> = text.lines().map(str::to_string).collect();
-            Err(ClusterError::BadRequest {
-                message: format!("the topology is invalid:\n{text}"),
-                details,
-            })
-        }
+        Some(_) if !text.is_empty() => Err(invalid(&text)),
         Some(code) => Err(cannot_run(format!(
             "`validate` exited with status {code} and printed nothing on stderr"
         ))),

@@ -19,6 +19,8 @@ use squall_runtime::cluster::protocol::{
     ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
 };
 
+/// The worker spec file in a worker directory.
+const SPEC_FILE: &str = "worker.json";
 /// How often slots are checked.
 const TICK: Duration = Duration::from_millis(100);
 /// How often slots are checked while shutting down.
@@ -52,6 +54,9 @@ pub(crate) struct Daemon {
     pub(crate) artifacts: ArtifactCache,
     /// Latest assignments from nimbus, per port.
     pub(crate) desired: Vec<Option<SlotAssignment>>,
+    /// While true, the supervisor does not heartbeat (see
+    /// [`crate::SupervisorHandle::pause_heartbeats`]).
+    pub(crate) cut_off: watch::Receiver<bool>,
 }
 
 impl Daemon {
@@ -265,7 +270,7 @@ impl Daemon {
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
         };
-        let spec_path = dir.join("worker.json");
+        let spec_path = dir.join(SPEC_FILE);
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;
         std::fs::write(&spec_path, json).map_err(io)?;
@@ -283,33 +288,16 @@ impl Daemon {
             .map_err(io)?;
         let pid = process.pid();
         tracing::info!(port, pid, topology = %a.topology, "worker launched");
-        if let Err(e) = std::fs::write(dir.join("pid"), pid.to_string()) {
-            tracing::warn!(port, "cannot record the worker's pid: {e}");
-        }
         self.workers[i].process = Some(process);
         Ok(pid)
     }
 
-    /// Kill workers a previous run of this supervisor left behind (it was killed without
-    /// stopping them): they hold the slot ports. A pid is only killed if its command
-    /// line names this slot's spec file, so a recycled pid is left alone.
-    pub(crate) fn kill_orphans(&self) {
-        for slot in &self.slots {
-            let port = slot.port();
-            let dir = self.worker_dir(port);
-            let Some(pid) = std::fs::read_to_string(dir.join("pid"))
-                .ok()
-                .and_then(|p| p.trim().parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let spec = dir.join("worker.json").display().to_string();
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&spec) {
-                tracing::warn!(port, pid, "killing a worker left by a previous run");
-                crate::process::kill_group(pid);
-            }
-            let _ = std::fs::remove_file(dir.join("pid"));
+    /// Have the launcher stop workers a previous run of this supervisor left behind
+    /// (it was killed without stopping them): they hold the slot ports.
+    pub(crate) fn kill_orphans(&mut self) {
+        for i in 0..self.slots.len() {
+            let dir = self.worker_dir(self.slots[i].port());
+            self.launcher.reap_orphan(&dir, &dir.join(SPEC_FILE));
         }
     }
 
@@ -319,7 +307,9 @@ impl Daemon {
         let mut next_beat = self.clock.now();
         loop {
             let changed = self.watch_workers().await;
-            if changed || self.clock.now() >= next_beat {
+            // While cut off from nimbus (a test's partition), nothing is sent or heard.
+            let cut_off = *self.cut_off.borrow();
+            if !cut_off && (changed || self.clock.now() >= next_beat) {
                 match self.heartbeat().await {
                     Ok(()) => self.reconcile().await,
                     Err(e) => tracing::warn!("heartbeat failed: {e}"),

@@ -6,11 +6,16 @@
 //! watches the workers' exit status and heartbeats, restarts dead or hung workers with
 //! backoff, stops workers whose assignment went away, and reports each worker's state,
 //! pid, uptime, restart count and last exit cause to nimbus.
+//!
+//! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
+//! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
+//! process, for tests).
 
 mod artifacts;
 pub mod cli;
 mod daemon;
 mod error;
+pub mod in_process;
 pub mod process;
 pub mod slot;
 
@@ -23,6 +28,7 @@ use squall_runtime::engine::clock::{self, Clock};
 
 pub use artifacts::ArtifactCache;
 pub use error::SupervisorError;
+pub use in_process::{InProcessLauncher, InProcessWorkers};
 pub use process::{LaunchSpec, Launcher, OsLauncher, WorkerProcess};
 pub use slot::{Slot, SlotConfig};
 
@@ -91,10 +97,19 @@ pub struct SupervisorHandle {
     /// The supervisor's id.
     pub id: String,
     stop: tokio::sync::watch::Sender<bool>,
+    cut_off: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SupervisorHandle {
+    /// Stop (`true`) or resume (`false`) heartbeating to nimbus while the workers keep
+    /// running, as a network partition between this supervisor and nimbus would: nimbus
+    /// declares it dead after its supervisor timeout and moves its workers; on resuming
+    /// it learns its new assignments and stops the workers that moved. For tests.
+    pub fn pause_heartbeats(&self, paused: bool) {
+        let _ = self.cut_off.send(paused);
+    }
+
     /// Stop every worker and the supervisor.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -151,6 +166,7 @@ pub fn start_with(
         opts.worker_start_timeout,
         opts.shutdown_grace,
     );
+    let (cut_off, cut_off_rx) = tokio::sync::watch::channel(false);
     let daemon = daemon::Daemon {
         artifacts: ArtifactCache::new(&opts.data_dir),
         slots: opts.slots.iter().map(|p| Slot::new(*p, cfg)).collect(),
@@ -165,8 +181,14 @@ pub fn start_with(
         launcher,
         http,
         opts,
+        cut_off: cut_off_rx,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx));
-    Ok(SupervisorHandle { id, stop, task })
+    Ok(SupervisorHandle {
+        id,
+        stop,
+        cut_off,
+        task,
+    })
 }

@@ -36,7 +36,19 @@ pub trait WorkerProcess: Send {
 pub trait Launcher: Send {
     /// Start a worker.
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>>;
+
+    /// At supervisor start, before any launch: stop the worker that a previous run of
+    /// the supervisor (killed without stopping its workers) left in the worker
+    /// directory `dir`, whose spec file is `spec`; it holds the slot port. The default
+    /// does nothing: a launcher whose workers cannot outlive the supervisor has no
+    /// orphans.
+    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
+        let _ = (dir, spec);
+    }
 }
+
+/// The file in a worker directory where [`OsLauncher`] records the worker's pid.
+const PID_FILE: &str = "pid";
 
 /// Describe how a process ended, for `last_exit`.
 pub fn describe_exit(status: ExitStatus) -> String {
@@ -129,9 +141,32 @@ impl Launcher for OsLauncher {
             .stderr(log_file(&spec.dir, "worker.log")?)
             .process_group(0)
             .spawn()?;
+        let pid = child.id();
+        if let Err(e) = std::fs::write(spec.dir.join(PID_FILE), pid.to_string()) {
+            tracing::warn!(pid, dir = %spec.dir.display(), "cannot record the worker's pid: {e}");
+        }
         Ok(Box::new(OsProcess {
             child,
             exited: None,
         }))
+    }
+
+    /// Kill the process group of the pid recorded in `dir`, if that process still runs
+    /// this slot's spec file (so a recycled pid is left alone).
+    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
+        let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .filter(|p| *p > 0)
+        else {
+            return;
+        };
+        let spec = spec.display().to_string();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&spec) {
+            tracing::warn!(pid, dir = %dir.display(), "killing a worker left by a previous run");
+            kill_group(pid);
+        }
+        let _ = std::fs::remove_file(dir.join(PID_FILE));
     }
 }

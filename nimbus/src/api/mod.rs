@@ -10,7 +10,6 @@ mod trident;
 mod version;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -20,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
+use crate::validate::Validator;
 use squall_runtime::cluster::protocol::{ErrorBody, Health, PROTOCOL_VERSION};
 
 pub use body::{JsonBody, OptionalJsonBody};
@@ -31,14 +31,12 @@ pub struct AppState {
     pub cluster: Arc<Cluster>,
     /// Wakes the monitor when a deadline was set.
     pub wake: Arc<Notify>,
-    /// Where validation runs its temporary files.
-    pub tmp_dir: std::path::PathBuf,
+    /// Validates submissions.
+    pub validator: Arc<dyn Validator>,
     /// Largest accepted JSON body.
     pub max_request_bytes: usize,
     /// Largest accepted artifact.
     pub max_artifact_bytes: u64,
-    /// How long `<artifact> validate` may run.
-    pub validate_timeout: Duration,
 }
 
 /// An error answer: a [`ClusterError`] rendered as JSON with its status.

@@ -9,7 +9,6 @@ use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking};
 use crate::cluster::{Submission, check_name};
 use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
-use crate::validate::validate_with_artifact;
 use squall_runtime::cluster::protocol::{
     ActionResponse, KillRequest, RebalanceRequest, StatsAck, SubmitRequest, TopologyInfo,
     TopologyList, WorkerStats,
@@ -55,15 +54,15 @@ pub async fn submit(
     if !sourced {
         plan(&def, &Default::default())?;
     }
-    let resolved = validate_with_artifact(
-        &artifacts.path(&req.artifact),
-        &req.artifact.to_string(),
-        &req.yaml,
-        &state.tmp_dir,
-        state.validate_timeout,
-        sourced,
-    )
-    .await?;
+    let resolved = state
+        .validator
+        .validate(
+            &artifacts.path(&req.artifact),
+            &req.artifact.to_string(),
+            &req.yaml,
+            sourced,
+        )
+        .await?;
     let def = match &resolved {
         Some(text) => {
             let def = parse_resolved(text)?;

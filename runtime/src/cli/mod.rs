@@ -19,7 +19,7 @@ use crate::cluster::client::{self, ClientCommand};
 use crate::engine::local::{LocalOptions, ProgressFn, RunReport, run_local};
 use crate::engine::stats::ComponentReports;
 use crate::topology::source;
-use crate::topology::yaml::{self, Catalog, ComponentKind, SpecErrors, ValidTopology};
+use crate::topology::yaml::{Catalog, ComponentKind, SpecErrors, ValidTopology};
 
 /// Squall: Storm-style stream processing.
 #[derive(Debug, Parser)]
@@ -407,23 +407,18 @@ fn validate(
     flux: &FluxArgs,
     registry: &Registry,
 ) -> i32 {
-    let checked = crate::topology::flux::load_file(file, &flux.load_options()).and_then(|loaded| {
-        let parsed = loaded.parsed;
-        let (resolved, effective) = source::resolve(&parsed, registry)?;
-        let topo = source::validate_resolved(&parsed, &resolved, &effective)?;
-        // What nimbus plans from: Flux refs and config methods applied.
-        let resolved = yaml::normalize(&resolved, &effective);
-        Ok((resolved, topo))
-    });
-    let (resolved, topo) = match checked {
+    let checked = crate::topology::flux::load_file(file, &flux.load_options())
+        .and_then(|loaded| crate::topology::check::check(&loaded.parsed, registry));
+    let checked = match checked {
         Ok(done) => done,
         Err(errors) => {
             eprintln!("{errors}");
             return 1;
         }
     };
+    let topo = &checked.topology;
     if let Some(out) = write_resolved {
-        let written = source::resolved_yaml(&resolved.def).and_then(|text| {
+        let written = checked.resolved_yaml().and_then(|text| {
             std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
         });
         if let Err(e) = written {

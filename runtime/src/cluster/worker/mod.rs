@@ -4,6 +4,13 @@
 //! that hold the other tasks, heartbeats to its supervisor (a file it rewrites every
 //! second), follows the topology's activation and reports its statistics to nimbus.
 //! It stops cleanly on SIGTERM.
+//!
+//! [`spawn_in_process`] runs the same worker on a thread of the calling process, for
+//! clusters in one process (tests).
+
+mod in_process;
+
+pub use in_process::{InProcessWorker, WorkerControl, spawn_in_process};
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -84,7 +91,7 @@ fn my_executors(plan: &TaskPlan, a: &SlotAssignment) -> Result<Vec<ExecutorPlan>
 
 /// Run a worker from its spec file until SIGTERM; returns the exit code.
 pub fn run(registry: &Registry, spec_path: &Path) -> i32 {
-    match start_and_wait(registry, spec_path) {
+    match start_and_wait(registry, spec_path, None) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("worker failed: {e}");
@@ -94,7 +101,13 @@ pub fn run(registry: &Registry, spec_path: &Path) -> i32 {
     }
 }
 
-fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerError> {
+/// Run the worker of `spec_path` until it is told to stop: by SIGTERM for a worker
+/// process (`control` is `None`), through `control` for an in-process one.
+fn start_and_wait(
+    registry: &Registry,
+    spec_path: &Path,
+    control: Option<&WorkerControl>,
+) -> Result<(), WorkerError> {
     let spec_err = |message: String| WorkerError::Spec {
         path: spec_path.display().to_string(),
         message,
@@ -170,6 +183,9 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     })
     .map_err(|e| WorkerError::Start(e.to_string()))?;
     engine.run.set_active(false);
+    if let Some(control) = control {
+        control.attach(&engine.run);
+    }
     let listener = Listener::bind(
         SocketAddr::new(my_addr.ip(), a.port),
         identity,
@@ -189,7 +205,7 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     engine.run.set_active(initially_active);
 
     let run = engine.run.clone();
-    {
+    if control.is_none() {
         let run = run.clone();
         engine.rt.spawn(async move {
             if let Err(e) = crate::cluster::daemon::stop_signal().await {
@@ -207,6 +223,10 @@ fn start_and_wait(registry: &Registry, spec_path: &Path) -> Result<(), WorkerErr
     // Heartbeat to the supervisor until told to stop.
     let heartbeat = Path::new(&spec.heartbeat_file).to_path_buf();
     while !run.stopping() {
+        if control.is_some_and(WorkerControl::heartbeats_paused) {
+            run.wait(std::time::Instant::now() + Duration::from_secs(1));
+            continue;
+        }
         let tmp = heartbeat.with_extension("tmp");
         if std::fs::write(&tmp, unix_millis().to_string())
             .and_then(|_| std::fs::rename(&tmp, &heartbeat))
