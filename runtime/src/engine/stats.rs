@@ -12,8 +12,8 @@ use crate::api::tuple::Values;
 use crate::topology::yaml::ComponentKind;
 
 /// Exact counters of one task (or a sum of tasks), kept by the executor thread as plain
-/// integers (no sharing on the hot path) and published to [`TaskStats`] every batch.
-/// Workers report them to nimbus as they are.
+/// integers (no sharing on the hot path) and published to the task's shared statistics
+/// every batch. Workers report them to nimbus as they are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counters {
