@@ -89,15 +89,31 @@ fn main() {
         victim["supervisor"].as_str().unwrap().to_string(),
         victim["port"].as_u64().unwrap(),
     );
-    let key = format!("{sup}:{port}");
+    // The victim's tasks: the executors nimbus assigned to its slot.
+    let ranges: Vec<(u64, u64)> = st["assignment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["supervisor"] == sup.as_str() && w["port"] == port)
+        .unwrap()["executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e[0].as_u64().unwrap(), e[1].as_u64().unwrap()))
+        .collect();
     // A worker's counters restart from zero: the replacement is processing once its
-    // reported total is above zero and below what the killed worker had reached.
+    // tasks' reported total is above zero and below what the killed worker had reached.
     let total = |st: &serde_json::Value| -> Option<f64> {
-        let stats = st["stats"].get(&key)?.as_object()?;
+        let tasks = st["tasks"].as_array()?;
         Some(
-            stats
-                .values()
-                .map(|c| {
+            tasks
+                .iter()
+                .filter(|t| {
+                    let id = t["task"].as_u64().unwrap_or(0);
+                    ranges.iter().any(|(f, l)| (*f..=*l).contains(&id))
+                })
+                .map(|t| {
+                    let c = &t["counters"];
                     c["executed"].as_f64().unwrap_or(0.0) + c["emitted"].as_f64().unwrap_or(0.0)
                 })
                 .sum(),
