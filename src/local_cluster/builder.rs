@@ -143,7 +143,7 @@ impl LocalClusterBuilder {
             opts.worker_start_timeout = self.worker_start_timeout;
             opts.shutdown_grace = self.shutdown_grace;
             opts.clock = shared.clone();
-            let launcher = InProcessLauncher::new(self.registry.clone());
+            let launcher = InProcessLauncher::new(self.registry.clone()).with_clock(shared.clone());
             let workers = launcher.workers();
             let handle = squall_supervisor::start_with(opts, Box::new(launcher))
                 .map_err(|e| start(&format!("supervisor #{i}"), &e))?;

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use squall_runtime::Registry;
 use squall_runtime::cluster::protocol::WorkerSpec;
-use squall_runtime::worker::{InProcessWorker, WorkerControl, spawn_in_process};
+use squall_runtime::engine::clock::Clock;
+use squall_runtime::worker::{InProcessWorker, WorkerControl, spawn_in_process_with};
 
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 
@@ -102,6 +103,7 @@ impl InProcessWorkers {
 pub struct InProcessLauncher {
     registry: Registry,
     workers: InProcessWorkers,
+    clock: Arc<dyn Clock>,
 }
 
 impl InProcessLauncher {
@@ -110,7 +112,15 @@ impl InProcessLauncher {
         InProcessLauncher {
             registry,
             workers: InProcessWorkers::default(),
+            clock: squall_runtime::engine::clock::system(),
         }
+    }
+
+    /// Run the workers' topologies on `clock` (a harness's manual clock), so what they
+    /// time (Trident's batch emit interval) moves only when the harness moves it.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> InProcessLauncher {
+        self.clock = clock;
+        self
     }
 
     /// Its workers, for fault injection (shared: keep a clone before handing the
@@ -143,7 +153,11 @@ impl Launcher for InProcessLauncher {
             )
         })?;
         let path = Path::new(path);
-        let worker = spawn_in_process(self.registry.clone(), path.to_path_buf());
+        let worker = spawn_in_process_with(
+            self.registry.clone(),
+            path.to_path_buf(),
+            WorkerControl::with_clock(self.clock.clone()),
+        );
         let tracked = Arc::new(Tracked {
             control: worker.control(),
             cause: Mutex::new(None),

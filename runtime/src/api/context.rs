@@ -8,6 +8,7 @@ use crossbeam_channel::Sender;
 
 use crate::api::ids::TaskId;
 use crate::api::tuple::Fields;
+use crate::engine::clock::Clock;
 use crate::engine::transfer::Envelope;
 use crate::topology::config::Config;
 use crate::topology::yaml::Subscription;
@@ -27,6 +28,8 @@ pub(crate) struct TopologyInfo {
     pub(crate) subscriptions: Vec<Subscription>,
     /// Where Trident's coordination metadata lives (a worker: nimbus).
     pub(crate) trident_meta: Option<Arc<dyn MetaStore>>,
+    /// Where time comes from (the system's; a test harness's manual clock).
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// Wakes a bolt's executor from another thread: soon after [`Waker::wake`], the executor
@@ -173,6 +176,13 @@ impl TopologyContext {
     /// mode, where Trident falls back to the files its topology names.
     pub fn trident_meta(&self) -> Option<&Arc<dyn MetaStore>> {
         self.info.trident_meta.as_ref()
+    }
+
+    /// Where this topology's timing comes from: the system clock, or the manual clock of
+    /// a test harness (`squall::LocalCluster`). Components that schedule by time (Trident's
+    /// batch emit interval) read it here, so a harness can drive them deterministically.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.info.clock
     }
 
     /// A handle that makes this bolt's executor call [`crate::Bolt::wake`] (bolts only;

@@ -57,6 +57,7 @@ pub(crate) fn topology_info(
     topo: &ValidTopology,
     plan: &TaskPlan,
     trident_meta: Option<Arc<dyn crate::trident::meta::MetaStore>>,
+    clock: Arc<dyn crate::engine::clock::Clock>,
 ) -> Arc<TopologyInfo> {
     Arc::new(TopologyInfo {
         name: topo.name.clone(),
@@ -76,6 +77,7 @@ pub(crate) fn topology_info(
         task_component: plan.task_components(),
         subscriptions: topo.subscriptions.clone(),
         trident_meta,
+        clock,
     })
 }
 

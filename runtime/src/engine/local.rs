@@ -73,6 +73,7 @@ pub fn run_local(
         remote: BTreeMap::new(),
         capture: options.capture,
         trident_meta: None,
+        clock: crate::engine::clock::system(),
     })?;
     let run = engine.run.clone();
 

@@ -39,6 +39,8 @@ pub(crate) struct EngineSpec<'a> {
     pub(crate) capture: bool,
     /// Where Trident keeps its coordination metadata (`None`: files, local mode).
     pub(crate) trident_meta: Option<Arc<dyn crate::trident::meta::MetaStore>>,
+    /// Where the topology's time comes from (components read it from their context).
+    pub(crate) clock: Arc<dyn crate::engine::clock::Clock>,
 }
 
 /// A started engine.
@@ -138,6 +140,7 @@ impl Engine {
             remote,
             capture,
             trident_meta,
+            clock,
         } = spec;
         let spout_tasks: usize = local_executors
             .iter()
@@ -182,7 +185,7 @@ impl Engine {
             registry,
             run: run.clone(),
             task_queues,
-            info: topology_info(topo, plan, trident_meta),
+            info: topology_info(topo, plan, trident_meta, clock),
             worker_tasks,
             capture,
         };

@@ -101,13 +101,6 @@ impl MasterSpout {
         }
     }
 
-    /// Take time (the emit interval, batch latencies) from `clock` instead of the system's.
-    #[allow(dead_code)] // for tests and harnesses that drive time by hand
-    pub(crate) fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// The attempt as the bolts see it: epoch in the high bits, so attempts of a
     /// restarted coordinator are newer than the old ones.
     fn wire(&self, ta: TransactionAttempt) -> TransactionAttempt {
@@ -194,6 +187,9 @@ impl Spout for MasterSpout {
     }
 
     async fn open(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
+        // The emit interval and batch latencies run on the topology's clock (a test
+        // harness may drive it by hand).
+        self.clock = ctx.clock().clone();
         let slot = match (ctx.trident_meta(), &self.settings.commit_log) {
             (Some(store), _) => Some(MetaSlot::new(store.clone(), MetaKey::coordinator())),
             (None, Some(path)) => Some(

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::api::registry::Registry;
+use crate::engine::clock::Clock;
 use crate::engine::run_state::RunState;
 
 use super::WorkerError;
@@ -28,10 +29,17 @@ use super::WorkerError;
 /// Controls one in-process worker from outside: stop it, pause its heartbeats.
 /// Cheap to share (`Arc`); every method may be called from any thread, at any time
 /// (a stop asked before the worker's engine started is honoured when it starts).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WorkerControl {
     state: Mutex<ControlState>,
     heartbeats_paused: AtomicBool,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for WorkerControl {
+    fn default() -> WorkerControl {
+        WorkerControl::with_clock(crate::engine::clock::system())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +49,21 @@ struct ControlState {
 }
 
 impl WorkerControl {
+    /// A control whose worker takes its topology's time from `clock` (see
+    /// [`crate::TopologyContext::clock`]).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> WorkerControl {
+        WorkerControl {
+            state: Mutex::new(ControlState::default()),
+            heartbeats_paused: AtomicBool::new(false),
+            clock,
+        }
+    }
+
+    /// The clock the worker's topology runs on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -134,7 +157,17 @@ impl InProcessWorker {
 /// binary's components, and without the SIGTERM watcher (stop it with
 /// [`InProcessWorker::stop`]).
 pub fn spawn_in_process(registry: Registry, spec_path: PathBuf) -> InProcessWorker {
-    let control = Arc::new(WorkerControl::default());
+    spawn_in_process_with(registry, spec_path, WorkerControl::default())
+}
+
+/// [`spawn_in_process`] with a control made beforehand, e.g. one whose worker runs on a
+/// manual clock ([`WorkerControl::with_clock`]).
+pub fn spawn_in_process_with(
+    registry: Registry,
+    spec_path: PathBuf,
+    control: WorkerControl,
+) -> InProcessWorker {
+    let control = Arc::new(control);
     let name = format!(
         "worker-{}",
         spec_path

@@ -10,7 +10,7 @@
 
 mod in_process;
 
-pub use in_process::{InProcessWorker, WorkerControl, spawn_in_process};
+pub use in_process::{InProcessWorker, WorkerControl, spawn_in_process, spawn_in_process_with};
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -180,6 +180,7 @@ fn start_and_wait(
             &a.topology,
             &a.topology_id,
         ))),
+        clock: control.map_or_else(crate::engine::clock::system, |c| c.clock().clone()),
     })
     .map_err(|e| WorkerError::Start(e.to_string()))?;
     engine.run.set_active(false);
