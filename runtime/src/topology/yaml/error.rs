@@ -46,15 +46,21 @@ impl fmt::Display for SpecError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecErrors(pub Vec<SpecError>);
 
+/// Write `items` one per line (no trailing newline): how every list of located
+/// problems (topology files, daemon config files) is shown.
+pub fn write_lines<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (i, e) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        write!(f, "{e}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for SpecErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
+        write_lines(f, &self.0)
     }
 }
 
