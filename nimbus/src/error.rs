@@ -120,4 +120,7 @@ pub enum NimbusError {
     /// The HTTP server stopped with an error.
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// Another nimbus holds the data directory (or it cannot be locked).
+    #[error(transparent)]
+    Locked(#[from] squall_runtime::daemon::LockError),
 }

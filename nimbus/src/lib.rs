@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use squall_runtime::daemon::NimbusConfig;
+use squall_runtime::daemon::{DataDirLock, NimbusConfig};
 use squall_runtime::engine::clock::{self, Clock};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -103,6 +103,8 @@ impl NimbusOpts {
 #[derive(Debug)]
 pub struct NimbusHandle {
     addr: SocketAddr,
+    /// This nimbus's hold on its data directory, released when the handle goes.
+    _lock: DataDirLock,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), std::io::Error>>>,
     monitor: Option<JoinHandle<()>>,
@@ -146,6 +148,8 @@ impl Drop for NimbusHandle {
 /// Open the data directory, load the state, bind `opts.listen` and start serving.
 pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let dir = opts.data_dir.clone();
+    // Before anything in the directory is touched: one nimbus per data directory.
+    let lock = DataDirLock::acquire(&dir, "nimbus")?;
     let io = |path: PathBuf| move |source| StoreError::Io { path, source };
     let tmp_dir = dir.join("tmp");
     let cluster = {
@@ -207,6 +211,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     tracing::info!(%addr, data_dir = %dir.display(), "nimbus started");
     Ok(NimbusHandle {
         addr,
+        _lock: lock,
         stop,
         server: Some(server),
         monitor: Some(monitor),

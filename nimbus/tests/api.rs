@@ -486,3 +486,31 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
     assert_eq!(sups["supervisors"], json!([]));
     n.handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_second_nimbus_on_the_same_data_directory_is_refused_before_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(dir.path()).await;
+    // Validation scratch the running nimbus owns: a second nimbus used to wipe it first.
+    let scratch = dir.path().join("tmp").join("in-use");
+    std::fs::write(&scratch, b"x").unwrap();
+    let second = squall_nimbus::start(common::opts(dir.path())).await;
+    let e = second
+        .err()
+        .expect("a second nimbus on the same directory must be refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("in use by another nimbus")
+            && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(scratch.exists(), "the refused nimbus touched the directory");
+    let (status, _) = n.get("/api/v1/health").await;
+    assert_eq!(status, StatusCode::OK, "the first nimbus keeps serving");
+    n.handle.shutdown().await.unwrap();
+    // Released with its holder: the directory can be served again.
+    let again = squall_nimbus::start(common::opts(dir.path()))
+        .await
+        .unwrap();
+    again.shutdown().await.unwrap();
+}

@@ -5,6 +5,9 @@ use thiserror::Error;
 /// What can go wrong in the supervisor.
 #[derive(Debug, Error)]
 pub enum SupervisorError {
+    /// Another supervisor holds the data directory (or it cannot be locked).
+    #[error(transparent)]
+    Locked(#[from] squall_runtime::daemon::LockError),
     /// Talking to nimbus failed.
     #[error("nimbus: {0}")]
     Nimbus(String),

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use squall_runtime::daemon::SupervisorConfig;
+use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
 use squall_runtime::engine::clock::{self, Clock};
 
 pub use artifacts::ArtifactCache;
@@ -99,6 +99,8 @@ pub struct SupervisorHandle {
     stop: tokio::sync::watch::Sender<bool>,
     cut_off: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// This supervisor's hold on its data directory, released when the handle goes.
+    _lock: DataDirLock,
 }
 
 impl SupervisorHandle {
@@ -158,6 +160,8 @@ pub fn start_with(
             "no slots: give at least one port".into(),
         ));
     }
+    // Before anything in the directory is touched: one supervisor per data directory.
+    let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
@@ -190,5 +194,28 @@ pub fn start_with(
         stop,
         cut_off,
         task,
+        _lock: lock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_supervisor_on_the_same_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SupervisorOpts::new("http://127.0.0.1:1", dir.path().join("sup"), vec![1]);
+        let first = start_with(opts.clone(), Box::new(OsLauncher)).unwrap();
+        let e = start_with(opts.clone(), Box::new(OsLauncher))
+            .err()
+            .expect("a second supervisor on the same directory must be refused");
+        assert!(
+            e.to_string().contains("in use by another supervisor"),
+            "{e}"
+        );
+        first.shutdown().await;
+        let again = start_with(opts, Box::new(OsLauncher)).expect("released by shutdown");
+        again.shutdown().await;
+    }
 }

@@ -6,12 +6,14 @@ pub mod config;
 mod error;
 pub mod file;
 mod keys;
+mod lock;
 #[cfg(test)]
 mod tests;
 
 pub use config::{NimbusConfig, Secs, SupervisorConfig};
 pub use error::{ConfigError, ConfigErrors, Place};
 pub use file::{ConfigFile, DaemonConfig, load};
+pub use lock::{DataDirLock, LockError};
 
 /// Log to stderr at `default` level unless `SQUALL_LOG` says otherwise.
 pub fn init_logging(default: &str) {
