@@ -494,10 +494,9 @@ async fn a_second_nimbus_on_the_same_data_directory_is_refused_before_touching_i
     // Validation scratch the running nimbus owns: a second nimbus used to wipe it first.
     let scratch = dir.path().join("tmp").join("in-use");
     std::fs::write(&scratch, b"x").unwrap();
-    let second = squall_nimbus::start(common::opts(dir.path())).await;
-    let e = second
-        .err()
-        .expect("a second nimbus on the same directory must be refused");
+    let Err(e) = squall_nimbus::start(common::opts(dir.path())).await else {
+        panic!("a second nimbus on the same directory must be refused");
+    };
     let msg = e.to_string();
     assert!(
         msg.contains("in use by another nimbus")

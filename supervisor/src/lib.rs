@@ -207,9 +207,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = SupervisorOpts::new("http://127.0.0.1:1", dir.path().join("sup"), vec![1]);
         let first = start_with(opts.clone(), Box::new(OsLauncher)).unwrap();
-        let e = start_with(opts.clone(), Box::new(OsLauncher))
-            .err()
-            .expect("a second supervisor on the same directory must be refused");
+        let Err(e) = start_with(opts.clone(), Box::new(OsLauncher)) else {
+            panic!("a second supervisor on the same directory must be refused");
+        };
         assert!(
             e.to_string().contains("in use by another supervisor"),
             "{e}"
