@@ -165,6 +165,11 @@ impl Writer<'_> {
         self.put(SUPERVISORS, &s.id, s, "supervisor")
     }
 
+    /// Forget a supervisor.
+    pub fn delete_supervisor(&mut self, id: &str) -> Result<(), StoreError> {
+        self.remove(SUPERVISORS, id)
+    }
+
     /// Increment the submission counter and return its new value (1 first).
     pub fn next_seq(&mut self) -> Result<u64, StoreError> {
         let mut table = self

@@ -76,6 +76,8 @@ pub struct Cluster {
     store: Store,
     artifacts: ArtifactStore,
     supervisor_timeout: Duration,
+    /// Most supervisors tracked at once (a heartbeat from a new id beyond it is refused).
+    max_supervisors: usize,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
 }
@@ -136,6 +138,7 @@ impl Cluster {
             store,
             artifacts,
             supervisor_timeout,
+            max_supervisors: supervisors::MAX_SUPERVISORS,
             clock,
             state: Mutex::new(state),
         })
@@ -176,6 +179,7 @@ impl Cluster {
         }
         self.run_deadlines(&mut st, now_ms)?;
         self.reschedule(&mut st)?;
+        self.forget_dead_supervisors(&mut st, now)?;
         let deadlines = st.topologies.values().filter_map(|t| {
             let due_ms =
                 t.record

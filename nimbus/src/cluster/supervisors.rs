@@ -1,7 +1,9 @@
 //! Supervisor heartbeats: registration, liveness, worker reports, and the assignments
 //! sent back.
 
-use super::{Cluster, Sup};
+use std::time::Instant;
+
+use super::{Cluster, State, Sup};
 use crate::error::ClusterError;
 use crate::model::SupervisorInfo;
 use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SlotAssignment};
@@ -10,6 +12,12 @@ use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SlotAssign
 const MAX_SLOTS: usize = 1024;
 /// Longest accepted supervisor id or host.
 const MAX_ID_LEN: usize = 256;
+/// Most supervisors nimbus tracks at once, live or dead (dead ones are forgotten after
+/// [`FORGET_AFTER_TIMEOUTS`] supervisor timeouts of silence).
+pub(super) const MAX_SUPERVISORS: usize = 10_000;
+/// A supervisor silent this many supervisor timeouts is forgotten: deleted from memory
+/// and the store (it registers afresh if it ever comes back).
+pub(super) const FORGET_AFTER_TIMEOUTS: u32 = 10;
 
 fn check_heartbeat(hb: &Heartbeat) -> Result<(), ClusterError> {
     let mut problems = Vec::new();
@@ -58,6 +66,15 @@ impl Cluster {
             slots,
         };
         let mut st = self.lock();
+        if !st.supervisors.contains_key(&hb.id) && st.supervisors.len() >= self.max_supervisors {
+            return Err(ClusterError::Conflict(format!(
+                "nimbus already tracks {} supervisors, its limit; supervisor '{}' is refused \
+                 until dead ones are forgotten ({} supervisor timeouts of silence)",
+                st.supervisors.len(),
+                hb.id,
+                FORGET_AFTER_TIMEOUTS
+            )));
+        }
         let known = st.supervisors.get(&hb.id);
         let changed = known.is_none_or(|s| s.info != info);
         let revived = known.is_some_and(|s| !s.alive);
@@ -107,5 +124,48 @@ impl Cluster {
             }
         }
         Ok(HeartbeatResponse { assignments })
+    }
+}
+
+impl Cluster {
+    /// Delete supervisors silent for [`FORGET_AFTER_TIMEOUTS`] supervisor timeouts (their
+    /// workers were moved long ago), so ids that come and go do not pile up.
+    pub(super) fn forget_dead_supervisors(
+        &self,
+        st: &mut State,
+        now: Instant,
+    ) -> Result<(), ClusterError> {
+        let forget_after = self.supervisor_timeout * FORGET_AFTER_TIMEOUTS;
+        let gone: Vec<String> = st
+            .supervisors
+            .values()
+            .filter(|s| !s.alive && now.saturating_duration_since(s.last_heartbeat) > forget_after)
+            .filter(|s| {
+                // Never while an assignment still names it (no slot elsewhere yet).
+                !st.topologies.values().any(|t| {
+                    t.assignment
+                        .workers
+                        .iter()
+                        .any(|w| w.supervisor == s.info.id)
+                })
+            })
+            .map(|s| s.info.id.clone())
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write(|w| gone.iter().try_for_each(|id| w.delete_supervisor(id)))?;
+        for id in gone {
+            tracing::info!(supervisor = %id, "dead supervisor forgotten");
+            st.supervisors.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Lower the supervisor table's bound (tests).
+    #[cfg(test)]
+    pub(super) fn set_max_supervisors(&mut self, n: usize) {
+        self.max_supervisors = n;
     }
 }

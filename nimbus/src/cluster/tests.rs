@@ -466,3 +466,56 @@ fn heartbeat_of(id: &str) -> Heartbeat {
         workers: Vec::new(),
     }
 }
+
+#[test]
+fn dead_supervisors_are_forgotten_and_the_table_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = open(dir.path(), T0);
+    c.cluster.set_max_supervisors(2);
+    beat(&c, "a", T0);
+    beat(&c, "b", T0);
+    submit(&c, "wc", T0);
+    // A third id is refused while the table is full, and changes nothing.
+    let hb = Heartbeat {
+        id: "c".into(),
+        host: "c.local".into(),
+        slots: vec![6700],
+        workers: Vec::new(),
+    };
+    let e = c.at(T0).heartbeat(hb.clone()).unwrap_err();
+    assert_eq!(e.status(), 409, "{e}");
+    assert!(e.to_string().contains("tracks 2 supervisors"), "{e}");
+    // "a" goes silent: dead after the timeout (its workers move to "b"), still listed…
+    let timeout_ms = TIMEOUT.as_millis() as u64;
+    let mut t = T0;
+    while t < T0 + timeout_ms + 1_000 {
+        t += 1_000;
+        beat(&c, "b", t);
+        c.tick_at(t);
+    }
+    let ids = |c: &Cluster| -> Vec<(String, bool)> {
+        c.supervisors()
+            .supervisors
+            .into_iter()
+            .map(|s| (s.id, s.alive))
+            .collect()
+    };
+    assert_eq!(ids(&c), vec![("a".into(), false), ("b".into(), true)]);
+    assert_eq!(supervisors_of(&c, "wc"), vec!["b", "b"]);
+    // …and forgotten after 10 timeouts of silence, in memory and in the store.
+    while t < T0 + 10 * timeout_ms + 2_000 {
+        t += 1_000;
+        beat(&c, "b", t);
+        c.tick_at(t);
+    }
+    assert_eq!(ids(&c), vec![("b".into(), true)]);
+    // Room again for a new supervisor.
+    assert!(c.at(t).heartbeat(hb).is_ok());
+    drop(c);
+    let reopened = open(dir.path(), t);
+    assert_eq!(
+        ids(&reopened),
+        vec![("b".into(), true), ("c".into(), true)],
+        "the store forgot 'a' too"
+    );
+}
