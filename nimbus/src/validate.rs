@@ -143,6 +143,8 @@ pub async fn validate_with_artifact(
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            // Its own process group, so whatever it starts is killed with it.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn();
         match spawned {
@@ -159,21 +161,29 @@ pub async fn validate_with_artifact(
             Err(e) => return Err(cannot_run(e.to_string())),
         }
     };
+    let group = child.id();
     let mut stderr = child.stderr.take();
+    // Keep the first MAX_STDERR bytes and drain the rest: a chatty artifact must not
+    // block on a full pipe until the timeout.
     let read_stderr = async {
         let mut buf = Vec::new();
         if let Some(err) = stderr.as_mut() {
             let _ = err.take(MAX_STDERR as u64).read_to_end(&mut buf).await;
+            let _ = tokio::io::copy(err, &mut tokio::io::sink()).await;
         }
         buf
     };
-    let run = async {
-        let (buf, status) = tokio::join!(read_stderr, child.wait());
-        (buf, status)
+    // Once it exits, whatever it left running goes too (and releases the pipe).
+    let wait = async {
+        let status = child.wait().await;
+        kill_group(group);
+        status
     };
+    let run = async { tokio::join!(read_stderr, wait) };
     let (buf, status) = match tokio::time::timeout(timeout, run).await {
         Ok(done) => done,
         Err(_) => {
+            kill_group(group);
             return Err(ClusterError::bad_request(format!(
                 "artifact {hash} did not finish `validate` within {} s",
                 timeout.as_secs_f64()
@@ -203,6 +213,17 @@ pub async fn validate_with_artifact(
                 if text.is_empty() { "" } else { ": " }
             )))
         }
+    }
+}
+
+/// SIGKILL the process group led by `leader` (the validation run and anything it
+/// started); a group already gone is fine.
+fn kill_group(leader: Option<u32>) {
+    if let Some(pid) = leader.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
@@ -251,3 +272,7 @@ async fn check_header(artifact: &Path) -> Result<(), String> {
         Err("it is not an executable (neither an ELF binary nor a #! script)".to_string())
     }
 }
+
+#[cfg(test)]
+#[path = "validate/subprocess_tests.rs"]
+mod subprocess_tests;
