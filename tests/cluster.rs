@@ -20,6 +20,8 @@ struct Cluster {
     url: String,
     nimbus: Daemon,
     sups: Vec<Daemon>,
+    /// After the daemons: kills any worker they left behind.
+    _reaper: Reaper,
     /// Last: released after the daemons above are stopped.
     _serial: std::sync::MutexGuard<'static, ()>,
 }
@@ -49,6 +51,7 @@ fn cluster(nimbus_config: &str) -> Cluster {
     Cluster {
         _serial: serial,
         _dir: dir,
+        _reaper: Reaper(root.clone()),
         root,
         url,
         nimbus,

@@ -396,3 +396,35 @@ pub fn wait_supervisors(url: &str, n: usize) {
         },
     );
 }
+
+/// Kills, when dropped, every process whose command line names a path under its root:
+/// the last line of defence against worker orphans of a test cluster (a worker whose
+/// supervisor was killed with `kill -9` outlives it; it should exit by itself once its
+/// supervisor is gone, which is not built yet). What it had to kill is printed.
+pub struct Reaper(pub PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let root = self.0.display().to_string();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if pid != std::process::id() as i32 && cmdline.contains(&root) {
+                eprintln!("reaping a process left behind by the test cluster: {pid} {cmdline}");
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}

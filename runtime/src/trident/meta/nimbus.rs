@@ -15,7 +15,7 @@ use super::{MetaError, MetaKey, MetaStore, check_size};
 use crate::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, TridentMetaPut, TridentMetaValue, encode_segment, meta_path,
 };
-use crate::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
+use crate::engine::backoff::Backoff;
 
 /// How hard a call tries before it gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +41,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The pause after `failures` failed attempts in a row.
+    fn pause(&self, failures: u32) -> Duration {
+        Backoff::new(self.backoff, self.backoff.saturating_mul(1 << 16)).delay(failures)
+    }
+
     /// The longest a call can take.
     fn total(&self) -> Duration {
         let attempts = self.attempts.max(1);
-        let pauses: Duration = (0..attempts.saturating_sub(1))
-            .map(|i| self.backoff.saturating_mul(1 << i.min(16)))
-            .sum();
+        let pauses: Duration = (1..attempts).map(|f| self.pause(f)).sum();
         self.timeout.saturating_mul(attempts) + pauses
     }
 }
@@ -165,9 +168,7 @@ fn serve(ctx: &Context, jobs: &Receiver<Job>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    let client = reqwest::Client::builder()
-        .timeout(ctx.policy.timeout)
-        .build();
+    let client = crate::cluster::http::client(ctx.policy.timeout);
     let (runtime, client) = match (runtime, client) {
         (Ok(r), Ok(c)) => (r, c),
         (Err(e), _) => return refuse_all(ctx, jobs, &format!("no async runtime: {e}")),
@@ -205,11 +206,7 @@ async fn attempts(
     let mut last = String::new();
     for attempt in 1..=ctx.policy.attempts {
         if attempt > 1 {
-            let pause = ctx
-                .policy
-                .backoff
-                .saturating_mul(1 << (attempt - 2).min(16));
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(ctx.policy.pause(attempt - 1)).await;
         }
         let sent = match &job.request {
             Request::Get => {
@@ -218,7 +215,6 @@ async fn attempts(
                         "{url}?topology_id={}",
                         encode_segment(&ctx.topology_id)
                     ))
-                    .header(VERSION_HEADER, PROTOCOL_VERSION)
                     .send()
                     .await
             }
@@ -227,12 +223,7 @@ async fn attempts(
                     topology_id: ctx.topology_id.clone(),
                     value: value.clone(),
                 };
-                client
-                    .put(&url)
-                    .header(VERSION_HEADER, PROTOCOL_VERSION)
-                    .json(&body)
-                    .send()
-                    .await
+                client.put(&url).json(&body).send().await
             }
         };
         let resp = match sent {
