@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+mod harness;
+pub use harness::*;
+
 /// The `squall` binary.
 pub const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 
