@@ -337,4 +337,7 @@ fn peer_connections_cut_mid_stream_lose_no_acked_word() {
     assert!(cut > 0, "no connection between the workers was cut");
     wait_at_least_once(&sink, &expected);
     wait_spout_acked(&c, "wc", "lines", lines);
+    // The writers reconnected: no worker had to be restarted.
+    let after = status(&c.url, "wc").unwrap();
+    assert_eq!(worker_pids(&after), worker_pids(&st), "{after}");
 }
