@@ -200,10 +200,11 @@ fn faulty_wordcount(
     let input = input_file(dir, &lines);
     let store = dir.join("counts.redb");
     let (i2, s2, off) = (input.clone(), store.clone(), dir.join("offsets"));
+    let coord = dir.join("coordinator");
     let report = run(
         "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 3\n",
         move |args| {
-            let topo = TridentTopology::new();
+            let topo = TridentTopology::new().commit_log(&coord);
             topo.new_stream(
                 "lines",
                 FileBatchSpout::new(&i2, &off, mode).batch_lines(40),
@@ -332,10 +333,11 @@ fn opaque_state_is_exact_when_replays_change_batch_contents() {
     let lines = sentences(1500);
     let store = dir.path().join("counts.redb");
     let (l2, s2) = (Arc::new(lines.clone()), store.clone());
+    let coord = dir.path().join("coordinator");
     let report = run(
         "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 2\n",
         move |args| {
-            let topo = TridentTopology::new();
+            let topo = TridentTopology::new().commit_log(&coord);
             topo.new_stream(
                 "lines",
                 GrowingSpout {
@@ -521,4 +523,38 @@ fn the_trident_wordcount_example_counts_exactly_and_dumps_plain_json() {
     let again = common::squall(&["local", yaml.to_str().unwrap()], TIMEOUT);
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(store_counts(&store), expected_counts(&lines));
+}
+
+/// A redb state outlives the run, but without a commit log the master would count txids
+/// from 1 again at the next start, behind the state's: refused at open, naming both.
+#[test]
+fn a_durable_state_without_a_durable_commit_record_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("counts.redb");
+    let s2 = store.clone();
+    let mut registry = Registry::new();
+    registry.topology("T", move |args| {
+        let topo = TridentTopology::new();
+        topo.new_stream(
+            "words",
+            FixedBatchSpout::new(&["word"], vec![vec![values!["a"], values!["b"]]]),
+        )
+        .group_by(&["word"])
+        .persistent_aggregate(
+            StateSpec::redb(&s2, StateKind::Transactional),
+            &[],
+            Count,
+            &["count"],
+        );
+        topo.build(args.id(), args.config())
+    });
+    let yaml = "name: t\ntopologySource:\n  className: T\n";
+    let err = squall_runtime::testing::complete_topology(&registry, yaml, TIMEOUT)
+        .map(|r| format!("{:?}", r.components))
+        .expect_err("a redb state without a commit log must be refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&store.display().to_string()) && msg.contains("commit record"),
+        "{msg}"
+    );
 }

@@ -3,6 +3,8 @@
 //! than any attempt of the one before). One record in a [`MetaSlot`] (nimbus in a
 //! cluster, a file in local mode), replaced whole at every change.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::meta::{MetaError, MetaSlot};
@@ -44,6 +46,32 @@ fn decode(text: &str) -> Result<Record, String> {
         return Err(json.to_string());
     }
     Ok(record)
+}
+
+/// Refuse to run durable states (the files `states`) when the coordinator's commit
+/// record (`slot`) would not survive a restart: the restarted coordinator would count
+/// txids from 1 again, and the states would skip (transactional) or refuse (opaque)
+/// batches they already hold. The message names the states and the record.
+pub(crate) fn check_durable(states: &[PathBuf], slot: Option<&MetaSlot>) -> Result<(), String> {
+    let Some(first) = states.first() else {
+        return Ok(());
+    };
+    let record = match slot {
+        Some(slot) if slot.is_durable() => return Ok(()),
+        Some(slot) => format!("kept only in memory ({})", slot.describe()),
+        None => "not kept (no commit log file and no metadata store)".to_string(),
+    };
+    let names: Vec<String> = states.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "durable state {} needs a durable commit record, but the master coordinator's is {record}: \
+         after a restart its txids would start again at 1 behind the state's. Give the topology \
+         a commit log file (TridentTopology::commit_log) or run it on a cluster",
+        if names.len() == 1 {
+            first.display().to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 /// The commit log of one master coordinator.
@@ -143,6 +171,28 @@ mod tests {
         assert!(e.to_string().contains("line 2"), "{e}");
         std::fs::write(&path, "garbage").unwrap();
         assert!(CommitLog::open(Some(MetaSlot::file(&path).unwrap())).is_err());
+    }
+
+    #[test]
+    fn a_durable_state_needs_a_durable_commit_record() {
+        let states = [PathBuf::from("/data/counts.redb")];
+        let e = check_durable(&states, None).unwrap_err();
+        assert!(
+            e.contains("/data/counts.redb") && e.contains("not kept"),
+            "{e}"
+        );
+        let memory: Arc<dyn crate::trident::meta::MetaStore> = Arc::new(MemoryMetaStore::new());
+        let slot = MetaSlot::new(memory, MetaKey::coordinator());
+        let e = check_durable(&states, Some(&slot)).unwrap_err();
+        assert!(
+            e.contains("/data/counts.redb") && e.contains("in memory ('coordinator'"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = MetaSlot::file(&dir.path().join("coord")).unwrap();
+        check_durable(&states, Some(&file)).unwrap();
+        // Memory states (no files) need nothing.
+        check_durable(&[], None).unwrap();
     }
 
     #[test]

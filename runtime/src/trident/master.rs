@@ -39,6 +39,8 @@ pub(crate) struct MasterSettings {
     pub interval: Duration,
     /// The commit log file of local mode (a worker keeps it at nimbus).
     pub commit_log: Option<PathBuf>,
+    /// The files of the topology's durable states: they need a durable commit record.
+    pub durable_states: Vec<PathBuf>,
 }
 
 /// How long the master waits before it starts batches again after their metadata
@@ -198,6 +200,8 @@ impl Spout for MasterSpout {
             ),
             (None, None) => None,
         };
+        super::commit_log::check_durable(&self.settings.durable_states, slot.as_ref())
+            .map_err(ComponentError::msg)?;
         let log = CommitLog::open(slot)
             .map_err(|e| ComponentError::msg(format!("trident commit log: {e}")))?;
         // The coordinator counts txids from 1: offset them past the last commit.

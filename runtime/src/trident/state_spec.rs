@@ -48,6 +48,10 @@ impl StateSpec {
 
     /// A durable state in the redb file at `path` (created if missing). The tasks of one
     /// process share the open file; one file cannot be open in two processes at once.
+    /// Its topology needs a durable commit record (a cluster's, or
+    /// [`TridentTopology::commit_log`](super::TridentTopology::commit_log) in local
+    /// mode); each batch's txid is stored with it, and a batch older than the last one
+    /// it holds is refused ([`StateError::TxidBehind`]).
     pub fn redb(path: impl AsRef<Path>, kind: StateKind) -> StateSpec {
         StateSpec {
             backend: BackendSpec::Redb(path.as_ref().to_path_buf()),
@@ -65,6 +69,14 @@ impl StateSpec {
     /// The update rule.
     pub fn kind(&self) -> StateKind {
         self.kind
+    }
+
+    /// The file of a durable state (redb); `None` for an in-memory one.
+    pub fn durable_path(&self) -> Option<&Path> {
+        match &self.backend {
+            BackendSpec::Memory(_) => None,
+            BackendSpec::Redb(path) => Some(path),
+        }
     }
 
     /// Open (or join) the backend.
@@ -130,12 +142,12 @@ impl StateBackend for Faulty {
     fn multi_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
         self.inner.multi_get(keys)
     }
-    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
+    fn put_batch(&self, txid: Option<u64>, entries: &[Entry]) -> Result<(), StateError> {
         let mut rng = rand::rng();
         if rng.random::<f64>() < self.faults.before_write {
             return Err(StateError::Injected("before the write"));
         }
-        self.inner.put_batch(entries)?;
+        self.inner.put_batch(txid, entries)?;
         if rng.random::<f64>() < self.faults.after_write {
             return Err(StateError::Injected("after the write"));
         }
