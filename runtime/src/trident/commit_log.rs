@@ -20,8 +20,9 @@ struct Record {
 }
 
 /// A stored record: JSON, or the line log of earlier versions (`epoch N` and
-/// `commit T` lines, a torn last line ignored), read once and then replaced.
-fn decode(text: &str) -> Result<Record, String> {
+/// `commit T` lines; a torn last line, from a crash mid-append, is dropped with a
+/// warning), read once and then replaced. `at` names the record for the warning.
+fn decode(text: &str, at: &str) -> Result<Record, String> {
     let json = match serde_json::from_str::<Record>(text) {
         Ok(r) => return Ok(r),
         Err(e) => e,
@@ -39,6 +40,13 @@ fn decode(text: &str) -> Result<Record, String> {
             valid += 1;
         } else if i + 1 < lines.len() {
             return Err(format!("{json} (nor a line log: line {}: {line:?})", i + 1));
+        } else if valid > 0 {
+            tracing::warn!(
+                log = %at,
+                line = i + 1,
+                text = %line,
+                "trident commit log: dropping a torn last line (a crash mid-write)"
+            );
         }
     }
     if valid == 0 {
@@ -93,7 +101,7 @@ impl CommitLog {
         };
         let record = match slot.get()? {
             Some(text) => {
-                let r = decode(&text).map_err(|message| MetaError::Corrupt {
+                let r = decode(&text, &slot.describe()).map_err(|message| MetaError::Corrupt {
                     at: slot.describe(),
                     message,
                 })?;
@@ -168,7 +176,8 @@ mod tests {
         assert_eq!(stored, "{\"committed\":3,\"epoch\":2}");
         std::fs::write(&path, "epoch 0\nbogus\ncommit 3\n").unwrap();
         let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
-        assert!(e.to_string().contains("line 2"), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("line 2") && msg.contains("coord.log"), "{msg}");
         std::fs::write(&path, "garbage").unwrap();
         assert!(CommitLog::open(Some(MetaSlot::file(&path).unwrap())).is_err());
     }
