@@ -129,6 +129,20 @@ impl CommitLog {
         self.record.epoch
     }
 
+    /// Start a new epoch, durably (the run used up the attempts one epoch can name for
+    /// a txid); returns it.
+    pub fn next_epoch(&mut self) -> Result<u32, MetaError> {
+        let next = Record {
+            epoch: self.record.epoch.wrapping_add(1),
+            ..self.record
+        };
+        if let Some(slot) = &self.slot {
+            slot.put_json(&next)?;
+        }
+        self.record = next;
+        Ok(next.epoch)
+    }
+
     /// Record, durably, that `txid` committed.
     pub fn record(&mut self, txid: u64) -> Result<(), MetaError> {
         let next = Record {
