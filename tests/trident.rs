@@ -558,3 +558,72 @@ fn a_durable_state_without_a_durable_commit_record_is_refused() {
         "{msg}"
     );
 }
+
+/// Write errors at the store boundary only (no other failure): every injected error
+/// fails the batch's commit, the batch replays, and nothing is committed twice — the
+/// counts are exact and the last batch the redb state holds is the last commit the
+/// coordinator recorded. Errors after the write are the hard case: the batch is stored,
+/// its commit reported failed, and the replay must be recognised by its txid.
+#[test]
+fn redb_state_is_exactly_once_under_injected_store_write_errors() {
+    for kind in [StateKind::Transactional, StateKind::Opaque] {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = sentences(600);
+        let input = input_file(dir.path(), &lines);
+        let store = dir.path().join("counts.redb");
+        let coord = dir.path().join("coordinator");
+        let (i2, s2, off, c2) = (
+            input.clone(),
+            store.clone(),
+            dir.path().join("offsets"),
+            coord.clone(),
+        );
+        let report = run(
+            "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 3\n",
+            move |args| {
+                let topo = TridentTopology::new().commit_log(&c2);
+                topo.new_stream(
+                    "lines",
+                    FileBatchSpout::new(&i2, &off, SourceMode::Transactional).batch_lines(20),
+                )
+                .flat_map(&["line"], split, &["word"])
+                .group_by(&["word"])
+                .persistent_aggregate(
+                    StateSpec::redb(&s2, kind)
+                        .with_commit_faults(CommitFaults {
+                            before_write: 0.2,
+                            after_write: 0.3,
+                        })
+                        .with_fault_seed(11),
+                    &[],
+                    Count,
+                    &["count"],
+                );
+                topo.build(args.id(), args.config())
+            },
+        );
+        let store_errors: u64 = report
+            .components
+            .iter()
+            .filter(|(id, _)| id.as_str() != "$mastercoord")
+            .map(|(_, c)| c.errors)
+            .sum();
+        assert!(
+            store_errors > 0 && master_failed(&report) > 0,
+            "{kind}: write errors were injected ({store_errors}) and their batches replayed"
+        );
+        assert_eq!(store_counts(&store), expected_counts(&lines), "{kind}");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&coord).unwrap()).unwrap();
+        use squall_runtime::trident::state::StateBackend;
+        let applied = RedbBackend::open_existing(&store)
+            .unwrap()
+            .applied_txid()
+            .unwrap();
+        assert_eq!(
+            applied,
+            record["committed"].as_u64(),
+            "{kind}: the state holds exactly the batches the coordinator committed"
+        );
+    }
+}
