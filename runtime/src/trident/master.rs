@@ -341,7 +341,11 @@ mod tests {
         }
         assert_eq!(m.wires.epoch(), 1);
         let reopened = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
-        assert_eq!(reopened.epoch(), 2, "epoch 1 was recorded before it was used");
+        assert_eq!(
+            reopened.epoch(),
+            2,
+            "epoch 1 was recorded before it was used"
+        );
         let after_restart = WireAttempts::new(reopened.epoch()).start(1).unwrap();
         assert!(tx::is_newer(after_restart, last.unwrap()));
     }

@@ -125,10 +125,12 @@ impl FileBatchSource {
         batch_lines: usize,
     ) -> Result<FileBatchSource, SourceError> {
         let record = match slot.get()? {
-            Some(text) => decode(&text, &slot.describe()).map_err(|message| MetaError::Corrupt {
-                at: slot.describe(),
-                message,
-            })?,
+            Some(text) => {
+                decode(&text, &slot.describe()).map_err(|message| MetaError::Corrupt {
+                    at: slot.describe(),
+                    message,
+                })?
+            }
             None => OffsetsRecord::default(),
         };
         let ranges = record
@@ -423,7 +425,10 @@ mod tests {
         .unwrap();
         let e = FileBatchSource::open(&input, &log, SourceMode::Transactional, 1).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("offsets.log") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.contains("offsets.log") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -112,10 +112,16 @@ fn opaque_batch_behind_state_is_refused_and_writes_nothing() {
     let s = state(StateKind::Opaque);
     count(&s, 5, &["a"]).unwrap();
     // A store of an earlier version: key a holds batch 5, the store no applied txid.
-    let a = s.backend().multi_get(&[encode_key(&w("a")).unwrap()]).unwrap();
+    let a = s
+        .backend()
+        .multi_get(&[encode_key(&w("a")).unwrap()])
+        .unwrap();
     let s = state(StateKind::Opaque);
     s.backend()
-        .put_batch(None, &[(encode_key(&w("a")).unwrap(), a[0].clone().unwrap())])
+        .put_batch(
+            None,
+            &[(encode_key(&w("a")).unwrap(), a[0].clone().unwrap())],
+        )
         .unwrap();
     let err = count(&s, 4, &["b", "a", "c"]).unwrap_err();
     assert!(
@@ -266,7 +272,17 @@ fn a_durable_state_refuses_a_batch_older_than_the_last_it_holds() {
         assert_eq!(backend.applied_txid().unwrap(), Some(5), "{kind}");
         let s: MapState<_, i64> = MapState::open(backend, kind).unwrap();
         let e = count(&s, 1, &["a", "c"]).unwrap_err();
-        assert!(matches!(e, StateError::TxidBehind { txid: 1, applied: 5, .. }), "{kind}: {e}");
+        assert!(
+            matches!(
+                e,
+                StateError::TxidBehind {
+                    txid: 1,
+                    applied: 5,
+                    ..
+                }
+            ),
+            "{kind}: {e}"
+        );
         assert!(e.to_string().contains("counts.redb"), "{e}");
         assert_eq!(
             (get(&s, "a"), get(&s, "b"), get(&s, "c")),
