@@ -627,3 +627,40 @@ fn redb_state_is_exactly_once_under_injected_store_write_errors() {
         );
     }
 }
+
+/// The word count example's store fault hook (what a chaos test sets in its YAML):
+/// state writes fail at the store boundary, batches replay, counts stay exact.
+#[test]
+fn the_trident_wordcount_store_fault_hook_fails_writes_and_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = sentences(800);
+    let input = input_file(dir.path(), &lines);
+    let store = dir.path().join("counts.redb");
+    let mut registry = Registry::new();
+    registry.topology("TridentWordCount", squall_topologies::trident_wordcount);
+    let yaml = format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}]\nconfig:\n  topology.trident.batch.emit.interval.millis: 0\n  squall.trident.file.batch.lines: 40\n  {}: 0.4\n  {}: 7\n",
+        input.display().to_string(),
+        store.display().to_string(),
+        squall_topologies::STORE_FAIL_FRACTION,
+        squall_topologies::STORE_FAIL_SEED,
+    );
+    let report = squall_runtime::testing::complete_topology(&registry, &yaml, TIMEOUT)
+        .unwrap_or_else(|e| panic!("trident run failed: {e}"));
+    let errors: u64 = report.components.values().map(|c| c.errors).sum();
+    assert!(
+        errors > 0 && master_failed(&report) > 0,
+        "store writes failed ({errors}) and their batches replayed"
+    );
+    assert_eq!(store_counts(&store), expected_counts(&lines));
+    let bad = format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}]\nconfig:\n  {}: 1.5\n",
+        input.display().to_string(),
+        store.display().to_string(),
+        squall_topologies::STORE_FAIL_FRACTION,
+    );
+    let e = squall_runtime::testing::complete_topology(&registry, &bad, TIMEOUT)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("store.fail.fraction"), "{e}");
+}
