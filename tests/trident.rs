@@ -200,10 +200,11 @@ fn faulty_wordcount(
     let input = input_file(dir, &lines);
     let store = dir.join("counts.redb");
     let (i2, s2, off) = (input.clone(), store.clone(), dir.join("offsets"));
+    let coord = dir.join("coordinator");
     let report = run(
         "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 3\n",
         move |args| {
-            let topo = TridentTopology::new();
+            let topo = TridentTopology::new().commit_log(&coord);
             topo.new_stream(
                 "lines",
                 FileBatchSpout::new(&i2, &off, mode).batch_lines(40),
@@ -332,10 +333,11 @@ fn opaque_state_is_exact_when_replays_change_batch_contents() {
     let lines = sentences(1500);
     let store = dir.path().join("counts.redb");
     let (l2, s2) = (Arc::new(lines.clone()), store.clone());
+    let coord = dir.path().join("coordinator");
     let report = run(
         "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 2\n",
         move |args| {
-            let topo = TridentTopology::new();
+            let topo = TridentTopology::new().commit_log(&coord);
             topo.new_stream(
                 "lines",
                 GrowingSpout {
@@ -521,4 +523,144 @@ fn the_trident_wordcount_example_counts_exactly_and_dumps_plain_json() {
     let again = common::squall(&["local", yaml.to_str().unwrap()], TIMEOUT);
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(store_counts(&store), expected_counts(&lines));
+}
+
+/// A redb state outlives the run, but without a commit log the master would count txids
+/// from 1 again at the next start, behind the state's: refused at open, naming both.
+#[test]
+fn a_durable_state_without_a_durable_commit_record_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("counts.redb");
+    let s2 = store.clone();
+    let mut registry = Registry::new();
+    registry.topology("T", move |args| {
+        let topo = TridentTopology::new();
+        topo.new_stream(
+            "words",
+            FixedBatchSpout::new(&["word"], vec![vec![values!["a"], values!["b"]]]),
+        )
+        .group_by(&["word"])
+        .persistent_aggregate(
+            StateSpec::redb(&s2, StateKind::Transactional),
+            &[],
+            Count,
+            &["count"],
+        );
+        topo.build(args.id(), args.config())
+    });
+    let yaml = "name: t\ntopologySource:\n  className: T\n";
+    let err = squall_runtime::testing::complete_topology(&registry, yaml, TIMEOUT)
+        .map(|r| format!("{:?}", r.components))
+        .expect_err("a redb state without a commit log must be refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&store.display().to_string()) && msg.contains("commit record"),
+        "{msg}"
+    );
+}
+
+/// Write errors at the store boundary only (no other failure): every injected error
+/// fails the batch's commit, the batch replays, and nothing is committed twice — the
+/// counts are exact and the last batch the redb state holds is the last commit the
+/// coordinator recorded. Errors after the write are the hard case: the batch is stored,
+/// its commit reported failed, and the replay must be recognised by its txid.
+#[test]
+fn redb_state_is_exactly_once_under_injected_store_write_errors() {
+    for kind in [StateKind::Transactional, StateKind::Opaque] {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = sentences(600);
+        let input = input_file(dir.path(), &lines);
+        let store = dir.path().join("counts.redb");
+        let coord = dir.path().join("coordinator");
+        let (i2, s2, off, c2) = (
+            input.clone(),
+            store.clone(),
+            dir.path().join("offsets"),
+            coord.clone(),
+        );
+        let report = run(
+            "  topology.trident.batch.emit.interval.millis: 0\n  topology.max.spout.pending: 3\n",
+            move |args| {
+                let topo = TridentTopology::new().commit_log(&c2);
+                topo.new_stream(
+                    "lines",
+                    FileBatchSpout::new(&i2, &off, SourceMode::Transactional).batch_lines(20),
+                )
+                .flat_map(&["line"], split, &["word"])
+                .group_by(&["word"])
+                .persistent_aggregate(
+                    StateSpec::redb(&s2, kind)
+                        .with_commit_faults(CommitFaults {
+                            before_write: 0.2,
+                            after_write: 0.3,
+                        })
+                        .with_fault_seed(11),
+                    &[],
+                    Count,
+                    &["count"],
+                );
+                topo.build(args.id(), args.config())
+            },
+        );
+        let store_errors: u64 = report
+            .components
+            .iter()
+            .filter(|(id, _)| id.as_str() != "$mastercoord")
+            .map(|(_, c)| c.errors)
+            .sum();
+        assert!(
+            store_errors > 0 && master_failed(&report) > 0,
+            "{kind}: write errors were injected ({store_errors}) and their batches replayed"
+        );
+        assert_eq!(store_counts(&store), expected_counts(&lines), "{kind}");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&coord).unwrap()).unwrap();
+        use squall_runtime::trident::state::StateBackend;
+        let applied = RedbBackend::open_existing(&store)
+            .unwrap()
+            .applied_txid()
+            .unwrap();
+        assert_eq!(
+            applied,
+            record["committed"].as_u64(),
+            "{kind}: the state holds exactly the batches the coordinator committed"
+        );
+    }
+}
+
+/// The word count example's store fault hook (what a chaos test sets in its YAML):
+/// state writes fail at the store boundary, batches replay, counts stay exact.
+#[test]
+fn the_trident_wordcount_store_fault_hook_fails_writes_and_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = sentences(800);
+    let input = input_file(dir.path(), &lines);
+    let store = dir.path().join("counts.redb");
+    let mut registry = Registry::new();
+    registry.topology("TridentWordCount", squall_topologies::trident_wordcount);
+    let yaml = format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}]\nconfig:\n  topology.trident.batch.emit.interval.millis: 0\n  squall.trident.file.batch.lines: 40\n  {}: 0.4\n  {}: 7\n",
+        input.display().to_string(),
+        store.display().to_string(),
+        squall_topologies::STORE_FAIL_FRACTION,
+        squall_topologies::STORE_FAIL_SEED,
+    );
+    let report = squall_runtime::testing::complete_topology(&registry, &yaml, TIMEOUT)
+        .unwrap_or_else(|e| panic!("trident run failed: {e}"));
+    let errors: u64 = report.components.values().map(|c| c.errors).sum();
+    assert!(
+        errors > 0 && master_failed(&report) > 0,
+        "store writes failed ({errors}) and their batches replayed"
+    );
+    assert_eq!(store_counts(&store), expected_counts(&lines));
+    let bad = format!(
+        "name: tw\ntopologySource:\n  className: TridentWordCount\n  constructorArgs: [{:?}, {:?}]\nconfig:\n  {}: 1.5\n",
+        input.display().to_string(),
+        store.display().to_string(),
+        squall_topologies::STORE_FAIL_FRACTION,
+    );
+    let e = squall_runtime::testing::complete_topology(&registry, &bad, TIMEOUT)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("store.fail.fraction"), "{e}");
 }

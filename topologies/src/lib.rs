@@ -18,7 +18,9 @@ pub use faults::{FlakyBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
 pub use storm::{LogInfoBolt, ResourceLineSpout, TestWordCounter};
-pub use trident_wordcount::{BATCH_LINES, FailingSplit, PARALLELISM, trident_wordcount};
+pub use trident_wordcount::{
+    BATCH_LINES, FailingSplit, PARALLELISM, STORE_FAIL_FRACTION, STORE_FAIL_SEED, trident_wordcount,
+};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };

@@ -11,13 +11,17 @@
 //! cluster its path must be reachable wherever the state's task runs. Config `squall.trident.file.batch.lines` (default 100000) caps a batch;
 //! `squall.trident.wordcount.parallelism` (default 1) sets the tasks reading and
 //! splitting (each reads its share of every batch).
+//!
+//! Fault hook (for chaos tests): `squall.trident.wordcount.store.fail.fraction` (default
+//! 0) makes that fraction of the state's writes fail — half of them before the write,
+//! half after it — and `squall.trident.wordcount.store.fail.seed` seeds the draws.
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 use squall_runtime::trident::{
-    Count, OpError, SourceMode, StateKind, StateSpec, TridentCollector, TridentTopology,
-    TridentTuple,
+    CommitFaults, Count, OpError, SourceMode, StateKind, StateSpec, TridentCollector,
+    TridentTopology, TridentTuple,
 };
 use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError, Value, Values};
 
@@ -25,6 +29,11 @@ use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError, Value, Values};
 pub const BATCH_LINES: &str = "squall.trident.file.batch.lines";
 /// Config key: tasks of the word count's spout bolt (reading and splitting).
 pub const PARALLELISM: &str = "squall.trident.wordcount.parallelism";
+/// Config key: fraction in [0, 1) of the state's writes that fail (a write error at the
+/// store boundary; half before the write, half after it). Default 0.
+pub const STORE_FAIL_FRACTION: &str = "squall.trident.wordcount.store.fail.fraction";
+/// Config key: seed of the injected store write errors (default: drawn at random).
+pub const STORE_FAIL_SEED: &str = "squall.trident.wordcount.store.fail.seed";
 
 /// Splits `line` into words; fails the batch attempts a `fail_fraction` of attempts
 /// picks (the same attempts in every task).
@@ -107,12 +116,28 @@ pub fn trident_wordcount(args: &ComponentArgs<'_>) -> Result<BuiltTopology, Fact
     let spout =
         squall_runtime::trident::FileBatchSpout::new(input, with_suffix(store, ".offsets"), mode)
             .batch_lines(lines);
+    let store_fail = args.config().get_f64(STORE_FAIL_FRACTION).unwrap_or(0.0);
+    if !(0.0..1.0).contains(&store_fail) {
+        return Err(FactoryError(format!(
+            "{STORE_FAIL_FRACTION} must be in [0, 1), got {store_fail}"
+        )));
+    }
+    let mut state = StateSpec::redb(store, kind);
+    if store_fail > 0.0 {
+        state = state.with_commit_faults(CommitFaults {
+            before_write: store_fail / 2.0,
+            after_write: store_fail / 2.0,
+        });
+        if let Some(seed) = args.config().get_u64(STORE_FAIL_SEED) {
+            state = state.with_fault_seed(seed);
+        }
+    }
     let topology = TridentTopology::new().commit_log(with_suffix(store, ".coordinator"));
     topology
         .new_stream("lines", spout)
         .parallelism_hint(parallelism)
         .flat_map(&["line"], FailingSplit::new(fail), &["word"])
         .group_by(&["word"])
-        .persistent_aggregate(StateSpec::redb(store, kind), &[], Count, &["count"]);
+        .persistent_aggregate(state, &[], Count, &["count"]);
     topology.build(args.id(), args.config())
 }

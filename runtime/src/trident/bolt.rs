@@ -164,7 +164,7 @@ impl Runtime {
         let replace = match self.tracks.get(&ta.txid) {
             None => true,
             Some(t) if t.attempt == ta.attempt => false,
-            Some(t) if ta.attempt > t.attempt => true,
+            Some(t) if tx::is_newer(ta.attempt, t.attempt) => true,
             Some(_) => return None,
         };
         if replace {

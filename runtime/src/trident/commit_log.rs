@@ -3,6 +3,8 @@
 //! than any attempt of the one before). One record in a [`MetaSlot`] (nimbus in a
 //! cluster, a file in local mode), replaced whole at every change.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::meta::{MetaError, MetaSlot};
@@ -18,8 +20,9 @@ struct Record {
 }
 
 /// A stored record: JSON, or the line log of earlier versions (`epoch N` and
-/// `commit T` lines, a torn last line ignored), read once and then replaced.
-fn decode(text: &str) -> Result<Record, String> {
+/// `commit T` lines; a torn last line, from a crash mid-append, is dropped with a
+/// warning), read once and then replaced. `at` names the record for the warning.
+fn decode(text: &str, at: &str) -> Result<Record, String> {
     let json = match serde_json::from_str::<Record>(text) {
         Ok(r) => return Ok(r),
         Err(e) => e,
@@ -37,6 +40,13 @@ fn decode(text: &str) -> Result<Record, String> {
             valid += 1;
         } else if i + 1 < lines.len() {
             return Err(format!("{json} (nor a line log: line {}: {line:?})", i + 1));
+        } else if valid > 0 {
+            tracing::warn!(
+                log = %at,
+                line = i + 1,
+                text = %line,
+                "trident commit log: dropping a torn last line (a crash mid-write)"
+            );
         }
     }
     if valid == 0 {
@@ -44,6 +54,32 @@ fn decode(text: &str) -> Result<Record, String> {
         return Err(json.to_string());
     }
     Ok(record)
+}
+
+/// Refuse to run durable states (the files `states`) when the coordinator's commit
+/// record (`slot`) would not survive a restart: the restarted coordinator would count
+/// txids from 1 again, and the states would skip (transactional) or refuse (opaque)
+/// batches they already hold. The message names the states and the record.
+pub(crate) fn check_durable(states: &[PathBuf], slot: Option<&MetaSlot>) -> Result<(), String> {
+    let Some(first) = states.first() else {
+        return Ok(());
+    };
+    let record = match slot {
+        Some(slot) if slot.is_durable() => return Ok(()),
+        Some(slot) => format!("kept only in memory ({})", slot.describe()),
+        None => "not kept (no commit log file and no metadata store)".to_string(),
+    };
+    let names: Vec<String> = states.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "durable state {} needs a durable commit record, but the master coordinator's is {record}: \
+         after a restart its txids would start again at 1 behind the state's. Give the topology \
+         a commit log file (TridentTopology::commit_log) or run it on a cluster",
+        if names.len() == 1 {
+            first.display().to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 /// The commit log of one master coordinator.
@@ -65,7 +101,7 @@ impl CommitLog {
         };
         let record = match slot.get()? {
             Some(text) => {
-                let r = decode(&text).map_err(|message| MetaError::Corrupt {
+                let r = decode(&text, &slot.describe()).map_err(|message| MetaError::Corrupt {
                     at: slot.describe(),
                     message,
                 })?;
@@ -91,6 +127,20 @@ impl CommitLog {
     /// How many times the coordinator started before this run.
     pub fn epoch(&self) -> u32 {
         self.record.epoch
+    }
+
+    /// Start a new epoch, durably (the run used up the attempts one epoch can name for
+    /// a txid); returns it.
+    pub fn next_epoch(&mut self) -> Result<u32, MetaError> {
+        let next = Record {
+            epoch: self.record.epoch.wrapping_add(1),
+            ..self.record
+        };
+        if let Some(slot) = &self.slot {
+            slot.put_json(&next)?;
+        }
+        self.record = next;
+        Ok(next.epoch)
     }
 
     /// Record, durably, that `txid` committed.
@@ -140,9 +190,32 @@ mod tests {
         assert_eq!(stored, "{\"committed\":3,\"epoch\":2}");
         std::fs::write(&path, "epoch 0\nbogus\ncommit 3\n").unwrap();
         let e = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap_err();
-        assert!(e.to_string().contains("line 2"), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("line 2") && msg.contains("coord.log"), "{msg}");
         std::fs::write(&path, "garbage").unwrap();
         assert!(CommitLog::open(Some(MetaSlot::file(&path).unwrap())).is_err());
+    }
+
+    #[test]
+    fn a_durable_state_needs_a_durable_commit_record() {
+        let states = [PathBuf::from("/data/counts.redb")];
+        let e = check_durable(&states, None).unwrap_err();
+        assert!(
+            e.contains("/data/counts.redb") && e.contains("not kept"),
+            "{e}"
+        );
+        let memory: Arc<dyn crate::trident::meta::MetaStore> = Arc::new(MemoryMetaStore::new());
+        let slot = MetaSlot::new(memory, MetaKey::coordinator());
+        let e = check_durable(&states, Some(&slot)).unwrap_err();
+        assert!(
+            e.contains("/data/counts.redb") && e.contains("in memory ('coordinator'"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = MetaSlot::file(&dir.path().join("coord")).unwrap();
+        check_durable(&states, Some(&file)).unwrap();
+        // Memory states (no files) need nothing.
+        check_durable(&[], None).unwrap();
     }
 
     #[test]

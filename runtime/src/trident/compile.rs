@@ -5,6 +5,7 @@
 //! stream and bolts holding states read its `$commit` stream.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -279,6 +280,11 @@ impl TridentTopology {
                 config.setting_u64(BATCH_EMIT_INTERVAL_MILLIS).unwrap_or(0),
             ),
             commit_log: self.commit_log.clone(),
+            durable_states: g
+                .states
+                .iter()
+                .filter_map(|s| s.durable_path().map(PathBuf::from))
+                .collect(),
         };
         let mut components = Registry::new();
         let class = |id: &str| format!("trident:{name}:{id}");

@@ -121,7 +121,10 @@ impl BatchCoordinator {
             if self.active.contains_key(&txid) {
                 continue;
             }
-            let attempt = self.attempts.get(&txid).map_or(0, |a| a + 1);
+            // Attempts are only compared for equality (the latest one counts), so
+            // wrapping after u32::MAX attempts of one txid is harmless: the verdict of
+            // an attempt 2^32 attempts old is long gone.
+            let attempt = self.attempts.get(&txid).map_or(0, |a| a.wrapping_add(1));
             self.attempts.insert(txid, attempt);
             self.active.insert(txid, (attempt, Phase::Processing));
             out.push(Action::Start(TransactionAttempt { txid, attempt }));
@@ -277,6 +280,22 @@ mod tests {
             c.commit_done(ta(1, 0)),
             vec![Action::Success(ta(1, 0)), Action::Commit(ta(2, 1))]
         );
+    }
+
+    #[test]
+    fn an_attempt_counter_at_u32_max_wraps_without_panic_and_stale_verdicts_are_ignored() {
+        let t0 = Instant::now();
+        let mut c = BatchCoordinator::new(1, Duration::ZERO);
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, 0)]);
+        c.attempts.insert(1, u32::MAX - 1);
+        c.active.insert(1, (u32::MAX - 1, Phase::Processing));
+        c.failed(ta(1, u32::MAX - 1));
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, u32::MAX)]);
+        c.failed(ta(1, u32::MAX));
+        assert_eq!(started(&c.poll(t0, true)), vec![ta(1, 0)]);
+        assert!(c.batch_processed(ta(1, u32::MAX)).is_empty(), "stale");
+        assert_eq!(c.batch_processed(ta(1, 0)), vec![Action::Commit(ta(1, 0))]);
+        assert_eq!(c.commit_done(ta(1, 0)), vec![Action::Success(ta(1, 0))]);
     }
 
     #[test]

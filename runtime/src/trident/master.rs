@@ -21,7 +21,7 @@ use super::commit_log::CommitLog;
 use super::coordinator::{Action, BatchCoordinator, TransactionAttempt};
 use super::meta::{MetaKey, MetaSlot};
 use super::spout::{BatchSpout, CoordinatorContext, SpoutCoordinator};
-use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, TX_FIELD};
+use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, TX_FIELD, WireAttempts};
 use crate::api::component::Spout;
 use crate::api::context::TopologyContext;
 use crate::api::declare::OutputDeclarer;
@@ -39,6 +39,8 @@ pub(crate) struct MasterSettings {
     pub interval: Duration,
     /// The commit log file of local mode (a worker keeps it at nimbus).
     pub commit_log: Option<PathBuf>,
+    /// The files of the topology's durable states: they need a durable commit record.
+    pub durable_states: Vec<PathBuf>,
 }
 
 /// How long the master waits before it starts batches again after their metadata
@@ -76,7 +78,8 @@ pub(crate) struct MasterSpout {
     next_msg: MessageId,
     queued: VecDeque<Action>,
     started: HashMap<u64, Instant>,
-    epoch: u32,
+    /// How attempts are named on the wire (epoch and attempt within it).
+    wires: WireAttempts,
     clock: Arc<dyn Clock>,
     /// No batch starts before this (after a planning failure).
     hold_until: Option<Instant>,
@@ -95,25 +98,54 @@ impl MasterSpout {
             next_msg: 1,
             queued: VecDeque::new(),
             started: HashMap::new(),
-            epoch: 0,
+            wires: WireAttempts::new(0),
             clock: clock::system(),
             hold_until: None,
         }
     }
 
-    /// The attempt as the bolts see it: epoch in the high bits, so attempts of a
-    /// restarted coordinator are newer than the old ones.
+    /// The attempt as the bolts see it (of the latest start of `ta`'s txid): the txid
+    /// past the last commit of earlier runs, the attempt numbered by [`WireAttempts`].
     fn wire(&self, ta: TransactionAttempt) -> TransactionAttempt {
         TransactionAttempt {
             txid: ta.txid + self.base,
-            attempt: ((self.epoch & 0xfff) << 12) | (ta.attempt & 0xfff),
+            attempt: self.wires.latest(ta.txid).unwrap_or_default(),
         }
+    }
+
+    /// Name a new start of `ta` on the wire; starts a new epoch, durably, when this one
+    /// has no attempt of the txid left (so an attempt never wraps into an older one).
+    fn name_start(&mut self, ta: TransactionAttempt) -> Result<TransactionAttempt, String> {
+        if self.wires.start(ta.txid).is_none() {
+            let epoch = match &mut self.log {
+                Some(log) => log.next_epoch().map_err(|e| e.to_string())?,
+                None => self.wires.epoch().wrapping_add(1),
+            };
+            tracing::info!(
+                epoch,
+                txid = ta.txid + self.base,
+                "trident master: a txid used up the attempts of an epoch; new epoch"
+            );
+            self.wires.set_epoch(epoch);
+            self.wires.start(ta.txid);
+        }
+        Ok(self.wire(ta))
     }
 
     fn handle(&mut self, action: Action, out: &mut SpoutCollector) -> Result<(), ComponentError> {
         match action {
             Action::Start(ta) => {
-                let wire = self.wire(ta);
+                let wire = match self.name_start(ta) {
+                    Ok(wire) => wire,
+                    Err(e) => {
+                        self.coord.failed(ta);
+                        self.hold_until = Some(self.clock.now() + PLAN_RETRY_PAUSE);
+                        return Err(ComponentError::msg(format!(
+                            "starting a new epoch for batch {} (not emitted; retried): {e}",
+                            ta.txid + self.base
+                        )));
+                    }
+                };
                 let mut metas = Vec::with_capacity(self.coordinators.len());
                 for c in &mut self.coordinators {
                     match c.plan(wire) {
@@ -159,6 +191,7 @@ impl MasterSpout {
                 for c in &mut self.coordinators {
                     c.success(txid);
                 }
+                self.wires.done(ta.txid);
                 if let Some(t0) = self.started.remove(&txid) {
                     let mut l = LATENCIES.lock().unwrap_or_else(PoisonError::into_inner);
                     if l.len() >= LATENCY_SAMPLES {
@@ -198,11 +231,13 @@ impl Spout for MasterSpout {
             ),
             (None, None) => None,
         };
+        super::commit_log::check_durable(&self.settings.durable_states, slot.as_ref())
+            .map_err(ComponentError::msg)?;
         let log = CommitLog::open(slot)
             .map_err(|e| ComponentError::msg(format!("trident commit log: {e}")))?;
         // The coordinator counts txids from 1: offset them past the last commit.
         self.base = log.committed();
-        self.epoch = log.epoch();
+        self.wires = WireAttempts::new(log.epoch());
         self.log = Some(log);
         for (name, s) in &self.settings.spouts {
             let cctx = CoordinatorContext::new(name, ctx.trident_meta());
@@ -214,7 +249,7 @@ impl Spout for MasterSpout {
         }
         tracing::info!(
             resume_after = self.base,
-            epoch = self.epoch,
+            epoch = self.wires.epoch(),
             metadata = if ctx.trident_meta().is_some() {
                 "nimbus"
             } else {
@@ -264,5 +299,54 @@ impl Spout for MasterSpout {
             tracing::debug!(batch = %self.wire(ta), "trident batch failed; replaying");
             self.coord.failed(ta);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trident::meta::MetaSlot;
+
+    /// A txid replayed more often than one epoch can name: the master records a new
+    /// epoch durably and goes on with attempts newer than every earlier one, so a
+    /// restart after it starts newer still.
+    #[test]
+    fn a_txid_that_uses_up_an_epoch_moves_the_master_to_a_new_durable_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coord");
+        let mut m = MasterSpout::new(MasterSettings {
+            spouts: Vec::new(),
+            max_pending: 1,
+            interval: Duration::ZERO,
+            commit_log: None,
+            durable_states: Vec::new(),
+        });
+        let log = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
+        m.base = log.committed();
+        m.wires = WireAttempts::new(log.epoch());
+        m.log = Some(log);
+        let mut last = None;
+        for attempt in 0..=4096u32 {
+            let wire = m
+                .name_start(TransactionAttempt { txid: 1, attempt })
+                .unwrap();
+            if let Some(prev) = last {
+                assert!(
+                    tx::is_newer(wire.attempt, prev),
+                    "attempt {attempt}: {:#x} after {prev:#x}",
+                    wire.attempt
+                );
+            }
+            last = Some(wire.attempt);
+        }
+        assert_eq!(m.wires.epoch(), 1);
+        let reopened = CommitLog::open(Some(MetaSlot::file(&path).unwrap())).unwrap();
+        assert_eq!(
+            reopened.epoch(),
+            2,
+            "epoch 1 was recorded before it was used"
+        );
+        let after_restart = WireAttempts::new(reopened.epoch()).start(1).unwrap();
+        assert!(tx::is_newer(after_restart, last.unwrap()));
     }
 }

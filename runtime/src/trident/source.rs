@@ -57,22 +57,30 @@ struct OffsetsRecord {
     ranges: Vec<Range>,
 }
 
-/// A stored record: JSON, or the line log of earlier versions (one JSON range per line),
-/// read once and replaced at the next write.
-fn decode(text: &str) -> Result<OffsetsRecord, String> {
+/// A stored record: JSON, or the line log of earlier versions (one JSON range per line;
+/// a torn last line, from a crash mid-append, is dropped with a warning: its batch was
+/// never emitted), read once and replaced at the next write. `at` names the record.
+fn decode(text: &str, at: &str) -> Result<OffsetsRecord, String> {
     let json = match serde_json::from_str::<OffsetsRecord>(text) {
         Ok(r) => return Ok(r),
         Err(e) => e,
     };
-    let mut ranges = Vec::new();
-    for (i, line) in text
+    let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-    {
+        .collect();
+    let mut ranges = Vec::new();
+    for (n, &(i, line)) in lines.iter().enumerate() {
         match serde_json::from_str::<Range>(line) {
             Ok(r) => ranges.push(r),
             Err(_) if ranges.is_empty() => return Err(json.to_string()),
+            Err(_) if n + 1 == lines.len() => tracing::warn!(
+                log = %at,
+                line = i + 1,
+                text = %line,
+                "trident batch offsets: dropping a torn last line (a crash mid-write)"
+            ),
             Err(e) => return Err(format!("line {}: {e}", i + 1)),
         }
     }
@@ -117,10 +125,12 @@ impl FileBatchSource {
         batch_lines: usize,
     ) -> Result<FileBatchSource, SourceError> {
         let record = match slot.get()? {
-            Some(text) => decode(&text).map_err(|message| MetaError::Corrupt {
-                at: slot.describe(),
-                message,
-            })?,
+            Some(text) => {
+                decode(&text, &slot.describe()).map_err(|message| MetaError::Corrupt {
+                    at: slot.describe(),
+                    message,
+                })?
+            }
             None => OffsetsRecord::default(),
         };
         let ranges = record
@@ -392,6 +402,33 @@ mod tests {
         assert_eq!(s.batch(3).unwrap(), ["c"]);
         let stored = std::fs::read_to_string(&log).unwrap();
         assert!(stored.starts_with("{\"ranges\":["), "rewritten: {stored}");
+    }
+
+    #[test]
+    fn a_torn_last_line_of_an_old_line_log_is_dropped_but_a_corrupt_middle_is_an_error() {
+        let (_d, input, log) = setup(&["a", "b", "c"]);
+        // Killed while appending the range of txid 3: its batch was never emitted.
+        std::fs::write(
+            &log,
+            "{\"txid\":1,\"start\":0,\"end\":2}\n{\"txid\":2,\"start\":2,\"end\":4}\n{\"txid\":3,\"sta",
+        )
+        .unwrap();
+        let mut s = FileBatchSource::open(&input, &log, SourceMode::Transactional, 1).unwrap();
+        assert_eq!(s.range(2), Some((2, 4)));
+        assert_eq!(s.range(3), None);
+        assert_eq!(s.batch(3).unwrap(), ["c"]);
+        // The same damage in the middle is corruption: an error naming file and line.
+        std::fs::write(
+            &log,
+            "{\"txid\":1,\"start\":0,\"end\":2}\n{\"txid\":2,\"sta\n{\"txid\":3,\"start\":4,\"end\":6}\n",
+        )
+        .unwrap();
+        let e = FileBatchSource::open(&input, &log, SourceMode::Transactional, 1).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("offsets.log") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use super::state::{Entry, MemoryBackend, RedbBackend, StateBackend, StateError, StateKind};
 
-/// Test hook: make a fraction of state commits fail, to show that replays keep the
-/// counts exact. `before_write` fails with nothing written; `after_write` fails after
-/// the batch was durably written (the replay must then be recognised by its txid).
+/// Test hook: make a fraction of state commits fail (a write error at the store
+/// boundary), to show that the batch fails and replays and that nothing is committed
+/// twice. `before_write` fails with nothing written; `after_write` fails after the batch
+/// was durably written (the replay must then be recognised by its txid). Random unless
+/// [`StateSpec::with_fault_seed`] seeds it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CommitFaults {
     /// Fraction of commits failing before anything is written.
@@ -33,6 +36,7 @@ pub struct StateSpec {
     backend: BackendSpec,
     kind: StateKind,
     faults: CommitFaults,
+    fault_seed: Option<u64>,
 }
 
 impl StateSpec {
@@ -43,16 +47,22 @@ impl StateSpec {
             backend: BackendSpec::Memory(name.to_string()),
             kind,
             faults: CommitFaults::default(),
+            fault_seed: None,
         }
     }
 
     /// A durable state in the redb file at `path` (created if missing). The tasks of one
     /// process share the open file; one file cannot be open in two processes at once.
+    /// Its topology needs a durable commit record (a cluster's, or
+    /// [`TridentTopology::commit_log`](super::TridentTopology::commit_log) in local
+    /// mode); each batch's txid is stored with it, and a batch older than the last one
+    /// it holds is refused ([`StateError::TxidBehind`]).
     pub fn redb(path: impl AsRef<Path>, kind: StateKind) -> StateSpec {
         StateSpec {
             backend: BackendSpec::Redb(path.as_ref().to_path_buf()),
             kind,
             faults: CommitFaults::default(),
+            fault_seed: None,
         }
     }
 
@@ -62,9 +72,24 @@ impl StateSpec {
         self
     }
 
+    /// Draw the injected commit failures from a generator seeded with `seed` (each task
+    /// its own, from the same seed), so a failing run can be repeated.
+    pub fn with_fault_seed(mut self, seed: u64) -> StateSpec {
+        self.fault_seed = Some(seed);
+        self
+    }
+
     /// The update rule.
     pub fn kind(&self) -> StateKind {
         self.kind
+    }
+
+    /// The file of a durable state (redb); `None` for an in-memory one.
+    pub fn durable_path(&self) -> Option<&Path> {
+        match &self.backend {
+            BackendSpec::Memory(_) => None,
+            BackendSpec::Redb(path) => Some(path),
+        }
     }
 
     /// Open (or join) the backend.
@@ -76,9 +101,14 @@ impl StateSpec {
         if self.faults == CommitFaults::default() {
             return Ok(base);
         }
+        let rng = match self.fault_seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_rng(&mut rand::rng()),
+        };
         Ok(Arc::new(Faulty {
             inner: base,
             faults: self.faults,
+            rng: Mutex::new(rng),
         }))
     }
 }
@@ -121,6 +151,17 @@ fn shared_redb(path: &Path) -> Result<Arc<dyn StateBackend>, StateError> {
 struct Faulty {
     inner: Arc<dyn StateBackend>,
     faults: CommitFaults,
+    rng: Mutex<SmallRng>,
+}
+
+impl Faulty {
+    fn strikes(&self, fraction: f64) -> bool {
+        self.rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .random::<f64>()
+            < fraction
+    }
 }
 
 impl StateBackend for Faulty {
@@ -130,13 +171,12 @@ impl StateBackend for Faulty {
     fn multi_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
         self.inner.multi_get(keys)
     }
-    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
-        let mut rng = rand::rng();
-        if rng.random::<f64>() < self.faults.before_write {
+    fn put_batch(&self, txid: Option<u64>, entries: &[Entry]) -> Result<(), StateError> {
+        if self.strikes(self.faults.before_write) {
             return Err(StateError::Injected("before the write"));
         }
-        self.inner.put_batch(entries)?;
-        if rng.random::<f64>() < self.faults.after_write {
+        self.inner.put_batch(txid, entries)?;
+        if self.strikes(self.faults.after_write) {
             return Err(StateError::Injected("after the write"));
         }
         Ok(())

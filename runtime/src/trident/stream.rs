@@ -47,8 +47,10 @@ impl TridentTopology {
     }
 
     /// Record committed txids in this file, so a restarted coordinator resumes after
-    /// the last committed batch (needed for exactly-once across worker restarts; a
-    /// local run without it starts from txid 1).
+    /// the last committed batch (needed for exactly-once across restarts; a local run
+    /// without it starts from txid 1). Required in local mode when the topology has a
+    /// durable ([`StateSpec::redb`]) state: without it the run is refused at start. On
+    /// a cluster the record is kept at nimbus and this file is not used.
     pub fn commit_log(mut self, path: impl AsRef<Path>) -> TridentTopology {
         self.commit_log = Some(path.as_ref().to_path_buf());
         self

@@ -1,5 +1,7 @@
 //! Metadata records as files under a directory (local mode): a key's segments are the
-//! file's path below the directory; a put replaces the file atomically and durably.
+//! file's path below the directory; a put replaces the file atomically and durably: the
+//! new content is written to a temporary file and synced, renamed over the record, and
+//! the directory synced; a directory created on the way is synced into its parent.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,23 +49,83 @@ impl MetaStore for FileMetaStore {
         check_size(key, value)?;
         let path = self.path(key);
         let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        create_dirs_durably(&dir)?;
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(".tmp");
         let tmp = path.with_file_name(tmp_name);
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(value.as_bytes())
-            .and_then(|()| f.sync_all())
+            .and_then(|()| sync(&f, &tmp))
             .map_err(io(&tmp))?;
+        drop(f);
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
         // The rename is durable once the directory is.
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&dir))?;
-        Ok(())
+        sync_dir(&dir)
     }
 
     fn describe(&self, key: &MetaKey) -> String {
         self.path(key).display().to_string()
+    }
+}
+
+/// Create `dir` and its missing ancestors, syncing each new directory's parent so the
+/// new entry survives a crash (`create_dir_all` leaves that to the page cache).
+fn create_dirs_durably(dir: &Path) -> Result<(), MetaError> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while !d.as_os_str().is_empty() && !d.is_dir() {
+        missing.push(d);
+        match d.parent() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    for new in missing.into_iter().rev() {
+        match std::fs::create_dir(new) {
+            Ok(()) => {}
+            // Made meanwhile by another writer: its parent entry is theirs to sync.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && new.is_dir() => continue,
+            Err(e) => return Err(io(new)(e)),
+        }
+        if let Some(parent) = new.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sync the directory `dir` (its entries: created, renamed files).
+fn sync_dir(dir: &Path) -> Result<(), MetaError> {
+    std::fs::File::open(dir)
+        .and_then(|d| sync(&d, dir))
+        .map_err(io(dir))
+}
+
+fn sync(f: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    f.sync_all()?;
+    #[cfg(test)]
+    synced::record(path);
+    #[cfg(not(test))]
+    let _ = path;
+    Ok(())
+}
+
+/// What this thread synced, in order (tests check the sequence of a put).
+#[cfg(test)]
+pub(super) mod synced {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static SYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn record(path: &Path) {
+        SYNCED.with(|s| s.borrow_mut().push(path.to_path_buf()));
+    }
+
+    /// The paths synced since the last call.
+    pub fn take() -> Vec<PathBuf> {
+        SYNCED.with(|s| std::mem::take(&mut *s.borrow_mut()))
     }
 }

@@ -47,4 +47,12 @@ impl MetaStore for MemoryMetaStore {
             .insert(key.clone(), value.to_string());
         Ok(())
     }
+
+    fn describe(&self, key: &MetaKey) -> String {
+        format!("'{key}' (in memory)")
+    }
+
+    fn is_durable(&self) -> bool {
+        false
+    }
 }

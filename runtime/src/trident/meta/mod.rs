@@ -138,6 +138,11 @@ pub trait MetaStore: Send + Sync + fmt::Debug {
     fn describe(&self, key: &MetaKey) -> String {
         format!("'{key}'")
     }
+    /// Whether a record survives the process (a restarted coordinator finds it). A
+    /// durable state needs its coordinator's commit record in a durable store.
+    fn is_durable(&self) -> bool {
+        true
+    }
 }
 
 /// Refuse values larger than any store keeps ([`MAX_META_VALUE_BYTES`]), so a record
@@ -190,6 +195,11 @@ impl MetaSlot {
     /// Where the record is, for messages (a file path, a URL).
     pub fn describe(&self) -> String {
         self.store.describe(&self.key)
+    }
+
+    /// Whether the record survives the process ([`MetaStore::is_durable`]).
+    pub fn is_durable(&self) -> bool {
+        self.store.is_durable()
     }
 
     /// Read the record.

@@ -21,6 +21,36 @@ fn a_file_store_round_trips_records_below_its_directory() {
     );
 }
 
+/// A put is durable: the new file is synced before the rename, its directory after, and
+/// every directory created on the way is synced into its parent (else a crash can lose
+/// the new directory, and the record in it, after the put returned).
+#[test]
+fn a_file_put_syncs_the_file_its_directory_and_every_new_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("meta");
+    let store = FileMetaStore::new(&root);
+    let key = MetaKey::spout("lines", "offsets").unwrap();
+    file::synced::take();
+    store.put(&key, "{}").unwrap();
+    let lines = root.join("spouts/lines");
+    assert_eq!(
+        file::synced::take(),
+        vec![
+            dir.path().to_path_buf(),
+            root.clone(),
+            root.join("spouts"),
+            lines.join("offsets.tmp"),
+            lines.clone(),
+        ]
+    );
+    store.put(&key, "{\"a\":1}").unwrap();
+    assert_eq!(
+        file::synced::take(),
+        vec![lines.join("offsets.tmp"), lines.clone()],
+        "a replacement syncs the new file, then its directory"
+    );
+}
+
 #[test]
 fn values_past_the_cluster_limit_are_refused_everywhere() {
     let dir = tempfile::tempdir().unwrap();

@@ -75,6 +75,34 @@ pub enum StateError {
         /// The txid stored for the key.
         stored: u64,
     },
+    /// The state already holds a later batch than the one being applied: the
+    /// coordinator's commit record does not match this state (it was lost, is not
+    /// durable, or belongs to another run of the topology), so its txids restarted
+    /// behind the state's. Nothing of the batch was written.
+    #[error(
+        "state store {store} already holds batch {applied}, but batch {txid} was to be applied: \
+         the coordinator's commit record does not match this state (lost, not durable, or from \
+         another run of the topology); refusing rather than skip or double-count. Restore the \
+         commit record, or remove the state to start over"
+    )]
+    TxidBehind {
+        /// Which store.
+        store: String,
+        /// The batch's txid.
+        txid: u64,
+        /// The txid of the last batch the store holds.
+        applied: u64,
+    },
+    /// A metadata entry of the store is not what this version writes.
+    #[error("state store {store}: metadata '{name}' is unreadable: {value:?}")]
+    BadMeta {
+        /// Which store.
+        store: String,
+        /// The entry.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// A combiner could not use an input tuple.
     #[error("bad input for {combiner}: {reason}")]
     Input {

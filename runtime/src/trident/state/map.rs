@@ -74,10 +74,11 @@ pub struct Record<V> {
 /// A keyed state of values `V` over backend `B`.
 ///
 /// Every [`apply`](MapState::apply) reads the keys of one batch with one `multi_get` and
-/// writes them with one atomic `put_batch`. Commit ordering by txid is the batch
-/// coordinator's job; like Storm, the transactional rule does not check it (a txid other
-/// than the stored one is applied), while the opaque rule refuses a txid lower than the
-/// stored one ([`StateError::BatchBehind`]).
+/// writes them, with the batch's txid, in one atomic `put_batch`. Commit ordering by
+/// txid is the batch coordinator's job; a transactional or opaque state refuses a batch
+/// older than the last one it holds ([`StateError::TxidBehind`]: the coordinator's
+/// commit record was lost or belongs to another run), and the opaque rule also refuses
+/// a txid lower than a key's stored one ([`StateError::BatchBehind`]).
 pub struct MapState<B, V> {
     backend: B,
     kind: StateKind,
@@ -155,6 +156,7 @@ impl<B: StateBackend, V: Serialize + DeserializeOwned + Clone> MapState<B, V> {
     where
         F: FnMut(usize, Option<V>) -> V,
     {
+        self.check_not_behind(txid)?;
         let stored = self.multi_get_records(keys)?;
         let mut batch: BTreeMap<Vec<u8>, Record<V>> = BTreeMap::new();
         let mut out = Vec::with_capacity(keys.len());
@@ -218,8 +220,25 @@ impl<B: StateBackend, V: Serialize + DeserializeOwned + Clone> MapState<B, V> {
             })?;
             entries.push((k, bytes));
         }
-        self.backend.put_batch(&entries)?;
+        self.backend.put_batch(Some(txid), &entries)?;
         Ok(out)
+    }
+
+    /// Refuse batch `txid` when the store already holds a later one (transactional and
+    /// opaque states: their rules rely on txids only ever moving forward; a
+    /// non-transactional state counts every batch anyway).
+    fn check_not_behind(&self, txid: u64) -> Result<(), StateError> {
+        if self.kind == StateKind::NonTransactional {
+            return Ok(());
+        }
+        match self.backend.applied_txid()? {
+            Some(applied) if applied > txid => Err(StateError::TxidBehind {
+                store: self.backend.describe(),
+                txid,
+                applied,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Set `keys[i]` to `values[i]` for batch `txid` (under the state's rule: a

@@ -66,9 +66,13 @@ fn transactional_replay_of_the_same_txid_is_skipped() {
             prev: None
         })
     );
-    // Like Storm, a txid other than the stored one is applied (ordering is not checked).
-    count(&s, 1, &["a"]).unwrap();
-    assert_eq!(get(&s, "a"), Some(3));
+    // Unlike Storm, a txid older than the last applied batch is refused (it means the
+    // coordinator's txids restarted behind the state's).
+    assert!(matches!(
+        count(&s, 1, &["a"]),
+        Err(StateError::TxidBehind { .. })
+    ));
+    assert_eq!(get(&s, "a"), Some(2));
 }
 
 #[test]
@@ -107,6 +111,18 @@ fn opaque_replay_with_different_contents_recomputes_from_prev() {
 fn opaque_batch_behind_state_is_refused_and_writes_nothing() {
     let s = state(StateKind::Opaque);
     count(&s, 5, &["a"]).unwrap();
+    // A store of an earlier version: key a holds batch 5, the store no applied txid.
+    let a = s
+        .backend()
+        .multi_get(&[encode_key(&w("a")).unwrap()])
+        .unwrap();
+    let s = state(StateKind::Opaque);
+    s.backend()
+        .put_batch(
+            None,
+            &[(encode_key(&w("a")).unwrap(), a[0].clone().unwrap())],
+        )
+        .unwrap();
     let err = count(&s, 4, &["b", "a", "c"]).unwrap_err();
     assert!(
         matches!(
@@ -190,7 +206,7 @@ fn memory_put_batch_is_seen_whole_by_a_concurrent_reader() {
         std::thread::spawn(move || {
             for round in 0..200u8 {
                 let entries: Vec<_> = keys.iter().map(|k| (k.clone(), vec![round])).collect();
-                b.put_batch(&entries).unwrap();
+                b.put_batch(None, &entries).unwrap();
             }
         })
     };
@@ -232,4 +248,53 @@ fn dump_reads_plain_and_raw() {
         dump::read(&MemoryBackend::new()),
         Err(StateError::NotAState { .. })
     ));
+}
+
+/// Txids restarting at 1 against a redb state that holds batch 5 (a commit record that
+/// was lost or not durable): with the transactional rule, batch 1 on a key last written
+/// by batch 5 would be applied again on top; now it is refused, naming the store.
+#[test]
+fn a_durable_state_refuses_a_batch_older_than_the_last_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("counts.redb");
+    for kind in [StateKind::Transactional, StateKind::Opaque] {
+        std::fs::remove_file(&path).ok();
+        {
+            let s: MapState<_, i64> =
+                MapState::open(RedbBackend::open(&path).unwrap(), kind).unwrap();
+            count(&s, 4, &["a"]).unwrap();
+            count(&s, 5, &["b"]).unwrap();
+            // A replay of the last batch is still recognised (and skipped/recomputed).
+            count(&s, 5, &["b"]).unwrap();
+        }
+        // The txid went with the batch, in its own transaction: a reopened store knows it.
+        let backend = RedbBackend::open(&path).unwrap();
+        assert_eq!(backend.applied_txid().unwrap(), Some(5), "{kind}");
+        let s: MapState<_, i64> = MapState::open(backend, kind).unwrap();
+        let e = count(&s, 1, &["a", "c"]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StateError::TxidBehind {
+                    txid: 1,
+                    applied: 5,
+                    ..
+                }
+            ),
+            "{kind}: {e}"
+        );
+        assert!(e.to_string().contains("counts.redb"), "{e}");
+        assert_eq!(
+            (get(&s, "a"), get(&s, "b"), get(&s, "c")),
+            (Some(1), Some(1), None),
+            "{kind}: nothing of the refused batch written"
+        );
+        count(&s, 6, &["a"]).unwrap();
+        assert_eq!(get(&s, "a"), Some(2), "{kind}");
+    }
+    // A non-transactional state counts every batch anyway: no txid rule to protect.
+    let s = state(StateKind::NonTransactional);
+    count(&s, 5, &["a"]).unwrap();
+    count(&s, 1, &["a"]).unwrap();
+    assert_eq!(get(&s, "a"), Some(2));
 }

@@ -20,7 +20,7 @@ mod key;
 mod map;
 mod redb_backend;
 
-pub use backend::{Entry, MemoryBackend, StateBackend};
+pub use backend::{APPLIED_TXID_META, Entry, MemoryBackend, StateBackend};
 pub use combiner::{Combiner, Count, Partial, Sum};
 pub use error::StateError;
 pub use key::{decode_key, encode_key};

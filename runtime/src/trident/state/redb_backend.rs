@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-use super::backend::Entry;
+use super::backend::{APPLIED_TXID_META, Entry};
 use super::{StateBackend, StateError};
 
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
@@ -85,7 +85,7 @@ impl StateBackend for RedbBackend {
         Ok(out)
     }
 
-    fn put_batch(&self, entries: &[Entry]) -> Result<(), StateError> {
+    fn put_batch(&self, txid: Option<u64>, entries: &[Entry]) -> Result<(), StateError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(DATA).map_err(|e| self.err(e))?;
@@ -94,6 +94,13 @@ impl StateBackend for RedbBackend {
                     .insert(k.as_slice(), v.as_slice())
                     .map_err(|e| self.err(e))?;
             }
+        }
+        if let Some(txid) = txid {
+            // In the batch's own transaction: the state knows which batch it holds
+            // whatever happens to the coordinator's commit record.
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert(APPLIED_TXID_META, txid.to_string().as_str())
+                .map_err(|e| self.err(e))?;
         }
         // Dropping an uncommitted transaction (on any error above) aborts it.
         txn.commit().map_err(|e| self.err(e))
