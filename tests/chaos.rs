@@ -341,3 +341,48 @@ fn peer_connections_cut_mid_stream_lose_no_acked_word() {
     let after = status(&c.url, "wc").unwrap();
     assert_eq!(worker_pids(&after), worker_pids(&st), "{after}");
 }
+
+#[test]
+fn trident_store_write_errors_replay_batches_and_commit_each_once() {
+    let mut chaos = Chaos::new("trident_store_write_errors");
+    let c = cluster("");
+    let (input, expected) = word_file(&c.root, if chaos.long { 100_000 } else { 10_000 });
+    let input_len = std::fs::metadata(&input).unwrap().len();
+    let store = c.root.join("counts.redb");
+    // A fifth of the state's writes fail at the store boundary, half before the write
+    // and half after it (the write landed, the commit did not): each failed batch is
+    // replayed with its txid, and the state applies no txid twice.
+    let fault_seed: u64 = chaos.rng.random();
+    let yaml = format!(
+        "{}  squall.trident.wordcount.store.fail.fraction: 0.2\n  squall.trident.wordcount.store.fail.seed: {fault_seed}\n",
+        // No failures of the split: every failed batch is the store's doing.
+        trident_yaml(&input, &store, "transactional").replace(", 0.1, ", ", 0.0, ")
+    );
+    assert!(yaml.contains(", 0.0, "), "{yaml}");
+    submit(&c, &yaml);
+    wait_running(&c, "tw", 2);
+    let mut last = trident_progress(&c.url, "tw", input_len);
+    wait_for(
+        LONG,
+        "every line committed despite the store errors",
+        || {
+            let p = trident_progress(&c.url, "tw", input_len);
+            assert!(
+                p.committed >= last.committed,
+                "the committed txid went back from {last:?} to {p:?}"
+            );
+            last = p;
+            p.done.then_some(())
+        },
+    );
+    let st = status(&c.url, "tw").unwrap();
+    let failed: f64 = st["components"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|c| c["failed"].as_f64())
+        .sum();
+    assert!(failed > 0.0, "the store errors failed some batches: {st}");
+    let got = kill_and_dump(&c, "tw", &store);
+    assert_eq!(got, expected, "exact counts despite store write errors");
+}
