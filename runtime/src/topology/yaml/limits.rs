@@ -152,3 +152,26 @@ pub(crate) fn node_start(text: &str, from: usize) -> usize {
     }
     i
 }
+
+/// Read the text file at `path`, refusing (`InvalidData`) one longer than `max` bytes or
+/// not UTF-8: at most `max + 1` bytes are ever read, so `/dev/zero` or a huge file cost
+/// nothing.
+pub fn read_capped(path: &std::path::Path, max: usize) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("the file is longer than the limit of {max} bytes"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("the file is not UTF-8 text ({e})"),
+        )
+    })
+}

@@ -114,7 +114,7 @@ pub fn parse_str(text: &str, file: Option<&Path>) -> Result<ParsedSpec, SpecErro
 
 /// Read and parse a topology file; an I/O error becomes a [`SpecError`] naming the file.
 pub fn load_file(path: &Path) -> Result<ParsedSpec, SpecErrors> {
-    match std::fs::read_to_string(path) {
+    match limits::read_capped(path, limits::MAX_TOPOLOGY_BYTES) {
         Ok(text) => parse_str(&text, Some(path)),
         Err(e) => Err(SpecErrors(vec![SpecError {
             file: Some(path.to_path_buf()),
