@@ -1,5 +1,6 @@
 //! The CLI refuses YAML bombs cleanly (issue 11 item 1): `squall validate`, `local` and
 //! `submit` exit 1 with a located refusal, quickly, before any nimbus is contacted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,10 +15,7 @@ fn bombs() -> Vec<(&'static str, String, [&'static str; 2])> {
     let mut laughs = String::from("name: x\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        laughs.push_str(&format!(
-            "a{i}: &a{i} [{}]\n",
-            vec![p.as_str(); 10].join(", ")
-        ));
+        laughs.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
     }
     vec![
         (

@@ -5,6 +5,7 @@
 //! One test in its own test binary, so the process's peak RSS (`VmHWM`, which includes
 //! this nimbus, the client and the generated bombs) is an honest bound on what nimbus
 //! took.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -42,10 +43,7 @@ fn laughs() -> String {
     let mut laughs = String::from("name: x\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        laughs.push_str(&format!(
-            "a{i}: &a{i} [{}]\n",
-            vec![p.as_str(); 10].join(", ")
-        ));
+        laughs.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
     }
     laughs
 }

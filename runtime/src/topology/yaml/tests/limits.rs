@@ -93,7 +93,7 @@ fn alias_bomb_is_refused_at_the_alias_that_passes_the_cap() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        let items = vec![p.as_str(); 10].join(", ");
+        let items = [p.as_str(); 10].join(", ");
         text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
     }
     let e = refused(&text);
@@ -120,10 +120,7 @@ fn serde_yaml_alone_stops_only_the_largest_alias_bombs() {
     let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..9 {
         let p = format!("*a{}", i - 1);
-        laughs.push_str(&format!(
-            "a{i}: &a{i} [{}]\n",
-            vec![p.as_str(); 10].join(", ")
-        ));
+        laughs.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
     }
     let e = serde_yaml::from_str::<serde_yaml::Value>(&laughs).unwrap_err();
     assert!(e.to_string().contains("repetition limit exceeded"), "{e}");
