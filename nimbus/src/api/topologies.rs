@@ -24,8 +24,8 @@ pub async fn submit(
     State(state): State<AppState>,
     JsonBody(mut req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
-    // Parsing is bounded by the topology caps but may take a while: off the async
-    // threads. (The YAML is shared with the closure, not copied.)
+    // Parsing is bounded by the topology caps but may take a second: off the async
+    // threads (the closure shares the text through an `Arc`).
     let yaml: Arc<str> = Arc::from(std::mem::take(&mut req.yaml));
     let def = {
         let yaml = yaml.clone();
@@ -60,7 +60,8 @@ pub async fn submit(
     }
     // Cheap checks first: the task count bound, before running anything.
     if !sourced {
-        plan(&def, &Default::default())?;
+        let def = def.clone();
+        off_thread(&state, move || plan(&def, &Default::default()).map(drop)).await?;
     }
     let resolved = state
         .validator
@@ -74,9 +75,12 @@ pub async fn submit(
     let def = match &resolved {
         Some(text) => {
             let text = text.clone();
-            let def = off_thread(&state, move || parse_resolved(&text)).await?;
-            plan(&def, &Default::default())?;
-            def
+            off_thread(&state, move || {
+                let def = parse_resolved(&text)?;
+                plan(&def, &Default::default())?;
+                Ok(def)
+            })
+            .await?
         }
         None => def,
     };
