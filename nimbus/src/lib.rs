@@ -191,6 +191,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         validator,
         max_request_bytes: opts.max_request_bytes,
         max_artifact_bytes: opts.max_artifact_bytes,
+        parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(

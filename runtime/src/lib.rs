@@ -18,6 +18,8 @@ pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod multilang;
 pub mod topology;
 pub mod trident;

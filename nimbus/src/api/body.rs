@@ -78,11 +78,26 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClusterError> {
     })
 }
 
+/// Bodies longer than this are parsed on the blocking pool ([`super::off_thread`]): a
+/// few MiB of JSON take milliseconds the async threads owe to other requests.
+const OFF_THREAD_JSON_BYTES: usize = 64 * 1024;
+
+/// Parse `bytes` as JSON, off the async threads when they are many.
+async fn parse_body<T: DeserializeOwned + Send + 'static>(
+    state: &AppState,
+    bytes: Bytes,
+) -> Result<T, ClusterError> {
+    if bytes.len() <= OFF_THREAD_JSON_BYTES {
+        return parse(&bytes);
+    }
+    super::off_thread(state, move || parse(&bytes)).await
+}
+
 /// A JSON request body of type `T`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -94,7 +109,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             )
             .into());
         }
-        Ok(JsonBody(parse(&bytes)?))
+        Ok(JsonBody(parse_body(state, bytes).await?))
     }
 }
 
@@ -102,7 +117,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 #[derive(Debug)]
 pub struct OptionalJsonBody<T>(pub T);
 
-impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T> {
+impl<T: DeserializeOwned + Default + Send + 'static> FromRequest<AppState> for OptionalJsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -111,6 +126,6 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
-        Ok(OptionalJsonBody(parse(&bytes)?))
+        Ok(OptionalJsonBody(parse_body(state, bytes).await?))
     }
 }

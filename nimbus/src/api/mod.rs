@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
@@ -37,7 +37,13 @@ pub struct AppState {
     pub max_request_bytes: usize,
     /// Largest accepted artifact.
     pub max_artifact_bytes: u64,
+    /// Bounds the parsing work running at once ([`off_thread`]).
+    pub parsers: Arc<Semaphore>,
 }
+
+/// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.
+/// Each parse is bounded by the topology caps, so this bounds the memory they take.
+pub const MAX_CONCURRENT_PARSES: usize = 2;
 
 /// An error answer: a [`ClusterError`] rendered as JSON with its status.
 #[derive(Debug)]
@@ -132,6 +138,23 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
         details: Vec::new(),
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Run parsing work (a submitted topology's YAML, a large JSON body) on the blocking
+/// pool, at most [`MAX_CONCURRENT_PARSES`] at once: the async threads keep answering
+/// (`/health` among them) while a hostile submission is refused.
+pub async fn off_thread<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> Result<T, ClusterError> + Send + 'static,
+) -> Result<T, ClusterError> {
+    let _permit = state
+        .parsers
+        .acquire()
+        .await
+        .map_err(|e| ClusterError::Internal(format!("the parser pool is closed: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClusterError::Internal(format!("parsing panicked: {e}")))?
 }
 
 /// Run a cluster operation on the blocking pool (it may wait for a database commit).

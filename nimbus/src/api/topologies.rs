@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking};
+use std::sync::Arc;
+
+use super::{ApiError, AppState, JsonBody, OptionalJsonBody, blocking, off_thread};
 use crate::cluster::{Submission, check_name};
 use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
@@ -20,9 +22,15 @@ use squall_runtime::spec::TopologyDef;
 /// and streams nimbus plans from), then store and schedule it (201).
 pub async fn submit(
     State(state): State<AppState>,
-    JsonBody(req): JsonBody<SubmitRequest>,
+    JsonBody(mut req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
-    let def = parse_yaml(&req.yaml)?;
+    // Parsing is bounded by the topology caps but may take a second: off the async
+    // threads (the closure shares the text through an `Arc`).
+    let yaml: Arc<str> = Arc::from(std::mem::take(&mut req.yaml));
+    let def = {
+        let yaml = yaml.clone();
+        off_thread(&state, move || parse_yaml(&yaml)).await?
+    };
     let sourced = def.topology_source.is_some();
     // A topologySource file may leave its name to the builder: known after validation.
     let early_name = match &req.name {
@@ -52,22 +60,27 @@ pub async fn submit(
     }
     // Cheap checks first: the task count bound, before running anything.
     if !sourced {
-        plan(&def, &Default::default())?;
+        let def = def.clone();
+        off_thread(&state, move || plan(&def, &Default::default()).map(drop)).await?;
     }
     let resolved = state
         .validator
         .validate(
             &artifacts.path(&req.artifact),
             &req.artifact.to_string(),
-            &req.yaml,
+            &yaml,
             sourced,
         )
         .await?;
     let def = match &resolved {
         Some(text) => {
-            let def = parse_resolved(text)?;
-            plan(&def, &Default::default())?;
-            def
+            let text = text.clone();
+            off_thread(&state, move || {
+                let def = parse_resolved(&text)?;
+                plan(&def, &Default::default())?;
+                Ok(def)
+            })
+            .await?
         }
         None => def,
     };
@@ -83,7 +96,7 @@ pub async fn submit(
             &name,
             Submission {
                 def,
-                yaml: req.yaml,
+                yaml: yaml.to_string(),
                 resolved_yaml: resolved,
                 artifact: req.artifact,
                 resources: req.resources,

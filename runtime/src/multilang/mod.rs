@@ -52,6 +52,33 @@ use crate::api::registry::Registry;
 use crate::topology::config::TOPOLOGY_RESOURCES_DIR;
 use crate::topology::yaml::ValidTopology;
 
+/// A subprocess's output read as the host's reader does (frames, the `{"pid": N}`
+/// handshake first, then messages), stopping at the first problem: the number of
+/// messages parsed, or the problem with an excerpt of the text. For the fuzz targets.
+pub(crate) fn read_messages(input: impl std::io::BufRead) -> Result<usize, String> {
+    let mut frames = frame::FrameReader::new(input);
+    let mut parsed = 0;
+    let mut first = true;
+    loop {
+        let text = match frames.next_frame() {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(parsed),
+            Err(frame::FrameError::Io(e)) => return Err(e.to_string()),
+            Err(frame::FrameError::Truncated(t) | frame::FrameError::TooLong(t)) => {
+                return Err(error::excerpt(&t));
+            }
+        };
+        if first {
+            first = false;
+            protocol::parse_pid(text).map_err(|e| format!("{e}: {}", error::excerpt(text)))?;
+        } else {
+            protocol::parse_msg(text)
+                .map_err(|e| format!("{}: {}: {}", e.command, e.detail, error::excerpt(text)))?;
+            parsed += 1;
+        }
+    }
+}
+
 /// Names a shell bolt is registered under by [`register`].
 pub const SHELL_BOLT_NAMES: &[&str] = &[
     "ShellBolt",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::LoadOptions;
 use super::substitute::{Sources, substitute};
-use crate::topology::yaml::{self, IncludeDef, KeyPath, Origin, ParsedSpec, VertexExtras};
+use crate::topology::yaml::{self, IncludeDef, KeyPath, Origin, ParsedSpec, VertexExtras, limits};
 
 /// Merge every include of `main` (a file in `dir`) into it; problems are recorded in
 /// `main.problems`.
@@ -33,7 +33,7 @@ pub(super) fn process(
                 continue;
             }
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match limits::read_capped(&path, limits::MAX_TOPOLOGY_BYTES) {
             Ok(t) => t,
             Err(e) => {
                 let e = main.error_at(

@@ -108,7 +108,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, SpecErrors> 
         Some(f) => Some(Properties::load(f).map_err(|e| file_error(f, e.to_string()))?),
         None => None,
     };
-    let text = std::fs::read_to_string(path)
+    let text = yaml::limits::read_capped(path, yaml::limits::MAX_TOPOLOGY_BYTES)
         .map_err(|e| file_error(path, format!("cannot read topology file: {e}")))?;
     let env = |name: &str| std::env::var(name).ok();
     let sources = substitute::Sources {

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::topology::yaml::limits;
+
 /// A properties file that could not be read.
 #[derive(Debug, Error)]
 pub enum PropertiesError {
@@ -50,9 +52,11 @@ pub struct Properties {
 impl Properties {
     /// Read and parse a properties file.
     pub fn load(path: &Path) -> Result<Properties, PropertiesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PropertiesError::Io {
-            path: path.display().to_string(),
-            source,
+        let text = limits::read_capped(path, limits::MAX_TOPOLOGY_BYTES).map_err(|source| {
+            PropertiesError::Io {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
         let mut p = Properties::parse(&text).map_err(|line| PropertiesError::BadEscape {
             path: path.display().to_string(),

@@ -457,3 +457,49 @@ fn wire_yaml_of_an_included_topology_is_self_contained() {
     assert_eq!(t.components.len(), 3);
     assert_eq!(fields(&t, "extra", "default"), ["a"]);
 }
+
+#[test]
+fn huge_files_are_refused_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = write(
+        dir.path(),
+        "big.yaml",
+        &format!(
+            "name: x\n#{}\n",
+            "x".repeat(crate::topology::yaml::limits::MAX_TOPOLOGY_BYTES)
+        ),
+    );
+    let e = load_file(&big, &LoadOptions::default()).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "cannot read topology file: the file is longer than the limit of 4194304 bytes"
+        ),
+        "{e}"
+    );
+    // An include of a huge file: refused after 4 MiB, located at the include.
+    let main = write(
+        dir.path(),
+        "main.yaml",
+        "name: x\nincludes:\n  - resource: false\n    file: big.yaml\n",
+    );
+    let loaded = load_file(&main, &LoadOptions::default()).unwrap();
+    let problems: Vec<String> = loaded
+        .parsed
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains(":4:11: includes[0].file: cannot read included file")
+            && problems[0].contains("the file is longer than the limit of 4194304 bytes"),
+        "{problems:#?}"
+    );
+    // A properties file that never ends.
+    let opts = LoadOptions {
+        filter: Some("/dev/zero".into()),
+        resources: None,
+    };
+    let e = load_file(&main, &opts).unwrap_err();
+    assert!(e.to_string().contains("longer than the limit"), "{e}");
+}

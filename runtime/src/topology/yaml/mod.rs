@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod flux_model;
+pub mod limits;
 pub mod model;
 mod normalize;
 mod parse;
@@ -22,10 +23,11 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Location, SpecError, SpecErrors};
 pub use flux_model::{BeanDef, ConfigMethodDef, FluxDefs, IncludeDef, PropertyDef, VertexExtras};
+pub use limits::{Cap, LimitError, Limits};
 pub use model::{
     ComponentDef, ConfigMap, GroupingDef, GroupingKind, StreamDef, TopologyDef, TopologySourceDef,
 };
-pub use source_map::{KeyPath, NodeKind, NodeSpan, Segment, SourceMap};
+pub use source_map::{KeyPath, NodeKind, NodeSpan, Scan, Segment, SourceMap, SyntaxError};
 pub use valid::{
     Catalog, ComponentKind, Grouping, StreamDecl, Subscription, ValidComponent, ValidTopology,
 };
@@ -112,7 +114,7 @@ pub fn parse_str(text: &str, file: Option<&Path>) -> Result<ParsedSpec, SpecErro
 
 /// Read and parse a topology file; an I/O error becomes a [`SpecError`] naming the file.
 pub fn load_file(path: &Path) -> Result<ParsedSpec, SpecErrors> {
-    match std::fs::read_to_string(path) {
+    match limits::read_capped(path, limits::MAX_TOPOLOGY_BYTES) {
         Ok(text) => parse_str(&text, Some(path)),
         Err(e) => Err(SpecErrors(vec![SpecError {
             file: Some(path.to_path_buf()),

@@ -11,6 +11,7 @@ use super::error::{Location, SpecError, SpecErrors};
 use super::flux_model::{
     BeanDef, ConfigMethodDef, FluxDefs, IncludeDef, PropertyDef, VertexExtras,
 };
+use super::limits::{LimitError, Limits};
 use super::model::{
     ComponentDef, ConfigMap, GroupingKind, StreamDef, TopologyDef, TopologySourceDef,
 };
@@ -195,10 +196,39 @@ pub(super) fn located(
 }
 
 /// See [`super::parse_str`].
+///
+/// The text is scanned within [`Limits::TOPOLOGY`] first, on the parser's event stream:
+/// nothing is deserialized (no document is built) before every cap has passed. A syntax
+/// error found by the scan is reported by the deserializer, as before, but from the text
+/// up to the end of its line only: what the deserializer reads is always what the scan
+/// has bounded.
 pub(super) fn parse(text: &str, file: Option<PathBuf>) -> Result<ParsedSpec, SpecErrors> {
-    let value: Value =
-        serde_yaml::from_str(text).map_err(|e| SpecErrors(vec![from_serde(&e, &file)]))?;
-    let source = SourceMap::build(text);
+    let one = |e: SpecError| SpecErrors(vec![e]);
+    let scan = SourceMap::scan(text, &Limits::TOPOLOGY).map_err(|e| one(limit_error(e, &file)))?;
+    if let Some(second) = scan.second_document {
+        return Err(one(SpecError {
+            file: file.clone(),
+            location: Some(second),
+            path: String::new(),
+            message: MORE_THAN_ONE_DOCUMENT.to_string(),
+        }));
+    }
+    if let Some(syntax) = &scan.syntax_error {
+        let checked = text.get(..syntax.line_end).unwrap_or(text);
+        let e = match serde_yaml::from_str::<Value>(checked) {
+            Err(e) => from_serde(&e, &file),
+            // The two parsers disagree: the scan's own error stands.
+            Ok(_) => SpecError {
+                file: file.clone(),
+                location: Some(syntax.location),
+                path: String::new(),
+                message: syntax.message.clone(),
+            },
+        };
+        return Err(one(e));
+    }
+    let source = scan.map;
+    let value: Value = serde_yaml::from_str(text).map_err(|e| one(from_serde(&e, &file)))?;
     let root = KeyPath::root();
     let top = match &value {
         Value::Mapping(m) => m,
@@ -281,6 +311,19 @@ fn unsupported_keys(
     errors
 }
 
+const MORE_THAN_ONE_DOCUMENT: &str =
+    "the file holds more than one YAML document (`---`); a topology file must hold exactly one";
+
+/// A text refused by a cap, as a [`SpecError`].
+fn limit_error(e: LimitError, file: &Option<PathBuf>) -> SpecError {
+    SpecError {
+        file: file.clone(),
+        location: Some(e.location),
+        path: e.path,
+        message: format!("refused: {}", e.message),
+    }
+}
+
 /// A serde_yaml error as a [`SpecError`]: location kept, path split off, wording improved.
 pub(super) fn from_serde(err: &serde_yaml::Error, file: &Option<PathBuf>) -> SpecError {
     let location = err.location().map(|l| Location {
@@ -328,9 +371,7 @@ fn reword(path: &str, message: &str) -> String {
         return format!("invalid grouping type ({message}); valid types are: {valid}");
     }
     if message.contains("more than one document") {
-        return "the file holds more than one YAML document (`---`); a topology file must \
-                hold exactly one"
-            .to_string();
+        return MORE_THAN_ONE_DOCUMENT.to_string();
     }
     message
         .replace("expected u32", "expected a non-negative integer")

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod components;
+mod limits;
 mod parse;
 mod streams;
 mod topology;
