@@ -90,7 +90,7 @@ impl NimbusOpts {
             supervisor_timeout: config.supervisor_timeout.duration(),
             monitor_interval: config.monitor_freq.duration(),
             max_request_bytes: 4 * 1024 * 1024,
-            max_artifact_bytes: 1024 * 1024 * 1024,
+            max_artifact_bytes: squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES,
             validate_timeout: Duration::from_secs(30),
             validator: None,
             clock: clock::system(),
