@@ -134,7 +134,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
-/// Run a cluster operation on the blocking pool (it may wait for a database commit).
+/// Run a cluster operation on the blocking pool. Every handler that touches the cluster
+/// state goes through here: an operation may hold the state's lock across a database
+/// commit (an fsync), and a handler waiting for that lock on an async thread would stall
+/// every other request that thread serves.
 pub async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Cluster) -> Result<T, ClusterError> + Send + 'static,
@@ -145,3 +148,6 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ClusterError::Internal(format!("cluster operation panicked: {e}")))?
         .map_err(ApiError)
 }
+
+#[cfg(test)]
+mod tests;
