@@ -144,7 +144,8 @@ impl ArtifactCache {
         }
         let file = path.clone();
         let got = tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&file).and_then(|f| ArtifactHash::of_reader(std::io::BufReader::new(f)))
+            std::fs::File::open(&file)
+                .and_then(|f| ArtifactHash::of_reader(std::io::BufReader::new(f)))
         })
         .await
         .map_err(|e| SupervisorError::Io(format!("hashing artifact {hash}: {e}")))?;
@@ -176,7 +177,8 @@ impl ArtifactCache {
         limits: FetchLimits,
     ) -> Result<(), SupervisorError> {
         let url = format!("{nimbus}/api/v1/artifacts/{hash}");
-        let nimbus_err = |e: &dyn std::fmt::Display| SupervisorError::Nimbus(format!("GET {url}: {e}"));
+        let nimbus_err =
+            |e: &dyn std::fmt::Display| SupervisorError::Nimbus(format!("GET {url}: {e}"));
         let mut resp = tokio::time::timeout(limits.idle_timeout, http.get(&url).send())
             .await
             .map_err(|_| nimbus_err(&format!("no answer within {:?}", limits.idle_timeout)))?
@@ -309,7 +311,10 @@ mod tests {
         let hash = ArtifactHash::of_bytes(b"x");
         std::fs::create_dir_all(dir.path().join("artifacts")).expect("mkdir");
         std::fs::write(cache.path(&hash), b"x").expect("write");
-        let part = dir.path().join("artifacts").join(format!("{PART_PREFIX}{hash}-1-0"));
+        let part = dir
+            .path()
+            .join("artifacts")
+            .join(format!("{PART_PREFIX}{hash}-1-0"));
         std::fs::write(&part, b"partial").expect("write");
         std::fs::write(dir.path().join("artifacts/notes.txt"), b"?").expect("write");
         assert_eq!(cache.scan().expect("scan"), vec![hash]);

@@ -77,6 +77,9 @@ mod tests {
         assert_eq!(gc.expired([a], at(600)), vec![b]);
         assert!(gc.expired([], at(899)).is_empty(), "a was used at 600");
         assert_eq!(gc.expired([], at(1200)), vec![a]);
-        assert!(gc.expired([], at(9999)).is_empty(), "expired ones are forgotten");
+        assert!(
+            gc.expired([], at(9999)).is_empty(),
+            "expired ones are forgotten"
+        );
     }
 }

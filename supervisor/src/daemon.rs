@@ -115,7 +115,6 @@ impl Daemon {
         self.launcher.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-
     /// Feed `event` to slot `i`, carry out the actions, and feed their outcomes back.
     /// Returns whether the state reported to nimbus changed.
     async fn apply(&mut self, i: usize, event: Event) -> bool {
@@ -390,7 +389,9 @@ impl Daemon {
         for hash in self.cache_use.expired(referenced, now) {
             match self.fetcher.cache.remove(&hash).await {
                 Ok(()) => tracing::info!(artifact = %hash, "unused cached artifact deleted"),
-                Err(e) => tracing::warn!(artifact = %hash, "cannot delete an unused cached artifact: {e}"),
+                Err(e) => {
+                    tracing::warn!(artifact = %hash, "cannot delete an unused cached artifact: {e}")
+                }
             }
         }
     }

@@ -83,7 +83,8 @@ async fn heartbeats_and_other_slots_go_on_during_a_slow_download() {
                     .heartbeats
                     .iter()
                     .filter(|(t, hb)| {
-                        let state = |port| hb.workers.iter().find(|w| w.port == port).map(|w| w.state);
+                        let state =
+                            |port| hb.workers.iter().find(|w| w.port == port).map(|w| w.state);
                         *t > stalled_at
                             && state(6700) == Some(SlotState::Running)
                             && state(6701) == Some(SlotState::Downloading)
@@ -106,7 +107,10 @@ async fn heartbeats_and_other_slots_go_on_during_a_slow_download() {
     gate.send(true).unwrap();
     nimbus.wait_state(6701, SlotState::Running, LIMIT).await;
     assert_eq!(nimbus.gets_of(&hb).len(), 1);
-    assert_eq!(std::fs::read(dir.join("artifacts").join(hb.to_string())).unwrap(), big);
+    assert_eq!(
+        std::fs::read(dir.join("artifacts").join(hb.to_string())).unwrap(),
+        big
+    );
     sup.shutdown().await;
 }
 
@@ -149,7 +153,10 @@ async fn a_stalled_download_fails_after_the_idle_timeout_and_is_retried_with_bac
     }
     let report = nimbus.report(6700).expect("the slot is reported");
     let why = report.last_exit.unwrap_or_default();
-    assert!(why.contains("download failed") && why.contains("no data for"), "{why}");
+    assert!(
+        why.contains("download failed") && why.contains("no data for"),
+        "{why}"
+    );
     assert_eq!(report.restarts, 0, "a failed download is not a restart");
 
     // Nimbus serves it properly now: the next retry succeeds and nothing partial is left.
@@ -180,12 +187,21 @@ async fn an_artifact_over_the_size_limit_is_refused() {
     let sup = start(o).unwrap();
     for port in [6700, 6701] {
         let why = nimbus
-            .wait_for(&format!("slot {port}'s download to be refused"), LIMIT, |n| {
-                n.report(port).and_then(|r| r.last_exit)
-            })
+            .wait_for(
+                &format!("slot {port}'s download to be refused"),
+                LIMIT,
+                |n| n.report(port).and_then(|r| r.last_exit),
+            )
             .await;
-        assert!(why.contains("larger than the limit of 65536 bytes"), "{why}");
-        assert_eq!(nimbus.report(port).map(|r| r.pid), Some(None), "nothing launched");
+        assert!(
+            why.contains("larger than the limit of 65536 bytes"),
+            "{why}"
+        );
+        assert_eq!(
+            nimbus.report(port).map(|r| r.pid),
+            Some(None),
+            "nothing launched"
+        );
     }
     nimbus
         .wait_for("no file left in the cache", LIMIT, |_| {
@@ -244,7 +260,11 @@ async fn cached_artifacts_no_slot_uses_are_deleted_after_the_grace_period() {
     let dir = tmp.path().join("sup");
     let _reap = ReapWorkers(&dir);
     let nimbus = FakeNimbus::start().await;
-    let (x, y, z) = (worker_script("x", 0), worker_script("y", 0), worker_script("z", 0));
+    let (x, y, z) = (
+        worker_script("x", 0),
+        worker_script("y", 0),
+        worker_script("z", 0),
+    );
     let (hx, hy, hz) = (
         ArtifactHash::of_bytes(&x),
         ArtifactHash::of_bytes(&y),
@@ -278,7 +298,11 @@ async fn cached_artifacts_no_slot_uses_are_deleted_after_the_grace_period() {
         v.sort();
         v
     };
-    assert_eq!(cache_files(&dir), names(&[hx, hy, hz]), "nothing expires before the grace");
+    assert_eq!(
+        cache_files(&dir),
+        names(&[hx, hy, hz]),
+        "nothing expires before the grace"
+    );
     clock.advance(grace);
     nimbus
         .wait_for("x and z to be deleted, y kept", LIMIT, |_| {

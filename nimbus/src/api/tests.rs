@@ -28,9 +28,8 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         Duration::from_secs(3600),
     )
     .expect("artifacts");
-    let cluster = Arc::new(
-        Cluster::load(store, artifacts, Duration::from_secs(10), clock).expect("cluster"),
-    );
+    let cluster =
+        Arc::new(Cluster::load(store, artifacts, Duration::from_secs(10), clock).expect("cluster"));
     let state = AppState {
         cluster: cluster.clone(),
         wake: Arc::new(tokio::sync::Notify::new()),

@@ -74,7 +74,11 @@ fn open_with(dir: &Path, clock: Arc<ManualClock>) -> TestCluster {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
     // The artifact the test submissions name.
     std::fs::create_dir_all(dir.join("artifacts")).unwrap();
-    std::fs::write(dir.join("artifacts").join(artifact().to_string()), b"artifact").unwrap();
+    std::fs::write(
+        dir.join("artifacts").join(artifact().to_string()),
+        b"artifact",
+    )
+    .unwrap();
     let artifacts = ArtifactStore::open(&dir.join("artifacts"), clock.clone(), GC_GRACE).unwrap();
     let cluster = Cluster::load(store, artifacts, TIMEOUT, clock.clone()).unwrap();
     TestCluster { cluster, clock }
@@ -547,7 +551,10 @@ fn artifacts_no_topology_references_are_deleted_after_the_grace_period() {
     std::fs::write(dir.path().join("artifacts").join(new.to_string()), b"new").unwrap();
     c.artifacts().touch(&new);
     c.tick_at(T0 + 3_599_000);
-    assert!(stored(&old) && stored(&new), "nothing goes before the grace");
+    assert!(
+        stored(&old) && stored(&new),
+        "nothing goes before the grace"
+    );
     c.tick_at(T0 + 3_600_000);
     assert!(!stored(&old), "unreferenced for the grace period: deleted");
     assert!(stored(&new), "uploaded 30 min ago: kept");

@@ -34,9 +34,12 @@ fn open(dir: &Path) -> Cluster {
     let hash = squall_runtime::cluster::protocol::ArtifactHash::of_bytes(b"artifact");
     std::fs::create_dir_all(dir.join("artifacts")).unwrap();
     std::fs::write(dir.join("artifacts").join(hash.to_string()), b"artifact").unwrap();
-    let artifacts =
-        ArtifactStore::open(&dir.join("artifacts"), clock.clone(), Duration::from_secs(3600))
-            .unwrap();
+    let artifacts = ArtifactStore::open(
+        &dir.join("artifacts"),
+        clock.clone(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
     Cluster::load(store, artifacts, Duration::from_secs(10), clock).unwrap()
 }
 

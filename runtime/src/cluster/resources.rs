@@ -321,7 +321,12 @@ mod tests {
             .unwrap();
         let archive = builder.into_inner().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let e = unpack(archive.as_slice(), &dir.path().join("r"), MAX_RESOURCES_BYTES).unwrap_err();
+        let e = unpack(
+            archive.as_slice(),
+            &dir.path().join("r"),
+            MAX_RESOURCES_BYTES,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("only regular files"), "{e}");
         let e = unpack(
             &b"not a tar at all, just some bytes"[..],

@@ -327,7 +327,10 @@ fn download_and_launch_failures_retry_after_a_delay_without_counting_restarts() 
             .is_empty()
     );
     assert_eq!(h.state(), SlotState::Restarting);
-    assert_eq!(h.slot().last_exit(), Some("launch failed: exec format error"));
+    assert_eq!(
+        h.slot().last_exit(),
+        Some("launch failed: exec format error")
+    );
     assert_eq!(h.slot().restarts(), 0);
     // The assignment goes away meanwhile: nothing to retry.
     assert!(h.feed(Event::Assigned(None)).is_empty());
@@ -366,7 +369,11 @@ fn failed_downloads_back_off_exponentially_until_a_worker_runs() {
     h.feed(Event::Heartbeat(1));
     assert_eq!(h.state(), SlotState::Running);
     h.feed(Event::Exited("exited with code 1".into()));
-    if h.slot().phase() != &(Phase::Downloading { assignment: a.clone() }) {
+    if h.slot().phase()
+        != &(Phase::Downloading {
+            assignment: a.clone(),
+        })
+    {
         h.advance(secs(60));
     }
     assert_eq!(retry_after_failure(&mut h, &a), secs(1));

@@ -137,7 +137,10 @@ impl FakeNimbus {
             if let Some(v) = f(self) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
