@@ -159,9 +159,12 @@ impl ArtifactStore {
         body: &mut Body,
         limit: u64,
     ) -> Result<bool, ClusterError> {
-        // Seen from the start of the upload: not collected between the rename and its end.
-        self.touch(hash);
         let existed = self.contains(hash);
+        if existed {
+            // Uploaded again: not collected while this upload runs. (A new hash is noted
+            // only once stored, so refused uploads leave nothing behind.)
+            self.touch(hash);
+        }
         let tmp = tempfile::Builder::new()
             .prefix(UPLOAD_PREFIX)
             .tempfile_in(&self.dir)
@@ -252,6 +255,10 @@ mod tests {
         assert_eq!(err.status(), 400, "{err}");
         assert!(!store.contains(&wrong));
         assert!(
+            !store.seen().contains_key(&wrong),
+            "a refused upload leaves no garbage-collection entry"
+        );
+        assert!(
             store
                 .put(&hash, &mut Body::from(bytes.clone()), 1 << 20)
                 .await
@@ -263,6 +270,7 @@ mod tests {
                 .await
                 .unwrap()
         );
+        assert!(store.seen().contains_key(&hash), "a stored upload is noted");
         let mode = std::fs::metadata(store.path(&hash))
             .unwrap()
             .permissions()

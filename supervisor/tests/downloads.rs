@@ -101,7 +101,7 @@ async fn heartbeats_and_other_slots_go_on_during_a_slow_download() {
         .max()
         .unwrap_or_default();
     assert!(
-        longest < Duration::from_millis(1500),
+        longest < Duration::from_secs(3),
         "heartbeats every 100 ms, but {longest:?} passed between two during the download"
     );
     gate.send(true).unwrap();
