@@ -3,9 +3,18 @@
 //! An upload is streamed into a temporary file in the same directory while it is hashed;
 //! the file is renamed into place only when the hash matches the name it was uploaded
 //! under, so a reader never sees a partial or wrong artifact.
+//!
+//! Unused artifacts are garbage-collected ([`ArtifactStore::collect`]): one no stored
+//! topology references is deleted once it was last uploaded or asked about (`HEAD`) a
+//! grace period ago (`nimbus.artifact.gc.grace.secs`), judged on the monotonic clock;
+//! artifacts found at start-up count as seen then. The grace covers the time between an
+//! upload and its submission.
 
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use futures_util::Stream;
@@ -13,6 +22,7 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use squall_runtime::cluster::protocol::ArtifactHash;
+use squall_runtime::engine::clock::Clock;
 
 use crate::error::{ClusterError, StoreError};
 
@@ -20,9 +30,14 @@ use crate::error::{ClusterError, StoreError};
 const UPLOAD_PREFIX: &str = ".upload-";
 
 /// The artifact directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ArtifactStore {
     dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    /// Unreferenced artifacts older than this are deleted.
+    gc_grace: Duration,
+    /// When each stored artifact was last uploaded or asked about (monotonic).
+    seen: Mutex<HashMap<ArtifactHash, Instant>>,
 }
 
 /// Parse an artifact name from a URL: the hash, or a bad request naming the text.
@@ -35,26 +50,75 @@ pub fn parse_hash(text: &str) -> Result<ArtifactHash, ClusterError> {
 }
 
 impl ArtifactStore {
-    /// Use (and create) `dir`, removing upload left-overs.
-    pub fn open(dir: &Path) -> Result<ArtifactStore, StoreError> {
+    /// Use (and create) `dir`, removing upload left-overs; artifacts no topology
+    /// references are deleted `gc_grace` after they were last uploaded or asked about
+    /// (on `clock`), the ones there now counting as seen now.
+    pub fn open(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        gc_grace: Duration,
+    ) -> Result<ArtifactStore, StoreError> {
         let io = |source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        let now = clock.now();
+        let mut seen = HashMap::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(UPLOAD_PREFIX)
-            {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(UPLOAD_PREFIX) {
                 let _ = std::fs::remove_file(entry.path());
+            } else if let Ok(hash) = name.parse::<ArtifactHash>() {
+                seen.insert(hash, now);
             }
         }
         Ok(ArtifactStore {
             dir: dir.to_path_buf(),
+            clock,
+            gc_grace,
+            seen: Mutex::new(seen),
         })
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<ArtifactHash, Instant>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Note that `hash` was uploaded or asked about now: it is kept at least the grace
+    /// period from now.
+    pub fn touch(&self, hash: &ArtifactHash) {
+        let now = self.clock.now();
+        self.seen().insert(*hash, now);
+    }
+
+    /// Delete the artifacts not in `referenced` that were last uploaded or asked about
+    /// at least the grace period ago; returns them. Blocking (file deletions): run it on
+    /// the blocking pool, holding the cluster state so no submission slips in between.
+    pub fn collect(&self, referenced: &BTreeSet<ArtifactHash>) -> Vec<ArtifactHash> {
+        let now = self.clock.now();
+        let due: Vec<ArtifactHash> = self
+            .seen()
+            .iter()
+            .filter(|(h, t)| {
+                !referenced.contains(*h) && now.saturating_duration_since(**t) >= self.gc_grace
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        let mut deleted = Vec::new();
+        for hash in due {
+            match std::fs::remove_file(self.path(&hash)) {
+                Ok(()) => deleted.push(hash),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(artifact = %hash, "cannot delete an unused artifact: {e}");
+                    continue;
+                }
+            }
+            self.seen().remove(&hash);
+        }
+        deleted
     }
 
     /// Where the artifact `hash` is (or would be) stored.
@@ -96,6 +160,11 @@ impl ArtifactStore {
         limit: u64,
     ) -> Result<bool, ClusterError> {
         let existed = self.contains(hash);
+        if existed {
+            // Uploaded again: not collected while this upload runs. (A new hash is noted
+            // only once stored, so refused uploads leave nothing behind.)
+            self.touch(hash);
+        }
         let tmp = tempfile::Builder::new()
             .prefix(UPLOAD_PREFIX)
             .tempfile_in(&self.dir)
@@ -138,6 +207,7 @@ impl ArtifactStore {
         tmp_path
             .persist(self.path(hash))
             .map_err(|e| self.io_err(hash, e.error))?;
+        self.touch(hash);
         Ok(!existed)
     }
 
@@ -173,7 +243,8 @@ mod tests {
     #[tokio::test]
     async fn put_checks_the_hash_and_makes_the_file_executable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ArtifactStore::open(dir.path()).unwrap();
+        let clock = squall_runtime::engine::clock::system();
+        let store = ArtifactStore::open(dir.path(), clock, Duration::from_secs(60)).unwrap();
         let bytes = b"#!/bin/sh\nexit 0\n".to_vec();
         let hash = ArtifactHash::of_bytes(&bytes);
         let wrong = ArtifactHash::of_bytes(b"other");
@@ -183,6 +254,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status(), 400, "{err}");
         assert!(!store.contains(&wrong));
+        assert!(
+            !store.seen().contains_key(&wrong),
+            "a refused upload leaves no garbage-collection entry"
+        );
         assert!(
             store
                 .put(&hash, &mut Body::from(bytes.clone()), 1 << 20)
@@ -195,6 +270,7 @@ mod tests {
                 .await
                 .unwrap()
         );
+        assert!(store.seen().contains_key(&hash), "a stored upload is noted");
         let mode = std::fs::metadata(store.path(&hash))
             .unwrap()
             .permissions()

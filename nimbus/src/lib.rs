@@ -67,6 +67,9 @@ pub struct NimbusOpts {
     /// [`validate::ArtifactValidator`] with `validate_timeout`; a cluster in one process
     /// uses [`validate::RegistryValidator`]).
     pub validator: Option<Arc<dyn validate::Validator>>,
+    /// An artifact no stored topology references is deleted once it was last uploaded
+    /// or asked about this long ago (`nimbus.artifact.gc.grace.secs`).
+    pub artifact_gc_grace: Duration,
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
@@ -90,9 +93,10 @@ impl NimbusOpts {
             supervisor_timeout: config.supervisor_timeout.duration(),
             monitor_interval: config.monitor_freq.duration(),
             max_request_bytes: 4 * 1024 * 1024,
-            max_artifact_bytes: 1024 * 1024 * 1024,
+            max_artifact_bytes: squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES,
             validate_timeout: Duration::from_secs(30),
             validator: None,
+            artifact_gc_grace: config.artifact_gc_grace.duration(),
             clock: clock::system(),
         }
     }
@@ -154,13 +158,15 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let tmp_dir = dir.join("tmp");
     let cluster = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
+        let gc_grace = opts.artifact_gc_grace;
         let clock = opts.clock.clone();
         tokio::task::spawn_blocking(move || -> Result<cluster::Cluster, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
             // Validation scratch from a previous run is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
             std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;
-            let artifacts = artifacts::ArtifactStore::open(&dir.join("artifacts"))?;
+            let artifacts =
+                artifacts::ArtifactStore::open(&dir.join("artifacts"), clock.clone(), gc_grace)?;
             let store = store::Store::open(&dir.join("nimbus.redb"))?;
             cluster::Cluster::load(store, artifacts, timeout, clock)
         })

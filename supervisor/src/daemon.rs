@@ -1,20 +1,29 @@
 //! The supervisor loop: heartbeat to nimbus, feed each slot's state machine what it
-//! observes (assignments, process exits, heartbeat files, time) and carry out the actions
-//! it returns (download, launch, SIGTERM, SIGKILL).
+//! observes (assignments, process exits, heartbeat files, time, finished downloads) and
+//! carry out the actions it returns (download, launch, SIGTERM, SIGKILL).
+//!
+//! The loop never waits on the network or the disk for long: a download runs in a task of
+//! its own and comes back as an event ([`Fetched`]), so heartbeats to nimbus and the other
+//! slots go on during a large or slow transfer; file reads and writes go through
+//! `tokio::fs` or the blocking pool (a launch, which writes the spec and starts the
+//! process, runs there too).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use squall_runtime::engine::clock::Clock;
-use tokio::sync::watch;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::SupervisorOpts;
-use crate::artifacts::ArtifactCache;
+use crate::artifacts::{ArtifactCache, FetchLimits};
+use crate::cache_gc::CacheUse;
 use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
-use crate::slot::{Action, Event, Slot};
+use crate::slot::{Action, Event, Phase, Slot};
 use squall_runtime::cluster::protocol::{
     ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
 };
@@ -27,20 +36,51 @@ const TICK: Duration = Duration::from_millis(100);
 const SHUTDOWN_TICK: Duration = Duration::from_millis(50);
 /// How long after the stop grace a shutdown waits for killed workers to exit.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
+/// The most of a heartbeat file read (it holds one number).
+const MAX_HEARTBEAT_BYTES: u64 = 64;
 
-/// What the daemon holds for a slot beside its state machine: the process and what the
-/// last download prepared.
+/// What the daemon holds for a slot beside its state machine: the process, the download
+/// in flight and what the last download prepared.
 #[derive(Default)]
 pub(crate) struct Worker {
     process: Option<Box<dyn WorkerProcess>>,
     prepared: Option<Prepared>,
+    download: Option<InFlight>,
+}
+
+/// A download task and its number (a result with another number is stale).
+struct InFlight {
+    id: u64,
+    task: JoinHandle<()>,
 }
 
 /// A downloaded assignment, ready to launch.
 struct Prepared {
     artifact_hash: ArtifactHash,
     artifact: PathBuf,
+    resources: Option<ArtifactHash>,
     resources_dir: Option<String>,
+}
+
+/// A download task's outcome, sent back to the loop.
+pub(crate) struct Fetched {
+    slot: usize,
+    id: u64,
+    artifact: ArtifactHash,
+    result: Result<Prepared, SupervisorError>,
+}
+
+/// What a download task needs, cheap to clone into it.
+#[derive(Clone)]
+pub(crate) struct Fetcher {
+    /// The cache (shared with the tasks).
+    pub(crate) cache: Arc<ArtifactCache>,
+    /// A client without an overall timeout (the idle timeout bounds a transfer).
+    pub(crate) http: reqwest::Client,
+    /// Nimbus's base URL.
+    pub(crate) nimbus: String,
+    /// Size and idle bounds.
+    pub(crate) limits: FetchLimits,
 }
 
 pub(crate) struct Daemon {
@@ -49,9 +89,16 @@ pub(crate) struct Daemon {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) slots: Vec<Slot>,
     pub(crate) workers: Vec<Worker>,
-    pub(crate) launcher: Box<dyn Launcher>,
+    /// Shared with the blocking pool, where launches run.
+    pub(crate) launcher: Arc<Mutex<Box<dyn Launcher>>>,
     pub(crate) http: reqwest::Client,
-    pub(crate) artifacts: ArtifactCache,
+    pub(crate) fetcher: Fetcher,
+    /// When each cached artifact was last used, for the cache's garbage collection.
+    pub(crate) cache_use: CacheUse,
+    /// Numbers downloads.
+    pub(crate) next_download: u64,
+    /// Download tasks report here.
+    pub(crate) fetched_tx: mpsc::UnboundedSender<Fetched>,
     /// Latest assignments from nimbus, per port.
     pub(crate) desired: Vec<Option<SlotAssignment>>,
     /// While true, the supervisor does not heartbeat (see
@@ -64,10 +111,8 @@ impl Daemon {
         self.opts.data_dir.join("workers").join(port.to_string())
     }
 
-    /// The value the worker last wrote to its heartbeat file, if any.
-    fn read_heartbeat(&self, port: u16) -> Option<u64> {
-        let text = std::fs::read_to_string(self.worker_dir(port).join("heartbeat")).ok()?;
-        text.trim().parse().ok()
+    fn launcher(&self) -> MutexGuard<'_, Box<dyn Launcher>> {
+        self.launcher.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Feed `event` to slot `i`, carry out the actions, and feed their outcomes back.
@@ -93,24 +138,80 @@ impl Daemon {
                     queue.push_back(outcome);
                 }
             }
+            if !matches!(self.slots[i].phase(), Phase::Downloading { .. }) {
+                self.cancel_download(i);
+            }
         }
         changed
+    }
+
+    /// Stop slot `i`'s download, if one is in flight.
+    fn cancel_download(&mut self, i: usize) {
+        if let Some(d) = self.workers[i].download.take() {
+            d.task.abort();
+        }
+    }
+
+    /// Start fetching the files of `a` for slot `i` in a task of its own; the outcome
+    /// comes back as a [`Fetched`].
+    fn start_download(&mut self, i: usize, a: SlotAssignment) {
+        self.cancel_download(i);
+        self.workers[i].prepared = None;
+        self.next_download += 1;
+        let id = self.next_download;
+        let fetcher = self.fetcher.clone();
+        let dir = self.worker_dir(self.slots[i].port());
+        let tx = self.fetched_tx.clone();
+        let task = tokio::spawn(async move {
+            let result = fetcher.prepare(&a, &dir).await;
+            let _ = tx.send(Fetched {
+                slot: i,
+                id,
+                artifact: a.artifact,
+                result,
+            });
+        });
+        self.workers[i].download = Some(InFlight { id, task });
+    }
+
+    /// A download task finished: feed its outcome to its slot (unless it is stale).
+    /// Returns whether the state reported to nimbus changed.
+    async fn finish_download(&mut self, done: Fetched) -> bool {
+        let i = done.slot;
+        if self.workers[i].download.as_ref().map(|d| d.id) != Some(done.id) {
+            return false;
+        }
+        self.workers[i].download = None;
+        let port = self.slots[i].port();
+        let event = match done.result {
+            Ok(prepared) => {
+                let now = self.clock.now();
+                self.cache_use.cached(prepared.artifact_hash, now);
+                if let Some(r) = prepared.resources {
+                    self.cache_use.cached(r, now);
+                }
+                self.workers[i].prepared = Some(prepared);
+                Event::Downloaded {
+                    artifact: done.artifact,
+                }
+            }
+            Err(e) => {
+                tracing::error!(port, artifact = %done.artifact, "cannot fetch the worker's files: {e}");
+                Event::DownloadFailed(e.to_string())
+            }
+        };
+        self.apply(i, event).await
     }
 
     /// Carry out one action of slot `i`; returns the event that reports its outcome.
     async fn execute(&mut self, i: usize, action: Action) -> Option<Event> {
         let port = self.slots[i].port();
         match action {
-            Action::Download(a) => Some(match self.download(i, &a).await {
-                Ok(()) => Event::Downloaded {
-                    artifact: a.artifact,
-                },
-                Err(e) => {
-                    tracing::error!(port, topology = %a.topology, "cannot fetch the worker's files: {e}");
-                    Event::DownloadFailed(e.to_string())
-                }
-            }),
-            Action::Launch(a) => Some(match self.launch(i, &a) {
+            Action::Download(a) => {
+                self.start_download(i, a);
+                None
+            }
+            Action::Launch(a) => Some(match self.launch(i, &a).await {
                 Ok(pid) => Event::Launched { pid },
                 Err(e) => {
                     tracing::error!(port, topology = %a.topology, "cannot launch worker: {e}");
@@ -135,7 +236,7 @@ impl Daemon {
     }
 
     /// What slot `i`'s process shows: its exit, or its heartbeat file's value.
-    fn observe(&mut self, i: usize) -> Option<Event> {
+    async fn observe(&mut self, i: usize) -> Option<Event> {
         let port = self.slots[i].port();
         let process = self.workers[i].process.as_mut()?;
         if let Some(exit) = process.try_wait() {
@@ -143,14 +244,15 @@ impl Daemon {
             self.workers[i].process = None;
             return Some(Event::Exited(exit));
         }
-        self.read_heartbeat(port).map(Event::Heartbeat)
+        let file = self.worker_dir(port).join("heartbeat");
+        read_heartbeat(file).await.map(Event::Heartbeat)
     }
 
     /// Observe every slot and let time pass. Returns whether a reported state changed.
     async fn watch_workers(&mut self) -> bool {
         let mut changed = false;
         for i in 0..self.slots.len() {
-            if let Some(event) = self.observe(i) {
+            if let Some(event) = self.observe(i).await {
                 changed |= self.apply(i, event).await;
             }
             changed |= self.apply(i, Event::Tick).await;
@@ -223,33 +325,9 @@ impl Daemon {
         }
     }
 
-    /// Fetch the artifact and resources of `a` for slot `i`.
-    async fn download(&mut self, i: usize, a: &SlotAssignment) -> Result<(), SupervisorError> {
-        self.workers[i].prepared = None;
-        let artifact = self
-            .artifacts
-            .fetch(&self.http, &self.opts.nimbus, &a.artifact)
-            .await?;
-        let dir = self.worker_dir(self.slots[i].port());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| SupervisorError::Io(format!("worker dir {}: {e}", dir.display())))?;
-        let resources_dir = match &a.resources {
-            Some(hash) => Some(
-                unpack_resources(&self.artifacts, &self.http, &self.opts.nimbus, hash, &dir)
-                    .await?,
-            ),
-            None => None,
-        };
-        self.workers[i].prepared = Some(Prepared {
-            artifact_hash: a.artifact,
-            artifact,
-            resources_dir,
-        });
-        Ok(())
-    }
-
-    /// Start a worker for `a` in slot `i` (downloaded before); returns its pid.
-    fn launch(&mut self, i: usize, a: &SlotAssignment) -> Result<u32, SupervisorError> {
+    /// Start a worker for `a` in slot `i` (downloaded before); returns its pid. The spec
+    /// file is written and the process started on the blocking pool.
+    async fn launch(&mut self, i: usize, a: &SlotAssignment) -> Result<u32, SupervisorError> {
         let prepared = self.workers[i]
             .prepared
             .take()
@@ -259,10 +337,6 @@ impl Daemon {
             })?;
         let port = self.slots[i].port();
         let dir = self.worker_dir(port);
-        let io =
-            |e: std::io::Error| SupervisorError::Io(format!("worker dir {}: {e}", dir.display()));
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let _ = std::fs::remove_file(dir.join("heartbeat"));
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
@@ -270,26 +344,71 @@ impl Daemon {
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
         };
-        let spec_path = dir.join(SPEC_FILE);
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;
-        std::fs::write(&spec_path, json).map_err(io)?;
-        let process = self
-            .launcher
-            .launch(&LaunchSpec {
-                artifact: prepared.artifact,
+        let launcher = self.launcher.clone();
+        let artifact = prepared.artifact;
+        let process = tokio::task::spawn_blocking(move || {
+            let io = |e: std::io::Error| {
+                SupervisorError::Io(format!("worker dir {}: {e}", dir.display()))
+            };
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let _ = std::fs::remove_file(dir.join("heartbeat"));
+            let spec_path = dir.join(SPEC_FILE);
+            std::fs::write(&spec_path, json).map_err(io)?;
+            let launch = LaunchSpec {
+                artifact,
                 args: vec![
                     "worker".into(),
                     "--spec".into(),
                     spec_path.display().to_string(),
                 ],
                 dir: dir.clone(),
-            })
-            .map_err(io)?;
+            };
+            let mut launcher = launcher.lock().unwrap_or_else(PoisonError::into_inner);
+            launcher.launch(&launch).map_err(io)
+        })
+        .await
+        .map_err(|e| SupervisorError::Io(format!("launching worker: {e}")))??;
         let pid = process.pid();
         tracing::info!(port, pid, topology = %a.topology, "worker launched");
         self.workers[i].process = Some(process);
         Ok(pid)
+    }
+
+    /// Delete cached artifacts no slot has used for the grace period.
+    async fn collect_garbage(&mut self) {
+        let referenced: Vec<ArtifactHash> = self
+            .slots
+            .iter()
+            .filter_map(Slot::assignment)
+            .chain(self.desired.iter().flatten())
+            .flat_map(|a| std::iter::once(a.artifact).chain(a.resources))
+            .collect();
+        let now = self.clock.now();
+        for hash in self.cache_use.expired(referenced, now) {
+            match self.fetcher.cache.remove(&hash).await {
+                Ok(()) => tracing::info!(artifact = %hash, "unused cached artifact deleted"),
+                Err(e) => {
+                    tracing::warn!(artifact = %hash, "cannot delete an unused cached artifact: {e}")
+                }
+            }
+        }
+    }
+
+    /// Note the artifacts already in the cache (as used now), removing partial downloads.
+    async fn scan_cache(&mut self) {
+        let cache = self.fetcher.cache.clone();
+        match tokio::task::spawn_blocking(move || cache.scan()).await {
+            Ok(Ok(found)) => {
+                let now = self.clock.now();
+                for hash in found {
+                    self.cache_use.cached(hash, now);
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cannot read the artifact cache: {e}"),
+            Err(e) => tracing::warn!("cannot read the artifact cache: {e}"),
+        }
     }
 
     /// Have the launcher stop workers a previous run of this supervisor left behind
@@ -297,16 +416,24 @@ impl Daemon {
     pub(crate) fn kill_orphans(&mut self) {
         for i in 0..self.slots.len() {
             let dir = self.worker_dir(self.slots[i].port());
-            self.launcher.reap_orphan(&dir, &dir.join(SPEC_FILE));
+            self.launcher().reap_orphan(&dir, &dir.join(SPEC_FILE));
         }
     }
 
-    /// Run until `stop` turns true; then stop every worker.
-    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    /// Run until `stop` turns true; then stop every worker. Download tasks report on
+    /// `fetched`.
+    pub(crate) async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut fetched: mpsc::UnboundedReceiver<Fetched>,
+    ) {
         self.kill_orphans();
+        self.scan_cache().await;
         let mut next_beat = self.clock.now();
+        let mut changed = false;
         loop {
-            let changed = self.watch_workers().await;
+            changed |= self.watch_workers().await;
+            self.collect_garbage().await;
             // While cut off from nimbus (a test's partition), nothing is sent or heard.
             let cut_off = *self.cut_off.borrow();
             if !cut_off && (changed || self.clock.now() >= next_beat) {
@@ -316,13 +443,18 @@ impl Daemon {
                 }
                 next_beat = self.clock.now() + self.opts.heartbeat_interval;
             }
+            changed = false;
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
+                Some(done) = fetched.recv() => changed = self.finish_download(done).await,
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
                 break;
             }
+        }
+        for i in 0..self.workers.len() {
+            self.cancel_download(i);
         }
         self.shutdown().await;
     }
@@ -359,31 +491,73 @@ impl Daemon {
     }
 }
 
-/// Fetch the resources archive `hash` (cached like artifacts) and unpack it afresh
-/// into `worker_dir/resources`; returns that directory, absolute.
-async fn unpack_resources(
-    artifacts: &ArtifactCache,
-    http: &reqwest::Client,
-    nimbus: &str,
-    hash: &ArtifactHash,
-    worker_dir: &std::path::Path,
-) -> Result<String, SupervisorError> {
-    let archive = artifacts.fetch(http, nimbus, hash).await?;
-    let bytes = std::fs::read(&archive)
-        .map_err(|e| SupervisorError::Io(format!("resources {hash}: {e}")))?;
-    let dest = std::path::absolute(worker_dir.join("resources"))
-        .map_err(|e| SupervisorError::Io(format!("resources {hash}: {e}")))?;
-    let target = dest.clone();
-    tokio::task::spawn_blocking(move || {
-        squall_runtime::resources::unpack(
-            &bytes,
-            &target,
-            squall_runtime::resources::MAX_RESOURCES_BYTES,
-        )
-    })
-    .await
-    .map_err(|e| SupervisorError::Io(format!("unpacking resources {hash}: {e}")))?
-    .map_err(|e| SupervisorError::Artifact(format!("resources {hash}: {e}")))?;
-    tracing::info!(resources = %hash, dir = %dest.display(), "resources unpacked");
-    Ok(dest.display().to_string())
+/// The value a worker last wrote to its heartbeat file `path`, if any.
+async fn read_heartbeat(path: PathBuf) -> Option<u64> {
+    let file = tokio::fs::File::open(path).await.ok()?;
+    let mut text = String::new();
+    file.take(MAX_HEARTBEAT_BYTES)
+        .read_to_string(&mut text)
+        .await
+        .ok()?;
+    text.trim().parse().ok()
+}
+
+impl Fetcher {
+    /// Fetch the artifact and resources of `a`, unpacking the resources afresh into
+    /// `worker_dir/resources`.
+    async fn prepare(
+        &self,
+        a: &SlotAssignment,
+        worker_dir: &std::path::Path,
+    ) -> Result<Prepared, SupervisorError> {
+        let artifact = self
+            .cache
+            .fetch(&self.http, &self.nimbus, &a.artifact, self.limits)
+            .await?;
+        tokio::fs::create_dir_all(worker_dir).await.map_err(|e| {
+            SupervisorError::Io(format!("worker dir {}: {e}", worker_dir.display()))
+        })?;
+        let resources_dir = match &a.resources {
+            Some(hash) => Some(self.unpack_resources(hash, worker_dir).await?),
+            None => None,
+        };
+        Ok(Prepared {
+            artifact_hash: a.artifact,
+            artifact,
+            resources: a.resources,
+            resources_dir,
+        })
+    }
+
+    /// Fetch the resources archive `hash` (cached like artifacts) and unpack it afresh
+    /// into `worker_dir/resources`, streaming from the cached file on the blocking pool;
+    /// returns that directory, absolute.
+    async fn unpack_resources(
+        &self,
+        hash: &ArtifactHash,
+        worker_dir: &std::path::Path,
+    ) -> Result<String, SupervisorError> {
+        let archive = self
+            .cache
+            .fetch(&self.http, &self.nimbus, hash, self.limits)
+            .await?;
+        let dest = std::path::absolute(worker_dir.join("resources"))
+            .map_err(|e| SupervisorError::Io(format!("resources {hash}: {e}")))?;
+        let target = dest.clone();
+        let hash_text = hash.to_string();
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&archive)
+                .map_err(|e| SupervisorError::Io(format!("resources {hash_text}: {e}")))?;
+            squall_runtime::resources::unpack(
+                std::io::BufReader::new(file),
+                &target,
+                squall_runtime::resources::MAX_RESOURCES_BYTES,
+            )
+            .map_err(|e| SupervisorError::Artifact(format!("resources {hash_text}: {e}")))
+        })
+        .await
+        .map_err(|e| SupervisorError::Io(format!("unpacking resources {hash}: {e}")))??;
+        tracing::info!(resources = %hash, dir = %dest.display(), "resources unpacked");
+        Ok(dest.display().to_string())
+    }
 }

@@ -12,6 +12,7 @@
 //! process, for tests).
 
 mod artifacts;
+mod cache_gc;
 pub mod cli;
 mod daemon;
 mod error;
@@ -20,13 +21,15 @@ pub mod process;
 pub mod slot;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
 use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
+use squall_runtime::engine::backoff::Backoff;
 use squall_runtime::engine::clock::{self, Clock};
 
-pub use artifacts::ArtifactCache;
+pub use artifacts::{ArtifactCache, FetchLimits};
 pub use error::SupervisorError;
 pub use in_process::{InProcessLauncher, InProcessWorkers};
 pub use process::{LaunchSpec, Launcher, OsLauncher, WorkerProcess};
@@ -53,6 +56,17 @@ pub struct SupervisorOpts {
     pub worker_start_timeout: Duration,
     /// SIGTERM → SIGKILL delay (`supervisor.worker.shutdown.sleep.secs`).
     pub shutdown_grace: Duration,
+    /// A download that receives no byte for this long fails and is retried with backoff
+    /// (`supervisor.download.idle.timeout.secs`).
+    pub download_idle_timeout: Duration,
+    /// The largest artifact or resources archive downloaded (larger: refused, retried
+    /// with backoff); [`MAX_ARTIFACT_BYTES`], as nimbus accepts.
+    pub max_artifact_bytes: u64,
+    /// Delays before retrying a failed download or launch ([`slot::RETRY_BACKOFF`]).
+    pub retry_backoff: Backoff,
+    /// A cached artifact no slot's assignment referenced for this long is deleted
+    /// (`supervisor.artifact.gc.grace.secs`).
+    pub artifact_gc_grace: Duration,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -86,6 +100,10 @@ impl SupervisorOpts {
             worker_timeout: config.worker_timeout.duration(),
             worker_start_timeout: config.worker_start_timeout.duration(),
             shutdown_grace: config.worker_shutdown_sleep.duration(),
+            download_idle_timeout: config.download_idle_timeout.duration(),
+            max_artifact_bytes: MAX_ARTIFACT_BYTES,
+            retry_backoff: slot::RETRY_BACKOFF,
+            artifact_gc_grace: config.artifact_gc_grace.duration(),
             clock: clock::system(),
         }
     }
@@ -165,14 +183,31 @@ pub fn start_with(
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
-    let cfg = SlotConfig::new(
-        opts.worker_timeout,
-        opts.worker_start_timeout,
-        opts.shutdown_grace,
-    );
+    let download_http = squall_runtime::cluster::http::download_client(Duration::from_secs(10))
+        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let cfg = SlotConfig {
+        retry_backoff: opts.retry_backoff,
+        ..SlotConfig::new(
+            opts.worker_timeout,
+            opts.worker_start_timeout,
+            opts.shutdown_grace,
+        )
+    };
     let (cut_off, cut_off_rx) = tokio::sync::watch::channel(false);
+    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = daemon::Daemon {
-        artifacts: ArtifactCache::new(&opts.data_dir),
+        fetcher: daemon::Fetcher {
+            cache: Arc::new(ArtifactCache::new(&opts.data_dir)),
+            http: download_http,
+            nimbus: opts.nimbus.clone(),
+            limits: FetchLimits {
+                idle_timeout: opts.download_idle_timeout,
+                max_bytes: opts.max_artifact_bytes,
+            },
+        },
+        cache_use: cache_gc::CacheUse::new(opts.artifact_gc_grace),
+        next_download: 0,
+        fetched_tx,
         slots: opts.slots.iter().map(|p| Slot::new(*p, cfg)).collect(),
         workers: opts
             .slots
@@ -182,13 +217,13 @@ pub fn start_with(
         clock: opts.clock.clone(),
         desired: vec![None; opts.slots.len()],
         id: id.clone(),
-        launcher,
+        launcher: Arc::new(Mutex::new(launcher)),
         http,
         opts,
         cut_off: cut_off_rx,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(daemon.run(stop_rx));
+    let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));
     Ok(SupervisorHandle {
         id,
         stop,

@@ -79,6 +79,8 @@ pub async fn exists(
 ) -> Result<Response, ApiError> {
     let hash = parse_hash(&hash)?;
     let size = state.cluster.artifacts().size(&hash).await?;
+    // A client asks before it submits (and skips the upload): keep it the grace period.
+    state.cluster.artifacts().touch(&hash);
     let mut response = StatusCode::OK.into_response();
     response
         .headers_mut()

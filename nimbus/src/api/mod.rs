@@ -157,7 +157,10 @@ pub async fn off_thread<T: Send + 'static>(
         .map_err(|e| ClusterError::Internal(format!("parsing panicked: {e}")))?
 }
 
-/// Run a cluster operation on the blocking pool (it may wait for a database commit).
+/// Run a cluster operation on the blocking pool. Every handler that touches the cluster
+/// state goes through here: an operation may hold the state's lock across a database
+/// commit (an fsync), and a handler waiting for that lock on an async thread would stall
+/// every other request that thread serves.
 pub async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Cluster) -> Result<T, ClusterError> + Send + 'static,
@@ -168,3 +171,6 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ClusterError::Internal(format!("cluster operation panicked: {e}")))?
         .map_err(ApiError)
 }
+
+#[cfg(test)]
+mod tests;

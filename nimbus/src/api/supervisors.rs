@@ -15,6 +15,6 @@ pub async fn heartbeat(
 }
 
 /// Every supervisor, with heartbeat age and slot use.
-pub async fn list(State(state): State<AppState>) -> Json<SupervisorList> {
-    Json(state.cluster.supervisors())
+pub async fn list(State(state): State<AppState>) -> Result<Json<SupervisorList>, ApiError> {
+    Ok(Json(blocking(&state, |c| Ok(c.supervisors())).await?))
 }

@@ -40,7 +40,8 @@ pub async fn submit(
     };
     if let Some(name) = &early_name {
         check_name(name)?;
-        if state.cluster.has_topology(name) {
+        let n = name.clone();
+        if blocking(&state, move |c| Ok(c.has_topology(&n))).await? {
             return Err(ClusterError::AlreadyExists(name.clone()).into());
         }
     }
@@ -125,8 +126,10 @@ fn parse_resolved(text: &str) -> Result<TopologyDef, ClusterError> {
 }
 
 /// Every topology.
-pub async fn list(State(state): State<AppState>) -> Json<TopologyList> {
-    Json(state.cluster.list(state.cluster.wall_millis()))
+pub async fn list(State(state): State<AppState>) -> Result<Json<TopologyList>, ApiError> {
+    Ok(Json(
+        blocking(&state, |c| Ok(c.list(c.wall_millis()))).await?,
+    ))
 }
 
 /// One topology's record, assignment, worker reports and stats.
@@ -135,7 +138,7 @@ pub async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<TopologyInfo>, ApiError> {
     Ok(Json(
-        state.cluster.status(&name, state.cluster.wall_millis())?,
+        blocking(&state, move |c| c.status(&name, c.wall_millis())).await?,
     ))
 }
 
@@ -191,5 +194,7 @@ pub async fn stats(
     Path(name): Path<String>,
     JsonBody(report): JsonBody<WorkerStats>,
 ) -> Result<Json<StatsAck>, ApiError> {
-    Ok(Json(state.cluster.record_stats(&name, report)?))
+    Ok(Json(
+        blocking(&state, move |c| c.record_stats(&name, report)).await?,
+    ))
 }

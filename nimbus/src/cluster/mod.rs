@@ -17,7 +17,7 @@ mod views;
 
 pub use topologies::{Submission, check_name};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use crate::model::{Assignment, SlotId, SupervisorInfo, TopologyRecord};
 use crate::plan::{TopologyPlan, parse_yaml, plan};
 use crate::scheduler::{self, Demand, SupervisorSlots};
 use crate::store::Store;
-use squall_runtime::cluster::protocol::{TopologyStatus, WorkerReport};
+use squall_runtime::cluster::protocol::{ArtifactHash, TopologyStatus, WorkerReport};
 
 /// A topology in memory.
 #[derive(Debug, Clone)]
@@ -161,6 +161,13 @@ impl Cluster {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Run `f` holding the state's lock, as an operation stuck in a slow commit would.
+    #[cfg(test)]
+    pub(crate) fn while_locked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _held = self.lock();
+        f()
+    }
+
     /// Periodic work: supervisors silent (on monotonic time) for longer than the timeout
     /// are dead, killed topologies past their wait are removed, due rebalances happen,
     /// and every topology is rescheduled (a no-op when nothing changed). Returns how soon
@@ -180,6 +187,7 @@ impl Cluster {
         self.run_deadlines(&mut st, now_ms)?;
         self.reschedule(&mut st)?;
         self.forget_dead_supervisors(&mut st, now)?;
+        self.collect_artifacts(&st);
         let deadlines = st.topologies.values().filter_map(|t| {
             let due_ms =
                 t.record
@@ -192,6 +200,19 @@ impl Cluster {
             dies_at.saturating_duration_since(now)
         });
         Ok(deadlines.chain(deaths).min())
+    }
+
+    /// Delete the artifacts no stored topology references once their grace is over
+    /// (under the state lock: a submission cannot reference one in between).
+    fn collect_artifacts(&self, st: &State) {
+        let referenced: BTreeSet<ArtifactHash> = st
+            .topologies
+            .values()
+            .flat_map(|t| std::iter::once(t.record.artifact).chain(t.record.resources))
+            .collect();
+        for hash in self.artifacts.collect(&referenced) {
+            tracing::info!(artifact = %hash, "unused artifact deleted");
+        }
     }
 
     /// Remove killed topologies and finish rebalances whose wait is over (wall time:

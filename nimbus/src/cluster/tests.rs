@@ -67,9 +67,19 @@ fn open(dir: &Path, now: u64) -> TestCluster {
     open_with(dir, ManualClock::shared(now))
 }
 
+/// Grace period of unreferenced artifacts in these tests.
+const GC_GRACE: Duration = Duration::from_secs(3600);
+
 fn open_with(dir: &Path, clock: Arc<ManualClock>) -> TestCluster {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
-    let artifacts = ArtifactStore::open(&dir.join("artifacts")).unwrap();
+    // The artifact the test submissions name.
+    std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+    std::fs::write(
+        dir.join("artifacts").join(artifact().to_string()),
+        b"artifact",
+    )
+    .unwrap();
+    let artifacts = ArtifactStore::open(&dir.join("artifacts"), clock.clone(), GC_GRACE).unwrap();
     let cluster = Cluster::load(store, artifacts, TIMEOUT, clock.clone()).unwrap();
     TestCluster { cluster, clock }
 }
@@ -80,8 +90,13 @@ fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
         yaml: yaml.to_string(),
         resolved_yaml: resolved_yaml.map(str::to_string),
         resources: None,
-        artifact: ArtifactHash::of_bytes(b"artifact"),
+        artifact: artifact(),
     }
+}
+
+/// The artifact of the test submissions (stored by [`open_with`]).
+fn artifact() -> ArtifactHash {
+    ArtifactHash::of_bytes(b"artifact")
 }
 
 fn submit(c: &Cluster, name: &str, now: u64) {
@@ -518,4 +533,47 @@ fn dead_supervisors_are_forgotten_and_the_table_is_bounded() {
         vec![("b".into(), true), ("c".into(), true)],
         "the store forgot 'a' too"
     );
+}
+
+#[test]
+fn artifacts_no_topology_references_are_deleted_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = |h: &ArtifactHash| dir.path().join("artifacts").join(h.to_string()).exists();
+    // `old` is there from an earlier run; nothing references it.
+    let old = ArtifactHash::of_bytes(b"old");
+    std::fs::create_dir_all(dir.path().join("artifacts")).unwrap();
+    std::fs::write(dir.path().join("artifacts").join(old.to_string()), b"old").unwrap();
+    let c = open(dir.path(), T0);
+    submit(&c, "wc", T0);
+    // `new` is uploaded half an hour later, not submitted (yet).
+    let new = ArtifactHash::of_bytes(b"new");
+    c.at(T0 + 1_800_000);
+    std::fs::write(dir.path().join("artifacts").join(new.to_string()), b"new").unwrap();
+    c.artifacts().touch(&new);
+    c.tick_at(T0 + 3_599_000);
+    assert!(
+        stored(&old) && stored(&new),
+        "nothing goes before the grace"
+    );
+    c.tick_at(T0 + 3_600_000);
+    assert!(!stored(&old), "unreferenced for the grace period: deleted");
+    assert!(stored(&new), "uploaded 30 min ago: kept");
+    assert!(stored(&artifact()), "referenced by a topology: kept");
+    // A client asks about `new` (HEAD) before submitting: its grace starts again.
+    c.at(T0 + 5_000_000);
+    c.artifacts().touch(&new);
+    c.tick_at(T0 + 5_400_000);
+    assert!(stored(&new));
+    c.tick_at(T0 + 8_600_000);
+    assert!(!stored(&new));
+    // A submission naming a deleted artifact is refused, saying why.
+    let mut s = submission(YAML, None);
+    s.artifact = new;
+    let e = c.submit("wc2", s, T0 + 8_600_000).unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert!(e.to_string().contains("PUT it to"), "{e}");
+    // Once its topology is gone, the submitted artifact goes too (its grace is over).
+    c.kill("wc", Some(1), T0 + 8_600_000).unwrap();
+    c.tick_at(T0 + 8_601_000);
+    assert!(!stored(&artifact()));
 }

@@ -90,6 +90,16 @@ impl Cluster {
         if st.topologies.contains_key(name) {
             return Err(ClusterError::AlreadyExists(name.to_string()));
         }
+        // Under the state lock, which unused-artifact collection holds too: an artifact
+        // checked here stays until the record that references it is stored.
+        for hash in std::iter::once(&artifact).chain(resources.as_ref()) {
+            if !self.artifacts.contains(hash) {
+                return Err(ClusterError::bad_request(format!(
+                    "artifact {hash} is not stored (unused artifacts are deleted after \
+                     nimbus.artifact.gc.grace.secs): PUT it to /api/v1/artifacts/{hash} again"
+                )));
+            }
+        }
         let submitted_at = now_ms / 1000;
         let record = self.store.write(|w| {
             let seq = w.next_seq()?;

@@ -29,14 +29,18 @@ const T0: u64 = 1_700_000_000_000;
 
 fn open(dir: &Path) -> Cluster {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
-    let artifacts = ArtifactStore::open(&dir.join("artifacts")).unwrap();
-    Cluster::load(
-        store,
-        artifacts,
-        Duration::from_secs(10),
-        squall_runtime::engine::clock::ManualClock::shared(T0),
+    let clock = squall_runtime::engine::clock::ManualClock::shared(T0);
+    // The artifact the test submissions name.
+    let hash = squall_runtime::cluster::protocol::ArtifactHash::of_bytes(b"artifact");
+    std::fs::create_dir_all(dir.join("artifacts")).unwrap();
+    std::fs::write(dir.join("artifacts").join(hash.to_string()), b"artifact").unwrap();
+    let artifacts = ArtifactStore::open(
+        &dir.join("artifacts"),
+        clock.clone(),
+        Duration::from_secs(3600),
     )
-    .unwrap()
+    .unwrap();
+    Cluster::load(store, artifacts, Duration::from_secs(10), clock).unwrap()
 }
 
 /// Submit `name`; returns its id.

@@ -13,12 +13,28 @@ use crate::cluster::protocol::{
 /// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`] and
 /// gives up after `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    let mut headers = HeaderMap::new();
-    headers.insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
     reqwest::Client::builder()
         .timeout(timeout)
-        .default_headers(headers)
+        .default_headers(version_headers())
         .build()
+}
+
+/// An HTTP client for long downloads from nimbus (artifacts): every request carries
+/// [`VERSION_HEADER`]; connecting gives up after `connect_timeout`, but a transfer has no
+/// overall limit: the caller bounds the wait for each piece of the body (an idle
+/// timeout) and its size.
+pub fn download_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .default_headers(version_headers())
+        .build()
+}
+
+/// The headers every request to nimbus carries.
+fn version_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    headers
 }
 
 /// Refuse an answer from a nimbus that speaks an incompatible protocol version. An

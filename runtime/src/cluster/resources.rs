@@ -158,7 +158,7 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<(), R
 ///
 /// Refused: entries other than regular files and directories, absolute paths or `..`,
 /// more than `limit` bytes of content, more than [`MAX_ENTRIES`] entries.
-pub fn unpack(archive: &[u8], dest: &Path, limit: u64) -> Result<(), ResourcesError> {
+pub fn unpack(archive: impl Read, dest: &Path, limit: u64) -> Result<(), ResourcesError> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -178,7 +178,7 @@ pub fn unpack(archive: &[u8], dest: &Path, limit: u64) -> Result<(), ResourcesEr
     std::fs::rename(&tmp, dest).map_err(io(dest))
 }
 
-fn unpack_into(archive: &[u8], dest: &Path, limit: u64) -> Result<(), ResourcesError> {
+fn unpack_into(archive: impl Read, dest: &Path, limit: u64) -> Result<(), ResourcesError> {
     let bad = |e: std::io::Error| ResourcesError::Archive(e.to_string());
     let mut ar = tar::Archive::new(archive);
     let mut total: u64 = 0;
@@ -273,7 +273,7 @@ mod tests {
         let dest = dir.path().join("out/resources");
         std::fs::create_dir_all(&dest).unwrap();
         std::fs::write(dest.join("stale.txt"), "old").unwrap();
-        unpack(&a, &dest, MAX_RESOURCES_BYTES).unwrap();
+        unpack(a.as_slice(), &dest, MAX_RESOURCES_BYTES).unwrap();
         assert_eq!(
             std::fs::read_to_string(dest.join("lib/deep/data.txt")).unwrap(),
             "a b c\n"
@@ -298,7 +298,7 @@ mod tests {
             "{e}"
         );
         let archive = pack(&src, MAX_RESOURCES_BYTES).unwrap();
-        let e = unpack(&archive, &dir.path().join("x"), 3).unwrap_err();
+        let e = unpack(archive.as_slice(), &dir.path().join("x"), 3).unwrap_err();
         assert!(matches!(e, ResourcesError::TooLarge { .. }), "{e}");
         assert!(!dir.path().join("x").exists());
         std::os::unix::fs::symlink("/etc/passwd", src.join("link")).unwrap();
@@ -321,10 +321,15 @@ mod tests {
             .unwrap();
         let archive = builder.into_inner().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let e = unpack(&archive, &dir.path().join("r"), MAX_RESOURCES_BYTES).unwrap_err();
+        let e = unpack(
+            archive.as_slice(),
+            &dir.path().join("r"),
+            MAX_RESOURCES_BYTES,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("only regular files"), "{e}");
         let e = unpack(
-            b"not a tar at all, just some bytes",
+            &b"not a tar at all, just some bytes"[..],
             &dir.path().join("r"),
             100,
         )

@@ -14,6 +14,7 @@
 //!     ▲                    ▲  │ failed               │ failed            │ first heartbeat
 //!     │                    │  ▼                      ▼                   ▼
 //!     │   backoff over ──  Backoff ◀── crash / hang ───────────────── Running
+//!     │      (failed downloads and launches back off exponentially too)
 //!     │                                                  assignment gone or changed:
 //!     └──────────── exited ◀── Stopping ◀── SIGTERM, SIGKILL after the grace
 //! ```
@@ -37,8 +38,9 @@ pub const RESTART_BACKOFF: Backoff =
         .immediate_retries(1)
         .stable_after(Duration::from_secs(30));
 
-/// Delay before retrying a failed download or launch.
-pub const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Delays before retrying a failed download or launch: 1 s, 2 s, 4 s, … at most 60 s
+/// while they keep failing; a worker that reaches its first heartbeat starts over.
+pub const RETRY_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 /// The timeouts a slot enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +55,12 @@ pub struct SlotConfig {
     pub shutdown_grace: Duration,
     /// Restart delays after crashes.
     pub backoff: Backoff,
-    /// Delay before retrying a failed download or launch.
-    pub retry_delay: Duration,
+    /// Delays before retrying a failed download or launch.
+    pub retry_backoff: Backoff,
 }
 
 impl SlotConfig {
-    /// The given timeouts with [`RESTART_BACKOFF`] and [`RETRY_DELAY`].
+    /// The given timeouts with [`RESTART_BACKOFF`] and [`RETRY_BACKOFF`].
     pub fn new(
         worker_timeout: Duration,
         start_timeout: Duration,
@@ -69,7 +71,7 @@ impl SlotConfig {
             start_timeout,
             shutdown_grace,
             backoff: RESTART_BACKOFF,
-            retry_delay: RETRY_DELAY,
+            retry_backoff: RETRY_BACKOFF,
         }
     }
 }
@@ -243,14 +245,17 @@ pub struct History {
     pub last_exit: Option<String>,
     /// Crashes in a row, for the backoff.
     failures: Failures,
+    /// Failed downloads and launches in a row, for their backoff.
+    start_failures: Failures,
 }
 
 impl History {
-    fn new(backoff: Backoff) -> History {
+    fn new(cfg: &SlotConfig) -> History {
         History {
             restarts: 0,
             last_exit: None,
-            failures: Failures::new(backoff),
+            failures: Failures::new(cfg.backoff),
+            start_failures: Failures::new(cfg.retry_backoff),
         }
     }
 }
@@ -270,7 +275,7 @@ impl Slot {
         Slot {
             port,
             phase: Phase::Empty,
-            history: History::new(cfg.backoff),
+            history: History::new(&cfg),
             cfg,
         }
     }

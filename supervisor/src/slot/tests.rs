@@ -312,8 +312,9 @@ fn download_and_launch_failures_retry_after_a_delay_without_counting_restarts() 
             .is_empty()
     );
     assert_eq!(h.state(), SlotState::Restarting);
-    assert_eq!(h.slot().last_exit(), Some("launch failed: nimbus: 404"));
-    assert!(h.advance(RETRY_DELAY - Duration::from_millis(1)).is_empty());
+    assert_eq!(h.slot().last_exit(), Some("download failed: nimbus: 404"));
+    let first = RETRY_BACKOFF.delay(1);
+    assert!(h.advance(first - Duration::from_millis(1)).is_empty());
     assert_eq!(
         h.advance(Duration::from_millis(1)),
         vec![Action::Download(a.clone())]
@@ -326,10 +327,56 @@ fn download_and_launch_failures_retry_after_a_delay_without_counting_restarts() 
             .is_empty()
     );
     assert_eq!(h.state(), SlotState::Restarting);
+    assert_eq!(
+        h.slot().last_exit(),
+        Some("launch failed: exec format error")
+    );
     assert_eq!(h.slot().restarts(), 0);
     // The assignment goes away meanwhile: nothing to retry.
     assert!(h.feed(Event::Assigned(None)).is_empty());
     assert_eq!(h.state(), SlotState::Empty);
+}
+
+/// The instant after a failed start at which the slot retries (the first `Download`).
+fn retry_after_failure(h: &mut Harness, a: &SlotAssignment) -> Duration {
+    assert!(h.feed(Event::DownloadFailed("stalled".into())).is_empty());
+    let failed = h.now;
+    let step = Duration::from_millis(250);
+    for _ in 0..1000 {
+        if h.advance(step) == vec![Action::Download(a.clone())] {
+            return h.now - failed;
+        }
+    }
+    panic!("no retry within 250 s of a failed download");
+}
+
+#[test]
+fn failed_downloads_back_off_exponentially_until_a_worker_runs() {
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    h.feed(Event::Assigned(Some(a.clone())));
+    let delays: Vec<Duration> = (0..8).map(|_| retry_after_failure(&mut h, &a)).collect();
+    let expected: Vec<Duration> = (1..=8).map(|n| RETRY_BACKOFF.delay(n)).collect();
+    assert_eq!(delays, expected);
+    assert_eq!(expected[..3], [secs(1), secs(2), secs(4)]);
+    assert_eq!(*expected.last().unwrap_or(&secs(0)), RETRY_BACKOFF.max());
+    assert_eq!(h.slot().restarts(), 0, "failed starts are not restarts");
+    // A worker that heartbeats resets the backoff.
+    h.feed(Event::Downloaded {
+        artifact: a.artifact,
+    });
+    h.feed(Event::Launched { pid: 7 });
+    h.feed(Event::Heartbeat(1));
+    assert_eq!(h.state(), SlotState::Running);
+    h.feed(Event::Exited("exited with code 1".into()));
+    if h.slot().phase()
+        != &(Phase::Downloading {
+            assignment: a.clone(),
+        })
+    {
+        h.advance(secs(60));
+    }
+    assert_eq!(retry_after_failure(&mut h, &a), secs(1));
 }
 
 #[test]

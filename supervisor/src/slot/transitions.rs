@@ -15,7 +15,8 @@ impl Slot {
         match event {
             Event::Assigned(desired) => self.assigned(desired, now),
             Event::Downloaded { artifact } => self.downloaded(artifact),
-            Event::DownloadFailed(e) | Event::LaunchFailed(e) => self.failed_to_start(e, now),
+            Event::DownloadFailed(e) => self.failed_to_start(format!("download failed: {e}"), now),
+            Event::LaunchFailed(e) => self.failed_to_start(format!("launch failed: {e}"), now),
             Event::Launched { pid } => self.launched(pid, now),
             Event::Exited(how) => self.exited(how, now),
             Event::Heartbeat(value) => (self.heartbeat(value, now), Vec::new()),
@@ -32,14 +33,14 @@ impl Slot {
     /// about) starts a fresh history.
     fn download(mut self, assignment: SlotAssignment, fresh: bool) -> Step {
         if fresh {
-            self.history = History::new(self.cfg.backoff);
+            self.history = History::new(&self.cfg);
         }
         let action = Action::Download(assignment.clone());
         (self.with(Phase::Downloading { assignment }), vec![action])
     }
 
     fn empty(mut self) -> Slot {
-        self.history = History::new(self.cfg.backoff);
+        self.history = History::new(&self.cfg);
         self.with(Phase::Empty)
     }
 
@@ -210,11 +211,13 @@ impl Slot {
         }
     }
 
-    fn failed_to_start(mut self, error: String, now: Instant) -> Step {
+    /// A download or launch failed (`why` says which and how): retry after the start
+    /// backoff, which grows while they keep failing.
+    fn failed_to_start(mut self, why: String, now: Instant) -> Step {
         match self.phase.clone() {
             Phase::Downloading { assignment } | Phase::Launching { assignment } => {
-                self.history.last_exit = Some(format!("launch failed: {error}"));
-                let until = now + self.cfg.retry_delay;
+                self.history.last_exit = Some(why);
+                let until = now + self.history.start_failures.failed();
                 (self.with(Phase::Backoff { assignment, until }), Vec::new())
             }
             _ => (self, Vec::new()),
@@ -301,7 +304,10 @@ impl Slot {
                 started,
             } => {
                 let beat = Beat { value, seen: now };
-                self.with(Phase::Running {
+                let mut slot = self;
+                // The worker got going: a later failed download or launch backs off anew.
+                slot.history.start_failures.reset();
+                slot.with(Phase::Running {
                     assignment,
                     pid,
                     started,

@@ -40,6 +40,11 @@ pub struct NimbusConfig {
     /// rescheduling).
     #[serde(rename = "nimbus.monitor.freq.secs")]
     pub monitor_freq: Secs,
+    /// `nimbus.artifact.gc.grace.secs`: an artifact no stored topology references is
+    /// deleted once it was last uploaded or asked about this long ago (uploads come
+    /// before their submission).
+    #[serde(rename = "nimbus.artifact.gc.grace.secs")]
+    pub artifact_gc_grace: Secs,
 }
 
 impl Default for NimbusConfig {
@@ -49,6 +54,7 @@ impl Default for NimbusConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 6627)),
             supervisor_timeout: Secs::from_secs(10),
             monitor_freq: Secs::from_secs(1),
+            artifact_gc_grace: Secs::from_secs(3600),
         }
     }
 }
@@ -88,6 +94,14 @@ pub struct SupervisorConfig {
     /// `supervisor.worker.shutdown.sleep.secs`: SIGTERM → SIGKILL delay.
     #[serde(rename = "supervisor.worker.shutdown.sleep.secs")]
     pub worker_shutdown_sleep: Secs,
+    /// `supervisor.download.idle.timeout.secs`: an artifact download that receives no
+    /// byte for this long fails (and is retried with backoff).
+    #[serde(rename = "supervisor.download.idle.timeout.secs")]
+    pub download_idle_timeout: Secs,
+    /// `supervisor.artifact.gc.grace.secs`: a cached artifact no slot's assignment
+    /// references is deleted once it has been unused this long.
+    #[serde(rename = "supervisor.artifact.gc.grace.secs")]
+    pub artifact_gc_grace: Secs,
 }
 
 impl Default for SupervisorConfig {
@@ -101,6 +115,8 @@ impl Default for SupervisorConfig {
             worker_timeout: Secs::from_secs(10),
             worker_start_timeout: Secs::from_secs(60),
             worker_shutdown_sleep: Secs::from_secs(3),
+            download_idle_timeout: Secs::from_secs(30),
+            artifact_gc_grace: Secs::from_secs(600),
         }
     }
 }

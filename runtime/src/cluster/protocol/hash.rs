@@ -24,6 +24,10 @@ use sha2::{Digest, Sha256};
 #[serde(try_from = "String", into = "String")]
 pub struct ArtifactHash([u8; 32]);
 
+/// The largest artifact (topology binary or resources archive) nimbus accepts and a
+/// supervisor downloads: 1 GiB.
+pub const MAX_ARTIFACT_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// A string that is not 64 hex digits where an [`ArtifactHash`] was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{shown}' is not a SHA-256 digest (64 hex digits)")]

@@ -20,7 +20,7 @@ pub use api::{
     SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary, WorkerAssignment,
     WorkerView,
 };
-pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash};
+pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash, MAX_ARTIFACT_BYTES};
 pub use stats::{ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerStats};
 pub use status::{SlotState, TopologyStatus};
 pub use supervisor::{
