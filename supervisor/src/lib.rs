@@ -11,11 +11,13 @@
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
 //! process, for tests).
 
+mod adopted;
 mod artifacts;
 pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod orphans;
 pub mod process;
 pub mod slot;
 
@@ -53,6 +55,10 @@ pub struct SupervisorOpts {
     pub worker_start_timeout: Duration,
     /// SIGTERM → SIGKILL delay (`supervisor.worker.shutdown.sleep.secs`).
     pub shutdown_grace: Duration,
+    /// How long a worker outlives this supervisor before it exits by itself; a
+    /// supervisor restarted on the same data directory within it adopts the worker
+    /// (`supervisor.worker.orphan.grace.secs`).
+    pub orphan_grace: Duration,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -86,6 +92,7 @@ impl SupervisorOpts {
             worker_timeout: config.worker_timeout.duration(),
             worker_start_timeout: config.worker_start_timeout.duration(),
             shutdown_grace: config.worker_shutdown_sleep.duration(),
+            orphan_grace: config.worker_orphan_grace.duration(),
             clock: clock::system(),
         }
     }
@@ -162,6 +169,8 @@ pub fn start_with(
     }
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
+    let lock_file = std::path::absolute(lock.path())
+        .map_err(|e| SupervisorError::Io(format!("lock file {}: {e}", lock.path().display())))?;
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
@@ -186,6 +195,7 @@ pub fn start_with(
         http,
         opts,
         cut_off: cut_off_rx,
+        lock_file,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx));

@@ -37,13 +37,14 @@ pub trait Launcher: Send {
     /// Start a worker.
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>>;
 
-    /// At supervisor start, before any launch: stop the worker that a previous run of
-    /// the supervisor (killed without stopping its workers) left in the worker
-    /// directory `dir`, whose spec file is `spec`; it holds the slot port. The default
-    /// does nothing: a launcher whose workers cannot outlive the supervisor has no
-    /// orphans.
-    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
+    /// At supervisor start, before any launch: the worker that a previous run of the
+    /// supervisor (killed without stopping its workers) left running in the worker
+    /// directory `dir`, whose spec file is `spec`, taken over so the supervisor can adopt
+    /// it or stop it. The default finds none: a launcher whose workers cannot outlive
+    /// the supervisor has no orphans.
+    fn find_orphan(&mut self, dir: &Path, spec: &Path) -> Option<Box<dyn WorkerProcess>> {
         let _ = (dir, spec);
+        None
     }
 }
 
@@ -151,22 +152,23 @@ impl Launcher for OsLauncher {
         }))
     }
 
-    /// Kill the process group of the pid recorded in `dir`, if that process still runs
-    /// this slot's spec file (so a recycled pid is left alone).
-    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
-        let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+    /// The process of the pid recorded in `dir`, if it still runs this slot's spec file
+    /// (so a recycled pid is left alone).
+    fn find_orphan(&mut self, dir: &Path, spec: &Path) -> Option<Box<dyn WorkerProcess>> {
+        let pid = std::fs::read_to_string(dir.join(PID_FILE))
             .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .filter(|p| *p > 0)
-        else {
-            return;
-        };
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .filter(|p| *p > 0)?;
         let spec = spec.display().to_string();
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&spec) {
-            tracing::warn!(pid, dir = %dir.display(), "killing a worker left by a previous run");
-            kill_group(pid);
+        let runs_spec = String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .any(|arg| arg == spec);
+        if !runs_spec {
+            return None;
         }
-        let _ = std::fs::remove_file(dir.join(PID_FILE));
+        let process = crate::adopted::AdoptedProcess::adopt(pid)?;
+        tracing::info!(pid, dir = %dir.display(), "found a worker left by a previous run");
+        Some(Box::new(process))
     }
 }

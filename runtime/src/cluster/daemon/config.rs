@@ -88,6 +88,11 @@ pub struct SupervisorConfig {
     /// `supervisor.worker.shutdown.sleep.secs`: SIGTERM → SIGKILL delay.
     #[serde(rename = "supervisor.worker.shutdown.sleep.secs")]
     pub worker_shutdown_sleep: Secs,
+    /// `supervisor.worker.orphan.grace.secs`: how long a worker keeps running once its
+    /// supervisor is gone (killed, crashed) before it exits by itself; a supervisor
+    /// restarted on the same data directory within it adopts the worker.
+    #[serde(rename = "supervisor.worker.orphan.grace.secs")]
+    pub worker_orphan_grace: Secs,
 }
 
 impl Default for SupervisorConfig {
@@ -101,6 +106,7 @@ impl Default for SupervisorConfig {
             worker_timeout: Secs::from_secs(10),
             worker_start_timeout: Secs::from_secs(60),
             worker_shutdown_sleep: Secs::from_secs(3),
+            worker_orphan_grace: Secs::from_secs(30),
         }
     }
 }
