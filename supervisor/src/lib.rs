@@ -159,9 +159,14 @@ pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> 
 
 /// Start a supervisor with a given process launcher (tests may use their own).
 pub fn start_with(
-    opts: SupervisorOpts,
+    mut opts: SupervisorOpts,
     launcher: Box<dyn Launcher>,
 ) -> Result<SupervisorHandle, SupervisorError> {
+    // Workers run in their own directories and a restarted supervisor recognises its
+    // workers by the spec path on their command line: every path handed out is absolute.
+    opts.data_dir = std::path::absolute(&opts.data_dir).map_err(|e| {
+        SupervisorError::Io(format!("data directory {}: {e}", opts.data_dir.display()))
+    })?;
     if opts.slots.is_empty() {
         return Err(SupervisorError::Config(
             "no slots: give at least one port".into(),
@@ -169,8 +174,7 @@ pub fn start_with(
     }
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
-    let lock_file = std::path::absolute(lock.path())
-        .map_err(|e| SupervisorError::Io(format!("lock file {}: {e}", lock.path().display())))?;
+    let lock_file = lock.path().to_path_buf();
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
