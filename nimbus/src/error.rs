@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use squall_runtime::cluster::protocol::ErrorCode;
+
 /// A failure of the durable store (the redb file or an artifact file).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +72,11 @@ pub enum ClusterError {
     /// The operation does not apply in the topology's current state.
     #[error("{0}")]
     Conflict(String),
+    /// A worker reported for a topology whose current assignment does not hold it (the
+    /// topology is gone, was resubmitted, or moved the slot): answered 409 with the code
+    /// `not_assigned`, on which the worker exits.
+    #[error("{0}")]
+    NotAssigned(String),
     /// The body is over the size limit.
     #[error("{0}")]
     TooLarge(String),
@@ -95,9 +102,19 @@ impl ClusterError {
         match self {
             ClusterError::BadRequest { .. } => 400,
             ClusterError::TopologyNotFound(_) | ClusterError::ArtifactNotFound(_) => 404,
-            ClusterError::AlreadyExists(_) | ClusterError::Conflict(_) => 409,
+            ClusterError::AlreadyExists(_)
+            | ClusterError::Conflict(_)
+            | ClusterError::NotAssigned(_) => 409,
             ClusterError::TooLarge(_) => 413,
             ClusterError::Store(_) | ClusterError::Internal(_) => 500,
+        }
+    }
+
+    /// The machine-readable code this error is answered with, if it has one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClusterError::NotAssigned(_) => Some(ErrorCode::NotAssigned),
+            _ => None,
         }
     }
 }

@@ -324,6 +324,7 @@ async fn actions_and_stats() {
     }
     let (status, body) = n.post("/api/v1/topologies/wc/stats", &report(1, 99)).await;
     assert_eq!(status, StatusCode::CONFLICT, "a made-up worker: {body}");
+    assert_eq!(body["code"], json!("not_assigned"), "{body}");
     let (_, info) = n.get("/api/v1/topologies/wc").await;
     let count = &info["components"]["count"];
     assert_eq!(

@@ -29,7 +29,7 @@ use squall_runtime::cluster::protocol::{
 };
 
 /// The worker spec file in a worker directory.
-const SPEC_FILE: &str = "worker.json";
+pub(crate) const SPEC_FILE: &str = "worker.json";
 /// How often slots are checked.
 const TICK: Duration = Duration::from_millis(100);
 /// How often slots are checked while shutting down.
@@ -43,7 +43,7 @@ const MAX_HEARTBEAT_BYTES: u64 = 64;
 /// in flight and what the last download prepared.
 #[derive(Default)]
 pub(crate) struct Worker {
-    process: Option<Box<dyn WorkerProcess>>,
+    pub(crate) process: Option<Box<dyn WorkerProcess>>,
     prepared: Option<Prepared>,
     download: Option<InFlight>,
 }
@@ -104,20 +104,22 @@ pub(crate) struct Daemon {
     /// While true, the supervisor does not heartbeat (see
     /// [`crate::SupervisorHandle::pause_heartbeats`]).
     pub(crate) cut_off: watch::Receiver<bool>,
+    /// The data directory's lock file (absolute), which workers watch.
+    pub(crate) lock_file: PathBuf,
 }
 
 impl Daemon {
-    fn worker_dir(&self, port: u16) -> PathBuf {
+    pub(crate) fn worker_dir(&self, port: u16) -> PathBuf {
         self.opts.data_dir.join("workers").join(port.to_string())
     }
 
-    fn launcher(&self) -> MutexGuard<'_, Box<dyn Launcher>> {
+    pub(crate) fn launcher(&self) -> MutexGuard<'_, Box<dyn Launcher>> {
         self.launcher.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Feed `event` to slot `i`, carry out the actions, and feed their outcomes back.
     /// Returns whether the state reported to nimbus changed.
-    async fn apply(&mut self, i: usize, event: Event) -> bool {
+    pub(crate) async fn apply(&mut self, i: usize, event: Event) -> bool {
         let mut changed = false;
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
@@ -343,6 +345,10 @@ impl Daemon {
             assignment: a.clone(),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
+            supervisor_lock: Some(self.lock_file.display().to_string()),
+            orphan_grace_ms: Some(
+                u64::try_from(self.opts.orphan_grace.as_millis()).unwrap_or(u64::MAX),
+            ),
         };
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;
@@ -411,15 +417,6 @@ impl Daemon {
         }
     }
 
-    /// Have the launcher stop workers a previous run of this supervisor left behind
-    /// (it was killed without stopping them): they hold the slot ports.
-    pub(crate) fn kill_orphans(&mut self) {
-        for i in 0..self.slots.len() {
-            let dir = self.worker_dir(self.slots[i].port());
-            self.launcher().reap_orphan(&dir, &dir.join(SPEC_FILE));
-        }
-    }
-
     /// Run until `stop` turns true; then stop every worker. Download tasks report on
     /// `fetched`.
     pub(crate) async fn run(
@@ -427,7 +424,7 @@ impl Daemon {
         mut stop: watch::Receiver<bool>,
         mut fetched: mpsc::UnboundedReceiver<Fetched>,
     ) {
-        self.kill_orphans();
+        self.adopt_orphans().await;
         self.scan_cache().await;
         let mut next_beat = self.clock.now();
         let mut changed = false;

@@ -9,7 +9,8 @@
 //!
 //! Nothing here signals a process: an in-process worker reports the pid of the process
 //! it runs in, and the launcher keeps no pid files, so the supervisor's orphan handling
-//! ([`Launcher::reap_orphan`]) has nothing to kill.
+//! ([`Launcher::find_orphan`]) finds nothing. An in-process worker lives and dies with
+//! its supervisor's process, so it does not watch its supervisor or exit by itself.
 
 use std::collections::BTreeMap;
 use std::path::Path;

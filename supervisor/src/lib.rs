@@ -11,12 +11,14 @@
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
 //! process, for tests).
 
+mod adopted;
 mod artifacts;
 mod cache_gc;
 pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod orphans;
 pub mod process;
 pub mod slot;
 
@@ -67,6 +69,10 @@ pub struct SupervisorOpts {
     /// A cached artifact no slot's assignment referenced for this long is deleted
     /// (`supervisor.artifact.gc.grace.secs`).
     pub artifact_gc_grace: Duration,
+    /// How long a worker outlives this supervisor before it exits by itself; a
+    /// supervisor restarted on the same data directory within it adopts the worker
+    /// (`supervisor.worker.orphan.grace.secs`).
+    pub orphan_grace: Duration,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -104,6 +110,7 @@ impl SupervisorOpts {
             max_artifact_bytes: MAX_ARTIFACT_BYTES,
             retry_backoff: slot::RETRY_BACKOFF,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
+            orphan_grace: config.worker_orphan_grace.duration(),
             clock: clock::system(),
         }
     }
@@ -170,9 +177,14 @@ pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> 
 
 /// Start a supervisor with a given process launcher (tests may use their own).
 pub fn start_with(
-    opts: SupervisorOpts,
+    mut opts: SupervisorOpts,
     launcher: Box<dyn Launcher>,
 ) -> Result<SupervisorHandle, SupervisorError> {
+    // Workers run in their own directories and a restarted supervisor recognises its
+    // workers by the spec path on their command line: every path handed out is absolute.
+    opts.data_dir = std::path::absolute(&opts.data_dir).map_err(|e| {
+        SupervisorError::Io(format!("data directory {}: {e}", opts.data_dir.display()))
+    })?;
     if opts.slots.is_empty() {
         return Err(SupervisorError::Config(
             "no slots: give at least one port".into(),
@@ -180,6 +192,7 @@ pub fn start_with(
     }
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
+    let lock_file = lock.path().to_path_buf();
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
@@ -221,6 +234,7 @@ pub fn start_with(
         http,
         opts,
         cut_off: cut_off_rx,
+        lock_file,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));

@@ -3,6 +3,7 @@
 //! tested without processes.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -37,13 +38,14 @@ pub trait Launcher: Send {
     /// Start a worker.
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>>;
 
-    /// At supervisor start, before any launch: stop the worker that a previous run of
-    /// the supervisor (killed without stopping its workers) left in the worker
-    /// directory `dir`, whose spec file is `spec`; it holds the slot port. The default
-    /// does nothing: a launcher whose workers cannot outlive the supervisor has no
-    /// orphans.
-    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
+    /// At supervisor start, before any launch: the worker that a previous run of the
+    /// supervisor (killed without stopping its workers) left running in the worker
+    /// directory `dir`, whose spec file is `spec`, taken over so the supervisor can adopt
+    /// it or stop it. The default finds none: a launcher whose workers cannot outlive
+    /// the supervisor has no orphans.
+    fn find_orphan(&mut self, dir: &Path, spec: &Path) -> Option<Box<dyn WorkerProcess>> {
         let _ = (dir, spec);
+        None
     }
 }
 
@@ -151,22 +153,67 @@ impl Launcher for OsLauncher {
         }))
     }
 
-    /// Kill the process group of the pid recorded in `dir`, if that process still runs
-    /// this slot's spec file (so a recycled pid is left alone).
-    fn reap_orphan(&mut self, dir: &Path, spec: &Path) {
-        let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+    /// The process of the pid recorded in `dir`, if it still runs this slot's spec file
+    /// (so a recycled pid is left alone).
+    fn find_orphan(&mut self, dir: &Path, spec: &Path) -> Option<Box<dyn WorkerProcess>> {
+        let pid = std::fs::read_to_string(dir.join(PID_FILE))
             .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .filter(|p| *p > 0)
-        else {
-            return;
-        };
-        let spec = spec.display().to_string();
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .filter(|p| *p > 0)?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&spec) {
-            tracing::warn!(pid, dir = %dir.display(), "killing a worker left by a previous run");
-            kill_group(pid);
+        let canonical = std::fs::canonicalize(spec).ok();
+        let runs_spec = cmdline.split(|b| *b == 0).any(|arg| {
+            let arg = Path::new(std::ffi::OsStr::from_bytes(arg));
+            arg == spec || canonical.is_some() && std::fs::canonicalize(arg).ok() == canonical
+        });
+        if !runs_spec {
+            return None;
         }
-        let _ = std::fs::remove_file(dir.join(PID_FILE));
+        let process = crate::adopted::AdoptedProcess::adopt(pid)?;
+        tracing::info!(pid, dir = %dir.display(), "found a worker left by a previous run");
+        Some(Box::new(process))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_worker_left_running_is_found_by_its_pid_file_and_spec_path_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("worker.json");
+        std::fs::write(&spec, "{}").unwrap();
+        // A stand-in worker whose command line names the spec file (`; true` keeps the
+        // shell from exec'ing sleep, which would drop the arguments).
+        let mut started = OsLauncher
+            .launch(&LaunchSpec {
+                artifact: "/bin/sh".into(),
+                args: vec![
+                    "-c".into(),
+                    "sleep 30; true".into(),
+                    "worker".into(),
+                    "--spec".into(),
+                    spec.display().to_string(),
+                ],
+                dir: dir.path().to_path_buf(),
+            })
+            .unwrap();
+        let other = dir.path().join("other.json");
+        assert!(OsLauncher.find_orphan(dir.path(), &other).is_none());
+        let mut found = OsLauncher
+            .find_orphan(dir.path(), &spec)
+            .expect("the worker of this spec");
+        assert_eq!(found.pid(), started.pid());
+        assert_eq!(found.try_wait(), None);
+        found.kill();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while started.try_wait().is_none() {
+            assert!(std::time::Instant::now() < deadline, "not killed");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(found.try_wait().is_some());
+        assert!(OsLauncher.find_orphan(dir.path(), &spec).is_none(), "gone");
     }
 }

@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 mod harness;
+#[allow(unused_imports)]
 pub use harness::*;
 
 /// The `squall` binary.
@@ -75,10 +76,18 @@ impl Daemon {
     }
 }
 
+/// How long a dropped daemon gets to stop after SIGTERM before SIGKILL: more than a
+/// supervisor's own shutdown (its workers' stop grace, 3 s, plus 2 s), so it is never
+/// killed while it still stops its workers.
+const DAEMON_STOP_WAIT: Duration = Duration::from_secs(10);
+
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + DAEMON_STOP_WAIT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -400,34 +409,73 @@ pub fn wait_supervisors(url: &str, n: usize) {
     );
 }
 
+/// Whether a process exists and is not a zombie (an exited worker whose parent, a
+/// stopped supervisor say, has not reaped it yet).
+pub fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Every running process (but this one) whose command line names a path under `root`:
+/// (pid, command line).
+pub fn processes_under(root: &Path) -> Vec<(i32, String)> {
+    let root = root.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (pid != std::process::id() as i32 && cmdline.contains(&root) && running(pid))
+                .then_some((pid, cmdline))
+        })
+        .collect()
+}
+
+/// SIGKILL every process running from under `dir` (the workers of a supervisor whose
+/// machine "died"); returns their pids.
+pub fn kill_processes_under(dir: &Path) -> Vec<i32> {
+    let found = processes_under(dir);
+    for (pid, _) in &found {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    found.into_iter().map(|(pid, _)| pid).collect()
+}
+
+/// Wait (bounded) until no process runs from under `root`; panics naming those left.
+pub fn assert_no_processes_under(root: &Path, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let left = processes_under(root);
+        if left.is_empty() {
+            return;
+        }
+        if start.elapsed() > timeout {
+            panic!("processes left running under {}: {left:?}", root.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Kills, when dropped, every process whose command line names a path under its root:
-/// the last line of defence against worker orphans of a test cluster (a worker whose
-/// supervisor was killed with `kill -9` outlives it; it should exit by itself once its
-/// supervisor is gone, which is not built yet). What it had to kill is printed.
+/// the last line of defence against worker orphans of a test cluster (workers exit by
+/// themselves once their supervisor is gone for the orphan grace, so normally there is
+/// nothing to kill). What it had to kill is printed.
 pub struct Reaper(pub PathBuf);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
-        let root = self.0.display().to_string();
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if pid != std::process::id() as i32 && cmdline.contains(&root) {
-                eprintln!("reaping a process left behind by the test cluster: {pid} {cmdline}");
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
+        for (pid, cmdline) in processes_under(&self.0) {
+            eprintln!("reaping a process left behind by the test cluster: {pid} {cmdline}");
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }

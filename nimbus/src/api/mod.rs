@@ -65,11 +65,20 @@ impl IntoResponse for ApiError {
             tracing::debug!(status = code, error = %self.0, "request refused");
         }
         let error = self.0.to_string();
+        let code = self.0.code();
         let details = match self.0 {
             ClusterError::BadRequest { details, .. } => details,
             _ => Vec::new(),
         };
-        (status, axum::Json(ErrorBody { error, details })).into_response()
+        (
+            status,
+            axum::Json(ErrorBody {
+                error,
+                details,
+                code,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -128,6 +137,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     let body = ErrorBody {
         error: format!("no such endpoint: {uri} (the API is under /api/v1/)"),
         details: Vec::new(),
+        code: None,
     };
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }
@@ -136,6 +146,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     let body = ErrorBody {
         error: format!("method {method} is not allowed on {uri}"),
         details: Vec::new(),
+        code: None,
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

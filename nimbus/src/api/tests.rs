@@ -36,6 +36,7 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         validator: Arc::new(RegistryValidator::new(Registry::new())),
         max_request_bytes: 1 << 16,
         max_artifact_bytes: 1 << 20,
+        parsers: Arc::new(tokio::sync::Semaphore::new(super::MAX_CONCURRENT_PARSES)),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -31,6 +31,7 @@ pub async fn versioned(request: Request, next: Next) -> Response {
             let body = ErrorBody {
                 error: e.to_string(),
                 details: Vec::new(),
+                code: None,
             };
             (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
         }

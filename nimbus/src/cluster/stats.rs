@@ -27,9 +27,15 @@ impl Cluster {
             )));
         }
         let mut st = self.lock();
-        let t = get_mut(&mut st, name)?;
+        let t = get_mut(&mut st, name).map_err(|e| match e {
+            ClusterError::TopologyNotFound(_) => ClusterError::NotAssigned(format!(
+                "topology '{name}' does not exist (killed?): worker {}:{} is not assigned",
+                report.supervisor, report.port
+            )),
+            e => e,
+        })?;
         if report.topology_id != t.record.id {
-            return Err(ClusterError::Conflict(format!(
+            return Err(ClusterError::NotAssigned(format!(
                 "stats for topology id '{}', but '{name}' is now '{}': the reporting worker \
                  belongs to an earlier submission",
                 report.topology_id, t.record.id
@@ -41,7 +47,7 @@ impl Cluster {
             .iter()
             .find(|w| w.supervisor == report.supervisor && w.port == report.port)
             .ok_or_else(|| {
-                ClusterError::Conflict(format!(
+                ClusterError::NotAssigned(format!(
                     "worker {}:{} is not assigned to topology '{name}'; its stats are refused",
                     report.supervisor, report.port
                 ))

@@ -7,8 +7,8 @@ use squall_runtime::engine::clock::ManualClock;
 
 use super::*;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, ComponentRole, Counters, Heartbeat, RebalanceRequest, TaskStats, TopologyStatus,
-    WorkerAssignment, WorkerStats,
+    ArtifactHash, ComponentRole, Counters, ErrorCode, Heartbeat, RebalanceRequest, TaskStats,
+    TopologyStatus, WorkerAssignment, WorkerStats,
 };
 
 const YAML: &str = "name: wc
@@ -331,15 +331,29 @@ fn stats_come_only_from_assigned_workers_and_count_each_task_once() {
     // A made-up worker, a task of another worker, an old submission: refused.
     let mut fake = report(&c, &workers[0], 1);
     fake.port = 1;
-    assert_eq!(c.record_stats("wc", fake).unwrap_err().status(), 409);
+    let e = c.record_stats("wc", fake).unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(e.code(), Some(ErrorCode::NotAssigned), "{e}");
     let mut foreign = report(&c, &workers[0], 1);
     foreign.tasks = report(&c, &workers[1], 1).tasks;
     let e = c.record_stats("wc", foreign).unwrap_err();
     assert_eq!(e.status(), 400, "{e}");
+    assert_eq!(e.code(), None, "a moved task is no reason to exit: {e}");
     assert!(e.to_string().contains("does not run on worker"), "{e}");
     let mut stale = report(&c, &workers[0], 1);
     stale.topology_id = "wc-0-0".into();
-    assert_eq!(c.record_stats("wc", stale).unwrap_err().status(), 409);
+    let e = c.record_stats("wc", stale).unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(e.code(), Some(ErrorCode::NotAssigned), "{e}");
+    let e = c
+        .record_stats("gone", report(&c, &workers[0], 1))
+        .unwrap_err();
+    assert_eq!(e.status(), 409, "{e}");
+    assert_eq!(
+        e.code(),
+        Some(ErrorCode::NotAssigned),
+        "a killed topology: {e}"
+    );
     let mut unknown = report(&c, &workers[0], 1);
     unknown.tasks[0].component = "nope".into();
     assert_eq!(c.record_stats("wc", unknown).unwrap_err().status(), 400);

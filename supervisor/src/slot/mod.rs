@@ -19,6 +19,10 @@
 //!     └──────────── exited ◀── Stopping ◀── SIGTERM, SIGKILL after the grace
 //! ```
 //!
+//! At supervisor start, a worker a previous run left running is adopted: `Empty` goes
+//! straight to `Starting` with that worker's pid and assignment (no download, no
+//! launch, no restart counted).
+//!
 //! Assignments are level-triggered: the daemon feeds nimbus's latest assignment after
 //! every heartbeat, so a change that arrives while a download or launch is in flight is
 //! simply acted on at the next feed.
@@ -176,6 +180,15 @@ pub enum Event {
     },
     /// The worker process could not be started.
     LaunchFailed(String),
+    /// At supervisor start: a worker a previous run of this supervisor left running
+    /// `assignment` is taken over (only an empty slot takes one; it is then judged like
+    /// a worker just launched, and nimbus's assignment decides whether it stays).
+    Adopted {
+        /// What the worker runs (from its spec file).
+        assignment: SlotAssignment,
+        /// Its process id.
+        pid: u32,
+    },
     /// The worker process ended (how, e.g. `killed by signal 9 (SIGKILL)`).
     Exited(String),
     /// The value currently in the worker's heartbeat file.

@@ -498,3 +498,52 @@ fn a_wall_clock_step_in_the_heartbeat_file_is_not_a_hang() {
     }
     assert_eq!(h.state(), SlotState::Running);
 }
+
+#[test]
+fn an_adopted_worker_keeps_running_when_nimbus_assigns_the_same_and_is_replaced_otherwise() {
+    // Same assignment (a status change aside): it runs on, no launch, no restart.
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    let adopted = Event::Adopted {
+        assignment: a.clone(),
+        pid: 77,
+    };
+    assert!(h.feed(adopted.clone()).is_empty());
+    assert_eq!((h.state(), h.slot().pid()), (SlotState::Starting, Some(77)));
+    assert!(h.feed(Event::Heartbeat(5)).is_empty());
+    assert_eq!(h.state(), SlotState::Running);
+    let paused = with_status("t-1", "INACTIVE");
+    assert!(h.feed(Event::Assigned(Some(paused.clone()))).is_empty());
+    assert_eq!(h.slot().assignment(), Some(&paused));
+    assert_eq!((h.slot().pid(), h.slot().restarts()), (Some(77), 0));
+
+    // A new submission since: stopped, then the new one is downloaded afresh.
+    let mut h = Harness::new();
+    h.feed(adopted.clone());
+    let b = assignment("t-2");
+    assert_eq!(
+        h.feed(Event::Assigned(Some(b.clone()))),
+        vec![Action::Terminate(StopReason::AssignmentChanged)]
+    );
+    assert_eq!(
+        h.feed(Event::Exited("ended".into())),
+        vec![Action::Download(b)]
+    );
+    assert_eq!(h.slot().restarts(), 0);
+
+    // Nothing assigned any more: stopped, the slot empties.
+    let mut h = Harness::new();
+    h.feed(adopted.clone());
+    assert_eq!(
+        h.feed(Event::Assigned(None)),
+        vec![Action::Terminate(StopReason::AssignmentRemoved)]
+    );
+    assert!(h.feed(Event::Exited("ended".into())).is_empty());
+    assert_eq!(h.state(), SlotState::Empty);
+
+    // Only an empty slot adopts.
+    let mut h = Harness::new();
+    h.start(a, 1);
+    assert!(h.feed(adopted).is_empty());
+    assert_eq!(h.slot().pid(), Some(1));
+}

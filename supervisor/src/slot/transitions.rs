@@ -18,6 +18,7 @@ impl Slot {
             Event::DownloadFailed(e) => self.failed_to_start(format!("download failed: {e}"), now),
             Event::LaunchFailed(e) => self.failed_to_start(format!("launch failed: {e}"), now),
             Event::Launched { pid } => self.launched(pid, now),
+            Event::Adopted { assignment, pid } => (self.adopted(assignment, pid, now), Vec::new()),
             Event::Exited(how) => self.exited(how, now),
             Event::Heartbeat(value) => (self.heartbeat(value, now), Vec::new()),
             Event::Tick => self.tick(now),
@@ -240,6 +241,19 @@ impl Slot {
                 (self, vec![Action::Kill(StopReason::AssignmentRemoved)])
             }
             _ => (self, vec![Action::Kill(StopReason::AssignmentChanged)]),
+        }
+    }
+
+    /// Take over a worker left running by a previous supervisor run: only an empty slot
+    /// does (the daemon adopts before anything else happens); otherwise nothing changes.
+    fn adopted(self, assignment: SlotAssignment, pid: u32, now: Instant) -> Slot {
+        match self.phase {
+            Phase::Empty => self.with(Phase::Starting {
+                assignment,
+                pid,
+                started: now,
+            }),
+            _ => self,
         }
     }
 

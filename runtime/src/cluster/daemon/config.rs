@@ -102,6 +102,11 @@ pub struct SupervisorConfig {
     /// references is deleted once it has been unused this long.
     #[serde(rename = "supervisor.artifact.gc.grace.secs")]
     pub artifact_gc_grace: Secs,
+    /// `supervisor.worker.orphan.grace.secs`: how long a worker keeps running once its
+    /// supervisor is gone (killed, crashed) before it exits by itself; a supervisor
+    /// restarted on the same data directory within it adopts the worker.
+    #[serde(rename = "supervisor.worker.orphan.grace.secs")]
+    pub worker_orphan_grace: Secs,
 }
 
 impl Default for SupervisorConfig {
@@ -117,6 +122,7 @@ impl Default for SupervisorConfig {
             worker_shutdown_sleep: Secs::from_secs(3),
             download_idle_timeout: Secs::from_secs(30),
             artifact_gc_grace: Secs::from_secs(600),
+            worker_orphan_grace: Secs::from_secs(30),
         }
     }
 }

@@ -63,7 +63,7 @@ impl DataDirLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        let mut lock = match lock_exclusive(file) {
             Ok(lock) => lock,
             Err((mut file, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
                 return Err(LockError::InUse {
@@ -88,6 +88,27 @@ impl DataDirLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// How often a busy lock is tried again before it counts as held, and how long apart:
+/// a worker testing whether its supervisor lives holds a shared lock on the file for an
+/// instant (see `cluster::worker::orphan`), which must not keep a supervisor out.
+const BUSY_TRIES: u32 = 20;
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A non-blocking exclusive lock on `file`, tried [`BUSY_TRIES`] times while busy.
+fn lock_exclusive(mut file: File) -> Result<Flock<File>, (File, nix::errno::Errno)> {
+    let mut tries = 1;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Err((f, errno)) if errno == nix::errno::Errno::EWOULDBLOCK && tries < BUSY_TRIES => {
+                file = f;
+                tries += 1;
+                std::thread::sleep(BUSY_PAUSE);
+            }
+            other => return other,
+        }
     }
 }
 
@@ -119,5 +140,22 @@ mod tests {
         let _sup = DataDirLock::acquire(&data, "supervisor").unwrap();
         drop(first);
         DataDirLock::acquire(&data, "nimbus").expect("released with its holder");
+    }
+
+    #[test]
+    fn a_shared_lock_held_for_an_instant_does_not_keep_a_daemon_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("supervisor.lock"), b"").unwrap();
+        let probe = File::open(data.join("supervisor.lock")).unwrap();
+        let probe = Flock::lock(probe, FlockArg::LockSharedNonblock).unwrap();
+        // Let go while the daemon is trying (a probe holds it for an instant).
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(BUSY_PAUSE);
+            drop(probe);
+        });
+        DataDirLock::acquire(&data, "supervisor").expect("taken once the probe let go");
+        release.join().unwrap();
     }
 }

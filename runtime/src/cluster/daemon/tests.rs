@@ -45,6 +45,7 @@ fn without_file_or_flags_every_default_applies() {
     assert_eq!(s.worker_timeout.duration(), Duration::from_secs(10));
     assert_eq!(s.worker_start_timeout.duration(), Duration::from_secs(60));
     assert_eq!(s.worker_shutdown_sleep.duration(), Duration::from_secs(3));
+    assert_eq!(s.worker_orphan_grace.duration(), Duration::from_secs(30));
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub struct ArtifactInfo {
     pub created: bool,
 }
 
-/// Every error answer: `{"error": "...", "details": [...]}` (details may be absent).
+/// Every error answer: `{"error": "...", "details": [...], "code": "..."}` (details
+/// and code may be absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// What is wrong.
@@ -83,6 +84,23 @@ pub struct ErrorBody {
     /// One line per problem when there are several.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// What a program may act on, for the errors that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
+}
+
+/// A machine-readable error class in an [`ErrorBody`]. Unknown codes (from a newer
+/// nimbus) read as [`ErrorCode::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A stats report came from a worker that the topology's current assignment does not
+    /// hold (the topology is gone, was resubmitted, or moved the worker's slot): the
+    /// worker has nothing left to do.
+    NotAssigned,
+    /// A code this build does not know.
+    #[serde(other)]
+    Other,
 }
 
 /// `GET /api/v1/health`.

@@ -16,9 +16,9 @@ pub mod trident;
 mod version;
 
 pub use api::{
-    ActionResponse, ArtifactInfo, ErrorBody, Health, KillRequest, RebalanceRequest, SubmitRequest,
-    SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary, WorkerAssignment,
-    WorkerView,
+    ActionResponse, ArtifactInfo, ErrorBody, ErrorCode, Health, KillRequest, RebalanceRequest,
+    SubmitRequest, SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary,
+    WorkerAssignment, WorkerView,
 };
 pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash, MAX_ARTIFACT_BYTES};
 pub use stats::{ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerStats};

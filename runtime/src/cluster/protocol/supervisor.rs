@@ -119,4 +119,15 @@ pub struct WorkerSpec {
     /// `topology.resources.dir` to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_dir: Option<String>,
+    /// The supervisor's data-directory lock file (`DATA/supervisor.lock`): it is
+    /// `flock`ed for as long as the supervisor runs, so the worker tells a live
+    /// supervisor from a dead one by whether the file is locked. Absent: the worker does
+    /// not watch its supervisor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor_lock: Option<String>,
+    /// How long, in milliseconds, the worker keeps running once its supervisor is gone
+    /// before it exits by itself (`supervisor.worker.orphan.grace.secs`); a supervisor
+    /// restarted within it adopts the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphan_grace_ms: Option<u64>,
 }

@@ -9,6 +9,7 @@
 //! clusters in one process (tests).
 
 mod in_process;
+pub mod orphan;
 
 pub use in_process::{InProcessWorker, WorkerControl, spawn_in_process, spawn_in_process_with};
 
@@ -195,16 +196,6 @@ fn start_and_wait(
     )
     .map_err(|e| WorkerError::Start(format!("listening on port {}: {e}", a.port)))?;
     tracing::info!(topology = %a.topology, port = a.port, "worker running; connecting to peers");
-    for link in links.values() {
-        while !link.wait_connected(Duration::from_secs(1)) {
-            if engine.run.stopping() {
-                break;
-            }
-            tracing::info!(peer = %link.peer(), "waiting for the link to {}", link.peer());
-        }
-    }
-    engine.run.set_active(initially_active);
-
     let run = engine.run.clone();
     if control.is_none() {
         let run = run.clone();
@@ -217,13 +208,37 @@ fn start_and_wait(
             run.request_stop();
         });
     }
-    engine
-        .rt
-        .spawn(report_loop(spec.clone(), run.clone(), engine.stats.clone()));
+    // A worker process watches its supervisor (an in-process one lives and dies with it).
+    let heartbeat = Path::new(&spec.heartbeat_file).to_path_buf();
+    let mut supervisor = supervisor_watch(&spec, &heartbeat).filter(|_| control.is_none());
+    let mut orphaned = |run: &crate::engine::run_state::RunState| {
+        let why = supervisor.as_mut()?.check(std::time::Instant::now())?;
+        tracing::warn!("worker exiting by itself: {why}");
+        run.request_stop();
+        Some(())
+    };
+    for link in links.values() {
+        while !link.wait_connected(Duration::from_secs(1)) {
+            if engine.run.stopping() || orphaned(&engine.run).is_some() {
+                break;
+            }
+            tracing::info!(peer = %link.peer(), "waiting for the link to {}", link.peer());
+        }
+    }
+    engine.run.set_active(initially_active);
+
+    engine.rt.spawn(report_loop(
+        spec.clone(),
+        run.clone(),
+        engine.stats.clone(),
+        control.is_none(),
+    ));
 
     // Heartbeat to the supervisor until told to stop.
-    let heartbeat = Path::new(&spec.heartbeat_file).to_path_buf();
     while !run.stopping() {
+        if orphaned(&run).is_some() {
+            break;
+        }
         if control.is_some_and(WorkerControl::heartbeats_paused) {
             run.wait(std::time::Instant::now() + Duration::from_secs(1));
             continue;
@@ -251,12 +266,30 @@ fn start_and_wait(
     Ok(())
 }
 
+/// The watch of the supervisor that started the worker of `spec`, if the spec names its
+/// lock file.
+fn supervisor_watch(spec: &WorkerSpec, heartbeat: &Path) -> Option<orphan::SupervisorWatch> {
+    let lock = spec.supervisor_lock.as_ref()?;
+    let grace = spec.orphan_grace_ms.map_or_else(
+        || {
+            crate::cluster::daemon::SupervisorConfig::default()
+                .worker_orphan_grace
+                .duration()
+        },
+        Duration::from_millis,
+    );
+    let dir = heartbeat.parent()?.to_path_buf();
+    Some(orphan::SupervisorWatch::new(lock.into(), dir, grace))
+}
+
 /// Every second: report this worker's task counters to nimbus and follow the topology's
-/// status from the answer.
+/// status from the answer; with `exit_unassigned`, stop the worker once nimbus has said
+/// long enough that it is no longer assigned (see [`orphan::AssignmentWatch`]).
 async fn report_loop(
     spec: WorkerSpec,
     run: Arc<crate::engine::run_state::RunState>,
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
+    exit_unassigned: bool,
 ) {
     let http = match crate::cluster::http::client(Duration::from_secs(5)) {
         Ok(h) => h,
@@ -271,6 +304,7 @@ async fn report_loop(
         spec.nimbus.trim_end_matches('/'),
         a.topology
     );
+    let mut assignment = orphan::AssignmentWatch::default();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if run.stopping() {
@@ -282,31 +316,83 @@ async fn report_loop(
             port: a.port,
             tasks: stats.iter().map(|s| task_stats(s)).collect(),
         };
-        match send_stats(&http, &url, &report).await {
-            Ok(ack) => run.set_active(ack.status.spouts_run()),
-            Err(e) => tracing::debug!("reporting stats: {e}"),
+        let answer = match send_stats(&http, &url, &report).await {
+            Ok(ack) => {
+                run.set_active(ack.status.spouts_run());
+                orphan::NimbusAnswer::Assigned
+            }
+            Err(StatsRefused::NotAssigned(why)) => orphan::NimbusAnswer::NotAssigned(why),
+            Err(StatsRefused::Other(e)) => {
+                tracing::debug!("reporting stats: {e}");
+                orphan::NimbusAnswer::Unknown
+            }
+        };
+        if !exit_unassigned {
+            continue;
+        }
+        if let Some(why) = assignment.observe(answer, std::time::Instant::now()) {
+            tracing::warn!("worker exiting by itself: {why}");
+            run.request_stop();
+            return;
         }
     }
 }
+
+/// Why a stats report got no [`StatsAck`].
+enum StatsRefused {
+    /// Nimbus itself (its protocol header on the answer) said `not_assigned`.
+    NotAssigned(String),
+    /// Anything else: no answer, another refusal, a body that does not parse.
+    Other(String),
+}
+
+/// The most of an error answer's body read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 async fn send_stats(
     http: &reqwest::Client,
     url: &str,
     report: &WorkerStats,
-) -> Result<StatsAck, String> {
+) -> Result<StatsAck, StatsRefused> {
+    let other = |e: String| StatsRefused::Other(e);
     let resp = http
         .post(url)
         .json(report)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
-    crate::cluster::http::check_answer(&resp).map_err(|e| e.to_string())?;
+        .map_err(|e| other(e.to_string()))?;
+    crate::cluster::http::check_answer(&resp).map_err(|e| other(e.to_string()))?;
+    let from_nimbus = resp
+        .headers()
+        .contains_key(crate::cluster::protocol::VERSION_HEADER);
     let status = resp.status();
     if !status.is_success() {
-        let body = resp.text().await.unwrap_or_default();
-        return Err(format!("nimbus answered {status}: {body}"));
+        let body = read_capped(resp, MAX_ERROR_BODY).await;
+        if from_nimbus
+            && let Ok(e) = serde_json::from_slice::<crate::cluster::protocol::ErrorBody>(&body)
+            && e.code == Some(crate::cluster::protocol::ErrorCode::NotAssigned)
+        {
+            return Err(StatsRefused::NotAssigned(e.error));
+        }
+        let body = String::from_utf8_lossy(&body);
+        return Err(other(format!("nimbus answered {status}: {body}")));
     }
-    resp.json::<StatsAck>().await.map_err(|e| e.to_string())
+    resp.json::<StatsAck>()
+        .await
+        .map_err(|e| other(e.to_string()))
+}
+
+/// At most `max` bytes of an answer's body (what a read error leaves out is lost).
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = max.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
 }
 
 /// One task's published counters as the protocol reports them.
