@@ -109,8 +109,13 @@ impl DaemonConfig for SupervisorConfig {
     const DAEMON: &'static str = "supervisor";
 }
 
-/// A positive number of seconds, fractions allowed (`10`, `0.5`): what daemon keys
-/// ending in `.secs` take.
+/// Largest number of seconds a daemon `.secs` key accepts (about 31 years): deadlines
+/// computed from the clock with larger ones (times ten, for some) would overflow.
+pub const MAX_SECS: u64 = 1_000_000_000;
+
+/// A positive number of seconds, fractions allowed (`10`, `0.5`), at most [`MAX_SECS`]:
+/// what daemon keys ending in `.secs` take. `.inf`, `.nan`, negative and huge values
+/// are refused with an error naming the key (the loader adds it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Secs(Duration);
 
@@ -144,28 +149,42 @@ impl<'de> Deserialize<'de> for Secs {
         impl Visitor<'_> for V {
             type Value = Secs;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a positive number of seconds")
+                write!(f, "a positive number of seconds, at most {MAX_SECS}")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secs, E> {
+                // `{v}` of a huge float has hundreds of digits: `{v:e}` stays short.
+                let refuse = || E::custom(format!("expected {}, got {v:e}", Expect(&self)));
+                if !v.is_finite() || v <= 0.0 || v > MAX_SECS as f64 {
+                    return Err(refuse());
+                }
                 match Duration::try_from_secs_f64(v) {
                     Ok(d) if !d.is_zero() => Ok(Secs(d)),
-                    _ => Err(E::invalid_value(de::Unexpected::Float(v), &self)),
+                    _ => Err(refuse()),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secs, E> {
-                if v == 0 {
-                    return Err(E::invalid_value(de::Unexpected::Unsigned(v), &self));
+                if v == 0 || v > MAX_SECS {
+                    return Err(E::custom(format!("expected {}, got {v}", Expect(&self))));
                 }
                 Ok(Secs(Duration::from_secs(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secs, E> {
                 match u64::try_from(v) {
                     Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                    Err(_) => Err(E::custom(format!("expected {}, got {v}", Expect(&self)))),
                 }
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A visitor's `expecting` text, for messages written by hand.
+struct Expect<'a, V>(&'a V);
+
+impl<'de, V: Visitor<'de>> fmt::Display for Expect<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
     }
 }
 
