@@ -16,7 +16,8 @@ use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Slot};
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
+    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
+    WorkerSpec,
 };
 
 /// The worker spec file in a worker directory.
@@ -269,6 +270,11 @@ impl Daemon {
             assignment: a.clone(),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
+            logs: Some(WorkerLogs {
+                dir: dir.display().to_string(),
+                max_bytes: self.opts.worker_log_max_bytes,
+                files: self.opts.worker_log_files,
+            }),
         };
         let spec_path = dir.join(SPEC_FILE);
         let json = serde_json::to_vec_pretty(&spec)

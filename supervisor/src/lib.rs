@@ -53,6 +53,10 @@ pub struct SupervisorOpts {
     pub worker_start_timeout: Duration,
     /// SIGTERM → SIGKILL delay (`supervisor.worker.shutdown.sleep.secs`).
     pub shutdown_grace: Duration,
+    /// Size cap of each worker log file (`supervisor.worker.log.max.bytes`).
+    pub worker_log_max_bytes: u64,
+    /// Rotated files kept per worker log (`supervisor.worker.log.files`).
+    pub worker_log_files: u32,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -86,6 +90,8 @@ impl SupervisorOpts {
             worker_timeout: config.worker_timeout.duration(),
             worker_start_timeout: config.worker_start_timeout.duration(),
             shutdown_grace: config.worker_shutdown_sleep.duration(),
+            worker_log_max_bytes: config.worker_log_max_bytes,
+            worker_log_files: config.worker_log_files,
             clock: clock::system(),
         }
     }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod daemon;
 pub mod http;
+pub mod logs;
 pub(crate) mod net;
 pub mod protocol;
 pub mod resources;

@@ -88,6 +88,18 @@ pub struct SupervisorConfig {
     /// `supervisor.worker.shutdown.sleep.secs`: SIGTERM → SIGKILL delay.
     #[serde(rename = "supervisor.worker.shutdown.sleep.secs")]
     pub worker_shutdown_sleep: Secs,
+    /// `supervisor.worker.log.max.bytes`: a worker's `worker.log` (stderr and its log
+    /// lines) and `worker.out` (stdout) each rotate when they would pass this size.
+    #[serde(
+        rename = "supervisor.worker.log.max.bytes",
+        deserialize_with = "log_bytes"
+    )]
+    pub worker_log_max_bytes: u64,
+    /// `supervisor.worker.log.files`: rotated files kept per log beside the current
+    /// one (`worker.log.1` is the newest), so a worker's logs take at most
+    /// `(files + 1) * max.bytes` each.
+    #[serde(rename = "supervisor.worker.log.files", deserialize_with = "log_files")]
+    pub worker_log_files: u32,
 }
 
 impl Default for SupervisorConfig {
@@ -101,6 +113,8 @@ impl Default for SupervisorConfig {
             worker_timeout: Secs::from_secs(10),
             worker_start_timeout: Secs::from_secs(60),
             worker_shutdown_sleep: Secs::from_secs(3),
+            worker_log_max_bytes: 64 * 1024 * 1024,
+            worker_log_files: 4,
         }
     }
 }
@@ -202,6 +216,34 @@ fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> 
         }
     }
     d.deserialize_any(V)
+}
+
+/// An integer in `min..=max`, with an error that says so.
+fn in_range<'de, D: Deserializer<'de>>(d: D, min: u64, max: u64) -> Result<u64, D::Error> {
+    let v = serde_yaml::Value::deserialize(d)?;
+    match v.as_u64() {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => {
+            let shown = serde_yaml::to_string(&v).unwrap_or_default();
+            let shown: String = shown.trim().chars().take(40).collect();
+            Err(de::Error::custom(format!(
+                "expected an integer from {min} to {max}, got {shown}"
+            )))
+        }
+    }
+}
+
+/// A log file's size cap: 4 KiB to 1 TiB.
+fn log_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use crate::cluster::logs::MIN_BYTES;
+    in_range(d, MIN_BYTES, 1 << 40)
+}
+
+/// Rotated log files kept: 0 to 100.
+fn log_files<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use crate::cluster::logs::MAX_FILES;
+    // in range, so it fits
+    in_range(d, 0, u64::from(MAX_FILES)).map(|n| u32::try_from(n).unwrap_or(MAX_FILES))
 }
 
 /// A list of ports (1-65535), with errors that say so.
