@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod body;
+pub mod serve;
 mod supervisors;
 mod topologies;
 mod trident;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub max_request_bytes: usize,
     /// Largest accepted artifact.
     pub max_artifact_bytes: u64,
+    /// A JSON request body must arrive whole within this time.
+    pub body_timeout: std::time::Duration,
 }
 
 /// An error answer: a [`ClusterError`] rendered as JSON with its status.

@@ -40,6 +40,20 @@ pub struct NimbusConfig {
     /// rescheduling).
     #[serde(rename = "nimbus.monitor.freq.secs")]
     pub monitor_freq: Secs,
+    /// `nimbus.http.header.timeout.secs`: an HTTP client must send a request's head
+    /// within this time (and an idle connection is closed after it).
+    #[serde(rename = "nimbus.http.header.timeout.secs")]
+    pub http_header_timeout: Secs,
+    /// `nimbus.http.body.timeout.secs`: a request body that stops arriving for this
+    /// long fails; a JSON body must arrive whole within it.
+    #[serde(rename = "nimbus.http.body.timeout.secs")]
+    pub http_body_timeout: Secs,
+    /// `nimbus.http.max.connections`: most HTTP connections open at once (past it: 503).
+    #[serde(
+        rename = "nimbus.http.max.connections",
+        deserialize_with = "max_connections"
+    )]
+    pub http_max_connections: u64,
 }
 
 impl Default for NimbusConfig {
@@ -49,6 +63,9 @@ impl Default for NimbusConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 6627)),
             supervisor_timeout: Secs::from_secs(10),
             monitor_freq: Secs::from_secs(1),
+            http_header_timeout: Secs::from_secs(10),
+            http_body_timeout: Secs::from_secs(30),
+            http_max_connections: 1024,
         }
     }
 }
@@ -244,6 +261,11 @@ fn log_files<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     use crate::cluster::logs::MAX_FILES;
     // in range, so it fits
     in_range(d, 0, u64::from(MAX_FILES)).map(|n| u32::try_from(n).unwrap_or(MAX_FILES))
+}
+
+/// Most HTTP connections: 1 to 65536.
+fn max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    in_range(d, 1, 1 << 16)
 }
 
 /// A list of ports (1-65535), with errors that say so.
