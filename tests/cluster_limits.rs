@@ -165,3 +165,76 @@ streams:
     let (code, out, err) = cli(&url, &["kill", "chatty", "--wait", "0"]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `n` free ports on the IPv6 loopback, or `None` when it is unavailable.
+fn free_ipv6_ports(n: usize) -> Option<Vec<u16>> {
+    let holders: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("[::1]:0"))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    holders
+        .iter()
+        .map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect()
+}
+
+#[test]
+fn a_cluster_on_the_ipv6_loopback_counts_exactly() {
+    let Some(ports) = free_ipv6_ports(4) else {
+        println!("skipped: the IPv6 loopback [::1] is not available on this machine");
+        return;
+    };
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let _reaper = Reaper(root.clone());
+    // nimbus on [::1], supervisors reached at host ::1 (task locations `[::1]:port`).
+    let nimbus_dir = root.join("nimbus");
+    std::fs::create_dir_all(&nimbus_dir).unwrap();
+    let listen = format!("[::1]:{}", ports[0]);
+    let nimbus = std::process::Command::new(SQUALL)
+        .args(["nimbus", "--data"])
+        .arg(&nimbus_dir)
+        .args(["--listen", &listen])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(root.join("nimbus.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _nimbus = Daemon {
+        child: nimbus,
+        name: "nimbus".into(),
+    };
+    let url = format!("http://{listen}");
+    wait_for(LONG, "nimbus answering on [::1]", || {
+        http_get(&url, "/api/v1/health")
+            .contains("ok")
+            .then_some(())
+    });
+    let sups: Vec<Daemon> = [("sup1", ports[2]), ("sup2", ports[3])]
+        .into_iter()
+        .map(|(name, port)| {
+            start_supervisor_with(
+                &url,
+                &root.join(name),
+                &[port],
+                "supervisor.host: \"::1\"\n",
+            )
+        })
+        .collect();
+    wait_supervisors(&url, 2);
+    let (input, counts) = word_file(&root, 300);
+    let sink = root.join("sink.txt");
+    let file = root.join("wc.yaml");
+    std::fs::write(&file, wordcount_yaml("wc6", &input, &sink, 2)).unwrap();
+    let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "submit over IPv6 failed: {out}{err}");
+    let got = wait_for(LONG, "exact counts across two workers over [::1]", || {
+        let got = sink_counts(&sink);
+        (got == counts).then_some(got)
+    });
+    assert_eq!(got, counts);
+    let st = status(&url, "wc6").expect("status over IPv6");
+    assert_eq!(worker_pids(&st).len(), 2, "{st}");
+    drop(sups);
+}

@@ -1,6 +1,7 @@
 //! What crosses a process boundary: the worker process, its network links and wire
 //! codec, the client of nimbus's API, the daemon entry helpers and shipped resources.
 
+pub mod addr;
 pub mod client;
 pub mod daemon;
 pub mod http;
