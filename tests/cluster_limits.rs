@@ -238,3 +238,166 @@ fn a_cluster_on_the_ipv6_loopback_counts_exactly() {
     assert_eq!(worker_pids(&st).len(), 2, "{st}");
     drop(sups);
 }
+
+/// A small seeded generator (xorshift64*), so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// One hostile payload for a worker data port or nimbus's HTTP port.
+fn garbage(rng: &mut Rng, http: bool) -> Vec<u8> {
+    let kind = rng.below(6);
+    let mut out = match kind {
+        // Random bytes.
+        0 => {
+            let n = 1 + rng.below(64 * 1024) as usize;
+            rng.bytes(n)
+        }
+        // A length prefix far past any limit.
+        1 => {
+            let mut v = vec![0xff, 0xff, 0xff, 0xff, rng.next() as u8];
+            v.extend(rng.bytes(64));
+            v
+        }
+        // Half a frame, then close.
+        2 => {
+            let mut v = vec![200, 0, 0, 0, 1];
+            v.extend(rng.bytes(100));
+            v
+        }
+        // A handshake-sized frame of garbage.
+        3 => {
+            let mut v = vec![64, 0, 0, 0, 1];
+            v.extend(rng.bytes(64));
+            v
+        }
+        // Nothing at all.
+        4 => Vec::new(),
+        // Something that starts like HTTP.
+        _ => {
+            let mut v = b"POST /api/v1/topologies HTTP/1.1\r\ncontent-length: ".to_vec();
+            v.extend(rng.bytes(16));
+            v.extend(b"\r\n\r\n");
+            v
+        }
+    };
+    if http && rng.below(4) == 0 {
+        // A header line over hyper's limit.
+        out = b"GET /api/v1/health HTTP/1.1\r\nx: ".to_vec();
+        out.extend(std::iter::repeat_n(b'a', 512 * 1024));
+    }
+    out
+}
+
+/// Connect to `addr`, write `payload` (a failed write is fine: the peer may cut us
+/// short), then close.
+fn throw(addr: &str, payload: &[u8]) {
+    use std::io::Write;
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+        let _ = s.write_all(payload);
+    }
+}
+
+#[test]
+fn garbage_on_every_listening_port_leaves_the_cluster_serving() {
+    let seed: u64 = std::env::var("SQUALL_GARBAGE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0f_9a7b_a9e5);
+    println!("garbage seed {seed} (set SQUALL_GARBAGE_SEED to replay)");
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let _reaper = Reaper(root.clone());
+    let ports = free_ports(3);
+    let (nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &[]);
+    let sups = [
+        start_supervisor(&url, &root.join("sup1"), &ports[1..2]),
+        start_supervisor(&url, &root.join("sup2"), &ports[2..3]),
+    ];
+    wait_supervisors(&url, 2);
+    let (input, counts) = word_file(&root, 2000);
+    let sink = root.join("sink.txt");
+    let file = root.join("wc.yaml");
+    std::fs::write(&file, split_sink_yaml("wc", &input, &sink, 2)).unwrap();
+    let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "submit failed: {out}{err}");
+    let mut pids = wait_for(LONG, "2 running workers", || {
+        let pids = worker_pids(&status(&url, "wc")?);
+        (pids.len() == 2).then_some(pids)
+    });
+    pids.sort();
+
+    // Every listening port: nimbus's HTTP port and both workers' data ports.
+    let targets = [
+        (format!("127.0.0.1:{}", ports[0]), true),
+        (format!("127.0.0.1:{}", ports[1]), false),
+        (format!("127.0.0.1:{}", ports[2]), false),
+    ];
+    let mut rng = Rng(seed | 1);
+    for round in 0..40 {
+        for (addr, http) in &targets {
+            throw(addr, &garbage(&mut rng, *http));
+        }
+        if round % 10 == 0 {
+            assert!(
+                http_get(&url, "/api/v1/health").contains("ok"),
+                "nimbus stopped answering /health after {round} rounds of garbage"
+            );
+        }
+    }
+
+    // Every word of the input reaches the sink (at least once: a replay on a loaded
+    // machine may repeat one), with the same two workers (none restarted).
+    wait_for(LONG, "every word in the sink after the garbage", || {
+        let got = sink_word_totals(&sink);
+        counts
+            .iter()
+            .all(|(w, n)| got.get(w).copied().unwrap_or(0) >= *n)
+            .then_some(())
+    });
+    let mut now = worker_pids(&status(&url, "wc").expect("status"));
+    now.sort();
+    assert_eq!(now, pids, "a worker was restarted");
+    assert!(http_get(&url, "/api/v1/health").contains("ok"));
+    for d in sups.iter().chain([&nimbus]) {
+        assert!(alive(d.pid()), "{} died", d.name);
+    }
+    // Each garbage connection was logged as such.
+    let worker_logs: String = ["sup1", "sup2"]
+        .iter()
+        .zip(&ports[1..])
+        .map(|(s, p)| {
+            let dir = root.join(s).join("workers").join(p.to_string());
+            std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        worker_logs.contains("refusing connection: handshake failed"),
+        "no handshake error logged by the workers:\n{}",
+        &worker_logs[..worker_logs.len().min(4000)]
+    );
+    let nimbus_log = std::fs::read_to_string(root.join("nimbus.nimbus.log")).unwrap_or_default();
+    assert!(
+        nimbus_log.contains("malformed request"),
+        "no malformed-request warning in nimbus's log"
+    );
+    let (code, out, err) = cli(&url, &["kill", "wc", "--wait", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
