@@ -319,7 +319,7 @@ fn garbage_on_every_listening_port_leaves_the_cluster_serving() {
     let seed: u64 = std::env::var("SQUALL_GARBAGE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0f_9a7b_a9e5);
+        .unwrap_or(0x5eed_0f9a_7ba9_e5e5);
     println!("garbage seed {seed} (set SQUALL_GARBAGE_SEED to replay)");
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
@@ -400,4 +400,38 @@ fn garbage_on_every_listening_port_leaves_the_cluster_serving() {
     );
     let (code, out, err) = cli(&url, &["kill", "wc", "--wait", "0"]);
     assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_worker_process_writes_its_output_into_its_rotated_log_files() {
+    // A spec with log settings but no assignment: the worker fails at once, and its
+    // last words ("error: worker spec ...") must be in worker.log, not on the stderr
+    // the supervisor gave it.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let spec = dir.path().join("worker.json");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"{{"logs": {{"dir": "{}", "max_bytes": 4096, "files": 1}}}}"#,
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(SQUALL)
+        .args(["worker", "--spec"])
+        .arg(&spec)
+        .env("SQUALL_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "output escaped the log files: {stderr}");
+    let log = std::fs::read_to_string(logs.join("worker.log")).unwrap_or_default();
+    assert!(
+        log.contains("error: worker spec") && log.contains("missing field"),
+        "worker.log: {log:?}"
+    );
+    assert!(logs.join("worker.out").exists());
 }

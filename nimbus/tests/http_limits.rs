@@ -88,12 +88,11 @@ async fn a_trickled_request_head_is_cut() {
             break;
         }
         let mut byte = [0u8; 1];
-        match tokio::time::timeout(Duration::from_millis(100), slow.read(&mut byte)).await {
-            Ok(Ok(0) | Err(_)) => {
-                cut = true;
-                break;
-            }
-            _ => {}
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(100), slow.read(&mut byte)).await
+        {
+            cut = true;
+            break;
         }
     }
     assert!(cut, "a head trickled for 10 s was not cut");

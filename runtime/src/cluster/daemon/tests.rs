@@ -272,3 +272,40 @@ fn huge_topology_defaults_in_a_daemon_file_are_refused() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn worker_log_and_http_limits_are_bounded() {
+    let s: SupervisorConfig = parse("").unwrap().daemon(&()).unwrap();
+    assert_eq!(s.worker_log_max_bytes, 64 * 1024 * 1024);
+    assert_eq!(s.worker_log_files, 4);
+    let n: NimbusConfig = parse("").unwrap().daemon(&()).unwrap();
+    assert_eq!(n.http_header_timeout.duration(), Duration::from_secs(10));
+    assert_eq!(n.http_body_timeout.duration(), Duration::from_secs(30));
+    assert_eq!(n.http_max_connections, 1024);
+    for (text, expected) in [
+        (
+            "supervisor.worker.log.max.bytes: 100\n",
+            "expected an integer from 4096 to 1099511627776, got 100",
+        ),
+        (
+            "supervisor.worker.log.max.bytes: .inf\n",
+            "expected an integer from 4096 to 1099511627776, got .inf",
+        ),
+        (
+            "supervisor.worker.log.files: 101\n",
+            "expected an integer from 0 to 100, got 101",
+        ),
+        (
+            "nimbus.http.max.connections: 0\n",
+            "expected an integer from 1 to 65536, got 0",
+        ),
+        (
+            "nimbus.http.header.timeout.secs: .nan\n",
+            "expected a positive number of seconds",
+        ),
+    ] {
+        let errs = errors(text);
+        assert_eq!(errs.len(), 1, "{text}: {errs:?}");
+        assert!(errs[0].contains(expected), "{text}: {errs:?}");
+    }
+}
