@@ -113,6 +113,42 @@ fn supervisor_refuses_a_wrong_type_with_file_line_and_expected_type() {
     assert!(!data.exists());
 }
 
+#[test]
+fn nimbus_refuses_infinite_and_huge_seconds_instead_of_panicking() {
+    // Before the bound, 18446744073709551615 was accepted and nimbus panicked at its first
+    // deadline ("overflow when multiplying duration by scalar").
+    for value in ["18446744073709551615", ".inf", "1e300"] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bad.yaml");
+        std::fs::write(
+            &config,
+            format!("nimbus.listen: 127.0.0.1:0\nnimbus.supervisor.timeout.secs: {value}\n"),
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        let run = squall(
+            &[
+                "nimbus",
+                "--config",
+                config.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ],
+            TIMEOUT,
+        );
+        assert_eq!(run.code, Some(2), "{value}: {}", run.stderr);
+        let at = format!("{}:2:33: nimbus.supervisor.timeout.secs:", config.display());
+        assert!(run.stderr.contains(&at), "{value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("at most 1000000000"),
+            "{value}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{value}: {}", run.stderr);
+        assert!(!data.exists());
+    }
+}
+
 /// A daemon process, SIGTERMed and reaped when dropped.
 struct Daemon(Child);
 

@@ -366,6 +366,57 @@ spouts:
 }
 
 #[test]
+fn huge_config_value_is_refused_naming_the_key() {
+    // Before the bound this validated, and `squall local` then panicked with "overflow
+    // when adding duration to instant".
+    let yaml = "\
+name: t
+config:
+  topology.message.timeout.secs: 9223372036854775807  # <-
+spouts:
+  - id: s
+    className: RandomSentenceSpout
+";
+    assert_one_error(
+        yaml,
+        "9223372036854775807",
+        &[
+            "config.topology.message.timeout.secs",
+            "expected at most 31536000",
+        ],
+    );
+    let yaml = "\
+name: t
+spouts:
+  - id: s
+    className: RandomSentenceSpout
+    config:
+      topology.executor.receive.buffer.size: 9223372036854775807  # <-
+";
+    assert_one_error(
+        yaml,
+        "9223372036854775807",
+        &["topology.executor.receive.buffer.size", "expected at most"],
+    );
+    let yaml = "\
+name: t
+config:
+  topology.stats.sample.rate: .inf  # <-
+spouts:
+  - id: s
+    className: RandomSentenceSpout
+";
+    assert_one_error(
+        yaml,
+        ".inf",
+        &[
+            "config.topology.stats.sample.rate",
+            "expected a number in (0, 1]",
+        ],
+    );
+}
+
+#[test]
 fn unknown_component_key() {
     let yaml = "\
 name: t

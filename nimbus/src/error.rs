@@ -80,6 +80,9 @@ pub enum ClusterError {
     /// The body is over the size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The request did not arrive in time (a body sent too slowly).
+    #[error("{0}")]
+    Timeout(String),
     /// Storage failed: the operation was not applied.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -106,6 +109,7 @@ impl ClusterError {
             | ClusterError::Conflict(_)
             | ClusterError::NotAssigned(_) => 409,
             ClusterError::TooLarge(_) => 413,
+            ClusterError::Timeout(_) => 408,
             ClusterError::Store(_) | ClusterError::Internal(_) => 500,
         }
     }

@@ -61,6 +61,9 @@ pub struct NimbusOpts {
     pub max_request_bytes: usize,
     /// Largest accepted artifact upload (larger: 413).
     pub max_artifact_bytes: u64,
+    /// The HTTP server's limits: header and body timeouts, most connections
+    /// (`nimbus.http.*`).
+    pub http: api::serve::HttpLimits,
     /// How long `<artifact> validate` may run before the submission is refused.
     pub validate_timeout: Duration,
     /// How submissions are validated (`None`: by running their artifact,
@@ -94,6 +97,11 @@ impl NimbusOpts {
             monitor_interval: config.monitor_freq.duration(),
             max_request_bytes: 4 * 1024 * 1024,
             max_artifact_bytes: squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES,
+            http: api::serve::HttpLimits {
+                header_timeout: config.http_header_timeout.duration(),
+                body_timeout: config.http_body_timeout.duration(),
+                max_connections: usize::try_from(config.http_max_connections).unwrap_or(usize::MAX),
+            },
             validate_timeout: Duration::from_secs(30),
             validator: None,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
@@ -198,6 +206,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         max_request_bytes: opts.max_request_bytes,
         max_artifact_bytes: opts.max_artifact_bytes,
         parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
+        body_timeout: opts.http.body_timeout,
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(
@@ -207,14 +216,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         stop_rx.clone(),
     ));
     let app = api::router(state);
-    let mut server_stop = stop_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(api::serve::serve(listener, app, opts.http, stop_rx));
     tracing::info!(%addr, data_dir = %dir.display(), "nimbus started");
     Ok(NimbusHandle {
         addr,

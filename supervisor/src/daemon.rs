@@ -25,7 +25,8 @@ use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
+    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
+    WorkerSpec,
 };
 
 /// The worker spec file in a worker directory.
@@ -349,6 +350,11 @@ impl Daemon {
             orphan_grace_ms: Some(
                 u64::try_from(self.opts.orphan_grace.as_millis()).unwrap_or(u64::MAX),
             ),
+            logs: Some(WorkerLogs {
+                dir: dir.display().to_string(),
+                max_bytes: self.opts.worker_log_max_bytes,
+                files: self.opts.worker_log_files,
+            }),
         };
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;

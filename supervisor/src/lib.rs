@@ -73,6 +73,10 @@ pub struct SupervisorOpts {
     /// supervisor restarted on the same data directory within it adopts the worker
     /// (`supervisor.worker.orphan.grace.secs`).
     pub orphan_grace: Duration,
+    /// Size cap of each worker log file (`supervisor.worker.log.max.bytes`).
+    pub worker_log_max_bytes: u64,
+    /// Rotated files kept per worker log (`supervisor.worker.log.files`).
+    pub worker_log_files: u32,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -111,6 +115,8 @@ impl SupervisorOpts {
             retry_backoff: slot::RETRY_BACKOFF,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
             orphan_grace: config.worker_orphan_grace.duration(),
+            worker_log_max_bytes: config.worker_log_max_bytes,
+            worker_log_files: config.worker_log_files,
             clock: clock::system(),
         }
     }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use squall_runtime::cluster::logs::{LOG_FILE, OUT_FILE};
 
 /// How to start one worker.
 #[derive(Debug, Clone)]
@@ -139,8 +140,10 @@ impl Launcher for OsLauncher {
             .args(&spec.args)
             .current_dir(&spec.dir)
             .stdin(Stdio::null())
-            .stdout(log_file(&spec.dir, "worker.out")?)
-            .stderr(log_file(&spec.dir, "worker.log")?)
+            // Until the worker captures them itself into rotated files (see
+            // `squall_runtime::cluster::logs`), and for good if it cannot.
+            .stdout(log_file(&spec.dir, OUT_FILE)?)
+            .stderr(log_file(&spec.dir, LOG_FILE)?)
             .process_group(0)
             .spawn()?;
         let pid = child.id();

@@ -1,6 +1,8 @@
 //! Request bodies: read with a size limit (413 past it), parsed as JSON (400 naming the
 //! problem and its line and column).
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_LENGTH;
@@ -14,12 +16,25 @@ use crate::error::ClusterError;
 /// so that a client still sending gets the answer rather than a reset connection.
 const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Read all of `body`, refusing it when it is longer than `limit` bytes.
+/// Read all of `body` within `timeout`, refusing it when it is longer than `limit`
+/// bytes or arrives too slowly (a client trickling a body must not hold a connection
+/// and its buffer for ever).
 pub async fn read_limited(
     body: Body,
     limit: usize,
     declared: Option<u64>,
+    timeout: Duration,
 ) -> Result<Bytes, ClusterError> {
+    match tokio::time::timeout(timeout, read_all(body, limit, declared)).await {
+        Ok(read) => read,
+        Err(_) => Err(ClusterError::Timeout(format!(
+            "the request body did not arrive within {timeout:?}"
+        ))),
+    }
+}
+
+/// Read all of `body`, refusing it when it is longer than `limit` bytes.
+async fn read_all(body: Body, limit: usize, declared: Option<u64>) -> Result<Bytes, ClusterError> {
     let too_large = || {
         ClusterError::TooLarge(format!(
             "request body is larger than the limit of {limit} bytes"
@@ -32,8 +47,7 @@ pub async fn read_limited(
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| ClusterError::bad_request(format!("cannot read the request body: {e}")))?;
+        let frame = frame.map_err(body_error)?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
                 drain(body, DRAIN_BYTES).await;
@@ -43,6 +57,21 @@ pub async fn read_limited(
         }
     }
     Ok(Bytes::from(buf))
+}
+
+/// What a failed read of a request body is answered with: 408 when it stopped arriving
+/// (see [`super::serve`]), else 400.
+pub fn body_error(e: axum::Error) -> ClusterError {
+    let message = format!("cannot read the request body: {e}");
+    let inner = e.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+    while let Some(err) = source {
+        if err.is::<super::serve::BodyTimeout>() {
+            return ClusterError::Timeout(message);
+        }
+        source = err.source();
+    }
+    ClusterError::bad_request(message)
 }
 
 /// Read and drop up to `max` more bytes of `body`.
@@ -102,7 +131,13 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for JsonBody<T>
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let declared = declared_length(&req);
-        let bytes = read_limited(req.into_body(), state.max_request_bytes, declared).await?;
+        let bytes = read_limited(
+            req.into_body(),
+            state.max_request_bytes,
+            declared,
+            state.body_timeout,
+        )
+        .await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ClusterError::bad_request(
                 "the request body is empty: a JSON object is expected",
@@ -122,7 +157,13 @@ impl<T: DeserializeOwned + Default + Send + 'static> FromRequest<AppState> for O
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let declared = declared_length(&req);
-        let bytes = read_limited(req.into_body(), state.max_request_bytes, declared).await?;
+        let bytes = read_limited(
+            req.into_body(),
+            state.max_request_bytes,
+            declared,
+            state.body_timeout,
+        )
+        .await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }

@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod body;
+pub mod serve;
 mod supervisors;
 mod topologies;
 mod trident;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub max_artifact_bytes: u64,
     /// Bounds the parsing work running at once ([`off_thread`]).
     pub parsers: Arc<Semaphore>,
+    /// A JSON request body must arrive whole within this time.
+    pub body_timeout: std::time::Duration,
 }
 
 /// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.

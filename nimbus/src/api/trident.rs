@@ -51,7 +51,13 @@ pub async fn put_meta(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let bytes = read_limited(req.into_body(), MAX_META_BODY_BYTES, declared).await?;
+    let bytes = read_limited(
+        req.into_body(),
+        MAX_META_BODY_BYTES,
+        declared,
+        state.body_timeout,
+    )
+    .await?;
     let put: TridentMetaPut = serde_json::from_slice(&bytes)
         .map_err(|e| ClusterError::bad_request(format!("invalid trident metadata body: {e}")))?;
     blocking(&state, move |c| c.put_trident_meta(&name, &key, &put)).await?;

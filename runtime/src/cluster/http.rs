@@ -10,10 +10,15 @@ use crate::cluster::protocol::{
     IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
 };
 
-/// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`] and
-/// gives up after `timeout`.
+/// Longest wait for a TCP connection to nimbus (less when the whole request has less).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`],
+/// gives up connecting after [`CONNECT_TIMEOUT`] and gives up on the whole request
+/// (connecting, sending, the answer's head and body) after `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .timeout(timeout)
         .default_headers(version_headers())
         .build()
@@ -44,5 +49,35 @@ pub fn check_answer(resp: &reqwest::Response) -> Result<(), IncompatibleVersion>
     match resp.headers().get(VERSION_HEADER) {
         None => Ok(()),
         Some(v) => check_version(v.to_str().ok()).map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A server that accepts and never answers cannot hold a client past its timeout.
+    #[tokio::test]
+    async fn a_silent_server_is_given_up_on_after_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1/health", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                open.push(s);
+            }
+        });
+        let http = client(Duration::from_millis(300)).unwrap();
+        let start = std::time::Instant::now();
+        let err = http.get(&url).send().await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        held.abort();
     }
 }

@@ -23,6 +23,8 @@ use crate::api::ids::TaskId;
 const STDERR_LINES: usize = 20;
 /// Longest stderr line kept.
 const STDERR_LINE_BYTES: usize = 500;
+/// Longest piece of a stderr line logged at once (a longer line is logged in pieces).
+const STDERR_LOG_LINE_BYTES: usize = 16 * 1024;
 
 /// Whether the executor should apply `ev` now (else it waits for the next urgent one, an
 /// input, or the ticker): emits nobody waits for, logs and metrics can wait.
@@ -221,12 +223,19 @@ pub(crate) fn write_loop(
     }
 }
 
+/// Log each line of a subprocess's stderr (into the worker's log, which rotates: see
+/// [`crate::cluster::logs`]) and keep the last ones for the error report. A line longer
+/// than [`STDERR_LOG_LINE_BYTES`] is logged in pieces: memory stays bounded whatever the
+/// subprocess writes.
 pub(crate) fn log_stderr(stderr: impl Read, label: &str, pid: u32, tail: &Mutex<VecDeque<String>>) {
     let mut r = BufReader::new(stderr);
     let mut line = Vec::new();
     loop {
         line.clear();
-        match r.read_until(b'\n', &mut line) {
+        match (&mut r)
+            .take(STDERR_LOG_LINE_BYTES as u64)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -247,5 +256,43 @@ pub(crate) fn log_stderr(stderr: impl Read, label: &str, pid: u32, tail: &Mutex<
             t.pop_front();
         }
         t.push_back(keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A subprocess writing an endless line to stderr: logged in pieces as it comes
+    /// (before, the line was buffered whole, without bound, until its end).
+    #[test]
+    fn an_endless_stderr_line_is_logged_in_bounded_pieces() {
+        let (read, mut write) = std::io::pipe().unwrap();
+        let tail = std::sync::Arc::new(Mutex::new(VecDeque::new()));
+        let logger = {
+            let tail = tail.clone();
+            std::thread::spawn(move || log_stderr(read, "chatty", 1, &tail))
+        };
+        // 4 MiB without a newline; the pipe stays open.
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            write.write_all(&chunk).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tail.lock().unwrap().len() < STDERR_LINES {
+            assert!(
+                Instant::now() < deadline,
+                "an unterminated 4 MiB stderr line was not logged in pieces within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        write.write_all(b"\nfinal words\n").unwrap();
+        drop(write);
+        logger.join().unwrap();
+        let tail = tail.lock().unwrap();
+        assert_eq!(tail.back().map(String::as_str), Some("final words"));
+        assert!(tail.iter().all(|l| l.len() <= STDERR_LINE_BYTES + 3));
     }
 }

@@ -67,6 +67,9 @@ pub struct KeySpec {
     pub ty: KeyType,
     /// Default (`Null` = unset).
     pub default: KeyDefault,
+    /// Largest integer accepted (integer types only): a duration or a size past it
+    /// would overflow a clock or an allocation, so it is refused at validation.
+    pub max: u64,
     /// What it does.
     pub doc: &'static str,
 }
@@ -103,84 +106,110 @@ pub const TOPOLOGY_SHELLBOLT_MAX_PENDING: &str = "topology.shellbolt.max.pending
 /// The topology's resources directory: multi-lang subprocesses run there.
 pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
 
+/// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
+/// computed from the clock would overflow.
+pub const MAX_SECS: u64 = 365 * 24 * 3600;
+/// Largest number of milliseconds a `.millis` key accepts (a day).
+pub const MAX_MILLIS: u64 = 24 * 3600 * 1000;
+/// Largest queue or pending-message bound: queues of this many slots are allocated up
+/// front.
+pub const MAX_QUEUE: u64 = 1 << 22;
+/// Largest number of tuples in one batch between executors.
+pub const MAX_BATCH: u64 = 1 << 16;
+/// Largest number of workers or acker tasks.
+pub const MAX_PARALLELISM: u64 = 1 << 16;
+
 /// Every key the runtime reads, with its default. README's config table follows this.
 pub const KNOWN_KEYS: &[KeySpec] = &[
     KeySpec {
         key: TOPOLOGY_WORKERS,
         ty: KeyType::Positive,
         default: KeyDefault::Int(1),
+        max: MAX_PARALLELISM,
         doc: "worker processes (local mode runs everything in one process)",
     },
     KeySpec {
         key: TOPOLOGY_ACKER_EXECUTORS,
         ty: KeyType::OptionalNonNegative,
         default: KeyDefault::Null,
+        max: MAX_PARALLELISM,
         doc: "acker tasks; null = one per worker, 0 = acking off (spouts are acked at emit)",
     },
     KeySpec {
         key: TOPOLOGY_MESSAGE_TIMEOUT_SECS,
         ty: KeyType::Positive,
         default: KeyDefault::Int(30),
+        max: MAX_SECS,
         doc: "a tuple tree not completed in this time fails at its spout",
     },
     KeySpec {
         key: TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS,
         ty: KeyType::Bool,
         default: KeyDefault::Bool(true),
+        max: 0,
         doc: "false disables message timeouts (tests only)",
     },
     KeySpec {
         key: TOPOLOGY_MAX_SPOUT_PENDING,
         ty: KeyType::OptionalPositive,
         default: KeyDefault::Null,
+        max: MAX_QUEUE,
         doc: "most un-acked messages per spout task; null = no limit",
     },
     KeySpec {
         key: TOPOLOGY_TICK_TUPLE_FREQ_SECS,
         ty: KeyType::OptionalPositive,
         default: KeyDefault::Null,
+        max: MAX_SECS,
         doc: "send each bolt task a tick tuple this often; per component or topology-wide",
     },
     KeySpec {
         key: TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE,
         ty: KeyType::Positive,
         default: KeyDefault::Int(32768),
+        max: MAX_QUEUE,
         doc: "capacity of an executor's receive queue, in tuples (bounds memory per executor)",
     },
     KeySpec {
         key: TOPOLOGY_PRODUCER_BATCH_SIZE,
         ty: KeyType::Positive,
         default: KeyDefault::Int(1000),
+        max: MAX_BATCH,
         doc: "tuples per batch between executors (a batch is also sent when the sender idles)",
     },
     KeySpec {
         key: TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS,
         ty: KeyType::NonNegative,
         default: KeyDefault::Int(1),
+        max: MAX_MILLIS,
         doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
     },
     KeySpec {
         key: TOPOLOGY_STATS_SAMPLE_RATE,
         ty: KeyType::Fraction,
         default: KeyDefault::Float(0.05),
+        max: 0,
         doc: "fraction of tracked spout messages whose complete latency is measured (1 = all)",
     },
     KeySpec {
         key: TOPOLOGY_TRIDENT_BATCH_EMIT_INTERVAL_MILLIS,
         ty: KeyType::NonNegative,
         default: KeyDefault::Int(500),
+        max: MAX_MILLIS,
         doc: "Trident: least time between the starts of two new batches",
     },
     KeySpec {
         key: TOPOLOGY_DEBUG,
         ty: KeyType::Bool,
         default: KeyDefault::Bool(false),
+        max: 0,
         doc: "log every emitted tuple at debug level",
     },
     KeySpec {
         key: TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
         ty: KeyType::Positive,
         default: KeyDefault::Int(30),
+        max: MAX_SECS,
         doc: "a multi-lang subprocess silent this long (no heartbeat answer, no reply) is \
               considered hung: killed, its tuples failed, restarted",
     },
@@ -188,32 +217,52 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         key: TOPOLOGY_SHELLBOLT_MAX_PENDING,
         ty: KeyType::Positive,
         default: KeyDefault::Int(100),
+        max: MAX_QUEUE,
         doc: "tuples a shell bolt queues for its subprocess before execute blocks",
     },
     KeySpec {
         key: TOPOLOGY_RESOURCES_DIR,
         ty: KeyType::OptionalString,
         default: KeyDefault::Null,
+        max: 0,
         doc: "working directory of multi-lang subprocesses; null = the topology file's \
               directory under `squall local`, else the current directory",
     },
 ];
 
-fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
+fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
     let int = v.as_i64();
-    let ok = match ty {
-        KeyType::Positive => int.is_some_and(|i| i >= 1),
-        KeyType::NonNegative => int.is_some_and(|i| i >= 0),
-        KeyType::OptionalPositive => v.is_null() || int.is_some_and(|i| i >= 1),
-        KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(|i| i >= 0),
+    // Integers past the key's maximum are refused like any other bad value; a
+    // non-finite float never passes (`.inf` is not an integer, nor in (0, 1]).
+    let small = |i: i64| u64::try_from(i).is_ok_and(|i| i <= spec.max);
+    let ok = match spec.ty {
+        KeyType::Positive => int.is_some_and(|i| i >= 1 && small(i)),
+        KeyType::NonNegative => int.is_some_and(small),
+        KeyType::OptionalPositive => v.is_null() || int.is_some_and(|i| i >= 1 && small(i)),
+        KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(small),
         KeyType::Bool => v.is_bool(),
-        KeyType::Fraction => v.as_f64().is_some_and(|f| f > 0.0 && f <= 1.0),
+        KeyType::Fraction => v
+            .as_f64()
+            .is_some_and(|f| f.is_finite() && f > 0.0 && f <= 1.0),
         KeyType::OptionalString => v.is_null() || v.is_string(),
     };
     if ok {
         return Ok(());
     }
-    let want = match ty {
+    let integer = matches!(
+        spec.ty,
+        KeyType::Positive
+            | KeyType::NonNegative
+            | KeyType::OptionalPositive
+            | KeyType::OptionalNonNegative
+    );
+    if integer && let Some(n) = v.as_u64().filter(|n| *n > spec.max) {
+        return Err(format!(
+            "expected at most {} (larger values overflow a clock or an allocation), got {n}",
+            spec.max
+        ));
+    }
+    let want = match spec.ty {
         KeyType::Positive => "an integer >= 1",
         KeyType::NonNegative => "an integer >= 0",
         KeyType::OptionalPositive => "an integer >= 1 or null",
@@ -223,7 +272,11 @@ fn check_value(ty: KeyType, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::OptionalString => "a string or null",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
-    Err(format!("expected {want}, got {}", got.trim()))
+    let got = got.trim();
+    // A huge float prints with hundreds of digits: show its start.
+    let shown: String = got.chars().take(40).collect();
+    let ellipsis = if shown.len() < got.len() { "..." } else { "" };
+    Err(format!("expected {want}, got {shown}{ellipsis}"))
 }
 
 /// The known key `key`, if the runtime knows it.
@@ -254,7 +307,7 @@ pub fn check_config(map: &ConfigMap) -> Vec<(String, String)> {
         .iter()
         .filter_map(|spec| {
             let v = map.get(spec.key)?;
-            check_value(spec.ty, v)
+            check_value(spec, v)
                 .err()
                 .map(|m| (spec.key.to_string(), m))
         })
@@ -322,7 +375,7 @@ impl Config {
             return serde_yaml::Value::Null;
         };
         match self.map.get(key) {
-            Some(v) if check_value(spec.ty, v).is_ok() => v.clone(),
+            Some(v) if check_value(spec, v).is_ok() => v.clone(),
             _ => spec.default.value(),
         }
     }
@@ -438,7 +491,7 @@ mod tests {
     fn every_default_passes_its_own_check() {
         for spec in KNOWN_KEYS {
             assert!(
-                check_value(spec.ty, &spec.default.value()).is_ok(),
+                check_value(spec, &spec.default.value()).is_ok(),
                 "{}",
                 spec.key
             );
@@ -457,6 +510,59 @@ mod tests {
         let s = Config::from_map(map("topology.stats.sample.rate: 2")).settings();
         assert_eq!(s.stats_sample_rate, 0.05);
         assert_eq!(s.receive_buffer_size, 32768);
+    }
+
+    #[test]
+    fn non_finite_and_huge_values_are_refused_naming_the_key() {
+        let errs = check_config(&map("topology.message.timeout.secs: .inf\n\
+             topology.tick.tuple.freq.secs: 9223372036854775807\n\
+             topology.executor.receive.buffer.size: 9223372036854775807\n\
+             topology.producer.batch.size: 1e300\n\
+             topology.batch.flush.interval.millis: 18446744073709551615\n\
+             topology.stats.sample.rate: .nan\n\
+             topology.subprocess.timeout.secs: 31536001\n\
+             topology.max.spout.pending: -.inf"));
+        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                TOPOLOGY_MESSAGE_TIMEOUT_SECS,
+                TOPOLOGY_MAX_SPOUT_PENDING,
+                TOPOLOGY_TICK_TUPLE_FREQ_SECS,
+                TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE,
+                TOPOLOGY_PRODUCER_BATCH_SIZE,
+                TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS,
+                TOPOLOGY_STATS_SAMPLE_RATE,
+                TOPOLOGY_SUBPROCESS_TIMEOUT_SECS,
+            ],
+            "{errs:?}"
+        );
+        let msg = |k: &str| &errs.iter().find(|(key, _)| key == k).unwrap().1;
+        assert_eq!(
+            msg(TOPOLOGY_MESSAGE_TIMEOUT_SECS),
+            "expected an integer >= 1, got .inf"
+        );
+        assert!(
+            msg(TOPOLOGY_TICK_TUPLE_FREQ_SECS)
+                .starts_with("expected at most 31536000 (larger values overflow"),
+            "{errs:?}"
+        );
+        assert!(
+            msg(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS).ends_with("got 18446744073709551615"),
+            "{errs:?}"
+        );
+        assert!(msg(TOPOLOGY_PRODUCER_BATCH_SIZE).len() < 100, "{errs:?}");
+        // The limits themselves are accepted.
+        let at_max: String = KNOWN_KEYS
+            .iter()
+            .filter(|s| s.max > 0)
+            .map(|s| format!("{}: {}\n", s.key, s.max))
+            .collect();
+        assert_eq!(check_config(&map(&at_max)), Vec::new());
+        // A bad value never reaches the settings: the default does.
+        let s =
+            Config::from_map(map("topology.message.timeout.secs: 9223372036854775807")).settings();
+        assert_eq!(s.message_timeout_secs, 30);
     }
 
     #[test]

@@ -45,6 +45,20 @@ pub struct NimbusConfig {
     /// before their submission).
     #[serde(rename = "nimbus.artifact.gc.grace.secs")]
     pub artifact_gc_grace: Secs,
+    /// `nimbus.http.header.timeout.secs`: an HTTP client must send a request's head
+    /// within this time (and an idle connection is closed after it).
+    #[serde(rename = "nimbus.http.header.timeout.secs")]
+    pub http_header_timeout: Secs,
+    /// `nimbus.http.body.timeout.secs`: a request body that stops arriving for this
+    /// long fails; a JSON body must arrive whole within it.
+    #[serde(rename = "nimbus.http.body.timeout.secs")]
+    pub http_body_timeout: Secs,
+    /// `nimbus.http.max.connections`: most HTTP connections open at once (past it: 503).
+    #[serde(
+        rename = "nimbus.http.max.connections",
+        deserialize_with = "max_connections"
+    )]
+    pub http_max_connections: u64,
 }
 
 impl Default for NimbusConfig {
@@ -55,6 +69,9 @@ impl Default for NimbusConfig {
             supervisor_timeout: Secs::from_secs(10),
             monitor_freq: Secs::from_secs(1),
             artifact_gc_grace: Secs::from_secs(3600),
+            http_header_timeout: Secs::from_secs(10),
+            http_body_timeout: Secs::from_secs(30),
+            http_max_connections: 1024,
         }
     }
 }
@@ -107,6 +124,18 @@ pub struct SupervisorConfig {
     /// restarted on the same data directory within it adopts the worker.
     #[serde(rename = "supervisor.worker.orphan.grace.secs")]
     pub worker_orphan_grace: Secs,
+    /// `supervisor.worker.log.max.bytes`: a worker's `worker.log` (stderr and its log
+    /// lines) and `worker.out` (stdout) each rotate when they would pass this size.
+    #[serde(
+        rename = "supervisor.worker.log.max.bytes",
+        deserialize_with = "log_bytes"
+    )]
+    pub worker_log_max_bytes: u64,
+    /// `supervisor.worker.log.files`: rotated files kept per log beside the current
+    /// one (`worker.log.1` is the newest), so a worker's logs take at most
+    /// `(files + 1) * max.bytes` each.
+    #[serde(rename = "supervisor.worker.log.files", deserialize_with = "log_files")]
+    pub worker_log_files: u32,
 }
 
 impl Default for SupervisorConfig {
@@ -123,6 +152,8 @@ impl Default for SupervisorConfig {
             download_idle_timeout: Secs::from_secs(30),
             artifact_gc_grace: Secs::from_secs(600),
             worker_orphan_grace: Secs::from_secs(30),
+            worker_log_max_bytes: 64 * 1024 * 1024,
+            worker_log_files: 4,
         }
     }
 }
@@ -131,8 +162,13 @@ impl DaemonConfig for SupervisorConfig {
     const DAEMON: &'static str = "supervisor";
 }
 
-/// A positive number of seconds, fractions allowed (`10`, `0.5`): what daemon keys
-/// ending in `.secs` take.
+/// Largest number of seconds a daemon `.secs` key accepts (about 31 years): deadlines
+/// computed from the clock with larger ones (times ten, for some) would overflow.
+pub const MAX_SECS: u64 = 1_000_000_000;
+
+/// A positive number of seconds, fractions allowed (`10`, `0.5`), at most [`MAX_SECS`]:
+/// what daemon keys ending in `.secs` take. `.inf`, `.nan`, negative and huge values
+/// are refused with an error naming the key (the loader adds it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Secs(Duration);
 
@@ -166,28 +202,42 @@ impl<'de> Deserialize<'de> for Secs {
         impl Visitor<'_> for V {
             type Value = Secs;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a positive number of seconds")
+                write!(f, "a positive number of seconds, at most {MAX_SECS}")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secs, E> {
+                // `{v}` of a huge float has hundreds of digits: `{v:e}` stays short.
+                let refuse = || E::custom(format!("expected {}, got {v:e}", Expect(&self)));
+                if !v.is_finite() || v <= 0.0 || v > MAX_SECS as f64 {
+                    return Err(refuse());
+                }
                 match Duration::try_from_secs_f64(v) {
                     Ok(d) if !d.is_zero() => Ok(Secs(d)),
-                    _ => Err(E::invalid_value(de::Unexpected::Float(v), &self)),
+                    _ => Err(refuse()),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secs, E> {
-                if v == 0 {
-                    return Err(E::invalid_value(de::Unexpected::Unsigned(v), &self));
+                if v == 0 || v > MAX_SECS {
+                    return Err(E::custom(format!("expected {}, got {v}", Expect(&self))));
                 }
                 Ok(Secs(Duration::from_secs(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secs, E> {
                 match u64::try_from(v) {
                     Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                    Err(_) => Err(E::custom(format!("expected {}, got {v}", Expect(&self)))),
                 }
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A visitor's `expecting` text, for messages written by hand.
+struct Expect<'a, V>(&'a V);
+
+impl<'de, V: Visitor<'de>> fmt::Display for Expect<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
     }
 }
 
@@ -205,6 +255,39 @@ fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> 
         }
     }
     d.deserialize_any(V)
+}
+
+/// An integer in `min..=max`, with an error that says so.
+fn in_range<'de, D: Deserializer<'de>>(d: D, min: u64, max: u64) -> Result<u64, D::Error> {
+    let v = serde_yaml::Value::deserialize(d)?;
+    match v.as_u64() {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => {
+            let shown = serde_yaml::to_string(&v).unwrap_or_default();
+            let shown: String = shown.trim().chars().take(40).collect();
+            Err(de::Error::custom(format!(
+                "expected an integer from {min} to {max}, got {shown}"
+            )))
+        }
+    }
+}
+
+/// A log file's size cap: 4 KiB to 1 TiB.
+fn log_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use crate::cluster::logs::MIN_BYTES;
+    in_range(d, MIN_BYTES, 1 << 40)
+}
+
+/// Rotated log files kept: 0 to 100.
+fn log_files<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use crate::cluster::logs::MAX_FILES;
+    // in range, so it fits
+    in_range(d, 0, u64::from(MAX_FILES)).map(|n| u32::try_from(n).unwrap_or(MAX_FILES))
+}
+
+/// Most HTTP connections: 1 to 65536.
+fn max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    in_range(d, 1, 1 << 16)
 }
 
 /// A list of ports (1-65535), with errors that say so.

@@ -217,3 +217,96 @@ fn a_key_given_twice_is_refused() {
     assert!(errs[0].starts_with("squall.yaml:2:"), "{errs:?}");
     assert!(errs[0].contains("duplicate"), "{errs:?}");
 }
+
+#[test]
+fn non_finite_and_huge_seconds_are_refused_naming_the_key() {
+    for (value, shown) in [
+        (".inf", "got inf"),
+        ("-.inf", "got -inf"),
+        (".nan", "got NaN"),
+        ("-1", "got -1"),
+        ("-0.5", "got -5e-1"),
+        ("1e300", "got 1e300"),
+        ("1e18", "got 1e18"),
+        ("18446744073709551615", "got 18446744073709551615"),
+        ("1000000001", "got 1000000001"),
+    ] {
+        for key in [
+            "nimbus.supervisor.timeout.secs",
+            "supervisor.worker.timeout.secs",
+        ] {
+            let errs = errors(&format!("{key}: {value}\n"));
+            assert_eq!(errs.len(), 1, "{key}: {value}: {errs:?}");
+            assert!(
+                errs[0].starts_with(&format!("squall.yaml:1:{}: {key}: ", key.len() + 3)),
+                "{key}: {value}: {errs:?}"
+            );
+            assert!(
+                errs[0].contains("expected a positive number of seconds, at most 1000000000"),
+                "{key}: {value}: {errs:?}"
+            );
+            assert!(errs[0].contains(shown), "{key}: {value}: {errs:?}");
+            // no float with hundreds of digits in the message
+            assert!(errs[0].len() < 200, "{errs:?}");
+        }
+    }
+    let n: NimbusConfig = parse("nimbus.supervisor.timeout.secs: 1000000000\n")
+        .unwrap()
+        .daemon(&())
+        .unwrap();
+    assert_eq!(n.supervisor_timeout.duration().as_secs(), MAX_SECS);
+}
+
+#[test]
+fn huge_topology_defaults_in_a_daemon_file_are_refused() {
+    let errs = errors("topology.message.timeout.secs: 9223372036854775807\n");
+    assert_eq!(
+        errs,
+        [
+            "squall.yaml:1:32: topology.message.timeout.secs: expected at most 31536000 \
+             (larger values overflow a clock or an allocation), got 9223372036854775807"
+        ]
+    );
+    let errs = errors("topology.stats.sample.rate: .nan\n");
+    assert!(
+        errs[0].starts_with("squall.yaml:1:29: topology.stats.sample.rate: expected a number"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn worker_log_and_http_limits_are_bounded() {
+    let s: SupervisorConfig = parse("").unwrap().daemon(&()).unwrap();
+    assert_eq!(s.worker_log_max_bytes, 64 * 1024 * 1024);
+    assert_eq!(s.worker_log_files, 4);
+    let n: NimbusConfig = parse("").unwrap().daemon(&()).unwrap();
+    assert_eq!(n.http_header_timeout.duration(), Duration::from_secs(10));
+    assert_eq!(n.http_body_timeout.duration(), Duration::from_secs(30));
+    assert_eq!(n.http_max_connections, 1024);
+    for (text, expected) in [
+        (
+            "supervisor.worker.log.max.bytes: 100\n",
+            "expected an integer from 4096 to 1099511627776, got 100",
+        ),
+        (
+            "supervisor.worker.log.max.bytes: .inf\n",
+            "expected an integer from 4096 to 1099511627776, got .inf",
+        ),
+        (
+            "supervisor.worker.log.files: 101\n",
+            "expected an integer from 0 to 100, got 101",
+        ),
+        (
+            "nimbus.http.max.connections: 0\n",
+            "expected an integer from 1 to 65536, got 0",
+        ),
+        (
+            "nimbus.http.header.timeout.secs: .nan\n",
+            "expected a positive number of seconds",
+        ),
+    ] {
+        let errs = errors(text);
+        assert_eq!(errs.len(), 1, "{text}: {errs:?}");
+        assert!(errs[0].contains(expected), "{text}: {errs:?}");
+    }
+}

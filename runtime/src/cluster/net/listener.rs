@@ -228,6 +228,16 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, life: Sender<()>) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
+        if conns.open.len() >= shared.cfg.max_connections {
+            shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                peer = %addr,
+                max = shared.cfg.max_connections,
+                "refusing a connection: the connection limit is reached"
+            );
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
         conns.open.insert(id, handle);
         conns.readers.retain(|r| !r.is_finished());
         let s = shared.clone();

@@ -54,6 +54,10 @@ pub(crate) use route::{Route, TaskRouter};
 #[cfg(test)]
 pub(crate) use {listener::ListenerStats, remote::LinkState, remote::LinkStats};
 
+/// Largest handshake frame accepted, either way: a connection that has not shown it is
+/// a worker of the topology cannot make this side buffer more.
+pub(crate) const MAX_HANDSHAKE: usize = 64 * 1024;
+
 /// Tuning of connections.
 #[derive(Debug, Clone)]
 pub(crate) struct NetConfig {
@@ -64,8 +68,10 @@ pub(crate) struct NetConfig {
     pub(crate) queue_capacity: usize,
     /// A writer stops coalescing queued envelopes into one write at this many bytes.
     pub(crate) burst_bytes: usize,
-    /// Longest wait for the peer's handshake.
+    /// Longest wait for the peer's whole handshake (a client trickling it is cut).
     pub(crate) handshake_timeout: Duration,
+    /// Most incoming connections open at once; past it a new one is closed at once.
+    pub(crate) max_connections: usize,
     /// Longest wait for a TCP connect.
     pub(crate) connect_timeout: Duration,
     /// First reconnect delay; doubles up to `backoff_max`.
@@ -83,6 +89,7 @@ impl Default for NetConfig {
             queue_capacity: 1024,
             burst_bytes: 256 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             connect_timeout: Duration::from_secs(2),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),

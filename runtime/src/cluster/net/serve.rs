@@ -2,12 +2,13 @@
 //! and route envelopes until the peer closes, sends something corrupt, or the listener
 //! stops.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::listener::Shared;
-use super::{NetError, Peer};
+use super::{MAX_HANDSHAKE, NetError, Peer};
 use crate::cluster::wire::{self, FrameReader, WireError};
 
 /// Why a connection ended.
@@ -53,10 +54,14 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, mut peer: Peer, id: u64)
 fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer) -> End {
     let cfg = &shared.cfg;
     let identity = &shared.identity;
-    if let Err(e) = stream.set_read_timeout(Some(cfg.handshake_timeout)) {
-        return End::Refused(e.into());
-    }
-    let mut frames = FrameReader::new(stream, cfg.max_frame);
+    let deadline = Instant::now() + cfg.handshake_timeout;
+    let mut frames = FrameReader::new(
+        Deadline {
+            stream,
+            until: Some(deadline),
+        },
+        MAX_HANDSHAKE,
+    );
     let theirs = match frames.next_frame() {
         Ok(Some(frame)) => match wire::decode_handshake(frame) {
             Ok(h) => h,
@@ -72,6 +77,8 @@ fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer) -> End {
     if let Err(e) = answer(shared, stream) {
         return End::Refused(e);
     }
+    frames.get_mut().until = None;
+    frames.set_max_frame(cfg.max_frame);
     shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%peer, "accepted connection");
     loop {
@@ -101,6 +108,30 @@ fn answer(shared: &Shared, mut stream: &TcpStream) -> Result<(), NetError> {
     stream.write_all(&hello)?;
     stream.set_read_timeout(None)?;
     Ok(())
+}
+
+/// The stream, read until a deadline (the handshake's: a per-read timeout alone lets a
+/// client trickle a byte at a time for ever), or without one.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Option<Instant>,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(until) = self.until {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    ErrorKind::TimedOut,
+                    "the handshake did not arrive in time",
+                ));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
 }
 
 /// Errors that mean the peer went away rather than sent something wrong.

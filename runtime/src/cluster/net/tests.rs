@@ -399,3 +399,87 @@ fn task_router_delivers_by_task() {
     assert_eq!(lens(&a_inbox.rx), [2, 1]);
     assert_eq!(lens(&b_inbox.rx), [1, 101]);
 }
+
+/// A listener with this config.
+fn listen_with(cfg: NetConfig) -> (Listener, Receiver<Envelope>) {
+    let (tx, rx) = bounded(64);
+    let route = move |env: Envelope| {
+        let _ = tx.send(env);
+    };
+    let l = Listener::bind(
+        loopback(),
+        identity("topo", "receiver"),
+        cfg,
+        Arc::new(route),
+    );
+    (l.unwrap(), rx)
+}
+
+#[test]
+fn a_trickled_handshake_is_cut_at_the_handshake_deadline() {
+    let (listener, rx) = listen_with(NetConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..config()
+    });
+    let raw = TcpStream::connect(listener.local_addr()).unwrap();
+    // A header announcing a 1000-byte handshake, then a byte every 20 ms: each read
+    // makes progress, so only a deadline for the whole handshake cuts it.
+    (&raw).write_all(&[0xe8, 0x03, 0, 0, 0x01]).unwrap();
+    let start = Instant::now();
+    let mut cut = false;
+    for _ in 0..250 {
+        if (&raw).write_all(&[0x20]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if listener.stats().refused == 1 {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a handshake trickled for 5 s was not cut");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_closed_by_server(&raw);
+    let good = connect(&listener, "topo");
+    ping(&good, &rx, 1);
+}
+
+#[test]
+fn a_handshake_longer_than_64_kib_is_refused_before_it_is_read() {
+    let (listener, _rx) = listen_with(config());
+    let raw = TcpStream::connect(listener.local_addr()).unwrap();
+    // 1 MiB announced (under the 16 MiB frame limit of a connected peer).
+    (&raw).write_all(&[0, 0, 0x10, 0, 0x01]).unwrap();
+    let start = Instant::now();
+    assert_closed_by_server(&raw);
+    // Before: the listener buffered towards 1 MiB until the 10 s handshake timeout.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(listener.stats().refused, 1);
+}
+
+#[test]
+fn past_the_connection_limit_a_new_connection_is_closed() {
+    let (listener, rx) = listen_with(NetConfig {
+        max_connections: 2,
+        ..config()
+    });
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(listener.local_addr()).unwrap())
+        .collect();
+    let extra = TcpStream::connect(listener.local_addr()).unwrap();
+    assert_closed_by_server(&extra);
+    assert_eq!(listener.stats().refused, 1);
+    // Once an idle connection goes, a worker connects again.
+    drop(idle);
+    let good = connect(&listener, "topo");
+    ping(&good, &rx, 1);
+}

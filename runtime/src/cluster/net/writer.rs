@@ -12,13 +12,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 
 use super::listener::lock;
 use super::remote::{LinkState, Shared};
-use super::{Identity, NetConfig, NetError};
+use super::{Identity, MAX_HANDSHAKE, NetConfig, NetError};
 use crate::cluster::wire::{self, FrameReader, HEADER_LEN, Handshake, WireError};
 use crate::engine::backoff::{Backoff, Failures};
 use crate::engine::transfer::{Envelope, Inbox};
-
-/// Largest handshake frame accepted.
-const MAX_HANDSHAKE: usize = 64 * 1024;
 
 /// Send our handshake on a fresh connection and check the peer's answer.
 pub(super) fn client_handshake(

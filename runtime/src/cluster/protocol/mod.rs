@@ -24,7 +24,7 @@ pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash, MAX_ARTIFACT_BYTES
 pub use stats::{ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerStats};
 pub use status::{SlotState, TopologyStatus};
 pub use supervisor::{
-    Executor, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerReport, WorkerSpec,
+    Executor, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport, WorkerSpec,
 };
 pub use version::{
     COMPATIBLE_VERSIONS, IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,

@@ -104,7 +104,8 @@ impl SlotAssignment {
 /// What `<artifact> worker --spec FILE` reads: written by the supervisor next to the
 /// worker as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+// Unknown fields are ignored, not refused: a newer supervisor may add optional fields
+// (orphan watch, logs) that a worker built against an older runtime does without.
 pub struct WorkerSpec {
     /// Nimbus base URL.
     pub nimbus: String,
@@ -130,4 +131,22 @@ pub struct WorkerSpec {
     /// restarted within it adopts the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan_grace_ms: Option<u64>,
+    /// Where and how the worker keeps its stdout and stderr (rotated files); `None`:
+    /// they stay where the supervisor pointed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<WorkerLogs>,
+}
+
+/// A worker's log files: its stderr (with its own log lines) goes to `worker.log` and
+/// its stdout to `worker.out` in `dir`; each file is rotated when it would pass
+/// `max_bytes`, keeping `files` older files (`worker.log.1` the newest of them), so a
+/// worker never holds more than `(files + 1) * max_bytes` per stream on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLogs {
+    /// The directory of the log files (the worker's directory).
+    pub dir: String,
+    /// Largest size of one log file, in bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept beside the current one.
+    pub files: u32,
 }

@@ -123,6 +123,17 @@ impl<R: Read> FrameReader<R> {
         &self.inner
     }
 
+    /// The underlying stream, mutably (reading from it directly loses frame sync).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// Change the largest payload accepted from the next frame on (e.g. a small one for
+    /// a handshake, then the full size).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
+
     /// Give back the underlying stream; buffered bytes of a partial frame are lost.
     pub fn into_inner(self) -> R {
         self.inner

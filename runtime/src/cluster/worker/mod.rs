@@ -92,6 +92,8 @@ fn my_executors(plan: &TaskPlan, a: &SlotAssignment) -> Result<Vec<ExecutorPlan>
 
 /// Run a worker from its spec file until SIGTERM; returns the exit code.
 pub fn run(registry: &Registry, spec_path: &Path) -> i32 {
+    // Dropped last: what is printed below still reaches the log files.
+    let _logs = crate::cluster::logs::capture_worker(spec_path);
     match start_and_wait(registry, spec_path, None) {
         Ok(()) => 0,
         Err(e) => {
