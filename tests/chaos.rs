@@ -386,3 +386,50 @@ fn trident_store_write_errors_replay_batches_and_commit_each_once() {
     let got = kill_and_dump(&c, "tw", &store);
     assert_eq!(got, expected, "exact counts despite store write errors");
 }
+
+#[test]
+fn a_killed_supervisor_leaves_no_worker_emitting_and_loses_nothing() {
+    let mut chaos = Chaos::new("supervisor_killed");
+    let mut c = cluster_with(
+        "nimbus.supervisor.timeout.secs: 3\nnimbus.monitor.freq.secs: 0.5\n",
+        "supervisor.worker.orphan.grace.secs: 2\n",
+    );
+    let lines = input_lines(&chaos);
+    let (input, expected) = word_file(&c.root, lines);
+    let sink = c.root.join("sink.txt");
+    submit(&c, &acked_split_yaml("wc", &input, &sink));
+    let st = wait_running(&c, "wc", 2);
+    wait_for(LONG, "words flowing", || {
+        (sink_len(&sink) > 0).then_some(())
+    });
+    strike_after(chaos.pause(0, 800));
+    // A supervisor that runs a worker (both do, unless nimbus put both on one).
+    let ids = c.supervisor_ids();
+    let running_on: Vec<usize> = (0..2)
+        .filter(|i| !worker_pids_of(&st, &ids[*i]).is_empty())
+        .collect();
+    let victim = chaos.pick(&running_on);
+    let victim_dir = c.root.join(["sup1", "sup2"][victim]);
+    let orphans: Vec<i32> = processes_under(&victim_dir)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(!orphans.is_empty(), "the victim runs a worker: {st}");
+    let killed_at = Instant::now();
+    c.sups[victim].kill9();
+    // The orphans outlive their supervisor for the grace (2 s), then exit by themselves:
+    // no worker of a dead supervisor keeps emitting beside its replacement.
+    assert_no_processes_under(&victim_dir, Duration::from_secs(15));
+    println!(
+        "the dead supervisor's {} workers exited {:?} after it",
+        orphans.len(),
+        killed_at.elapsed()
+    );
+    // Nimbus moved the slots to the survivor, and every word still arrives.
+    wait_for(LONG, "both workers on the surviving supervisor", || {
+        let st = status(&c.url, "wc")?;
+        (worker_pids_of(&st, &ids[1 - victim]).len() == 2 && worker_pids(&st).len() == 2)
+            .then_some(())
+    });
+    wait_at_least_once(&sink, &expected);
+}

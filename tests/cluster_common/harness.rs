@@ -13,18 +13,21 @@ use super::*;
 pub const LONG: Duration = Duration::from_secs(90);
 
 /// Nimbus plus two supervisors with two slots each.
+/// Fields drop in order: the supervisors stop their workers, then nimbus stops, then
+/// the reaper looks for leftovers, and only then is the directory deleted.
 pub struct Cluster {
-    _dir: tempfile::TempDir,
     /// The cluster's temp dir: `nimbus/`, `sup1/`, `sup2/`, inputs and sinks.
     pub root: PathBuf,
     /// Nimbus's base URL.
     pub url: String,
-    /// The nimbus process.
-    pub nimbus: Daemon,
     /// The supervisors (`sup1`, `sup2`).
     pub sups: Vec<Daemon>,
+    /// The nimbus process.
+    pub nimbus: Daemon,
     /// After the daemons: kills any worker they left behind.
     _reaper: Reaper,
+    /// After the daemons and the reaper: nothing runs from it any more.
+    _dir: tempfile::TempDir,
     /// Last: released after the daemons above are stopped.
     _serial: std::sync::MutexGuard<'static, ()>,
 }
