@@ -302,3 +302,25 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_header_announcing_a_large_frame_costs_memory_only_as_its_bytes_arrive() {
+    // A peer announces 16 MiB and sends 1 000 bytes, then stops (here: the stream ends).
+    let mut stream = (DEFAULT_MAX_FRAME as u32).to_le_bytes().to_vec();
+    stream.push(2);
+    stream.extend(std::iter::repeat_n(0u8, 1000));
+    let mut r = FrameReader::new(&stream[..], DEFAULT_MAX_FRAME);
+    assert!(matches!(
+        r.next_frame(),
+        Err(WireError::UnexpectedEof { .. })
+    ));
+    assert!(
+        r.buffer_capacity() <= 128 * 1024,
+        "{} bytes buffered for 1 005 received",
+        r.buffer_capacity()
+    );
+    // A frame that does arrive whole is read whatever its size.
+    let big = raw(2, &vec![7u8; 3 << 20]);
+    let mut r = FrameReader::new(&big[..], DEFAULT_MAX_FRAME);
+    assert_eq!(r.next_frame().unwrap().map(<[u8]>::len), Some(big.len()));
+}

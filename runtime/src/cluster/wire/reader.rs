@@ -11,7 +11,8 @@ const MIN_BUF: usize = 64 * 1024;
 ///
 /// Reads in large chunks (several small frames per `read` call) and checks each
 /// header's length against the maximum frame size before buffering the payload, so a
-/// corrupt or hostile length never makes it allocate more than `max_frame` bytes.
+/// corrupt or hostile length never makes it allocate more than `max_frame` bytes; the
+/// buffer grows only as the payload's bytes arrive.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     inner: R,
@@ -95,7 +96,10 @@ impl<R: Read> FrameReader<R> {
             self.filled -= self.pos;
             self.pos = 0;
         }
-        let want = need.max(MIN_BUF);
+        // Grow towards `need` no faster than bytes arrive (at most doubling what is
+        // buffered): a header announcing a large frame costs memory only once its
+        // bytes come, so idle or lying peers hold little each.
+        let want = need.max(MIN_BUF).min(self.filled.max(MIN_BUF) * 2);
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
@@ -132,6 +136,11 @@ impl<R: Read> FrameReader<R> {
     /// a handshake, then the full size).
     pub fn set_max_frame(&mut self, max_frame: usize) {
         self.max_frame = max_frame;
+    }
+
+    /// Bytes the reader's buffer holds room for (memory it keeps for this stream).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// Give back the underlying stream; buffered bytes of a partial frame are lost.
