@@ -13,12 +13,18 @@ use crate::cluster::protocol::{
 /// Longest wait for a TCP connection to nimbus (less when the whole request has less).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an idle pooled connection is kept for reuse: shorter than nimbus's default
+/// `nimbus.http.header.timeout.secs` (10 s), after which nimbus closes an idle
+/// connection, so a request is not sent on a connection nimbus is closing.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`],
 /// gives up connecting after [`CONNECT_TIMEOUT`] and gives up on the whole request
 /// (connecting, sending, the answer's head and body) after `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .timeout(timeout)
         .default_headers(version_headers())
         .build()
@@ -31,6 +37,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
 pub fn download_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .default_headers(version_headers())
         .build()
 }
