@@ -46,6 +46,7 @@ async fn until_closed(s: &mut TcpStream) -> String {
 
 /// `/health` answers 200, on a new connection: a pooled one may be an idle keep-alive
 /// connection the server is closing at its header timeout right now.
+#[allow(clippy::unwrap_used)]
 async fn health_ok(n: &TestNimbus) {
     let fresh = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
