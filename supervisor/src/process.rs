@@ -203,6 +203,15 @@ mod tests {
                 dir: dir.path().to_path_buf(),
             })
             .unwrap();
+        // Until the child has exec'd, its command line is this test's (fork → exec).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let spec_arg = spec.display().to_string();
+        while !std::fs::read(format!("/proc/{}/cmdline", started.pid()))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&spec_arg))
+        {
+            assert!(std::time::Instant::now() < deadline, "the child never exec'd");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let other = dir.path().join("other.json");
         assert!(OsLauncher.find_orphan(dir.path(), &other).is_none());
         let mut found = OsLauncher
