@@ -38,7 +38,9 @@ impl AckerState {
         self.pending.len()
     }
 
-    /// Apply one message; returns the verdict when the tree is decided.
+    /// Apply one message; returns the verdict when the tree is decided. Inlined into
+    /// the acker loop (its hot path): left to itself the compiler may not.
+    #[inline]
     pub(crate) fn handle(&mut self, msg: AckMsg) -> Option<Completion> {
         let root = msg.root();
         // Init and ack update in place; fail and reset also restart the entry's expiry
