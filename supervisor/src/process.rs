@@ -209,7 +209,10 @@ mod tests {
         while !std::fs::read(format!("/proc/{}/cmdline", started.pid()))
             .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&spec_arg))
         {
-            assert!(std::time::Instant::now() < deadline, "the child never exec'd");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exec'd"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let other = dir.path().join("other.json");
