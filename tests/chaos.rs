@@ -53,6 +53,16 @@ impl Chaos {
         if self.long { long } else { ci }
     }
 
+    /// How long to wait for a run to finish after its faults: the long tier's inputs
+    /// take minutes in a debug build.
+    fn patience(&self) -> Duration {
+        if self.long {
+            Duration::from_secs(900)
+        } else {
+            LONG
+        }
+    }
+
     /// A random pause of `lo..hi` milliseconds.
     fn pause(&mut self, lo: u64, hi: u64) -> Duration {
         Duration::from_millis(self.rng.random_range(lo..hi))
@@ -66,7 +76,7 @@ impl Chaos {
 
 /// Lines of input: enough that the faults land while words flow.
 fn input_lines(chaos: &Chaos) -> usize {
-    if chaos.long { 400_000 } else { 30_000 }
+    if chaos.long { 200_000 } else { 30_000 }
 }
 
 /// The split-and-sink topology (every word written to `sink`, acked once flushed) with
@@ -79,10 +89,10 @@ fn acked_split_yaml(name: &str, input: &Path, sink: &Path) -> String {
 }
 
 /// Wait until every word reached the sink at least as often as it is in the input.
-fn wait_at_least_once(sink: &Path, expected: &BTreeMap<String, u64>) {
+fn wait_at_least_once(chaos: &Chaos, sink: &Path, expected: &BTreeMap<String, u64>) {
     let t = Instant::now();
     wait_for(
-        LONG,
+        chaos.patience(),
         "every word in the sink at least its number of times in the input",
         || {
             let got = sink_word_totals(sink);
@@ -102,8 +112,8 @@ fn sink_len(sink: &Path) -> u64 {
 
 /// Wait until `name`'s spout has acked at least `lines` tuples: every line's tree
 /// completed (failed trees were replayed until they did).
-fn wait_spout_acked(c: &Cluster, name: &str, spout: &str, lines: usize) {
-    wait_for(LONG, "the spout to ack every line", || {
+fn wait_spout_acked(chaos: &Chaos, c: &Cluster, name: &str, spout: &str, lines: usize) {
+    wait_for(chaos.patience(), "the spout to ack every line", || {
         let st = status(&c.url, name)?;
         (st["components"][spout]["acked"].as_f64()? >= lines as f64).then_some(())
     });
@@ -148,8 +158,8 @@ fn workers_killed_at_random_lose_no_acked_word() {
         });
     }
     println!("{kills} workers killed");
-    wait_at_least_once(&sink, &expected);
-    wait_spout_acked(&c, "wc", "lines", lines);
+    wait_at_least_once(&chaos, &sink, &expected);
+    wait_spout_acked(&chaos, &c, "wc", "lines", lines);
 }
 
 #[test]
@@ -186,14 +196,18 @@ fn trident_workers_killed_at_random_count_exactly() {
             kill_worker(*v);
         }
     }
-    wait_for(LONG, "every line committed after the kills", || {
-        let p = trident_progress(&c.url, "tw", input_len);
-        assert!(
-            p.committed >= last.committed,
-            "the committed txid went back from {last:?} to {p:?}"
-        );
-        p.done.then_some(())
-    });
+    wait_for(
+        chaos.patience(),
+        "every line committed after the kills",
+        || {
+            let p = trident_progress(&c.url, "tw", input_len);
+            assert!(
+                p.committed >= last.committed,
+                "the committed txid went back from {last:?} to {p:?}"
+            );
+            p.done.then_some(())
+        },
+    );
     let got = kill_and_dump(&c, "tw", &store);
     assert_eq!(
         got, expected,
@@ -246,7 +260,7 @@ fn nimbus_killed_workers_keep_processing_and_it_returns_with_every_topology() {
         pids.iter().chain(&endless_pids).all(|p| alive(*p)),
         "no worker was restarted because nimbus died"
     );
-    wait_at_least_once(&sink, &expected);
+    wait_at_least_once(&chaos, &sink, &expected);
     let st = status(&c.url, "wc").unwrap();
     assert_eq!(worker_pids(&st), pids, "the same workers run wc: {st}");
 }
@@ -272,8 +286,8 @@ fn workers_stopped_and_continued_lose_no_acked_word() {
         strike_after(chaos.pause(500, 6000));
         kill(Pid::from_raw(victim), Signal::SIGCONT).unwrap();
     }
-    wait_at_least_once(&sink, &expected);
-    wait_spout_acked(&c, "wc", "lines", lines);
+    wait_at_least_once(&chaos, &sink, &expected);
+    wait_spout_acked(&chaos, &c, "wc", "lines", lines);
     let st = status(&c.url, "wc").unwrap();
     assert_eq!(
         worker_pids(&st),
@@ -335,8 +349,8 @@ fn peer_connections_cut_mid_stream_lose_no_acked_word() {
         sink_len(&sink)
     );
     assert!(cut > 0, "no connection between the workers was cut");
-    wait_at_least_once(&sink, &expected);
-    wait_spout_acked(&c, "wc", "lines", lines);
+    wait_at_least_once(&chaos, &sink, &expected);
+    wait_spout_acked(&chaos, &c, "wc", "lines", lines);
     // The writers reconnected: no worker had to be restarted.
     let after = status(&c.url, "wc").unwrap();
     assert_eq!(worker_pids(&after), worker_pids(&st), "{after}");
@@ -431,5 +445,5 @@ fn a_killed_supervisor_leaves_no_worker_emitting_and_loses_nothing() {
         (worker_pids_of(&st, &ids[1 - victim]).len() == 2 && worker_pids(&st).len() == 2)
             .then_some(())
     });
-    wait_at_least_once(&sink, &expected);
+    wait_at_least_once(&chaos, &sink, &expected);
 }
