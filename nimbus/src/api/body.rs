@@ -122,6 +122,18 @@ async fn parse_body<T: DeserializeOwned + Send + 'static>(
     super::off_thread(state, move || parse(&bytes)).await
 }
 
+/// A JSON request's body, read within the request size cap and the body timeout.
+async fn read_json_request(req: Request, state: &AppState) -> Result<Bytes, ClusterError> {
+    let declared = declared_length(&req);
+    read_limited(
+        req.into_body(),
+        state.max_request_bytes,
+        declared,
+        state.body_timeout,
+    )
+    .await
+}
+
 /// A JSON request body of type `T`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -130,14 +142,7 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for JsonBody<T>
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let declared = declared_length(&req);
-        let bytes = read_limited(
-            req.into_body(),
-            state.max_request_bytes,
-            declared,
-            state.body_timeout,
-        )
-        .await?;
+        let bytes = read_json_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ClusterError::bad_request(
                 "the request body is empty: a JSON object is expected",
@@ -156,14 +161,7 @@ impl<T: DeserializeOwned + Default + Send + 'static> FromRequest<AppState> for O
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let declared = declared_length(&req);
-        let bytes = read_limited(
-            req.into_body(),
-            state.max_request_bytes,
-            declared,
-            state.body_timeout,
-        )
-        .await?;
+        let bytes = read_json_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
