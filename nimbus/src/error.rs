@@ -144,4 +144,7 @@ pub enum NimbusError {
     /// Another nimbus holds the data directory (or it cannot be locked).
     #[error(transparent)]
     Locked(#[from] squall_runtime::daemon::LockError),
+    /// The validation sandbox cannot be set up (its user does not exist, or is root).
+    #[error(transparent)]
+    Sandbox(#[from] crate::validate::sandbox::SandboxError),
 }

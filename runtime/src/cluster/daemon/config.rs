@@ -59,6 +59,11 @@ pub struct NimbusConfig {
         deserialize_with = "max_connections"
     )]
     pub http_max_connections: u64,
+    /// `nimbus.validate.user`: when nimbus runs as root, the unprivileged user a
+    /// submitted artifact's `validate` runs as (nimbus refuses to start if it does not
+    /// exist or is root). Ignored when nimbus does not run as root.
+    #[serde(rename = "nimbus.validate.user")]
+    pub validate_user: String,
 }
 
 impl Default for NimbusConfig {
@@ -72,6 +77,7 @@ impl Default for NimbusConfig {
             http_header_timeout: Secs::from_secs(10),
             http_body_timeout: Secs::from_secs(30),
             http_max_connections: 1024,
+            validate_user: "nobody".into(),
         }
     }
 }

@@ -1,0 +1,127 @@
+//! The validation sandbox through a real nimbus: a submitted artifact that prints its
+//! environment and tries to read nimbus's data directory gets nothing, and what it
+//! printed reaches the submitter; a nimbus whose validation user does not exist refuses
+//! to start.
+
+mod common;
+
+use common::{TestNimbus, YAML};
+use reqwest::StatusCode;
+
+/// Whether the test must be skipped because it needs root; says so.
+fn needs_root(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return false;
+    }
+    println!(
+        "skipped {test}: it needs root (nimbus validates as an unprivileged user only when \
+         root; as its own user the artifact could read the data directory)"
+    );
+    true
+}
+
+#[tokio::test]
+async fn an_artifact_sees_neither_nimbus_environment_nor_its_data_directory() {
+    if needs_root("an_artifact_sees_neither_nimbus_environment_nor_its_data_directory") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nimbus");
+    // A secret nimbus keeps, readable by anyone were the directory open to them.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("canary.token"), "canary-secret-5d1e\n").unwrap();
+    let n = TestNimbus::start(&data).await;
+    let data = data.display();
+    let artifact = format!(
+        "#!/bin/sh
+echo '--- env'
+env
+echo '--- end env'
+echo \"uid $(id -u)\"
+ls {data} 2>&1
+cat {data}/canary.token {data}/nimbus.redb {data}/admin.token 2>&1 | head -c 300
+ls {data}/artifacts 2>&1
+echo \"cwd $(pwd)\"
+exit 1
+"
+    );
+    let hash = n.upload(artifact.as_bytes()).await;
+    let (status, body) = n.submit("wc", YAML, &hash).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    // Its output reaches the submitter.
+    assert!(
+        error.contains("--- env") && error.contains("cwd /"),
+        "{error}"
+    );
+    // The environment is the sandbox's only.
+    let env: Vec<&str> = error
+        .split("--- env\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n--- end env").next())
+        .unwrap()
+        .lines()
+        .map(|l| l.split('=').next().unwrap())
+        .collect();
+    for name in &env {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "TMPDIR",
+                "SQUALL_VALIDATE",
+                "PWD",
+                "OLDPWD",
+                "SHLVL",
+                "_"
+            ]
+            .contains(name),
+            "nimbus's environment leaked ({name}): {error}"
+        );
+    }
+    assert!(error.contains("PATH=/usr/bin:/bin") && error.contains("SQUALL_VALIDATE=1"));
+    // Nothing of the data directory: not listed, not read.
+    assert!(!error.contains("canary-secret-5d1e"), "{error}");
+    assert!(!error.contains("nimbus.redb\n"), "{error}");
+    assert!(error.contains("Permission denied"), "{error}");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    assert!(error.contains(&format!("uid {}", nobody.uid)), "{error}");
+    // The scratch directory is outside the data directory and gone.
+    let cwd = error.lines().find_map(|l| l.strip_prefix("cwd ")).unwrap();
+    assert!(!cwd.starts_with(&data.to_string()), "{cwd}");
+    assert!(!std::path::Path::new(cwd).exists(), "{cwd} was left behind");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn nimbus_refuses_to_start_when_its_validation_user_does_not_exist() {
+    if needs_root("nimbus_refuses_to_start_when_its_validation_user_does_not_exist") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = common::opts(dir.path());
+    opts.validate_user = "squall-no-such-user".into();
+    let e = squall_nimbus::start(opts).await.unwrap_err().to_string();
+    assert!(
+        e.contains("nimbus.validate.user 'squall-no-such-user' does not exist"),
+        "{e}"
+    );
+    let mut opts = common::opts(dir.path());
+    opts.validate_user = "root".into();
+    let e = squall_nimbus::start(opts).await.unwrap_err().to_string();
+    assert!(e.contains("must not run as root"), "{e}");
+}
+
+#[tokio::test]
+async fn the_data_directory_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nimbus");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let n = TestNimbus::start(&data).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("nimbus.redb")), 0o600);
+    n.handle.shutdown().await.unwrap();
+}
