@@ -21,13 +21,14 @@ pub mod in_process;
 mod orphans;
 pub mod process;
 pub mod slot;
+pub mod worker_user;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
-use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
+use squall_runtime::daemon::{DataDirLock, SupervisorConfig, UidRange};
 use squall_runtime::engine::backoff::Backoff;
 use squall_runtime::engine::clock::{self, Clock};
 
@@ -77,6 +78,9 @@ pub struct SupervisorOpts {
     pub worker_log_max_bytes: u64,
     /// Rotated files kept per worker log (`supervisor.worker.log.files`).
     pub worker_log_files: u32,
+    /// When the supervisor runs as root, the uids its workers run under, one per
+    /// topology (`supervisor.worker.uid.range`); see [`worker_user`].
+    pub worker_uid_range: UidRange,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -117,6 +121,7 @@ impl SupervisorOpts {
             orphan_grace: config.worker_orphan_grace.duration(),
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
+            worker_uid_range: config.worker_uid_range,
             clock: clock::system(),
         }
     }
@@ -199,6 +204,13 @@ pub fn start_with(
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
+    if worker_user::isolating() {
+        worker_user::open_data_dir(&opts.data_dir, &lock_file).map_err(SupervisorError::Config)?;
+        tracing::info!(range = %opts.worker_uid_range,
+            "running as root: each topology's workers run under a uid of their own");
+    } else {
+        tracing::info!("not running as root: workers run as this supervisor's user");
+    }
     let id = load_id(&opts)?;
     let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;

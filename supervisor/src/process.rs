@@ -11,6 +11,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use squall_runtime::cluster::logs::{LOG_FILE, OUT_FILE};
 
+use crate::worker_user::WorkerUser;
+
 /// How to start one worker.
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
@@ -20,6 +22,9 @@ pub struct LaunchSpec {
     pub args: Vec<String>,
     /// Working directory (the worker's directory; logs go there).
     pub dir: PathBuf,
+    /// The uid and gid it runs under (`None`: the supervisor's own); see
+    /// [`crate::worker_user`]. The in-process launcher cannot change users and ignores it.
+    pub user: Option<WorkerUser>,
 }
 
 /// A running (or finished) worker process.
@@ -125,27 +130,40 @@ impl WorkerProcess for OsProcess {
     }
 }
 
-fn log_file(dir: &Path, name: &str) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
+/// A log file the worker's stdout or stderr goes to, owned by the worker's `user` (it
+/// rotates the file itself later).
+fn log_file(dir: &Path, name: &str, user: Option<WorkerUser>) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(name))
+        .open(dir.join(name))?;
+    if let Some(u) = user {
+        std::os::unix::fs::fchown(&file, Some(u.uid), Some(u.gid))?;
+    }
+    Ok(file)
 }
 
 impl Launcher for OsLauncher {
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>> {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(&spec.dir)?;
-        let child = Command::new(&spec.artifact)
+        let mut command = Command::new(&spec.artifact);
+        command
             .args(&spec.args)
             .current_dir(&spec.dir)
             .stdin(Stdio::null())
             // Until the worker captures them itself into rotated files (see
             // `squall_runtime::cluster::logs`), and for good if it cannot.
-            .stdout(log_file(&spec.dir, OUT_FILE)?)
-            .stderr(log_file(&spec.dir, LOG_FILE)?)
-            .process_group(0)
-            .spawn()?;
+            .stdout(log_file(&spec.dir, OUT_FILE, spec.user)?)
+            .stderr(log_file(&spec.dir, LOG_FILE, spec.user)?)
+            .process_group(0);
+        if let Some(u) = spec.user {
+            // In the child before exec, as root: supplementary groups dropped
+            // (setgroups(0) when no groups are given), then setgid, then setuid; its
+            // multi-lang subprocesses inherit them.
+            command.gid(u.gid).uid(u.uid);
+        }
+        let child = command.spawn()?;
         let pid = child.id();
         if let Err(e) = std::fs::write(spec.dir.join(PID_FILE), pid.to_string()) {
             tracing::warn!(pid, dir = %spec.dir.display(), "cannot record the worker's pid: {e}");
@@ -201,6 +219,7 @@ mod tests {
                     spec.display().to_string(),
                 ],
                 dir: dir.path().to_path_buf(),
+                user: None,
             })
             .unwrap();
         // Until the child has exec'd, its command line is this test's (fork → exec).
