@@ -111,6 +111,9 @@ pub(crate) struct Daemon {
     pub(crate) cut_off: watch::Receiver<bool>,
     /// The data directory's lock file (absolute), which workers watch.
     pub(crate) lock_file: PathBuf,
+    /// Whether workers run under uids of their own (the supervisor runs as root and its
+    /// launcher starts processes); see [`crate::worker_user`].
+    pub(crate) isolate: bool,
 }
 
 impl Daemon {
@@ -364,8 +367,8 @@ impl Daemon {
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;
         let launcher = self.launcher.clone();
         let artifact = prepared.artifact;
-        let user = self.worker_user(i, &a.topology)?;
-        let topology = a.topology.clone();
+        let user = self.worker_user(i, &a.topology_id)?;
+        let topology = a.topology_id.clone();
         let process = tokio::task::spawn_blocking(move || {
             let io = |e: std::io::Error| {
                 SupervisorError::Io(format!("worker dir {}: {e}", dir.display()))
@@ -400,15 +403,16 @@ impl Daemon {
         let pid = process.pid();
         tracing::info!(port, pid, topology = %a.topology, uid = user.map(|u| u.uid), "worker launched");
         self.workers[i].process = Some(process);
-        self.workers[i].run_as = user.map(|u| (a.topology.clone(), u.uid));
+        self.workers[i].run_as = user.map(|u| (a.topology_id.clone(), u.uid));
         Ok(pid)
     }
 
-    /// The uid and gid slot `i`'s worker of `topology` runs under: `None` when this
-    /// supervisor does not run as root; otherwise chosen by
+    /// The uid and gid slot `i`'s worker of the topology `topology` (its id, which
+    /// changes on resubmission) runs under: `None` when workers do not run under uids of
+    /// their own (not root, or workers on threads); otherwise chosen by
     /// [`worker_user::choose_uid`] against the other slots' running workers.
     fn worker_user(&self, i: usize, topology: &str) -> Result<Option<WorkerUser>, SupervisorError> {
-        if !worker_user::isolating() {
+        if !self.isolate {
             return Ok(None);
         }
         let others: Vec<(String, u32)> = self

@@ -81,6 +81,9 @@ pub struct SupervisorOpts {
     /// When the supervisor runs as root, the uids its workers run under, one per
     /// topology (`supervisor.worker.uid.range`); see [`worker_user`].
     pub worker_uid_range: UidRange,
+    /// Whether a supervisor running as root runs its workers as root
+    /// (`supervisor.worker.run.as.root`, off by default).
+    pub worker_run_as_root: bool,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -122,6 +125,7 @@ impl SupervisorOpts {
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
             worker_uid_range: config.worker_uid_range,
+            worker_run_as_root: config.worker_run_as_root,
             clock: clock::system(),
         }
     }
@@ -204,11 +208,19 @@ pub fn start_with(
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
-    if worker_user::isolating() {
+    let isolate =
+        worker_user::isolating() && launcher.runs_as_other_users() && !opts.worker_run_as_root;
+    if worker_user::isolating() && opts.worker_run_as_root {
+        tracing::warn!(
+            "supervisor.worker.run.as.root is set: workers run as root, so whoever may \
+             submit a topology is root on this host"
+        );
+    }
+    if isolate {
         worker_user::open_data_dir(&opts.data_dir, &lock_file).map_err(SupervisorError::Config)?;
         tracing::info!(range = %opts.worker_uid_range,
             "running as root: each topology's workers run under a uid of their own");
-    } else {
+    } else if launcher.runs_as_other_users() {
         tracing::info!("not running as root: workers run as this supervisor's user");
     }
     let id = load_id(&opts)?;
@@ -253,6 +265,7 @@ pub fn start_with(
         opts,
         cut_off: cut_off_rx,
         lock_file,
+        isolate,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));

@@ -75,7 +75,7 @@ impl Daemon {
                         // chosen around it.
                         self.workers[i].run_as = crate::worker_user::uid_of_process(pid)
                             .filter(|uid| *uid != 0)
-                            .map(|uid| (spec.assignment.topology.clone(), uid));
+                            .map(|uid| (spec.assignment.topology_id.clone(), uid));
                         let assignment = spec.assignment;
                         self.apply(i, Event::Adopted { assignment, pid }).await;
                         continue;

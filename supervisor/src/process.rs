@@ -53,6 +53,13 @@ pub trait Launcher: Send {
         let _ = (dir, spec);
         None
     }
+
+    /// Whether it runs workers under [`LaunchSpec::user`] (separate processes can; the
+    /// default, workers on threads of the supervisor, cannot). A supervisor running as
+    /// root gives workers uids of their own only with such a launcher.
+    fn runs_as_other_users(&self) -> bool {
+        false
+    }
 }
 
 /// The file in a worker directory where [`OsLauncher`] records the worker's pid.
@@ -144,6 +151,10 @@ fn log_file(dir: &Path, name: &str, user: Option<WorkerUser>) -> std::io::Result
 }
 
 impl Launcher for OsLauncher {
+    fn runs_as_other_users(&self) -> bool {
+        true
+    }
+
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>> {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(&spec.dir)?;

@@ -189,13 +189,18 @@ fn hand_over_in(mut dir: Dir, user: WorkerUser, depth: usize) -> std::io::Result
     Ok(())
 }
 
-/// Before a worker of `topology` uses the slot directory `dir`: if the directory last
-/// served another topology (its spec file says so, or there is none), remove what that
+/// Before a worker of the topology `topology_id` uses the slot directory `dir`: if the
+/// directory last served another topology, or another submission of the same name (its
+/// spec file says so, or there is none), remove what that
 /// one left there (spec, logs, heartbeat, secret), keeping `resources/`, just unpacked
 /// for this topology. Returns whether anything was removed.
-pub fn clear_other_topology(dir: &Path, spec_file: &str, topology: &str) -> std::io::Result<bool> {
+pub fn clear_other_topology(
+    dir: &Path,
+    spec_file: &str,
+    topology_id: &str,
+) -> std::io::Result<bool> {
     let same = crate::orphans::read_spec(&dir.join(spec_file))
-        .is_ok_and(|spec| spec.assignment.topology == topology);
+        .is_ok_and(|spec| spec.assignment.topology_id == topology_id);
     if same {
         return Ok(false);
     }
@@ -245,6 +250,58 @@ mod tests {
         assert_eq!(choose_uid(range, "c-3", &held).unwrap(), seen[2]);
         let e = choose_uid(range, "e-5", &held).unwrap_err();
         assert!(e.contains("no uid left"), "{e}");
+    }
+
+    #[test]
+    fn another_topology_s_leftovers_are_cleared_and_the_same_one_s_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = dir.path();
+        let spec = |topology_id: &str| {
+            let mut v: serde_json::Value = serde_json::json!({
+                "nimbus": "http://127.0.0.1:1", "supervisor": "s", "heartbeat_file": "hb",
+                "assignment": {"topology": "t", "topology_id": topology_id, "status": "ACTIVE",
+                    "port": 1, "artifact": "0".repeat(64), "yaml": "", "executors": [],
+                    "task_locations": {}, "workers_total": 1}
+            });
+            v["resources_dir"] = serde_json::Value::Null;
+            serde_json::to_vec(&v).unwrap()
+        };
+        std::fs::write(slot.join("worker.json"), spec("t-1-1")).unwrap();
+        std::fs::write(slot.join("worker.log"), "old logs").unwrap();
+        std::fs::create_dir_all(slot.join("resources")).unwrap();
+        std::fs::create_dir_all(slot.join("state/x")).unwrap();
+        // The same submission: nothing removed.
+        assert!(!clear_other_topology(slot, "worker.json", "t-1-1").unwrap());
+        assert!(slot.join("worker.log").exists());
+        // Another submission (even of the same name): all but the fresh resources go.
+        assert!(clear_other_topology(slot, "worker.json", "t-2-5").unwrap());
+        let left: Vec<_> = std::fs::read_dir(slot)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["resources"]);
+    }
+
+    #[test]
+    fn a_data_directory_others_cannot_reach_is_refused_naming_the_blocker() {
+        let dir = tempfile::tempdir().unwrap();
+        let closed = dir.path().join("closed");
+        let data = closed.join("sup");
+        std::fs::create_dir_all(&data).unwrap();
+        let lock = data.join("supervisor.lock");
+        std::fs::write(&lock, "").unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = open_data_dir(&data, &lock).unwrap_err();
+        assert!(
+            e.contains(&format!("{} is not traversable", closed.display())),
+            "{e}"
+        );
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
+        open_data_dir(&data, &lock).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o711);
+        assert_eq!(mode(&data.join("workers")), 0o711);
+        assert_eq!(mode(&lock), 0o644);
     }
 
     #[test]

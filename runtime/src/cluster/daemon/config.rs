@@ -149,6 +149,12 @@ pub struct SupervisorConfig {
     /// Ignored when the supervisor does not run as root (workers run as its user).
     #[serde(rename = "supervisor.worker.uid.range")]
     pub worker_uid_range: UidRange,
+    /// `supervisor.worker.run.as.root`: `true` lets a supervisor running as root run its
+    /// workers as root too, without uids of their own (say, when the multi-lang
+    /// interpreters live where other users cannot reach them): then anyone who may
+    /// submit a topology is root on this host. Off by default.
+    #[serde(rename = "supervisor.worker.run.as.root")]
+    pub worker_run_as_root: bool,
 }
 
 impl Default for SupervisorConfig {
@@ -171,6 +177,7 @@ impl Default for SupervisorConfig {
                 first: 20000,
                 last: 29999,
             },
+            worker_run_as_root: false,
         }
     }
 }

@@ -47,6 +47,7 @@ fn without_file_or_flags_every_default_applies() {
     assert_eq!(s.worker_shutdown_sleep.duration(), Duration::from_secs(3));
     assert_eq!(s.worker_orphan_grace.duration(), Duration::from_secs(30));
     assert_eq!(s.worker_uid_range.to_string(), "20000-29999");
+    assert!(!s.worker_run_as_root);
     assert_eq!(n.validate_user, "nobody");
 }
 
