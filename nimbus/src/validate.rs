@@ -157,24 +157,23 @@ pub async fn validate_with_artifact(
             .map_err(|e| internal("cannot prepare the validation directory", e))?
     };
     let mut attempt = 0;
-    let mut child = loop {
+    let child = loop {
         let mut command = Command::new(&program);
         command.arg("validate").arg(SPEC_FILE);
         if resolve {
             command.arg("--write-resolved").arg(RESOLVED_FILE);
         }
         sandbox.confine(&mut command, dir.path());
-        let spawned = command
+        command
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so whatever it starts is killed with it.
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn();
-        match spawned {
-            Ok(child) => break child,
+            .kill_on_drop(true);
+        match sandbox::Run::start(|| command.spawn(), tokio::process::Child::id) {
+            Ok(started) => break started,
             Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < 20 => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -187,6 +186,7 @@ pub async fn validate_with_artifact(
             Err(e) => return Err(cannot_run(e.to_string())),
         }
     };
+    let (leader, mut child) = child;
     let group = child.id();
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     // Once it exits, whatever it left running goes too (and releases the pipes).
@@ -196,10 +196,18 @@ pub async fn validate_with_artifact(
         status
     };
     let run = async { tokio::join!(read_capped(stderr), read_capped(stdout), wait) };
-    let (err, out, status) = match tokio::time::timeout(timeout, run).await {
+    let outcome = tokio::time::timeout(timeout, run).await;
+    if outcome.is_err() {
+        kill_group(group);
+    }
+    // Its group is dead: what left the group goes too (reaped before the leader is
+    // forgotten, so that a concurrent reaping never takes the leader's zombie).
+    let reaper = sandbox.clone();
+    let _ = tokio::task::spawn_blocking(move || reaper.reap_escapees()).await;
+    drop(leader);
+    let (err, out, status) = match outcome {
         Ok(done) => done,
         Err(_) => {
-            kill_group(group);
             return Err(ClusterError::bad_request(format!(
                 "artifact {hash} did not finish `validate` within {} s (it runs with {})",
                 timeout.as_secs_f64(),

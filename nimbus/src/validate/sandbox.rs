@@ -10,7 +10,10 @@
 //!   stored artifacts, the database or the tokens;
 //! - rlimits ([`Limits`]): address space, CPU seconds, open files, file size, no core
 //!   files, processes;
-//! - its own process group (killed when it ends or times out, see `super`);
+//! - its own process group (killed when it ends or times out, see `super`); when it
+//!   runs as its own user, nimbus is also a child subreaper, so what leaves the group
+//!   (`setsid`) and is orphaned comes back to nimbus, which kills it after the run
+//!   ([`Sandbox::reap_escapees`]);
 //! - `PR_SET_NO_NEW_PRIVS`, so no set-uid program gives it privileges back;
 //! - when nimbus runs as root: an unprivileged user of its own (`nimbus.validate.user`,
 //!   default `nobody`), groups, gid and uid dropped in that order before `exec`.
@@ -20,9 +23,14 @@
 //! the tasks that uid already runs), but file permissions cannot keep it out of the data
 //! directory. Run nimbus as root, or as a user of its own, for the full sandbox.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use nix::sys::resource::{Resource, setrlimit};
 use nix::unistd::{Gid, Uid, User};
@@ -162,6 +170,13 @@ impl Sandbox {
             uid = found.uid.as_raw(),
             "submitted artifacts are validated as this user"
         );
+        // Orphans of a validation run come back to nimbus, not init: see reap_escapees.
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            tracing::warn!(
+                "cannot become a child subreaper ({e}): a validation's process \
+                that leaves its process group may outlive it"
+            );
+        }
         Ok(Sandbox {
             run_as: Some(RunAs {
                 name: user.to_string(),
@@ -236,6 +251,142 @@ impl Sandbox {
             });
         }
     }
+}
+
+/// The leaders (and process groups) of the validation runs going on in this process.
+static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Most rounds of [`Sandbox::reap_escapees`] (each kill may orphan more processes).
+const MAX_REAP_ROUNDS: usize = 64;
+
+fn running() -> MutexGuard<'static, BTreeSet<i32>> {
+    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A validation run in progress, known to [`Sandbox::reap_escapees`] as long as this
+/// lives.
+#[derive(Debug)]
+pub struct Run(Option<i32>);
+
+impl Run {
+    /// Start a run: `spawn` is called with the set of runs locked, so that no reaping
+    /// takes its new process for an escapee before it is recorded.
+    pub fn start<T>(
+        spawn: impl FnOnce() -> std::io::Result<T>,
+        pid: impl FnOnce(&T) -> Option<u32>,
+    ) -> std::io::Result<(Run, T)> {
+        let mut set = running();
+        let child = spawn()?;
+        let leader = pid(&child).and_then(|p| i32::try_from(p).ok());
+        if let Some(p) = leader {
+            set.insert(p);
+        }
+        Ok((Run(leader), child))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            running().remove(&p);
+        }
+    }
+}
+
+impl Sandbox {
+    /// After a run: kill and reap every child of nimbus that runs as the validation
+    /// user outside the process group of a run still going on. Those are processes
+    /// that left their run's group (`setsid`) and were orphaned: nimbus, a child
+    /// subreaper, inherited them. Only when runs have a user of their own (nimbus is
+    /// root); returns how many were killed. Blocking (reads `/proc`).
+    pub fn reap_escapees(&self) -> usize {
+        let Some(user) = &self.run_as else {
+            return 0;
+        };
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        let mut killed = 0;
+        for _ in 0..MAX_REAP_ROUNDS {
+            let found: Vec<i32> = {
+                let going_on = running();
+                children_of(me)
+                    .into_iter()
+                    .filter(|c| c.uid == user.uid.as_raw())
+                    .filter(|c| !going_on.contains(&c.pid) && !going_on.contains(&c.pgrp))
+                    .map(|c| c.pid)
+                    .collect()
+            };
+            if found.is_empty() {
+                break;
+            }
+            for pid in found {
+                let pid = Pid::from_raw(pid);
+                let _ = kill(pid, Signal::SIGKILL);
+                // Our child: reaped here (the async runtime waits only for its own).
+                let _ = nix::sys::wait::waitpid(pid, None);
+                killed += 1;
+            }
+        }
+        if killed > 0 {
+            tracing::warn!(
+                killed,
+                "killed processes a validation left outside its process group"
+            );
+        }
+        killed
+    }
+}
+
+/// A child process, as `/proc` shows it.
+struct Child {
+    pid: i32,
+    pgrp: i32,
+    uid: u32,
+}
+
+/// The children of process `parent` (zombies included), from `/proc`.
+fn children_of(parent: i32) -> Vec<Child> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command name (in parentheses): state, ppid, pgrp.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(ppid), Some(pgrp)) = (
+            fields.get(1).and_then(|f| f.parse::<i32>().ok()),
+            fields.get(2).and_then(|f| f.parse::<i32>().ok()),
+        ) else {
+            continue;
+        };
+        if ppid != parent {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(uid) = uid {
+            out.push(Child { pid, pgrp, uid });
+        }
+    }
+    out
 }
 
 /// How many tasks (processes and threads) run under real uid `uid`, as the kernel

@@ -208,3 +208,35 @@ async fn a_symlink_left_for_the_resolved_declaration_is_not_followed() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_process_that_leaves_the_group_does_not_outlive_the_validation_when_root() {
+    if needs_root("a_process_that_leaves_the_group_does_not_outlive_the_validation_when_root") {
+        return;
+    }
+    let dir = shared_dir();
+    let pid_file = dir.path().join("escaped.pid");
+    // A session (and process group) of its own, orphaned at once: the group kill
+    // misses it.
+    let artifact = script(
+        dir.path(),
+        "escapes",
+        &format!(
+            "setsid sleep 300 </dev/null >/dev/null 2>&1 &\necho $! > {}\nexit 0",
+            pid_file.display()
+        ),
+    );
+    validate_with_artifact(
+        &artifact,
+        "hash",
+        "name: x\n",
+        dir.path(),
+        Duration::from_secs(20),
+        false,
+        &sandbox(),
+    )
+    .await
+    .expect("it exited 0");
+    let pid = super::subprocess_tests::pid_in(&pid_file);
+    super::subprocess_tests::assert_gone(pid);
+}
