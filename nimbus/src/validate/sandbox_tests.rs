@@ -58,17 +58,25 @@ fn main() {
 }
 "#;
 
-/// The hostile binary, compiled once per test run with `rustc`.
+/// The hostile binary, compiled with `rustc` once (kept in the temporary directory
+/// under a name that changes with its source, put in place by a rename).
 fn hostile() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        std::fs::write(dir.join("hostile.rs"), HOSTILE).unwrap();
+        let hash = HOSTILE.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let bin = std::env::temp_dir().join(format!("squall-test-hostile-{hash:016x}"));
+        if bin.is_file() {
+            return bin;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hostile.rs"), HOSTILE).unwrap();
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
         let out = std::process::Command::new(rustc)
             .args(["--edition", "2021", "-o"])
-            .arg(dir.join("hostile"))
-            .arg(dir.join("hostile.rs"))
+            .arg(dir.path().join("hostile"))
+            .arg(dir.path().join("hostile.rs"))
             .output()
             .unwrap();
         assert!(
@@ -76,7 +84,8 @@ fn hostile() -> &'static Path {
             "rustc: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        dir.join("hostile")
+        std::fs::rename(dir.path().join("hostile"), &bin).unwrap();
+        bin
     })
 }
 
