@@ -93,6 +93,68 @@ exit 1
     n.handle.shutdown().await.unwrap();
 }
 
+/// Pids of the processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fork_bomb_submission_is_refused_in_bounded_time_leaving_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = TestNimbus::start(&dir.path().join("nimbus")).await;
+    // Up to 3000 background processes (bounded, so that a missing limit fails the test
+    // without harming the machine), each marked by its unusual argument.
+    let marker = format!("3{}.5", std::process::id());
+    let artifact = format!(
+        "#!/bin/sh
+i=0
+while [ $i -lt 3000 ]; do
+  sleep {marker} &
+  i=$((i + 1))
+done
+echo \"started 3000 processes: not stopped\" >&2
+exit 0
+"
+    );
+    let hash = n.upload(artifact.as_bytes()).await;
+    let started = std::time::Instant::now();
+    let (status, body) = n.submit("wc", YAML, &hash).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The shell's own words: "...: Cannot fork".
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("Cannot fork") && !error.contains("not stopped"),
+        "{error}"
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = processes_with(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{} processes outlived the validation",
+            left.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    n.handle.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn nimbus_refuses_to_start_when_its_validation_user_does_not_exist() {
     if needs_root("nimbus_refuses_to_start_when_its_validation_user_does_not_exist") {
