@@ -8,6 +8,10 @@ mod common;
 use common::{TestNimbus, YAML};
 use reqwest::StatusCode;
 
+/// The validation user's process budget (RLIMIT_NPROC counts per uid) is shared by
+/// every run: the fork-bomb test takes it alone (write), other validations share it.
+static NPROC: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Whether the test must be skipped because it needs root; says so.
 fn needs_root(test: &str) -> bool {
     if nix::unistd::Uid::effective().is_root() {
@@ -22,6 +26,7 @@ fn needs_root(test: &str) -> bool {
 
 #[tokio::test]
 async fn an_artifact_sees_neither_nimbus_environment_nor_its_data_directory() {
+    let _budget = NPROC.read().await;
     if needs_root("an_artifact_sees_neither_nimbus_environment_nor_its_data_directory") {
         return;
     }
@@ -108,6 +113,7 @@ fn processes_with(marker: &str) -> Vec<u32> {
 
 #[tokio::test]
 async fn a_fork_bomb_submission_is_refused_in_bounded_time_leaving_no_process() {
+    let _alone = NPROC.write().await;
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(&dir.path().join("nimbus")).await;
     // Up to 3000 background processes (bounded, so that a missing limit fails the test

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::{Uid, User};
 
-use super::subprocess_tests::{alive, sandbox, script, shared_dir};
+use super::subprocess_tests::{NPROC, alive, sandbox, script, shared_dir};
 use super::validate_with_artifact;
 
 /// A topology binary stand-in whose `validate` does what the first word of the
@@ -109,6 +109,7 @@ async fn run(artifact: &Path, yaml: &str, tmp: &Path, timeout: Duration) -> Stri
 
 #[tokio::test]
 async fn a_fork_bomb_is_stopped_with_a_clear_error_and_leaves_nothing_behind() {
+    let _alone = NPROC.write().await;
     let dir = shared_dir();
     let pids = dir.path().join("pids");
     let started = Instant::now();
@@ -146,6 +147,7 @@ async fn a_fork_bomb_is_stopped_with_a_clear_error_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn a_100_gb_allocation_is_refused_with_a_clear_error() {
+    let _budget = NPROC.read().await;
     let dir = shared_dir();
     let e = run(hostile(), "alloc\n", dir.path(), Duration::from_secs(20)).await;
     assert!(
@@ -156,6 +158,7 @@ async fn a_100_gb_allocation_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_run_killed_by_a_limit_names_the_limits() {
+    let _budget = NPROC.read().await;
     let dir = shared_dir();
     // Writes past the file size limit: SIGXFSZ.
     let artifact = script(
@@ -172,6 +175,7 @@ async fn a_run_killed_by_a_limit_names_the_limits() {
 
 #[tokio::test]
 async fn validation_runs_as_nobody_with_its_groups_only_when_root() {
+    let _budget = NPROC.read().await;
     if needs_root("validation_runs_as_nobody_with_its_groups_only_when_root") {
         return;
     }
@@ -192,6 +196,7 @@ async fn validation_runs_as_nobody_with_its_groups_only_when_root() {
 
 #[tokio::test]
 async fn a_symlink_left_for_the_resolved_declaration_is_not_followed() {
+    let _budget = NPROC.read().await;
     let dir = shared_dir();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "canary-9f2c").unwrap();
@@ -220,6 +225,7 @@ async fn a_symlink_left_for_the_resolved_declaration_is_not_followed() {
 
 #[tokio::test]
 async fn a_process_that_leaves_the_group_does_not_outlive_the_validation_when_root() {
+    let _budget = NPROC.read().await;
     if needs_root("a_process_that_leaves_the_group_does_not_outlive_the_validation_when_root") {
         return;
     }

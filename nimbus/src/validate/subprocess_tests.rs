@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use super::sandbox::{LIMITS, Sandbox};
 use super::validate_with_artifact;
 
+/// The validation user's process budget (RLIMIT_NPROC counts per uid) is shared by
+/// every run: a fork-bomb test takes it alone (write), every other run shares (read).
+pub(super) static NPROC: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// The sandbox nimbus would use: as `nobody` when the tests run as root.
 pub(super) fn sandbox() -> Sandbox {
     Sandbox::for_user("nobody", LIMITS).unwrap()
@@ -64,6 +68,7 @@ pub(super) fn assert_gone(pid: i32) {
 
 #[tokio::test]
 async fn a_chatty_artifact_is_answered_without_waiting_for_the_timeout() {
+    let _budget = NPROC.read().await;
     let dir = tempfile::tempdir().unwrap();
     // 2 MB of stderr, far past what nimbus keeps, then a failure.
     let artifact = script(
@@ -98,6 +103,7 @@ async fn a_chatty_artifact_is_answered_without_waiting_for_the_timeout() {
 
 #[tokio::test]
 async fn nothing_the_artifact_starts_outlives_the_validation() {
+    let _budget = NPROC.read().await;
     let dir = shared_dir();
     // Exits at once but leaves a child behind (holding the stderr pipe).
     let left = dir.path().join("left.pid");
