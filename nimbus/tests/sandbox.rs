@@ -2,6 +2,7 @@
 //! environment and tries to read nimbus's data directory gets nothing, and what it
 //! printed reaches the submitter; a nimbus whose validation user does not exist refuses
 //! to start.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
