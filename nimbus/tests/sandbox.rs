@@ -1,7 +1,7 @@
 //! The validation sandbox through a real nimbus: a submitted artifact that prints its
 //! environment and tries to read nimbus's data directory gets nothing, and what it
-//! printed reaches the submitter; a nimbus whose validation user does not exist refuses
-//! to start.
+//! printed reaches the submitter; a fork bomb is refused in bounded time and leaves no
+//! process; a nimbus whose validation user does not exist refuses to start.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

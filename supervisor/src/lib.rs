@@ -5,7 +5,8 @@
 //! them), launches one worker process per assigned slot in its own process group,
 //! watches the workers' exit status and heartbeats, restarts dead or hung workers with
 //! backoff, stops workers whose assignment went away, and reports each worker's state,
-//! pid, uptime, restart count and last exit cause to nimbus.
+//! pid, uptime, restart count and last exit cause to nimbus. Running as root, it runs
+//! each topology's workers under a uid of their own ([`worker_user`]).
 //!
 //! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
