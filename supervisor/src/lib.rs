@@ -18,6 +18,7 @@ pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod memory;
 mod orphans;
 pub mod process;
 pub mod slot;
@@ -241,6 +242,7 @@ pub fn start_with(
         opts,
         cut_off: cut_off_rx,
         lock_file,
+        memory_next_poll: tokio::time::Instant::now(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));
