@@ -53,8 +53,15 @@ pub fn own_cgroup(text: &str) -> Option<String> {
 
 /// The directory of cgroup `path` on a cgroup2 mount at `mount` of root `root`.
 pub fn cgroup_dir(mount: &Path, root: &str, path: &str) -> PathBuf {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    mount.join(rel.trim_start_matches('/'))
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    if rel.is_empty() {
+        mount.to_path_buf()
+    } else {
+        mount.join(rel)
+    }
 }
 
 /// The count of `key` (`oom_kill`, ...) in `memory.events` text.
@@ -111,7 +118,10 @@ fn setup() -> Result<Delegated, String> {
         if let Err(e) = write(&dir.join("cgroup.subtree_control"), "+memory") {
             // Other processes share the cgroup: go back where we were.
             let _ = write(&dir.join("cgroup.procs"), &me);
-            return Err(format!("{e} (other processes share cgroup {})", dir.display()));
+            return Err(format!(
+                "{e} (other processes share cgroup {})",
+                dir.display()
+            ));
         }
     }
     Ok(Delegated { dir })
@@ -208,7 +218,10 @@ mod tests {
         let (mount, root) = cgroup2_mount(mountinfo).unwrap();
         assert_eq!(mount, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(root, "/");
-        assert_eq!(cgroup2_mount("24 29 0:22 / /x rw - cgroup cgroup rw\n"), None);
+        assert_eq!(
+            cgroup2_mount("24 29 0:22 / /x rw - cgroup cgroup rw\n"),
+            None
+        );
         let cg = "4:memory:/a\n0::/system.slice/squall.service\n";
         let own = own_cgroup(cg).unwrap();
         assert_eq!(own, "/system.slice/squall.service");

@@ -92,8 +92,11 @@ pub fn confine(pid: u32, spec: &LaunchSpec) {
     match confined {
         Ok(cg) => tracing::info!(pid, cgroup = %cg.display(), limit_mb = limit,
             "worker confined to its memory limit"),
-        Err(e) => tracing::warn!(pid, limit_mb = limit,
-            "cannot confine the worker to a cgroup, polling its memory instead: {e}"),
+        Err(e) => tracing::warn!(
+            pid,
+            limit_mb = limit,
+            "cannot confine the worker to a cgroup, polling its memory instead: {e}"
+        ),
     }
 }
 
@@ -120,7 +123,9 @@ fn measure(watched: &[Watched]) -> Vec<(usize, String)> {
     let delegated = cgroup::delegated();
     let polled: Vec<&Watched> = watched
         .iter()
-        .filter(|w| !delegated.is_some_and(|d| cgroup::holds(&d.worker(&w.port.to_string()), w.pid)))
+        .filter(|w| {
+            !delegated.is_some_and(|d| cgroup::holds(&d.worker(&w.port.to_string()), w.pid))
+        })
         .collect();
     if polled.is_empty() {
         return Vec::new();
@@ -224,7 +229,10 @@ mod tests {
                  bolts: []\nstreams: []\n"
             )
         };
-        assert_eq!(limit_mb(&yaml("topology.worker.max.memory.mb: 512")), Some(512));
+        assert_eq!(
+            limit_mb(&yaml("topology.worker.max.memory.mb: 512")),
+            Some(512)
+        );
         assert_eq!(limit_mb(&yaml("topology.workers: 1")), None);
         assert_eq!(limit_mb(&yaml("topology.worker.max.memory.mb: null")), None);
         // A bad value (refused by nimbus at submit) is no limit here.

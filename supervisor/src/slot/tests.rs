@@ -572,20 +572,14 @@ fn a_worker_over_its_memory_limit_is_killed_and_restarted_with_the_cause_as_last
     assert!(h.advance(GRACE).is_empty(), "no grace: SIGKILL was sent");
     // Its exit status says SIGKILL; the slot says why.
     assert_eq!(h.crash(), vec![Action::Download(a.clone())]);
-    assert_eq!(
-        (h.slot().restarts(), h.slot().last_exit()),
-        (1, Some(OVER))
-    );
+    assert_eq!((h.slot().restarts(), h.slot().last_exit()), (1, Some(OVER)));
     h.relaunch(a.clone(), 2);
     // Killed again soon after: a crash like any other, with the backoff.
     h.feed(Event::OverMemory(OVER.into()));
     h.now += Duration::from_millis(100);
     assert!(h.crash().is_empty());
     assert!(matches!(h.slot().phase(), Phase::Backoff { .. }));
-    assert_eq!(
-        (h.slot().restarts(), h.slot().last_exit()),
-        (2, Some(OVER))
-    );
+    assert_eq!((h.slot().restarts(), h.slot().last_exit()), (2, Some(OVER)));
 }
 
 #[test]
