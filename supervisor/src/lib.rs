@@ -179,6 +179,8 @@ fn load_id(opts: &SupervisorOpts) -> Result<String, SupervisorError> {
 
 /// Start a supervisor with real worker processes.
 pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> {
+    // Before any worker runs: cgroups for worker memory limits, where delegated.
+    memory::init();
     start_with(opts, Box::new(OsLauncher))
 }
 

@@ -94,7 +94,11 @@ fn setup() -> Result<Delegated, String> {
         cgroup2_mount(&mountinfo).ok_or("no cgroup2 file system is mounted".to_string())?;
     let own = own_cgroup(&read(Path::new("/proc/self/cgroup"))?)
         .ok_or("/proc/self/cgroup names no cgroup v2 path".to_string())?;
-    let mut dir = cgroup_dir(&mount, &root, &own);
+    setup_in(cgroup_dir(&mount, &root, &own), std::process::id())
+}
+
+/// Set up delegation for process `pid` (this one) whose cgroup directory is `dir`.
+fn setup_in(mut dir: PathBuf, pid: u32) -> Result<Delegated, String> {
     // A supervisor restarted in the leaf a previous run moved it to.
     if dir.file_name().is_some_and(|n| n == SUPERVISOR_LEAF)
         && let Some(parent) = dir.parent()
@@ -113,7 +117,7 @@ fn setup() -> Result<Delegated, String> {
     if !has_memory(&read(&dir.join("cgroup.subtree_control"))?) {
         let leaf = dir.join(SUPERVISOR_LEAF);
         std::fs::create_dir_all(&leaf).map_err(|e| format!("{}: {e}", leaf.display()))?;
-        let me = std::process::id().to_string();
+        let me = pid.to_string();
         write(&leaf.join("cgroup.procs"), &me)?;
         if let Err(e) = write(&dir.join("cgroup.subtree_control"), "+memory") {
             // Other processes share the cgroup: go back where we were.
@@ -127,7 +131,10 @@ fn setup() -> Result<Delegated, String> {
     Ok(Delegated { dir })
 }
 
-/// The delegated cgroup, found once per process (`None`: the supervisor polls).
+/// The delegated cgroup, set up once per process, on the first call (`None`: the
+/// supervisor polls). `squall supervisor` calls it at start, before any worker runs: a
+/// worker left in the supervisor's cgroup would keep the memory controller from being
+/// enabled for its children.
 pub fn delegated() -> Option<&'static Delegated> {
     static DELEGATED: OnceLock<Option<Delegated>> = OnceLock::new();
     DELEGATED
@@ -233,6 +240,54 @@ mod tests {
             cgroup_dir(Path::new("/sys/fs/cgroup"), "/", "/"),
             Path::new("/sys/fs/cgroup")
         );
+    }
+
+    /// A directory standing for a cgroup (the real thing needs a delegated memory
+    /// controller, which this machine lacks): its control files as plain files.
+    fn fake_cgroup(controllers: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cgroup.controllers"), controllers).unwrap();
+        std::fs::write(dir.path().join("cgroup.subtree_control"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn without_the_memory_controller_there_is_no_delegation() {
+        let cg = fake_cgroup("cpu io pids\n");
+        let err = setup_in(cg.path().to_path_buf(), 42).unwrap_err();
+        assert!(err.contains("memory controller is not delegated"), "{err}");
+        assert!(err.contains("cpu io pids"), "{err}");
+        assert!(!cg.path().join(SUPERVISOR_LEAF).exists());
+        let err = setup_in(PathBuf::from("/nonexistent/cgroup"), 42).unwrap_err();
+        assert!(
+            err.contains("/nonexistent/cgroup/cgroup.controllers"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn delegation_moves_the_supervisor_to_a_leaf_and_workers_get_limited_cgroups() {
+        let cg = fake_cgroup("cpu memory pids\n");
+        let d = setup_in(cg.path().to_path_buf(), 42).unwrap();
+        assert_eq!(d.dir, cg.path());
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(
+            read(&cg.path().join(SUPERVISOR_LEAF).join("cgroup.procs")),
+            "42"
+        );
+        assert_eq!(read(&cg.path().join("cgroup.subtree_control")), "+memory");
+        // Restarted inside its leaf: the same parent.
+        let again = setup_in(cg.path().join(SUPERVISOR_LEAF), 43).unwrap();
+        assert_eq!(again, d);
+        let w = d.prepare("6700", 512 << 20).unwrap();
+        assert_eq!(w, cg.path().join("squall-worker-6700"));
+        assert_eq!(read(&w.join("memory.max")), (512u64 << 20).to_string());
+        assert_eq!(read(&w.join("memory.oom.group")), "1");
+        enter(&w, 77).unwrap();
+        assert!(holds(&w, 77) && !holds(&w, 7));
+        assert_eq!(oom_kills(&w), 0);
+        std::fs::write(w.join("memory.events"), "oom 1\noom_kill 1\n").unwrap();
+        assert_eq!(oom_kills(&w), 1);
     }
 
     #[test]

@@ -108,6 +108,11 @@ fn slot_name(spec: &LaunchSpec) -> String {
         .unwrap_or_default()
 }
 
+/// Set up cgroup delegation now, before any worker runs (see [`cgroup::delegated`]).
+pub fn init() {
+    let _ = cgroup::delegated();
+}
+
 /// One worker to measure: slot index, port, pid, limit in MiB.
 #[derive(Debug, Clone, Copy)]
 struct Watched {
@@ -159,12 +164,14 @@ impl Daemon {
         let mut watched = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {
             let worker = &mut self.workers[i];
-            let (Some(pid), Some(a), Some(p)) = (slot.pid(), slot.assignment(), &worker.process)
+            let (Some(pid), Some(a), Some(p)) =
+                (slot.pid(), slot.assignment(), worker.process.as_mut())
             else {
                 continue;
             };
-            // A worker on a thread of this process has no tree of its own.
-            if !p.separate_process() {
+            // A worker on a thread of this process has no tree of its own; one that
+            // ended is not measured (its pid may be reused once it is reaped).
+            if !p.separate_process() || p.try_wait().is_some() {
                 continue;
             }
             if let Some(limit_mb) = worker.memory.limit(a) {
@@ -196,12 +203,12 @@ impl Daemon {
     /// How the worker of slot `i` ended, `how` as its exit status says: its cgroup's
     /// OOM kill when there was one. Its cgroup is removed.
     pub(crate) async fn explain_exit(&mut self, i: usize, how: String) -> String {
-        let Some(delegated) = cgroup::delegated() else {
-            return how;
-        };
         let limit = self.slots[i]
             .assignment()
             .and_then(|a| self.workers[i].memory.limit(a));
+        let (Some(limit), Some(delegated)) = (limit, cgroup::delegated()) else {
+            return how;
+        };
         let cg = delegated.worker(&self.slots[i].port().to_string());
         let oom = tokio::task::spawn_blocking(move || {
             let kills = cgroup::oom_kills(&cg);
@@ -210,10 +217,7 @@ impl Daemon {
         })
         .await
         .unwrap_or(0);
-        match limit {
-            Some(limit) if oom > 0 => oom_kill_cause(limit),
-            _ => how,
-        }
+        if oom > 0 { oom_kill_cause(limit) } else { how }
     }
 }
 
