@@ -582,6 +582,22 @@ mod tests {
     }
 
     #[test]
+    fn the_worker_memory_limit_is_unset_by_default_and_bounded() {
+        assert_eq!(
+            Config::merged([]).setting_u64(TOPOLOGY_WORKER_MAX_MEMORY_MB),
+            None
+        );
+        let ok = Config::from_map(map("topology.worker.max.memory.mb: 512"));
+        assert_eq!(ok.setting_u64(TOPOLOGY_WORKER_MAX_MEMORY_MB), Some(512));
+        for bad in ["0", "-1", "1.5", "lots", "16777217"] {
+            let errs = check_config(&map(&format!("topology.worker.max.memory.mb: {bad}")));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, TOPOLOGY_WORKER_MAX_MEMORY_MB);
+        }
+        assert!(check_config(&map("topology.worker.max.memory.mb: 16777216")).is_empty());
+    }
+
+    #[test]
     fn later_layers_win() {
         let a = map("a: 1\nb: 1");
         let b = map("b: 2\nc: 2");
