@@ -217,7 +217,12 @@ impl Daemon {
         })
         .await
         .unwrap_or(0);
-        if oom > 0 { oom_kill_cause(limit) } else { how }
+        if oom == 0 {
+            return how;
+        }
+        let cause = oom_kill_cause(limit);
+        tracing::warn!(port = self.slots[i].port(), "worker {cause}");
+        cause
     }
 }
 
