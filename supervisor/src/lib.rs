@@ -4,8 +4,9 @@
 //! assignments of its slots, fetches topology artifacts by content hash (and checks
 //! them), launches one worker process per assigned slot in its own process group,
 //! watches the workers' exit status and heartbeats, restarts dead or hung workers with
-//! backoff, stops workers whose assignment went away, and reports each worker's state,
-//! pid, uptime, restart count and last exit cause to nimbus.
+//! backoff, stops workers whose assignment went away, holds each worker (with its
+//! multi-lang subprocesses) to its topology's `topology.worker.max.memory.mb`, and
+//! reports each worker's state, pid, uptime, restart count and last exit cause to nimbus.
 //!
 //! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one

@@ -20,8 +20,9 @@ pub struct LaunchSpec {
     pub args: Vec<String>,
     /// Working directory (the worker's directory; logs go there).
     pub dir: PathBuf,
-    /// The topology's `topology.worker.max.memory.mb`, if set: where cgroups are
-    /// delegated, the worker runs in a cgroup of that size (see [`crate::memory`]).
+    /// The topology's `topology.worker.max.memory.mb`, if set: where cgroup v2 is
+    /// delegated, the worker runs in a cgroup of that size (elsewhere the supervisor
+    /// polls its memory).
     pub memory_limit_mb: Option<u64>,
 }
 
