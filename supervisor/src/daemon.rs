@@ -49,6 +49,8 @@ pub(crate) struct Worker {
     /// The topology and uid its process runs under, when workers run under uids of
     /// their own (see [`crate::worker_user`]).
     pub(crate) run_as: Option<(String, u32)>,
+    /// Its topology's memory limit (see [`crate::memory`]).
+    pub(crate) memory: crate::memory::SlotMemory,
     prepared: Option<Prepared>,
     download: Option<InFlight>,
 }
@@ -114,6 +116,8 @@ pub(crate) struct Daemon {
     /// Whether workers run under uids of their own (the supervisor runs as root and its
     /// launcher starts processes); see [`crate::worker_user`].
     pub(crate) isolate: bool,
+    /// When the workers' memory is measured next (see [`crate::memory`]).
+    pub(crate) memory_next_poll: tokio::time::Instant,
 }
 
 impl Daemon {
@@ -252,6 +256,7 @@ impl Daemon {
         if let Some(exit) = process.try_wait() {
             tracing::warn!(port, pid = process.pid(), "worker ended: {exit}");
             self.workers[i].process = None;
+            let exit = self.explain_exit(i, exit).await;
             return Some(Event::Exited(exit));
         }
         let file = self.worker_dir(port).join("heartbeat");
@@ -347,6 +352,7 @@ impl Daemon {
             })?;
         let port = self.slots[i].port();
         let dir = self.worker_dir(port);
+        let memory_limit_mb = self.workers[i].memory.limit(a);
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
@@ -394,6 +400,7 @@ impl Daemon {
                 ],
                 dir: dir.clone(),
                 user,
+                memory_limit_mb,
             };
             let mut launcher = launcher.lock().unwrap_or_else(PoisonError::into_inner);
             launcher.launch(&launch).map_err(io)
@@ -475,6 +482,7 @@ impl Daemon {
         let mut changed = false;
         loop {
             changed |= self.watch_workers().await;
+            changed |= self.watch_memory().await;
             self.collect_garbage().await;
             // While cut off from nimbus (a test's partition), nothing is sent or heard.
             let cut_off = *self.cut_off.borrow();

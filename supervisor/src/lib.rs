@@ -4,9 +4,11 @@
 //! assignments of its slots, fetches topology artifacts by content hash (and checks
 //! them), launches one worker process per assigned slot in its own process group,
 //! watches the workers' exit status and heartbeats, restarts dead or hung workers with
-//! backoff, stops workers whose assignment went away, and reports each worker's state,
-//! pid, uptime, restart count and last exit cause to nimbus. Running as root, it runs
-//! each topology's workers under a uid of their own ([`worker_user`]).
+//! backoff, stops workers whose assignment went away, holds each worker (with its
+//! multi-lang subprocesses) to its topology's `topology.worker.max.memory.mb`, and
+//! reports each worker's state, pid, uptime, restart count and last exit cause to nimbus.
+//! Running as root, it runs each topology's workers under a uid of their own
+//! ([`worker_user`]).
 //!
 //! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
@@ -19,6 +21,7 @@ pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod memory;
 mod orphans;
 pub mod process;
 pub mod slot;
@@ -188,6 +191,8 @@ fn load_id(opts: &SupervisorOpts) -> Result<String, SupervisorError> {
 
 /// Start a supervisor with real worker processes.
 pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> {
+    // Before any worker runs: cgroups for worker memory limits, where delegated.
+    memory::init();
     start_with(opts, Box::new(OsLauncher))
 }
 
@@ -267,6 +272,7 @@ pub fn start_with(
         cut_off: cut_off_rx,
         lock_file,
         isolate,
+        memory_next_poll: tokio::time::Instant::now(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));

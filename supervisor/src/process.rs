@@ -25,6 +25,10 @@ pub struct LaunchSpec {
     /// The uid and gid it runs under (`None`: the supervisor's own); see
     /// [`crate::worker_user`]. The in-process launcher cannot change users and ignores it.
     pub user: Option<WorkerUser>,
+    /// The topology's `topology.worker.max.memory.mb`, if set: where cgroup v2 is
+    /// delegated, the worker runs in a cgroup of that size (elsewhere the supervisor
+    /// polls its memory).
+    pub memory_limit_mb: Option<u64>,
 }
 
 /// A running (or finished) worker process.
@@ -37,6 +41,13 @@ pub trait WorkerProcess: Send {
     fn terminate(&mut self);
     /// Stop it now (SIGKILL to its process group).
     fn kill(&mut self);
+
+    /// Whether it is an OS process of its own, whose process tree the supervisor can
+    /// measure and kill (its memory limit is watched); not a worker on a thread of the
+    /// supervisor's process.
+    fn separate_process(&self) -> bool {
+        false
+    }
 }
 
 /// Starts worker processes.
@@ -135,6 +146,10 @@ impl WorkerProcess for OsProcess {
     fn kill(&mut self) {
         self.signal(Signal::SIGKILL)
     }
+
+    fn separate_process(&self) -> bool {
+        true
+    }
 }
 
 /// A log file the worker's stdout or stderr goes to, owned by the worker's `user` (it
@@ -176,6 +191,7 @@ impl Launcher for OsLauncher {
         }
         let child = command.spawn()?;
         let pid = child.id();
+        crate::memory::confine(pid, spec);
         if let Err(e) = std::fs::write(spec.dir.join(PID_FILE), pid.to_string()) {
             tracing::warn!(pid, dir = %spec.dir.display(), "cannot record the worker's pid: {e}");
         }
@@ -231,6 +247,7 @@ mod tests {
                 ],
                 dir: dir.path().to_path_buf(),
                 user: None,
+                memory_limit_mb: None,
             })
             .unwrap();
         // Until the child has exec'd, its command line is this test's (fork → exec).
