@@ -148,6 +148,15 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Manage nimbus's bearer tokens (admin token needed).
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
     /// Inspect Trident state stores.
     State {
         /// What to do with the store.
@@ -176,6 +185,33 @@ pub enum StateCommand {
         /// Show the txid bookkeeping (txid, and prev for opaque state) with each value.
         #[arg(long)]
         raw: bool,
+    },
+}
+
+/// Subcommands of `squall token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; prints it, and only it, on stdout (shown this once).
+    Create {
+        /// Its role: admin, deployer (submit; act on its own topologies), viewer (read),
+        /// supervisor (one supervisor's heartbeats and downloads).
+        #[arg(long)]
+        role: crate::cluster::auth::token::Role,
+        /// Its name (unique; what topology owners, `topology.users` and the audit log
+        /// name).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens: names, roles, ids, creation times (never secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by name; a supervisor's token evicts that supervisor now.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 
@@ -213,6 +249,17 @@ pub struct NimbusArg {
         default_value = "http://127.0.0.1:6627"
     )]
     pub url: String,
+    /// File holding the bearer token (else env SQUALL_TOKEN_FILE, else SQUALL_TOKEN);
+    /// nimbus writes an admin token to admin.token in its data directory.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl NimbusArg {
+    /// Run a client command against this nimbus with this token.
+    fn run(&self, cmd: ClientCommand) -> i32 {
+        client::run(&self.url, self.token_file.as_deref(), cmd)
+    }
 }
 
 fn parse_executors(s: &str) -> Result<(String, u32), String> {
@@ -285,32 +332,35 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             nimbus,
         } => submit(file, artifact, name, &flux, &nimbus, registry),
         Command::Kill { name, wait, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Kill { name, wait })
+            nimbus.run(ClientCommand::Kill { name, wait })
         }
         Command::Activate { name, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Activate(name))
+            nimbus.run(ClientCommand::Activate(name))
         }
         Command::Deactivate { name, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Deactivate(name))
+            nimbus.run(ClientCommand::Deactivate(name))
         }
         Command::Rebalance {
             name,
             workers,
             executors,
             nimbus,
-        } => client::run(
-            &nimbus.url,
-            ClientCommand::Rebalance {
+        } => nimbus.run(ClientCommand::Rebalance {
                 name,
                 workers,
                 executors,
             },
         ),
-        Command::List { json, nimbus } => client::run(&nimbus.url, ClientCommand::List { json }),
+        Command::List { json, nimbus } => nimbus.run(ClientCommand::List { json }),
         Command::Status { name, json, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Status { name, json })
+            nimbus.run(ClientCommand::Status { name, json })
         }
-        Command::Watch { name, nimbus } => client::run(&nimbus.url, ClientCommand::Watch(name)),
+        Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
+        Command::Token { command, nimbus } => nimbus.run(match command {
+            TokenCommand::Create { role, name } => ClientCommand::TokenCreate { name, role },
+            TokenCommand::List { json } => ClientCommand::TokenList { json },
+            TokenCommand::Revoke { name } => ClientCommand::TokenRevoke(name),
+        }),
         Command::Components => {
             for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
                 println!("{kind}s:");
@@ -388,9 +438,7 @@ fn submit(
             return 1;
         }
     };
-    client::run(
-        &nimbus.url,
-        ClientCommand::Submit {
+    nimbus.run(ClientCommand::Submit {
             file,
             artifact,
             name,

@@ -20,6 +20,8 @@ pub enum KeyType {
     Fraction,
     /// A string, or `null` for "unset".
     OptionalString,
+    /// A list of strings (empty by default).
+    StringList,
 }
 
 /// The default of a known key: the one place each default is written.
@@ -105,6 +107,8 @@ pub const TOPOLOGY_SUBPROCESS_TIMEOUT_SECS: &str = "topology.subprocess.timeout.
 pub const TOPOLOGY_SHELLBOLT_MAX_PENDING: &str = "topology.shellbolt.max.pending";
 /// The topology's resources directory: multi-lang subprocesses run there.
 pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
+/// Token names that may act on the topology besides its owner (the submitting token).
+pub const TOPOLOGY_USERS: &str = "topology.users";
 
 /// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
 /// computed from the clock would overflow.
@@ -228,6 +232,14 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "working directory of multi-lang subprocesses; null = the topology file's \
               directory under `squall local`, else the current directory",
     },
+    KeySpec {
+        key: TOPOLOGY_USERS,
+        ty: KeyType::StringList,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "names of the tokens (besides the submitting one, its owner) that may kill, \
+              activate, deactivate and rebalance the topology; admins always may",
+    },
 ];
 
 fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
@@ -245,6 +257,9 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
             .as_f64()
             .is_some_and(|f| f.is_finite() && f > 0.0 && f <= 1.0),
         KeyType::OptionalString => v.is_null() || v.is_string(),
+        KeyType::StringList => {
+            v.is_null() || v.as_sequence().is_some_and(|s| s.iter().all(|x| x.is_string()))
+        }
     };
     if ok {
         return Ok(());
@@ -270,6 +285,7 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::Bool => "true or false",
         KeyType::Fraction => "a number in (0, 1]",
         KeyType::OptionalString => "a string or null",
+        KeyType::StringList => "a list of strings",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
     let got = got.trim();
