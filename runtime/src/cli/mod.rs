@@ -153,9 +153,6 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: TokenCommand,
-        /// Where nimbus is.
-        #[command(flatten)]
-        nimbus: NimbusArg,
     },
     /// Inspect Trident state stores.
     State {
@@ -201,17 +198,26 @@ pub enum TokenCommand {
         /// name).
         #[arg(long)]
         name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
     },
     /// List the tokens: names, roles, ids, creation times (never secrets).
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
     },
     /// Revoke a token by name; a supervisor's token evicts that supervisor now.
     Revoke {
         /// The token's name.
         name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
     },
 }
 
@@ -356,11 +362,13 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             nimbus.run(ClientCommand::Status { name, json })
         }
         Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
-        Command::Token { command, nimbus } => nimbus.run(match command {
-            TokenCommand::Create { role, name } => ClientCommand::TokenCreate { name, role },
-            TokenCommand::List { json } => ClientCommand::TokenList { json },
-            TokenCommand::Revoke { name } => ClientCommand::TokenRevoke(name),
-        }),
+        Command::Token { command } => match command {
+            TokenCommand::Create { role, name, nimbus } => {
+                nimbus.run(ClientCommand::TokenCreate { name, role })
+            }
+            TokenCommand::List { json, nimbus } => nimbus.run(ClientCommand::TokenList { json }),
+            TokenCommand::Revoke { name, nimbus } => nimbus.run(ClientCommand::TokenRevoke(name)),
+        },
         Command::Components => {
             for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
                 println!("{kind}s:");
