@@ -17,7 +17,7 @@ pub const TOKEN_FILE_ENV: &str = "SQUALL_TOKEN_FILE";
 pub const TOKEN_ENV: &str = "SQUALL_TOKEN";
 /// The admin token's file name in nimbus's data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
-/// Largest token file read (a token is 155 characters at most).
+/// Largest token file read (a token is 133 characters at most).
 const MAX_TOKEN_FILE: u64 = 4096;
 
 /// How to authenticate, said by every "no token" and 401 message.

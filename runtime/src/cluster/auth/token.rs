@@ -25,7 +25,7 @@ pub const TOKEN_PREFIX: &str = "squall1";
 pub const ID_BYTES: usize = 8;
 /// Bytes of a token's secret.
 pub const SECRET_BYTES: usize = 32;
-/// Longest token text accepted (the join form is 155 characters); longer text is refused
+/// Longest token text accepted (the join form is 133 characters); longer text is refused
 /// before it is looked at.
 pub const MAX_TOKEN_TEXT: usize = 256;
 
@@ -257,7 +257,7 @@ mod tests {
             ..t.clone()
         };
         let jt = joined.to_text();
-        assert_eq!(jt.expose().len(), 155);
+        assert_eq!(jt.expose().len(), 133);
         assert_eq!(Token::parse(jt.expose()).unwrap(), joined);
     }
 
