@@ -49,7 +49,12 @@ fn tokens_are_made_listed_and_revoked_through_the_cli_and_never_logged() {
     // Without a token: refused, saying which token is missing and how to give one.
     let (code, out, err) = squall_with(&url, &["list"], &[]);
     assert_eq!(code, 1, "{out}{err}");
-    for needle in ["no client token", "--token-file", "SQUALL_TOKEN_FILE", "admin.token"] {
+    for needle in [
+        "no client token",
+        "--token-file",
+        "SQUALL_TOKEN_FILE",
+        "admin.token",
+    ] {
         assert!(err.contains(needle), "{needle}: {err}");
     }
     // The admin token through each way of giving it.
@@ -75,15 +80,17 @@ fn tokens_are_made_listed_and_revoked_through_the_cli_and_never_logged() {
     let dana_file = dana_file.to_str().unwrap();
     let (code, _, err) = squall_with(&url, &["list", "--token-file", dana_file], &[]);
     assert_eq!(code, 0, "a deployer reads: {err}");
-    let (code, _, err) =
-        squall_with(&url, &["token", "list", "--token-file", dana_file], &[]);
+    let (code, _, err) = squall_with(&url, &["token", "list", "--token-file", dana_file], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("only an admin"), "{err}");
 
     // list: names, roles, ids; no secret.
     let (code, out, err) = squall_with(&url, &["token", "list"], &env);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("dana") && out.contains("deployer") && out.contains("admin"), "{out}");
+    assert!(
+        out.contains("dana") && out.contains("deployer") && out.contains("admin"),
+        "{out}"
+    );
     let secret = dana.rsplit('.').next().unwrap();
     assert!(!out.contains(secret), "{out}");
     let (code, json, _) = squall_with(&url, &["token", "list", "--json"], &env);
@@ -105,8 +112,14 @@ fn tokens_are_made_listed_and_revoked_through_the_cli_and_never_logged() {
     // No token text in nimbus's log (info level), nor in the audit log.
     nimbus.stop();
     let log = std::fs::read_to_string(data.with_extension("nimbus.log")).unwrap();
-    assert!(log.contains("admin.token"), "the start-up log names the admin token file");
-    assert!(log.contains("authentication failed"), "failures are logged: {log}");
+    assert!(
+        log.contains("admin.token"),
+        "the start-up log names the admin token file"
+    );
+    assert!(
+        log.contains("authentication failed"),
+        "failures are logged: {log}"
+    );
     assert!(log.contains("127.0.0.1"), "with the peer: {log}");
     let audit = std::fs::read_to_string(data.join("audit.log")).unwrap();
     for text in [admin_text.trim(), dana.as_str()] {
@@ -155,7 +168,10 @@ fn a_supervisor_without_a_token_fails_saying_which_token_is_missing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no supervisor token"), "{err}");
-    assert!(err.contains("--role supervisor") || err.contains("token create"), "{err}");
+    assert!(
+        err.contains("--role supervisor") || err.contains("token create"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -194,7 +210,10 @@ fn a_revoked_supervisor_is_evicted_and_its_workers_move_to_the_other() {
         on_sup1.iter().all(|p| !alive(*p)).then_some(())
     });
     let log = std::fs::read_to_string(c.root.join("sup1").join("supervisor.log")).unwrap();
-    assert!(log.contains("refused this supervisor's credential"), "{log}");
+    assert!(
+        log.contains("refused this supervisor's credential"),
+        "{log}"
+    );
     let (code, out, err) = cli(&c.url, &["kill", "wc", "-w", "0"]);
     assert_eq!(code, 0, "{out}{err}");
 }

@@ -105,8 +105,16 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
         ("a malformed token", &garbage),
     ] {
         let requests: Vec<(Method, String, Option<Value>)> = vec![
-            (Method::POST, "/api/v1/topologies".into(), Some(submit.clone())),
-            (Method::POST, "/api/v1/topologies/wc/kill".into(), Some(json!({}))),
+            (
+                Method::POST,
+                "/api/v1/topologies".into(),
+                Some(submit.clone()),
+            ),
+            (
+                Method::POST,
+                "/api/v1/topologies/wc/kill".into(),
+                Some(json!({})),
+            ),
             (
                 Method::POST,
                 "/api/v1/supervisors/heartbeat".into(),
@@ -117,9 +125,18 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
         ];
         for (method, path, body) in requests {
             let (status, body, _) = call(&n, client, method.clone(), &path, body).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{who}: {method} {path}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{who}: {method} {path}: {body}"
+            );
             let msg = body["error"].as_str().unwrap();
-            for needle in ["--token-file", "SQUALL_TOKEN_FILE", "SQUALL_TOKEN=", "admin.token"] {
+            for needle in [
+                "--token-file",
+                "SQUALL_TOKEN_FILE",
+                "SQUALL_TOKEN=",
+                "admin.token",
+            ] {
                 assert!(msg.contains(needle), "{who}: {msg}");
             }
         }
@@ -154,7 +171,11 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a forged worker credential");
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "a forged worker credential"
+        );
     }
     // Health stays open.
     let (status, _, _) = call(&n, &anonymous, Method::GET, "/api/v1/health", None).await;
@@ -173,7 +194,10 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
             .map(|t| (t["name"].clone(), t["id"].clone(), t["status"].clone()))
             .collect()
     };
-    assert_eq!(summary(&n.get("/api/v1/topologies").await.1), summary(&before_list));
+    assert_eq!(
+        summary(&n.get("/api/v1/topologies").await.1),
+        summary(&before_list)
+    );
     let (_, after_sups) = n.get("/api/v1/supervisors").await;
     let ids = |v: &Value| -> Vec<String> {
         v["supervisors"]
@@ -208,7 +232,11 @@ async fn a_viewer_gets_403_on_every_mutation_and_reads() {
         (Method::POST, "/api/v1/topologies/wc/kill", Some(json!({}))),
         (Method::POST, "/api/v1/topologies/wc/activate", None),
         (Method::POST, "/api/v1/topologies/wc/deactivate", None),
-        (Method::POST, "/api/v1/topologies/wc/rebalance", Some(json!({ "workers": 1 }))),
+        (
+            Method::POST,
+            "/api/v1/topologies/wc/rebalance",
+            Some(json!({ "workers": 1 })),
+        ),
         (
             Method::POST,
             "/api/v1/topologies/wc/stats",
@@ -219,7 +247,11 @@ async fn a_viewer_gets_403_on_every_mutation_and_reads() {
             "/api/v1/topologies/wc/trident/k",
             Some(json!({ "topology_id": id, "value": "v" })),
         ),
-        (Method::POST, "/api/v1/supervisors/heartbeat", Some(heartbeat_body("v1"))),
+        (
+            Method::POST,
+            "/api/v1/supervisors/heartbeat",
+            Some(heartbeat_body("v1")),
+        ),
         (
             Method::POST,
             "/api/v1/tokens",
@@ -240,7 +272,11 @@ async fn a_viewer_gets_403_on_every_mutation_and_reads() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "upload");
     // Reads work.
-    for path in ["/api/v1/topologies", "/api/v1/topologies/wc", "/api/v1/supervisors"] {
+    for path in [
+        "/api/v1/topologies",
+        "/api/v1/topologies/wc",
+        "/api/v1/supervisors",
+    ] {
         let (status, body, _) = call(&n, &viewer, Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
@@ -259,10 +295,7 @@ async fn deployers_act_on_their_own_topologies_and_those_whose_users_name_them()
     let alice = client_for(&n.create_token("alice", "deployer").await);
     let bob = client_for(&n.create_token("bob", "deployer").await);
     let carol = client_for(&n.create_token("carol", "deployer").await);
-    let shared = YAML.replace(
-        "config:\n",
-        "config:\n  topology.users: [carol]\n",
-    );
+    let shared = YAML.replace("config:\n", "config:\n  topology.users: [carol]\n");
     let (status, body, _) = call(
         &n,
         &alice,
@@ -294,31 +327,65 @@ async fn deployers_act_on_their_own_topologies_and_those_whose_users_name_them()
         .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{action}: {body}");
         let msg = body["error"].as_str().unwrap();
-        assert!(msg.contains("belongs to 'alice'") && msg.contains("'bob'"), "{msg}");
+        assert!(
+            msg.contains("belongs to 'alice'") && msg.contains("'bob'"),
+            "{msg}"
+        );
     }
     let (_, info) = n.get("/api/v1/topologies/a1").await;
     assert_eq!(info["status"], json!("ACTIVE"), "{info}");
     // carol is in a1's topology.users; alice owns it.
-    let (status, body, _) =
-        call(&n, &carol, Method::POST, "/api/v1/topologies/a1/deactivate", None).await;
+    let (status, body, _) = call(
+        &n,
+        &carol,
+        Method::POST,
+        "/api/v1/topologies/a1/deactivate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body, _) =
-        call(&n, &alice, Method::POST, "/api/v1/topologies/a1/activate", None).await;
+    let (status, body, _) = call(
+        &n,
+        &alice,
+        Method::POST,
+        "/api/v1/topologies/a1/activate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // alice and carol on bob's: refused; bob and the admin: allowed.
     for (who, c) in [("alice", &alice), ("carol", &carol)] {
-        let (status, body, _) =
-            call(&n, c, Method::POST, "/api/v1/topologies/b1/deactivate", None).await;
+        let (status, body, _) = call(
+            &n,
+            c,
+            Method::POST,
+            "/api/v1/topologies/b1/deactivate",
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
-        assert!(body["error"].as_str().unwrap().contains("belongs to 'bob'"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("belongs to 'bob'"),
+            "{body}"
+        );
     }
-    let (status, _, _) = call(&n, &bob, Method::POST, "/api/v1/topologies/b1/deactivate", None).await;
+    let (status, _, _) = call(
+        &n,
+        &bob,
+        Method::POST,
+        "/api/v1/topologies/b1/deactivate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = n.post("/api/v1/topologies/a1/kill", &json!({})).await;
     assert_eq!(status, StatusCode::OK, "the admin acts on anyone's");
     // Each action is in the audit log, with who did it and the answer.
     let log = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
-    let records: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(records.iter().any(|r| r["who"] == "bob"
         && r["path"] == "/api/v1/topologies/a1/kill"
         && r["status"] == 403));
@@ -377,7 +444,11 @@ async fn a_supervisor_token_serves_one_id_and_a_stolen_id_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "downloads need a credential");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "downloads need a credential"
+    );
     n.handle.shutdown().await.unwrap();
 }
 
@@ -385,8 +456,10 @@ async fn a_supervisor_token_serves_one_id_and_a_stolen_id_is_refused() {
 async fn revoking_a_supervisor_token_evicts_it_and_moves_its_workers_now() {
     let dir = tempfile::tempdir().unwrap();
     // A long supervisor timeout: the eviction must not wait for it.
-    let n = TestNimbus::start_with(dir.path(), |o| o.supervisor_timeout = Duration::from_secs(600))
-        .await;
+    let n = TestNimbus::start_with(dir.path(), |o| {
+        o.supervisor_timeout = Duration::from_secs(600)
+    })
+    .await;
     let hash = n.upload(VALID_ARTIFACT).await;
     let a = client_for(&n.create_token("sup-a", "supervisor").await);
     let b = client_for(&n.create_token("sup-b", "supervisor").await);
@@ -399,7 +472,12 @@ async fn revoking_a_supervisor_token_evicts_it_and_moves_its_workers_now() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(n.worker_supervisors("wc").await, ["sa", "sb"]);
 
-    let r = n.http.delete(n.url("/api/v1/tokens/sup-a")).send().await.unwrap();
+    let r = n
+        .http
+        .delete(n.url("/api/v1/tokens/sup-a"))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = into_json(r).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["supervisor_id"], json!("sa"));
@@ -425,11 +503,17 @@ async fn tokens_are_managed_by_admins_and_secrets_stay_in_0600_files() {
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
     for f in ["admin.token", "cluster.secret", "tokens.json"] {
-        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     let text = n.create_token("d1", "deployer").await;
-    let mode = std::fs::metadata(dir.path().join("audit.log")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("audit.log"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "audit.log");
     let secret = text.rsplit('.').next().unwrap().to_string();
     let (status, list) = n.get("/api/v1/tokens").await;
@@ -461,18 +545,36 @@ async fn tokens_are_managed_by_admins_and_secrets_stay_in_0600_files() {
     let (status, _, _) = call(&n, &d, Method::GET, "/api/v1/tokens", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Revoked: refused from then on, also after a restart.
-    let r = n.http.delete(n.url("/api/v1/tokens/d1")).send().await.unwrap();
+    let r = n
+        .http
+        .delete(n.url("/api/v1/tokens/d1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let (status, _, _) = call(&n, &d, Method::GET, "/api/v1/topologies", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let r = n.http.delete(n.url("/api/v1/tokens/admin")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT, "the last admin token stays");
+    let r = n
+        .http
+        .delete(n.url("/api/v1/tokens/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "the last admin token stays"
+    );
     n.handle.shutdown().await.unwrap();
     let n = TestNimbus::start(dir.path()).await;
     let (status, _, _) = call(&n, &d, Method::GET, "/api/v1/topologies", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = n.get("/api/v1/topologies").await;
-    assert_eq!(status, StatusCode::OK, "the same admin token after a restart");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same admin token after a restart"
+    );
     n.handle.shutdown().await.unwrap();
 }
 
@@ -488,12 +590,24 @@ async fn mutations_past_a_token_s_rate_get_429_with_retry_after() {
     let e = client_for(&n.create_token("other", "deployer").await);
     // Mutations of a topology that does not exist: cheap, and counted all the same.
     for i in 0..3 {
-        let (status, body, _) =
-            call(&n, &d, Method::POST, "/api/v1/topologies/none/activate", None).await;
+        let (status, body, _) = call(
+            &n,
+            &d,
+            Method::POST,
+            "/api/v1/topologies/none/activate",
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{i}: {body}");
     }
-    let (status, body, retry) =
-        call(&n, &d, Method::POST, "/api/v1/topologies/none/activate", None).await;
+    let (status, body, retry) = call(
+        &n,
+        &d,
+        Method::POST,
+        "/api/v1/topologies/none/activate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!((1..=5).contains(&secs), "{secs}");
@@ -501,7 +615,14 @@ async fn mutations_past_a_token_s_rate_get_429_with_retry_after() {
     // Reads are not limited; another token has its own bucket.
     let (status, _, _) = call(&n, &d, Method::GET, "/api/v1/topologies", None).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = call(&n, &e, Method::POST, "/api/v1/topologies/none/activate", None).await;
+    let (status, _, _) = call(
+        &n,
+        &e,
+        Method::POST,
+        "/api/v1/topologies/none/activate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let log = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
     assert!(log.contains("\"status\":429"), "{log}");
@@ -533,7 +654,11 @@ async fn failed_authentications_are_slowed_per_source_and_logged() {
     let start = Instant::now();
     let (status, _) = n.get("/api/v1/topologies").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(start.elapsed() < Duration::from_millis(450), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(450),
+        "{:?}",
+        start.elapsed()
+    );
     n.handle.shutdown().await.unwrap();
 }
 

@@ -155,9 +155,8 @@ impl LocalClusterBuilder {
                 .create_token(&format!("supervisor-{i}"), Role::Supervisor)
                 .await
                 .map_err(|e| start(&format!("supervisor #{i} token"), &e))?;
-            opts.token = Some(
-                Token::parse(&created.text).map_err(|e| start("supervisor token", &e))?,
-            );
+            opts.token =
+                Some(Token::parse(&created.text).map_err(|e| start("supervisor token", &e))?);
             let launcher = InProcessLauncher::new(self.registry.clone()).with_clock(shared.clone());
             let workers = launcher.workers();
             let handle = squall_supervisor::start_with(opts, Box::new(launcher))

@@ -80,8 +80,11 @@ pub fn main(args: Vec<String>) -> i32 {
                     eprintln!("error: {e}");
                     return 2;
                 }
-                tracing::warn!("no supervisor token: nimbus at {} must run with \
-                    nimbus.authentication: none", opts.nimbus);
+                tracing::warn!(
+                    "no supervisor token: nimbus at {} must run with \
+                    nimbus.authentication: none",
+                    opts.nimbus
+                );
                 None
             }
             Err(e) => {
@@ -112,7 +115,11 @@ async fn nimbus_wants_a_token(nimbus: &str) -> bool {
     else {
         return false;
     };
-    match http.get(format!("{nimbus}/api/v1/supervisors")).send().await {
+    match http
+        .get(format!("{nimbus}/api/v1/supervisors"))
+        .send()
+        .await
+    {
         Ok(r) => r.status() == reqwest::StatusCode::UNAUTHORIZED,
         Err(_) => false,
     }

@@ -113,7 +113,11 @@ async fn heartbeats_and_other_slots_go_on_during_a_slow_download() {
         big
     );
     // Every heartbeat and download carried the supervisor's token.
-    assert!(nimbus.seen().unauthorized.is_empty(), "{:?}", nimbus.seen().unauthorized);
+    assert!(
+        nimbus.seen().unauthorized.is_empty(),
+        "{:?}",
+        nimbus.seen().unauthorized
+    );
     sup.shutdown().await;
 }
 
@@ -135,14 +139,19 @@ async fn a_supervisor_with_a_wrong_token_is_refused_and_runs_nothing() {
             (n.seen().unauthorized.len() >= 3).then_some(())
         })
         .await;
-    let seen = nimbus.seen();
-    assert!(seen.heartbeats.is_empty() && seen.gets.is_empty(), "{:?}", seen.gets);
-    assert!(
-        seen.unauthorized.iter().all(|r| r.contains("heartbeat")),
-        "{:?}",
-        seen.unauthorized
-    );
-    drop(seen);
+    {
+        let seen = nimbus.seen();
+        assert!(
+            seen.heartbeats.is_empty() && seen.gets.is_empty(),
+            "{:?}",
+            seen.gets
+        );
+        assert!(
+            seen.unauthorized.iter().all(|r| r.contains("heartbeat")),
+            "{:?}",
+            seen.unauthorized
+        );
+    }
     assert!(!dir.join("artifacts").join(hs.to_string()).exists());
     sup.shutdown().await;
 }

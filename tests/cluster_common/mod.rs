@@ -148,8 +148,7 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
 }
 
 /// The token file each nimbus URL's clients use (its admin token).
-static TOKENS: std::sync::Mutex<BTreeMap<String, PathBuf>> =
-    std::sync::Mutex::new(BTreeMap::new());
+static TOKENS: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
 
 /// Use the token in `file` for every `cli`/`http_get` call to nimbus at `url`.
 pub fn register_token(url: &str, file: &Path) {
@@ -237,10 +236,7 @@ pub fn cli(nimbus: &str, args: &[&str]) -> (i32, String, String) {
     if let Some(token) = token_file(nimbus) {
         cmd.env("SQUALL_TOKEN_FILE", token);
     }
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .expect("running squall");
+    let out = cmd.stdin(Stdio::null()).output().expect("running squall");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -443,8 +439,7 @@ pub fn http_get(url: &str, path: &str) -> String {
         .and_then(|f| std::fs::read_to_string(f).ok())
         .map(|t| format!("Authorization: Bearer {}\r\n", t.trim()))
         .unwrap_or_default();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return String::new();
     }

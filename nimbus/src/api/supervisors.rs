@@ -30,9 +30,10 @@ pub async fn heartbeat(
         && hb.id.len() <= MAX_BOUND_ID
     {
         let (auth, token_id, sup) = (state.auth.clone(), id.clone(), hb.id.clone());
-        let binding = tokio::task::spawn_blocking(move || auth.store.bind_supervisor(&token_id, &sup))
-            .await
-            .map_err(|e| ClusterError::Internal(format!("binding panicked: {e}")))??;
+        let binding =
+            tokio::task::spawn_blocking(move || auth.store.bind_supervisor(&token_id, &sup))
+                .await
+                .map_err(|e| ClusterError::Internal(format!("binding panicked: {e}")))??;
         let refused = match binding {
             Binding::Bound => None,
             Binding::BoundElsewhere(bound) => Some(format!(

@@ -136,11 +136,10 @@ pub fn check(who: &Principal, need: &Need, acl: Option<&TopologyAcl>) -> Result<
             Some(a) => forbid(format!(
                 "topology '{topology}' belongs to {}; token '{name}' may not act on it \
                  (its owner can add '{name}' to its topology.users, or an admin can act)",
-                a.owner
-                    .as_deref()
-                    .map_or("no token (submitted without authentication)".to_string(), |o| {
-                        format!("'{o}'")
-                    })
+                a.owner.as_deref().map_or(
+                    "no token (submitted without authentication)".to_string(),
+                    |o| { format!("'{o}'") }
+                )
             )),
         },
         (Need::Admin, _) => forbid(format!(
@@ -181,9 +180,15 @@ mod tests {
         assert_eq!(c(Method::PUT, "/api/v1/artifacts/ab"), Need::Deploy);
         assert_eq!(c(Method::HEAD, "/api/v1/artifacts/ab"), Need::ArtifactRead);
         assert_eq!(c(Method::POST, "/api/v1/topologies"), Need::Deploy);
-        assert_eq!(c(Method::POST, "/api/v1/topologies/t/kill"), Need::Act("t".into()));
+        assert_eq!(
+            c(Method::POST, "/api/v1/topologies/t/kill"),
+            Need::Act("t".into())
+        );
         assert_eq!(c(Method::GET, "/api/v1/topologies/t"), Need::Read);
-        assert_eq!(c(Method::POST, "/api/v1/supervisors/heartbeat"), Need::Heartbeat);
+        assert_eq!(
+            c(Method::POST, "/api/v1/supervisors/heartbeat"),
+            Need::Heartbeat
+        );
         assert_eq!(c(Method::DELETE, "/api/v1/tokens/x"), Need::Admin);
         assert_eq!(c(Method::GET, "/nope"), Need::Read);
     }

@@ -135,7 +135,9 @@ mod tests {
             log.write(&rec);
         }
         let cur = std::fs::metadata(&path).unwrap().len();
-        let old = std::fs::metadata(path.with_extension("log.1")).unwrap().len();
+        let old = std::fs::metadata(path.with_extension("log.1"))
+            .unwrap()
+            .len();
         assert!(cur <= 1000 && old <= 1000, "{cur} {old}");
         let last = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(last.lines().next().unwrap()).unwrap();

@@ -96,8 +96,11 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
         audit(Some(&principal), e.status());
         return ApiError(e).into_response();
     }
-    if mutation && let Principal::Token { name, .. } = &principal {
-        if let Err(wait) = auth.rate.take(name, Instant::now()) {
+    if mutation
+        && let Principal::Token { name, .. } = &principal
+        && let Err(wait) = auth.rate.take(name, Instant::now())
+    {
+        {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             audit(Some(&principal), 429);
             tracing::warn!(who = %name, %method, %path, "rate limited");
@@ -145,10 +148,12 @@ fn authenticate(
             .ok_or_else(|| "the worker credential is not valid".to_string());
     }
     let token = Token::parse(bearer).map_err(|e| e.to_string())?;
-    let record = auth
-        .store
-        .authenticate(&token)
-        .ok_or_else(|| format!("token id {} is unknown, revoked, or its secret is wrong", token.id))?;
+    let record = auth.store.authenticate(&token).ok_or_else(|| {
+        format!(
+            "token id {} is unknown, revoked, or its secret is wrong",
+            token.id
+        )
+    })?;
     Ok(Principal::Token {
         name: record.name,
         role: record.role,
@@ -175,7 +180,11 @@ pub fn retry_after(secs: u64) -> (axum::http::HeaderName, HeaderValue) {
 
 impl TopologyAcl {
     /// The ACL of a stored topology.
-    pub fn of(id: &str, owner: Option<&str>, def: &squall_runtime::spec::TopologyDef) -> TopologyAcl {
+    pub fn of(
+        id: &str,
+        owner: Option<&str>,
+        def: &squall_runtime::spec::TopologyDef,
+    ) -> TopologyAcl {
         let users = def
             .config
             .get(squall_runtime::topology::config::TOPOLOGY_USERS)

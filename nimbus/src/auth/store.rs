@@ -94,9 +94,7 @@ impl TokenStore {
             Ok(meta) if meta.len() > MAX_FILE_BYTES => {
                 return Err(StoreError::Io {
                     path,
-                    source: std::io::Error::other(format!(
-                        "larger than {MAX_FILE_BYTES} bytes"
-                    )),
+                    source: std::io::Error::other(format!("larger than {MAX_FILE_BYTES} bytes")),
                 });
             }
             Ok(_) => {
@@ -289,7 +287,9 @@ impl TokenStore {
             .mode(0o600)
             .open(&tmp)
             .map_err(io)?;
-        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(io)?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)?;
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
@@ -313,7 +313,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(TOKENS_FILE)).unwrap();
         assert!(!text.contains(&t.to_text().expose()[25..]), "{text}");
         for f in [TOKENS_FILE, ADMIN_TOKEN_FILE] {
-            let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
         let again = TokenStore::open(dir.path()).unwrap();
@@ -330,7 +333,12 @@ mod tests {
         };
         assert!(again.authenticate(&forged).is_none());
         again.revoke("dep").unwrap();
-        assert!(TokenStore::open(dir.path()).unwrap().authenticate(&t).is_none());
+        assert!(
+            TokenStore::open(dir.path())
+                .unwrap()
+                .authenticate(&t)
+                .is_none()
+        );
         assert!(again.revoke(ADMIN_NAME).is_err(), "the last admin stays");
     }
 

@@ -207,9 +207,8 @@ impl TestNimbus {
 /// The admin token nimbus wrote to `dir/admin.token`, if it did.
 pub fn admin_token(dir: &Path) -> Option<squall_runtime::cluster::auth::token::Token> {
     let path = dir.join("admin.token");
-    path.exists().then(|| {
-        squall_runtime::cluster::auth::credentials::read_file(&path, "test").unwrap()
-    })
+    path.exists()
+        .then(|| squall_runtime::cluster::auth::credentials::read_file(&path, "test").unwrap())
 }
 
 /// An HTTP client sending `token` (none: no `Authorization` header).

@@ -337,30 +337,21 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             flux,
             nimbus,
         } => submit(file, artifact, name, &flux, &nimbus, registry),
-        Command::Kill { name, wait, nimbus } => {
-            nimbus.run(ClientCommand::Kill { name, wait })
-        }
-        Command::Activate { name, nimbus } => {
-            nimbus.run(ClientCommand::Activate(name))
-        }
-        Command::Deactivate { name, nimbus } => {
-            nimbus.run(ClientCommand::Deactivate(name))
-        }
+        Command::Kill { name, wait, nimbus } => nimbus.run(ClientCommand::Kill { name, wait }),
+        Command::Activate { name, nimbus } => nimbus.run(ClientCommand::Activate(name)),
+        Command::Deactivate { name, nimbus } => nimbus.run(ClientCommand::Deactivate(name)),
         Command::Rebalance {
             name,
             workers,
             executors,
             nimbus,
         } => nimbus.run(ClientCommand::Rebalance {
-                name,
-                workers,
-                executors,
-            },
-        ),
+            name,
+            workers,
+            executors,
+        }),
         Command::List { json, nimbus } => nimbus.run(ClientCommand::List { json }),
-        Command::Status { name, json, nimbus } => {
-            nimbus.run(ClientCommand::Status { name, json })
-        }
+        Command::Status { name, json, nimbus } => nimbus.run(ClientCommand::Status { name, json }),
         Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
         Command::Token { command } => match command {
             TokenCommand::Create { role, name, nimbus } => {
@@ -447,13 +438,12 @@ fn submit(
         }
     };
     nimbus.run(ClientCommand::Submit {
-            file,
-            artifact,
-            name,
-            yaml: Some(yaml),
-            resources: flux.resources.clone(),
-        },
-    )
+        file,
+        artifact,
+        name,
+        yaml: Some(yaml),
+        resources: flux.resources.clone(),
+    })
 }
 
 /// `squall validate FILE [--write-resolved OUT] [--filter PROPS] [--resources DIR]`.

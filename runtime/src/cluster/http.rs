@@ -23,10 +23,7 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// gives up connecting after [`CONNECT_TIMEOUT`] and gives up on the whole request
 /// (connecting, sending, the answer's head and body) after `timeout`. With a `token`,
 /// every request carries it as `Authorization: Bearer` (a sensitive header).
-pub fn client(
-    timeout: Duration,
-    token: Option<&Token>,
-) -> Result<reqwest::Client, reqwest::Error> {
+pub fn client(timeout: Duration, token: Option<&Token>) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)

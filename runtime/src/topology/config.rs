@@ -258,7 +258,9 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
             .is_some_and(|f| f.is_finite() && f > 0.0 && f <= 1.0),
         KeyType::OptionalString => v.is_null() || v.is_string(),
         KeyType::StringList => {
-            v.is_null() || v.as_sequence().is_some_and(|s| s.iter().all(|x| x.is_string()))
+            v.is_null()
+                || v.as_sequence()
+                    .is_some_and(|s| s.iter().all(|x| x.is_string()))
         }
     };
     if ok {

@@ -199,13 +199,21 @@ async fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>, bearer: String) {
     }
     let mut conn = conn.into_inner();
     let authorized = head.iter().any(|h| {
-        h.split_once(':').is_some_and(|(k, v)| {
-            k.eq_ignore_ascii_case("authorization") && v.trim() == bearer
-        })
+        h.split_once(':')
+            .is_some_and(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.trim() == bearer)
     });
     if !authorized {
-        seen.lock().unwrap().unauthorized.push(format!("{method} {path}"));
-        let _ = answer(&mut conn, "401 Unauthorized", b"{\"error\":\"no token\"}", true).await;
+        seen.lock()
+            .unwrap()
+            .unauthorized
+            .push(format!("{method} {path}"));
+        let _ = answer(
+            &mut conn,
+            "401 Unauthorized",
+            b"{\"error\":\"no token\"}",
+            true,
+        )
+        .await;
         return;
     }
     match (method, path) {

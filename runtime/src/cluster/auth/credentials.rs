@@ -165,7 +165,12 @@ mod tests {
     #[test]
     fn the_missing_token_message_says_how() {
         let e = CredentialsError::Missing { what: "client" }.to_string();
-        for needle in ["--token-file", "SQUALL_TOKEN_FILE", "SQUALL_TOKEN=", "admin.token"] {
+        for needle in [
+            "--token-file",
+            "SQUALL_TOKEN_FILE",
+            "SQUALL_TOKEN=",
+            "admin.token",
+        ] {
             assert!(e.contains(needle), "{e}");
         }
     }

@@ -103,7 +103,10 @@ impl FromStr for Role {
             .ok_or_else(|| {
                 let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
                 let shown: String = s.chars().take(32).collect();
-                format!("unknown role '{shown}': expected one of {}", names.join(", "))
+                format!(
+                    "unknown role '{shown}': expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -190,7 +193,9 @@ impl Token {
             None => None,
             Some(p) => {
                 if p.len() != 64 || !is_lower_hex(p) {
-                    return Err(TokenParseError("the pin is not 64 lowercase hex characters"));
+                    return Err(TokenParseError(
+                        "the pin is not 64 lowercase hex characters",
+                    ));
                 }
                 let mut pin = [0u8; 32];
                 hex::decode_to_slice(p, &mut pin)
@@ -235,7 +240,8 @@ pub fn hash_matches(token: &Token, stored: &[u8; 32]) -> bool {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
