@@ -183,7 +183,9 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         let auth_opts = opts.auth.clone();
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000)?;
+            // SEAM(tls): pass the CA pin here (and as `AppState::ca_pin` below) so the
+            // admin token is written in the join form.
+            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, None)?;
             // Validation scratch from a previous run is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
             std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;

@@ -45,6 +45,7 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
                 ..Default::default()
             },
             0,
+            None,
         )
         .expect("auth"),
         ca_pin: None,

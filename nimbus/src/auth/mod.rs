@@ -136,12 +136,18 @@ pub struct Auth {
 
 impl Auth {
     /// Open (or create) the token store, the cluster secret, the admin token file and
-    /// the audit log in `dir`. Blocking: call it off the async threads.
-    pub fn open(dir: &Path, opts: AuthOpts, now_secs: u64) -> Result<Arc<Auth>, StoreError> {
+    /// the audit log in `dir`; a new admin token is written in the join form when
+    /// `ca_pin` is given. Blocking: call it off the async threads.
+    pub fn open(
+        dir: &Path,
+        opts: AuthOpts,
+        now_secs: u64,
+        ca_pin: Option<[u8; 32]>,
+    ) -> Result<Arc<Auth>, StoreError> {
         secret::ensure_cluster_secret(dir)?;
         let store = store::TokenStore::open(dir)?;
         if opts.mode == Authentication::Token {
-            store.ensure_admin(dir, now_secs)?;
+            store.ensure_admin(dir, now_secs, ca_pin)?;
         } else {
             tracing::warn!(
                 "nimbus.authentication is none: ANYONE who can reach nimbus may submit code \

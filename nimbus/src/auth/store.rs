@@ -124,9 +124,15 @@ impl TokenStore {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Make the admin token if the store has none: its text goes to `DATA/admin.token`
-    /// (mode 0600). Logs where the admin token is (never the token).
-    pub fn ensure_admin(&self, dir: &Path, now_secs: u64) -> Result<(), StoreError> {
+    /// Make the admin token if the store has none: its text (the join form with
+    /// `ca_pin`, when nimbus has a CA) goes to `DATA/admin.token` (mode 0600). Logs where
+    /// the admin token is (never the token).
+    pub fn ensure_admin(
+        &self,
+        dir: &Path,
+        now_secs: u64,
+        ca_pin: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
         let path = dir.join(ADMIN_TOKEN_FILE);
         let has_admin = self.lock().values().any(|r| r.name == ADMIN_NAME);
         if has_admin {
@@ -144,7 +150,8 @@ impl TokenStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        let token = Token::generate().map_err(|e| io(std::io::Error::other(e)))?;
+        let mut token = Token::generate().map_err(|e| io(std::io::Error::other(e)))?;
+        token.pin = ca_pin;
         write_new_file(&path, &token).map_err(io)?;
         self.insert(ADMIN_NAME, Role::Admin, &token, now_secs)
             .map_err(|e| match e {
@@ -308,7 +315,7 @@ mod tests {
     fn tokens_survive_a_reopen_and_only_hashes_are_stored() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::open(dir.path()).unwrap();
-        store.ensure_admin(dir.path(), 1).unwrap();
+        store.ensure_admin(dir.path(), 1, None).unwrap();
         let t = store.create("dep", Role::Deployer, 2).unwrap();
         let text = std::fs::read_to_string(dir.path().join(TOKENS_FILE)).unwrap();
         assert!(!text.contains(&t.to_text().expose()[25..]), "{text}");
@@ -340,6 +347,20 @@ mod tests {
                 .is_none()
         );
         assert!(again.revoke(ADMIN_NAME).is_err(), "the last admin stays");
+    }
+
+    #[test]
+    fn with_a_ca_pin_the_admin_token_is_written_in_the_join_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(dir.path()).unwrap();
+        store.ensure_admin(dir.path(), 1, Some([9; 32])).unwrap();
+        let admin = squall_runtime::cluster::auth::credentials::read_file(
+            &dir.path().join(ADMIN_TOKEN_FILE),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(admin.pin, Some([9; 32]));
+        assert_eq!(store.authenticate(&admin).unwrap().name, ADMIN_NAME);
     }
 
     #[test]
