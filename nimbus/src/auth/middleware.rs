@@ -100,19 +100,17 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
         && let Principal::Token { name, .. } = &principal
         && let Err(wait) = auth.rate.take(name, Instant::now())
     {
-        {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            audit(Some(&principal), 429);
-            tracing::warn!(who = %name, %method, %path, "rate limited");
-            return ApiError(ClusterError::TooManyRequests {
-                message: format!(
-                    "token '{name}' made more than nimbus.auth.rate.burst mutating requests \
-                     at nimbus.auth.rate.per.sec; retry after {secs} s"
-                ),
-                retry_after_secs: secs.max(1),
-            })
-            .into_response();
-        }
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        audit(Some(&principal), 429);
+        tracing::warn!(who = %name, %method, %path, "rate limited");
+        return ApiError(ClusterError::TooManyRequests {
+            message: format!(
+                "token '{name}' made more than nimbus.auth.rate.burst mutating requests \
+                 at nimbus.auth.rate.per.sec; retry after {secs} s"
+            ),
+            retry_after_secs: secs.max(1),
+        })
+        .into_response();
     }
     req.extensions_mut().insert(principal.clone());
     let response = next.run(req).await;
