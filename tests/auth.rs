@@ -214,6 +214,13 @@ fn a_revoked_supervisor_is_evicted_and_its_workers_move_to_the_other() {
         log.contains("refused this supervisor's credential"),
         "{log}"
     );
+    // The supervisors' logs never show their tokens.
+    for sup in ["sup1", "sup2"] {
+        let token = std::fs::read_to_string(c.root.join(sup).join("supervisor.token")).unwrap();
+        let secret = token.trim().rsplit('.').next().unwrap();
+        let log = std::fs::read_to_string(c.root.join(sup).join("supervisor.log")).unwrap();
+        assert!(!log.contains(secret), "{sup}'s token in its log");
+    }
     let (code, out, err) = cli(&c.url, &["kill", "wc", "-w", "0"]);
     assert_eq!(code, 0, "{out}{err}");
 }

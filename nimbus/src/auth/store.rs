@@ -136,8 +136,15 @@ impl TokenStore {
         let path = dir.join(ADMIN_TOKEN_FILE);
         let has_admin = self.lock().values().any(|r| r.name == ADMIN_NAME);
         if has_admin {
-            tracing::info!(admin_token = %path.display(),
-                "token authentication on; the admin token is in this file");
+            if path.exists() {
+                tracing::info!(admin_token = %path.display(),
+                    "token authentication on; the admin token is in this file");
+            } else {
+                tracing::warn!(admin_token = %path.display(),
+                    "token authentication on; the admin token file was removed (the token \
+                     stays valid): keep the token elsewhere, or revoke it with another admin \
+                     token");
+            }
             return Ok(());
         }
         let io = |source| StoreError::Io {
