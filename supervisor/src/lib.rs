@@ -82,6 +82,9 @@ pub struct SupervisorOpts {
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
+    /// The supervisor's bearer token (`squall token create --role supervisor`), sent with
+    /// heartbeats and artifact downloads; `None` only against an open nimbus.
+    pub token: Option<squall_runtime::cluster::auth::token::Token>,
 }
 
 impl SupervisorOpts {
@@ -120,6 +123,7 @@ impl SupervisorOpts {
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
             clock: clock::system(),
+            token: None,
         }
     }
 }
@@ -204,10 +208,13 @@ pub fn start_with(
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
     let id = load_id(&opts)?;
-    let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
+    let http = squall_runtime::cluster::http::client(Duration::from_secs(10), opts.token.as_ref())
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
-    let download_http = squall_runtime::cluster::http::download_client(Duration::from_secs(10))
-        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let download_http = squall_runtime::cluster::http::download_client(
+        Duration::from_secs(10),
+        opts.token.as_ref(),
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let cfg = SlotConfig {
         retry_backoff: opts.retry_backoff,
         ..SlotConfig::new(
