@@ -21,11 +21,14 @@
 //! Data directory layout (the directory is mode 0700: submitted code validated on this
 //! machine must not read it): `nimbus.redb` (topology records, assignments, supervisors,
 //! Trident coordination metadata; mode 0600), `artifacts/<sha256>` (topology binaries,
-//! mode 0755). Validation scratch directories go to the system temporary directory (see
-//! [`validate::sandbox`]).
+//! mode 0755), `cluster.secret` and `tokens.json` (mode 0600: the cluster secret, the
+//! token store), `admin.token` (mode 0600: the admin token, made at first start),
+//! `audit.log` (every mutating request). Validation scratch directories go to the system
+//! temporary directory (see [`validate::sandbox`]).
 
 pub mod api;
 pub mod artifacts;
+pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod error;
@@ -82,6 +85,8 @@ pub struct NimbusOpts {
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
+    /// Authentication: tokens (the default) or open, rate limits, audit log size.
+    pub auth: auth::AuthOpts,
 }
 
 impl NimbusOpts {
@@ -113,6 +118,13 @@ impl NimbusOpts {
             validator: None,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
             clock: clock::system(),
+            auth: auth::AuthOpts {
+                mode: config.authentication,
+                rate_per_sec: config.auth_rate_per_sec as f64,
+                rate_burst: config.auth_rate_burst as f64,
+                audit_max_bytes: config.audit_log_max_bytes,
+                ..auth::AuthOpts::default()
+            },
         }
     }
 }
@@ -180,16 +192,20 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     };
     // Where validation scratch went before it moved out of the data directory.
     let tmp_dir = dir.join("tmp");
-    let cluster = {
+    let (cluster, auth) = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
         let gc_grace = opts.artifact_gc_grace;
         let clock = opts.clock.clone();
-        tokio::task::spawn_blocking(move || -> Result<cluster::Cluster, StoreError> {
+        let auth_opts = opts.auth.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
             // Nobody but nimbus's user reads the data directory (validated artifacts run
             // as another user, workers of a supervisor sharing it too).
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io(dir.clone()))?;
+            // SEAM(tls): pass the CA pin here (and as `AppState::ca_pin` below) so the
+            // admin token is written in the join form.
+            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, None)?;
             // Validation scratch of an older nimbus is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
             let artifacts =
@@ -198,7 +214,10 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
             let store = store::Store::open(&db)?;
             std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))
                 .map_err(io(db.clone()))?;
-            cluster::Cluster::load(store, artifacts, timeout, clock)
+            Ok((
+                cluster::Cluster::load(store, artifacts, timeout, clock)?,
+                auth,
+            ))
         })
         .await
         .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
@@ -231,6 +250,8 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         max_artifact_bytes: opts.max_artifact_bytes,
         parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
         body_timeout: opts.http.body_timeout,
+        auth,
+        ca_pin: None,
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(

@@ -439,7 +439,17 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
     use squall_runtime::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
-    let plain = reqwest::Client::new();
+    // A person's curl: no version header, the admin token.
+    let admin = n.admin.as_ref().unwrap().to_text().expose().clone();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {admin}").parse().unwrap(),
+    );
+    let plain = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
 
     // A person's curl (no version) reads the API; the answer names nimbus's version.
     let r = plain.get(n.url("/api/v1/topologies")).send().await.unwrap();

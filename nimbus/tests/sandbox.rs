@@ -37,6 +37,8 @@ async fn an_artifact_sees_neither_nimbus_environment_nor_its_data_directory() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("canary.token"), "canary-secret-5d1e\n").unwrap();
     let n = TestNimbus::start(&data).await;
+    // The admin token nimbus made at first start (when authentication is on).
+    let admin = std::fs::read_to_string(data.join("admin.token")).unwrap_or_default();
     let data = data.display();
     let artifact = format!(
         "#!/bin/sh
@@ -88,6 +90,11 @@ exit 1
     assert!(error.contains("PATH=/usr/bin:/bin") && error.contains("SQUALL_VALIDATE=1"));
     // Nothing of the data directory: not listed, not read.
     assert!(!error.contains("canary-secret-5d1e"), "{error}");
+    let admin = admin.trim();
+    assert!(
+        admin.is_empty() || !error.contains(admin),
+        "the admin token leaked"
+    );
     assert!(!error.contains("nimbus.redb\n"), "{error}");
     assert!(error.contains("Permission denied"), "{error}");
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();

@@ -314,6 +314,18 @@ impl Daemon {
         if !resp.status().is_success() {
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                || status == reqwest::StatusCode::FORBIDDEN
+            {
+                // Nimbus does not accept this supervisor (its token was revoked, or is
+                // bound to another supervisor id): it runs none of the cluster's work.
+                let running = self.desired.iter().filter(|d| d.is_some()).count();
+                self.desired.iter_mut().for_each(|d| *d = None);
+                tracing::error!(
+                    assignments_dropped = running,
+                    "nimbus refused this supervisor's credential ({status}); its workers are stopped: {body}"
+                );
+            }
             return Err(SupervisorError::Nimbus(format!(
                 "POST {url}: {status}: {body}"
             )));

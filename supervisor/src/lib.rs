@@ -91,6 +91,9 @@ pub struct SupervisorOpts {
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
+    /// The supervisor's bearer token (`squall token create --role supervisor`), sent with
+    /// heartbeats and artifact downloads; `None` only against an open nimbus.
+    pub token: Option<squall_runtime::cluster::auth::token::Token>,
 }
 
 impl SupervisorOpts {
@@ -131,6 +134,7 @@ impl SupervisorOpts {
             worker_uid_range: config.worker_uid_range,
             worker_run_as_root: config.worker_run_as_root,
             clock: clock::system(),
+            token: None,
         }
     }
 }
@@ -230,10 +234,13 @@ pub fn start_with(
         tracing::info!("not running as root: workers run as this supervisor's user");
     }
     let id = load_id(&opts)?;
-    let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
+    let http = squall_runtime::cluster::http::client(Duration::from_secs(10), opts.token.as_ref())
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
-    let download_http = squall_runtime::cluster::http::download_client(Duration::from_secs(10))
-        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let download_http = squall_runtime::cluster::http::download_client(
+        Duration::from_secs(10),
+        opts.token.as_ref(),
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let cfg = SlotConfig {
         retry_backoff: opts.retry_backoff,
         ..SlotConfig::new(

@@ -132,6 +132,12 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
             Err(_) => panic!("nimbus did not report listening on {listen} within 30 s"),
         }
     }
+    // Token authentication is on: every client command and HTTP read of this nimbus
+    // authenticates with the admin token it wrote.
+    let admin = dir.join("admin.token");
+    if admin.exists() {
+        register_token(&url, &admin);
+    }
     (
         Daemon {
             child,
@@ -148,6 +154,56 @@ pub fn open_to_workers(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))
         .expect("opening the test directory to workers");
+}
+
+/// The token file each nimbus URL's clients use (its admin token).
+static TOKENS: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Use the token in `file` for every `cli`/`http_get` call to nimbus at `url`.
+pub fn register_token(url: &str, file: &Path) {
+    TOKENS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.to_string(), file.to_path_buf());
+}
+
+/// The token file registered for nimbus at `url`.
+pub fn token_file(url: &str) -> Option<PathBuf> {
+    TOKENS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(url)
+        .cloned()
+}
+
+/// A supervisor token for the supervisor in `dir` (made once through `squall token
+/// create`, kept in `dir/supervisor.token` for restarts); `None` when nimbus at `url`
+/// has no admin token registered (it runs open).
+pub fn supervisor_token(url: &str, dir: &Path) -> Option<PathBuf> {
+    token_file(url)?;
+    let path = dir.join("supervisor.token");
+    if !path.exists() {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("sup-{}-{n}", std::process::id());
+        let (code, out, err) = cli(
+            url,
+            &["token", "create", "--role", "supervisor", "--name", &name],
+        );
+        assert_eq!(code, 0, "token create failed: {out}{err}");
+        // 0600 from creation: the supervisor's data directory is traversable by its
+        // workers (other uids), which must not read the token.
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(out.as_bytes()))
+            .expect("supervisor token file");
+    }
+    Some(path)
 }
 
 /// Start `squall supervisor` with these slots.
@@ -169,6 +225,9 @@ pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &s
         cmd.arg("supervisor").arg("--config").arg(path);
     } else {
         cmd.arg("supervisor");
+    }
+    if let Some(token) = supervisor_token(nimbus, dir) {
+        cmd.arg("--token-file").arg(token);
     }
     let child = cmd
         .args(["--nimbus", nimbus, "--data"])
@@ -194,12 +253,12 @@ pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &s
 
 /// Run a `squall` client command; returns (exit code, stdout, stderr).
 pub fn cli(nimbus: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(SQUALL)
-        .args(args)
-        .args(["--nimbus", nimbus])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running squall");
+    let mut cmd = Command::new(SQUALL);
+    cmd.args(args).args(["--nimbus", nimbus]);
+    if let Some(token) = token_file(nimbus) {
+        cmd.env("SQUALL_TOKEN_FILE", token);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("running squall");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -445,7 +504,11 @@ pub fn http_get(url: &str, path: &str) -> String {
         return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let auth = token_file(url)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| format!("Authorization: Bearer {}\r\n", t.trim()))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return String::new();
     }

@@ -8,6 +8,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::cluster::auth::credentials::{self, CredentialsError};
+use crate::cluster::auth::token::{Role, Token};
+use crate::cluster::protocol::tokens::{
+    TOKENS_PATH, TokenCreateRequest, TokenCreated, TokenList, TokenView,
+};
 use crate::cluster::protocol::{
     ActionResponse, ArtifactHash, ComponentRole, ErrorBody, KillRequest, RebalanceRequest,
     SubmitRequest, SupervisorList, TopologyInfo, TopologyList,
@@ -40,6 +45,17 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// Nimbus wants a token and none was given.
+    #[error("nimbus refused {what}: {missing}")]
+    NoToken {
+        /// The request.
+        what: String,
+        /// Which token is missing and how to give one.
+        missing: CredentialsError,
+    },
+    /// A token was given but could not be loaded.
+    #[error("{0}")]
+    Credentials(#[from] CredentialsError),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -51,16 +67,20 @@ pub enum ClientError {
 pub struct Nimbus {
     base: String,
     http: reqwest::Client,
+    /// Whether requests carry a token (a 401 without one says how to give one).
+    has_token: bool,
 }
 
 impl Nimbus {
-    /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`).
-    pub fn new(url: &str) -> Result<Nimbus, ClientError> {
-        let http = crate::cluster::http::client(Duration::from_secs(60))
+    /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`), sending `token` with
+    /// every request (none: nimbus must run with `nimbus.authentication: none`).
+    pub fn new(url: &str, token: Option<&Token>) -> Result<Nimbus, ClientError> {
+        let http = crate::cluster::http::client(Duration::from_secs(60), token)
             .map_err(|e| ClientError::Other(format!("http client: {e}")))?;
         Ok(Nimbus {
             base: url.trim_end_matches('/').to_string(),
             http,
+            has_token: token.is_some(),
         })
     }
 
@@ -83,6 +103,12 @@ impl Nimbus {
         })?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
+        if status == reqwest::StatusCode::UNAUTHORIZED && !self.has_token {
+            return Err(ClientError::NoToken {
+                what: what.to_string(),
+                missing: CredentialsError::Missing { what: "client" },
+            });
+        }
         if !status.is_success() {
             let message = serde_json::from_str::<ErrorBody>(&body)
                 .map(|e| e.error)
@@ -140,6 +166,12 @@ impl Nimbus {
             .map_err(|e| self.unreachable(e))?;
         if head.status().is_success() {
             return Ok(hash);
+        }
+        if head.status() == reqwest::StatusCode::UNAUTHORIZED
+            || head.status() == reqwest::StatusCode::FORBIDDEN
+        {
+            // The upload's answer says why (and how to authenticate).
+            self.answer_text("artifact upload", head).await?;
         }
         let resp = self
             .http
@@ -264,6 +296,31 @@ impl Nimbus {
         self.call(reqwest::Method::GET, "/api/v1/supervisors", None)
             .await
     }
+
+    /// Make a token (admin only); the answer holds its text, shown this once.
+    pub async fn create_token(&self, name: &str, role: Role) -> Result<TokenCreated, ClientError> {
+        let body = TokenCreateRequest {
+            name: name.to_string(),
+            role,
+        };
+        self.call(reqwest::Method::POST, TOKENS_PATH, Some(&body))
+            .await
+    }
+
+    /// Every live token (admin only; never their secrets).
+    pub async fn tokens(&self) -> Result<TokenList, ClientError> {
+        self.call(reqwest::Method::GET, TOKENS_PATH, None).await
+    }
+
+    /// Revoke a token by name (admin only). Revoking a supervisor's token evicts it.
+    pub async fn revoke_token(&self, name: &str) -> Result<TokenView, ClientError> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("{TOKENS_PATH}/{name}"),
+            None,
+        )
+        .await
+    }
 }
 
 /// A request body, serialised to JSON when sent.
@@ -335,11 +392,37 @@ pub enum ClientCommand {
     },
     /// Live view.
     Watch(String),
+    /// Make a token; print its text, and only it, on stdout.
+    TokenCreate {
+        /// Its name.
+        name: String,
+        /// Its role.
+        role: Role,
+    },
+    /// List the tokens.
+    TokenList {
+        /// JSON output.
+        json: bool,
+    },
+    /// Revoke a token.
+    TokenRevoke(String),
 }
 
-/// Run a client command against nimbus at `url`; returns the exit code.
-pub fn run(url: &str, cmd: ClientCommand) -> i32 {
-    match block_on(run_async(url, cmd)).and_then(|r| r) {
+/// Run a client command against nimbus at `url` with the token of `token_file` (a
+/// `--token-file` flag), `SQUALL_TOKEN_FILE` or `SQUALL_TOKEN` (see
+/// [`credentials::load`]); returns the exit code.
+pub fn run(url: &str, token_file: Option<&Path>, cmd: ClientCommand) -> i32 {
+    let token = match credentials::load(token_file, "client") {
+        Ok(t) => Some(t),
+        // Sent without one: a nimbus with `nimbus.authentication: none` needs none, and
+        // any other answers 401, which says which token is missing.
+        Err(CredentialsError::Missing { .. }) => None,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    match block_on(run_async(url, token.as_ref(), cmd)).and_then(|r| r) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
@@ -348,8 +431,12 @@ pub fn run(url: &str, cmd: ClientCommand) -> i32 {
     }
 }
 
-async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
-    let n = Nimbus::new(url)?;
+async fn run_async(
+    url: &str,
+    token: Option<&Token>,
+    cmd: ClientCommand,
+) -> Result<(), ClientError> {
+    let n = Nimbus::new(url, token)?;
     match cmd {
         ClientCommand::Submit {
             file,
@@ -426,6 +513,40 @@ async fn run_async(url: &str, cmd: ClientCommand) -> Result<(), ClientError> {
             let _ = out.flush();
             tokio::time::sleep(Duration::from_secs(1)).await;
         },
+        ClientCommand::TokenCreate { name, role } => {
+            let created = n.create_token(&name, role).await?;
+            // Only the token on stdout: `squall token create ... > file` is the file.
+            println!("{}", created.text);
+            eprintln!(
+                "created {} token '{}' (id {}); it is shown only this once",
+                created.token.role, created.token.name, created.token.id
+            );
+        }
+        ClientCommand::TokenList { json } => {
+            let list = n.tokens().await?;
+            if json {
+                println!("{}", to_json(&list)?);
+            } else {
+                println!(
+                    "{:<24} {:<10} {:<16} {:>12}  supervisor",
+                    "name", "role", "id", "created"
+                );
+                for t in &list.tokens {
+                    println!(
+                        "{:<24} {:<10} {:<16} {:>12}  {}",
+                        t.name,
+                        t.role.as_str(),
+                        t.id,
+                        t.created_at,
+                        t.supervisor_id.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ClientCommand::TokenRevoke(name) => {
+            let t = n.revoke_token(&name).await?;
+            println!("revoked {} token '{}' (id {})", t.role, t.name, t.id);
+        }
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub enum KeyType {
     Fraction,
     /// A string, or `null` for "unset".
     OptionalString,
+    /// A list of strings (empty by default).
+    StringList,
 }
 
 /// The default of a known key: the one place each default is written.
@@ -108,6 +110,8 @@ pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
 /// Most memory, in MiB, one worker process and its multi-lang subprocesses may use
 /// together before the supervisor kills the worker (`null` = no limit).
 pub const TOPOLOGY_WORKER_MAX_MEMORY_MB: &str = "topology.worker.max.memory.mb";
+/// Token names that may act on the topology besides its owner (the submitting token).
+pub const TOPOLOGY_USERS: &str = "topology.users";
 
 /// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
 /// computed from the clock would overflow.
@@ -244,6 +248,14 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
               where it can, else its resident set polled every second) and restarts it; \
               null = no limit. Not enforced in local mode",
     },
+    KeySpec {
+        key: TOPOLOGY_USERS,
+        ty: KeyType::StringList,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "names of the tokens (besides the submitting one, its owner) that may kill, \
+              activate, deactivate and rebalance the topology; admins always may",
+    },
 ];
 
 fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
@@ -261,6 +273,11 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
             .as_f64()
             .is_some_and(|f| f.is_finite() && f > 0.0 && f <= 1.0),
         KeyType::OptionalString => v.is_null() || v.is_string(),
+        KeyType::StringList => {
+            v.is_null()
+                || v.as_sequence()
+                    .is_some_and(|s| s.iter().all(|x| x.is_string()))
+        }
     };
     if ok {
         return Ok(());
@@ -286,6 +303,7 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::Bool => "true or false",
         KeyType::Fraction => "a number in (0, 1]",
         KeyType::OptionalString => "a string or null",
+        KeyType::StringList => "a list of strings",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
     let got = got.trim();

@@ -293,7 +293,9 @@ async fn report_loop(
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
     exit_unassigned: bool,
 ) {
-    let http = match crate::cluster::http::client(Duration::from_secs(5)) {
+    // SEAM(dataplane): the worker's per-topology credential goes here
+    // (`Authorization: Bearer squall-worker.<topology_id>.<hmac>`).
+    let http = match crate::cluster::http::client(Duration::from_secs(5), None) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("cannot report to nimbus: http client: {e}");

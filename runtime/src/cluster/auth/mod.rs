@@ -1,0 +1,5 @@
+//! Credentials of the cluster's control plane and data plane, client and worker side
+//! (nimbus's checks live in the nimbus crate). This file only declares the modules.
+
+pub mod credentials;
+pub mod token;
