@@ -24,6 +24,7 @@ use crate::cache_gc::CacheUse;
 use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
+use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
     ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
     WorkerSpec,
@@ -340,10 +341,21 @@ impl Daemon {
             })?;
         let port = self.slots[i].port();
         let dir = self.worker_dir(port);
+        // The secret goes to a file of its own (0600), never into the spec.
+        let mut assignment = a.clone();
+        let secret = assignment.topology_secret.take().ok_or_else(|| {
+            SupervisorError::Artifact(format!(
+                "nimbus sent no topology secret for '{}' (an older nimbus?): its worker \
+                 cannot authenticate to its peers",
+                a.topology
+            ))
+        })?;
+        let secret_path = dir.join(SECRET_FILE);
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
-            assignment: a.clone(),
+            assignment,
+            topology_secret_file: Some(secret_path.display().to_string()),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
             supervisor_lock: Some(self.lock_file.display().to_string()),
@@ -365,6 +377,9 @@ impl Daemon {
                 SupervisorError::Io(format!("worker dir {}: {e}", dir.display()))
             };
             std::fs::create_dir_all(&dir).map_err(io)?;
+            secret
+                .write_file(&secret_path)
+                .map_err(|e| SupervisorError::Io(e.to_string()))?;
             let _ = std::fs::remove_file(dir.join("heartbeat"));
             let spec_path = dir.join(SPEC_FILE);
             std::fs::write(&spec_path, json).map_err(io)?;

@@ -120,6 +120,7 @@ impl Cluster {
                     task_locations,
                     workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
                     resources: t.record.resources,
+                    topology_secret: Some(t.secret.clone()),
                 });
             }
         }

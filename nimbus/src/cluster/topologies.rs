@@ -7,7 +7,8 @@ use squall_runtime::spec::TopologyDef;
 
 use super::lifecycle::{self, LifecycleEvent, Outcome};
 use super::{Cluster, State, Topo};
-use crate::error::ClusterError;
+use crate::error::{ClusterError, StoreError};
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use crate::model::{PendingRebalance, TopologyRecord};
 use crate::plan::{configured_workers, plan};
 use squall_runtime::cluster::protocol::TopologyStatus;
@@ -101,6 +102,7 @@ impl Cluster {
             }
         }
         let submitted_at = now_ms / 1000;
+        let secret = TopologySecret::generate().map_err(StoreError::from)?;
         let record = self.store.write(|w| {
             let seq = w.next_seq()?;
             let record = TopologyRecord {
@@ -119,6 +121,7 @@ impl Cluster {
                 rebalance: None,
             };
             w.put_topology(&record)?;
+            w.put_topology_secret(name, &secret)?;
             Ok(record)
         })?;
         tracing::info!(topology = %name, id = %record.id, workers = record.num_workers,
@@ -129,6 +132,7 @@ impl Cluster {
             plan,
             assignment: Default::default(),
             stats: BTreeMap::new(),
+            secret,
         };
         st.topologies.insert(name.to_string(), topo);
         self.reschedule(&mut st)?;

@@ -1,0 +1,7 @@
+//! Credentials of the cluster's control plane and data plane, client and worker side
+//! (nimbus's checks live in the nimbus crate). This file only declares the modules.
+
+pub mod frame_mac;
+pub mod handshake;
+pub mod topology_secret;
+pub mod worker_credential;
