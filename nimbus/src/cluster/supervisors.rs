@@ -120,6 +120,9 @@ impl Cluster {
                     task_locations,
                     workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
                     resources: t.record.resources,
+                    // SEAM(auth): the secret is only as safe as this answer: auth's
+                    // middleware must let only the supervisor holding `hb.id`'s
+                    // credential post this heartbeat.
                     topology_secret: Some(t.secret.clone()),
                 });
             }

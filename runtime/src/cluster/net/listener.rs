@@ -141,7 +141,6 @@ impl Listener {
     }
 
     /// The address the listener is bound to.
-    #[cfg(test)]
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }

@@ -40,6 +40,7 @@
 //! lose tuples this way time out and their spouts replay them: at-least-once
 //! processing covers connection loss, as with Storm's Netty transport.
 
+pub(crate) mod bench;
 mod handshake;
 mod listener;
 mod remote;

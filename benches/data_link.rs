@@ -1,11 +1,14 @@
-//! Candidate per-frame MACs for the worker data link, on real frame sizes: word-count
+//! The cost of the worker data link's security. First the time to open a link on
+//! loopback: a TCP connect alone, and a connect with the whole handshake (hello, nonces,
+//! proofs, session keys) as a worker does it. Then candidate per-frame MACs (the runtime
+//! uses HMAC-SHA256) on real frame sizes: word-count
 //! tuple batches of 1, 10, 100 and 1000 tuples encoded by the wire codec. Each MAC
 //! covers an 8-byte sequence number and the frame; the figure is frames (and MB) per
 //! second on one thread. Candidates: HMAC-SHA256 (SHA-NI through `sha2`), keyed BLAKE3
 //! (AVX2) and AES-128-GMAC (AES-NI + PCLMUL through `aes-gcm`, the sequence number as
 //! the nonce).
 //!
-//! `cargo bench --bench frame_mac` (release). `cargo test --bench frame_mac` runs a short
+//! `cargo bench --bench data_link` (release). `cargo test --bench data_link` runs a short
 //! debug pass whose figures mean little.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,6 +55,17 @@ fn measure(name: &str, frame: &[u8], iters: u64, mut tag: impl FnMut(u64, &[u8])
 }
 
 fn main() {
+    let n = if cfg!(debug_assertions) { 20 } else { 2000 };
+    for frame_mac in [true, false] {
+        let (tcp, full) = squall_runtime::cluster::bench_data_link_connect_times(n, frame_mac)
+            .unwrap_or_else(|e| panic!("connect times: {e}"));
+        println!(
+            "data link connect (mean of {n}, frame MACs {}): TCP alone {:.0} us, TCP + handshake {:.0} us",
+            if frame_mac { "on" } else { "off" },
+            tcp.as_secs_f64() * 1e6,
+            full.as_secs_f64() * 1e6
+        );
+    }
     let key = [7u8; 32];
     let hmac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     let gmac = Aes128Gcm::new_from_slice(&key[..16]).unwrap();
