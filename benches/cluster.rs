@@ -56,7 +56,10 @@ fn wordcount_rate(frame_mac: bool) -> f64 {
     let env: &[(&str, &str)] = if frame_mac {
         &[]
     } else {
-        &[(squall_runtime::cluster::auth::frame_mac::BENCH_NO_FRAME_MAC_ENV, "1")]
+        &[(
+            squall_runtime::cluster::auth::frame_mac::BENCH_NO_FRAME_MAC_ENV,
+            "1",
+        )]
     };
     let _sup1 = start_supervisor_env(&url, &root.join("sup1"), &ports[1..3], "", env);
     let _sup2 = start_supervisor_env(&url, &root.join("sup2"), &ports[3..5], "", env);

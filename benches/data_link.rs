@@ -20,7 +20,6 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, KeyInit as _, Nonce};
 use hmac::{Hmac, KeyInit, Mac};
 use poly1305::Poly1305;
-use poly1305::universal_hash::KeyInit as _;
 use sha2::Sha256;
 use squall_runtime::tuple::StreamSchema;
 use squall_runtime::wire::{SchemaTable, encode_tuples};
@@ -34,7 +33,13 @@ fn frame(n: usize) -> Vec<u8> {
     let schema = StreamSchema::intern("split", "default", &Fields::new(["word"]));
     let table = SchemaTable::from_schemas([schema]).unwrap();
     let batch: Vec<Tuple> = (0..n)
-        .map(|i| Tuple::new(Values::from(Value::from(WORDS[i % WORDS.len()])), schema, TaskId(1)))
+        .map(|i| {
+            Tuple::new(
+                Values::from(Value::from(WORDS[i % WORDS.len()])),
+                schema,
+                TaskId(1),
+            )
+        })
         .collect();
     let mut buf = Vec::new();
     encode_tuples(TaskId(2), &batch, &table, &mut buf).unwrap();

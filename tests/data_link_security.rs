@@ -66,7 +66,10 @@ fn assert_nowhere_shown(c: &Cluster, secret: &str) {
         &["supervisors"],
     ] {
         let (_, out, err) = cli(&c.url, args);
-        assert!(!out.contains(secret) && !err.contains(secret), "squall {args:?} shows it");
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "squall {args:?} shows it"
+        );
     }
 }
 
@@ -89,7 +92,10 @@ fn workers_get_their_secret_0600_shown_nowhere_and_a_rotation_restarts_them_with
     let secrets = secret_files(&c.root);
     assert_eq!(secrets.len(), 2, "one secret file per worker: {secrets:?}");
     let old = secrets[0].1.clone();
-    assert!(secrets.iter().all(|(_, s)| *s == old), "one secret per topology");
+    assert!(
+        secrets.iter().all(|(_, s)| *s == old),
+        "one secret per topology"
+    );
     for (file, _) in &secrets {
         let spec = std::fs::read_to_string(file.with_file_name("worker.json")).unwrap();
         assert!(spec.contains("topology_secret_file"), "{spec}");
@@ -108,13 +114,9 @@ fn workers_get_their_secret_0600_shown_nowhere_and_a_rotation_restarts_them_with
             Duration::from_secs(3600),
         )
         .unwrap();
-        let cluster = squall_nimbus::cluster::Cluster::load(
-            store,
-            artifacts,
-            Duration::from_secs(10),
-            clock,
-        )
-        .unwrap();
+        let cluster =
+            squall_nimbus::cluster::Cluster::load(store, artifacts, Duration::from_secs(10), clock)
+                .unwrap();
         cluster.rotate_topology_secret("wc").unwrap();
     }
     let (nimbus, _) = start_nimbus(&c.root.join("nimbus"), c.nimbus_port(), &[]);

@@ -103,7 +103,9 @@ impl Store {
             let (k, v) = item.map_err(|e| self.db_err(e))?;
             let key = k.value().to_string();
             let bytes: [u8; SECRET_LEN] = v.value().try_into().map_err(|_| {
-                StoreError::Corrupt(format!("the secret of topology '{key}' is not {SECRET_LEN} bytes"))
+                StoreError::Corrupt(format!(
+                    "the secret of topology '{key}' is not {SECRET_LEN} bytes"
+                ))
             })?;
             snap.secrets.insert(key, TopologySecret::from_bytes(bytes));
         }

@@ -49,9 +49,16 @@ async fn two_supervisors_get_one_worker_each_and_failover_moves_them() {
     let secret = w["topology_secret"].as_str().unwrap().to_string();
     assert_eq!(secret.len(), 64, "{w}");
     assert_eq!(b_assignments[0]["topology_secret"], json!(secret));
-    for path in ["/api/v1/topologies", "/api/v1/topologies/wc", "/api/v1/supervisors"] {
+    for path in [
+        "/api/v1/topologies",
+        "/api/v1/topologies/wc",
+        "/api/v1/supervisors",
+    ] {
         let (_, view) = n.get(path).await;
-        assert!(!view.to_string().contains(&secret), "{path} shows the secret");
+        assert!(
+            !view.to_string().contains(&secret),
+            "{path} shows the secret"
+        );
     }
     let execs_a = w["executors"].as_array().unwrap().len();
     let execs_b = b_assignments[0]["executors"].as_array().unwrap().len();

@@ -616,7 +616,9 @@ fn assignments_of(
 }
 
 fn secret_of(a: &squall_runtime::cluster::protocol::SlotAssignment) -> TopologySecret {
-    a.topology_secret.clone().expect("an assignment carries its topology's secret")
+    a.topology_secret
+        .clone()
+        .expect("an assignment carries its topology's secret")
 }
 
 #[test]
@@ -630,7 +632,10 @@ fn each_topology_has_its_own_durable_secret_sent_only_in_assignments() {
         let b = assignments_of(&c, "b", "wc2", T0);
         assert!(!a.is_empty() && !b.is_empty(), "{a:?} {b:?}");
         let secret = secret_of(&a[0]);
-        assert!(a.iter().all(|x| secret_of(x) == secret), "one secret per topology");
+        assert!(
+            a.iter().all(|x| secret_of(x) == secret),
+            "one secret per topology"
+        );
         assert_ne!(secret, secret_of(&b[0]), "each topology its own");
         // Never in a view, nor in an assignment's Debug.
         let hex = hex::encode(secret.expose());
@@ -668,17 +673,21 @@ fn rotation_gives_a_new_secret_that_restarts_workers_and_voids_old_credentials()
         before[0].needs_restart_for(&after[0]),
         "a new secret restarts the worker"
     );
-    assert_eq!(c.worker_credential_topology(old.expose()), None, "stale credential");
+    assert_eq!(
+        c.worker_credential_topology(old.expose()),
+        None,
+        "stale credential"
+    );
     let new = WorkerCredential::derive(&id, &secret_of(&after[0]));
     assert_eq!(c.worker_credential_topology(new.expose()), Some(id.clone()));
     // Not a worker credential, or one of a topology nimbus does not run.
-    assert_eq!(c.worker_credential_topology("squall1.0123456789abcdef.x"), None);
+    assert_eq!(
+        c.worker_credential_topology("squall1.0123456789abcdef.x"),
+        None
+    );
     let other = WorkerCredential::derive("nope-1-0", &secret_of(&after[0]));
     assert_eq!(c.worker_credential_topology(other.expose()), None);
-    assert_eq!(
-        c.rotate_topology_secret("nope").unwrap_err().status(),
-        404
-    );
+    assert_eq!(c.rotate_topology_secret("nope").unwrap_err().status(), 404);
     // Durable: a restarted nimbus has the rotated secret.
     drop(c);
     let c = open(dir.path(), T0);

@@ -8,9 +8,9 @@ use squall_runtime::spec::TopologyDef;
 use super::lifecycle::{self, LifecycleEvent, Outcome};
 use super::{Cluster, State, Topo};
 use crate::error::{ClusterError, StoreError};
-use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use crate::model::{PendingRebalance, TopologyRecord};
 use crate::plan::{configured_workers, plan};
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use squall_runtime::cluster::protocol::TopologyStatus;
 use squall_runtime::cluster::protocol::{ActionResponse, ArtifactHash, RebalanceRequest};
 

@@ -116,7 +116,10 @@ impl std::fmt::Debug for SessionKeys {
 /// HKDF-SHA256 of the secret with both nonces as salt, expanded over the transcript
 /// into one key per direction.
 pub fn session_keys(secret: &TopologySecret, t: &Transcript<'_>) -> SessionKeys {
-    let prk = hmac_sha256(&[&t.client_nonce[..], &t.server_nonce[..]].concat(), &[secret.expose()]);
+    let prk = hmac_sha256(
+        &[&t.client_nonce[..], &t.server_nonce[..]].concat(),
+        &[secret.expose()],
+    );
     let info = t.bytes();
     let expand = |label: &[u8]| hmac_sha256(&prk, &[&info, label, &[1u8]]);
     SessionKeys {
@@ -151,9 +154,17 @@ mod tests {
         let p = proof(&s, Role::Client, &tr);
         assert!(check_proof(&s, Role::Client, &tr, &p));
         assert!(!check_proof(&s, Role::Server, &tr, &p), "reflected");
-        assert!(!check_proof(&TopologySecret::from_bytes([8; 32]), Role::Client, &tr, &p));
+        assert!(!check_proof(
+            &TopologySecret::from_bytes([8; 32]),
+            Role::Client,
+            &tr,
+            &p
+        ));
         let other_nonce = nonce().unwrap();
-        assert!(!check_proof(&s, Role::Client, &t(&cn, &other_nonce), &p), "replayed");
+        assert!(
+            !check_proof(&s, Role::Client, &t(&cn, &other_nonce), &p),
+            "replayed"
+        );
         let mut tr2 = tr.clone();
         tr2.schema_digest = 43;
         assert!(!check_proof(&s, Role::Client, &tr2, &p));

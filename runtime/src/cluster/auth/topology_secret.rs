@@ -46,9 +46,10 @@ pub enum SecretError {
     },
 }
 
-/// A topology's secret. Compared in constant time; never printed.
+/// A topology's secret. Compared in constant time; never printed. (Boxed: assignments
+/// that carry one stay small.)
 #[derive(Clone)]
-pub struct TopologySecret([u8; SECRET_LEN]);
+pub struct TopologySecret(Box<[u8; SECRET_LEN]>);
 
 impl TopologySecret {
     /// A fresh secret from the operating system's random generator.
@@ -57,12 +58,12 @@ impl TopologySecret {
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
             .map_err(|e| SecretError::Rng(e.to_string()))?;
-        Ok(TopologySecret(bytes))
+        Ok(TopologySecret(Box::new(bytes)))
     }
 
     /// A secret from its bytes (tests, stores).
     pub fn from_bytes(bytes: [u8; SECRET_LEN]) -> TopologySecret {
-        TopologySecret(bytes)
+        TopologySecret(Box::new(bytes))
     }
 
     /// The raw bytes, for keying a MAC.
@@ -72,7 +73,7 @@ impl TopologySecret {
 
     /// HMAC-SHA256 keyed with the secret over the concatenation of `parts`.
     pub fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        hmac_sha256(&self.0, parts)
+        hmac_sha256(&*self.0, parts)
     }
 
     /// Parse 64 hex characters (surrounding whitespace ignored); `what` names the source
@@ -83,11 +84,11 @@ impl TopologySecret {
         };
         let mut bytes = [0u8; SECRET_LEN];
         hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| malformed())?;
-        Ok(TopologySecret(bytes))
+        Ok(TopologySecret(Box::new(bytes)))
     }
 
     fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(*self.0)
     }
 
     /// Write the secret to `path` as hex and a newline, in a file created with mode 0600
@@ -149,7 +150,7 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 impl PartialEq for TopologySecret {
     fn eq(&self, other: &TopologySecret) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.0.ct_eq(&*other.0).into()
     }
 }
 
@@ -176,8 +177,7 @@ impl Serialize for TopologySecret {
 impl<'de> Deserialize<'de> for TopologySecret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TopologySecret, D::Error> {
         let text = String::deserialize(d)?;
-        TopologySecret::from_hex(&text, "a topology secret field")
-            .map_err(serde::de::Error::custom)
+        TopologySecret::from_hex(&text, "a topology secret field").map_err(serde::de::Error::custom)
     }
 }
 
@@ -195,7 +195,9 @@ mod tests {
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(format!("{:?}", Some(s.clone())), "Some(<redacted>)");
         let bad = format!("{}zz", &hex[..62]);
-        let err = TopologySecret::from_hex(&bad, "test").unwrap_err().to_string();
+        let err = TopologySecret::from_hex(&bad, "test")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains(&hex[..62]), "{err}");
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(json, format!("\"{hex}\""));

@@ -110,6 +110,9 @@ mod tests {
         let s = TopologySecret::from_bytes([0; 32]);
         let c = WorkerCredential::derive("t-1-0", &s);
         let mac = super::super::topology_secret::hmac_sha256(&[0; 32], &[LABEL]);
-        assert_eq!(c.expose(), format!("squall-worker.t-1-0.{}", hex::encode(mac)));
+        assert_eq!(
+            c.expose(),
+            format!("squall-worker.t-1-0.{}", hex::encode(mac))
+        );
     }
 }

@@ -66,13 +66,12 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, mut peer: Peer, id: u64)
 
 fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer, id: u64) -> End {
     let identity = &shared.identity;
-    let (established, mut frames) =
-        match handshake::server(stream, peer, identity, &shared.cfg) {
-            Ok(done) => done,
-            // Closed before saying anything (a port probe, an evicted idle connection).
-            Err(NetError::Refused { .. }) if peer.worker.is_none() => return End::Closed,
-            Err(e) => return End::Refused(e),
-        };
+    let (established, mut frames) = match handshake::server(stream, peer, identity, &shared.cfg) {
+        Ok(done) => done,
+        // Closed before saying anything (a port probe, an evicted idle connection).
+        Err(NetError::Refused { .. }) if peer.worker.is_none() => return End::Closed,
+        Err(e) => return End::Refused(e),
+    };
     shared.handshaken(id);
     let mut mac = established.mac;
     shared.stats.accepted.fetch_add(1, Ordering::Relaxed);

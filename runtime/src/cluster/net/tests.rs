@@ -48,7 +48,11 @@ pub(super) fn loopback() -> SocketAddr {
 }
 
 /// A listener for topology `topology` whose router forwards into a channel of `cap`.
-pub(super) fn listen_on(addr: SocketAddr, topology: &str, cap: usize) -> (Listener, Receiver<Envelope>) {
+pub(super) fn listen_on(
+    addr: SocketAddr,
+    topology: &str,
+    cap: usize,
+) -> (Listener, Receiver<Envelope>) {
     let (tx, rx) = bounded(cap);
     let route = move |env: Envelope| {
         let _ = tx.send(env);

@@ -225,7 +225,10 @@ fn deliver(r: &RemoteDestination, rx: &Receiver<Envelope>, word: &str, got: &mut
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "'{word}' not delivered within {WAIT:?}");
+        assert!(
+            Instant::now() < deadline,
+            "'{word}' not delivered within {WAIT:?}"
+        );
     }
 }
 
@@ -298,7 +301,10 @@ fn a_thousand_idle_connections_do_not_stop_real_links_nor_hold_a_thread_each() {
     // Other tests run in this process too: the bound is loose, far under one a
     // connection.
     let grown = threads().saturating_sub(before);
-    assert!(grown < 400, "{grown} more threads for 1000 idle connections");
+    assert!(
+        grown < 400,
+        "{grown} more threads for 1000 idle connections"
+    );
     let good = connect(&listener, "topo");
     ping(&good, &rx, 1);
     assert_eq!(listener.stats().accepted, 1);

@@ -12,10 +12,10 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{MetaError, MetaKey, MetaStore, check_size};
+use crate::cluster::auth::worker_credential::WorkerCredential;
 use crate::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, TridentMetaPut, TridentMetaValue, encode_segment, meta_path,
 };
-use crate::cluster::auth::worker_credential::WorkerCredential;
 use crate::engine::backoff::Backoff;
 
 /// How hard a call tries before it gives up.
