@@ -45,10 +45,70 @@ fn executed(url: &str) -> Option<(Instant, f64)> {
     ))
 }
 
+/// The word count's rate (words/s over 10 s after a 5 s warm-up) on a cluster of its
+/// own, whose workers seal data frames with MACs or (`frame_mac` false, through the
+/// benchmark-only switch) do not.
+fn wordcount_rate(frame_mac: bool) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ports = free_ports(5);
+    let (_nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &[]);
+    let env: &[(&str, &str)] = if frame_mac {
+        &[]
+    } else {
+        &[(
+            squall_runtime::cluster::auth::frame_mac::BENCH_NO_FRAME_MAC_ENV,
+            "1",
+        )]
+    };
+    let _sup1 = start_supervisor_env(&url, &root.join("sup1"), &ports[1..3], "", env);
+    let _sup2 = start_supervisor_env(&url, &root.join("sup2"), &ports[3..5], "", env);
+    wait_supervisors(&url, 2);
+    let file = root.join("bench.yaml");
+    std::fs::write(&file, WORDCOUNT).unwrap();
+    let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(Duration::from_secs(60), "2 running workers", || {
+        (worker_pids(&status(&url, "bench")?).len() == 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let (t0, c0) = wait_for(Duration::from_secs(10), "stats", || executed(&url));
+    std::thread::sleep(Duration::from_secs(10));
+    let (t1, c1) = wait_for(Duration::from_secs(10), "stats", || executed(&url));
+    (c1 - c0) / t1.duration_since(t0).as_secs_f64()
+}
+
+/// The cost of per-frame MACs: the word count with and without them, alternating, in
+/// this run (`SQUALL_BENCH_MAC_ROUNDS` rounds, default 2).
+fn frame_mac_cost() {
+    let rounds: usize = std::env::var("SQUALL_BENCH_MAC_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        on.push(wordcount_rate(true));
+        off.push(wordcount_rate(false));
+        println!(
+            "wordcount, 2 workers, acking: frame MACs on {:.2}M words/s, off {:.2}M words/s",
+            on[on.len() - 1] / 1e6,
+            off[off.len() - 1] / 1e6
+        );
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "frame MACs: {:.2}M vs {:.2}M words/s (mean of {rounds}): {:.1}% of the rate without them",
+        mean(&on) / 1e6,
+        mean(&off) / 1e6,
+        100.0 * mean(&on) / mean(&off)
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    frame_mac_cost();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let ports = free_ports(5);

@@ -45,6 +45,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A stored value is not what it should be.
+    #[error("the database is corrupt: {0}")]
+    Corrupt(String),
+    /// A topology secret could not be made.
+    #[error(transparent)]
+    Secret(#[from] squall_runtime::cluster::auth::topology_secret::SecretError),
 }
 
 /// Why a cluster operation (an API request) was refused or failed.

@@ -1,6 +1,7 @@
 //! The durable cluster state: a redb file (`<data dir>/nimbus.redb`) with one table of
 //! topology records, one of assignments (both keyed by topology name), one of known
-//! supervisors and a counter. Values are JSON. Every change is one write transaction,
+//! supervisors and a counter, and each topology's secret (raw bytes, keyed by topology
+//! name, in a table of their own that no view reads). Values are JSON. Every change is one write transaction,
 //! so a crash leaves either the old or the new state. Trident's coordination metadata
 //! has a table of its own, keyed by topology id (see `store_trident.rs`).
 
@@ -13,11 +14,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::StoreError;
 use crate::model::{Assignment, SupervisorInfo, TopologyRecord};
+use squall_runtime::cluster::auth::topology_secret::{SECRET_LEN, TopologySecret};
 
 const TOPOLOGIES: TableDefinition<&str, &[u8]> = TableDefinition::new("topologies");
 const ASSIGNMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("assignments");
 const SUPERVISORS: TableDefinition<&str, &[u8]> = TableDefinition::new("supervisors");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Topology secrets: topology name -> 32 bytes.
+const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("topology_secrets");
 /// Trident coordination metadata: (topology id, key) -> value.
 const TRIDENT_META: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("trident_meta");
 /// Key of the topology submission counter in `META`.
@@ -32,6 +36,8 @@ pub struct Snapshot {
     pub assignments: BTreeMap<String, Assignment>,
     /// Supervisors seen so far, by id.
     pub supervisors: BTreeMap<String, SupervisorInfo>,
+    /// Topology secrets by topology name.
+    pub secrets: BTreeMap<String, TopologySecret>,
 }
 
 /// The nimbus database.
@@ -92,6 +98,17 @@ impl Store {
                 }
             }
         }
+        let table = txn.open_table(SECRETS).map_err(|e| self.db_err(e))?;
+        for item in table.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let key = k.value().to_string();
+            let bytes: [u8; SECRET_LEN] = v.value().try_into().map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "the secret of topology '{key}' is not {SECRET_LEN} bytes"
+                ))
+            })?;
+            snap.secrets.insert(key, TopologySecret::from_bytes(bytes));
+        }
         Ok(snap)
     }
 
@@ -101,7 +118,7 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        for def in [TOPOLOGIES, ASSIGNMENTS, SUPERVISORS] {
+        for def in [TOPOLOGIES, ASSIGNMENTS, SUPERVISORS, SECRETS] {
             txn.open_table(def).map_err(|e| self.db_err(e))?;
         }
         txn.open_table(META).map_err(|e| self.db_err(e))?;
@@ -154,10 +171,27 @@ impl Writer<'_> {
         self.put(ASSIGNMENTS, name, a, "assignment")
     }
 
-    /// Remove a topology and its assignment.
+    /// Remove a topology, its assignment and its secret.
     pub fn delete_topology(&mut self, name: &str) -> Result<(), StoreError> {
         self.remove(TOPOLOGIES, name)?;
-        self.remove(ASSIGNMENTS, name)
+        self.remove(ASSIGNMENTS, name)?;
+        self.remove(SECRETS, name)
+    }
+
+    /// Insert or replace the secret of topology `name`.
+    pub fn put_topology_secret(
+        &mut self,
+        name: &str,
+        secret: &TopologySecret,
+    ) -> Result<(), StoreError> {
+        let mut table = self
+            .txn
+            .open_table(SECRETS)
+            .map_err(|e| self.store.db_err(e))?;
+        table
+            .insert(name, secret.expose().as_slice())
+            .map_err(|e| self.store.db_err(e))?;
+        Ok(())
     }
 
     /// Insert or replace a supervisor.

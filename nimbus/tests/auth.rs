@@ -148,9 +148,7 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{who}: upload");
-        // Stats: a worker route. Until workers carry credentials (dataplane), a request
-        // without any is let through to the assignment check, which refuses a worker
-        // that is not assigned; a wrong credential is refused outright.
+        // Stats: a worker route, open only to the topology's worker credential.
         let (status, body, _) = call(
             &n,
             client,
@@ -159,11 +157,7 @@ async fn requests_without_or_with_a_wrong_token_get_401_and_change_nothing() {
             Some(stats.clone()),
         )
         .await;
-        if who == "no token" {
-            assert_ne!(status, StatusCode::OK, "{body}");
-        } else {
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{who}: stats: {body}");
-        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{who}: stats: {body}");
         let r = client
             .post(n.url("/api/v1/topologies/wc/stats"))
             .header("authorization", "Bearer squall-worker.wc-1-0.00ff")

@@ -45,6 +45,21 @@ async fn two_supervisors_get_one_worker_each_and_failover_moves_them() {
     assert_eq!(w["task_locations"].as_object().unwrap().len(), 8);
     assert_eq!(w["task_locations"]["1"], json!("sup-a.test:6700"));
     assert_eq!(w["task_locations"]["2"], json!("sup-b.test:6700"));
+    // The topology's secret, to these supervisors only, and in no view.
+    let secret = w["topology_secret"].as_str().unwrap().to_string();
+    assert_eq!(secret.len(), 64, "{w}");
+    assert_eq!(b_assignments[0]["topology_secret"], json!(secret));
+    for path in [
+        "/api/v1/topologies",
+        "/api/v1/topologies/wc",
+        "/api/v1/supervisors",
+    ] {
+        let (_, view) = n.get(path).await;
+        assert!(
+            !view.to_string().contains(&secret),
+            "{path} shows the secret"
+        );
+    }
     let execs_a = w["executors"].as_array().unwrap().len();
     let execs_b = b_assignments[0]["executors"].as_array().unwrap().len();
     assert_eq!((execs_a, execs_b), (3, 3));

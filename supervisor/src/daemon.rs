@@ -9,7 +9,7 @@
 //! process, runs there too).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
 use crate::worker_user::{self, WorkerUser};
+use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
     ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
     WorkerSpec,
@@ -365,10 +366,21 @@ impl Daemon {
         let port = self.slots[i].port();
         let dir = self.worker_dir(port);
         let memory_limit_mb = self.workers[i].memory.limit(a);
+        // The secret goes to a file of its own (0600), never into the spec.
+        let mut assignment = a.clone();
+        let secret = assignment.topology_secret.take().ok_or_else(|| {
+            SupervisorError::Artifact(format!(
+                "nimbus sent no topology secret for '{}' (an older nimbus?): its worker \
+                 cannot authenticate to its peers",
+                a.topology
+            ))
+        })?;
+        let secret_path = dir.join(SECRET_FILE);
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
-            assignment: a.clone(),
+            assignment,
+            topology_secret_file: Some(secret_path.display().to_string()),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
             supervisor_lock: Some(self.lock_file.display().to_string()),
@@ -395,11 +407,14 @@ impl Daemon {
             if user.is_some() && worker_user::clear_other_topology(&dir, SPEC_FILE, &topology).map_err(io)? {
                 tracing::info!(port, %topology, "removed what another topology's worker left in the slot directory");
             }
+            secret
+                .write_file(&secret_path)
+                .map_err(|e| SupervisorError::Io(e.to_string()))?;
             let _ = std::fs::remove_file(dir.join("heartbeat"));
             let spec_path = dir.join(SPEC_FILE);
-            std::fs::write(&spec_path, json).map_err(io)?;
-            // SEAM(dataplane): the topology secret file is written into `dir` before this
-            // point (or created owned by `user`), so that it is handed over with the rest.
+            write_new(&spec_path, &json).map_err(io)?;
+            // Everything the worker needs (secret, spec) is in `dir` by now and is handed
+            // over with it.
             if let Some(u) = user {
                 worker_user::hand_over(&dir, u).map_err(io)?;
             }
@@ -622,4 +637,20 @@ impl Fetcher {
         tracing::info!(resources = %hash, dir = %dest.display(), "resources unpacked");
         Ok(dest.display().to_string())
     }
+}
+
+/// Write `bytes` to a new file at `path`, replacing what was there without following it:
+/// the directory belongs to the worker's uid, which could have left a link there that a
+/// plain write (by a root supervisor) would follow.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, bytes)
 }

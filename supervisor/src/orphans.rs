@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use squall_runtime::cluster::protocol::WorkerSpec;
 
 use crate::daemon::{Daemon, SPEC_FILE};
@@ -76,7 +77,13 @@ impl Daemon {
                         self.workers[i].run_as = crate::worker_user::uid_of_process(pid)
                             .filter(|uid| *uid != 0)
                             .map(|uid| (spec.assignment.topology_id.clone(), uid));
-                        let assignment = spec.assignment;
+                        // The secret it runs with, so that nimbus's (same) assignment
+                        // does not look like a change that needs a restart.
+                        let mut assignment = spec.assignment;
+                        assignment.topology_secret = spec
+                            .topology_secret_file
+                            .as_deref()
+                            .and_then(|f| TopologySecret::read_file(Path::new(f)).ok());
                         self.apply(i, Event::Adopted { assignment, pid }).await;
                         continue;
                     }

@@ -213,6 +213,18 @@ pub fn start_supervisor(nimbus: &str, dir: &Path, slots: &[u16]) -> Daemon {
 
 /// Start `squall supervisor` with these slots and a YAML config (if not empty).
 pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &str) -> Daemon {
+    start_supervisor_env(nimbus, dir, slots, config, &[])
+}
+
+/// [`start_supervisor_with`], with these environment variables set for the supervisor
+/// (and so for its workers).
+pub fn start_supervisor_env(
+    nimbus: &str,
+    dir: &Path,
+    slots: &[u16],
+    config: &str,
+    env: &[(&str, &str)],
+) -> Daemon {
     let slots: Vec<String> = slots.iter().map(|p| p.to_string()).collect();
     std::fs::create_dir_all(dir).expect("supervisor dir");
     if let Some(root) = dir.parent() {
@@ -233,6 +245,7 @@ pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &s
         .args(["--nimbus", nimbus, "--data"])
         .arg(dir)
         .args(["--slots", &slots.join(",")])
+        .envs(env.iter().copied())
         .env("SQUALL_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

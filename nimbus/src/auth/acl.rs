@@ -87,15 +87,6 @@ pub fn check(who: &Principal, need: &Need, acl: Option<&TopologyAcl>) -> Result<
     let forbid = |m: String| Err(ClusterError::Forbidden(m));
     let (name, role) = match who {
         Principal::Open => return Ok(()),
-        Principal::UncredentialedWorker => {
-            return match need {
-                Need::WorkerOf { .. } => Ok(()),
-                _ => Err(ClusterError::Unauthorized(format!(
-                    "authentication required: {}",
-                    squall_runtime::cluster::auth::credentials::HOW_TO_AUTHENTICATE
-                ))),
-            };
-        }
         Principal::Worker { topology_id } => {
             return match (need, acl) {
                 (Need::WorkerOf { .. }, Some(a)) if a.id == *topology_id => Ok(()),

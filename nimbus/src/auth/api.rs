@@ -64,11 +64,10 @@ pub async fn revoke(
         && let Some(sup) = record.supervisor_id.clone()
     {
         let affected = blocking(&state, move |c| c.evict_supervisor(&sup)).await?;
-        for topology in &affected {
-            // SEAM(dataplane): `state.cluster.rotate_topology_secret(topology)` here, so
-            // the evicted supervisor's workers can no longer talk to the new ones.
-            tracing::info!(%topology, "topology had workers on the evicted supervisor; \
-                its secret is to be rotated (dataplane)");
+        // The evicted supervisor saw these topologies' secrets: new ones, so its
+        // workers can no longer talk to the new ones nor report to nimbus.
+        for topology in affected {
+            blocking(&state, move |c| c.rotate_topology_secret(&topology)).await?;
         }
         state.wake.notify_one();
     }

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use squall_runtime::cluster::auth::credentials::HOW_TO_AUTHENTICATE;
 use squall_runtime::cluster::auth::token::Token;
+use squall_runtime::cluster::auth::worker_credential::WORKER_BEARER_PREFIX;
 use squall_runtime::daemon::Authentication;
 
 use super::acl::{self, Need, TopologyAcl};
@@ -22,22 +23,14 @@ use super::{Auth, Principal};
 use crate::api::{ApiError, AppState};
 use crate::error::ClusterError;
 
-/// The prefix of a worker's per-topology credential.
-pub const WORKER_BEARER_PREFIX: &str = "squall-worker.";
 
-/// SEAM(dataplane): while workers send no per-topology credential (the dataplane part
-/// adds it), a request to a worker route (stats, Trident metadata) without an
-/// `Authorization` header is let through as [`Principal::UncredentialedWorker`], as
-/// before this check existed; a request with a wrong credential is still refused. Once
-/// workers send `squall-worker.` credentials, set this to `false`.
-pub const WORKERS_WITHOUT_CREDENTIALS: bool = true;
-
-/// The topology id a worker credential is valid for.
-///
-/// SEAM(dataplane): call `Cluster::worker_credential_topology(bearer)` here once the
-/// dataplane part is merged; until then no worker credential is valid.
-fn worker_credential_topology(_state: &AppState, _bearer: &str) -> Option<String> {
-    None
+/// What the `Authorization` header says, before a worker credential is checked.
+enum Claim {
+    /// A caller already known.
+    Known(Principal),
+    /// A worker credential, checked against its topology's secret (which takes the
+    /// cluster state's lock: on the blocking pool).
+    Worker(String),
 }
 
 /// The middleware (see the module docs).
@@ -67,7 +60,23 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
             });
         }
     };
-    let principal = match authenticate(&state, &auth, req.headers(), &need) {
+    let claim = authenticate(&auth, req.headers());
+    let principal = match claim {
+        Ok(Claim::Known(p)) => Ok(p),
+        Ok(Claim::Worker(bearer)) => {
+            match crate::api::blocking(&state, move |c| {
+                Ok(c.worker_credential_topology(&bearer))
+            })
+            .await
+            {
+                Ok(Some(topology_id)) => Ok(Principal::Worker { topology_id }),
+                Ok(None) => Err("the worker credential is not valid".to_string()),
+                Err(e) => return e.into_response(),
+            }
+        }
+        Err(reason) => Err(reason),
+    };
+    let principal = match principal {
         Ok(p) => p,
         Err(reason) => {
             let delay = match peer {
@@ -119,19 +128,11 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
 }
 
 /// Who the request is, or why it is not authenticated (never containing the token).
-fn authenticate(
-    state: &AppState,
-    auth: &Auth,
-    headers: &HeaderMap,
-    need: &Need,
-) -> Result<Principal, String> {
+fn authenticate(auth: &Auth, headers: &HeaderMap) -> Result<Claim, String> {
     if auth.opts.mode == Authentication::None {
-        return Ok(Principal::Open);
+        return Ok(Claim::Known(Principal::Open));
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
-        if WORKERS_WITHOUT_CREDENTIALS && matches!(need, Need::WorkerOf { .. }) {
-            return Ok(Principal::UncredentialedWorker);
-        }
         return Err("no Authorization header".to_string());
     };
     let bearer = value
@@ -141,9 +142,7 @@ fn authenticate(
         .ok_or_else(|| "the Authorization header is not `Bearer <token>`".to_string())?
         .trim();
     if bearer.starts_with(WORKER_BEARER_PREFIX) {
-        return worker_credential_topology(state, bearer)
-            .map(|topology_id| Principal::Worker { topology_id })
-            .ok_or_else(|| "the worker credential is not valid".to_string());
+        return Ok(Claim::Worker(bearer.to_string()));
     }
     let token = Token::parse(bearer).map_err(|e| e.to_string())?;
     let record = auth.store.authenticate(&token).ok_or_else(|| {
@@ -152,11 +151,11 @@ fn authenticate(
             token.id
         )
     })?;
-    Ok(Principal::Token {
+    Ok(Claim::Known(Principal::Token {
         name: record.name,
         role: record.role,
         id: record.id,
-    })
+    }))
 }
 
 /// The 401 answer: it says how to authenticate.

@@ -41,10 +41,6 @@ pub enum Principal {
     },
     /// Anyone, with `nimbus.authentication: none`: may do everything.
     Open,
-    /// SEAM(dataplane): a request without credentials to a worker route (stats, Trident
-    /// metadata), let through while workers have no per-topology credential yet (see
-    /// [`middleware::WORKERS_WITHOUT_CREDENTIALS`]). It may do nothing else.
-    UncredentialedWorker,
 }
 
 impl Principal {
@@ -54,7 +50,6 @@ impl Principal {
             Principal::Token { name, .. } => name.clone(),
             Principal::Worker { topology_id } => format!("worker:{topology_id}"),
             Principal::Open => "anonymous".to_string(),
-            Principal::UncredentialedWorker => "worker:uncredentialed".to_string(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! passed as unix milliseconds to the topology actions (see [`Cluster::wall_millis`]).
 
 pub mod lifecycle;
+mod secrets;
 mod stats;
 mod supervisors;
 mod topologies;
@@ -21,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use squall_runtime::engine::clock::Clock;
 use squall_runtime::spec::TopologyDef;
 
@@ -42,6 +44,8 @@ struct Topo {
     plan: TopologyPlan,
     assignment: Assignment,
     stats: stats::TaskTable,
+    /// The topology's secret (sent only in its slots' assignments; never shown).
+    secret: TopologySecret,
 }
 
 impl Topo {
@@ -91,7 +95,7 @@ impl Cluster {
         supervisor_timeout: Duration,
         clock: Arc<dyn Clock>,
     ) -> Result<Cluster, StoreError> {
-        let snap = store.load()?;
+        let mut snap = store.load()?;
         let now = clock.now();
         let mut state = State::default();
         for (id, info) in snap.supervisors {
@@ -123,6 +127,17 @@ impl Cluster {
                 }
             };
             let assignment = snap.assignments.get(&name).cloned().unwrap_or_default();
+            let secret = match snap.secrets.remove(&name) {
+                Some(s) => s,
+                None => {
+                    // Stored by a nimbus without topology secrets: give it one now (its
+                    // workers restart with it).
+                    let s = TopologySecret::generate()?;
+                    store.write(|w| w.put_topology_secret(&name, &s))?;
+                    tracing::info!(topology = %name, "topology had no secret; created one");
+                    s
+                }
+            };
             tracing::info!(topology = %name, id = %record.id, status = %record.status,
                 workers = assignment.workers.len(), "topology loaded");
             let topo = Topo {
@@ -131,6 +146,7 @@ impl Cluster {
                 plan,
                 assignment,
                 stats: BTreeMap::new(),
+                secret,
             };
             state.topologies.insert(name, topo);
         }

@@ -120,6 +120,9 @@ impl Cluster {
                     task_locations,
                     workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
                     resources: t.record.resources,
+                    // Only the supervisor holding `hb.id`'s credential gets here
+                    // (`auth::acl`: a supervisor token is bound to one id).
+                    topology_secret: Some(t.secret.clone()),
                 });
             }
         }

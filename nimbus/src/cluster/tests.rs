@@ -592,3 +592,105 @@ fn artifacts_no_topology_references_are_deleted_after_the_grace_period() {
     c.tick_at(T0 + 8_601_000);
     assert!(!stored(&artifact()));
 }
+
+// --- Topology secrets (issue 12, data plane) ---
+
+/// The assignments `id` gets for topology `name` at `now`.
+fn assignments_of(
+    c: &TestCluster,
+    id: &str,
+    name: &str,
+    now: u64,
+) -> Vec<squall_runtime::cluster::protocol::SlotAssignment> {
+    let hb = Heartbeat {
+        id: id.to_string(),
+        host: format!("{id}.local"),
+        slots: vec![6700, 6701],
+        workers: Vec::new(),
+    };
+    let answer = c.at(now).heartbeat(hb).unwrap();
+    answer
+        .assignments
+        .into_iter()
+        .filter(|a| a.topology == name)
+        .collect()
+}
+
+fn secret_of(a: &squall_runtime::cluster::protocol::SlotAssignment) -> TopologySecret {
+    a.topology_secret
+        .clone()
+        .expect("an assignment carries its topology's secret")
+}
+
+#[test]
+fn each_topology_has_its_own_durable_secret_sent_only_in_assignments() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = {
+        let c = open(dir.path(), T0);
+        submit(&c, "wc", T0);
+        submit(&c, "wc2", T0);
+        let a = assignments_of(&c, "a", "wc", T0);
+        let b = assignments_of(&c, "b", "wc2", T0);
+        assert!(!a.is_empty() && !b.is_empty(), "{a:?} {b:?}");
+        let secret = secret_of(&a[0]);
+        assert!(
+            a.iter().all(|x| secret_of(x) == secret),
+            "one secret per topology"
+        );
+        assert_ne!(secret, secret_of(&b[0]), "each topology its own");
+        // Never in a view, nor in an assignment's Debug.
+        let hex = hex::encode(secret.expose());
+        let views = format!(
+            "{} {} {}",
+            serde_json::to_string(&c.list(T0)).unwrap(),
+            serde_json::to_string(&c.status("wc", T0).unwrap()).unwrap(),
+            serde_json::to_string(&c.supervisors()).unwrap()
+        );
+        assert!(!views.contains(&hex), "the secret shows in a view");
+        assert!(!format!("{a:?}").contains(&hex));
+        assert!(format!("{a:?}").contains("<redacted>"));
+        secret
+    };
+    // A restarted nimbus sends the same secret (workers keep running).
+    let c = open(dir.path(), T0);
+    assert_eq!(secret_of(&assignments_of(&c, "a", "wc", T0)[0]), secret);
+}
+
+#[test]
+fn rotation_gives_a_new_secret_that_restarts_workers_and_voids_old_credentials() {
+    use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    submit(&c, "wc", T0);
+    let before = assignments_of(&c, "a", "wc", T0);
+    let id = before[0].topology_id.clone();
+    let old = WorkerCredential::derive(&id, &secret_of(&before[0]));
+    assert_eq!(c.worker_credential_topology(old.expose()), Some(id.clone()));
+
+    c.rotate_topology_secret("wc").unwrap();
+    let after = assignments_of(&c, "a", "wc", T0);
+    assert_ne!(secret_of(&after[0]), secret_of(&before[0]));
+    assert!(
+        before[0].needs_restart_for(&after[0]),
+        "a new secret restarts the worker"
+    );
+    assert_eq!(
+        c.worker_credential_topology(old.expose()),
+        None,
+        "stale credential"
+    );
+    let new = WorkerCredential::derive(&id, &secret_of(&after[0]));
+    assert_eq!(c.worker_credential_topology(new.expose()), Some(id.clone()));
+    // Not a worker credential, or one of a topology nimbus does not run.
+    assert_eq!(
+        c.worker_credential_topology("squall1.0123456789abcdef.x"),
+        None
+    );
+    let other = WorkerCredential::derive("nope-1-0", &secret_of(&after[0]));
+    assert_eq!(c.worker_credential_topology(other.expose()), None);
+    assert_eq!(c.rotate_topology_secret("nope").unwrap_err().status(), 404);
+    // Durable: a restarted nimbus has the rotated secret.
+    drop(c);
+    let c = open(dir.path(), T0);
+    assert_eq!(c.worker_credential_topology(new.expose()), Some(id));
+}

@@ -7,9 +7,10 @@ use squall_runtime::spec::TopologyDef;
 
 use super::lifecycle::{self, LifecycleEvent, Outcome};
 use super::{Cluster, State, Topo};
-use crate::error::ClusterError;
+use crate::error::{ClusterError, StoreError};
 use crate::model::{PendingRebalance, TopologyRecord};
 use crate::plan::{configured_workers, plan};
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use squall_runtime::cluster::protocol::TopologyStatus;
 use squall_runtime::cluster::protocol::{ActionResponse, ArtifactHash, RebalanceRequest};
 
@@ -115,6 +116,7 @@ impl Cluster {
             }
         }
         let submitted_at = now_ms / 1000;
+        let secret = TopologySecret::generate().map_err(StoreError::from)?;
         let record = self.store.write(|w| {
             let seq = w.next_seq()?;
             let record = TopologyRecord {
@@ -134,6 +136,7 @@ impl Cluster {
                 owner,
             };
             w.put_topology(&record)?;
+            w.put_topology_secret(name, &secret)?;
             Ok(record)
         })?;
         tracing::info!(topology = %name, id = %record.id, workers = record.num_workers,
@@ -144,6 +147,7 @@ impl Cluster {
             plan,
             assignment: Default::default(),
             stats: BTreeMap::new(),
+            secret,
         };
         st.topologies.insert(name.to_string(), topo);
         self.reschedule(&mut st)?;

@@ -12,3 +12,13 @@ pub mod protocol;
 pub mod resources;
 pub mod wire;
 pub mod worker;
+
+/// For `benches/` only: mean (TCP connect, TCP connect + data-link handshake) times over
+/// `n` loopback connections, with or without frame MACs.
+#[doc(hidden)]
+pub fn bench_data_link_connect_times(
+    n: u32,
+    frame_mac: bool,
+) -> Result<(std::time::Duration, std::time::Duration), String> {
+    net::bench::connect_times(n, frame_mac).map_err(|e| e.to_string())
+}

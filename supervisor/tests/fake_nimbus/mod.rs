@@ -331,6 +331,7 @@ pub fn assignment(topology: &str, port: u16, artifact: ArtifactHash) -> SlotAssi
         "executors": [[1, 1]],
         "task_locations": {},
         "workers_total": 1,
+        "topology_secret": "5a".repeat(32),
     });
     serde_json::from_value(json).unwrap()
 }

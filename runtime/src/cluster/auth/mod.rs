@@ -2,4 +2,8 @@
 //! (nimbus's checks live in the nimbus crate). This file only declares the modules.
 
 pub mod credentials;
+pub mod frame_mac;
+pub mod handshake;
 pub mod token;
+pub mod topology_secret;
+pub mod worker_credential;

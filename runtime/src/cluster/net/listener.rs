@@ -1,6 +1,6 @@
 //! Accepting connections from other workers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +32,10 @@ pub(crate) struct ListenerStats {
     pub(crate) refused: u64,
     /// Connections closed because of corrupt data or a read error.
     pub(crate) broken: u64,
+    /// Connections closed because a frame failed its MAC check.
+    pub(crate) bad_mac: u64,
+    /// Connections closed in their handshake to make room (past `max_pending`).
+    pub(crate) evicted: u64,
     /// Envelopes received and routed.
     pub(crate) envelopes: u64,
 }
@@ -41,6 +45,8 @@ pub(super) struct Counters {
     pub(super) accepted: AtomicU64,
     pub(super) refused: AtomicU64,
     pub(super) broken: AtomicU64,
+    pub(super) bad_mac: AtomicU64,
+    pub(super) evicted: AtomicU64,
     pub(super) envelopes: AtomicU64,
 }
 
@@ -49,6 +55,8 @@ pub(super) struct Counters {
 struct Conns {
     /// A handle on each open socket, to shut it down on stop.
     open: HashMap<u64, TcpStream>,
+    /// Ids of the open connections still in their handshake, oldest first.
+    pending: VecDeque<u64>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -65,7 +73,14 @@ pub(super) struct Shared {
 impl Shared {
     /// Drop the registry entry of a closed connection.
     pub(super) fn forget(&self, id: u64) {
-        lock(&self.conns).open.remove(&id);
+        let mut conns = lock(&self.conns);
+        conns.open.remove(&id);
+        conns.pending.retain(|p| *p != id);
+    }
+
+    /// Connection `id` finished its handshake: it no longer counts as pending.
+    pub(super) fn handshaken(&self, id: u64) {
+        lock(&self.conns).pending.retain(|p| *p != id);
     }
 }
 
@@ -126,7 +141,6 @@ impl Listener {
     }
 
     /// The address the listener is bound to.
-    #[cfg(test)]
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -138,6 +152,8 @@ impl Listener {
             accepted: c.accepted.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
             broken: c.broken.load(Ordering::Relaxed),
+            bad_mac: c.bad_mac.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
             envelopes: c.envelopes.load(Ordering::Relaxed),
         }
     }
@@ -238,7 +254,26 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, life: Sender<()>) {
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
+        if conns.pending.len() >= shared.cfg.max_pending.max(1)
+            && let Some(oldest) = conns.pending.pop_front()
+        {
+            // Idle or trickling handshakes make room for new ones (a real peer's takes a
+            // round trip): they cannot keep real peers out.
+            if let Some(s) = conns.open.get(&oldest) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            let evicted = shared.stats.evicted.fetch_add(1, Ordering::Relaxed) + 1;
+            if evicted == 1 || evicted.is_multiple_of(100) {
+                tracing::warn!(
+                    peer = %addr,
+                    max_pending = shared.cfg.max_pending,
+                    evicted,
+                    "too many connections in their handshake: closing the oldest"
+                );
+            }
+        }
         conns.open.insert(id, handle);
+        conns.pending.push_back(id);
         conns.readers.retain(|r| !r.is_finished());
         let s = shared.clone();
         let life = life.clone();
@@ -253,6 +288,7 @@ fn accept_loop(socket: TcpListener, shared: &Arc<Shared>, life: Sender<()>) {
             Ok(r) => conns.readers.push(r),
             Err(e) => {
                 conns.open.remove(&id);
+                conns.pending.retain(|p| *p != id);
                 tracing::error!(peer = %addr, error = %e, "cannot start a reader thread; closing the connection");
             }
         }

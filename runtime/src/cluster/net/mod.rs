@@ -6,11 +6,21 @@
 //! remote task exactly as to a local one) drained by a writer thread that encodes whole
 //! bursts of envelopes into one buffer and writes them with one `write_all`.
 //!
-//! Every connection starts with a [`Handshake`] each way: magic
-//! bytes, protocol version, topology id and schema-table digest must match, or the
-//! listener logs an error naming the peer and closes the connection (and the connecting
-//! side logs the refusal and retries with backoff). Connections are one-way: after the
-//! handshakes, only the connecting side sends.
+//! Every connection starts with a challenge–response handshake (see the `handshake`
+//! module): magic bytes, protocol version, topology id and schema-table digest must
+//! match, and each side proves it knows the topology secret with a MAC over both sides'
+//! fresh nonces, or the listener logs an error naming the peer and closes the
+//! connection (and the connecting side logs the refusal and retries with backoff).
+//! Connections are one-way: after the handshake, only the connecting side sends, and
+//! every frame it sends carries a MAC under a key of that connection with an implicit
+//! sequence number (see [`cluster::auth::frame_mac`](crate::cluster::auth::frame_mac)):
+//! the listener checks it before decoding anything and cuts the connection on a bad one.
+//!
+//! A listener holds at most [`NetConfig::max_connections`] connections, of which at most
+//! [`NetConfig::max_pending`] still in their handshake: past that, the oldest pending one
+//! is closed to make room, so idle or trickling clients cannot keep real peers out (a
+//! real handshake takes a round trip), and each pending one is cut at the handshake
+//! deadline anyway.
 //!
 //! The listener's reader thread per connection decodes frames and hands each envelope
 //! to a [`Route`], which sends it to the local executor queue of its task, blocking
@@ -30,6 +40,8 @@
 //! lose tuples this way time out and their spouts replay them: at-least-once
 //! processing covers connection loss, as with Storm's Netty transport.
 
+pub(crate) mod bench;
+mod handshake;
 mod listener;
 mod remote;
 mod route;
@@ -38,6 +50,8 @@ mod writer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
 
 use std::io;
 use std::net::SocketAddr;
@@ -46,6 +60,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::cluster::auth::frame_mac::FrameMacError;
+use crate::cluster::auth::topology_secret::{SecretError, TopologySecret};
 use crate::cluster::wire::{DEFAULT_MAX_FRAME, Handshake, SchemaTable, WireError};
 
 pub(crate) use listener::Listener;
@@ -56,7 +72,7 @@ pub(crate) use {listener::ListenerStats, remote::LinkState, remote::LinkStats};
 
 /// Largest handshake frame accepted, either way: a connection that has not shown it is
 /// a worker of the topology cannot make this side buffer more.
-pub(crate) const MAX_HANDSHAKE: usize = 64 * 1024;
+pub(crate) const MAX_HANDSHAKE: usize = 4 * 1024;
 
 /// Tuning of connections.
 #[derive(Debug, Clone)]
@@ -72,6 +88,9 @@ pub(crate) struct NetConfig {
     pub(crate) handshake_timeout: Duration,
     /// Most incoming connections open at once; past it a new one is closed at once.
     pub(crate) max_connections: usize,
+    /// Most incoming connections still in their handshake; past it the oldest of them is
+    /// closed to make room for the new one.
+    pub(crate) max_pending: usize,
     /// Longest wait for a TCP connect.
     pub(crate) connect_timeout: Duration,
     /// First reconnect delay; doubles up to `backoff_max`.
@@ -88,8 +107,9 @@ impl Default for NetConfig {
             max_frame: DEFAULT_MAX_FRAME,
             queue_capacity: 1024,
             burst_bytes: 256 * 1024,
-            handshake_timeout: Duration::from_secs(10),
-            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            max_pending: 64,
             connect_timeout: Duration::from_secs(2),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
@@ -107,19 +127,15 @@ pub(crate) struct Identity {
     pub(crate) worker_id: String,
     /// The stream table (both sides must have the same digest).
     pub(crate) schemas: Arc<SchemaTable>,
+    /// The topology's secret, which both sides prove they know.
+    pub(crate) secret: TopologySecret,
+    /// Whether frames carry MACs (both sides must agree; off only in a benchmark).
+    pub(crate) frame_mac: bool,
 }
 
 impl Identity {
-    /// The handshake this worker sends.
-    pub(crate) fn handshake(&self) -> Handshake {
-        Handshake {
-            topology_id: self.topology_id.clone(),
-            worker_id: self.worker_id.clone(),
-            schema_digest: self.schemas.digest(),
-        }
-    }
-
-    /// Whether the peer's handshake is for the same topology and stream table.
+    /// Whether the peer's handshake is for the same topology, stream table and frame MAC
+    /// setting.
     pub(crate) fn check(&self, theirs: &Handshake) -> Result<(), NetError> {
         if theirs.topology_id != self.topology_id {
             return Err(NetError::TopologyMismatch {
@@ -131,6 +147,11 @@ impl Identity {
             return Err(NetError::SchemaMismatch {
                 ours: self.schemas.digest(),
                 theirs: theirs.schema_digest,
+            });
+        }
+        if theirs.frame_mac != self.frame_mac {
+            return Err(NetError::FrameMacSetting {
+                ours: self.frame_mac,
             });
         }
         Ok(())
@@ -173,6 +194,31 @@ pub(crate) enum NetError {
         /// The peer.
         peer: SocketAddr,
     },
+    /// The peer did not prove it knows the topology secret.
+    #[error(
+        "{peer} did not prove it knows the topology secret (a stale worker after a secret \
+         rotation, or not a worker of this topology)"
+    )]
+    BadProof {
+        /// The peer, as named in logs.
+        peer: String,
+    },
+    /// One side seals frames with MACs and the other does not.
+    #[error(
+        "frame MACs are {} here and not on the peer (`SQUALL_BENCH_INSECURE_NO_FRAME_MAC` \
+         is for benchmarks, on every worker or none)",
+        if *ours { "on" } else { "off" }
+    )]
+    FrameMacSetting {
+        /// Ours.
+        ours: bool,
+    },
+    /// A data frame failed its MAC check.
+    #[error(transparent)]
+    FrameMac(#[from] FrameMacError),
+    /// No nonce could be drawn.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// A malformed handshake.
     #[error(transparent)]
     Wire(#[from] WireError),

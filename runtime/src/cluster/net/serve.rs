@@ -1,15 +1,16 @@
-//! One accepted connection: check the peer's handshake, answer it, then decode frames
-//! and route envelopes until the peer closes, sends something corrupt, or the listener
-//! stops.
+//! One accepted connection: the handshake (see `handshake`), then check each frame's
+//! MAC, decode it and route its envelope until the peer closes, sends something corrupt
+//! or forged, or the listener stops.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
+use super::handshake;
 use super::listener::Shared;
-use super::{MAX_HANDSHAKE, NetError, Peer};
-use crate::cluster::wire::{self, FrameReader, WireError};
+use super::{NetError, Peer};
+use crate::cluster::auth::frame_mac::FrameMacError;
+use crate::cluster::wire::{self, WireError};
 
 /// Why a connection ended.
 enum End {
@@ -21,16 +22,18 @@ enum End {
     Refused(NetError),
     /// A corrupt frame (or a read error) at this stream offset.
     Broken(WireError, u64),
+    /// A frame failed its MAC check at this stream offset.
+    Forged(FrameMacError, u64),
 }
 
 /// Serve connection `id` until it ends, then close it and forget it.
 pub(super) fn serve(shared: &Shared, stream: TcpStream, mut peer: Peer, id: u64) {
-    let end = run(shared, &stream, &mut peer);
+    let end = run(shared, &stream, &mut peer, id);
     let stopping = shared.stop.load(Ordering::SeqCst);
     match end {
         End::Closed => tracing::debug!(%peer, "connection closed by the peer"),
         End::Stopped => tracing::debug!(%peer, "connection closed: listener stopping"),
-        End::Refused(_) | End::Broken(..) if stopping => {
+        End::Refused(_) | End::Broken(..) | End::Forged(..) if stopping => {
             tracing::debug!(%peer, "connection closed: listener stopping")
         }
         End::Refused(e) => {
@@ -46,91 +49,57 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, mut peer: Peer, id: u64)
                 "closing connection: bad data from the peer"
             );
         }
+        End::Forged(e, at) => {
+            shared.stats.bad_mac.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                %peer,
+                error = %e,
+                stream_offset = at,
+                "closing connection: a frame failed its MAC check (forged, altered or \
+                 replayed on the way); nothing of it was delivered"
+            );
+        }
     }
     let _ = stream.shutdown(Shutdown::Both);
     shared.forget(id);
 }
 
-fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer) -> End {
-    let cfg = &shared.cfg;
+fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer, id: u64) -> End {
     let identity = &shared.identity;
-    let deadline = Instant::now() + cfg.handshake_timeout;
-    let mut frames = FrameReader::new(
-        Deadline {
-            stream,
-            until: Some(deadline),
-        },
-        MAX_HANDSHAKE,
-    );
-    let theirs = match frames.next_frame() {
-        Ok(Some(frame)) => match wire::decode_handshake(frame) {
-            Ok(h) => h,
-            Err(e) => return End::Refused(e.into()),
-        },
-        Ok(None) => return End::Closed,
-        Err(e) => return End::Refused(e.into()),
+    let (established, mut frames) = match handshake::server(stream, peer, identity, &shared.cfg) {
+        Ok(done) => done,
+        // Closed before saying anything (a port probe, an evicted idle connection).
+        Err(NetError::Refused { .. }) if peer.worker.is_none() => return End::Closed,
+        Err(e) => return End::Refused(e),
     };
-    peer.worker = Some(theirs.worker_id.clone());
-    if let Err(e) = identity.check(&theirs) {
-        return End::Refused(e);
-    }
-    if let Err(e) = answer(shared, stream) {
-        return End::Refused(e);
-    }
-    frames.get_mut().until = None;
-    frames.set_max_frame(cfg.max_frame);
+    shared.handshaken(id);
+    let mut mac = established.mac;
     shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%peer, "accepted connection");
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             return End::Stopped;
         }
-        let frame = match frames.next_frame() {
+        let at = frames.stream_offset();
+        let frame = match frames.next_frame_mut() {
             Ok(Some(f)) => f,
             Ok(None) => return End::Closed,
             Err(WireError::Io(e)) if is_disconnect(&e) => return End::Closed,
-            Err(e) => return End::Broken(e, frames.stream_offset()),
+            Err(e) => return End::Broken(e, at),
         };
-        let len = frame.len() as u64;
+        let frame = match mac.as_mut() {
+            Some(mac) => match mac.open(frame) {
+                Ok(len) => &frame[..len],
+                Err(e) => return End::Forged(e, at),
+            },
+            None => frame,
+        };
         let env = match wire::decode(frame, &identity.schemas) {
             Ok(env) => env,
-            Err(e) => return End::Broken(e, frames.stream_offset() - len),
+            Err(e) => return End::Broken(e, at),
         };
         shared.stats.envelopes.fetch_add(1, Ordering::Relaxed);
         shared.route.route(env, peer);
-    }
-}
-
-/// Send our handshake back and leave handshake mode.
-fn answer(shared: &Shared, mut stream: &TcpStream) -> Result<(), NetError> {
-    let mut hello = Vec::new();
-    wire::encode_handshake(&shared.identity.handshake(), &mut hello)?;
-    stream.write_all(&hello)?;
-    stream.set_read_timeout(None)?;
-    Ok(())
-}
-
-/// The stream, read until a deadline (the handshake's: a per-read timeout alone lets a
-/// client trickle a byte at a time for ever), or without one.
-struct Deadline<'a> {
-    stream: &'a TcpStream,
-    until: Option<Instant>,
-}
-
-impl Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if let Some(until) = self.until {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(std::io::Error::new(
-                    ErrorKind::TimedOut,
-                    "the handshake did not arrive in time",
-                ));
-            }
-            self.stream.set_read_timeout(Some(left))?;
-        }
-        let mut stream = self.stream;
-        stream.read(buf)
     }
 }
 

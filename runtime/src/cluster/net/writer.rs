@@ -10,42 +10,14 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 
+use super::handshake;
 use super::listener::lock;
 use super::remote::{LinkState, Shared};
-use super::{Identity, MAX_HANDSHAKE, NetConfig, NetError};
-use crate::cluster::wire::{self, FrameReader, HEADER_LEN, Handshake, WireError};
+use super::{Identity, NetConfig, NetError};
+use crate::cluster::auth::frame_mac::FrameMac;
+use crate::cluster::wire::{self, HEADER_LEN, WireError};
 use crate::engine::backoff::{Backoff, Failures};
 use crate::engine::transfer::{Envelope, Inbox};
-
-/// Send our handshake on a fresh connection and check the peer's answer.
-pub(super) fn client_handshake(
-    mut stream: &TcpStream,
-    peer: SocketAddr,
-    identity: &Identity,
-    cfg: &NetConfig,
-) -> Result<Handshake, NetError> {
-    let mut hello = Vec::new();
-    wire::encode_handshake(&identity.handshake(), &mut hello)?;
-    stream.write_all(&hello)?;
-    stream.set_read_timeout(Some(cfg.handshake_timeout))?;
-    let mut frames = FrameReader::new(stream, MAX_HANDSHAKE);
-    let theirs = match frames.next_frame() {
-        Ok(Some(frame)) => wire::decode_handshake(frame)?,
-        Ok(None) => return Err(NetError::Refused { peer }),
-        Err(WireError::Io(e))
-            if matches!(
-                e.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            ) =>
-        {
-            return Err(NetError::Refused { peer });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    identity.check(&theirs)?;
-    stream.set_read_timeout(None)?;
-    Ok(theirs)
-}
 
 /// Why the writer left a connection.
 enum End {
@@ -63,6 +35,8 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     /// Reused encode buffer.
     buf: Vec<u8>,
+    /// The current connection's frame MAC (`None`: MACs off for a benchmark).
+    mac: Option<FrameMac>,
     /// (envelopes, tuples) in `buf`.
     burst: (u64, u64),
 }
@@ -85,6 +59,7 @@ impl Writer {
             cfg,
             shared,
             buf: Vec::new(),
+            mac: None,
             burst: (0, 0),
         }
     }
@@ -146,7 +121,7 @@ impl Writer {
     }
 
     /// Connect and handshake; the socket is registered for shutdown first.
-    fn connect(&self) -> Result<TcpStream, NetError> {
+    fn connect(&mut self) -> Result<TcpStream, NetError> {
         let stream = TcpStream::connect_timeout(&self.peer, self.cfg.connect_timeout)?;
         stream.set_nodelay(true)?;
         {
@@ -156,7 +131,9 @@ impl Writer {
             }
             *slot = Some(stream.try_clone()?);
         }
-        client_handshake(&stream, self.peer, &self.identity, &self.cfg)?;
+        let established = handshake::client(&stream, self.peer, &self.identity, &self.cfg)?;
+        tracing::debug!(peer = %self.peer, worker = %established.peer_worker, "handshake done");
+        self.mac = established.mac;
         Ok(stream)
     }
 
@@ -230,6 +207,9 @@ impl Writer {
                 self.encode_split(&env)
             }
         };
+        if let Some(mac) = self.mac.as_mut() {
+            mac.seal_from(&mut self.buf, start);
+        }
         self.burst.0 += 1;
         self.burst.1 += tuples - dropped;
         self.count_dropped((0, dropped));

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ArtifactHash, SlotState, TopologyStatus};
+use crate::cluster::auth::topology_secret::TopologySecret;
 
 /// An executor: the contiguous task range `[first_task, last_task]` it runs.
 pub type Executor = [u32; 2];
@@ -86,6 +87,11 @@ pub struct SlotAssignment {
     /// artifact and unpacked into the worker's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ArtifactHash>,
+    /// The topology's secret (nimbus sends it only to the supervisor running the slot;
+    /// the supervisor writes it to a 0600 file for the worker and leaves it out of the
+    /// [`WorkerSpec`]). Never printed: its `Debug` says `<redacted>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_secret: Option<TopologySecret>,
 }
 
 impl SlotAssignment {
@@ -98,6 +104,7 @@ impl SlotAssignment {
             || self.task_locations != other.task_locations
             || self.yaml != other.yaml
             || self.resources != other.resources
+            || self.topology_secret != other.topology_secret
     }
 }
 
@@ -131,6 +138,11 @@ pub struct WorkerSpec {
     /// restarted within it adopts the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan_grace_ms: Option<u64>,
+    /// The file (mode 0600, in the worker's directory) holding the topology's secret,
+    /// which the worker reads at start: its links prove it to their peers and its
+    /// credential to nimbus derives from it. Required by workers of this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_secret_file: Option<String>,
     /// Where and how the worker keeps its stdout and stderr (rotated files); `None`:
     /// they stay where the supervisor pointed them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

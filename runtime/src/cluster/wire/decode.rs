@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use super::buf::Cursor;
 use super::values::read_value;
-use super::{HEADER_LEN, Handshake, MAGIC, PROTOCOL_VERSION, SchemaTable, WireError, kind};
+use super::{
+    HEADER_LEN, Handshake, MAGIC, NONCE_LEN, PROOF_LEN, PROTOCOL_VERSION, SchemaTable, WireError,
+    kind,
+};
 use crate::api::ids::TaskId;
 use crate::api::tuple::{Anchors, Tuple, Values};
 use crate::engine::acking::{AckMsg, Completion, Outcome};
@@ -110,12 +113,29 @@ pub fn decode_handshake(frame: &[u8]) -> Result<Handshake, WireError> {
     let schema_digest = c.u64_le("schema digest")?;
     let topology_id = c.str("topology id")?.to_string();
     let worker_id = c.str("worker id")?.to_string();
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(c.take(NONCE_LEN, "handshake nonce")?);
+    let flags = c.u8("handshake flags")?;
     c.finish()?;
     Ok(Handshake {
         topology_id,
         worker_id,
         schema_digest,
+        nonce,
+        frame_mac: flags & 1 == 1,
     })
+}
+
+/// Decode one whole proof frame: the sender's handshake proof.
+pub fn decode_proof(frame: &[u8]) -> Result<[u8; PROOF_LEN], WireError> {
+    let (kind, mut c) = header(frame)?;
+    if kind != kind::PROOF {
+        return Err(unexpected(kind, "handshake proof"));
+    }
+    let mut proof = [0u8; PROOF_LEN];
+    proof.copy_from_slice(c.take(PROOF_LEN, "handshake proof")?);
+    c.finish()?;
+    Ok(proof)
 }
 
 fn read_tuples(

@@ -3,7 +3,9 @@
 
 use super::buf::{put_str, put_varint};
 use super::values::put_value;
-use super::{HEADER_LEN, Handshake, MAGIC, PROTOCOL_VERSION, SchemaTable, WireError, kind};
+use super::{
+    HEADER_LEN, Handshake, MAGIC, PROOF_LEN, PROTOCOL_VERSION, SchemaTable, WireError, kind,
+};
 use crate::api::ids::TaskId;
 use crate::api::tuple::{StreamSchema, Tuple};
 use crate::engine::acking::{AckMsg, Completion, Outcome};
@@ -185,6 +187,16 @@ pub fn encode_handshake(h: &Handshake, out: &mut Vec<u8>) -> Result<(), WireErro
         out.extend_from_slice(&h.schema_digest.to_le_bytes());
         put_str(out, h.topology_id.as_bytes());
         put_str(out, h.worker_id.as_bytes());
+        out.extend_from_slice(&h.nonce);
+        out.push(u8::from(h.frame_mac));
+        Ok(())
+    })
+}
+
+/// Append a proof frame carrying `proof`.
+pub fn encode_proof(proof: &[u8; PROOF_LEN], out: &mut Vec<u8>) -> Result<(), WireError> {
+    framed(out, kind::PROOF, |out| {
+        out.extend_from_slice(proof);
         Ok(())
     })
 }

@@ -14,10 +14,15 @@
 //!
 //! | kind | frame        | payload |
 //! |------|--------------|---------|
-//! | 1    | handshake    | magic `SQWL`, u16 LE protocol version, u64 LE schema digest, topology id (varint len + UTF-8), sender worker id (same) |
+//! | 1    | handshake    | magic `SQWL`, u16 LE protocol version, u64 LE schema digest, topology id (varint len + UTF-8), sender worker id (same), 32-byte nonce, u8 flags (bit 0: frames carry MACs) |
 //! | 2    | tuple batch  | u32 LE destination task, varint count, per tuple: varint schema index, varint source task, varint anchor count + that many (u64 LE root, u64 LE edge), varint value count + values |
 //! | 3    | acker batch  | u32 LE acker task, varint count, per message: u8 tag (0 init, 1 ack, 2 fail, 3 reset), u64 LE root, then init: u64 LE xor, varint spout task, varint slot; ack: u64 LE xor |
 //! | 4    | completions  | varint count, per verdict: varint spout task, u64 LE root, varint slot, u8 outcome (0 acked, 1 failed, 2 reset timeout) |
+//! | 5    | proof        | 32 bytes: the sender's handshake proof (see `cluster::auth::handshake`) |
+//!
+//! After the handshake, data frames (kinds 2 to 4) are sealed with a MAC (see
+//! `cluster::auth::frame_mac`): their length field counts the 16-byte tag that follows
+//! the payload.
 //!
 //! Values are a tag byte and a body (see the table in `values.rs`): null, false, true,
 //! int, float, string, bytes and nested lists (at most [`MAX_DEPTH`] deep).
@@ -51,16 +56,16 @@ mod proptests;
 mod tests;
 
 pub(crate) use decode::decode;
-pub use decode::{decode_handshake, decode_tuples};
+pub use decode::{decode_handshake, decode_proof, decode_tuples};
 pub(crate) use encode::{encode, encode_acks, encode_completions};
-pub use encode::{encode_handshake, encode_tuples};
+pub use encode::{encode_handshake, encode_proof, encode_tuples};
 pub use error::WireError;
 pub use reader::FrameReader;
 pub use schemas::SchemaTable;
 pub use values::MAX_DEPTH;
 
 /// The wire protocol version this build speaks; peers must speak the same.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The first bytes of every handshake payload.
 pub const MAGIC: [u8; 4] = *b"SQWL";
@@ -81,10 +86,12 @@ pub(crate) mod kind {
     pub(crate) const ACKS: u8 = 3;
     /// Completions.
     pub(crate) const COMPLETIONS: u8 = 4;
+    /// Handshake proof.
+    pub(crate) const PROOF: u8 = 5;
 
     /// Whether `k` is a kind this version knows.
     pub(crate) fn is_known(k: u8) -> bool {
-        (HANDSHAKE..=COMPLETIONS).contains(&k)
+        (HANDSHAKE..=PROOF).contains(&k)
     }
 }
 
@@ -98,4 +105,14 @@ pub struct Handshake {
     pub worker_id: String,
     /// The sender's [`SchemaTable::digest`].
     pub schema_digest: u64,
+    /// The sender's fresh nonce for this connection.
+    pub nonce: [u8; NONCE_LEN],
+    /// Whether the sender seals data frames with a MAC (off only in a benchmark).
+    pub frame_mac: bool,
 }
+
+/// Length of a handshake nonce.
+pub const NONCE_LEN: usize = 32;
+
+/// Length of a handshake proof.
+pub const PROOF_LEN: usize = 32;

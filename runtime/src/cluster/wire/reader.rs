@@ -46,6 +46,12 @@ impl<R: Read> FrameReader<R> {
     /// maximum, [`WireError::UnexpectedEof`] when the stream ends inside a frame, and
     /// [`WireError::Io`] for read errors (including read timeouts).
     pub fn next_frame(&mut self) -> Result<Option<&[u8]>, WireError> {
+        Ok(self.next_frame_mut()?.map(|f| &*f))
+    }
+
+    /// [`FrameReader::next_frame`], mutable: for checking and stripping a frame's MAC in
+    /// place before decoding it.
+    pub fn next_frame_mut(&mut self) -> Result<Option<&mut [u8]>, WireError> {
         let need = loop {
             let buffered = self.filled - self.pos;
             if buffered >= HEADER_LEN {
@@ -81,7 +87,7 @@ impl<R: Read> FrameReader<R> {
         let start = self.pos;
         self.pos += need;
         self.consumed += need as u64;
-        Ok(Some(&self.buf[start..start + need]))
+        Ok(Some(&mut self.buf[start..start + need]))
     }
 
     /// Read more bytes so that at least `need` bytes from `pos` fit in the buffer;

@@ -172,9 +172,16 @@ fn handshake_round_trips_and_checks_magic_and_version() {
         topology_id: "wordcount-7".into(),
         worker_id: "w1:6700".into(),
         schema_digest: table().digest(),
+        nonce: [7; super::NONCE_LEN],
+        frame_mac: true,
     };
     let mut out = Vec::new();
     encode_handshake(&h, &mut out).unwrap();
+    let mut proof = Vec::new();
+    super::encode_proof(&[5; super::PROOF_LEN], &mut proof).unwrap();
+    assert_eq!(super::decode_proof(&proof).unwrap(), [5; super::PROOF_LEN]);
+    assert!(super::decode_proof(&out).is_err());
+    assert!(decode_handshake(&proof).is_err());
     assert_eq!(decode_handshake(&out).unwrap(), h);
     let mut bad = out.clone();
     bad[HEADER_LEN] = b'X';

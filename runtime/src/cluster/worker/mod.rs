@@ -23,6 +23,8 @@ use thiserror::Error;
 
 use crate::api::ids::TaskId;
 use crate::api::registry::Registry;
+use crate::cluster::auth::topology_secret::TopologySecret;
+use crate::cluster::auth::worker_credential::WorkerCredential;
 use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
 use crate::cluster::protocol::{SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats};
 use crate::cluster::wire::SchemaTable;
@@ -144,10 +146,21 @@ fn start_and_wait(
     let schemas = Arc::new(
         SchemaTable::from_topology(&topo).map_err(|e| WorkerError::Topology(e.to_string()))?,
     );
+    let secret = read_secret(&spec, spec_path)?;
+    let credential = WorkerCredential::derive(&a.topology_id, &secret);
+    let frame_mac = crate::cluster::auth::frame_mac::frame_mac_enabled();
+    if !frame_mac {
+        tracing::warn!(
+            "{} is set: data frames between workers carry no MAC (benchmarks only)",
+            crate::cluster::auth::frame_mac::BENCH_NO_FRAME_MAC_ENV
+        );
+    }
     let identity = Identity {
         topology_id: a.topology_id.clone(),
         worker_id: format!("{}:{}", spec.supervisor, a.port),
         schemas,
+        secret,
+        frame_mac,
     };
     let cfg = NetConfig::default();
 
@@ -178,11 +191,10 @@ fn start_and_wait(
         executors,
         remote,
         capture: false,
-        trident_meta: Some(Arc::new(NimbusMetaStore::new(
-            &spec.nimbus,
-            &a.topology,
-            &a.topology_id,
-        ))),
+        trident_meta: Some(Arc::new(
+            NimbusMetaStore::new(&spec.nimbus, &a.topology, &a.topology_id)
+                .with_credential(credential.clone()),
+        )),
         clock: control.map_or_else(crate::engine::clock::system, |c| c.clock().clone()),
     })
     .map_err(|e| WorkerError::Start(e.to_string()))?;
@@ -231,6 +243,7 @@ fn start_and_wait(
 
     engine.rt.spawn(report_loop(
         spec.clone(),
+        credential,
         run.clone(),
         engine.stats.clone(),
         control.is_none(),
@@ -268,6 +281,23 @@ fn start_and_wait(
     Ok(())
 }
 
+/// The topology secret of the worker of `spec` (the file its supervisor wrote).
+fn read_secret(spec: &WorkerSpec, spec_path: &Path) -> Result<TopologySecret, WorkerError> {
+    let file = spec
+        .topology_secret_file
+        .as_deref()
+        .ok_or_else(|| WorkerError::Spec {
+            path: spec_path.display().to_string(),
+            message: "no `topology_secret_file`: this worker needs its topology's secret \
+                      (a supervisor of this version writes it)"
+                .into(),
+        })?;
+    TopologySecret::read_file(Path::new(file)).map_err(|e| WorkerError::Spec {
+        path: spec_path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
 /// The watch of the supervisor that started the worker of `spec`, if the spec names its
 /// lock file.
 fn supervisor_watch(spec: &WorkerSpec, heartbeat: &Path) -> Option<orphan::SupervisorWatch> {
@@ -289,12 +319,12 @@ fn supervisor_watch(spec: &WorkerSpec, heartbeat: &Path) -> Option<orphan::Super
 /// long enough that it is no longer assigned (see [`orphan::AssignmentWatch`]).
 async fn report_loop(
     spec: WorkerSpec,
+    credential: WorkerCredential,
     run: Arc<crate::engine::run_state::RunState>,
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
     exit_unassigned: bool,
 ) {
-    // SEAM(dataplane): the worker's per-topology credential goes here
-    // (`Authorization: Bearer squall-worker.<topology_id>.<hmac>`).
+    // The credential goes on each request (`send_stats`), not into the client.
     let http = match crate::cluster::http::client(Duration::from_secs(5), None) {
         Ok(h) => h,
         Err(e) => {
@@ -320,7 +350,7 @@ async fn report_loop(
             port: a.port,
             tasks: stats.iter().map(|s| task_stats(s)).collect(),
         };
-        let answer = match send_stats(&http, &url, &report).await {
+        let answer = match send_stats(&http, &url, &credential, &report).await {
             Ok(ack) => {
                 run.set_active(ack.status.spouts_run());
                 orphan::NimbusAnswer::Assigned
@@ -356,11 +386,13 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 async fn send_stats(
     http: &reqwest::Client,
     url: &str,
+    credential: &WorkerCredential,
     report: &WorkerStats,
 ) -> Result<StatsAck, StatsRefused> {
     let other = |e: String| StatsRefused::Other(e);
     let resp = http
         .post(url)
+        .header(reqwest::header::AUTHORIZATION, credential.header_value())
         .json(report)
         .send()
         .await

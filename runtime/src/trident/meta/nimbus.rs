@@ -4,7 +4,7 @@
 //! or 5xx answers are retried with a growing pause, a 4xx answer fails at once. The
 //! HTTP client runs on a thread of its own (started on the first call), so a call works
 //! from any thread, inside an async runtime or not. Requests carry the protocol version
-//! header.
+//! header and, from a worker, its credential (see [`NimbusMetaStore::with_credential`]).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{MetaError, MetaKey, MetaStore, check_size};
+use crate::cluster::auth::worker_credential::WorkerCredential;
 use crate::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, TridentMetaPut, TridentMetaValue, encode_segment, meta_path,
 };
@@ -74,6 +75,7 @@ pub struct NimbusMetaStore {
     topology: String,
     topology_id: String,
     policy: RetryPolicy,
+    credential: Option<WorkerCredential>,
     client: OnceLock<Sender<Job>>,
 }
 
@@ -86,8 +88,16 @@ impl NimbusMetaStore {
             topology: topology.to_string(),
             topology_id: topology_id.to_string(),
             policy: RetryPolicy::default(),
+            credential: None,
             client: OnceLock::new(),
         }
+    }
+
+    /// The same store sending `credential` (a worker's, see
+    /// [`worker_credential`](crate::cluster::auth::worker_credential)) with every request.
+    pub fn with_credential(mut self, credential: WorkerCredential) -> NimbusMetaStore {
+        self.credential = Some(credential);
+        self
     }
 
     /// The same store trying as `policy` says.
@@ -117,6 +127,7 @@ impl NimbusMetaStore {
                 topology: self.topology.clone(),
                 topology_id: self.topology_id.clone(),
                 policy: self.policy,
+                credential: self.credential.clone(),
             };
             let spawned = std::thread::Builder::new()
                 .name("trident-meta".into())
@@ -161,6 +172,7 @@ struct Context {
     topology: String,
     topology_id: String,
     policy: RetryPolicy,
+    credential: Option<WorkerCredential>,
 }
 
 /// The client thread: answer jobs until every sender is gone.
@@ -168,8 +180,7 @@ fn serve(ctx: &Context, jobs: &Receiver<Job>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    // SEAM(dataplane): the worker's per-topology credential goes here
-    // (`Authorization: Bearer squall-worker.<topology_id>.<hmac>`).
+    // A worker's credential goes on each request (`ctx.credential`), not into the client.
     let client = crate::cluster::http::client(ctx.policy.timeout, None);
     let (runtime, client) = match (runtime, client) {
         (Ok(r), Ok(c)) => (r, c),
@@ -210,24 +221,24 @@ async fn attempts(
         if attempt > 1 {
             tokio::time::sleep(ctx.policy.pause(attempt - 1)).await;
         }
-        let sent = match &job.request {
-            Request::Get => {
-                client
-                    .get(format!(
-                        "{url}?topology_id={}",
-                        encode_segment(&ctx.topology_id)
-                    ))
-                    .send()
-                    .await
-            }
+        let request = match &job.request {
+            Request::Get => client.get(format!(
+                "{url}?topology_id={}",
+                encode_segment(&ctx.topology_id)
+            )),
             Request::Put(value) => {
                 let body = TridentMetaPut {
                     topology_id: ctx.topology_id.clone(),
                     value: value.clone(),
                 };
-                client.put(&url).json(&body).send().await
+                client.put(&url).json(&body)
             }
         };
+        let request = match &ctx.credential {
+            Some(c) => request.header(reqwest::header::AUTHORIZATION, c.header_value()),
+            None => request,
+        };
+        let sent = request.send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
