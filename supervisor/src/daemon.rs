@@ -326,6 +326,7 @@ impl Daemon {
                     assignments_dropped = running,
                     "nimbus refused this supervisor's credential ({status}); its workers are stopped: {body}"
                 );
+                return Err(SupervisorError::Refused(format!("POST {url}: {status}")));
             }
             return Err(SupervisorError::Nimbus(format!(
                 "POST {url}: {status}: {body}"
@@ -516,6 +517,11 @@ impl Daemon {
             if !cut_off && (changed || self.clock.now() >= next_beat) {
                 match self.heartbeat().await {
                     Ok(()) => self.reconcile().await,
+                    // Refused: every assignment was dropped; stop the workers now.
+                    Err(e @ SupervisorError::Refused(_)) => {
+                        tracing::warn!("heartbeat failed: {e}");
+                        self.reconcile().await;
+                    }
                     Err(e) => tracing::warn!("heartbeat failed: {e}"),
                 }
                 next_beat = self.clock.now() + self.opts.heartbeat_interval;

@@ -11,6 +11,10 @@ pub enum SupervisorError {
     /// Talking to nimbus failed.
     #[error("nimbus: {0}")]
     Nimbus(String),
+    /// Nimbus refused this supervisor's credential (401/403): it runs none of the
+    /// cluster's work until nimbus accepts it again.
+    #[error("nimbus refused this supervisor: {0}")]
+    Refused(String),
     /// An artifact was missing or corrupt.
     #[error("artifact: {0}")]
     Artifact(String),

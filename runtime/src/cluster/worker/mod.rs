@@ -410,6 +410,16 @@ async fn send_stats(
         {
             return Err(StatsRefused::NotAssigned(e.error));
         }
+        // Nimbus no longer takes this worker's credential: its topology's secret was
+        // rotated (a supervisor was revoked) or the topology is gone. Its supervisor
+        // replaces it with a worker holding the new secret, or is gone itself.
+        if from_nimbus && status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(StatsRefused::NotAssigned(
+                "nimbus no longer accepts this worker's credential (its topology's secret \
+                 was rotated, or the topology is gone)"
+                    .to_string(),
+            ));
+        }
         let body = String::from_utf8_lossy(&body);
         return Err(other(format!("nimbus answered {status}: {body}")));
     }
