@@ -12,6 +12,8 @@ use serde_json::json;
 use squall_runtime::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, MAX_META_KEYS, MAX_META_VALUE_BYTES, meta_path,
 };
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
+use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
 use squall_runtime::trident::meta::{MetaError, MetaKey, MetaStore, NimbusMetaStore};
 
 /// Submit `YAML` as `name`; returns its topology id.
@@ -21,6 +23,27 @@ async fn submit(n: &TestNimbus, name: &str) -> String {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_string()
 }
+
+/// The Trident metadata client of a worker of topology `id`: with the worker credential
+/// derived from the topology's secret, which a (fake) supervisor's heartbeat answer
+/// carries once the topology is assigned to it.
+async fn worker_store(n: &TestNimbus, name: &str, id: &str) -> Arc<NimbusMetaStore> {
+    let secret = common::wait_for("an assignment carrying the secret", LIMIT, || async {
+        n.heartbeat("s1")
+            .await
+            .iter()
+            .find(|a| a["topology_id"] == id)
+            .and_then(|a| a["topology_secret"].as_str().map(str::to_string))
+            .ok_or_else(|| format!("no assignment of {id} yet"))
+    })
+    .await;
+    let secret = TopologySecret::from_hex(&secret, "the heartbeat answer").unwrap();
+    let credential = WorkerCredential::derive(id, &secret);
+    Arc::new(NimbusMetaStore::new(&n.handle.url(), name, id).with_credential(credential))
+}
+
+/// How long the monitor may take to assign a topology.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Run a store call on a blocking thread (it blocks; nimbus runs on this runtime).
 async fn call<T: Send + 'static>(
@@ -38,7 +61,7 @@ async fn records_round_trip_and_a_resubmitted_topology_starts_fresh() {
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
     let id = submit(&n, "tw").await;
-    let store = Arc::new(NimbusMetaStore::new(&n.handle.url(), "tw", &id));
+    let store = worker_store(&n, "tw", &id).await;
     let key = MetaKey::coordinator();
     let offsets = MetaKey::spout("my lines", "offsets").unwrap();
     assert_eq!(call(&store, move |s| s.get(&key)).await.unwrap(), None);
@@ -71,21 +94,21 @@ async fn records_round_trip_and_a_resubmitted_topology_starts_fresh() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let key = MetaKey::coordinator();
+    // Its workers' credential died with it.
     let e = call(&store, move |s| s.get(&key)).await.unwrap_err();
-    assert!(matches!(e, MetaError::Refused { status: 404, .. }), "{e}");
+    assert!(matches!(e, MetaError::Refused { status: 401, .. }), "{e}");
     let id2 = submit(&n, "tw").await;
     assert_ne!(id, id2);
-    let fresh = Arc::new(NimbusMetaStore::new(&n.handle.url(), "tw", &id2));
+    let fresh = worker_store(&n, "tw", &id2).await;
     let key = MetaKey::coordinator();
     assert_eq!(call(&fresh, move |s| s.get(&key)).await.unwrap(), None);
     // A worker of the killed topology can neither write nor read the new one's records.
     let key = MetaKey::coordinator();
     let e = call(&store, move |s| s.put(&key, "{}")).await.unwrap_err();
-    assert!(matches!(e, MetaError::Refused { status: 409, .. }), "{e}");
-    assert!(e.to_string().contains(&id2), "{e}");
+    assert!(matches!(e, MetaError::Refused { status: 401, .. }), "{e}");
     let key = MetaKey::coordinator();
     let e = call(&store, move |s| s.get(&key)).await.unwrap_err();
-    assert!(matches!(e, MetaError::Refused { status: 409, .. }), "{e}");
+    assert!(matches!(e, MetaError::Refused { status: 401, .. }), "{e}");
     let key = MetaKey::coordinator();
     assert_eq!(call(&fresh, move |s| s.get(&key)).await.unwrap(), None);
 }
@@ -106,7 +129,7 @@ async fn values_keys_and_bodies_are_capped_with_clear_refusals() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let text = r.text().await.unwrap();
     assert!(text.contains("the limit is 65536"), "{text}");
-    let store = Arc::new(NimbusMetaStore::new(&n.handle.url(), "tw", &id));
+    let store = worker_store(&n, "tw", &id).await;
     let e = call(&store, move |s| s.put(&MetaKey::coordinator(), &big))
         .await
         .unwrap_err();
@@ -168,7 +191,7 @@ async fn metadata_survives_a_nimbus_restart() {
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
     let id = submit(&n, "tw").await;
-    let store = Arc::new(NimbusMetaStore::new(&n.handle.url(), "tw", &id));
+    let store = worker_store(&n, "tw", &id).await;
     call(&store, |s| {
         s.put(&MetaKey::coordinator(), "{\"committed\":9}")
     })
@@ -176,7 +199,7 @@ async fn metadata_survives_a_nimbus_restart() {
     .unwrap();
     n.handle.shutdown().await.unwrap();
     let n = TestNimbus::start(dir.path()).await;
-    let store = Arc::new(NimbusMetaStore::new(&n.handle.url(), "tw", &id));
+    let store = worker_store(&n, "tw", &id).await;
     assert_eq!(
         call(&store, |s| s.get(&MetaKey::coordinator()))
             .await
