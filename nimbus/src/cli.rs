@@ -31,6 +31,11 @@ pub struct Args {
     #[arg(long)]
     #[serde(rename = "nimbus.listen")]
     pub listen: Option<SocketAddr>,
+    /// When to serve HTTPS: auto (off loopback), on, off (config `nimbus.tls`; default
+    /// auto).
+    #[arg(long, value_enum)]
+    #[serde(rename = "nimbus.tls")]
+    pub tls: Option<squall_runtime::daemon::TlsMode>,
     /// YAML config file (Storm key names; one file may serve every daemon).
     #[arg(long)]
     #[serde(skip)]
@@ -61,6 +66,9 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         };
         println!("nimbus listening on {}", handle.url());
+        if let Some(pin) = handle.ca_pin() {
+            println!("nimbus CA pin {pin}");
+        }
         if let Err(e) = daemon::stop_signal().await {
             eprintln!("error: cannot watch for SIGTERM: {e}");
         }

@@ -32,6 +32,7 @@ pub mod monitor;
 pub mod plan;
 pub mod scheduler;
 pub mod store;
+pub mod tls;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -73,6 +74,9 @@ pub struct NimbusOpts {
     /// An artifact no stored topology references is deleted once it was last uploaded
     /// or asked about this long ago (`nimbus.artifact.gc.grace.secs`).
     pub artifact_gc_grace: Duration,
+    /// TLS: when HTTPS is served, extra certificate names, a custom certificate
+    /// (`nimbus.tls*`).
+    pub tls: tls::TlsOpts,
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
@@ -105,6 +109,12 @@ impl NimbusOpts {
             validate_timeout: Duration::from_secs(30),
             validator: None,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
+            tls: tls::TlsOpts {
+                mode: config.tls,
+                san: config.tls_san.clone(),
+                cert: config.tls_cert.clone(),
+                key: config.tls_key.clone(),
+            },
             clock: clock::system(),
         }
     }
@@ -115,6 +125,8 @@ impl NimbusOpts {
 #[derive(Debug)]
 pub struct NimbusHandle {
     addr: SocketAddr,
+    https: bool,
+    ca_pin: Option<squall_runtime::cluster::auth::pin::CaPin>,
     /// This nimbus's hold on its data directory, released when the handle goes.
     _lock: DataDirLock,
     stop: watch::Sender<bool>,
@@ -128,9 +140,15 @@ impl NimbusHandle {
         self.addr
     }
 
-    /// The API's base URL, `http://<addr>`.
+    /// The API's base URL, `https://<addr>` when it serves HTTPS, else `http://<addr>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The pin of nimbus's own CA (`None` with a certificate of the user's PKI).
+    pub fn ca_pin(&self) -> Option<squall_runtime::cluster::auth::pin::CaPin> {
+        self.ca_pin
     }
 
     /// Stop serving (in-flight requests finish), stop the monitor, and wait for both.
@@ -192,6 +210,12 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         addr: opts.listen,
         source,
     })?;
+    let nimbus_tls = {
+        let (tls_opts, dir) = (opts.tls.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || tls::setup(&tls_opts, &dir, addr))
+            .await
+            .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
+    };
     let wake = Arc::new(Notify::new());
     let validator = opts.validator.clone().unwrap_or_else(|| {
         Arc::new(validate::ArtifactValidator {
@@ -207,6 +231,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         max_artifact_bytes: opts.max_artifact_bytes,
         parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
         body_timeout: opts.http.body_timeout,
+        ca_pin: nimbus_tls.ca_pin.map(|p| p.0),
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(
@@ -216,10 +241,19 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         stop_rx.clone(),
     ));
     let app = api::router(state);
-    let server = tokio::spawn(api::serve::serve(listener, app, opts.http, stop_rx));
-    tracing::info!(%addr, data_dir = %dir.display(), "nimbus started");
+    let https = nimbus_tls.acceptor.is_some();
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        app,
+        opts.http,
+        nimbus_tls.acceptor,
+        stop_rx,
+    ));
+    tracing::info!(%addr, https, data_dir = %dir.display(), "nimbus started");
     Ok(NimbusHandle {
         addr,
+        https,
+        ca_pin: nimbus_tls.ca_pin,
         _lock: lock,
         stop,
         server: Some(server),

@@ -26,6 +26,11 @@ pub struct Args {
     #[arg(long, env = "SQUALL_NIMBUS")]
     #[serde(rename = "nimbus.url")]
     pub nimbus: Option<String>,
+    /// PEM CA certificates to trust for an https:// nimbus (config `nimbus.ca.file`;
+    /// env SQUALL_CA_FILE); without it, a join token's CA pin or the system's roots.
+    #[arg(long, env = "SQUALL_CA_FILE")]
+    #[serde(rename = "nimbus.ca.file")]
+    pub ca_file: Option<PathBuf>,
     /// Data directory (config `storm.local.dir`; default `squall-supervisor`).
     #[arg(long)]
     #[serde(rename = "storm.local.dir")]

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use squall_runtime::cluster::auth::tls::{ClientTrust, check_cleartext};
 use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
 use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
 use squall_runtime::engine::backoff::Backoff;
@@ -42,6 +43,9 @@ pub use slot::{Slot, SlotConfig};
 pub struct SupervisorOpts {
     /// Nimbus base URL, e.g. `http://127.0.0.1:6627`.
     pub nimbus: String,
+    /// CA certificates to trust for an `https://` nimbus (`nimbus.ca.file`); `None`: a
+    /// join token's pin, or the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// Local state: supervisor id, artifact cache, worker directories (`storm.local.dir`).
     pub data_dir: PathBuf,
     /// Slot ports (`supervisor.slots.ports`).
@@ -103,6 +107,7 @@ impl SupervisorOpts {
     fn with_nimbus(nimbus: String, config: &SupervisorConfig) -> SupervisorOpts {
         SupervisorOpts {
             nimbus: nimbus.trim_end_matches('/').to_string(),
+            ca_file: config.nimbus_ca_file.clone(),
             data_dir: config.data_dir.clone(),
             slots: config.slots.clone(),
             host: config.host.clone(),
@@ -200,10 +205,19 @@ pub fn start_with(
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
     let id = load_id(&opts)?;
-    let http = squall_runtime::cluster::http::client(Duration::from_secs(10))
+    // SEAM(auth): the supervisor's join token text, for its CA pin.
+    let token_text: Option<&str> = None;
+    let trust = ClientTrust::resolve(opts.ca_file.as_deref(), token_text)
+        .map_err(|e| SupervisorError::Config(format!("trust in nimbus: {e}")))?;
+    // SEAM(auth): `true` once the supervisor sends its token with every request.
+    let carries_credentials = false;
+    check_cleartext(&opts.nimbus, carries_credentials)
+        .map_err(|e| SupervisorError::Config(e.to_string()))?;
+    let http = squall_runtime::cluster::http::client(Duration::from_secs(10), &trust)
         .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
-    let download_http = squall_runtime::cluster::http::download_client(Duration::from_secs(10))
-        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let download_http =
+        squall_runtime::cluster::http::download_client(Duration::from_secs(10), &trust)
+            .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let cfg = SlotConfig {
         retry_backoff: opts.retry_backoff,
         ..SlotConfig::new(
@@ -238,6 +252,7 @@ pub fn start_with(
         id: id.clone(),
         launcher: Arc::new(Mutex::new(launcher)),
         http,
+        worker_trust: trust.to_spec(),
         opts,
         cut_off: cut_off_rx,
         lock_file,

@@ -42,6 +42,9 @@ pub struct AppState {
     pub parsers: Arc<Semaphore>,
     /// A JSON request body must arrive whole within this time.
     pub body_timeout: std::time::Duration,
+    /// The pin of nimbus's own CA (the SHA-256 of its certificate's DER): join tokens
+    /// carry it. `None` with a certificate of the user's own PKI.
+    pub ca_pin: Option<[u8; 32]>,
 }
 
 /// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.

@@ -38,6 +38,7 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         max_artifact_bytes: 1 << 20,
         parsers: Arc::new(tokio::sync::Semaphore::new(super::MAX_CONCURRENT_PARSES)),
         body_timeout: Duration::from_secs(30),
+        ca_pin: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

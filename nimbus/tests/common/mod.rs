@@ -94,7 +94,11 @@ impl TestNimbus {
         TestNimbus {
             handle,
             dir: dir.to_path_buf(),
-            http: squall_runtime::cluster::http::client(Duration::from_secs(30)).unwrap(),
+            http: squall_runtime::cluster::http::client(
+                Duration::from_secs(30),
+                &squall_runtime::cluster::auth::tls::ClientTrust::System,
+            )
+            .unwrap(),
         }
     }
 

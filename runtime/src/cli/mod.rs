@@ -213,6 +213,23 @@ pub struct NimbusArg {
         default_value = "http://127.0.0.1:6627"
     )]
     pub url: String,
+    /// PEM CA certificates to trust for an https:// nimbus (instead of a join token's
+    /// CA pin or the system's roots).
+    #[arg(long = "ca-file", env = "SQUALL_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl NimbusArg {
+    /// Whom to trust as nimbus: the CA file, else the join token's CA pin, else the
+    /// system's roots.
+    pub fn trust(
+        &self,
+    ) -> Result<crate::cluster::auth::tls::ClientTrust, crate::cluster::auth::tls::TlsError> {
+        // SEAM(auth): the token text loaded from `--token-file` / `SQUALL_TOKEN_FILE` /
+        // `SQUALL_TOKEN`, for a join token's CA pin.
+        let token_text: Option<&str> = None;
+        crate::cluster::auth::tls::ClientTrust::resolve(self.ca_file.as_deref(), token_text)
+    }
 }
 
 fn parse_executors(s: &str) -> Result<(String, u32), String> {
@@ -285,13 +302,11 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             nimbus,
         } => submit(file, artifact, name, &flux, &nimbus, registry),
         Command::Kill { name, wait, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Kill { name, wait })
+            client::run(&nimbus, ClientCommand::Kill { name, wait })
         }
-        Command::Activate { name, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Activate(name))
-        }
+        Command::Activate { name, nimbus } => client::run(&nimbus, ClientCommand::Activate(name)),
         Command::Deactivate { name, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Deactivate(name))
+            client::run(&nimbus, ClientCommand::Deactivate(name))
         }
         Command::Rebalance {
             name,
@@ -299,18 +314,18 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             executors,
             nimbus,
         } => client::run(
-            &nimbus.url,
+            &nimbus,
             ClientCommand::Rebalance {
                 name,
                 workers,
                 executors,
             },
         ),
-        Command::List { json, nimbus } => client::run(&nimbus.url, ClientCommand::List { json }),
+        Command::List { json, nimbus } => client::run(&nimbus, ClientCommand::List { json }),
         Command::Status { name, json, nimbus } => {
-            client::run(&nimbus.url, ClientCommand::Status { name, json })
+            client::run(&nimbus, ClientCommand::Status { name, json })
         }
-        Command::Watch { name, nimbus } => client::run(&nimbus.url, ClientCommand::Watch(name)),
+        Command::Watch { name, nimbus } => client::run(&nimbus, ClientCommand::Watch(name)),
         Command::Components => {
             for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
                 println!("{kind}s:");
@@ -389,7 +404,7 @@ fn submit(
         }
     };
     client::run(
-        &nimbus.url,
+        nimbus,
         ClientCommand::Submit {
             file,
             artifact,

@@ -2,6 +2,7 @@
 //! codec, the client of nimbus's API, the daemon entry helpers and shipped resources.
 
 pub mod addr;
+pub mod auth;
 pub mod client;
 pub mod daemon;
 pub mod http;

@@ -6,6 +6,7 @@
 //! from any thread, inside an async runtime or not. Requests carry the protocol version
 //! header.
 
+use crate::cluster::auth::tls::ClientTrust;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -74,6 +75,7 @@ pub struct NimbusMetaStore {
     topology: String,
     topology_id: String,
     policy: RetryPolicy,
+    trust: ClientTrust,
     client: OnceLock<Sender<Job>>,
 }
 
@@ -86,8 +88,15 @@ impl NimbusMetaStore {
             topology: topology.to_string(),
             topology_id: topology_id.to_string(),
             policy: RetryPolicy::default(),
+            trust: ClientTrust::System,
             client: OnceLock::new(),
         }
+    }
+
+    /// The same store trusting `trust` for an `https://` nimbus.
+    pub fn with_trust(mut self, trust: ClientTrust) -> NimbusMetaStore {
+        self.trust = trust;
+        self
     }
 
     /// The same store trying as `policy` says.
@@ -117,6 +126,7 @@ impl NimbusMetaStore {
                 topology: self.topology.clone(),
                 topology_id: self.topology_id.clone(),
                 policy: self.policy,
+                trust: self.trust.clone(),
             };
             let spawned = std::thread::Builder::new()
                 .name("trident-meta".into())
@@ -161,6 +171,7 @@ struct Context {
     topology: String,
     topology_id: String,
     policy: RetryPolicy,
+    trust: ClientTrust,
 }
 
 /// The client thread: answer jobs until every sender is gone.
@@ -168,7 +179,7 @@ fn serve(ctx: &Context, jobs: &Receiver<Job>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    let client = crate::cluster::http::client(ctx.policy.timeout);
+    let client = crate::cluster::http::client(ctx.policy.timeout, &ctx.trust);
     let (runtime, client) = match (runtime, client) {
         (Ok(r), Ok(c)) => (r, c),
         (Err(e), _) => return refuse_all(ctx, jobs, &format!("no async runtime: {e}")),
