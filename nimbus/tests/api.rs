@@ -439,7 +439,14 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
     use squall_runtime::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
-    let plain = reqwest::Client::new();
+    // rustls's provider is chosen by the caller (ring), never a process default.
+    let tls = squall_runtime::cluster::auth::tls::ClientTrust::System
+        .rustls_config()
+        .unwrap();
+    let plain = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
 
     // A person's curl (no version) reads the API; the answer names nimbus's version.
     let r = plain.get(n.url("/api/v1/topologies")).send().await.unwrap();

@@ -274,12 +274,16 @@ pub fn check_cleartext(url: &str, carries_credentials: bool) -> Result<(), TlsEr
 }
 
 /// An error with its chain of causes, `a: b: c` (reqwest's own message hides why a
-/// connection failed: a refused pin, a TLS alert).
+/// connection failed: a refused pin, a TLS alert). A certificate refused by Squall's
+/// own verifier is told in its words (rustls shows them as debug output).
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
-    let mut cause = err.source();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(c) = cause {
-        let text = c.to_string();
+        let text = match certificate_refusal(c) {
+            Some(t) => t,
+            None => c.to_string(),
+        };
         if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
@@ -287,6 +291,32 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     out
+}
+
+/// The words of a certificate refusal of [`super::pin::PinnedVerifier`] (or another
+/// custom one) within `err`, a rustls error or (nested) I/O errors carrying one.
+fn certificate_refusal(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    // I/O errors nest (hyper's around tokio-rustls's) and hide their inner error
+    // from `source`.
+    let mut at: &(dyn std::error::Error + 'static) = err;
+    let mut depth = 0;
+    let tls = loop {
+        if let Some(tls) = at.downcast_ref::<rustls::Error>() {
+            break tls;
+        }
+        let inner = at.downcast_ref::<std::io::Error>()?.get_ref()?;
+        at = inner;
+        depth += 1;
+        if depth > 8 {
+            return None;
+        }
+    };
+    match tls {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+            inner,
+        ))) => Some(format!("nimbus's certificate was refused: {inner}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
