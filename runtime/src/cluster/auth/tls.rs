@@ -72,11 +72,18 @@ pub enum TlsError {
     },
 }
 
-/// The crypto provider of every TLS connection in Squall: rustls's `ring`.
+/// The crypto provider of every TLS connection in Squall: rustls's `ring`. The first
+/// call also makes it the process's default (unless one is set), so a client built
+/// without Squall's config (`reqwest::get`) uses `ring` too instead of panicking: with
+/// reqwest's `rustls-no-provider` there is no built-in one.
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .get_or_init(|| {
+            let ring = rustls::crypto::ring::default_provider();
+            let _ = ring.clone().install_default();
+            Arc::new(ring)
+        })
         .clone()
 }
 
