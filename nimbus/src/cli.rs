@@ -90,12 +90,22 @@ mod tests {
 
     #[test]
     fn every_flag_sets_a_nimbus_key() {
-        let args = Args::parse_from(["squall nimbus", "--data", "/d", "--listen", "127.0.0.1:0"]);
+        let args = Args::parse_from([
+            "squall nimbus",
+            "--data",
+            "/d",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "on",
+        ]);
         let c: NimbusConfig = daemon::load(None, &args).unwrap();
         assert_eq!(c.data_dir, std::path::Path::new("/d"));
         assert_eq!(c.listen.port(), 0);
         let opts = NimbusOpts::from_config(&c);
         assert_eq!(opts.listen, c.listen);
         assert_eq!(opts.supervisor_timeout, c.supervisor_timeout.duration());
+        assert_eq!(c.tls, squall_runtime::daemon::TlsMode::On);
+        assert_eq!(opts.tls.mode, c.tls);
     }
 }

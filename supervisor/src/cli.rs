@@ -106,6 +106,8 @@ mod tests {
             "7000,7001",
             "--host",
             "h1",
+            "--ca-file",
+            "/ca.pem",
         ]);
         let c: SupervisorConfig = daemon::load(None, &args).unwrap();
         assert_eq!(c.nimbus_url.as_deref(), Some("http://n:6627/"));
@@ -114,6 +116,10 @@ mod tests {
         assert_eq!(opts.nimbus, "http://n:6627");
         assert_eq!(opts.data_dir, std::path::Path::new("/d"));
         assert_eq!(opts.host, "h1");
+        assert_eq!(
+            opts.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
         assert_eq!(opts.worker_timeout, c.worker_timeout.duration());
     }
 
