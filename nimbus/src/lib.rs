@@ -182,6 +182,20 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let lock = DataDirLock::acquire(&dir, "nimbus")?;
     let io = |path: PathBuf| move |source| StoreError::Io { path, source };
     let tmp_dir = dir.join("tmp");
+    // The CA first: its pin is known before anything else starts (the certificate names
+    // the listen address's IP, whatever port is bound).
+    let nimbus_tls = {
+        let (tls_opts, dir, listen) = (opts.tls.clone(), dir.clone(), opts.listen);
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|source| tls::TlsSetupError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            tls::setup(&tls_opts, &dir, listen)
+        })
+        .await
+        .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
+    };
     let cluster = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
         let gc_grace = opts.artifact_gc_grace;
@@ -210,12 +224,6 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         addr: opts.listen,
         source,
     })?;
-    let nimbus_tls = {
-        let (tls_opts, dir) = (opts.tls.clone(), dir.clone());
-        tokio::task::spawn_blocking(move || tls::setup(&tls_opts, &dir, addr))
-            .await
-            .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
-    };
     let wake = Arc::new(Notify::new());
     let validator = opts.validator.clone().unwrap_or_else(|| {
         Arc::new(validate::ArtifactValidator {

@@ -51,7 +51,7 @@ async fn https_is_served_with_tls_on_and_a_client_pinned_by_a_join_token_is_serv
             rustls::pki_types::pem::PemObject::from_pem_slice(&ca_pem).unwrap()
         ]))
     );
-    let trust = ClientTrust::resolve(None, Some(&join_token(pin))).unwrap();
+    let trust = ClientTrust::resolve_token_text(None, Some(&join_token(pin))).unwrap();
     assert_eq!(trust, ClientTrust::Pin(pin));
     list(&url, &trust).await.unwrap();
     // By `localhost` too: the certificate names it.

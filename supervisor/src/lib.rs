@@ -207,7 +207,7 @@ pub fn start_with(
     let id = load_id(&opts)?;
     // SEAM(auth): the supervisor's join token text, for its CA pin.
     let token_text: Option<&str> = None;
-    let trust = ClientTrust::resolve(opts.ca_file.as_deref(), token_text)
+    let trust = ClientTrust::resolve_token_text(opts.ca_file.as_deref(), token_text)
         .map_err(|e| SupervisorError::Config(format!("trust in nimbus: {e}")))?;
     // SEAM(auth): `true` once the supervisor sends its token with every request.
     let carries_credentials = false;

@@ -228,7 +228,10 @@ impl NimbusArg {
         // SEAM(auth): the token text loaded from `--token-file` / `SQUALL_TOKEN_FILE` /
         // `SQUALL_TOKEN`, for a join token's CA pin.
         let token_text: Option<&str> = None;
-        crate::cluster::auth::tls::ClientTrust::resolve(self.ca_file.as_deref(), token_text)
+        crate::cluster::auth::tls::ClientTrust::resolve_token_text(
+            self.ca_file.as_deref(),
+            token_text,
+        )
     }
 }
 

@@ -102,20 +102,26 @@ pub enum ClientTrust {
 
 impl ClientTrust {
     /// The trust a client is given: a CA file (`--ca-file` / [`CA_FILE_ENV`]) wins;
-    /// otherwise a join token's pin; otherwise the system's roots.
-    pub fn resolve(
-        ca_file: Option<&Path>,
-        token_text: Option<&str>,
-    ) -> Result<ClientTrust, TlsError> {
+    /// otherwise a join token's CA pin; otherwise the system's roots.
+    pub fn resolve(ca_file: Option<&Path>, pin: Option<CaPin>) -> Result<ClientTrust, TlsError> {
         if let Some(path) = ca_file {
             return ClientTrust::from_ca_file(path);
         }
-        if let Some(text) = token_text
-            && let Some(pin) = join_token_pin(text)?
-        {
-            return Ok(ClientTrust::Pin(pin));
-        }
-        Ok(ClientTrust::System)
+        Ok(pin.map_or(ClientTrust::System, ClientTrust::Pin))
+    }
+
+    /// [`ClientTrust::resolve`] with the pin of a token's text (`None`: no token).
+    // SEAM(auth): at merge, callers pass `token.pin.map(CaPin)` of auth's `Token` to
+    // `resolve`, and this function goes.
+    pub fn resolve_token_text(
+        ca_file: Option<&Path>,
+        token_text: Option<&str>,
+    ) -> Result<ClientTrust, TlsError> {
+        let pin = match token_text {
+            Some(text) => join_token_pin(text)?,
+            None => None,
+        };
+        ClientTrust::resolve(ca_file, pin)
     }
 
     /// Trust the CA certificates of a PEM file (at most [`MAX_CA_FILE_BYTES`]).
