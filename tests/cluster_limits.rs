@@ -211,6 +211,7 @@ fn a_cluster_on_the_ipv6_loopback_counts_exactly() {
             .contains("ok")
             .then_some(())
     });
+    register_token(&url, &nimbus_dir.join("admin.token"));
     let sups: Vec<Daemon> = [("sup1", ports[2]), ("sup2", ports[3])]
         .into_iter()
         .map(|(name, port)| {

@@ -1,7 +1,7 @@
 //! The cluster over HTTPS (issue 12 item 4): `squall nimbus` with `nimbus.tls: on`, its
-//! supervisors and the CLI trusting its CA file (`SQUALL_CA_FILE`), and workers trusting
-//! it through their spec, run the word count to exact counts; the CA key stays 0600 and
-//! out of every log.
+//! supervisors pinning its CA through their join tokens, the CLI trusting its CA file
+//! (`SQUALL_CA_FILE`), and workers trusting it through their spec (the pin), run the
+//! word count to exact counts; the CA key stays 0600 and out of every log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster_common;
@@ -18,6 +18,19 @@ fn wordcount_runs_with_nimbus_tls_on_and_the_ca_key_stays_private() {
         "nimbus serves HTTPS: {}",
         c.url
     );
+    // The supervisors' tokens are join tokens: they pin nimbus's CA (the admin token
+    // carries the same pin).
+    let admin = std::fs::read_to_string(c.root.join("nimbus/admin.token")).unwrap();
+    let pin = admin
+        .trim()
+        .split('.')
+        .nth(3)
+        .expect("a join token")
+        .to_string();
+    for sup in ["sup1", "sup2"] {
+        let token = std::fs::read_to_string(c.root.join(sup).join("supervisor.token")).unwrap();
+        assert_eq!(token.trim().split('.').nth(3), Some(pin.as_str()), "{sup}");
+    }
     let (input, expected) = word_file(&c.root, 2000);
     let sink = c.root.join("sink.txt");
     submit(&c, &wordcount_yaml("wc", &input, &sink, 2));
@@ -46,8 +59,12 @@ fn wordcount_runs_with_nimbus_tls_on_and_the_ca_key_stays_private() {
             workers.display()
         );
         for spec in specs {
-            assert!(spec.contains("\"nimbus_trust\""), "{spec}");
-            assert!(spec.contains("BEGIN CERTIFICATE"), "{spec}");
+            let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+            assert_eq!(
+                spec["nimbus_trust"]["pin"].as_str(),
+                Some(pin.as_str()),
+                "{spec}"
+            );
         }
     }
 

@@ -169,7 +169,16 @@ impl Drop for Daemon {
 }
 
 fn start(args: &[&str], log: &Path) -> Daemon {
-    let child = Command::new(SQUALL)
+    start_with_token(args, log, None)
+}
+
+/// [`start`] with `SQUALL_TOKEN_FILE` set to `token`.
+fn start_with_token(args: &[&str], log: &Path, token: Option<&Path>) -> Daemon {
+    let mut cmd = Command::new(SQUALL);
+    if let Some(t) = token {
+        cmd.env("SQUALL_TOKEN_FILE", t);
+    }
+    let child = cmd
         .args(args)
         .env_remove("SQUALL_NIMBUS")
         .env("SQUALL_LOG", "info")
@@ -234,9 +243,11 @@ fn one_file_serves_nimbus_and_a_supervisor() {
     assert!(local.join("nimbus.redb").exists());
 
     // the supervisor takes nimbus.url, storm.local.dir and its slots from the same file
-    let _supervisor = start(
+    // (with the admin token nimbus wrote: the simplest credential for one machine)
+    let _supervisor = start_with_token(
         &["supervisor", "--config", config],
         &dir.path().join("supervisor.log"),
+        Some(&local.join("admin.token")),
     );
     wait_for("the supervisor's id in storm.local.dir", || {
         local.join("supervisor-id").exists()

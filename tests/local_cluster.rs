@@ -384,7 +384,8 @@ async fn committed_txid(c: &LocalCluster, name: &str) -> u64 {
         c.nimbus_url()
     );
     let trust = squall_runtime::cluster::auth::tls::ClientTrust::System;
-    let Ok(http) = squall_runtime::cluster::http::client(Duration::from_secs(10), &trust) else {
+    let Ok(http) = squall_runtime::cluster::http::client(Duration::from_secs(10), None, &trust)
+    else {
         return 0;
     };
     let Ok(resp) = http.get(&url).send().await else {

@@ -83,6 +83,20 @@ pub enum ClusterError {
     /// The request did not arrive in time (a body sent too slowly).
     #[error("{0}")]
     Timeout(String),
+    /// The caller is not authenticated (401); the message says how to authenticate.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this (403); the message says who may.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's token made too many mutating requests (429).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What happened.
+        message: String,
+        /// Seconds until a request is accepted again.
+        retry_after_secs: u64,
+    },
     /// Storage failed: the operation was not applied.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -109,6 +123,9 @@ impl ClusterError {
             | ClusterError::Conflict(_)
             | ClusterError::NotAssigned(_) => 409,
             ClusterError::TooLarge(_) => 413,
+            ClusterError::Unauthorized(_) => 401,
+            ClusterError::Forbidden(_) => 403,
+            ClusterError::TooManyRequests { .. } => 429,
             ClusterError::Timeout(_) => 408,
             ClusterError::Store(_) | ClusterError::Internal(_) => 500,
         }

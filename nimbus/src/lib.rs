@@ -20,10 +20,13 @@
 //!
 //! Data directory layout: `nimbus.redb` (topology records, assignments, supervisors,
 //! Trident coordination metadata), `artifacts/<sha256>` (topology binaries, mode 0755),
-//! `tmp/` (validation scratch).
+//! `tmp/` (validation scratch), `cluster.secret` and `tokens.json` (mode 0600: the
+//! cluster secret, the token store), `admin.token` (mode 0600: the admin token, made at
+//! first start), `audit.log` (every mutating request).
 
 pub mod api;
 pub mod artifacts;
+pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod error;
@@ -80,6 +83,8 @@ pub struct NimbusOpts {
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
+    /// Authentication: tokens (the default) or open, rate limits, audit log size.
+    pub auth: auth::AuthOpts,
 }
 
 impl NimbusOpts {
@@ -116,6 +121,13 @@ impl NimbusOpts {
                 key: config.tls_key.clone(),
             },
             clock: clock::system(),
+            auth: auth::AuthOpts {
+                mode: config.authentication,
+                rate_per_sec: config.auth_rate_per_sec as f64,
+                rate_burst: config.auth_rate_burst as f64,
+                audit_max_bytes: config.audit_log_max_bytes,
+                ..auth::AuthOpts::default()
+            },
         }
     }
 }
@@ -196,19 +208,26 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         .await
         .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
     };
-    let cluster = {
+    let (cluster, auth) = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
         let gc_grace = opts.artifact_gc_grace;
         let clock = opts.clock.clone();
-        tokio::task::spawn_blocking(move || -> Result<cluster::Cluster, StoreError> {
+        let auth_opts = opts.auth.clone();
+        let ca_pin = nimbus_tls.ca_pin.map(|p| p.0);
+        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+            // With the CA pin, the admin token is written in the join form.
+            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, ca_pin)?;
             // Validation scratch from a previous run is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
             std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;
             let artifacts =
                 artifacts::ArtifactStore::open(&dir.join("artifacts"), clock.clone(), gc_grace)?;
             let store = store::Store::open(&dir.join("nimbus.redb"))?;
-            cluster::Cluster::load(store, artifacts, timeout, clock)
+            Ok((
+                cluster::Cluster::load(store, artifacts, timeout, clock)?,
+                auth,
+            ))
         })
         .await
         .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
@@ -239,6 +258,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         max_artifact_bytes: opts.max_artifact_bytes,
         parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
         body_timeout: opts.http.body_timeout,
+        auth,
         ca_pin: nimbus_tls.ca_pin.map(|p| p.0),
     };
     let (stop, stop_rx) = watch::channel(false);

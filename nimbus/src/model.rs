@@ -53,6 +53,10 @@ pub struct TopologyRecord {
     /// A rebalance waiting for its deadline.
     #[serde(default)]
     pub rebalance: Option<PendingRebalance>,
+    /// The name of the token that submitted it (`None`: submitted to an open nimbus,
+    /// or before tokens existed; only admins act on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Identifies a worker slot: a port of a supervisor.

@@ -18,6 +18,7 @@ fn record(name: &str, seq: u64) -> TopologyRecord {
         submitted_at: 1_700_000_000,
         kill_deadline_ms: None,
         rebalance: None,
+        owner: Some("alice".to_string()),
     }
 }
 

@@ -117,13 +117,16 @@ async fn a_trickled_request_head_is_cut() {
 async fn a_stalled_or_trickled_body_is_refused_with_408() {
     let dir = tempfile::tempdir().unwrap();
     let n = nimbus(dir.path(), limits(5_000, 500, 64)).await;
+    // Authenticated (as the admin): the body's timeout is what is tested.
+    let head = format!(
+        "POST /api/v1/topologies HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         authorization: Bearer {}\r\ncontent-length: 1000\r\n\r\n",
+        n.admin.as_ref().unwrap().to_text().expose()
+    );
     // Stalled: 10 of the 1000 bytes announced, then nothing.
     let mut stalled = TcpStream::connect(n.handle.addr()).await.unwrap();
     stalled
-        .write_all(
-            b"POST /api/v1/topologies HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-              content-length: 1000\r\n\r\n{\"name\": ",
-        )
+        .write_all(format!("{head}{{\"name\": ").as_bytes())
         .await
         .unwrap();
     let answer = until_closed(&mut stalled).await;
@@ -131,13 +134,7 @@ async fn a_stalled_or_trickled_body_is_refused_with_408() {
     assert!(answer.contains("request body"), "{answer}");
     // Trickled: a byte every 50 ms never completes within the body timeout.
     let mut trickle = TcpStream::connect(n.handle.addr()).await.unwrap();
-    trickle
-        .write_all(
-            b"POST /api/v1/topologies HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-              content-length: 1000\r\n\r\n",
-        )
-        .await
-        .unwrap();
+    trickle.write_all(head.as_bytes()).await.unwrap();
     let writer = {
         let (mut read, mut write) = trickle.into_split();
         let writer = tokio::spawn(async move {

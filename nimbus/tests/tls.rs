@@ -22,18 +22,13 @@ use tokio::net::TcpStream;
 /// Longest any single step below may take before the test fails.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// A join token's text for a pin (the id and secret do not matter to TLS).
-fn join_token(pin: CaPin) -> String {
-    format!("squall1.0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.{pin}\n")
-}
-
 async fn https_nimbus(dir: &std::path::Path) -> TestNimbus {
     TestNimbus::start_with(dir, |o| o.tls.mode = TlsMode::On).await
 }
 
-/// `squall list` through the client library, with `trust`.
-async fn list(url: &str, trust: &ClientTrust) -> Result<(), String> {
-    let n = Nimbus::with_trust(url, trust).map_err(|e| e.to_string())?;
+/// `squall list` through the client library, with nimbus `n`'s admin token and `trust`.
+async fn list_as(n: &TestNimbus, url: &str, trust: &ClientTrust) -> Result<(), String> {
+    let n = Nimbus::with_trust(url, n.admin.as_ref(), trust).map_err(|e| e.to_string())?;
     n.list().await.map(|_| ()).map_err(|e| e.to_string())
 }
 
@@ -51,12 +46,20 @@ async fn https_is_served_with_tls_on_and_a_client_pinned_by_a_join_token_is_serv
             rustls::pki_types::pem::PemObject::from_pem_slice(&ca_pem).unwrap()
         ]))
     );
-    let trust = ClientTrust::resolve_token_text(None, Some(&join_token(pin))).unwrap();
+    // The admin token nimbus wrote is a join token carrying the pin.
+    let admin_text = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    assert!(
+        admin_text.trim().ends_with(&format!(".{pin}")),
+        "a join token"
+    );
+    let admin = squall_runtime::cluster::auth::token::Token::parse(admin_text.trim()).unwrap();
+    assert_eq!(admin.pin, Some(pin.0));
+    let trust = ClientTrust::resolve(None, admin.pin.map(CaPin)).unwrap();
     assert_eq!(trust, ClientTrust::Pin(pin));
-    list(&url, &trust).await.unwrap();
+    list_as(&n, &url, &trust).await.unwrap();
     // By `localhost` too: the certificate names it.
     let by_name = url.replace("127.0.0.1", "localhost");
-    list(&by_name, &trust).await.unwrap();
+    list_as(&n, &by_name, &trust).await.unwrap();
 }
 
 #[tokio::test]
@@ -65,7 +68,7 @@ async fn a_client_with_a_wrong_pin_is_refused_naming_both_pins() {
     let n = https_nimbus(dir.path()).await;
     let real = n.handle.ca_pin().unwrap();
     let wrong = CaPin::of_der(b"another cluster's CA");
-    let err = list(&n.handle.url(), &ClientTrust::Pin(wrong))
+    let err = list_as(&n, &n.handle.url(), &ClientTrust::Pin(wrong))
         .await
         .unwrap_err();
     assert!(err.contains(&format!("expected CA pin {wrong}")), "{err}");
@@ -78,14 +81,14 @@ async fn a_ca_file_is_trusted_and_another_clusters_ca_file_is_not() {
     let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let n = https_nimbus(dir.path()).await;
     let ours = ClientTrust::from_ca_file(&dir.path().join("tls/ca.pem")).unwrap();
-    list(&n.handle.url(), &ours).await.unwrap();
+    list_as(&n, &n.handle.url(), &ours).await.unwrap();
     // Another nimbus's CA.
     let m = https_nimbus(other.path()).await;
     let theirs = ClientTrust::from_ca_file(&other.path().join("tls/ca.pem")).unwrap();
-    let err = list(&n.handle.url(), &theirs).await.unwrap_err();
+    let err = list_as(&n, &n.handle.url(), &theirs).await.unwrap_err();
     assert!(err.contains("certificate"), "{err}");
     // Without any trust, nimbus's own CA is unknown to the system.
-    let err = list(&m.handle.url(), &ClientTrust::System)
+    let err = list_as(&m, &m.handle.url(), &ClientTrust::System)
         .await
         .unwrap_err();
     assert!(err.contains("cannot reach nimbus"), "{err}");
@@ -96,11 +99,33 @@ async fn plain_http_to_an_https_nimbus_is_told_to_use_https() {
     let dir = tempfile::tempdir().unwrap();
     let n = https_nimbus(dir.path()).await;
     let plain = n.handle.url().replace("https://", "http://");
-    let err = list(&plain, &ClientTrust::System).await.unwrap_err();
+    let err = list_as(&n, &plain, &ClientTrust::System).await.unwrap_err();
     assert!(
         err.contains("serves HTTPS only: use https://"),
         "a plain HTTP client should be told to use https: {err}"
     );
+}
+
+#[tokio::test]
+async fn a_token_is_never_sent_in_clear_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = https_nimbus(dir.path()).await;
+    let token = n.admin.as_ref().unwrap();
+    // Refused before any connection: nothing listens there, and no time is spent.
+    let start = Instant::now();
+    let err = Nimbus::with_trust("http://192.0.2.1:6627", Some(token), &ClientTrust::System)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("refusing to send credentials in clear"),
+        "{err}"
+    );
+    assert!(err.contains("use https://"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(!err.contains(token.to_text().expose().as_str()), "{err}");
+    // Loopback in clear, and https anywhere, are fine.
+    Nimbus::with_trust("http://127.0.0.1:1", Some(token), &ClientTrust::System).unwrap();
+    Nimbus::with_trust("https://192.0.2.1:1", Some(token), &ClientTrust::System).unwrap();
 }
 
 #[tokio::test]
@@ -109,7 +134,9 @@ async fn auto_serves_plain_http_on_loopback_and_still_mints_the_ca() {
     let n = TestNimbus::start(dir.path()).await;
     assert!(n.handle.url().starts_with("http://"), "{}", n.handle.url());
     assert!(n.handle.ca_pin().is_some());
-    list(&n.handle.url(), &ClientTrust::System).await.unwrap();
+    list_as(&n, &n.handle.url(), &ClientTrust::System)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -129,7 +156,9 @@ async fn the_ca_key_is_0600_and_the_ca_survives_a_restart() {
         "the CA is kept across restarts"
     );
     // A fresh server certificate, from the same CA: pinned clients still connect.
-    list(&n.handle.url(), &ClientTrust::Pin(pin)).await.unwrap();
+    list_as(&n, &n.handle.url(), &ClientTrust::Pin(pin))
+        .await
+        .unwrap();
     n.handle.shutdown().await.unwrap();
 
     // A CA key others can read is refused, as ssh refuses such a key.
@@ -180,7 +209,9 @@ async fn a_client_that_never_finishes_the_tls_handshake_is_cut_while_others_are_
         .await
         .unwrap();
     // Meanwhile a real client is served (the fourth connection slot).
-    list(&n.handle.url(), &ClientTrust::Pin(pin)).await.unwrap();
+    list_as(&n, &n.handle.url(), &ClientTrust::Pin(pin))
+        .await
+        .unwrap();
     for s in [&mut silent, &mut started, &mut half] {
         until_closed(s).await;
     }
@@ -191,7 +222,9 @@ async fn a_client_that_never_finishes_the_tls_handshake_is_cut_while_others_are_
     );
     // Their slots are free again: a whole new set of clients is served.
     for _ in 0..4 {
-        list(&n.handle.url(), &ClientTrust::Pin(pin)).await.unwrap();
+        list_as(&n, &n.handle.url(), &ClientTrust::Pin(pin))
+            .await
+            .unwrap();
     }
 }
 
@@ -219,9 +252,9 @@ async fn a_certificate_of_the_users_own_pki_is_served_and_trusted_through_ca_fil
     assert!(!dir.path().join("tls").exists(), "no CA minted");
     let trust = ClientTrust::from_ca_file(&pki.path().join("ca.pem")).unwrap();
     let url = n.handle.url().replace("127.0.0.1", "localhost");
-    list(&url, &trust).await.unwrap();
+    list_as(&n, &url, &trust).await.unwrap();
     // The certificate does not name 127.0.0.1: the name is checked.
-    let err = list(&n.handle.url(), &trust).await.unwrap_err();
+    let err = list_as(&n, &n.handle.url(), &trust).await.unwrap_err();
     assert!(
         err.to_lowercase().contains("not valid for name") || err.contains("NotValidForName"),
         "{err}"

@@ -126,7 +126,15 @@ impl LocalClusterBuilder {
         let nimbus = squall_nimbus::start(nimbus_opts)
             .await
             .map_err(|e| start("nimbus", &e))?;
-        let client = Nimbus::new(&nimbus.url()).map_err(|e| start("nimbus client", &e))?;
+        // Token authentication is on, as in a real cluster: the cluster's own client is
+        // the admin, each supervisor has a supervisor token of its own.
+        let admin = squall_runtime::cluster::auth::credentials::read_file(
+            &dir.path().join("nimbus").join(ADMIN_TOKEN_FILE),
+            "the local cluster's nimbus",
+        )
+        .map_err(|e| start("admin token", &e))?;
+        let client =
+            Nimbus::new(&nimbus.url(), Some(&admin)).map_err(|e| start("nimbus client", &e))?;
 
         let ports = free_ports(self.supervisors * self.slots_per_supervisor)
             .map_err(|e| start("free ports", &e))?;
@@ -143,6 +151,12 @@ impl LocalClusterBuilder {
             opts.worker_start_timeout = self.worker_start_timeout;
             opts.shutdown_grace = self.shutdown_grace;
             opts.clock = shared.clone();
+            let created = client
+                .create_token(&format!("supervisor-{i}"), Role::Supervisor)
+                .await
+                .map_err(|e| start(&format!("supervisor #{i} token"), &e))?;
+            opts.token =
+                Some(Token::parse(&created.text).map_err(|e| start("supervisor token", &e))?);
             let launcher = InProcessLauncher::new(self.registry.clone()).with_clock(shared.clone());
             let workers = launcher.workers();
             let handle = squall_supervisor::start_with(opts, Box::new(launcher))
@@ -177,6 +191,9 @@ impl LocalClusterBuilder {
         Ok(cluster)
     }
 }
+
+use squall_runtime::cluster::auth::credentials::ADMIN_TOKEN_FILE;
+use squall_runtime::cluster::auth::token::{Role, Token};
 
 /// `n` distinct loopback ports free right now (held together while picked, so they
 /// differ; the OS hands out ports round-robin, so a parallel test rarely gets one).

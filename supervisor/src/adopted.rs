@@ -104,6 +104,10 @@ impl WorkerProcess for AdoptedProcess {
     fn kill(&mut self) {
         self.signal(Signal::SIGKILL)
     }
+
+    fn separate_process(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use squall_runtime::cli::ExtraCommand;
+use squall_runtime::cluster::auth::credentials::{self, CredentialsError};
 use squall_runtime::daemon::{self, SupervisorConfig};
 
 use crate::{SupervisorOpts, start};
@@ -48,6 +49,11 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// File holding this supervisor's token (`squall token create --role supervisor
+    /// --name N`); else env SQUALL_TOKEN_FILE, else SQUALL_TOKEN.
+    #[arg(long = "token-file", value_name = "FILE")]
+    #[serde(skip)]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Parse `args` (without the program name and `supervisor`) and run until SIGTERM or
@@ -65,13 +71,32 @@ pub fn main(args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    let Some(opts) = SupervisorOpts::from_config(&config) else {
+    let Some(mut opts) = SupervisorOpts::from_config(&config) else {
         eprintln!(
             "error: no nimbus: pass --nimbus URL, set SQUALL_NIMBUS, or nimbus.url in the config"
         );
         return 2;
     };
     daemon::run(async move {
+        opts.token = match credentials::load(args.token_file.as_deref(), "supervisor") {
+            Ok(t) => Some(t),
+            Err(e @ CredentialsError::Missing { .. }) => {
+                if nimbus_wants_a_token(&opts.nimbus, opts.ca_file.as_deref()).await {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+                tracing::warn!(
+                    "no supervisor token: nimbus at {} must run with \
+                    nimbus.authentication: none",
+                    opts.nimbus
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
         let handle = match start(opts) {
             Ok(h) => h,
             Err(e) => {
@@ -86,6 +111,29 @@ pub fn main(args: Vec<String>) -> i32 {
         handle.shutdown().await;
         0
     })
+}
+
+/// Whether nimbus answers an unauthenticated read with 401 (an unreachable nimbus is
+/// given the benefit of the doubt: its heartbeat answers will say). An `https://`
+/// nimbus is trusted as `ca_file` says (without a token there is no pin).
+async fn nimbus_wants_a_token(nimbus: &str, ca_file: Option<&std::path::Path>) -> bool {
+    use squall_runtime::cluster::auth::tls::ClientTrust;
+    let Ok(trust) = ClientTrust::resolve(ca_file, None) else {
+        return false;
+    };
+    let Ok(http) =
+        squall_runtime::cluster::http::client(std::time::Duration::from_secs(5), None, &trust)
+    else {
+        return false;
+    };
+    match http
+        .get(format!("{nimbus}/api/v1/supervisors"))
+        .send()
+        .await
+    {
+        Ok(r) => r.status() == reqwest::StatusCode::UNAUTHORIZED,
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ const MAX_HEARTBEAT_BYTES: u64 = 64;
 #[derive(Default)]
 pub(crate) struct Worker {
     pub(crate) process: Option<Box<dyn WorkerProcess>>,
+    /// Its topology's memory limit (see [`crate::memory`]).
+    pub(crate) memory: crate::memory::SlotMemory,
     prepared: Option<Prepared>,
     download: Option<InFlight>,
 }
@@ -109,6 +111,8 @@ pub(crate) struct Daemon {
     pub(crate) cut_off: watch::Receiver<bool>,
     /// The data directory's lock file (absolute), which workers watch.
     pub(crate) lock_file: PathBuf,
+    /// When the workers' memory is measured next (see [`crate::memory`]).
+    pub(crate) memory_next_poll: tokio::time::Instant,
 }
 
 impl Daemon {
@@ -247,6 +251,7 @@ impl Daemon {
         if let Some(exit) = process.try_wait() {
             tracing::warn!(port, pid = process.pid(), "worker ended: {exit}");
             self.workers[i].process = None;
+            let exit = self.explain_exit(i, exit).await;
             return Some(Event::Exited(exit));
         }
         let file = self.worker_dir(port).join("heartbeat");
@@ -301,6 +306,18 @@ impl Daemon {
         if !resp.status().is_success() {
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                || status == reqwest::StatusCode::FORBIDDEN
+            {
+                // Nimbus does not accept this supervisor (its token was revoked, or is
+                // bound to another supervisor id): it runs none of the cluster's work.
+                let running = self.desired.iter().filter(|d| d.is_some()).count();
+                self.desired.iter_mut().for_each(|d| *d = None);
+                tracing::error!(
+                    assignments_dropped = running,
+                    "nimbus refused this supervisor's credential ({status}); its workers are stopped: {body}"
+                );
+            }
             return Err(SupervisorError::Nimbus(format!(
                 "POST {url}: {status}: {body}"
             )));
@@ -339,6 +356,7 @@ impl Daemon {
             })?;
         let port = self.slots[i].port();
         let dir = self.worker_dir(port);
+        let memory_limit_mb = self.workers[i].memory.limit(a);
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
@@ -376,6 +394,7 @@ impl Daemon {
                     spec_path.display().to_string(),
                 ],
                 dir: dir.clone(),
+                memory_limit_mb,
             };
             let mut launcher = launcher.lock().unwrap_or_else(PoisonError::into_inner);
             launcher.launch(&launch).map_err(io)
@@ -436,6 +455,7 @@ impl Daemon {
         let mut changed = false;
         loop {
             changed |= self.watch_workers().await;
+            changed |= self.watch_memory().await;
             self.collect_garbage().await;
             // While cut off from nimbus (a test's partition), nothing is sent or heard.
             let cut_off = *self.cut_off.borrow();

@@ -221,6 +221,7 @@ mod tests {
                 artifact: dir.path().join("artifact"),
                 args: vec!["worker".into(), "--spec".into(), spec.display().to_string()],
                 dir: dir.path().to_path_buf(),
+                memory_limit_mb: None,
             })
             .expect("launch");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

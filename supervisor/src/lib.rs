@@ -4,8 +4,9 @@
 //! assignments of its slots, fetches topology artifacts by content hash (and checks
 //! them), launches one worker process per assigned slot in its own process group,
 //! watches the workers' exit status and heartbeats, restarts dead or hung workers with
-//! backoff, stops workers whose assignment went away, and reports each worker's state,
-//! pid, uptime, restart count and last exit cause to nimbus.
+//! backoff, stops workers whose assignment went away, holds each worker (with its
+//! multi-lang subprocesses) to its topology's `topology.worker.max.memory.mb`, and
+//! reports each worker's state, pid, uptime, restart count and last exit cause to nimbus.
 //!
 //! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
@@ -18,6 +19,7 @@ pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod memory;
 mod orphans;
 pub mod process;
 pub mod slot;
@@ -26,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use squall_runtime::cluster::auth::pin::CaPin;
 use squall_runtime::cluster::auth::tls::{ClientTrust, check_cleartext};
 use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
 use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
@@ -84,6 +87,9 @@ pub struct SupervisorOpts {
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
+    /// The supervisor's bearer token (`squall token create --role supervisor`), sent with
+    /// heartbeats and artifact downloads; `None` only against an open nimbus.
+    pub token: Option<squall_runtime::cluster::auth::token::Token>,
 }
 
 impl SupervisorOpts {
@@ -123,6 +129,7 @@ impl SupervisorOpts {
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
             clock: clock::system(),
+            token: None,
         }
     }
 }
@@ -183,6 +190,8 @@ fn load_id(opts: &SupervisorOpts) -> Result<String, SupervisorError> {
 
 /// Start a supervisor with real worker processes.
 pub fn start(opts: SupervisorOpts) -> Result<SupervisorHandle, SupervisorError> {
+    // Before any worker runs: cgroups for worker memory limits, where delegated.
+    memory::init();
     start_with(opts, Box::new(OsLauncher))
 }
 
@@ -205,19 +214,22 @@ pub fn start_with(
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
     let id = load_id(&opts)?;
-    // SEAM(auth): the supervisor's join token text, for its CA pin.
-    let token_text: Option<&str> = None;
-    let trust = ClientTrust::resolve_token_text(opts.ca_file.as_deref(), token_text)
+    // Trust: the CA file, else the join token's CA pin, else the system's roots.
+    let pin = opts.token.as_ref().and_then(|t| t.pin).map(CaPin);
+    let trust = ClientTrust::resolve(opts.ca_file.as_deref(), pin)
         .map_err(|e| SupervisorError::Config(format!("trust in nimbus: {e}")))?;
-    // SEAM(auth): `true` once the supervisor sends its token with every request.
-    let carries_credentials = false;
-    check_cleartext(&opts.nimbus, carries_credentials)
+    // Its token never crosses the network in clear.
+    check_cleartext(&opts.nimbus, opts.token.is_some())
         .map_err(|e| SupervisorError::Config(e.to_string()))?;
-    let http = squall_runtime::cluster::http::client(Duration::from_secs(10), &trust)
-        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
-    let download_http =
-        squall_runtime::cluster::http::download_client(Duration::from_secs(10), &trust)
+    let http =
+        squall_runtime::cluster::http::client(Duration::from_secs(10), opts.token.as_ref(), &trust)
             .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let download_http = squall_runtime::cluster::http::download_client(
+        Duration::from_secs(10),
+        opts.token.as_ref(),
+        &trust,
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let cfg = SlotConfig {
         retry_backoff: opts.retry_backoff,
         ..SlotConfig::new(
@@ -256,6 +268,7 @@ pub fn start_with(
         opts,
         cut_off: cut_off_rx,
         lock_file,
+        memory_next_poll: tokio::time::Instant::now(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));

@@ -20,6 +20,10 @@ pub struct LaunchSpec {
     pub args: Vec<String>,
     /// Working directory (the worker's directory; logs go there).
     pub dir: PathBuf,
+    /// The topology's `topology.worker.max.memory.mb`, if set: where cgroup v2 is
+    /// delegated, the worker runs in a cgroup of that size (elsewhere the supervisor
+    /// polls its memory).
+    pub memory_limit_mb: Option<u64>,
 }
 
 /// A running (or finished) worker process.
@@ -32,6 +36,13 @@ pub trait WorkerProcess: Send {
     fn terminate(&mut self);
     /// Stop it now (SIGKILL to its process group).
     fn kill(&mut self);
+
+    /// Whether it is an OS process of its own, whose process tree the supervisor can
+    /// measure and kill (its memory limit is watched); not a worker on a thread of the
+    /// supervisor's process.
+    fn separate_process(&self) -> bool {
+        false
+    }
 }
 
 /// Starts worker processes.
@@ -123,6 +134,10 @@ impl WorkerProcess for OsProcess {
     fn kill(&mut self) {
         self.signal(Signal::SIGKILL)
     }
+
+    fn separate_process(&self) -> bool {
+        true
+    }
 }
 
 fn log_file(dir: &Path, name: &str) -> std::io::Result<File> {
@@ -147,6 +162,7 @@ impl Launcher for OsLauncher {
             .process_group(0)
             .spawn()?;
         let pid = child.id();
+        crate::memory::confine(pid, spec);
         if let Err(e) = std::fs::write(spec.dir.join(PID_FILE), pid.to_string()) {
             tracing::warn!(pid, dir = %spec.dir.display(), "cannot record the worker's pid: {e}");
         }
@@ -201,6 +217,7 @@ mod tests {
                     spec.display().to_string(),
                 ],
                 dir: dir.path().to_path_buf(),
+                memory_limit_mb: None,
             })
             .unwrap();
         // Until the child has exec'd, its command line is this test's (fork → exec).

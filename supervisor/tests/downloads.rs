@@ -24,6 +24,7 @@ fn opts(nimbus: &FakeNimbus, dir: &Path, slots: Vec<u16>) -> SupervisorOpts {
     o.shutdown_grace = Duration::from_secs(2);
     o.download_idle_timeout = Duration::from_secs(30);
     o.retry_backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+    o.token = Some(nimbus.token.clone());
     o
 }
 
@@ -111,6 +112,47 @@ async fn heartbeats_and_other_slots_go_on_during_a_slow_download() {
         std::fs::read(dir.join("artifacts").join(hb.to_string())).unwrap(),
         big
     );
+    // Every heartbeat and download carried the supervisor's token.
+    assert!(
+        nimbus.seen().unauthorized.is_empty(),
+        "{:?}",
+        nimbus.seen().unauthorized
+    );
+    sup.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_with_a_wrong_token_is_refused_and_runs_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sup");
+    let _reap = ReapWorkers(&dir);
+    let nimbus = FakeNimbus::start().await;
+    let small = worker_script("small", 0);
+    let hs = ArtifactHash::of_bytes(&small);
+    nimbus.serve(hs, Serve::Whole(small));
+    nimbus.assign(vec![assignment("small", 6700, hs)]);
+    let mut o = opts(&nimbus, &dir, vec![6700]);
+    o.token = Some(squall_runtime::cluster::auth::token::Token::generate().unwrap());
+    let sup = start(o).unwrap();
+    nimbus
+        .wait_for("3 refused heartbeats", LIMIT, |n| {
+            (n.seen().unauthorized.len() >= 3).then_some(())
+        })
+        .await;
+    {
+        let seen = nimbus.seen();
+        assert!(
+            seen.heartbeats.is_empty() && seen.gets.is_empty(),
+            "{:?}",
+            seen.gets
+        );
+        assert!(
+            seen.unauthorized.iter().all(|r| r.contains("heartbeat")),
+            "{:?}",
+            seen.unauthorized
+        );
+    }
+    assert!(!dir.join("artifacts").join(hs.to_string()).exists());
     sup.shutdown().await;
 }
 

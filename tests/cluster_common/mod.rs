@@ -159,6 +159,12 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
             Err(_) => panic!("nimbus did not report listening on {listen} within 30 s"),
         }
     }
+    // Token authentication is on: every client command and HTTP read of this nimbus
+    // authenticates with the admin token it wrote.
+    let admin = dir.join("admin.token");
+    if admin.exists() {
+        register_token(&url, &admin);
+    }
     (
         Daemon {
             child,
@@ -166,6 +172,46 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
         },
         url,
     )
+}
+
+/// The token file each nimbus URL's clients use (its admin token).
+static TOKENS: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Use the token in `file` for every `cli`/`http_get` call to nimbus at `url`.
+pub fn register_token(url: &str, file: &Path) {
+    TOKENS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.to_string(), file.to_path_buf());
+}
+
+/// The token file registered for nimbus at `url`.
+pub fn token_file(url: &str) -> Option<PathBuf> {
+    TOKENS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(url)
+        .cloned()
+}
+
+/// A supervisor token for the supervisor in `dir` (made once through `squall token
+/// create`, kept in `dir/supervisor.token` for restarts); `None` when nimbus at `url`
+/// has no admin token registered (it runs open).
+pub fn supervisor_token(url: &str, dir: &Path) -> Option<PathBuf> {
+    token_file(url)?;
+    let path = dir.join("supervisor.token");
+    if !path.exists() {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("sup-{}-{n}", std::process::id());
+        let (code, out, err) = cli(
+            url,
+            &["token", "create", "--role", "supervisor", "--name", &name],
+        );
+        assert_eq!(code, 0, "token create failed: {out}{err}");
+        std::fs::write(&path, out).expect("supervisor token file");
+    }
+    Some(path)
 }
 
 /// Start `squall supervisor` with these slots.
@@ -185,7 +231,14 @@ pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &s
     } else {
         cmd.arg("supervisor");
     }
-    trusting(&mut cmd, nimbus);
+    // A supervisor token is a join token when nimbus has its own CA: the supervisor
+    // pins the CA through it. Without a token (an open nimbus), it trusts the CA file.
+    match supervisor_token(nimbus, dir) {
+        Some(token) => {
+            cmd.arg("--token-file").arg(token);
+        }
+        None => trusting(&mut cmd, nimbus),
+    }
     let child = cmd
         .args(["--nimbus", nimbus, "--data"])
         .arg(dir)
@@ -212,12 +265,11 @@ pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &s
 pub fn cli(nimbus: &str, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(SQUALL);
     trusting(&mut cmd, nimbus);
-    let out = cmd
-        .args(args)
-        .args(["--nimbus", nimbus])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running squall");
+    cmd.args(args).args(["--nimbus", nimbus]);
+    if let Some(token) = token_file(nimbus) {
+        cmd.env("SQUALL_TOKEN_FILE", token);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("running squall");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -419,7 +471,11 @@ pub fn http_get(url: &str, path: &str) -> String {
         return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let auth = token_file(url)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| format!("Authorization: Bearer {}\r\n", t.trim()))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return String::new();
     }
@@ -430,12 +486,17 @@ pub fn http_get(url: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// GET `path` of an HTTPS nimbus trusting its CA file; the body ("" on any failure).
+/// GET `path` of an HTTPS nimbus trusting its CA file, with its registered token; the
+/// body ("" on any failure).
 fn https_get(url: &str, path: &str, ca: &Path) -> String {
     use squall_runtime::cluster::auth::tls::ClientTrust;
+    use squall_runtime::cluster::auth::token::Token;
     let Ok(trust) = ClientTrust::from_ca_file(ca) else {
         return String::new();
     };
+    let token = token_file(url)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| Token::parse(t.trim()).ok());
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -443,7 +504,9 @@ fn https_get(url: &str, path: &str, ca: &Path) -> String {
         return String::new();
     };
     rt.block_on(async {
-        let Ok(http) = squall_runtime::cluster::http::client(Duration::from_secs(5), &trust) else {
+        let Ok(http) =
+            squall_runtime::cluster::http::client(Duration::from_secs(5), token.as_ref(), &trust)
+        else {
             return String::new();
         };
         match http.get(format!("{url}{path}")).send().await {

@@ -123,3 +123,54 @@ impl Bolt for SlowBolt {
         Ok(())
     }
 }
+
+/// The most a [`MemoryHogBolt`] allocates, in MiB.
+pub const MAX_HOG_MB: u64 = 64 * 1024;
+
+/// Allocates `megabytes` MiB on its first input (writing every page, so it is resident)
+/// and holds them for its life; passes each input on (anchored, then acks it). For
+/// tests of `topology.worker.max.memory.mb`. constructorArgs: `[megabytes, [output
+/// fields]]` (at most [`MAX_HOG_MB`]).
+#[derive(Debug)]
+pub struct MemoryHogBolt {
+    megabytes: u64,
+    held: Vec<u8>,
+    fields: Vec<String>,
+}
+
+impl MemoryHogBolt {
+    /// From YAML constructor arguments.
+    pub fn from_args(args: &ComponentArgs<'_>) -> Result<MemoryHogBolt, FactoryError> {
+        let megabytes = args.u64(0, "megabytes to allocate")?;
+        if megabytes > MAX_HOG_MB {
+            return Err(FactoryError(format!(
+                "constructorArgs[0] (megabytes to allocate) must be at most {MAX_HOG_MB}, \
+                 got {megabytes}"
+            )));
+        }
+        Ok(MemoryHogBolt {
+            megabytes,
+            held: Vec::new(),
+            fields: fields_arg(args, 1)?,
+        })
+    }
+}
+
+impl Bolt for MemoryHogBolt {
+    fn declare_outputs(&self, out: &mut OutputDeclarer) {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        out.declare(&fields);
+    }
+
+    fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        if self.held.is_empty() && self.megabytes > 0 {
+            let bytes = usize::try_from(self.megabytes << 20).unwrap_or(usize::MAX);
+            // Non-zero bytes: every page is written, so all of it is resident.
+            self.held = vec![0xa5; bytes];
+            tracing::info!(megabytes = self.megabytes, "memory hog: allocated");
+        }
+        out.emit_anchored(&input, input.values().clone())?;
+        out.ack(&input);
+        Ok(())
+    }
+}

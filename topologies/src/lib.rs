@@ -14,7 +14,7 @@ mod trident_wordcount;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
-pub use faults::{FlakyBolt, SlowBolt};
+pub use faults::{FlakyBolt, MAX_HOG_MB, MemoryHogBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
 pub use storm::{LogInfoBolt, ResourceLineSpout, TestWordCounter};
@@ -53,6 +53,7 @@ pub fn register(registry: &mut Registry) {
         .bolt("NullBolt", |_| Ok(NullBolt))
         .bolt("FlakyBolt", FlakyBolt::from_args)
         .bolt("SlowBolt", SlowBolt::from_args)
+        .bolt("MemoryHogBolt", MemoryHogBolt::from_args)
         .topology("ExclamationTopology", exclamation_topology)
         .topology("TridentWordCount", trident_wordcount);
     // Storm's well-known classes, so Flux files using them run unchanged.

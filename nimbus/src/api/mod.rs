@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::cluster::Cluster;
@@ -42,8 +42,11 @@ pub struct AppState {
     pub parsers: Arc<Semaphore>,
     /// A JSON request body must arrive whole within this time.
     pub body_timeout: std::time::Duration,
-    /// The pin of nimbus's own CA (the SHA-256 of its certificate's DER): join tokens
-    /// carry it. `None` with a certificate of the user's own PKI.
+    /// Tokens, audit log, rate limits.
+    pub auth: Arc<crate::auth::Auth>,
+    /// SHA-256 of the cluster CA certificate's DER, when nimbus has a CA (new tokens
+    /// are then printed in the join form). `None` with a certificate of the user's own
+    /// PKI.
     pub ca_pin: Option<[u8; 32]>,
 }
 
@@ -72,11 +75,17 @@ impl IntoResponse for ApiError {
         }
         let error = self.0.to_string();
         let code = self.0.code();
+        let retry_after = match &self.0 {
+            ClusterError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let details = match self.0 {
             ClusterError::BadRequest { details, .. } => details,
             _ => Vec::new(),
         };
-        (
+        let mut response = (
             status,
             axum::Json(ErrorBody {
                 error,
@@ -84,7 +93,12 @@ impl IntoResponse for ApiError {
                 code,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = retry_after {
+            let (name, value) = crate::auth::middleware::retry_after(secs);
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -125,9 +139,18 @@ pub fn router(state: AppState) -> Router {
             post(supervisors::heartbeat),
         )
         .route("/api/v1/supervisors", get(supervisors::list))
+        .route(
+            "/api/v1/tokens",
+            post(crate::auth::api::create).get(crate::auth::api::list),
+        )
+        .route("/api/v1/tokens/{name}", delete(crate::auth::api::revoke))
         .route("/api/v1/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::middleware::check,
+        ))
         .layer(axum::middleware::from_fn(version::versioned))
         .with_state(state)
 }

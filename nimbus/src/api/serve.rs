@@ -179,7 +179,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
 ) {
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let req = req.map(|body| Body::new(IdleBody::new(body, body_timeout)));
+        let mut req = req.map(|body| Body::new(IdleBody::new(body, body_timeout)));
+        // The peer, for authentication failures and the audit log.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         // A router is always ready: `call` without `poll_ready` is allowed.
         Service::call(&mut app.clone(), req)
     });

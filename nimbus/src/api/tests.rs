@@ -38,6 +38,16 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         max_artifact_bytes: 1 << 20,
         parsers: Arc::new(tokio::sync::Semaphore::new(super::MAX_CONCURRENT_PARSES)),
         body_timeout: Duration::from_secs(30),
+        auth: crate::auth::Auth::open(
+            dir.path(),
+            crate::auth::AuthOpts {
+                mode: squall_runtime::daemon::Authentication::None,
+                ..Default::default()
+            },
+            0,
+            None,
+        )
+        .expect("auth"),
         ca_pin: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

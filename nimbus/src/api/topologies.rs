@@ -22,6 +22,7 @@ use squall_runtime::spec::TopologyDef;
 /// and streams nimbus plans from), then store and schedule it (201).
 pub async fn submit(
     State(state): State<AppState>,
+    axum::Extension(who): axum::Extension<crate::auth::Principal>,
     JsonBody(mut req): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<ActionResponse>), ApiError> {
     // Parsing is bounded by the topology caps but may take a second: off the async
@@ -101,6 +102,7 @@ pub async fn submit(
                 resolved_yaml: resolved,
                 artifact: req.artifact,
                 resources: req.resources,
+                owner: who.owner_name(),
             },
             c.wall_millis(),
         )

@@ -128,6 +128,28 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// Evict a supervisor now (its credential was revoked): it is forgotten, in memory
+    /// and in the store, its slots leave the cluster and its workers are rescheduled on
+    /// the others. Returns the topologies that had workers on it (their secrets are to
+    /// be rotated).
+    pub fn evict_supervisor(&self, id: &str) -> Result<Vec<String>, ClusterError> {
+        let mut st = self.lock();
+        let affected: Vec<String> = st
+            .topologies
+            .values()
+            .filter(|t| t.assignment.workers.iter().any(|w| w.supervisor == id))
+            .map(|t| t.record.name.clone())
+            .collect();
+        if st.supervisors.contains_key(id) {
+            self.store.write(|w| w.delete_supervisor(id))?;
+            st.supervisors.remove(id);
+            tracing::warn!(supervisor = %id, topologies = ?affected,
+                "supervisor evicted (its token was revoked); its workers are moved");
+        }
+        self.reschedule(&mut st)?;
+        Ok(affected)
+    }
+
     /// Delete supervisors silent for [`FORGET_AFTER_TIMEOUTS`] supervisor timeouts (their
     /// workers were moved long ago), so ids that come and go do not pile up.
     pub(super) fn forget_dead_supervisors(

@@ -91,6 +91,7 @@ fn submission(yaml: &str, resolved_yaml: Option<&str>) -> Submission {
         resolved_yaml: resolved_yaml.map(str::to_string),
         resources: None,
         artifact: artifact(),
+        owner: None,
     }
 }
 

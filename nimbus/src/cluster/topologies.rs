@@ -30,6 +30,8 @@ pub struct Submission {
     pub artifact: ArtifactHash,
     /// The resources archive (stored like an artifact), if any.
     pub resources: Option<ArtifactHash>,
+    /// The submitting token's name (its owner).
+    pub owner: Option<String>,
 }
 
 /// A bad request unless `name` is a usable topology name.
@@ -65,6 +67,17 @@ fn respond(t: &Topo, message: String) -> ActionResponse {
 }
 
 impl Cluster {
+    /// Who may act on topology `name` (`None`: there is no such topology).
+    pub fn topology_acl(&self, name: &str) -> Option<crate::auth::acl::TopologyAcl> {
+        let st = self.lock();
+        let t = st.topologies.get(name)?;
+        Some(crate::auth::acl::TopologyAcl::of(
+            &t.record.id,
+            t.record.owner.as_deref(),
+            &t.def,
+        ))
+    }
+
     /// Whether a topology of this name exists (a cheap check before validation).
     pub fn has_topology(&self, name: &str) -> bool {
         self.lock().topologies.contains_key(name)
@@ -83,6 +96,7 @@ impl Cluster {
             resolved_yaml,
             artifact,
             resources,
+            owner,
         } = submission;
         check_name(name)?;
         let plan = plan(&def, &BTreeMap::new())?;
@@ -117,6 +131,7 @@ impl Cluster {
                 submitted_at,
                 kill_deadline_ms: None,
                 rebalance: None,
+                owner,
             };
             w.put_topology(&record)?;
             Ok(record)

@@ -51,6 +51,7 @@ fn submit(c: &Cluster, name: &str) -> String {
         resolved_yaml: None,
         resources: None,
         artifact: squall_runtime::cluster::protocol::ArtifactHash::of_bytes(b"artifact"),
+        owner: None,
     };
     c.submit(name, s, T0).unwrap().id
 }

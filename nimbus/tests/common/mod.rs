@@ -66,6 +66,13 @@ pub fn opts(dir: &Path) -> NimbusOpts {
     o.max_request_bytes = 64 * 1024;
     o.max_artifact_bytes = 1024 * 1024;
     o.validate_timeout = Duration::from_secs(20);
+    // The admin stands in for workers (stats, Trident metadata) in these tests: its
+    // mutations are not rate limited here (the rate-limit test sets its own).
+    o.auth.rate_burst = 1e9;
+    o.auth.rate_per_sec = 1e9;
+    // Failed authentications are slowed a little only (the slowing test sets its own).
+    o.auth.failure_delay_step = Duration::from_millis(10);
+    o.auth.failure_delay_max = Duration::from_millis(50);
     o
 }
 
@@ -75,8 +82,10 @@ pub struct TestNimbus {
     pub handle: NimbusHandle,
     /// Its data dir (kept alive by the caller's `TempDir`).
     pub dir: PathBuf,
-    /// HTTP client.
+    /// HTTP client, with the admin token.
     pub http: Client,
+    /// The admin token (`None` with `nimbus.authentication: none`).
+    pub admin: Option<squall_runtime::cluster::auth::token::Token>,
 }
 
 impl TestNimbus {
@@ -91,15 +100,22 @@ impl TestNimbus {
         let mut o = opts(dir);
         change(&mut o);
         let handle = squall_nimbus::start(o).await.unwrap();
+        let admin = admin_token(dir);
         TestNimbus {
             handle,
             dir: dir.to_path_buf(),
-            http: squall_runtime::cluster::http::client(
-                Duration::from_secs(30),
-                &squall_runtime::cluster::auth::tls::ClientTrust::System,
-            )
-            .unwrap(),
+            http: client_with(admin.as_ref()),
+            admin,
         }
+    }
+
+    /// Make a token of `role` named `name` (as the admin); its text.
+    pub async fn create_token(&self, name: &str, role: &str) -> String {
+        let (status, body) = self
+            .post("/api/v1/tokens", &json!({ "name": name, "role": role }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "token create: {body}");
+        body["text"].as_str().unwrap().to_string()
     }
 
     /// Absolute URL of an API path.
@@ -188,7 +204,31 @@ impl TestNimbus {
     }
 }
 
-async fn into_json(r: reqwest::Response) -> (StatusCode, Value) {
+/// The admin token nimbus wrote to `dir/admin.token`, if it did.
+pub fn admin_token(dir: &Path) -> Option<squall_runtime::cluster::auth::token::Token> {
+    let path = dir.join("admin.token");
+    path.exists()
+        .then(|| squall_runtime::cluster::auth::credentials::read_file(&path, "test").unwrap())
+}
+
+/// An HTTP client sending `token` (none: no `Authorization` header).
+pub fn client_with(token: Option<&squall_runtime::cluster::auth::token::Token>) -> Client {
+    squall_runtime::cluster::http::client(
+        Duration::from_secs(30),
+        token,
+        &squall_runtime::cluster::auth::tls::ClientTrust::System,
+    )
+    .unwrap()
+}
+
+/// An HTTP client sending the token of this text.
+pub fn client_for(text: &str) -> Client {
+    let token = squall_runtime::cluster::auth::token::Token::parse(text).unwrap();
+    client_with(Some(&token))
+}
+
+/// Status and JSON body of a response.
+pub async fn into_json(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))

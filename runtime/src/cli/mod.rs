@@ -148,6 +148,12 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Manage nimbus's bearer tokens (admin token needed).
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Inspect Trident state stores.
     State {
         /// What to do with the store.
@@ -176,6 +182,42 @@ pub enum StateCommand {
         /// Show the txid bookkeeping (txid, and prev for opaque state) with each value.
         #[arg(long)]
         raw: bool,
+    },
+}
+
+/// Subcommands of `squall token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; prints it, and only it, on stdout (shown this once).
+    Create {
+        /// Its role: admin, deployer (submit; act on its own topologies), viewer (read),
+        /// supervisor (one supervisor's heartbeats and downloads).
+        #[arg(long)]
+        role: crate::cluster::auth::token::Role,
+        /// Its name (unique; what topology owners, `topology.users` and the audit log
+        /// name).
+        #[arg(long)]
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// List the tokens: names, roles, ids, creation times (never secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Revoke a token by name; a supervisor's token evicts that supervisor now.
+    Revoke {
+        /// The token's name.
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
     },
 }
 
@@ -213,24 +255,25 @@ pub struct NimbusArg {
         default_value = "http://127.0.0.1:6627"
     )]
     pub url: String,
+    /// File holding the bearer token (else env SQUALL_TOKEN_FILE, else SQUALL_TOKEN);
+    /// nimbus writes an admin token to admin.token in its data directory.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// PEM CA certificates to trust for an https:// nimbus (instead of a join token's
     /// CA pin or the system's roots).
-    #[arg(long = "ca-file", env = "SQUALL_CA_FILE")]
+    #[arg(long = "ca-file", env = "SQUALL_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 }
 
 impl NimbusArg {
-    /// Whom to trust as nimbus: the CA file, else the join token's CA pin, else the
-    /// system's roots.
-    pub fn trust(
-        &self,
-    ) -> Result<crate::cluster::auth::tls::ClientTrust, crate::cluster::auth::tls::TlsError> {
-        // SEAM(auth): the token text loaded from `--token-file` / `SQUALL_TOKEN_FILE` /
-        // `SQUALL_TOKEN`, for a join token's CA pin.
-        let token_text: Option<&str> = None;
-        crate::cluster::auth::tls::ClientTrust::resolve_token_text(
+    /// Run a client command against this nimbus with this token, trusting the CA file,
+    /// else the join token's CA pin, else the system's roots.
+    fn run(&self, cmd: ClientCommand) -> i32 {
+        client::run(
+            &self.url,
+            self.token_file.as_deref(),
             self.ca_file.as_deref(),
-            token_text,
+            cmd,
         )
     }
 }
@@ -304,31 +347,29 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
             flux,
             nimbus,
         } => submit(file, artifact, name, &flux, &nimbus, registry),
-        Command::Kill { name, wait, nimbus } => {
-            client::run(&nimbus, ClientCommand::Kill { name, wait })
-        }
-        Command::Activate { name, nimbus } => client::run(&nimbus, ClientCommand::Activate(name)),
-        Command::Deactivate { name, nimbus } => {
-            client::run(&nimbus, ClientCommand::Deactivate(name))
-        }
+        Command::Kill { name, wait, nimbus } => nimbus.run(ClientCommand::Kill { name, wait }),
+        Command::Activate { name, nimbus } => nimbus.run(ClientCommand::Activate(name)),
+        Command::Deactivate { name, nimbus } => nimbus.run(ClientCommand::Deactivate(name)),
         Command::Rebalance {
             name,
             workers,
             executors,
             nimbus,
-        } => client::run(
-            &nimbus,
-            ClientCommand::Rebalance {
-                name,
-                workers,
-                executors,
-            },
-        ),
-        Command::List { json, nimbus } => client::run(&nimbus, ClientCommand::List { json }),
-        Command::Status { name, json, nimbus } => {
-            client::run(&nimbus, ClientCommand::Status { name, json })
-        }
-        Command::Watch { name, nimbus } => client::run(&nimbus, ClientCommand::Watch(name)),
+        } => nimbus.run(ClientCommand::Rebalance {
+            name,
+            workers,
+            executors,
+        }),
+        Command::List { json, nimbus } => nimbus.run(ClientCommand::List { json }),
+        Command::Status { name, json, nimbus } => nimbus.run(ClientCommand::Status { name, json }),
+        Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
+        Command::Token { command } => match command {
+            TokenCommand::Create { role, name, nimbus } => {
+                nimbus.run(ClientCommand::TokenCreate { name, role })
+            }
+            TokenCommand::List { json, nimbus } => nimbus.run(ClientCommand::TokenList { json }),
+            TokenCommand::Revoke { name, nimbus } => nimbus.run(ClientCommand::TokenRevoke(name)),
+        },
         Command::Components => {
             for kind in [ComponentKind::Spout, ComponentKind::Bolt] {
                 println!("{kind}s:");
@@ -406,16 +447,13 @@ fn submit(
             return 1;
         }
     };
-    client::run(
-        nimbus,
-        ClientCommand::Submit {
-            file,
-            artifact,
-            name,
-            yaml: Some(yaml),
-            resources: flux.resources.clone(),
-        },
-    )
+    nimbus.run(ClientCommand::Submit {
+        file,
+        artifact,
+        name,
+        yaml: Some(yaml),
+        resources: flux.resources.clone(),
+    })
 }
 
 /// `squall validate FILE [--write-resolved OUT] [--filter PROPS] [--resources DIR]`.

@@ -8,7 +8,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::cluster::auth::credentials::{self, CredentialsError};
+use crate::cluster::auth::pin::CaPin;
 use crate::cluster::auth::tls::{ClientTrust, check_cleartext, describe};
+use crate::cluster::auth::token::{Role, Token};
+use crate::cluster::protocol::tokens::{
+    TOKENS_PATH, TokenCreateRequest, TokenCreated, TokenList, TokenView,
+};
 use crate::cluster::protocol::{
     ActionResponse, ArtifactHash, ComponentRole, ErrorBody, KillRequest, RebalanceRequest,
     SubmitRequest, SupervisorList, TopologyInfo, TopologyList,
@@ -41,6 +47,17 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// Nimbus wants a token and none was given.
+    #[error("nimbus refused {what}: {missing}")]
+    NoToken {
+        /// The request.
+        what: String,
+        /// Which token is missing and how to give one.
+        missing: CredentialsError,
+    },
+    /// A token was given but could not be loaded.
+    #[error("{0}")]
+    Credentials(#[from] CredentialsError),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -52,25 +69,33 @@ pub enum ClientError {
 pub struct Nimbus {
     base: String,
     http: reqwest::Client,
+    /// Whether requests carry a token (a 401 without one says how to give one).
+    has_token: bool,
 }
 
 impl Nimbus {
-    /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`); an `https://` nimbus
-    /// must have a certificate the system's roots trust.
-    pub fn new(url: &str) -> Result<Nimbus, ClientError> {
-        Nimbus::with_trust(url, &ClientTrust::System)
+    /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`), sending `token` with
+    /// every request (none: nimbus must run with `nimbus.authentication: none`); an
+    /// `https://` nimbus must have a certificate the system's roots trust.
+    pub fn new(url: &str, token: Option<&Token>) -> Result<Nimbus, ClientError> {
+        Nimbus::with_trust(url, token, &ClientTrust::System)
     }
 
-    /// A client for nimbus at `url`, trusting `trust` when it is `https://`.
-    pub fn with_trust(url: &str, trust: &ClientTrust) -> Result<Nimbus, ClientError> {
-        // SEAM(auth): `true` once this client sends a token with every request.
-        let carries_credentials = false;
-        check_cleartext(url, carries_credentials).map_err(|e| ClientError::Other(e.to_string()))?;
-        let http = crate::cluster::http::client(Duration::from_secs(60), trust)
+    /// A client for nimbus at `url` sending `token`, trusting `trust` when it is
+    /// `https://`. A token is never sent in clear off loopback: a plain `http://` URL to
+    /// another host is refused before any connection.
+    pub fn with_trust(
+        url: &str,
+        token: Option<&Token>,
+        trust: &ClientTrust,
+    ) -> Result<Nimbus, ClientError> {
+        check_cleartext(url, token.is_some()).map_err(|e| ClientError::Other(e.to_string()))?;
+        let http = crate::cluster::http::client(Duration::from_secs(60), token, trust)
             .map_err(|e| ClientError::Other(format!("http client: {e}")))?;
         Ok(Nimbus {
             base: url.trim_end_matches('/').to_string(),
             http,
+            has_token: token.is_some(),
         })
     }
 
@@ -93,6 +118,12 @@ impl Nimbus {
         })?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
+        if status == reqwest::StatusCode::UNAUTHORIZED && !self.has_token {
+            return Err(ClientError::NoToken {
+                what: what.to_string(),
+                missing: CredentialsError::Missing { what: "client" },
+            });
+        }
         if !status.is_success() {
             let message = serde_json::from_str::<ErrorBody>(&body)
                 .map(|e| e.error)
@@ -150,6 +181,12 @@ impl Nimbus {
             .map_err(|e| self.unreachable(e))?;
         if head.status().is_success() {
             return Ok(hash);
+        }
+        if head.status() == reqwest::StatusCode::UNAUTHORIZED
+            || head.status() == reqwest::StatusCode::FORBIDDEN
+        {
+            // The upload's answer says why (and how to authenticate).
+            self.answer_text("artifact upload", head).await?;
         }
         let resp = self
             .http
@@ -274,6 +311,31 @@ impl Nimbus {
         self.call(reqwest::Method::GET, "/api/v1/supervisors", None)
             .await
     }
+
+    /// Make a token (admin only); the answer holds its text, shown this once.
+    pub async fn create_token(&self, name: &str, role: Role) -> Result<TokenCreated, ClientError> {
+        let body = TokenCreateRequest {
+            name: name.to_string(),
+            role,
+        };
+        self.call(reqwest::Method::POST, TOKENS_PATH, Some(&body))
+            .await
+    }
+
+    /// Every live token (admin only; never their secrets).
+    pub async fn tokens(&self) -> Result<TokenList, ClientError> {
+        self.call(reqwest::Method::GET, TOKENS_PATH, None).await
+    }
+
+    /// Revoke a token by name (admin only). Revoking a supervisor's token evicts it.
+    pub async fn revoke_token(&self, name: &str) -> Result<TokenView, ClientError> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("{TOKENS_PATH}/{name}"),
+            None,
+        )
+        .await
+    }
 }
 
 /// A request body, serialised to JSON when sent.
@@ -345,19 +407,50 @@ pub enum ClientCommand {
     },
     /// Live view.
     Watch(String),
+    /// Make a token; print its text, and only it, on stdout.
+    TokenCreate {
+        /// Its name.
+        name: String,
+        /// Its role.
+        role: Role,
+    },
+    /// List the tokens.
+    TokenList {
+        /// JSON output.
+        json: bool,
+    },
+    /// Revoke a token.
+    TokenRevoke(String),
 }
 
-/// Run a client command against nimbus (`--nimbus`, trusted as `--ca-file` or a join
-/// token says); returns the exit code.
-pub fn run(nimbus: &crate::cli::NimbusArg, cmd: ClientCommand) -> i32 {
-    let trust = match nimbus.trust() {
+/// Run a client command against nimbus at `url` with the token of `token_file` (a
+/// `--token-file` flag), `SQUALL_TOKEN_FILE` or `SQUALL_TOKEN` (see
+/// [`credentials::load`]), trusting `ca_file` (`--ca-file`), else the join token's CA
+/// pin, else the system's roots; returns the exit code.
+pub fn run(
+    url: &str,
+    token_file: Option<&Path>,
+    ca_file: Option<&Path>,
+    cmd: ClientCommand,
+) -> i32 {
+    let token = match credentials::load(token_file, "client") {
+        Ok(t) => Some(t),
+        // Sent without one: a nimbus with `nimbus.authentication: none` needs none, and
+        // any other answers 401, which says which token is missing.
+        Err(CredentialsError::Missing { .. }) => None,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let trust = match ClientTrust::resolve(ca_file, token.as_ref().and_then(|t| t.pin).map(CaPin)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
-    match block_on(run_async(&nimbus.url, &trust, cmd)).and_then(|r| r) {
+    match block_on(run_async(url, token.as_ref(), &trust, cmd)).and_then(|r| r) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
@@ -366,8 +459,13 @@ pub fn run(nimbus: &crate::cli::NimbusArg, cmd: ClientCommand) -> i32 {
     }
 }
 
-async fn run_async(url: &str, trust: &ClientTrust, cmd: ClientCommand) -> Result<(), ClientError> {
-    let n = Nimbus::with_trust(url, trust)?;
+async fn run_async(
+    url: &str,
+    token: Option<&Token>,
+    trust: &ClientTrust,
+    cmd: ClientCommand,
+) -> Result<(), ClientError> {
+    let n = Nimbus::with_trust(url, token, trust)?;
     match cmd {
         ClientCommand::Submit {
             file,
@@ -444,6 +542,40 @@ async fn run_async(url: &str, trust: &ClientTrust, cmd: ClientCommand) -> Result
             let _ = out.flush();
             tokio::time::sleep(Duration::from_secs(1)).await;
         },
+        ClientCommand::TokenCreate { name, role } => {
+            let created = n.create_token(&name, role).await?;
+            // Only the token on stdout: `squall token create ... > file` is the file.
+            println!("{}", created.text);
+            eprintln!(
+                "created {} token '{}' (id {}); it is shown only this once",
+                created.token.role, created.token.name, created.token.id
+            );
+        }
+        ClientCommand::TokenList { json } => {
+            let list = n.tokens().await?;
+            if json {
+                println!("{}", to_json(&list)?);
+            } else {
+                println!(
+                    "{:<24} {:<10} {:<16} {:>12}  supervisor",
+                    "name", "role", "id", "created"
+                );
+                for t in &list.tokens {
+                    println!(
+                        "{:<24} {:<10} {:<16} {:>12}  {}",
+                        t.name,
+                        t.role.as_str(),
+                        t.id,
+                        t.created_at,
+                        t.supervisor_id.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ClientCommand::TokenRevoke(name) => {
+            let t = n.revoke_token(&name).await?;
+            println!("revoked {} token '{}' (id {})", t.role, t.name, t.id);
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::cluster::auth::tls::{ClientTrust, TlsError};
+use crate::cluster::auth::token::Token;
 use crate::cluster::protocol::{
     IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
 };
@@ -39,37 +40,51 @@ fn builder(trust: &ClientTrust) -> Result<reqwest::ClientBuilder, ClientBuildErr
 
 /// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`],
 /// gives up connecting after [`CONNECT_TIMEOUT`] and gives up on the whole request
-/// (connecting, sending, the answer's head and body) after `timeout`; an `https://`
-/// nimbus must present a certificate `trust` accepts.
-pub fn client(timeout: Duration, trust: &ClientTrust) -> Result<reqwest::Client, ClientBuildError> {
+/// (connecting, sending, the answer's head and body) after `timeout`. With a `token`,
+/// every request carries it as `Authorization: Bearer` (a sensitive header); the
+/// caller checks the URL first ([`crate::cluster::auth::tls::check_cleartext`]). An
+/// `https://` nimbus must present a certificate `trust` accepts.
+pub fn client(
+    timeout: Duration,
+    token: Option<&Token>,
+    trust: &ClientTrust,
+) -> Result<reqwest::Client, ClientBuildError> {
     Ok(builder(trust)?
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .timeout(timeout)
-        .default_headers(version_headers())
+        .default_headers(version_headers(token))
         .build()?)
 }
 
 /// An HTTP client for long downloads from nimbus (artifacts): every request carries
 /// [`VERSION_HEADER`]; connecting gives up after `connect_timeout`, but a transfer has no
 /// overall limit: the caller bounds the wait for each piece of the body (an idle
-/// timeout) and its size. An `https://` nimbus must present a certificate `trust`
-/// accepts.
+/// timeout) and its size. With a `token`, every request carries it. An `https://`
+/// nimbus must present a certificate `trust` accepts.
 pub fn download_client(
     connect_timeout: Duration,
+    token: Option<&Token>,
     trust: &ClientTrust,
 ) -> Result<reqwest::Client, ClientBuildError> {
     Ok(builder(trust)?
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .default_headers(version_headers())
+        .default_headers(version_headers(token))
         .build()?)
 }
 
-/// The headers every request to nimbus carries.
-fn version_headers() -> HeaderMap {
+/// The headers every request to nimbus carries: the version and, with a token, the
+/// bearer credential.
+fn version_headers(token: Option<&Token>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    if let Some(t) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            crate::cluster::auth::credentials::bearer(t),
+        );
+    }
     headers
 }
 
@@ -100,7 +115,7 @@ mod tests {
                 open.push(s);
             }
         });
-        let http = client(Duration::from_millis(300), &ClientTrust::System).unwrap();
+        let http = client(Duration::from_millis(300), None, &ClientTrust::System).unwrap();
         let start = std::time::Instant::now();
         let err = http.get(&url).send().await.unwrap_err();
         assert!(err.is_timeout(), "{err}");

@@ -20,6 +20,8 @@ pub enum KeyType {
     Fraction,
     /// A string, or `null` for "unset".
     OptionalString,
+    /// A list of strings (empty by default).
+    StringList,
 }
 
 /// The default of a known key: the one place each default is written.
@@ -105,6 +107,11 @@ pub const TOPOLOGY_SUBPROCESS_TIMEOUT_SECS: &str = "topology.subprocess.timeout.
 pub const TOPOLOGY_SHELLBOLT_MAX_PENDING: &str = "topology.shellbolt.max.pending";
 /// The topology's resources directory: multi-lang subprocesses run there.
 pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
+/// Most memory, in MiB, one worker process and its multi-lang subprocesses may use
+/// together before the supervisor kills the worker (`null` = no limit).
+pub const TOPOLOGY_WORKER_MAX_MEMORY_MB: &str = "topology.worker.max.memory.mb";
+/// Token names that may act on the topology besides its owner (the submitting token).
+pub const TOPOLOGY_USERS: &str = "topology.users";
 
 /// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
 /// computed from the clock would overflow.
@@ -118,6 +125,9 @@ pub const MAX_QUEUE: u64 = 1 << 22;
 pub const MAX_BATCH: u64 = 1 << 16;
 /// Largest number of workers or acker tasks.
 pub const MAX_PARALLELISM: u64 = 1 << 16;
+/// Largest worker memory limit, in MiB (16 TiB): its size in bytes fits in a `u64`
+/// with room to spare, and no machine a worker runs on has more.
+pub const MAX_WORKER_MEMORY_MB: u64 = 16 << 20;
 
 /// Every key the runtime reads, with its default. README's config table follows this.
 pub const KNOWN_KEYS: &[KeySpec] = &[
@@ -228,6 +238,24 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "working directory of multi-lang subprocesses; null = the topology file's \
               directory under `squall local`, else the current directory",
     },
+    KeySpec {
+        key: TOPOLOGY_WORKER_MAX_MEMORY_MB,
+        ty: KeyType::OptionalPositive,
+        default: KeyDefault::Null,
+        max: MAX_WORKER_MEMORY_MB,
+        doc: "most memory (MiB) a worker process and its multi-lang subprocesses may use \
+              together: past it the supervisor kills the worker (a cgroup v2 memory.max \
+              where it can, else its resident set polled every second) and restarts it; \
+              null = no limit. Not enforced in local mode",
+    },
+    KeySpec {
+        key: TOPOLOGY_USERS,
+        ty: KeyType::StringList,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "names of the tokens (besides the submitting one, its owner) that may kill, \
+              activate, deactivate and rebalance the topology; admins always may",
+    },
 ];
 
 fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
@@ -245,6 +273,11 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
             .as_f64()
             .is_some_and(|f| f.is_finite() && f > 0.0 && f <= 1.0),
         KeyType::OptionalString => v.is_null() || v.is_string(),
+        KeyType::StringList => {
+            v.is_null()
+                || v.as_sequence()
+                    .is_some_and(|s| s.iter().all(|x| x.is_string()))
+        }
     };
     if ok {
         return Ok(());
@@ -270,6 +303,7 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::Bool => "true or false",
         KeyType::Fraction => "a number in (0, 1]",
         KeyType::OptionalString => "a string or null",
+        KeyType::StringList => "a list of strings",
     };
     let got = serde_yaml::to_string(v).unwrap_or_default();
     let got = got.trim();
@@ -563,6 +597,22 @@ mod tests {
         let s =
             Config::from_map(map("topology.message.timeout.secs: 9223372036854775807")).settings();
         assert_eq!(s.message_timeout_secs, 30);
+    }
+
+    #[test]
+    fn the_worker_memory_limit_is_unset_by_default_and_bounded() {
+        assert_eq!(
+            Config::merged([]).setting_u64(TOPOLOGY_WORKER_MAX_MEMORY_MB),
+            None
+        );
+        let ok = Config::from_map(map("topology.worker.max.memory.mb: 512"));
+        assert_eq!(ok.setting_u64(TOPOLOGY_WORKER_MAX_MEMORY_MB), Some(512));
+        for bad in ["0", "-1", "1.5", "lots", "16777217"] {
+            let errs = check_config(&map(&format!("topology.worker.max.memory.mb: {bad}")));
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].0, TOPOLOGY_WORKER_MAX_MEMORY_MB);
+        }
+        assert!(check_config(&map("topology.worker.max.memory.mb: 16777216")).is_empty());
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub enum AfterStop {
     Relaunch(SlotAssignment),
     /// The worker hung: count a crash and restart it after the backoff.
     Crash,
+    /// The supervisor killed the worker for this cause (e.g. its memory limit): count a
+    /// crash with the cause as its last exit, and restart it after the backoff.
+    Killed(String),
 }
 
 /// A slot's phase, with the data valid in it.
@@ -193,6 +196,9 @@ pub enum Event {
     Exited(String),
     /// The value currently in the worker's heartbeat file.
     Heartbeat(u64),
+    /// The worker (with its subprocesses) uses more memory than its topology's
+    /// `topology.worker.max.memory.mb`; the text is the cause for `last_exit`.
+    OverMemory(String),
     /// Time passed: check timeouts (backoff over, hang, stop grace).
     Tick,
     /// The supervisor is shutting down: stop the worker, relaunch nothing.
@@ -217,6 +223,8 @@ pub enum StopReason {
     GraceOver,
     /// The supervisor is shutting down.
     Shutdown,
+    /// The worker is over its memory limit.
+    MemoryLimit,
 }
 
 impl fmt::Display for StopReason {
@@ -230,6 +238,7 @@ impl fmt::Display for StopReason {
             StopReason::NoFirstHeartbeat => f.write_str("no heartbeat since its start"),
             StopReason::GraceOver => f.write_str("still running after the stop grace period"),
             StopReason::Shutdown => f.write_str("supervisor shutting down"),
+            StopReason::MemoryLimit => f.write_str("over its memory limit"),
         }
     }
 }
@@ -365,7 +374,7 @@ impl Slot {
             Phase::Running { .. } => SlotState::Running,
             Phase::Backoff { .. }
             | Phase::Stopping {
-                then: AfterStop::Crash,
+                then: AfterStop::Crash | AfterStop::Killed(_),
                 ..
             } => SlotState::Restarting,
             Phase::Stopping { .. } => SlotState::Stopping,

@@ -547,3 +547,82 @@ fn an_adopted_worker_keeps_running_when_nimbus_assigns_the_same_and_is_replaced_
     assert!(h.feed(adopted).is_empty());
     assert_eq!(h.slot().pid(), Some(1));
 }
+
+const OVER: &str =
+    "killed: memory 612 MiB over the limit of 512 MiB (topology.worker.max.memory.mb)";
+
+#[test]
+fn a_worker_over_its_memory_limit_is_killed_and_restarted_with_the_cause_as_last_exit() {
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    h.start(a.clone(), 1);
+    h.feed(Event::Heartbeat(1));
+    assert_eq!(
+        h.feed(Event::OverMemory(OVER.into())),
+        vec![Action::Kill(StopReason::MemoryLimit)]
+    );
+    assert_eq!(h.state(), SlotState::Restarting);
+    assert_eq!(h.slot().pid(), Some(1), "there until it exits");
+    assert!(
+        h.feed(Event::OverMemory(OVER.into())).is_empty(),
+        "killed once"
+    );
+    // Nimbus's same assignment while it dies changes nothing.
+    assert!(h.feed(Event::Assigned(Some(a.clone()))).is_empty());
+    assert!(h.advance(GRACE).is_empty(), "no grace: SIGKILL was sent");
+    // Its exit status says SIGKILL; the slot says why.
+    assert_eq!(h.crash(), vec![Action::Download(a.clone())]);
+    assert_eq!((h.slot().restarts(), h.slot().last_exit()), (1, Some(OVER)));
+    h.relaunch(a.clone(), 2);
+    // Killed again soon after: a crash like any other, with the backoff.
+    h.feed(Event::OverMemory(OVER.into()));
+    h.now += Duration::from_millis(100);
+    assert!(h.crash().is_empty());
+    assert!(matches!(h.slot().phase(), Phase::Backoff { .. }));
+    assert_eq!((h.slot().restarts(), h.slot().last_exit()), (2, Some(OVER)));
+}
+
+#[test]
+fn a_stopping_worker_over_its_memory_limit_is_killed_at_once_and_stops_as_planned() {
+    let mut h = Harness::new();
+    h.start(assignment("t-1"), 1);
+    assert_eq!(
+        h.feed(Event::Assigned(None)),
+        vec![Action::Terminate(StopReason::AssignmentRemoved)]
+    );
+    assert_eq!(
+        h.feed(Event::OverMemory(OVER.into())),
+        vec![Action::Kill(StopReason::MemoryLimit)]
+    );
+    assert!(h.advance(GRACE).is_empty(), "killed already");
+    assert!(h.crash().is_empty());
+    assert_eq!(h.state(), SlotState::Empty);
+    // A hung worker (SIGKILL sent) over its limit: nothing more to send.
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    h.start(a.clone(), 1);
+    h.advance(START_TIMEOUT + Duration::from_millis(1));
+    assert!(h.feed(Event::OverMemory(OVER.into())).is_empty());
+    assert_eq!(h.crash(), vec![Action::Download(a)]);
+    assert_eq!(h.slot().last_exit(), Some(SIGKILL));
+    // No process: nothing to kill.
+    let mut h = Harness::new();
+    assert!(h.feed(Event::OverMemory(OVER.into())).is_empty());
+    assert_eq!(h.state(), SlotState::Empty);
+}
+
+#[test]
+fn an_adopted_worker_over_its_memory_limit_is_killed_and_relaunched() {
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    h.feed(Event::Adopted {
+        assignment: a.clone(),
+        pid: 7,
+    });
+    assert_eq!(
+        h.feed(Event::OverMemory(OVER.into())),
+        vec![Action::Kill(StopReason::MemoryLimit)]
+    );
+    assert_eq!(h.crash(), vec![Action::Download(a)]);
+    assert_eq!(h.slot().last_exit(), Some(OVER));
+}

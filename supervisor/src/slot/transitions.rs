@@ -21,6 +21,7 @@ impl Slot {
             Event::Adopted { assignment, pid } => (self.adopted(assignment, pid, now), Vec::new()),
             Event::Exited(how) => self.exited(how, now),
             Event::Heartbeat(value) => (self.heartbeat(value, now), Vec::new()),
+            Event::OverMemory(cause) => self.over_memory(cause, now),
             Event::Tick => self.tick(now),
             Event::Shutdown => self.shutdown(now),
         }
@@ -56,7 +57,9 @@ impl Slot {
     ) -> Step {
         let reason = match then {
             AfterStop::Relaunch(_) => StopReason::AssignmentChanged,
-            AfterStop::Empty | AfterStop::Crash => StopReason::AssignmentRemoved,
+            AfterStop::Empty | AfterStop::Crash | AfterStop::Killed(_) => {
+                StopReason::AssignmentRemoved
+            }
         };
         let phase = Phase::Stopping {
             assignment,
@@ -175,14 +178,16 @@ impl Slot {
             ) => {
                 let then = match (then, d) {
                     (_, None) => AfterStop::Empty,
-                    (AfterStop::Crash, Some(d)) if !assignment.needs_restart_for(&d) => {
+                    (then @ (AfterStop::Crash | AfterStop::Killed(_)), Some(d))
+                        if !assignment.needs_restart_for(&d) =>
+                    {
                         let phase = Phase::Stopping {
                             assignment: d,
                             pid,
                             started,
                             since,
                             forced,
-                            then: AfterStop::Crash,
+                            then,
                         };
                         return (slot.with(phase), Vec::new());
                     }
@@ -298,6 +303,8 @@ impl Slot {
                 ..
             } => match then {
                 AfterStop::Crash => self.crashed(assignment, started, how, now),
+                // The exit status (SIGKILL) says less than why it was sent.
+                AfterStop::Killed(cause) => self.crashed(assignment, started, cause, now),
                 AfterStop::Empty => (self.empty(), Vec::new()),
                 AfterStop::Relaunch(d) => {
                     let fresh = assignment.needs_restart_for(&d);
@@ -363,6 +370,60 @@ impl Slot {
             then: AfterStop::Crash,
         };
         (self.with(phase), vec![Action::Kill(reason)])
+    }
+
+    /// The worker is over its memory limit: SIGKILL it now; once it exited, a crash
+    /// with `cause` as its last exit (restarted after the backoff). A worker already
+    /// being stopped is killed now, its stop going on as planned.
+    fn over_memory(self, cause: String, now: Instant) -> Step {
+        let kill = vec![Action::Kill(StopReason::MemoryLimit)];
+        match self.phase.clone() {
+            Phase::Starting {
+                assignment,
+                pid,
+                started,
+            }
+            | Phase::Running {
+                assignment,
+                pid,
+                started,
+                ..
+            } => {
+                let phase = Phase::Stopping {
+                    assignment,
+                    pid,
+                    started,
+                    since: now,
+                    forced: true,
+                    then: AfterStop::Killed(cause),
+                };
+                (self.with(phase), kill)
+            }
+            Phase::Stopping {
+                assignment,
+                pid,
+                started,
+                since,
+                forced: false,
+                then,
+            } => {
+                let then = match then {
+                    AfterStop::Crash => AfterStop::Killed(cause),
+                    other => other,
+                };
+                let phase = Phase::Stopping {
+                    assignment,
+                    pid,
+                    started,
+                    since,
+                    forced: true,
+                    then,
+                };
+                (self.with(phase), kill)
+            }
+            // No process, or SIGKILL already sent: nothing more to do.
+            _ => (self, Vec::new()),
+        }
     }
 
     fn tick(self, now: Instant) -> Step {

@@ -62,6 +62,8 @@ pub struct Seen {
     pub assignments: Vec<SlotAssignment>,
     /// Artifacts by hash.
     pub artifacts: HashMap<String, Serve>,
+    /// Requests refused for a missing or wrong bearer token (401).
+    pub unauthorized: Vec<String>,
 }
 
 /// A running fake nimbus.
@@ -69,6 +71,9 @@ pub struct Seen {
 pub struct FakeNimbus {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The one token it accepts (as nimbus does with authentication on): every request
+    /// without it is answered 401 and recorded in [`Seen::unauthorized`].
+    pub token: squall_runtime::cluster::auth::token::Token,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -79,12 +84,14 @@ impl FakeNimbus {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
+        let token = squall_runtime::cluster::auth::token::Token::generate().unwrap();
+        let bearer = format!("Bearer {}", token.to_text().expose());
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, shared.clone()));
+                tokio::spawn(serve(conn, shared.clone(), bearer.clone()));
             }
         });
-        FakeNimbus { addr, seen }
+        FakeNimbus { addr, token, seen }
     }
 
     /// Its base URL.
@@ -155,7 +162,7 @@ impl FakeNimbus {
 }
 
 /// Serve one connection: one request, one answer, then close.
-async fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>) {
+async fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>, bearer: String) {
     let mut conn = BufReader::new(conn);
     let mut head = Vec::new();
     loop {
@@ -191,6 +198,24 @@ async fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>) {
         return;
     }
     let mut conn = conn.into_inner();
+    let authorized = head.iter().any(|h| {
+        h.split_once(':')
+            .is_some_and(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.trim() == bearer)
+    });
+    if !authorized {
+        seen.lock()
+            .unwrap()
+            .unauthorized
+            .push(format!("{method} {path}"));
+        let _ = answer(
+            &mut conn,
+            "401 Unauthorized",
+            b"{\"error\":\"no token\"}",
+            true,
+        )
+        .await;
+        return;
+    }
     match (method, path) {
         ("POST", "/api/v1/supervisors/heartbeat") => {
             let Ok(hb) = serde_json::from_slice::<Heartbeat>(&body) else {

@@ -1,6 +1,8 @@
-//! The client and worker side of cluster security (issue 12): credentials, the trust a
-//! client puts in nimbus's certificate, the data plane's secrets. This file only
-//! declares the modules.
+//! Credentials of the cluster's control plane and data plane, client and worker side
+//! (nimbus's checks live in the nimbus crate), and the trust a client puts in nimbus's
+//! certificate. This file only declares the modules.
 
+pub mod credentials;
 pub mod pin;
 pub mod tls;
+pub mod token;

@@ -1,5 +1,5 @@
 //! Pinning nimbus's CA: a join token carries the SHA-256 of the DER of the cluster CA's
-//! certificate (its 4th dot-separated field, 64 lowercase hex characters), and a client
+//! certificate (`Token::pin`, 64 lowercase hex characters in its text), and a client
 //! given it trusts exactly that CA ([`PinnedVerifier`]): nimbus's certificate chain must
 //! verify to a CA certificate with that hash, for the name the client asked for.
 
@@ -60,26 +60,6 @@ pub enum PinError {
     /// Not hex.
     #[error("a CA pin is {PIN_HEX_LEN} hex characters, got other characters")]
     NotHex,
-    /// A token text that is not `squall1.<id>.<secret>[.<pin>]`.
-    #[error(
-        "a token is squall1.<id>.<secret> or, as a join token, squall1.<id>.<secret>.<pin> \
-         (the text given has another shape; it is not shown)"
-    )]
-    TokenShape,
-}
-
-/// The CA pin of a token text: `Some` for a join token `squall1.<id>.<secret>.<pin>`,
-/// `None` for a plain `squall1.<id>.<secret>`. Surrounding whitespace (a token file's
-/// newline) is ignored; an error never echoes the text.
-// SEAM(auth): replaced by `Token::parse(text)?.pin` (runtime/src/cluster/auth/token.rs)
-// at merge; only the pin field is read here.
-pub fn join_token_pin(token_text: &str) -> Result<Option<CaPin>, PinError> {
-    let fields: Vec<&str> = token_text.trim().split('.').collect();
-    match fields.as_slice() {
-        ["squall1", _, _] => Ok(None),
-        ["squall1", _, _, pin] => CaPin::parse_hex(pin).map(Some),
-        _ => Err(PinError::TokenShape),
-    }
 }
 
 /// The certificate nimbus presented is not from the pinned CA.
@@ -200,32 +180,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const ID: &str = "0123456789abcdef";
-    const SECRET: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-
     #[test]
-    fn a_join_token_carries_its_pin_and_a_plain_token_none() {
+    fn a_pin_is_64_hex_characters_and_a_bad_one_is_not_echoed() {
         let pin = CaPin::of_der(b"ca");
-        let join = format!("squall1.{ID}.{SECRET}.{pin}\n");
-        assert_eq!(join_token_pin(&join).unwrap(), Some(pin));
-        assert_eq!(
-            join_token_pin(&format!("squall1.{ID}.{SECRET}")).unwrap(),
-            None
-        );
         assert_eq!(pin.to_string().len(), PIN_HEX_LEN);
         assert_eq!(CaPin::parse_hex(&pin.to_string()).unwrap(), pin);
-    }
-
-    #[test]
-    fn a_bad_token_or_pin_is_refused_without_echoing_it() {
-        for bad in [
-            "nonsense-secret-text",
-            "squall2.a.b.c",
-            &format!("squall1.{ID}.{SECRET}.zz"),
-            &format!("squall1.{ID}.{SECRET}.{}", "g".repeat(64)),
-        ] {
-            let e = join_token_pin(bad).unwrap_err().to_string();
-            assert!(!e.contains(SECRET) && !e.contains("nonsense"), "{e}");
-        }
+        let e = CaPin::parse_hex(&"g".repeat(64)).unwrap_err().to_string();
+        assert!(!e.contains("gggg"), "{e}");
+        assert!(CaPin::parse_hex("abc").is_err());
     }
 }

@@ -18,7 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 
-use super::pin::{CaPin, PinError, PinnedVerifier, join_token_pin};
+use super::pin::{CaPin, PinError, PinnedVerifier};
 
 /// Largest CA file read (a few certificates are a few KiB).
 pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
@@ -46,8 +46,8 @@ pub enum TlsError {
         /// What is wrong.
         why: String,
     },
-    /// The join token's pin cannot be read.
-    #[error("join token: {0}")]
+    /// A pin cannot be read.
+    #[error("CA pin: {0}")]
     Pin(#[from] PinError),
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
@@ -108,20 +108,6 @@ impl ClientTrust {
             return ClientTrust::from_ca_file(path);
         }
         Ok(pin.map_or(ClientTrust::System, ClientTrust::Pin))
-    }
-
-    /// [`ClientTrust::resolve`] with the pin of a token's text (`None`: no token).
-    // SEAM(auth): at merge, callers pass `token.pin.map(CaPin)` of auth's `Token` to
-    // `resolve`, and this function goes.
-    pub fn resolve_token_text(
-        ca_file: Option<&Path>,
-        token_text: Option<&str>,
-    ) -> Result<ClientTrust, TlsError> {
-        let pin = match token_text {
-            Some(text) => join_token_pin(text)?,
-            None => None,
-        };
-        ClientTrust::resolve(ca_file, pin)
     }
 
     /// Trust the CA certificates of a PEM file (at most [`MAX_CA_FILE_BYTES`]).

@@ -76,6 +76,22 @@ pub struct NimbusConfig {
     /// `nimbus.tls.key`: the PEM private key of `nimbus.tls.cert`.
     #[serde(rename = "nimbus.tls.key")]
     pub tls_key: Option<PathBuf>,
+    /// `nimbus.authentication`: `token` (every request but `GET /api/v1/health` needs a
+    /// bearer token) or `none` (open to anyone who can reach nimbus; a laptop only).
+    #[serde(rename = "nimbus.authentication")]
+    pub authentication: Authentication,
+    /// `nimbus.auth.rate.per.sec`: mutating requests each token may make per second, on
+    /// average (a token bucket per principal; past it: 429 with `Retry-After`).
+    #[serde(rename = "nimbus.auth.rate.per.sec", deserialize_with = "rate")]
+    pub auth_rate_per_sec: u64,
+    /// `nimbus.auth.rate.burst`: mutating requests a token may make at once before the
+    /// per-second rate applies (the bucket's size).
+    #[serde(rename = "nimbus.auth.rate.burst", deserialize_with = "rate")]
+    pub auth_rate_burst: u64,
+    /// `nimbus.audit.log.max.bytes`: the audit log (`audit.log` in the data directory)
+    /// rotates to `audit.log.1` when it would pass this size.
+    #[serde(rename = "nimbus.audit.log.max.bytes", deserialize_with = "log_bytes")]
+    pub audit_log_max_bytes: u64,
 }
 
 /// When nimbus serves HTTPS (`nimbus.tls`).
@@ -102,6 +118,17 @@ impl TlsMode {
     }
 }
 
+/// How nimbus authenticates its callers (`nimbus.authentication`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authentication {
+    /// Bearer tokens (the default).
+    #[default]
+    Token,
+    /// None: every caller is an admin (a warning at start).
+    None,
+}
+
 impl Default for NimbusConfig {
     fn default() -> NimbusConfig {
         NimbusConfig {
@@ -117,6 +144,10 @@ impl Default for NimbusConfig {
             tls_san: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            authentication: Authentication::Token,
+            auth_rate_per_sec: 20,
+            auth_rate_burst: 100,
+            audit_log_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -339,6 +370,11 @@ fn log_files<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 /// Most HTTP connections: 1 to 65536.
 fn max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     in_range(d, 1, 1 << 16)
+}
+
+/// A rate-limit setting: 1 to 1 000 000.
+fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    in_range(d, 1, 1_000_000)
 }
 
 /// A list of ports (1-65535), with errors that say so.

@@ -310,3 +310,27 @@ fn worker_log_and_http_limits_are_bounded() {
         assert!(errs[0].contains(expected), "{text}: {errs:?}");
     }
 }
+
+#[test]
+fn the_authentication_keys_parse_and_refuse_bad_values() {
+    let n: NimbusConfig = load(None, &Flags::default()).unwrap();
+    assert_eq!(n.authentication, config::Authentication::Token);
+    let file = parse(
+        "nimbus.authentication: none\nnimbus.auth.rate.per.sec: 5\nnimbus.auth.rate.burst: 9\n\
+         nimbus.audit.log.max.bytes: 8192\ntopology.users: [alice, bob]\n",
+    )
+    .unwrap();
+    let n: NimbusConfig = file.daemon(&()).unwrap();
+    assert_eq!(n.authentication, config::Authentication::None);
+    assert_eq!((n.auth_rate_per_sec, n.auth_rate_burst), (5, 9));
+    assert_eq!(n.audit_log_max_bytes, 8192);
+    let errs = errors("nimbus.authentication: kerberos\n");
+    assert!(
+        errs[0].contains("token") && errs[0].contains("none"),
+        "{errs:?}"
+    );
+    let errs = errors("nimbus.auth.rate.per.sec: 0\n");
+    assert!(errs[0].contains("from 1 to"), "{errs:?}");
+    let errs = errors("topology.users: alice\n");
+    assert!(errs[0].contains("a list of strings"), "{errs:?}");
+}

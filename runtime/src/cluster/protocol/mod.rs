@@ -12,6 +12,7 @@ mod hash;
 pub mod stats;
 mod status;
 pub mod supervisor;
+pub mod tokens;
 pub mod trident;
 mod version;
 

@@ -302,7 +302,9 @@ async fn report_loop(
             return;
         }
     };
-    let http = match crate::cluster::http::client(Duration::from_secs(5), &trust) {
+    // SEAM(dataplane): the worker's per-topology credential goes here
+    // (`Authorization: Bearer squall-worker.<topology_id>.<hmac>`).
+    let http = match crate::cluster::http::client(Duration::from_secs(5), None, &trust) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("cannot report to nimbus: http client: {e}");

@@ -179,7 +179,9 @@ fn serve(ctx: &Context, jobs: &Receiver<Job>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    let client = crate::cluster::http::client(ctx.policy.timeout, &ctx.trust);
+    // SEAM(dataplane): the worker's per-topology credential goes here
+    // (`Authorization: Bearer squall-worker.<topology_id>.<hmac>`).
+    let client = crate::cluster::http::client(ctx.policy.timeout, None, &ctx.trust);
     let (runtime, client) = match (runtime, client) {
         (Ok(r), Ok(c)) => (r, c),
         (Err(e), _) => return refuse_all(ctx, jobs, &format!("no async runtime: {e}")),
