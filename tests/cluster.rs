@@ -559,7 +559,7 @@ fn pystorm_components_count_exactly_and_replay_on_the_cluster() {
     {
         panic!("pystorm is not installed for python3 (.ci/run installs it)");
     }
-    let c = cluster("");
+    let c = cluster_with("", python_workers_config());
     let (n, every) = (200usize, 5usize);
     const SENTENCES: [&str; 5] = [
         "the cow jumped over the moon",

@@ -59,7 +59,10 @@ fn a_subprocess_writing_50_mb_to_stderr_leaves_at_most_the_log_cap_on_disk() {
         &url,
         &root.join("sup"),
         &ports[1..2],
-        &format!("supervisor.worker.log.max.bytes: {cap}\nsupervisor.worker.log.files: 2\n"),
+        &format!(
+            "supervisor.worker.log.max.bytes: {cap}\nsupervisor.worker.log.files: 2\n{}",
+            python_workers_config()
+        ),
     );
     wait_supervisors(&url, 1);
 

@@ -63,7 +63,11 @@ fn cluster(slots: usize) -> Cluster {
     let ports = free_ports(slots + 1);
     let (nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &[]);
     let sup_dir = root.join("sup");
-    let sup_config = "supervisor.worker.orphan.grace.secs: 60\n".to_string();
+    // Its multi-lang hog runs python3: see `python_workers_config`.
+    let sup_config = format!(
+        "supervisor.worker.orphan.grace.secs: 60\n{}",
+        python_workers_config()
+    );
     let sup = start_supervisor_with(&url, &sup_dir, &ports[1..], &sup_config);
     wait_supervisors(&url, 1);
     Cluster {

@@ -105,6 +105,12 @@ impl Cluster {
 #[test]
 fn a_supervisor_restarted_within_the_grace_adopts_its_running_workers() {
     let mut c = cluster(30);
+    let uids: Vec<_> = c.pids.iter().map(|p| uid_gid_of(*p).unwrap()).collect();
+    if is_root() {
+        // Never root: the topology's own uid (one for both of its workers).
+        assert!(uids.iter().all(|(u, g)| *u >= 20000 && u == g), "{uids:?}");
+        assert!(uids.iter().all(|u| *u == uids[0]), "{uids:?}");
+    }
     c.sup.kill9();
     assert!(
         c.pids.iter().all(|p| running(*p)),
@@ -135,6 +141,8 @@ fn a_supervisor_restarted_within_the_grace_adopts_its_running_workers() {
     for w in st["workers"].as_array().unwrap() {
         assert_eq!(w["restarts"], 0, "adopted, not restarted: {st}");
     }
+    let after: Vec<_> = c.pids.iter().map(|p| uid_gid_of(*p).unwrap()).collect();
+    assert_eq!(after, uids, "the adopted workers keep their uid");
     let log = std::fs::read_to_string(c.sup_dir.join("supervisor.log")).unwrap();
     assert_eq!(
         log.matches("adopting the worker a previous run left running")

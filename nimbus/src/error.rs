@@ -164,4 +164,7 @@ pub enum NimbusError {
     /// TLS could not be set up (the CA, a custom certificate).
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsSetupError),
+    /// The validation sandbox cannot be set up (its user does not exist, or is root).
+    #[error(transparent)]
+    Sandbox(#[from] crate::validate::sandbox::SandboxError),
 }

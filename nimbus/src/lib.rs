@@ -18,11 +18,13 @@
 //! # }
 //! ```
 //!
-//! Data directory layout: `nimbus.redb` (topology records, assignments, supervisors,
-//! Trident coordination metadata), `artifacts/<sha256>` (topology binaries, mode 0755),
-//! `tmp/` (validation scratch), `cluster.secret` and `tokens.json` (mode 0600: the
-//! cluster secret, the token store), `admin.token` (mode 0600: the admin token, made at
-//! first start), `audit.log` (every mutating request).
+//! Data directory layout (the directory is mode 0700: submitted code validated on this
+//! machine must not read it): `nimbus.redb` (topology records, assignments, supervisors,
+//! Trident coordination metadata; mode 0600), `artifacts/<sha256>` (topology binaries,
+//! mode 0755), `cluster.secret` and `tokens.json` (mode 0600: the cluster secret, the
+//! token store), `admin.token` (mode 0600: the admin token, made at first start),
+//! `audit.log` (every mutating request). Validation scratch directories go to the system
+//! temporary directory (see [`validate::sandbox`]).
 
 pub mod api;
 pub mod artifacts;
@@ -39,6 +41,7 @@ pub mod tls;
 pub mod validate;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +73,9 @@ pub struct NimbusOpts {
     pub http: api::serve::HttpLimits,
     /// How long `<artifact> validate` may run before the submission is refused.
     pub validate_timeout: Duration,
+    /// The unprivileged user `<artifact> validate` runs as when nimbus runs as root
+    /// (`nimbus.validate.user`); see [`validate::sandbox`].
+    pub validate_user: String,
     /// How submissions are validated (`None`: by running their artifact,
     /// [`validate::ArtifactValidator`] with `validate_timeout`; a cluster in one process
     /// uses [`validate::RegistryValidator`]).
@@ -112,6 +118,7 @@ impl NimbusOpts {
                 max_connections: usize::try_from(config.http_max_connections).unwrap_or(usize::MAX),
             },
             validate_timeout: Duration::from_secs(30),
+            validate_user: config.validate_user.clone(),
             validator: None,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
             tls: tls::TlsOpts {
@@ -193,6 +200,15 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     // Before anything in the directory is touched: one nimbus per data directory.
     let lock = DataDirLock::acquire(&dir, "nimbus")?;
     let io = |path: PathBuf| move |source| StoreError::Io { path, source };
+    // Before anything is stored: refuse to start rather than run artifacts as root.
+    let sandbox = match &opts.validator {
+        Some(_) => None,
+        None => Some(validate::Sandbox::for_user(
+            &opts.validate_user,
+            validate::sandbox::LIMITS.for_timeout(opts.validate_timeout),
+        )?),
+    };
+    // Where validation scratch went before it moved out of the data directory.
     let tmp_dir = dir.join("tmp");
     // The CA first: its pin is known before anything else starts (the certificate names
     // the listen address's IP, whatever port is bound).
@@ -216,14 +232,20 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         let ca_pin = nimbus_tls.ca_pin.map(|p| p.0);
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+            // Nobody but nimbus's user reads the data directory (validated artifacts run
+            // as another user, workers of a supervisor sharing it too).
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(dir.clone()))?;
             // With the CA pin, the admin token is written in the join form.
             let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, ca_pin)?;
-            // Validation scratch from a previous run is garbage.
+            // Validation scratch of an older nimbus is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
-            std::fs::create_dir_all(&tmp_dir).map_err(io(tmp_dir.clone()))?;
             let artifacts =
                 artifacts::ArtifactStore::open(&dir.join("artifacts"), clock.clone(), gc_grace)?;
-            let store = store::Store::open(&dir.join("nimbus.redb"))?;
+            let db = dir.join("nimbus.redb");
+            let store = store::Store::open(&db)?;
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(db.clone()))?;
             Ok((
                 cluster::Cluster::load(store, artifacts, timeout, clock)?,
                 auth,
@@ -246,8 +268,10 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let wake = Arc::new(Notify::new());
     let validator = opts.validator.clone().unwrap_or_else(|| {
         Arc::new(validate::ArtifactValidator {
-            tmp_root: tmp_dir,
+            tmp_root: std::env::temp_dir(),
             timeout: opts.validate_timeout,
+            sandbox: sandbox
+                .unwrap_or_else(|| validate::Sandbox::same_user(validate::sandbox::LIMITS)),
         })
     });
     let state = api::AppState {

@@ -13,8 +13,10 @@
 //! ([`squall_runtime::topology::check::check`]).
 
 mod registry;
+pub mod sandbox;
 
 pub use registry::RegistryValidator;
+pub use sandbox::{Limits, Sandbox};
 
 use std::fmt;
 use std::future::Future;
@@ -35,8 +37,9 @@ const RESOLVED_FILE: &str = "resolved.yaml";
 /// The most bytes of resolved declaration nimbus reads.
 const MAX_RESOLVED: u64 = 16 * 1024 * 1024;
 
-/// At most this much of the validator's stderr is kept for the error message.
-const MAX_STDERR: usize = 64 * 1024;
+/// At most this much of the validator's stderr, and as much of its stdout, is kept for
+/// the error message.
+const MAX_OUTPUT: usize = 64 * 1024;
 /// `ETXTBSY`: the file is open for writing somewhere (e.g. a descriptor inherited by a
 /// process forked at that moment); retried.
 const ETXTBSY: i32 = 26;
@@ -62,13 +65,16 @@ pub trait Validator: Send + Sync + fmt::Debug {
 }
 
 /// The default validator: runs the artifact ([`validate_with_artifact`]) in a fresh
-/// directory under `tmp_root`, killing it after `timeout`.
+/// directory under `tmp_root`, confined by `sandbox`, killing it after `timeout`.
 #[derive(Debug, Clone)]
 pub struct ArtifactValidator {
-    /// Where the scratch directories go (nimbus's `tmp/`).
+    /// Where the scratch directories go: outside nimbus's data directory (the system
+    /// temporary directory), which the run must not reach.
     pub tmp_root: PathBuf,
     /// How long `<artifact> validate` may run.
     pub timeout: Duration,
+    /// How the run is confined (user, rlimits).
+    pub sandbox: Sandbox,
 }
 
 impl Validator for ArtifactValidator {
@@ -86,6 +92,7 @@ impl Validator for ArtifactValidator {
             &self.tmp_root,
             self.timeout,
             resolve,
+            &self.sandbox,
         ))
     }
 }
@@ -99,9 +106,12 @@ pub(crate) fn invalid(text: &str) -> ClusterError {
     }
 }
 
-/// Run `artifact validate topology.yaml` on `yaml` in a fresh directory under `tmp_root`,
-/// killing it after `timeout`. Ok when it exits 0; otherwise a bad request carrying what
-/// it printed on stderr, or saying why it could not run.
+/// Run `artifact validate topology.yaml` on `yaml` in a fresh directory under `tmp_root`
+/// (removed afterwards), confined by `sandbox` (see [`sandbox`]: a copy of the artifact,
+/// cleared environment, rlimits, an unprivileged user when nimbus is root), killing it
+/// and everything it started after `timeout`. Ok when it exits 0; otherwise a bad request
+/// carrying what it printed (stderr, then stdout, each capped), or saying why it could
+/// not run.
 ///
 /// With `resolve` (the YAML has a `topologySource`), the artifact is also asked for the
 /// resolved declaration (`--write-resolved`), which is returned: the YAML text of the
@@ -113,15 +123,9 @@ pub async fn validate_with_artifact(
     tmp_root: &Path,
     timeout: Duration,
     resolve: bool,
+    sandbox: &Sandbox,
 ) -> Result<Option<String>, ClusterError> {
     let internal = |what: &str, e: std::io::Error| ClusterError::Internal(format!("{what}: {e}"));
-    let dir = tempfile::Builder::new()
-        .prefix("validate-")
-        .tempdir_in(tmp_root)
-        .map_err(|e| internal("cannot create a validation directory", e))?;
-    tokio::fs::write(dir.path().join(SPEC_FILE), yaml)
-        .await
-        .map_err(|e| internal("cannot write the topology file", e))?;
     let cannot_run = |why: String| {
         ClusterError::bad_request(format!(
             "artifact {hash} cannot run: {why} (it must be a topology binary built on \
@@ -131,24 +135,45 @@ pub async fn validate_with_artifact(
     if let Err(why) = check_header(artifact).await {
         return Err(cannot_run(why));
     }
+    // Created 0700 by tempfile; the sandbox hands it to the run's user.
+    let dir = tempfile::Builder::new()
+        .prefix("squall-validate-")
+        .tempdir_in(tmp_root)
+        .map_err(|e| internal("cannot create a validation directory", e))?;
+    tokio::fs::write(dir.path().join(SPEC_FILE), yaml)
+        .await
+        .map_err(|e| internal("cannot write the topology file", e))?;
+    let program = {
+        let (sandbox, dir, artifact) = (
+            sandbox.clone(),
+            dir.path().to_path_buf(),
+            artifact.to_path_buf(),
+        );
+        tokio::task::spawn_blocking(move || sandbox.prepare_dir(&dir, &artifact))
+            .await
+            .map_err(|e| {
+                ClusterError::Internal(format!("preparing the validation directory: {e}"))
+            })?
+            .map_err(|e| internal("cannot prepare the validation directory", e))?
+    };
     let mut attempt = 0;
-    let mut child = loop {
-        let mut command = Command::new(artifact);
+    let child = loop {
+        let mut command = Command::new(&program);
         command.arg("validate").arg(SPEC_FILE);
         if resolve {
             command.arg("--write-resolved").arg(RESOLVED_FILE);
         }
-        let spawned = command
+        sandbox.confine(&mut command, dir.path());
+        command
             .current_dir(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so whatever it starts is killed with it.
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn();
-        match spawned {
-            Ok(child) => break child,
+            .kill_on_drop(true);
+        match sandbox::Run::start(|| command.spawn(), tokio::process::Child::id) {
+            Ok(started) => break started,
             Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < 20 => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -161,37 +186,37 @@ pub async fn validate_with_artifact(
             Err(e) => return Err(cannot_run(e.to_string())),
         }
     };
+    let (leader, mut child) = child;
     let group = child.id();
-    let mut stderr = child.stderr.take();
-    // Keep the first MAX_STDERR bytes and drain the rest: a chatty artifact must not
-    // block on a full pipe until the timeout.
-    let read_stderr = async {
-        let mut buf = Vec::new();
-        if let Some(err) = stderr.as_mut() {
-            let _ = err.take(MAX_STDERR as u64).read_to_end(&mut buf).await;
-            let _ = tokio::io::copy(err, &mut tokio::io::sink()).await;
-        }
-        buf
-    };
-    // Once it exits, whatever it left running goes too (and releases the pipe).
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    // Once it exits, whatever it left running goes too (and releases the pipes).
     let wait = async {
         let status = child.wait().await;
         kill_group(group);
         status
     };
-    let run = async { tokio::join!(read_stderr, wait) };
-    let (buf, status) = match tokio::time::timeout(timeout, run).await {
+    let run = async { tokio::join!(read_capped(stderr), read_capped(stdout), wait) };
+    let outcome = tokio::time::timeout(timeout, run).await;
+    if outcome.is_err() {
+        kill_group(group);
+    }
+    // Its group is dead: what left the group goes too (reaped before the leader is
+    // forgotten, so that a concurrent reaping never takes the leader's zombie).
+    let reaper = sandbox.clone();
+    let _ = tokio::task::spawn_blocking(move || reaper.reap_escapees()).await;
+    drop(leader);
+    let (err, out, status) = match outcome {
         Ok(done) => done,
         Err(_) => {
-            kill_group(group);
             return Err(ClusterError::bad_request(format!(
-                "artifact {hash} did not finish `validate` within {} s",
-                timeout.as_secs_f64()
+                "artifact {hash} did not finish `validate` within {} s (it runs with {})",
+                timeout.as_secs_f64(),
+                sandbox.limits.describe()
             )));
         }
     };
     let status = status.map_err(|e| cannot_run(e.to_string()))?;
-    let text = String::from_utf8_lossy(&buf).trim().to_string();
+    let text = printed(&err, &out);
     if status.success() {
         if !resolve {
             return Ok(None);
@@ -203,16 +228,46 @@ pub async fn validate_with_artifact(
     match status.code() {
         Some(_) if !text.is_empty() => Err(invalid(&text)),
         Some(code) => Err(cannot_run(format!(
-            "`validate` exited with status {code} and printed nothing on stderr"
+            "`validate` exited with status {code} and printed nothing"
         ))),
         None => {
             use std::os::unix::process::ExitStatusExt;
             let signal = status.signal().unwrap_or_default();
+            let name = nix::sys::signal::Signal::try_from(signal)
+                .map(|s| format!(" ({})", s.as_str()))
+                .unwrap_or_default();
             Err(cannot_run(format!(
-                "`validate` was killed by signal {signal}{}{text}",
+                "`validate` was killed by signal {signal}{name}, within the validation \
+                 limits of {}{}{text}",
+                sandbox.limits.describe(),
                 if text.is_empty() { "" } else { ": " }
             )))
         }
+    }
+}
+
+/// The first [`MAX_OUTPUT`] bytes of a pipe, the rest drained: a chatty artifact must not
+/// block on a full pipe until the timeout.
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = (&mut pipe)
+            .take(MAX_OUTPUT as u64)
+            .read_to_end(&mut buf)
+            .await;
+        let _ = tokio::io::copy(&mut pipe, &mut tokio::io::sink()).await;
+    }
+    buf
+}
+
+/// What a run printed, for the submitter: stderr (the errors), then stdout if any.
+fn printed(err: &[u8], out: &[u8]) -> String {
+    let err = String::from_utf8_lossy(err);
+    let out = String::from_utf8_lossy(out);
+    match (err.trim(), out.trim()) {
+        (e, "") => e.to_string(),
+        ("", o) => o.to_string(),
+        (e, o) => format!("{e}\n{o}"),
     }
 }
 
@@ -236,9 +291,19 @@ async fn read_resolved(path: &Path, hash: &str) -> Result<String, ClusterError> 
              `validate --write-resolved`"
         ))
     };
-    let file = tokio::fs::File::open(path)
+    // The run owns its directory: it may have left a symlink (to nimbus's database) or a
+    // FIFO there; only a regular file is read, and no link is followed.
+    use nix::fcntl::OFlag;
+    let file = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
         .await
         .map_err(|e| missing(e.to_string()))?;
+    let meta = file.metadata().await.map_err(|e| missing(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(missing("it is not a regular file".to_string()));
+    }
     let mut text = String::new();
     file.take(MAX_RESOLVED + 1)
         .read_to_string(&mut text)
@@ -276,3 +341,7 @@ async fn check_header(artifact: &Path) -> Result<(), String> {
 #[cfg(test)]
 #[path = "validate/subprocess_tests.rs"]
 mod subprocess_tests;
+
+#[cfg(test)]
+#[path = "validate/sandbox_tests.rs"]
+mod sandbox_tests;

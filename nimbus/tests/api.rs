@@ -507,8 +507,10 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
 async fn a_second_nimbus_on_the_same_data_directory_is_refused_before_touching_it() {
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
-    // Validation scratch the running nimbus owns: a second nimbus used to wipe it first.
+    // Validation scratch of an older nimbus, which a starting nimbus wipes: a second
+    // nimbus used to wipe it before finding the directory in use.
     let scratch = dir.path().join("tmp").join("in-use");
+    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     std::fs::write(&scratch, b"x").unwrap();
     let Err(e) = squall_nimbus::start(common::opts(dir.path())).await else {
         panic!("a second nimbus on the same directory must be refused");

@@ -24,6 +24,7 @@ use crate::cache_gc::CacheUse;
 use crate::error::SupervisorError;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
+use crate::worker_user::{self, WorkerUser};
 use squall_runtime::cluster::protocol::{
     ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
     WorkerSpec,
@@ -45,6 +46,9 @@ const MAX_HEARTBEAT_BYTES: u64 = 64;
 #[derive(Default)]
 pub(crate) struct Worker {
     pub(crate) process: Option<Box<dyn WorkerProcess>>,
+    /// The topology and uid its process runs under, when workers run under uids of
+    /// their own (see [`crate::worker_user`]).
+    pub(crate) run_as: Option<(String, u32)>,
     /// Its topology's memory limit (see [`crate::memory`]).
     pub(crate) memory: crate::memory::SlotMemory,
     prepared: Option<Prepared>,
@@ -111,6 +115,9 @@ pub(crate) struct Daemon {
     pub(crate) cut_off: watch::Receiver<bool>,
     /// The data directory's lock file (absolute), which workers watch.
     pub(crate) lock_file: PathBuf,
+    /// Whether workers run under uids of their own (the supervisor runs as root and its
+    /// launcher starts processes); see [`crate::worker_user`].
+    pub(crate) isolate: bool,
     /// When the workers' memory is measured next (see [`crate::memory`]).
     pub(crate) memory_next_poll: tokio::time::Instant,
 }
@@ -378,14 +385,24 @@ impl Daemon {
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;
         let launcher = self.launcher.clone();
         let artifact = prepared.artifact;
+        let user = self.worker_user(i, &a.topology_id)?;
+        let topology = a.topology_id.clone();
         let process = tokio::task::spawn_blocking(move || {
             let io = |e: std::io::Error| {
                 SupervisorError::Io(format!("worker dir {}: {e}", dir.display()))
             };
             std::fs::create_dir_all(&dir).map_err(io)?;
+            if user.is_some() && worker_user::clear_other_topology(&dir, SPEC_FILE, &topology).map_err(io)? {
+                tracing::info!(port, %topology, "removed what another topology's worker left in the slot directory");
+            }
             let _ = std::fs::remove_file(dir.join("heartbeat"));
             let spec_path = dir.join(SPEC_FILE);
             std::fs::write(&spec_path, json).map_err(io)?;
+            // SEAM(dataplane): the topology secret file is written into `dir` before this
+            // point (or created owned by `user`), so that it is handed over with the rest.
+            if let Some(u) = user {
+                worker_user::hand_over(&dir, u).map_err(io)?;
+            }
             let launch = LaunchSpec {
                 artifact,
                 args: vec![
@@ -394,6 +411,7 @@ impl Daemon {
                     spec_path.display().to_string(),
                 ],
                 dir: dir.clone(),
+                user,
                 memory_limit_mb,
             };
             let mut launcher = launcher.lock().unwrap_or_else(PoisonError::into_inner);
@@ -402,9 +420,30 @@ impl Daemon {
         .await
         .map_err(|e| SupervisorError::Io(format!("launching worker: {e}")))??;
         let pid = process.pid();
-        tracing::info!(port, pid, topology = %a.topology, "worker launched");
+        tracing::info!(port, pid, topology = %a.topology, uid = user.map(|u| u.uid), "worker launched");
         self.workers[i].process = Some(process);
+        self.workers[i].run_as = user.map(|u| (a.topology_id.clone(), u.uid));
         Ok(pid)
+    }
+
+    /// The uid and gid slot `i`'s worker of the topology `topology` (its id, which
+    /// changes on resubmission) runs under: `None` when workers do not run under uids of
+    /// their own (not root, or workers on threads); otherwise chosen by
+    /// [`worker_user::choose_uid`] against the other slots' running workers.
+    fn worker_user(&self, i: usize, topology: &str) -> Result<Option<WorkerUser>, SupervisorError> {
+        if !self.isolate {
+            return Ok(None);
+        }
+        let others: Vec<(String, u32)> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(j, w)| *j != i && w.process.is_some())
+            .filter_map(|(_, w)| w.run_as.clone())
+            .collect();
+        worker_user::choose_uid(self.opts.worker_uid_range, topology, &others)
+            .map(|uid| Some(WorkerUser::of(uid)))
+            .map_err(SupervisorError::Config)
     }
 
     /// Delete cached artifacts no slot has used for the grace period.

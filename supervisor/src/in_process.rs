@@ -221,6 +221,7 @@ mod tests {
                 artifact: dir.path().join("artifact"),
                 args: vec!["worker".into(), "--spec".into(), spec.display().to_string()],
                 dir: dir.path().to_path_buf(),
+                user: None,
                 memory_limit_mb: None,
             })
             .expect("launch");

@@ -7,6 +7,8 @@
 //! backoff, stops workers whose assignment went away, holds each worker (with its
 //! multi-lang subprocesses) to its topology's `topology.worker.max.memory.mb`, and
 //! reports each worker's state, pid, uptime, restart count and last exit cause to nimbus.
+//! Running as root, it runs each topology's workers under a uid of their own
+//! ([`worker_user`]).
 //!
 //! Launching is behind the [`Launcher`] trait: [`OsLauncher`] starts worker processes,
 //! [`InProcessLauncher`] runs workers on threads of this process (a cluster in one
@@ -23,6 +25,7 @@ mod memory;
 mod orphans;
 pub mod process;
 pub mod slot;
+pub mod worker_user;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,7 +34,7 @@ use std::time::Duration;
 use squall_runtime::cluster::auth::pin::CaPin;
 use squall_runtime::cluster::auth::tls::{ClientTrust, check_cleartext};
 use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
-use squall_runtime::daemon::{DataDirLock, SupervisorConfig};
+use squall_runtime::daemon::{DataDirLock, SupervisorConfig, UidRange};
 use squall_runtime::engine::backoff::Backoff;
 use squall_runtime::engine::clock::{self, Clock};
 
@@ -84,6 +87,12 @@ pub struct SupervisorOpts {
     pub worker_log_max_bytes: u64,
     /// Rotated files kept per worker log (`supervisor.worker.log.files`).
     pub worker_log_files: u32,
+    /// When the supervisor runs as root, the uids its workers run under, one per
+    /// topology (`supervisor.worker.uid.range`); see [`worker_user`].
+    pub worker_uid_range: UidRange,
+    /// Whether a supervisor running as root runs its workers as root
+    /// (`supervisor.worker.run.as.root`, off by default).
+    pub worker_run_as_root: bool,
     /// Where time comes from (the system clock; tests drive a manual one). Hangs,
     /// backoffs and grace periods are judged on its monotonic time.
     pub clock: Arc<dyn Clock>,
@@ -128,6 +137,8 @@ impl SupervisorOpts {
             orphan_grace: config.worker_orphan_grace.duration(),
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
+            worker_uid_range: config.worker_uid_range,
+            worker_run_as_root: config.worker_run_as_root,
             clock: clock::system(),
             token: None,
         }
@@ -213,6 +224,21 @@ pub fn start_with(
     // Before anything in the directory is touched: one supervisor per data directory.
     let lock = DataDirLock::acquire(&opts.data_dir, "supervisor")?;
     let lock_file = lock.path().to_path_buf();
+    let isolate =
+        worker_user::isolating() && launcher.runs_as_other_users() && !opts.worker_run_as_root;
+    if worker_user::isolating() && opts.worker_run_as_root {
+        tracing::warn!(
+            "supervisor.worker.run.as.root is set: workers run as root, so whoever may \
+             submit a topology is root on this host"
+        );
+    }
+    if isolate {
+        worker_user::open_data_dir(&opts.data_dir, &lock_file).map_err(SupervisorError::Config)?;
+        tracing::info!(range = %opts.worker_uid_range,
+            "running as root: each topology's workers run under a uid of their own");
+    } else if launcher.runs_as_other_users() {
+        tracing::info!("not running as root: workers run as this supervisor's user");
+    }
     let id = load_id(&opts)?;
     // Trust: the CA file, else the join token's CA pin, else the system's roots.
     let pin = opts.token.as_ref().and_then(|t| t.pin).map(CaPin);
@@ -268,6 +294,7 @@ pub fn start_with(
         opts,
         cut_off: cut_off_rx,
         lock_file,
+        isolate,
         memory_next_poll: tokio::time::Instant::now(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

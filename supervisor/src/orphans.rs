@@ -23,7 +23,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const KILL_POLL: Duration = Duration::from_millis(20);
 
 /// The worker spec in `path`, if it can be read.
-fn read_spec(path: &Path) -> Result<WorkerSpec, String> {
+pub(crate) fn read_spec(path: &Path) -> Result<WorkerSpec, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut text = Vec::new();
     file.take(MAX_SPEC_BYTES + 1)
@@ -71,6 +71,11 @@ impl Daemon {
                         tracing::info!(port, pid, topology = %spec.assignment.topology,
                             "adopting the worker a previous run left running");
                         self.workers[i].process = Some(process);
+                        // It keeps the uid it runs under; other topologies' uids are
+                        // chosen around it.
+                        self.workers[i].run_as = crate::worker_user::uid_of_process(pid)
+                            .filter(|uid| *uid != 0)
+                            .map(|uid| (spec.assignment.topology_id.clone(), uid));
                         let assignment = spec.assignment;
                         self.apply(i, Event::Adopted { assignment, pid }).await;
                         continue;

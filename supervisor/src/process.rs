@@ -11,6 +11,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use squall_runtime::cluster::logs::{LOG_FILE, OUT_FILE};
 
+use crate::worker_user::WorkerUser;
+
 /// How to start one worker.
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
@@ -20,6 +22,9 @@ pub struct LaunchSpec {
     pub args: Vec<String>,
     /// Working directory (the worker's directory; logs go there).
     pub dir: PathBuf,
+    /// The uid and gid it runs under (`None`: the supervisor's own); see
+    /// [`crate::worker_user`]. The in-process launcher cannot change users and ignores it.
+    pub user: Option<WorkerUser>,
     /// The topology's `topology.worker.max.memory.mb`, if set: where cgroup v2 is
     /// delegated, the worker runs in a cgroup of that size (elsewhere the supervisor
     /// polls its memory).
@@ -58,6 +63,13 @@ pub trait Launcher: Send {
     fn find_orphan(&mut self, dir: &Path, spec: &Path) -> Option<Box<dyn WorkerProcess>> {
         let _ = (dir, spec);
         None
+    }
+
+    /// Whether it runs workers under [`LaunchSpec::user`] (separate processes can; the
+    /// default, workers on threads of the supervisor, cannot). A supervisor running as
+    /// root gives workers uids of their own only with such a launcher.
+    fn runs_as_other_users(&self) -> bool {
+        false
     }
 }
 
@@ -140,27 +152,44 @@ impl WorkerProcess for OsProcess {
     }
 }
 
-fn log_file(dir: &Path, name: &str) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
+/// A log file the worker's stdout or stderr goes to, owned by the worker's `user` (it
+/// rotates the file itself later).
+fn log_file(dir: &Path, name: &str, user: Option<WorkerUser>) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(name))
+        .open(dir.join(name))?;
+    if let Some(u) = user {
+        std::os::unix::fs::fchown(&file, Some(u.uid), Some(u.gid))?;
+    }
+    Ok(file)
 }
 
 impl Launcher for OsLauncher {
+    fn runs_as_other_users(&self) -> bool {
+        true
+    }
+
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>> {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(&spec.dir)?;
-        let child = Command::new(&spec.artifact)
+        let mut command = Command::new(&spec.artifact);
+        command
             .args(&spec.args)
             .current_dir(&spec.dir)
             .stdin(Stdio::null())
             // Until the worker captures them itself into rotated files (see
             // `squall_runtime::cluster::logs`), and for good if it cannot.
-            .stdout(log_file(&spec.dir, OUT_FILE)?)
-            .stderr(log_file(&spec.dir, LOG_FILE)?)
-            .process_group(0)
-            .spawn()?;
+            .stdout(log_file(&spec.dir, OUT_FILE, spec.user)?)
+            .stderr(log_file(&spec.dir, LOG_FILE, spec.user)?)
+            .process_group(0);
+        if let Some(u) = spec.user {
+            // In the child before exec, as root: supplementary groups dropped
+            // (setgroups(0) when no groups are given), then setgid, then setuid; its
+            // multi-lang subprocesses inherit them.
+            command.gid(u.gid).uid(u.uid);
+        }
+        let child = command.spawn()?;
         let pid = child.id();
         crate::memory::confine(pid, spec);
         if let Err(e) = std::fs::write(spec.dir.join(PID_FILE), pid.to_string()) {
@@ -217,6 +246,7 @@ mod tests {
                     spec.display().to_string(),
                 ],
                 dir: dir.path().to_path_buf(),
+                user: None,
                 memory_limit_mb: None,
             })
             .unwrap();

@@ -174,6 +174,15 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
     )
 }
 
+/// Let workers read and write `dir` (the test's root: inputs, sinks, Trident stores) as
+/// they would `/tmp` (mode 1777): a supervisor running as root, as the tests do, runs
+/// each topology's workers under a uid of their own.
+pub fn open_to_workers(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))
+        .expect("opening the test directory to workers");
+}
+
 /// The token file each nimbus URL's clients use (its admin token).
 static TOKENS: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
 
@@ -209,7 +218,17 @@ pub fn supervisor_token(url: &str, dir: &Path) -> Option<PathBuf> {
             &["token", "create", "--role", "supervisor", "--name", &name],
         );
         assert_eq!(code, 0, "token create failed: {out}{err}");
-        std::fs::write(&path, out).expect("supervisor token file");
+        // 0600 from creation: the supervisor's data directory is traversable by its
+        // workers (other uids), which must not read the token.
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(out.as_bytes()))
+            .expect("supervisor token file");
     }
     Some(path)
 }
@@ -223,6 +242,9 @@ pub fn start_supervisor(nimbus: &str, dir: &Path, slots: &[u16]) -> Daemon {
 pub fn start_supervisor_with(nimbus: &str, dir: &Path, slots: &[u16], config: &str) -> Daemon {
     let slots: Vec<String> = slots.iter().map(|p| p.to_string()).collect();
     std::fs::create_dir_all(dir).expect("supervisor dir");
+    if let Some(root) = dir.parent() {
+        open_to_workers(root);
+    }
     let mut cmd = Command::new(SQUALL);
     if !config.is_empty() {
         let path = dir.join("supervisor.yaml");
@@ -284,6 +306,53 @@ pub fn status(nimbus: &str, name: &str) -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_str(&out).ok()
+}
+
+/// The real uid and gid process `pid` runs under (`/proc/PID/status`).
+pub fn uid_gid_of(pid: i32) -> Option<(u32, u32)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let first = |key: &str| -> Option<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((first("Uid:")?, first("Gid:")?))
+}
+
+/// Supervisor config for a test whose workers run `python3`: none, unless the tests run
+/// as root and `python3` (e.g. pyenv's, under /root) is out of reach of other users;
+/// workers then run as root (`supervisor.worker.run.as.root`), and the test says so.
+pub fn python_workers_config() -> &'static str {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        return "";
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file());
+    // The interpreter and every directory above it must be usable by others.
+    let reachable = found.is_some_and(|p| {
+        p.ancestors()
+            .all(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+    });
+    if reachable {
+        return "";
+    }
+    println!(
+        "python3 is not reachable by other users here: this test's workers run as root \
+         (supervisor.worker.run.as.root)"
+    );
+    "supervisor.worker.run.as.root: true\n"
+}
+
+/// Whether the tests run as root (workers then run under uids of their own).
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
 }
 
 /// Pids of the running workers in a status.

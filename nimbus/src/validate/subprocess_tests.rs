@@ -5,16 +5,33 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::sandbox::{LIMITS, Sandbox};
 use super::validate_with_artifact;
 
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+/// The validation user's process budget (RLIMIT_NPROC counts per uid) is shared by
+/// every run: a fork-bomb test takes it alone (write), every other run shares (read).
+pub(super) static NPROC: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The sandbox nimbus would use: as `nobody` when the tests run as root.
+pub(super) fn sandbox() -> Sandbox {
+    Sandbox::for_user("nobody", LIMITS).unwrap()
+}
+
+/// A temporary directory the validation run (maybe `nobody`) may write to, as /tmp.
+pub(super) fn shared_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    dir
+}
+
+pub(super) fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
 
-fn alive(pid: i32) -> bool {
+pub(super) fn alive(pid: i32) -> bool {
     // A zombie still answers kill(0); its /proc status says so.
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map(|s| {
@@ -25,7 +42,7 @@ fn alive(pid: i32) -> bool {
 }
 
 /// The pid a script wrote to `file`, waiting (bounded) for it to appear.
-fn pid_in(file: &Path) -> i32 {
+pub(super) fn pid_in(file: &Path) -> i32 {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(text) = std::fs::read_to_string(file)
@@ -38,7 +55,7 @@ fn pid_in(file: &Path) -> i32 {
     }
 }
 
-fn assert_gone(pid: i32) {
+pub(super) fn assert_gone(pid: i32) {
     let until = Instant::now() + Duration::from_secs(5);
     while alive(pid) {
         assert!(
@@ -51,6 +68,7 @@ fn assert_gone(pid: i32) {
 
 #[tokio::test]
 async fn a_chatty_artifact_is_answered_without_waiting_for_the_timeout() {
+    let _budget = NPROC.read().await;
     let dir = tempfile::tempdir().unwrap();
     // 2 MB of stderr, far past what nimbus keeps, then a failure.
     let artifact = script(
@@ -66,6 +84,7 @@ async fn a_chatty_artifact_is_answered_without_waiting_for_the_timeout() {
         dir.path(),
         Duration::from_secs(20),
         false,
+        &sandbox(),
     )
     .await
     .unwrap_err();
@@ -84,7 +103,8 @@ async fn a_chatty_artifact_is_answered_without_waiting_for_the_timeout() {
 
 #[tokio::test]
 async fn nothing_the_artifact_starts_outlives_the_validation() {
-    let dir = tempfile::tempdir().unwrap();
+    let _budget = NPROC.read().await;
+    let dir = shared_dir();
     // Exits at once but leaves a child behind (holding the stderr pipe).
     let left = dir.path().join("left.pid");
     let artifact = script(
@@ -100,6 +120,7 @@ async fn nothing_the_artifact_starts_outlives_the_validation() {
         dir.path(),
         Duration::from_secs(20),
         false,
+        &sandbox(),
     )
     .await
     .expect("it exited 0");
@@ -124,6 +145,7 @@ async fn nothing_the_artifact_starts_outlives_the_validation() {
         dir.path(),
         Duration::from_secs(1),
         false,
+        &sandbox(),
     )
     .await
     .unwrap_err();

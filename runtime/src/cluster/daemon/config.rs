@@ -76,6 +76,11 @@ pub struct NimbusConfig {
     /// `nimbus.tls.key`: the PEM private key of `nimbus.tls.cert`.
     #[serde(rename = "nimbus.tls.key")]
     pub tls_key: Option<PathBuf>,
+    /// `nimbus.validate.user`: when nimbus runs as root, the unprivileged user a
+    /// submitted artifact's `validate` runs as (nimbus refuses to start if it does not
+    /// exist or is root). Ignored when nimbus does not run as root.
+    #[serde(rename = "nimbus.validate.user")]
+    pub validate_user: String,
     /// `nimbus.authentication`: `token` (every request but `GET /api/v1/health` needs a
     /// bearer token) or `none` (open to anyone who can reach nimbus; a laptop only).
     #[serde(rename = "nimbus.authentication")]
@@ -144,6 +149,7 @@ impl Default for NimbusConfig {
             tls_san: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            validate_user: "nobody".into(),
             authentication: Authentication::Token,
             auth_rate_per_sec: 20,
             auth_rate_burst: 100,
@@ -217,6 +223,19 @@ pub struct SupervisorConfig {
     /// `(files + 1) * max.bytes` each.
     #[serde(rename = "supervisor.worker.log.files", deserialize_with = "log_files")]
     pub worker_log_files: u32,
+    /// `supervisor.worker.uid.range`: when the supervisor runs as root, each topology's
+    /// workers run under a uid of their own from this range (`first-last`, gid the same
+    /// number), so no worker is root and one topology cannot read another's files. The
+    /// uids need no `/etc/passwd` entry but must not belong to anyone else on the host.
+    /// Ignored when the supervisor does not run as root (workers run as its user).
+    #[serde(rename = "supervisor.worker.uid.range")]
+    pub worker_uid_range: UidRange,
+    /// `supervisor.worker.run.as.root`: `true` lets a supervisor running as root run its
+    /// workers as root too, without uids of their own (say, when the multi-lang
+    /// interpreters live where other users cannot reach them): then anyone who may
+    /// submit a topology is root on this host. Off by default.
+    #[serde(rename = "supervisor.worker.run.as.root")]
+    pub worker_run_as_root: bool,
 }
 
 impl Default for SupervisorConfig {
@@ -236,12 +255,86 @@ impl Default for SupervisorConfig {
             worker_orphan_grace: Secs::from_secs(30),
             worker_log_max_bytes: 64 * 1024 * 1024,
             worker_log_files: 4,
+            worker_uid_range: UidRange {
+                first: 20000,
+                last: 29999,
+            },
+            worker_run_as_root: false,
         }
     }
 }
 
 impl DaemonConfig for SupervisorConfig {
     const DAEMON: &'static str = "supervisor";
+}
+
+/// A range of uids, `first-last` (both included) in a config file, e.g. `20000-29999`:
+/// from 1 (never root) to 2^31 - 2, `first <= last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidRange {
+    /// The first uid.
+    pub first: u32,
+    /// The last uid (included).
+    pub last: u32,
+}
+
+impl UidRange {
+    /// The largest uid a range may hold (`(uid_t)-1` and its neighbours are special).
+    pub const MAX: u32 = (1 << 31) - 2;
+
+    /// How many uids the range holds.
+    pub fn len(&self) -> u32 {
+        self.last - self.first + 1
+    }
+
+    /// Never: a range holds at least one uid.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for UidRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+impl std::str::FromStr for UidRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<UidRange, String> {
+        let shown: String = text.chars().take(40).collect();
+        let bad = || {
+            format!(
+                "expected a uid range first-last from 1 to {}, e.g. 20000-29999, got '{shown}'",
+                UidRange::MAX
+            )
+        };
+        let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
+        let first: u32 = a.trim().parse().map_err(|_| bad())?;
+        let last: u32 = b.trim().parse().map_err(|_| bad())?;
+        if first == 0 || first > last || last > UidRange::MAX {
+            return Err(bad());
+        }
+        Ok(UidRange { first, last })
+    }
+}
+
+impl Serialize for UidRange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for UidRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UidRange, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        let text = match &v {
+            serde_yaml::Value::String(s) => s.clone(),
+            other => serde_yaml::to_string(other).unwrap_or_default(),
+        };
+        text.parse().map_err(de::Error::custom)
+    }
 }
 
 /// Largest number of seconds a daemon `.secs` key accepts (about 31 years): deadlines

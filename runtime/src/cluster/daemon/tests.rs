@@ -46,6 +46,29 @@ fn without_file_or_flags_every_default_applies() {
     assert_eq!(s.worker_start_timeout.duration(), Duration::from_secs(60));
     assert_eq!(s.worker_shutdown_sleep.duration(), Duration::from_secs(3));
     assert_eq!(s.worker_orphan_grace.duration(), Duration::from_secs(30));
+    assert_eq!(s.worker_uid_range.to_string(), "20000-29999");
+    assert!(!s.worker_run_as_root);
+    assert_eq!(n.validate_user, "nobody");
+}
+
+#[test]
+fn a_worker_uid_range_is_first_dash_last_never_root() {
+    let s: SupervisorConfig = parse("supervisor.worker.uid.range: 30000-30009\n")
+        .unwrap()
+        .daemon(&())
+        .unwrap();
+    assert_eq!(
+        (s.worker_uid_range.first, s.worker_uid_range.last),
+        (30000, 30009)
+    );
+    assert_eq!(s.worker_uid_range.len(), 10);
+    for bad in ["0-10", "10-5", "abc", "5", "1-4294967295"] {
+        let e = errors(&format!("supervisor.worker.uid.range: {bad}\n"));
+        assert!(
+            e[0].contains("expected a uid range first-last"),
+            "{bad}: {e:?}"
+        );
+    }
 }
 
 #[test]
