@@ -91,7 +91,7 @@ fn tokens_are_made_listed_and_revoked_through_the_cli_and_never_logged() {
         out.contains("dana") && out.contains("deployer") && out.contains("admin"),
         "{out}"
     );
-    let secret = dana.rsplit('.').next().unwrap();
+    let secret = dana.split('.').nth(2).unwrap();
     assert!(!out.contains(secret), "{out}");
     let (code, json, _) = squall_with(&url, &["token", "list", "--json"], &env);
     assert_eq!(code, 0);
@@ -123,7 +123,7 @@ fn tokens_are_made_listed_and_revoked_through_the_cli_and_never_logged() {
     assert!(log.contains("127.0.0.1"), "with the peer: {log}");
     let audit = std::fs::read_to_string(data.join("audit.log")).unwrap();
     for text in [admin_text.trim(), dana.as_str()] {
-        let secret = text.rsplit('.').next().unwrap();
+        let secret = text.split('.').nth(2).unwrap();
         assert!(!log.contains(secret), "a token in the log");
         assert!(!audit.contains(secret), "a token in the audit log");
     }
@@ -217,7 +217,7 @@ fn a_revoked_supervisor_is_evicted_and_its_workers_move_to_the_other() {
     // The supervisors' logs never show their tokens.
     for sup in ["sup1", "sup2"] {
         let token = std::fs::read_to_string(c.root.join(sup).join("supervisor.token")).unwrap();
-        let secret = token.trim().rsplit('.').next().unwrap();
+        let secret = token.trim().split('.').nth(2).unwrap();
         let log = std::fs::read_to_string(c.root.join(sup).join("supervisor.log")).unwrap();
         assert!(!log.contains(secret), "{sup}'s token in its log");
     }

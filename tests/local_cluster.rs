@@ -383,7 +383,12 @@ async fn committed_txid(c: &LocalCluster, name: &str) -> u64 {
         "{}/api/v1/topologies/{name}/trident/coordinator",
         c.nimbus_url()
     );
-    let Ok(resp) = reqwest::get(&url).await else {
+    let trust = squall_runtime::cluster::auth::tls::ClientTrust::System;
+    let Ok(http) = squall_runtime::cluster::http::client(Duration::from_secs(10), None, &trust)
+    else {
+        return 0;
+    };
+    let Ok(resp) = http.get(&url).send().await else {
         return 0;
     };
     let Ok(body) = resp.json::<serde_json::Value>().await else {

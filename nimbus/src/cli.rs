@@ -31,6 +31,11 @@ pub struct Args {
     #[arg(long)]
     #[serde(rename = "nimbus.listen")]
     pub listen: Option<SocketAddr>,
+    /// When to serve HTTPS: auto (off loopback), on, off (config `nimbus.tls`; default
+    /// auto).
+    #[arg(long, value_enum)]
+    #[serde(rename = "nimbus.tls")]
+    pub tls: Option<squall_runtime::daemon::TlsMode>,
     /// YAML config file (Storm key names; one file may serve every daemon).
     #[arg(long)]
     #[serde(skip)]
@@ -61,6 +66,9 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         };
         println!("nimbus listening on {}", handle.url());
+        if let Some(pin) = handle.ca_pin() {
+            println!("nimbus CA pin {pin}");
+        }
         if let Err(e) = daemon::stop_signal().await {
             eprintln!("error: cannot watch for SIGTERM: {e}");
         }
@@ -82,12 +90,22 @@ mod tests {
 
     #[test]
     fn every_flag_sets_a_nimbus_key() {
-        let args = Args::parse_from(["squall nimbus", "--data", "/d", "--listen", "127.0.0.1:0"]);
+        let args = Args::parse_from([
+            "squall nimbus",
+            "--data",
+            "/d",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "on",
+        ]);
         let c: NimbusConfig = daemon::load(None, &args).unwrap();
         assert_eq!(c.data_dir, std::path::Path::new("/d"));
         assert_eq!(c.listen.port(), 0);
         let opts = NimbusOpts::from_config(&c);
         assert_eq!(opts.listen, c.listen);
         assert_eq!(opts.supervisor_timeout, c.supervisor_timeout.duration());
+        assert_eq!(c.tls, squall_runtime::daemon::TlsMode::On);
+        assert_eq!(opts.tls.mode, c.tls);
     }
 }

@@ -167,6 +167,9 @@ pub enum NimbusError {
     /// Another nimbus holds the data directory (or it cannot be locked).
     #[error(transparent)]
     Locked(#[from] squall_runtime::daemon::LockError),
+    /// TLS could not be set up (the CA, a custom certificate).
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsSetupError),
     /// The validation sandbox cannot be set up (its user does not exist, or is root).
     #[error(transparent)]
     Sandbox(#[from] crate::validate::sandbox::SandboxError),

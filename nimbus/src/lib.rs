@@ -37,6 +37,7 @@ pub mod monitor;
 pub mod plan;
 pub mod scheduler;
 pub mod store;
+pub mod tls;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -82,6 +83,9 @@ pub struct NimbusOpts {
     /// An artifact no stored topology references is deleted once it was last uploaded
     /// or asked about this long ago (`nimbus.artifact.gc.grace.secs`).
     pub artifact_gc_grace: Duration,
+    /// TLS: when HTTPS is served, extra certificate names, a custom certificate
+    /// (`nimbus.tls*`).
+    pub tls: tls::TlsOpts,
     /// Where time comes from (the system clock; tests drive a manual one). Supervisor
     /// liveness is judged on its monotonic time, stored deadlines on its wall time.
     pub clock: Arc<dyn Clock>,
@@ -117,6 +121,12 @@ impl NimbusOpts {
             validate_user: config.validate_user.clone(),
             validator: None,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
+            tls: tls::TlsOpts {
+                mode: config.tls,
+                san: config.tls_san.clone(),
+                cert: config.tls_cert.clone(),
+                key: config.tls_key.clone(),
+            },
             clock: clock::system(),
             auth: auth::AuthOpts {
                 mode: config.authentication,
@@ -134,6 +144,8 @@ impl NimbusOpts {
 #[derive(Debug)]
 pub struct NimbusHandle {
     addr: SocketAddr,
+    https: bool,
+    ca_pin: Option<squall_runtime::cluster::auth::pin::CaPin>,
     /// This nimbus's hold on its data directory, released when the handle goes.
     _lock: DataDirLock,
     stop: watch::Sender<bool>,
@@ -147,9 +159,15 @@ impl NimbusHandle {
         self.addr
     }
 
-    /// The API's base URL, `http://<addr>`.
+    /// The API's base URL, `https://<addr>` when it serves HTTPS, else `http://<addr>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The pin of nimbus's own CA (`None` with a certificate of the user's PKI).
+    pub fn ca_pin(&self) -> Option<squall_runtime::cluster::auth::pin::CaPin> {
+        self.ca_pin
     }
 
     /// Stop serving (in-flight requests finish), stop the monitor, and wait for both.
@@ -192,20 +210,34 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     };
     // Where validation scratch went before it moved out of the data directory.
     let tmp_dir = dir.join("tmp");
+    // The CA first: its pin is known before anything else starts (the certificate names
+    // the listen address's IP, whatever port is bound).
+    let nimbus_tls = {
+        let (tls_opts, dir, listen) = (opts.tls.clone(), dir.clone(), opts.listen);
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|source| tls::TlsSetupError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            tls::setup(&tls_opts, &dir, listen)
+        })
+        .await
+        .map_err(|e| NimbusError::Serve(std::io::Error::other(e)))??
+    };
     let (cluster, auth) = {
         let (dir, tmp_dir, timeout) = (dir.clone(), tmp_dir.clone(), opts.supervisor_timeout);
         let gc_grace = opts.artifact_gc_grace;
         let clock = opts.clock.clone();
         let auth_opts = opts.auth.clone();
+        let ca_pin = nimbus_tls.ca_pin.map(|p| p.0);
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
             // Nobody but nimbus's user reads the data directory (validated artifacts run
             // as another user, workers of a supervisor sharing it too).
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io(dir.clone()))?;
-            // SEAM(tls): pass the CA pin here (and as `AppState::ca_pin` below) so the
-            // admin token is written in the join form.
-            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, None)?;
+            // With the CA pin, the admin token is written in the join form.
+            let auth = auth::Auth::open(&dir, auth_opts, clock.wall_millis() / 1000, ca_pin)?;
             // Validation scratch of an older nimbus is garbage.
             let _ = std::fs::remove_dir_all(&tmp_dir);
             let artifacts =
@@ -251,7 +283,7 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         parsers: Arc::new(tokio::sync::Semaphore::new(api::MAX_CONCURRENT_PARSES)),
         body_timeout: opts.http.body_timeout,
         auth,
-        ca_pin: None,
+        ca_pin: nimbus_tls.ca_pin.map(|p| p.0),
     };
     let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(
@@ -261,10 +293,19 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         stop_rx.clone(),
     ));
     let app = api::router(state);
-    let server = tokio::spawn(api::serve::serve(listener, app, opts.http, stop_rx));
-    tracing::info!(%addr, data_dir = %dir.display(), "nimbus started");
+    let https = nimbus_tls.acceptor.is_some();
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        app,
+        opts.http,
+        nimbus_tls.acceptor,
+        stop_rx,
+    ));
+    tracing::info!(%addr, https, data_dir = %dir.display(), "nimbus started");
     Ok(NimbusHandle {
         addr,
+        https,
+        ca_pin: nimbus_tls.ca_pin,
         _lock: lock,
         stop,
         server: Some(server),

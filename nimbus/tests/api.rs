@@ -439,6 +439,10 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
     use squall_runtime::cluster::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
     let dir = tempfile::tempdir().unwrap();
     let n = TestNimbus::start(dir.path()).await;
+    // rustls's provider is chosen by the caller (ring).
+    let tls = squall_runtime::cluster::auth::tls::ClientTrust::System
+        .rustls_config()
+        .unwrap();
     // A person's curl: no version header, the admin token.
     let admin = n.admin.as_ref().unwrap().to_text().expose().clone();
     let mut headers = reqwest::header::HeaderMap::new();
@@ -447,6 +451,7 @@ async fn every_answer_carries_the_protocol_version_and_incompatible_peers_are_re
         format!("Bearer {admin}").parse().unwrap(),
     );
     let plain = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .default_headers(headers)
         .build()
         .unwrap();

@@ -48,7 +48,11 @@ async fn until_closed(s: &mut TcpStream) -> String {
 /// connection the server is closing at its header timeout right now.
 #[allow(clippy::unwrap_used)]
 async fn health_ok(n: &TestNimbus) {
+    let tls = squall_runtime::cluster::auth::tls::ClientTrust::System
+        .rustls_config()
+        .unwrap();
     let fresh = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();

@@ -27,6 +27,11 @@ pub struct Args {
     #[arg(long, env = "SQUALL_NIMBUS")]
     #[serde(rename = "nimbus.url")]
     pub nimbus: Option<String>,
+    /// PEM CA certificates to trust for an https:// nimbus (config `nimbus.ca.file`;
+    /// env SQUALL_CA_FILE); without it, a join token's CA pin or the system's roots.
+    #[arg(long, env = "SQUALL_CA_FILE")]
+    #[serde(rename = "nimbus.ca.file")]
+    pub ca_file: Option<PathBuf>,
     /// Data directory (config `storm.local.dir`; default `squall-supervisor`).
     #[arg(long)]
     #[serde(rename = "storm.local.dir")]
@@ -76,7 +81,7 @@ pub fn main(args: Vec<String>) -> i32 {
         opts.token = match credentials::load(args.token_file.as_deref(), "supervisor") {
             Ok(t) => Some(t),
             Err(e @ CredentialsError::Missing { .. }) => {
-                if nimbus_wants_a_token(&opts.nimbus).await {
+                if nimbus_wants_a_token(&opts.nimbus, opts.ca_file.as_deref()).await {
                     eprintln!("error: {e}");
                     return 2;
                 }
@@ -109,9 +114,15 @@ pub fn main(args: Vec<String>) -> i32 {
 }
 
 /// Whether nimbus answers an unauthenticated read with 401 (an unreachable nimbus is
-/// given the benefit of the doubt: its heartbeat answers will say).
-async fn nimbus_wants_a_token(nimbus: &str) -> bool {
-    let Ok(http) = squall_runtime::cluster::http::client(std::time::Duration::from_secs(5), None)
+/// given the benefit of the doubt: its heartbeat answers will say). An `https://`
+/// nimbus is trusted as `ca_file` says (without a token there is no pin).
+async fn nimbus_wants_a_token(nimbus: &str, ca_file: Option<&std::path::Path>) -> bool {
+    use squall_runtime::cluster::auth::tls::ClientTrust;
+    let Ok(trust) = ClientTrust::resolve(ca_file, None) else {
+        return false;
+    };
+    let Ok(http) =
+        squall_runtime::cluster::http::client(std::time::Duration::from_secs(5), None, &trust)
     else {
         return false;
     };
@@ -143,6 +154,8 @@ mod tests {
             "7000,7001",
             "--host",
             "h1",
+            "--ca-file",
+            "/ca.pem",
         ]);
         let c: SupervisorConfig = daemon::load(None, &args).unwrap();
         assert_eq!(c.nimbus_url.as_deref(), Some("http://n:6627/"));
@@ -151,6 +164,10 @@ mod tests {
         assert_eq!(opts.nimbus, "http://n:6627");
         assert_eq!(opts.data_dir, std::path::Path::new("/d"));
         assert_eq!(opts.host, "h1");
+        assert_eq!(
+            opts.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
         assert_eq!(opts.worker_timeout, c.worker_timeout.duration());
     }
 

@@ -100,6 +100,8 @@ pub(crate) struct Daemon {
     /// Shared with the blocking pool, where launches run.
     pub(crate) launcher: Arc<Mutex<Box<dyn Launcher>>>,
     pub(crate) http: reqwest::Client,
+    /// How workers trust nimbus (in their spec): as this supervisor does.
+    pub(crate) worker_trust: Option<squall_runtime::cluster::auth::tls::TrustSpec>,
     pub(crate) fetcher: Fetcher,
     /// When each cached artifact was last used, for the cache's garbage collection.
     pub(crate) cache_use: CacheUse,
@@ -303,13 +305,10 @@ impl Daemon {
                 .collect(),
         };
         let url = format!("{}/api/v1/supervisors/heartbeat", self.opts.nimbus);
-        let resp = self
-            .http
-            .post(&url)
-            .json(&hb)
-            .send()
-            .await
-            .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
+        let resp = self.http.post(&url).json(&hb).send().await.map_err(|e| {
+            let e = squall_runtime::cluster::auth::tls::describe(&e);
+            SupervisorError::Nimbus(format!("POST {url}: {e}"))
+        })?;
         squall_runtime::cluster::http::check_answer(&resp)
             .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
         if !resp.status().is_success() {
@@ -393,6 +392,7 @@ impl Daemon {
                 max_bytes: self.opts.worker_log_max_bytes,
                 files: self.opts.worker_log_files,
             }),
+            nimbus_trust: self.worker_trust.clone(),
         };
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| SupervisorError::Io(format!("encoding worker spec: {e}")))?;

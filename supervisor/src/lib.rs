@@ -31,6 +31,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use squall_runtime::cluster::auth::pin::CaPin;
+use squall_runtime::cluster::auth::tls::{ClientTrust, check_cleartext};
 use squall_runtime::cluster::protocol::MAX_ARTIFACT_BYTES;
 use squall_runtime::daemon::{DataDirLock, SupervisorConfig, UidRange};
 use squall_runtime::engine::backoff::Backoff;
@@ -47,6 +49,9 @@ pub use slot::{Slot, SlotConfig};
 pub struct SupervisorOpts {
     /// Nimbus base URL, e.g. `http://127.0.0.1:6627`.
     pub nimbus: String,
+    /// CA certificates to trust for an `https://` nimbus (`nimbus.ca.file`); `None`: a
+    /// join token's pin, or the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// Local state: supervisor id, artifact cache, worker directories (`storm.local.dir`).
     pub data_dir: PathBuf,
     /// Slot ports (`supervisor.slots.ports`).
@@ -117,6 +122,7 @@ impl SupervisorOpts {
     fn with_nimbus(nimbus: String, config: &SupervisorConfig) -> SupervisorOpts {
         SupervisorOpts {
             nimbus: nimbus.trim_end_matches('/').to_string(),
+            ca_file: config.nimbus_ca_file.clone(),
             data_dir: config.data_dir.clone(),
             slots: config.slots.clone(),
             host: config.host.clone(),
@@ -234,11 +240,20 @@ pub fn start_with(
         tracing::info!("not running as root: workers run as this supervisor's user");
     }
     let id = load_id(&opts)?;
-    let http = squall_runtime::cluster::http::client(Duration::from_secs(10), opts.token.as_ref())
-        .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    // Trust: the CA file, else the join token's CA pin, else the system's roots.
+    let pin = opts.token.as_ref().and_then(|t| t.pin).map(CaPin);
+    let trust = ClientTrust::resolve(opts.ca_file.as_deref(), pin)
+        .map_err(|e| SupervisorError::Config(format!("trust in nimbus: {e}")))?;
+    // Its token never crosses the network in clear.
+    check_cleartext(&opts.nimbus, opts.token.is_some())
+        .map_err(|e| SupervisorError::Config(e.to_string()))?;
+    let http =
+        squall_runtime::cluster::http::client(Duration::from_secs(10), opts.token.as_ref(), &trust)
+            .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let download_http = squall_runtime::cluster::http::download_client(
         Duration::from_secs(10),
         opts.token.as_ref(),
+        &trust,
     )
     .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let cfg = SlotConfig {
@@ -275,6 +290,7 @@ pub fn start_with(
         id: id.clone(),
         launcher: Arc::new(Mutex::new(launcher)),
         http,
+        worker_trust: trust.to_spec(),
         opts,
         cut_off: cut_off_rx,
         lock_file,

@@ -19,6 +19,24 @@ pub use harness::*;
 /// The `squall` binary.
 pub const SQUALL: &str = env!("CARGO_BIN_EXE_squall");
 
+/// The CA file of each HTTPS nimbus these tests started (by URL): the CLI, the
+/// supervisors and [`http_get`] trust it (`SQUALL_CA_FILE`).
+static CA_FILES: std::sync::Mutex<BTreeMap<String, PathBuf>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The CA file to trust for nimbus at `url` (an HTTPS nimbus these tests started).
+pub fn ca_file(url: &str) -> Option<PathBuf> {
+    let files = CA_FILES.lock().unwrap_or_else(|p| p.into_inner());
+    files.get(url.trim_end_matches('/')).cloned()
+}
+
+/// `cmd` trusts nimbus at `url` as its CA file says (if it is an HTTPS nimbus).
+fn trusting(cmd: &mut Command, url: &str) {
+    if let Some(ca) = ca_file(url) {
+        cmd.env("SQUALL_CA_FILE", ca);
+    }
+}
+
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -115,8 +133,8 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
         ))
         .spawn()
         .expect("starting nimbus");
-    let url = format!("http://{listen}");
-    // nimbus prints its URL once it listens.
+    let mut url = format!("http://{listen}");
+    // nimbus prints its URL once it listens (https:// when it serves HTTPS).
     let out = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -127,7 +145,16 @@ pub fn start_nimbus(dir: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if line.contains("listening") => break,
+            Ok(line) if line.contains("listening") => {
+                if let Some(printed) = line.split_whitespace().last() {
+                    url = printed.trim_end_matches('/').to_string();
+                }
+                if url.starts_with("https://") {
+                    let mut files = CA_FILES.lock().unwrap_or_else(|p| p.into_inner());
+                    files.insert(url.clone(), dir.join("tls").join("ca.pem"));
+                }
+                break;
+            }
             Ok(_) => {}
             Err(_) => panic!("nimbus did not report listening on {listen} within 30 s"),
         }
@@ -238,8 +265,13 @@ pub fn start_supervisor_env(
     } else {
         cmd.arg("supervisor");
     }
-    if let Some(token) = supervisor_token(nimbus, dir) {
-        cmd.arg("--token-file").arg(token);
+    // A supervisor token is a join token when nimbus has its own CA: the supervisor
+    // pins the CA through it. Without a token (an open nimbus), it trusts the CA file.
+    match supervisor_token(nimbus, dir) {
+        Some(token) => {
+            cmd.arg("--token-file").arg(token);
+        }
+        None => trusting(&mut cmd, nimbus),
     }
     let child = cmd
         .args(["--nimbus", nimbus, "--data"])
@@ -267,6 +299,7 @@ pub fn start_supervisor_env(
 /// Run a `squall` client command; returns (exit code, stdout, stderr).
 pub fn cli(nimbus: &str, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(SQUALL);
+    trusting(&mut cmd, nimbus);
     cmd.args(args).args(["--nimbus", nimbus]);
     if let Some(token) = token_file(nimbus) {
         cmd.env("SQUALL_TOKEN_FILE", token);
@@ -512,6 +545,9 @@ pub fn sink_counts(sink: &Path) -> BTreeMap<String, u64> {
 /// A plain HTTP GET against nimbus; the response body (empty on any failure).
 pub fn http_get(url: &str, path: &str) -> String {
     use std::io::{Read, Write};
+    if let Some(ca) = ca_file(url) {
+        return https_get(url, path, &ca);
+    }
     let addr = url.trim_start_matches("http://");
     let Ok(mut s) = std::net::TcpStream::connect(addr) else {
         return String::new();
@@ -530,6 +566,36 @@ pub fn http_get(url: &str, path: &str) -> String {
     text.split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
         .unwrap_or_default()
+}
+
+/// GET `path` of an HTTPS nimbus trusting its CA file, with its registered token; the
+/// body ("" on any failure).
+fn https_get(url: &str, path: &str, ca: &Path) -> String {
+    use squall_runtime::cluster::auth::tls::ClientTrust;
+    use squall_runtime::cluster::auth::token::Token;
+    let Ok(trust) = ClientTrust::from_ca_file(ca) else {
+        return String::new();
+    };
+    let token = token_file(url)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| Token::parse(t.trim()).ok());
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return String::new();
+    };
+    rt.block_on(async {
+        let Ok(http) =
+            squall_runtime::cluster::http::client(Duration::from_secs(5), token.as_ref(), &trust)
+        else {
+            return String::new();
+        };
+        match http.get(format!("{url}{path}")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    })
 }
 
 /// Wait until nimbus sees `n` live supervisors.

@@ -45,7 +45,8 @@ pub struct AppState {
     /// Tokens, audit log, rate limits.
     pub auth: Arc<crate::auth::Auth>,
     /// SHA-256 of the cluster CA certificate's DER, when nimbus has a CA (new tokens
-    /// are then printed in the join form). SEAM(tls): filled by the tls part.
+    /// are then printed in the join form). `None` with a certificate of the user's own
+    /// PKI.
     pub ca_pin: Option<[u8; 32]>,
 }
 

@@ -10,6 +10,11 @@
 //!   handlers' size caps, and the whole-body deadline of JSON bodies, are in
 //!   [`super::body`]).
 //!
+//! - with TLS ([`crate::tls`]), the handshake must finish within
+//!   [`HttpLimits::header_timeout`] too: a client that opens a connection and never
+//!   completes the handshake is cut, holding its connection slot no longer. A client
+//!   speaking plain HTTP to it is answered `400` saying to use `https://`.
+//!
 //! Garbage instead of HTTP is answered `400` by hyper and the connection closed; each
 //! connection that ends in an error is logged with its peer.
 
@@ -24,10 +29,11 @@ use axum::body::{Body, Bytes};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 /// How long a graceful stop waits for open connections to finish.
@@ -38,6 +44,13 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\
 content-type: application/json\r\ncontent-length: 48\r\n\r\n\
 {\"error\":\"too many connections; try again later\"}";
+
+/// What a client speaking plain HTTP to an HTTPS nimbus is told.
+const HTTPS_ONLY: &[u8] = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\
+content-type: application/json\r\ncontent-length: 73\r\n\r\n\
+{\"error\":\"this nimbus serves HTTPS only: use https:// in the nimbus URL\"}";
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// The server's limits (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +63,13 @@ pub struct HttpLimits {
     pub max_connections: usize,
 }
 
-/// Serve `app` on `listener` until `stop` turns true; then stop accepting, let open
-/// connections finish their request (for up to 10 s) and return.
+/// Serve `app` on `listener` (over TLS with `tls`) until `stop` turns true; then stop
+/// accepting, let open connections finish their request (for up to 10 s) and return.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsAcceptor>,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -86,9 +100,16 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (app, stop) = (app.clone(), stop.clone());
+        let (app, stop, tls) = (app.clone(), stop.clone(), tls.clone());
         tokio::spawn(async move {
-            connection(stream, peer, app, limits, stop).await;
+            match tls {
+                None => connection(stream, peer, app, limits, stop).await,
+                Some(tls) => {
+                    if let Some(stream) = handshake(stream, peer, &tls, limits).await {
+                        connection(stream, peer, app, limits, stop).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -108,9 +129,49 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
 }
 
-/// Serve one connection until it closes, fails or times out, or the server stops.
-async fn connection(
+/// The TLS handshake of a new connection, within [`HttpLimits::header_timeout`]; `None`
+/// when it failed, timed out, or the client spoke plain HTTP (it is told to use
+/// `https://`).
+async fn handshake(
     stream: TcpStream,
+    peer: SocketAddr,
+    tls: &TlsAcceptor,
+    limits: HttpLimits,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let deadline = limits.header_timeout;
+    let attempt = async {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if first[0] != TLS_HANDSHAKE_RECORD {
+            tracing::warn!(%peer, "refused a plain HTTP request: this nimbus serves HTTPS");
+            let mut stream = stream;
+            let _ = stream.write_all(HTTPS_ONLY).await;
+            let _ = stream.shutdown().await;
+            return None;
+        }
+        match tls.accept(stream).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(%peer, "TLS handshake failed: {e}");
+                None
+            }
+        }
+    };
+    match tokio::time::timeout(deadline, attempt).await {
+        Ok(s) => s,
+        Err(_) => {
+            tracing::warn!(%peer, "closed a connection: no TLS handshake within {deadline:?}");
+            None
+        }
+    }
+}
+
+/// Serve one connection until it closes, fails or times out, or the server stops.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     limits: HttpLimits,

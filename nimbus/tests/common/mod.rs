@@ -213,7 +213,12 @@ pub fn admin_token(dir: &Path) -> Option<squall_runtime::cluster::auth::token::T
 
 /// An HTTP client sending `token` (none: no `Authorization` header).
 pub fn client_with(token: Option<&squall_runtime::cluster::auth::token::Token>) -> Client {
-    squall_runtime::cluster::http::client(Duration::from_secs(30), token).unwrap()
+    squall_runtime::cluster::http::client(
+        Duration::from_secs(30),
+        token,
+        &squall_runtime::cluster::auth::tls::ClientTrust::System,
+    )
+    .unwrap()
 }
 
 /// An HTTP client sending the token of this text.

@@ -259,12 +259,22 @@ pub struct NimbusArg {
     /// nimbus writes an admin token to admin.token in its data directory.
     #[arg(long = "token-file", value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// PEM CA certificates to trust for an https:// nimbus (instead of a join token's
+    /// CA pin or the system's roots).
+    #[arg(long = "ca-file", env = "SQUALL_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl NimbusArg {
-    /// Run a client command against this nimbus with this token.
+    /// Run a client command against this nimbus with this token, trusting the CA file,
+    /// else the join token's CA pin, else the system's roots.
     fn run(&self, cmd: ClientCommand) -> i32 {
-        client::run(&self.url, self.token_file.as_deref(), cmd)
+        client::run(
+            &self.url,
+            self.token_file.as_deref(),
+            self.ca_file.as_deref(),
+            cmd,
+        )
     }
 }
 

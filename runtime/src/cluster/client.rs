@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::cluster::auth::credentials::{self, CredentialsError};
+use crate::cluster::auth::pin::CaPin;
+use crate::cluster::auth::tls::{ClientTrust, check_cleartext, describe};
 use crate::cluster::auth::token::{Role, Token};
 use crate::cluster::protocol::tokens::{
     TOKENS_PATH, TokenCreateRequest, TokenCreated, TokenList, TokenView,
@@ -22,7 +24,7 @@ use crate::cluster::protocol::{
 #[derive(Debug, Error)]
 pub enum ClientError {
     /// Nimbus could not be reached.
-    #[error("cannot reach nimbus at {url}: {source}")]
+    #[error("cannot reach nimbus at {url}: {}", describe(source))]
     Unreachable {
         /// The URL.
         url: String,
@@ -73,9 +75,22 @@ pub struct Nimbus {
 
 impl Nimbus {
     /// A client for nimbus at `url` (e.g. `http://127.0.0.1:6627`), sending `token` with
-    /// every request (none: nimbus must run with `nimbus.authentication: none`).
+    /// every request (none: nimbus must run with `nimbus.authentication: none`); an
+    /// `https://` nimbus must have a certificate the system's roots trust.
     pub fn new(url: &str, token: Option<&Token>) -> Result<Nimbus, ClientError> {
-        let http = crate::cluster::http::client(Duration::from_secs(60), token)
+        Nimbus::with_trust(url, token, &ClientTrust::System)
+    }
+
+    /// A client for nimbus at `url` sending `token`, trusting `trust` when it is
+    /// `https://`. A token is never sent in clear off loopback: a plain `http://` URL to
+    /// another host is refused before any connection.
+    pub fn with_trust(
+        url: &str,
+        token: Option<&Token>,
+        trust: &ClientTrust,
+    ) -> Result<Nimbus, ClientError> {
+        check_cleartext(url, token.is_some()).map_err(|e| ClientError::Other(e.to_string()))?;
+        let http = crate::cluster::http::client(Duration::from_secs(60), token, trust)
             .map_err(|e| ClientError::Other(format!("http client: {e}")))?;
         Ok(Nimbus {
             base: url.trim_end_matches('/').to_string(),
@@ -410,8 +425,14 @@ pub enum ClientCommand {
 
 /// Run a client command against nimbus at `url` with the token of `token_file` (a
 /// `--token-file` flag), `SQUALL_TOKEN_FILE` or `SQUALL_TOKEN` (see
-/// [`credentials::load`]); returns the exit code.
-pub fn run(url: &str, token_file: Option<&Path>, cmd: ClientCommand) -> i32 {
+/// [`credentials::load`]), trusting `ca_file` (`--ca-file`), else the join token's CA
+/// pin, else the system's roots; returns the exit code.
+pub fn run(
+    url: &str,
+    token_file: Option<&Path>,
+    ca_file: Option<&Path>,
+    cmd: ClientCommand,
+) -> i32 {
     let token = match credentials::load(token_file, "client") {
         Ok(t) => Some(t),
         // Sent without one: a nimbus with `nimbus.authentication: none` needs none, and
@@ -422,7 +443,14 @@ pub fn run(url: &str, token_file: Option<&Path>, cmd: ClientCommand) -> i32 {
             return 1;
         }
     };
-    match block_on(run_async(url, token.as_ref(), cmd)).and_then(|r| r) {
+    let trust = match ClientTrust::resolve(ca_file, token.as_ref().and_then(|t| t.pin).map(CaPin)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    match block_on(run_async(url, token.as_ref(), &trust, cmd)).and_then(|r| r) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
@@ -434,9 +462,10 @@ pub fn run(url: &str, token_file: Option<&Path>, cmd: ClientCommand) -> i32 {
 async fn run_async(
     url: &str,
     token: Option<&Token>,
+    trust: &ClientTrust,
     cmd: ClientCommand,
 ) -> Result<(), ClientError> {
-    let n = Nimbus::new(url, token)?;
+    let n = Nimbus::with_trust(url, token, trust)?;
     match cmd {
         ClientCommand::Submit {
             file,

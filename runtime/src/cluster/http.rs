@@ -1,11 +1,13 @@
 //! The HTTP side every cluster process shares when it calls nimbus: a client that sends
 //! the protocol version with each request, and the check of nimbus's version on each
-//! answer.
+//! answer. What a client trusts when nimbus serves HTTPS, and the refusal to send
+//! credentials in clear, are in [`crate::cluster::auth::tls`].
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use crate::cluster::auth::tls::{ClientTrust, TlsError};
 use crate::cluster::auth::token::Token;
 use crate::cluster::protocol::{
     IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
@@ -19,32 +21,57 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// connection, so a request is not sent on a connection nimbus is closing.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// An HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// Its TLS trust could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// reqwest refused the settings.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The builder both clients start from: HTTPS through rustls (the `ring` provider)
+/// trusting `trust`.
+fn builder(trust: &ClientTrust) -> Result<reqwest::ClientBuilder, ClientBuildError> {
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(trust.rustls_config()?))
+}
+
 /// An HTTP client for talking to nimbus: every request carries [`VERSION_HEADER`],
 /// gives up connecting after [`CONNECT_TIMEOUT`] and gives up on the whole request
 /// (connecting, sending, the answer's head and body) after `timeout`. With a `token`,
-/// every request carries it as `Authorization: Bearer` (a sensitive header).
-pub fn client(timeout: Duration, token: Option<&Token>) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// every request carries it as `Authorization: Bearer` (a sensitive header); the
+/// caller checks the URL first ([`crate::cluster::auth::tls::check_cleartext`]). An
+/// `https://` nimbus must present a certificate `trust` accepts.
+pub fn client(
+    timeout: Duration,
+    token: Option<&Token>,
+    trust: &ClientTrust,
+) -> Result<reqwest::Client, ClientBuildError> {
+    Ok(builder(trust)?
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .timeout(timeout)
         .default_headers(version_headers(token))
-        .build()
+        .build()?)
 }
 
 /// An HTTP client for long downloads from nimbus (artifacts): every request carries
 /// [`VERSION_HEADER`]; connecting gives up after `connect_timeout`, but a transfer has no
 /// overall limit: the caller bounds the wait for each piece of the body (an idle
-/// timeout) and its size. With a `token`, every request carries it.
+/// timeout) and its size. With a `token`, every request carries it. An `https://`
+/// nimbus must present a certificate `trust` accepts.
 pub fn download_client(
     connect_timeout: Duration,
     token: Option<&Token>,
-) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    trust: &ClientTrust,
+) -> Result<reqwest::Client, ClientBuildError> {
+    Ok(builder(trust)?
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .default_headers(version_headers(token))
-        .build()
+        .build()?)
 }
 
 /// The headers every request to nimbus carries: the version and, with a token, the
@@ -88,7 +115,7 @@ mod tests {
                 open.push(s);
             }
         });
-        let http = client(Duration::from_millis(300), None).unwrap();
+        let http = client(Duration::from_millis(300), None, &ClientTrust::System).unwrap();
         let start = std::time::Instant::now();
         let err = http.get(&url).send().await.unwrap_err();
         assert!(err.is_timeout(), "{err}");

@@ -59,6 +59,23 @@ pub struct NimbusConfig {
         deserialize_with = "max_connections"
     )]
     pub http_max_connections: u64,
+    /// `nimbus.tls` (`--tls`): `auto` serves HTTPS when nimbus listens off loopback and
+    /// plain HTTP on loopback; `on` always HTTPS; `off` never (with a warning at start).
+    /// The TLS handshake must finish within `nimbus.http.header.timeout.secs`.
+    #[serde(rename = "nimbus.tls")]
+    pub tls: TlsMode,
+    /// `nimbus.tls.san`: more names and IP addresses for the certificate nimbus makes
+    /// with its own CA (besides the listen address, the host's name, `localhost`,
+    /// `127.0.0.1` and `::1`): the names clients reach nimbus by.
+    #[serde(rename = "nimbus.tls.san")]
+    pub tls_san: Vec<String>,
+    /// `nimbus.tls.cert`: a PEM certificate chain (nimbus's own first) to serve instead
+    /// of one from nimbus's own CA; with `nimbus.tls.key`.
+    #[serde(rename = "nimbus.tls.cert")]
+    pub tls_cert: Option<PathBuf>,
+    /// `nimbus.tls.key`: the PEM private key of `nimbus.tls.cert`.
+    #[serde(rename = "nimbus.tls.key")]
+    pub tls_key: Option<PathBuf>,
     /// `nimbus.validate.user`: when nimbus runs as root, the unprivileged user a
     /// submitted artifact's `validate` runs as (nimbus refuses to start if it does not
     /// exist or is root). Ignored when nimbus does not run as root.
@@ -80,6 +97,30 @@ pub struct NimbusConfig {
     /// rotates to `audit.log.1` when it would pass this size.
     #[serde(rename = "nimbus.audit.log.max.bytes", deserialize_with = "log_bytes")]
     pub audit_log_max_bytes: u64,
+}
+
+/// When nimbus serves HTTPS (`nimbus.tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// HTTPS when listening off loopback, plain HTTP on loopback.
+    #[default]
+    Auto,
+    /// Always HTTPS.
+    On,
+    /// Never HTTPS (tokens and topology code cross the network in clear).
+    Off,
+}
+
+impl TlsMode {
+    /// Whether nimbus listening on `listen` serves HTTPS.
+    pub fn serves_https(self, listen: SocketAddr) -> bool {
+        match self {
+            TlsMode::Auto => !listen.ip().is_loopback(),
+            TlsMode::On => true,
+            TlsMode::Off => false,
+        }
+    }
 }
 
 /// How nimbus authenticates its callers (`nimbus.authentication`).
@@ -104,6 +145,10 @@ impl Default for NimbusConfig {
             http_header_timeout: Secs::from_secs(10),
             http_body_timeout: Secs::from_secs(30),
             http_max_connections: 1024,
+            tls: TlsMode::Auto,
+            tls_san: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
             validate_user: "nobody".into(),
             authentication: Authentication::Token,
             auth_rate_per_sec: 20,
@@ -124,6 +169,11 @@ pub struct SupervisorConfig {
     /// `nimbus.url` (`--nimbus`, env `SQUALL_NIMBUS`): nimbus's base URL; required.
     #[serde(rename = "nimbus.url")]
     pub nimbus_url: Option<String>,
+    /// `nimbus.ca.file` (`--ca-file`, env `SQUALL_CA_FILE`): PEM CA certificates to
+    /// trust for an `https://` nimbus instead of the system's roots (or a join token's
+    /// pin).
+    #[serde(rename = "nimbus.ca.file")]
+    pub nimbus_ca_file: Option<PathBuf>,
     /// `storm.local.dir` (`--data`): supervisor id, artifact cache, worker directories.
     #[serde(rename = "storm.local.dir")]
     pub data_dir: PathBuf,
@@ -192,6 +242,7 @@ impl Default for SupervisorConfig {
     fn default() -> SupervisorConfig {
         SupervisorConfig {
             nimbus_url: None,
+            nimbus_ca_file: None,
             data_dir: PathBuf::from("squall-supervisor"),
             slots: vec![6700, 6701, 6702, 6703],
             host: "127.0.0.1".into(),

@@ -10,7 +10,9 @@ mod lock;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Authentication, MAX_SECS, NimbusConfig, Secs, SupervisorConfig, UidRange};
+pub use config::{
+    Authentication, MAX_SECS, NimbusConfig, Secs, SupervisorConfig, TlsMode, UidRange,
+};
 pub use error::{ConfigError, ConfigErrors, Place};
 pub use file::{ConfigFile, DaemonConfig, load};
 pub use lock::{DataDirLock, LockError};

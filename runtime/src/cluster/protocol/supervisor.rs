@@ -147,6 +147,10 @@ pub struct WorkerSpec {
     /// they stay where the supervisor pointed them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<WorkerLogs>,
+    /// How the worker trusts an `https://` nimbus (a CA pin or CA certificates), as its
+    /// supervisor does; absent: the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nimbus_trust: Option<crate::cluster::auth::tls::TrustSpec>,
 }
 
 /// A worker's log files: its stderr (with its own log lines) goes to `worker.log` and

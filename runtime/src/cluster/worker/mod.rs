@@ -25,6 +25,7 @@ use crate::api::ids::TaskId;
 use crate::api::registry::Registry;
 use crate::cluster::auth::topology_secret::TopologySecret;
 use crate::cluster::auth::worker_credential::WorkerCredential;
+use crate::cluster::auth::tls::ClientTrust;
 use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
 use crate::cluster::protocol::{SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats};
 use crate::cluster::wire::SchemaTable;
@@ -119,6 +120,8 @@ fn start_and_wait(
     };
     let text = std::fs::read_to_string(spec_path).map_err(|e| spec_err(e.to_string()))?;
     let spec: WorkerSpec = serde_json::from_str(&text).map_err(|e| spec_err(e.to_string()))?;
+    let nimbus_trust = ClientTrust::from_spec(spec.nimbus_trust.as_ref())
+        .map_err(|e| spec_err(format!("trust in nimbus: {e}")))?;
     let a = &spec.assignment;
     let parsed =
         yaml::parse_str(&a.yaml, None).map_err(|e| WorkerError::Topology(e.to_string()))?;
@@ -193,6 +196,7 @@ fn start_and_wait(
         capture: false,
         trident_meta: Some(Arc::new(
             NimbusMetaStore::new(&spec.nimbus, &a.topology, &a.topology_id)
+                .with_trust(nimbus_trust.clone())
                 .with_credential(credential.clone()),
         )),
         clock: control.map_or_else(crate::engine::clock::system, |c| c.clock().clone()),
@@ -324,8 +328,20 @@ async fn report_loop(
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
     exit_unassigned: bool,
 ) {
-    // The credential goes on each request (`send_stats`), not into the client.
-    let http = match crate::cluster::http::client(Duration::from_secs(5), None) {
+    let trust = match ClientTrust::from_spec(spec.nimbus_trust.as_ref()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("cannot report to nimbus: {e}");
+            return;
+        }
+    };
+    // The credential goes on each request (`send_stats`), not into the client, and
+    // never in clear off loopback.
+    if let Err(e) = crate::cluster::auth::tls::check_cleartext(&spec.nimbus, true) {
+        tracing::error!("cannot report to nimbus: {e}");
+        return;
+    }
+    let http = match crate::cluster::http::client(Duration::from_secs(5), None, &trust) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("cannot report to nimbus: http client: {e}");

@@ -6,6 +6,7 @@
 //! from any thread, inside an async runtime or not. Requests carry the protocol version
 //! header and, from a worker, its credential (see [`NimbusMetaStore::with_credential`]).
 
+use crate::cluster::auth::tls::ClientTrust;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -76,6 +77,7 @@ pub struct NimbusMetaStore {
     topology_id: String,
     policy: RetryPolicy,
     credential: Option<WorkerCredential>,
+    trust: ClientTrust,
     client: OnceLock<Sender<Job>>,
 }
 
@@ -89,6 +91,7 @@ impl NimbusMetaStore {
             topology_id: topology_id.to_string(),
             policy: RetryPolicy::default(),
             credential: None,
+            trust: ClientTrust::System,
             client: OnceLock::new(),
         }
     }
@@ -97,6 +100,12 @@ impl NimbusMetaStore {
     /// [`worker_credential`](crate::cluster::auth::worker_credential)) with every request.
     pub fn with_credential(mut self, credential: WorkerCredential) -> NimbusMetaStore {
         self.credential = Some(credential);
+        self
+    }
+
+    /// The same store trusting `trust` for an `https://` nimbus.
+    pub fn with_trust(mut self, trust: ClientTrust) -> NimbusMetaStore {
+        self.trust = trust;
         self
     }
 
@@ -128,6 +137,7 @@ impl NimbusMetaStore {
                 topology_id: self.topology_id.clone(),
                 policy: self.policy,
                 credential: self.credential.clone(),
+                trust: self.trust.clone(),
             };
             let spawned = std::thread::Builder::new()
                 .name("trident-meta".into())
@@ -173,6 +183,7 @@ struct Context {
     topology_id: String,
     policy: RetryPolicy,
     credential: Option<WorkerCredential>,
+    trust: ClientTrust,
 }
 
 /// The client thread: answer jobs until every sender is gone.
@@ -180,8 +191,14 @@ fn serve(ctx: &Context, jobs: &Receiver<Job>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    // A worker's credential goes on each request (`ctx.credential`), not into the client.
-    let client = crate::cluster::http::client(ctx.policy.timeout, None);
+    // A worker's credential goes on each request (`ctx.credential`), not into the
+    // client, and never in clear off loopback.
+    if ctx.credential.is_some()
+        && let Err(e) = crate::cluster::auth::tls::check_cleartext(&ctx.nimbus, true)
+    {
+        return refuse_all(ctx, jobs, &e.to_string());
+    }
+    let client = crate::cluster::http::client(ctx.policy.timeout, None, &ctx.trust);
     let (runtime, client) = match (runtime, client) {
         (Ok(r), Ok(c)) => (r, c),
         (Err(e), _) => return refuse_all(ctx, jobs, &format!("no async runtime: {e}")),
