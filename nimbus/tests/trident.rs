@@ -9,11 +9,11 @@ use std::sync::Arc;
 use common::{TestNimbus, VALID_ARTIFACT, YAML};
 use reqwest::StatusCode;
 use serde_json::json;
+use squall_runtime::cluster::auth::topology_secret::TopologySecret;
+use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
 use squall_runtime::cluster::protocol::trident::{
     MAX_META_BODY_BYTES, MAX_META_KEYS, MAX_META_VALUE_BYTES, meta_path,
 };
-use squall_runtime::cluster::auth::topology_secret::TopologySecret;
-use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
 use squall_runtime::trident::meta::{MetaError, MetaKey, MetaStore, NimbusMetaStore};
 
 /// Submit `YAML` as `name`; returns its topology id.

@@ -37,11 +37,11 @@ pub async fn heartbeat(
         let refused = match binding {
             Binding::Bound => None,
             Binding::BoundElsewhere(bound) => Some(format!(
-                "supervisor token '{name}' is bound to supervisor {bound}; it may not                  heartbeat as {}",
+                "supervisor token '{name}' is bound to supervisor {bound}; it may not heartbeat as {}",
                 hb.id
             )),
             Binding::IdTaken(owner) => Some(format!(
-                "supervisor id {} belongs to supervisor token '{owner}'; token '{name}' may                  not heartbeat as it",
+                "supervisor id {} belongs to supervisor token '{owner}'; token '{name}' may not heartbeat as it",
                 hb.id
             )),
         };

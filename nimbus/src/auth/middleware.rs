@@ -23,7 +23,6 @@ use super::{Auth, Principal};
 use crate::api::{ApiError, AppState};
 use crate::error::ClusterError;
 
-
 /// What the `Authorization` header says, before a worker credential is checked.
 enum Claim {
     /// A caller already known.
@@ -64,10 +63,8 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
     let principal = match claim {
         Ok(Claim::Known(p)) => Ok(p),
         Ok(Claim::Worker(bearer)) => {
-            match crate::api::blocking(&state, move |c| {
-                Ok(c.worker_credential_topology(&bearer))
-            })
-            .await
+            match crate::api::blocking(&state, move |c| Ok(c.worker_credential_topology(&bearer)))
+                .await
             {
                 Ok(Some(topology_id)) => Ok(Principal::Worker { topology_id }),
                 Ok(None) => Err("the worker credential is not valid".to_string()),

@@ -23,9 +23,9 @@ use thiserror::Error;
 
 use crate::api::ids::TaskId;
 use crate::api::registry::Registry;
+use crate::cluster::auth::tls::ClientTrust;
 use crate::cluster::auth::topology_secret::TopologySecret;
 use crate::cluster::auth::worker_credential::WorkerCredential;
-use crate::cluster::auth::tls::ClientTrust;
 use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, TaskRouter};
 use crate::cluster::protocol::{SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats};
 use crate::cluster::wire::SchemaTable;
