@@ -384,7 +384,13 @@ async fn committed_txid(c: &LocalCluster, name: &str) -> u64 {
         c.nimbus_url()
     );
     let trust = squall_runtime::cluster::auth::tls::ClientTrust::System;
-    let Ok(http) = squall_runtime::cluster::http::client(Duration::from_secs(10), None, &trust)
+    let Ok(token) =
+        squall_runtime::cluster::auth::credentials::read_file(&c.admin_token_file(), "test")
+    else {
+        return 0;
+    };
+    let Ok(http) =
+        squall_runtime::cluster::http::client(Duration::from_secs(10), Some(&token), &trust)
     else {
         return 0;
     };

@@ -71,6 +71,7 @@ use std::time::{Duration, Instant};
 use squall_nimbus::NimbusHandle;
 use squall_runtime::Registry;
 use squall_runtime::client::Nimbus;
+use squall_runtime::cluster::auth::credentials::ADMIN_TOKEN_FILE;
 use squall_runtime::cluster::protocol::{ActionResponse, TopologyInfo};
 use squall_runtime::engine::clock::ManualClock;
 use squall_supervisor::{InProcessWorkers, SupervisorHandle};
@@ -173,6 +174,12 @@ impl LocalCluster {
             .as_ref()
             .map(NimbusHandle::url)
             .unwrap_or_default()
+    }
+
+    /// The file holding the admin token of the cluster's nimbus (mode 0600), for other
+    /// clients: `squall list --token-file FILE`, or an HTTP client's bearer token.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self._dir.path().join("nimbus").join(ADMIN_TOKEN_FILE)
     }
 
     /// A typed client of nimbus (kill, activate, rebalance, list, …).
