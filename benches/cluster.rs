@@ -47,12 +47,14 @@ fn executed(url: &str) -> Option<(Instant, f64)> {
 
 /// The word count's rate (words/s over 10 s after a 5 s warm-up) on a cluster of its
 /// own, whose workers seal data frames with MACs or (`frame_mac` false, through the
-/// benchmark-only switch) do not.
-fn wordcount_rate(frame_mac: bool) -> f64 {
+/// benchmark-only switch) do not, and whose nimbus serves HTTPS (`tls`: supervisors and
+/// workers talk to it over TLS) or plain HTTP.
+fn wordcount_rate(frame_mac: bool, tls: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let ports = free_ports(5);
-    let (_nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &[]);
+    let tls_mode = if tls { "on" } else { "off" };
+    let (_nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &["--tls", tls_mode]);
     let env: &[(&str, &str)] = if frame_mac {
         &[]
     } else {
@@ -78,26 +80,26 @@ fn wordcount_rate(frame_mac: bool) -> f64 {
     (c1 - c0) / t1.duration_since(t0).as_secs_f64()
 }
 
-/// The cost of per-frame MACs: the word count with and without them, alternating, in
-/// this run (`SQUALL_BENCH_MAC_ROUNDS` rounds, default 2).
-fn frame_mac_cost() {
-    let rounds: usize = std::env::var("SQUALL_BENCH_MAC_ROUNDS")
+/// The word count's rate with a feature and without it, alternating, in this run
+/// (`rounds_env` rounds, default 2); prints each pair and the mean ratio.
+fn compare(what: &str, rounds_env: &str, with: impl Fn() -> f64, without: impl Fn() -> f64) {
+    let rounds: usize = std::env::var(rounds_env)
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
     let (mut on, mut off) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        on.push(wordcount_rate(true));
-        off.push(wordcount_rate(false));
+        on.push(with());
+        off.push(without());
         println!(
-            "wordcount, 2 workers, acking: frame MACs on {:.2}M words/s, off {:.2}M words/s",
+            "wordcount, 2 workers, acking: {what} on {:.2}M words/s, off {:.2}M words/s",
             on[on.len() - 1] / 1e6,
             off[off.len() - 1] / 1e6
         );
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     println!(
-        "frame MACs: {:.2}M vs {:.2}M words/s (mean of {rounds}): {:.1}% of the rate without them",
+        "{what}: {:.2}M vs {:.2}M words/s (mean of {rounds}): {:.1}% of the rate without",
         mean(&on) / 1e6,
         mean(&off) / 1e6,
         100.0 * mean(&on) / mean(&off)
@@ -108,7 +110,21 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    frame_mac_cost();
+    // The cost of per-frame MACs on the worker links (`SQUALL_BENCH_MAC_ROUNDS`).
+    compare(
+        "frame MACs",
+        "SQUALL_BENCH_MAC_ROUNDS",
+        || wordcount_rate(true, false),
+        || wordcount_rate(false, false),
+    );
+    // The cost of TLS to nimbus (`nimbus.tls: on`: heartbeats and the workers' reports
+    // over HTTPS; the worker links are the same, MACs on) (`SQUALL_BENCH_TLS_ROUNDS`).
+    compare(
+        "nimbus over HTTPS",
+        "SQUALL_BENCH_TLS_ROUNDS",
+        || wordcount_rate(true, true),
+        || wordcount_rate(true, false),
+    );
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let ports = free_ports(5);
