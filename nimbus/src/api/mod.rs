@@ -129,6 +129,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/topologies/{name}/rebalance",
             post(topologies::rebalance),
         )
+        .route(
+            "/api/v1/topologies/{name}/rotate-secret",
+            post(topologies::rotate_secret),
+        )
         .route("/api/v1/topologies/{name}/stats", post(topologies::stats))
         .route(
             "/api/v1/topologies/{name}/trident/{*key}",

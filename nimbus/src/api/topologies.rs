@@ -178,6 +178,17 @@ pub async fn deactivate(
     ))
 }
 
+/// A new topology secret: its workers restart with it (admins and those who may act on
+/// the topology).
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    Ok(Json(
+        blocking(&state, move |c| c.rotate_topology_secret(&name)).await?,
+    ))
+}
+
 /// New worker count and/or executor counts.
 pub async fn rebalance(
     State(state): State<AppState>,

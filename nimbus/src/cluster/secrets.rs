@@ -3,6 +3,7 @@
 
 use squall_runtime::cluster::auth::topology_secret::TopologySecret;
 use squall_runtime::cluster::auth::worker_credential;
+use squall_runtime::cluster::protocol::ActionResponse;
 
 use super::Cluster;
 use crate::error::{ClusterError, StoreError};
@@ -11,8 +12,9 @@ impl Cluster {
     /// Give topology `topology` (by name) a new secret: stored first, then sent in its
     /// slots' assignments, whose change restarts its workers with it (a worker that
     /// still holds the old one is refused by the new ones and by nimbus). Called when a
-    /// supervisor that ran its workers loses its credential.
-    pub fn rotate_topology_secret(&self, topology: &str) -> Result<(), ClusterError> {
+    /// supervisor that ran its workers loses its credential, and by
+    /// `POST /api/v1/topologies/{name}/rotate-secret`.
+    pub fn rotate_topology_secret(&self, topology: &str) -> Result<ActionResponse, ClusterError> {
         let secret = TopologySecret::generate().map_err(StoreError::from)?;
         let mut st = self.lock();
         let Some(topo) = st.topologies.get_mut(topology) else {
@@ -23,7 +25,12 @@ impl Cluster {
         topo.secret = secret;
         tracing::info!(topology = %topology, id = %topo.record.id,
             "topology secret rotated; its workers restart with the new one");
-        Ok(())
+        Ok(ActionResponse {
+            name: topology.to_string(),
+            id: topo.record.id.clone(),
+            status: topo.record.status,
+            message: "secret rotated: its workers restart with the new one".to_string(),
+        })
     }
 
     /// The id of the topology whose workers' credential `bearer` is (the token after

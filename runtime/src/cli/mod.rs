@@ -106,6 +106,15 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Give a topology a new secret (its worker links and credentials); its workers
+    /// restart with it.
+    RotateSecret {
+        /// Topology name.
+        name: String,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
     /// Change a topology's number of workers or executors.
     Rebalance {
         /// Topology name.
@@ -350,6 +359,7 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
         Command::Kill { name, wait, nimbus } => nimbus.run(ClientCommand::Kill { name, wait }),
         Command::Activate { name, nimbus } => nimbus.run(ClientCommand::Activate(name)),
         Command::Deactivate { name, nimbus } => nimbus.run(ClientCommand::Deactivate(name)),
+        Command::RotateSecret { name, nimbus } => nimbus.run(ClientCommand::RotateSecret(name)),
         Command::Rebalance {
             name,
             workers,

@@ -281,6 +281,11 @@ impl Nimbus {
         self.action(name, "deactivate", None).await
     }
 
+    /// Give a topology a new secret (its workers restart with it).
+    pub async fn rotate_secret(&self, name: &str) -> Result<ActionResponse, ClientError> {
+        self.action(name, "rotate-secret", None).await
+    }
+
     /// Reschedule a topology with new worker and executor counts.
     pub async fn rebalance(
         &self,
@@ -384,6 +389,8 @@ pub enum ClientCommand {
     Activate(String),
     /// Deactivate.
     Deactivate(String),
+    /// Rotate the topology's secret.
+    RotateSecret(String),
     /// Rebalance.
     Rebalance {
         /// Topology.
@@ -502,6 +509,10 @@ async fn run_async(
         ClientCommand::Deactivate(name) => {
             n.deactivate(&name).await?;
             println!("deactivated topology {name}");
+        }
+        ClientCommand::RotateSecret(name) => {
+            n.rotate_secret(&name).await?;
+            println!("rotated the secret of topology {name}: its workers restart with the new one");
         }
         ClientCommand::Rebalance {
             name,

@@ -355,6 +355,9 @@ async fn report_loop(
         a.topology
     );
     let mut assignment = orphan::AssignmentWatch::default();
+    // The last reporting error, logged at warn when it first appears (a refused
+    // certificate pin, say, must not hide at debug), at debug while it repeats.
+    let mut failing: Option<String> = None;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if run.stopping() {
@@ -368,12 +371,20 @@ async fn report_loop(
         };
         let answer = match send_stats(&http, &url, &credential, &report).await {
             Ok(ack) => {
+                if failing.take().is_some() {
+                    tracing::info!("reporting stats to nimbus works again");
+                }
                 run.set_active(ack.status.spouts_run());
                 orphan::NimbusAnswer::Assigned
             }
             Err(StatsRefused::NotAssigned(why)) => orphan::NimbusAnswer::NotAssigned(why),
             Err(StatsRefused::Other(e)) => {
-                tracing::debug!("reporting stats: {e}");
+                if failing.as_deref() == Some(e.as_str()) {
+                    tracing::debug!("reporting stats: {e}");
+                } else {
+                    tracing::warn!("cannot report stats to nimbus: {e}");
+                    failing = Some(e);
+                }
                 orphan::NimbusAnswer::Unknown
             }
         };
