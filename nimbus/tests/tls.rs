@@ -236,8 +236,16 @@ async fn a_certificate_of_the_users_own_pki_is_served_and_trusted_through_ca_fil
     let (leaf, key) = ca.server_cert(&["localhost".to_string()]).unwrap();
     let cert_file = pki.path().join("nimbus.pem");
     let key_file = pki.path().join("nimbus.key");
-    std::fs::write(&cert_file, pem("CERTIFICATE", leaf.as_ref())).unwrap();
-    std::fs::write(&key_file, pem("PRIVATE KEY", key.secret_der())).unwrap();
+    std::fs::write(
+        &cert_file,
+        squall_runtime::cluster::auth::tls::pem("CERTIFICATE", leaf.as_ref()),
+    )
+    .unwrap();
+    std::fs::write(
+        &key_file,
+        squall_runtime::cluster::auth::tls::pem("PRIVATE KEY", key.secret_der()),
+    )
+    .unwrap();
     let n = TestNimbus::start_with(dir.path(), |o| {
         o.tls.mode = TlsMode::On;
         o.tls.cert = Some(cert_file.clone());
@@ -259,41 +267,4 @@ async fn a_certificate_of_the_users_own_pki_is_served_and_trusted_through_ca_fil
         err.to_lowercase().contains("not valid for name") || err.contains("NotValidForName"),
         "{err}"
     );
-}
-
-/// DER as PEM text.
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64_free::encode;
-    let body = encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-/// Standard base64 (the test needs no crate for it).
-mod base64_free {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    pub fn encode(der: &[u8]) -> String {
-        let mut out = String::new();
-        for chunk in der.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 }

@@ -9,7 +9,7 @@
 //! process, runs there too).
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -413,7 +413,10 @@ impl Daemon {
                 .map_err(|e| SupervisorError::Io(e.to_string()))?;
             let _ = std::fs::remove_file(dir.join("heartbeat"));
             let spec_path = dir.join(SPEC_FILE);
-            write_new(&spec_path, &json).map_err(io)?;
+            // The directory belongs to the worker's uid, which could have left a link
+            // at this name for a (root) supervisor to write through.
+            squall_runtime::cluster::private_file::replace(&spec_path, &json, 0o644)
+                .map_err(io)?;
             // Everything the worker needs (secret, spec) is in `dir` by now and is handed
             // over with it.
             if let Some(u) = user {
@@ -643,20 +646,4 @@ impl Fetcher {
         tracing::info!(resources = %hash, dir = %dest.display(), "resources unpacked");
         Ok(dest.display().to_string())
     }
-}
-
-/// Write `bytes` to a new file at `path`, replacing what was there without following it:
-/// the directory belongs to the worker's uid, which could have left a link there that a
-/// plain write (by a root supervisor) would follow.
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    std::io::Write::write_all(&mut file, bytes)
 }

@@ -3,8 +3,7 @@
 //! `DATA/tls/` and loaded afterwards. The key is never logged; a `ca.key` others can read
 //! is refused, as ssh refuses such a key.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -201,21 +200,10 @@ impl Ca {
 /// Write a new file created with `mode` (never widened, never chmod'ed after): to a
 /// temporary name, synced, then renamed into place.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsSetupError> {
-    let tmp = path.with_extension("tmp");
-    let io = |source| TlsSetupError::Io {
-        path: path.into(),
-        source,
-    };
-    // A temporary file left by a start that died here holds nothing anyone saw.
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
+    squall_runtime::cluster::private_file::replace(path, bytes, mode).map_err(|source| {
+        TlsSetupError::Io {
+            path: path.into(),
+            source,
+        }
+    })
 }

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod http;
 pub mod logs;
 pub(crate) mod net;
+pub mod private_file;
 pub mod protocol;
 pub mod resources;
 pub mod wire;

@@ -2,8 +2,7 @@
 //! `SQUALL_TOKEN` (the token text itself); the `Authorization` header that carries it;
 //! and writing token files (mode 0600 from creation).
 
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use reqwest::header::HeaderValue;
@@ -110,13 +109,7 @@ pub fn write_new_file(path: &Path, token: &Token) -> std::io::Result<()> {
 /// Create `path` with mode 0600 (from creation, never chmod'ed after), write `bytes`
 /// and sync; refuses to overwrite an existing file.
 pub fn write_secret_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    crate::cluster::private_file::create_new(path, bytes, 0o600)
 }
 
 /// The `Authorization: Bearer <token>` header value, marked sensitive (left out of

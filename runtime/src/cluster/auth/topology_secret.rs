@@ -8,7 +8,7 @@
 //! It serializes as 64 hex characters, for the heartbeat answer and nimbus's store only.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -91,22 +91,17 @@ impl TopologySecret {
         hex::encode(*self.0)
     }
 
-    /// Write the secret to `path` as hex and a newline, in a file created with mode 0600
-    /// (an existing file is removed first, so the mode is never an older, wider one).
+    /// Write the secret to `path` as hex and a newline, in a new file created with mode
+    /// 0600 that replaces any older one (so the mode is never an older, wider one, and a
+    /// link at `path` is not followed).
     pub fn write_file(&self, path: &Path) -> Result<(), SecretError> {
-        let io = |source| SecretError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
-        }
-        let mut file = create_private(path).map_err(io)?;
-        file.write_all(format!("{}\n", self.to_hex()).as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)
+        let text = format!("{}\n", self.to_hex());
+        crate::cluster::private_file::replace(path, text.as_bytes(), 0o600).map_err(|source| {
+            SecretError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })
     }
 
     /// Read a secret written by [`TopologySecret::write_file`] (at most a few hundred
@@ -121,18 +116,6 @@ impl TopologySecret {
         file.take(256).read_to_string(&mut text).map_err(io)?;
         TopologySecret::from_hex(&text, &format!("file {}", path.display()))
     }
-}
-
-/// Create `path` (which must not exist) for writing with mode 0600 from the start.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// HMAC-SHA256 keyed with `key` over the concatenation of `parts`.
