@@ -399,31 +399,40 @@ impl Slot {
                 };
                 (self.with(phase), kill)
             }
-            Phase::Stopping {
-                assignment,
-                pid,
-                started,
-                since,
-                forced: false,
-                then,
-            } => {
-                let then = match then {
+            Phase::Stopping { forced: false, .. } => {
+                self.force(StopReason::MemoryLimit, |then| match then {
                     AfterStop::Crash => AfterStop::Killed(cause),
                     other => other,
-                };
-                let phase = Phase::Stopping {
-                    assignment,
-                    pid,
-                    started,
-                    since,
-                    forced: true,
-                    then,
-                };
-                (self.with(phase), kill)
+                })
             }
             // No process, or SIGKILL already sent: nothing more to do.
             _ => (self, Vec::new()),
         }
+    }
+
+    /// A stop under way by SIGTERM goes on by SIGKILL (`reason`), with what follows it
+    /// changed by `after`; any other phase is left alone.
+    fn force(self, reason: StopReason, after: impl FnOnce(AfterStop) -> AfterStop) -> Step {
+        let Phase::Stopping {
+            assignment,
+            pid,
+            started,
+            since,
+            forced: false,
+            then,
+        } = self.phase.clone()
+        else {
+            return (self, Vec::new());
+        };
+        let phase = Phase::Stopping {
+            assignment,
+            pid,
+            started,
+            since,
+            forced: true,
+            then: after(then),
+        };
+        (self.with(phase), vec![Action::Kill(reason)])
     }
 
     fn tick(self, now: Instant) -> Step {
@@ -455,22 +464,11 @@ impl Slot {
                 )
             }
             Phase::Stopping {
-                assignment,
-                pid,
-                started,
                 since,
                 forced: false,
-                then,
+                ..
             } if now.saturating_duration_since(since) >= cfg.shutdown_grace => {
-                let phase = Phase::Stopping {
-                    assignment,
-                    pid,
-                    started,
-                    since,
-                    forced: true,
-                    then,
-                };
-                (self.with(phase), vec![Action::Kill(StopReason::GraceOver)])
+                self.force(StopReason::GraceOver, |then| then)
             }
             _ => (self, Vec::new()),
         }
