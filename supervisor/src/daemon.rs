@@ -289,6 +289,9 @@ impl Daemon {
             uptime_secs: slot.uptime(now).as_secs(),
             restarts: slot.restarts(),
             last_exit: slot.last_exit().map(str::to_string),
+            rss_bytes: None,
+            cpu_ms: None,
+            restart_history: Vec::new(),
         })
     }
 

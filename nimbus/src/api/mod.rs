@@ -135,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/topologies/{name}/stats", post(topologies::stats))
         .route(
+            "/api/v1/topologies/{name}/metrics",
+            get(topologies::metrics),
+        )
+        .route(
             "/api/v1/topologies/{name}/trident/{*key}",
             get(trident::get_meta).put(trident::put_meta),
         )

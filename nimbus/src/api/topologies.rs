@@ -13,7 +13,7 @@ use crate::error::ClusterError;
 use crate::plan::{parse_yaml, plan};
 use squall_runtime::cluster::protocol::{
     ActionResponse, KillRequest, RebalanceRequest, StatsAck, SubmitRequest, TopologyInfo,
-    TopologyList, WorkerStats,
+    TopologyList, TopologyMetrics, Window, WorkerStats,
 };
 use squall_runtime::spec::TopologyDef;
 
@@ -141,6 +141,32 @@ pub async fn status(
 ) -> Result<Json<TopologyInfo>, ApiError> {
     Ok(Json(
         blocking(&state, move |c| c.status(&name, c.wall_millis())).await?,
+    ))
+}
+
+/// The `window` query parameter (Storm's: `600`, `10800`, `86400`, `:all-time`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WindowQuery {
+    /// The window (default: 10 minutes).
+    #[serde(default)]
+    pub window: Option<String>,
+}
+
+/// A topology's metrics over a window (`?window=600|10800|86400|:all-time`, default
+/// 600).
+pub async fn metrics(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<WindowQuery>,
+) -> Result<Json<TopologyMetrics>, ApiError> {
+    let window = match q.window.as_deref() {
+        None => Window::TenMinutes,
+        Some(w) => w
+            .parse::<Window>()
+            .map_err(|e| ClusterError::bad_request(e.to_string()))?,
+    };
+    Ok(Json(
+        blocking(&state, move |c| c.metrics(&name, window, c.wall_millis())).await?,
     ))
 }
 

@@ -9,6 +9,7 @@
 //! passed as unix milliseconds to the topology actions (see [`Cluster::wall_millis`]).
 
 pub mod lifecycle;
+mod metrics;
 mod secrets;
 mod stats;
 mod supervisors;

@@ -64,6 +64,7 @@ impl Cluster {
         }
         Ok(StatsAck {
             status: t.record.status,
+            log_filter: None,
         })
     }
 }

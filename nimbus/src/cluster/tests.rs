@@ -287,7 +287,7 @@ fn report(c: &Cluster, w: &WorkerAssignment, executed: u64) -> WorkerStats {
                 executed,
                 ..Default::default()
             },
-            last_error: None,
+            ..TaskStats::default()
         })
         .collect();
     WorkerStats {
@@ -295,6 +295,7 @@ fn report(c: &Cluster, w: &WorkerAssignment, executed: u64) -> WorkerStats {
         supervisor: w.supervisor.clone(),
         port: w.port,
         tasks,
+        started_at_ms: 0,
     }
 }
 

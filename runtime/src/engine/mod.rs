@@ -8,6 +8,7 @@ pub mod clock;
 pub(crate) mod executor;
 pub mod grouping;
 pub mod local;
+pub mod metrics;
 pub(crate) mod run_state;
 mod runner;
 pub mod stats;

@@ -176,7 +176,7 @@ pub struct WorkerView {
 }
 
 /// `GET /api/v1/topologies/{name}`: what `squall status` shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopologyInfo {
     /// Summary figures.
     #[serde(flatten)]

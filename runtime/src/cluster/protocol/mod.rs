@@ -9,6 +9,7 @@
 
 pub mod api;
 mod hash;
+pub mod metrics;
 pub mod stats;
 mod status;
 pub mod supervisor;
@@ -22,10 +23,18 @@ pub use api::{
     WorkerAssignment, WorkerView,
 };
 pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash, MAX_ARTIFACT_BYTES};
-pub use stats::{ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerStats};
+pub use metrics::{
+    BackpressureStats, ComponentError, ComponentWindowStats, InputWindowStats, LatencyStats,
+    OutputWindowStats, TaskWindowStats, TopologyMetrics, UserMetricView, Window, WindowFigures,
+};
+pub use stats::{
+    ComponentRole, ComponentStats, Counters, ErrorRecord, Histogram, InputStreamStats, LogFilter,
+    OutputStreamStats, QueueStats, StatsAck, TaskStats, UserMetric, UserMetricValue, WorkerStats,
+};
 pub use status::{SlotState, TopologyStatus};
 pub use supervisor::{
-    Executor, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport, WorkerSpec,
+    Executor, Heartbeat, HeartbeatResponse, MAX_RESTARTS_REPORTED, RestartRecord, SlotAssignment,
+    WorkerLogs, WorkerReport, WorkerSpec,
 };
 pub use version::{
     COMPATIBLE_VERSIONS, IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,

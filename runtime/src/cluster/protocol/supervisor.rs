@@ -49,6 +49,29 @@ pub struct WorkerReport {
     /// How the previous process ended (e.g. `killed by signal 9 (SIGKILL)`).
     #[serde(default)]
     pub last_exit: Option<String>,
+    /// Resident memory of the worker process (and its children), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+    /// CPU time the worker process has used (user + system), milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// The most recent restarts of this slot (at most [`MAX_RESTARTS_REPORTED`]),
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_history: Vec<RestartRecord>,
+}
+
+/// The most restarts a [`WorkerReport`] lists.
+pub const MAX_RESTARTS_REPORTED: usize = 10;
+
+/// One restart of a worker slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartRecord {
+    /// When the previous process ended, unix milliseconds.
+    pub time_ms: u64,
+    /// How it ended (e.g. `killed by signal 9 (SIGKILL)`, `exceeded its memory limit`).
+    pub cause: String,
 }
 
 /// Nimbus's answer to a heartbeat: every slot assignment of that supervisor.

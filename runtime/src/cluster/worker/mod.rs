@@ -368,6 +368,7 @@ async fn report_loop(
             supervisor: spec.supervisor.clone(),
             port: a.port,
             tasks: stats.iter().map(|s| task_stats(s)).collect(),
+            started_at_ms: 0,
         };
         let answer = match send_stats(&http, &url, &credential, &report).await {
             Ok(ack) => {
@@ -479,5 +480,6 @@ fn task_stats(s: &crate::engine::stats::TaskStats) -> TaskStats {
                 .take(crate::cluster::protocol::stats::MAX_ERROR_CHARS)
                 .collect()
         }),
+        ..TaskStats::default()
     }
 }
