@@ -5,3 +5,6 @@
 pub mod histogram;
 
 pub use histogram::Histogram;
+pub mod window;
+
+pub use window::{Mergeable, Rolling};
