@@ -32,6 +32,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod plan;

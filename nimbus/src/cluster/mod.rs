@@ -146,7 +146,7 @@ impl Cluster {
                 def,
                 plan,
                 assignment,
-                stats: BTreeMap::new(),
+                stats: stats::TaskTable::default(),
                 secret,
             };
             state.topologies.insert(name, topo);

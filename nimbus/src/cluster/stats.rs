@@ -1,21 +1,78 @@
 //! Worker statistics: accepted only from the workers of a topology's current assignment,
 //! for their own tasks, and kept per task, so a component's totals count each task once.
+//! Reports carry totals since the worker started; each task's differences go into its
+//! rolling windows ([`TaskSeries`]), so all-time counts stay exact across worker
+//! restarts and task moves.
 
 use std::collections::BTreeMap;
 
 use squall_runtime::ACKER_COMPONENT;
-use squall_runtime::cluster::protocol::stats::{MAX_ERROR_CHARS, MAX_TASKS_PER_REPORT};
+use squall_runtime::cluster::protocol::stats::{
+    MAX_ERROR_CHARS, MAX_ERRORS_PER_TASK, MAX_METRIC_NAME_CHARS, MAX_TASKS_PER_REPORT,
+    MAX_USER_METRICS_PER_TASK,
+};
 use squall_runtime::cluster::protocol::{
-    ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerAssignment, WorkerStats,
+    ComponentError, ComponentRole, ComponentStats, Counters, StatsAck, TaskStats,
+    WorkerAssignment, WorkerStats,
 };
 
 use super::topologies::get_mut;
 use super::{Cluster, Topo};
 use crate::error::ClusterError;
+use crate::metrics::rollup::TaskSeries;
 use crate::model::SlotId;
 
-/// The latest counters of each task of a topology, with the slot that reported them.
-pub(super) type TaskTable = BTreeMap<u32, (SlotId, TaskStats)>;
+/// The metrics of a topology's tasks: dropped with the topology.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TaskTable {
+    /// Every task that ever reported, by task id (a task that moved keeps its windows).
+    pub(crate) tasks: BTreeMap<u32, TaskSeries>,
+    /// The most recent errors of each component (at most [`MAX_ERRORS_PER_TASK`]),
+    /// oldest first, without duplicates.
+    pub(crate) errors: BTreeMap<String, Vec<ComponentError>>,
+}
+
+impl TaskTable {
+    /// Keep `error` of `component` unless already kept; the newest ten stay.
+    fn add_error(&mut self, component: &str, error: ComponentError) {
+        let list = self.errors.entry(component.to_string()).or_default();
+        let seen = list.iter().any(|e| {
+            e.task == error.task
+                && e.error.time_ms == error.error.time_ms
+                && e.error.error == error.error.error
+        });
+        if seen {
+            return;
+        }
+        list.push(error);
+        list.sort_by_key(|e| (e.error.time_ms, e.task));
+        let extra = list.len().saturating_sub(MAX_ERRORS_PER_TASK);
+        list.drain(..extra);
+    }
+}
+
+/// `text` cut to at most `max` characters.
+fn cut(text: &mut String, max: usize) {
+    if text.chars().count() > max {
+        *text = text.chars().take(max).collect();
+    }
+}
+
+/// Apply the per-task caps of the protocol to a row from outside.
+fn cap_row(task: &mut TaskStats) {
+    if let Some(e) = task.last_error.as_mut() {
+        cut(e, MAX_ERROR_CHARS);
+    }
+    let extra = task.errors.len().saturating_sub(MAX_ERRORS_PER_TASK);
+    task.errors.drain(..extra);
+    for e in &mut task.errors {
+        cut(&mut e.error, MAX_ERROR_CHARS);
+    }
+    task.metrics.truncate(MAX_USER_METRICS_PER_TASK);
+    for m in &mut task.metrics {
+        cut(&mut m.name, MAX_METRIC_NAME_CHARS);
+    }
+}
 
 impl Cluster {
     /// Keep a worker's latest task counters; answer with the status it must follow.
@@ -54,13 +111,26 @@ impl Cluster {
             })?;
         check_tasks(t, worker, &report.tasks)?;
         let slot = SlotId::of(worker);
+        let host = worker.host.clone();
+        let now_ms = self.clock.wall_millis();
         for mut task in report.tasks {
-            if let Some(e) = task.last_error.as_mut()
-                && e.chars().count() > MAX_ERROR_CHARS
-            {
-                *e = e.chars().take(MAX_ERROR_CHARS).collect();
+            cap_row(&mut task);
+            for e in &task.errors {
+                let error = ComponentError {
+                    task: task.task,
+                    host: host.clone(),
+                    port: slot.port,
+                    error: e.clone(),
+                };
+                t.stats.add_error(&task.component, error);
             }
-            t.stats.insert(task.task, (slot.clone(), task));
+            let series = t
+                .stats
+                .tasks
+                .entry(task.task)
+                .or_insert_with(|| TaskSeries::new(&task.component));
+            series.component.clone_from(&task.component);
+            series.record(&slot, report.started_at_ms, task, now_ms);
         }
         Ok(StatsAck {
             status: t.record.status,
@@ -94,13 +164,19 @@ fn check_tasks(
     Ok(())
 }
 
-/// Drop the counters of tasks that no longer run on the slot that reported them.
+/// Forget the latest totals of tasks that no longer run on the slot that reported them
+/// (their windows stay: their new worker's totals are added to them).
 pub(super) fn forget_moved_tasks(table: &mut TaskTable, workers: &[WorkerAssignment]) {
-    table.retain(|task, (slot, _)| {
-        workers
-            .iter()
-            .any(|w| w.supervisor == slot.supervisor && w.port == slot.port && w.runs_task(*task))
-    });
+    for (task, series) in &mut table.tasks {
+        let moved = series.current.as_ref().is_some_and(|b| {
+            !workers.iter().any(|w| {
+                w.supervisor == b.slot.supervisor && w.port == b.slot.port && w.runs_task(*task)
+            })
+        });
+        if moved {
+            series.current = None;
+        }
+    }
 }
 
 /// Every component of `t` (the acker included) with its tasks' counters summed.
@@ -130,19 +206,32 @@ pub(super) fn component_stats(t: &Topo) -> BTreeMap<String, ComponentStats> {
             (id.clone(), stats)
         })
         .collect();
-    for (_, task) in t.stats.values() {
-        if let Some(c) = out.get_mut(&task.component) {
-            c.reporting_tasks += 1;
-            c.counters.add(&task.counters);
-            if task.last_error.is_some() {
-                c.last_error.clone_from(&task.last_error);
+    for series in t.stats.tasks.values() {
+        if let Some(c) = out.get_mut(&series.component) {
+            // All-time counts: exact across worker restarts and moves.
+            c.counters.add(&series.windows.all_time().counters);
+            if let Some(b) = &series.current {
+                c.reporting_tasks += 1;
+                if b.totals.last_error.is_some() {
+                    c.last_error.clone_from(&b.totals.last_error);
+                }
             }
         }
     }
     out
 }
 
-/// The latest counters of every task that reported, by task id.
+/// The latest report of every task running where it reported from, by task id, with
+/// its all-time counters.
 pub(super) fn task_stats(t: &Topo) -> Vec<TaskStats> {
-    t.stats.values().map(|(_, s)| s.clone()).collect()
+    t.stats
+        .tasks
+        .values()
+        .filter_map(|s| {
+            let b = s.current.as_ref()?;
+            let mut row = b.totals.clone();
+            row.counters = s.windows.all_time().counters;
+            Some(row)
+        })
+        .collect()
 }

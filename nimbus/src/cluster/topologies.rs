@@ -146,7 +146,7 @@ impl Cluster {
             def,
             plan,
             assignment: Default::default(),
-            stats: BTreeMap::new(),
+            stats: super::stats::TaskTable::default(),
             secret,
         };
         st.topologies.insert(name.to_string(), topo);
