@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod body;
+pub mod prometheus;
 pub mod serve;
 mod supervisors;
 mod topologies;
@@ -153,6 +154,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/tokens/{name}", delete(crate::auth::api::revoke))
         .route("/api/v1/health", get(health))
+        // Prometheus (a read: any reading token).
+        .route("/metrics", get(prometheus::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

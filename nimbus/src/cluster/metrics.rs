@@ -32,6 +32,44 @@ impl Cluster {
     }
 }
 
+/// One topology's figures for `/metrics`: all-time counts, 10-minute gauges.
+#[derive(Debug, Clone)]
+pub struct TopologySnapshot {
+    /// All time (counters).
+    pub all_time: TopologyMetrics,
+    /// The last 10 minutes (capacity, latencies).
+    pub ten_minutes: TopologyMetrics,
+}
+
+/// What Prometheus's `/metrics` exports, taken under one lock.
+#[derive(Debug, Clone)]
+pub struct MetricsSnapshot {
+    /// Every topology, by name.
+    pub topologies: Vec<TopologySnapshot>,
+    /// Every supervisor, with its slots and worker reports.
+    pub supervisors: squall_runtime::cluster::protocol::SupervisorList,
+}
+
+impl Cluster {
+    /// Every topology's all-time and 10-minute figures and every supervisor, at `now_ms`.
+    pub fn metrics_snapshot(&self, now_ms: u64) -> MetricsSnapshot {
+        let topologies = {
+            let st = self.lock();
+            st.topologies
+                .values()
+                .map(|t| TopologySnapshot {
+                    all_time: topology_metrics(t, Window::AllTime, now_ms),
+                    ten_minutes: topology_metrics(t, Window::TenMinutes, now_ms),
+                })
+                .collect()
+        };
+        MetricsSnapshot {
+            topologies,
+            supervisors: self.supervisors(),
+        }
+    }
+}
+
 /// Latency figures in milliseconds of a histogram in microseconds.
 pub(crate) fn latency(h: &Histogram) -> LatencyStats {
     let ms = |v: Option<u64>| v.map_or(0.0, |v| v as f64 / 1000.0);
@@ -178,7 +216,9 @@ pub(crate) fn topology_metrics(t: &Topo, window: Window, now_ms: u64) -> Topolog
             let sum = queues.entry(component).or_default();
             sum.depth = sum.depth.saturating_add(q.depth);
             sum.capacity = sum.capacity.saturating_add(q.capacity);
-            sum.upstream_blocked_ns = sum.upstream_blocked_ns.saturating_add(q.upstream_blocked_ns);
+            sum.upstream_blocked_ns = sum
+                .upstream_blocked_ns
+                .saturating_add(q.upstream_blocked_ns);
         }
     }
     let mut topology = TaskFigures::default();

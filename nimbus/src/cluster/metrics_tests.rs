@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use squall_runtime::cluster::protocol::{
-    Counters, ErrorRecord, Heartbeat, Histogram, InputStreamStats, OutputStreamStats,
-    QueueStats, TaskStats, UserMetric, UserMetricValue, Window, WorkerAssignment, WorkerStats,
+    Counters, ErrorRecord, Heartbeat, Histogram, InputStreamStats, OutputStreamStats, QueueStats,
+    TaskStats, UserMetric, UserMetricValue, Window, WorkerAssignment, WorkerStats,
 };
 use squall_runtime::engine::clock::ManualClock;
 
-use crate::cluster::{Cluster, Submission};
 use crate::artifacts::ArtifactStore;
+use crate::cluster::{Cluster, Submission};
 use crate::plan::parse_yaml;
 use crate::store::Store;
 use squall_runtime::cluster::protocol::ArtifactHash;
@@ -44,10 +44,17 @@ fn open(dir: &Path) -> (Cluster, Arc<ManualClock>) {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
     std::fs::create_dir_all(dir.join("artifacts")).unwrap();
     let artifact = ArtifactHash::of_bytes(b"artifact");
-    std::fs::write(dir.join("artifacts").join(artifact.to_string()), b"artifact").unwrap();
-    let artifacts =
-        ArtifactStore::open(&dir.join("artifacts"), clock.clone(), Duration::from_secs(3600))
-            .unwrap();
+    std::fs::write(
+        dir.join("artifacts").join(artifact.to_string()),
+        b"artifact",
+    )
+    .unwrap();
+    let artifacts = ArtifactStore::open(
+        &dir.join("artifacts"),
+        clock.clone(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
     let c = Cluster::load(store, artifacts, Duration::from_secs(3600), clock.clone()).unwrap();
     let hb = Heartbeat {
         id: "a".into(),
@@ -169,7 +176,14 @@ fn two_incarnations_roll_up_exactly_and_windows_roll() {
     clock.advance(Duration::from_secs(59));
     c.record_stats(
         "wc",
-        report(&c, &w, T0, 6000, 30_000, &[(T0 + 500, "boom"), (T0 + 50_000, "bang")]),
+        report(
+            &c,
+            &w,
+            T0,
+            6000,
+            30_000,
+            &[(T0 + 500, "boom"), (T0 + 50_000, "bang")],
+        ),
     )
     .unwrap();
     let m = c.metrics("wc", Window::TenMinutes, now()).unwrap();
@@ -181,7 +195,11 @@ fn two_incarnations_roll_up_exactly_and_windows_roll() {
         b.figures.capacity
     );
     assert_eq!(b.figures.execute_latency.samples, 300);
-    assert!((b.figures.execute_latency.p99_ms - 10.0).abs() < 0.4, "{:?}", b.figures.execute_latency);
+    assert!(
+        (b.figures.execute_latency.p99_ms - 10.0).abs() < 0.4,
+        "{:?}",
+        b.figures.execute_latency
+    );
     assert_eq!(b.figures.backpressure.queue_depth, 900);
     assert_eq!(b.figures.backpressure.queue_capacity, 1024);
     assert_eq!(b.figures.backpressure.upstream_blocked_ms, 30_000.0);
@@ -197,27 +215,44 @@ fn two_incarnations_roll_up_exactly_and_windows_roll() {
     assert!((m.topology.complete_latency.mean_ms - 30.0).abs() < 1.0);
     assert_eq!(m.user_metrics.len(), 1);
     let task = m.tasks.iter().find(|t| t.task == 2).unwrap();
-    assert_eq!((task.host.as_str(), task.port, task.uptime_secs), ("a.local", w.port, 60));
+    assert_eq!(
+        (task.host.as_str(), task.port, task.uptime_secs),
+        ("a.local", w.port, 60)
+    );
 
     // The worker restarts: its totals start again. All-time stays exact.
     clock.advance(Duration::from_secs(10));
     let restarted = now() - 2_000;
-    c.record_stats("wc", report(&c, &w, restarted, 400, 0, &[])).unwrap();
+    c.record_stats("wc", report(&c, &w, restarted, 400, 0, &[]))
+        .unwrap();
     let all = c.metrics("wc", Window::AllTime, now()).unwrap();
     assert_eq!(all.components["b"].figures.executed, 6400);
-    assert_eq!(c.status("wc", now()).unwrap().components["b"].counters.executed, 6400);
+    assert_eq!(
+        c.status("wc", now()).unwrap().components["b"]
+            .counters
+            .executed,
+        6400
+    );
     let task = all.tasks.iter().find(|t| t.task == 2).unwrap();
     assert_eq!(task.uptime_secs, 2, "uptime of the new incarnation");
 
     // 11 minutes later the first incarnation has left the 10-min window only.
     clock.advance(Duration::from_secs(11 * 60));
-    c.record_stats("wc", report(&c, &w, restarted, 500, 0, &[])).unwrap();
+    c.record_stats("wc", report(&c, &w, restarted, 500, 0, &[]))
+        .unwrap();
     let ten = c.metrics("wc", Window::TenMinutes, now()).unwrap();
     assert_eq!(ten.components["b"].figures.executed, 100);
-    assert_eq!(ten.components["b"].figures.backpressure.upstream_blocked_ms, 0.0);
+    assert_eq!(
+        ten.components["b"].figures.backpressure.upstream_blocked_ms,
+        0.0
+    );
     let three = c.metrics("wc", Window::ThreeHours, now()).unwrap();
     assert_eq!(three.components["b"].figures.executed, 6500);
-    assert!(three.components["b"].figures.capacity < 0.2, "{}", three.components["b"].figures.capacity);
+    assert!(
+        three.components["b"].figures.capacity < 0.2,
+        "{}",
+        three.components["b"].figures.capacity
+    );
     let all = c.metrics("wc", Window::AllTime, now()).unwrap();
     assert_eq!(all.components["b"].figures.executed, 6500);
     assert_eq!(all.components["b"].errors.len(), 2, "errors are kept");

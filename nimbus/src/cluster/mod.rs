@@ -17,6 +17,7 @@ mod topologies;
 mod trident;
 mod views;
 
+pub use metrics::{MetricsSnapshot, TopologySnapshot};
 pub use topologies::{Submission, check_name};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -12,8 +12,8 @@ use squall_runtime::cluster::protocol::stats::{
     MAX_USER_METRICS_PER_TASK,
 };
 use squall_runtime::cluster::protocol::{
-    ComponentError, ComponentRole, ComponentStats, Counters, StatsAck, TaskStats,
-    WorkerAssignment, WorkerStats,
+    ComponentError, ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerAssignment,
+    WorkerStats,
 };
 
 use super::topologies::get_mut;

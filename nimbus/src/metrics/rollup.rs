@@ -103,7 +103,9 @@ fn merge_capped<K: Ord + Clone, V: Mergeable>(
 impl Mergeable for TaskFigures {
     fn merge(&mut self, o: &TaskFigures) {
         self.counters.add(&o.counters);
-        self.upstream_blocked_ns = self.upstream_blocked_ns.saturating_add(o.upstream_blocked_ns);
+        self.upstream_blocked_ns = self
+            .upstream_blocked_ns
+            .saturating_add(o.upstream_blocked_ns);
         self.send_blocked_ns = self.send_blocked_ns.saturating_add(o.send_blocked_ns);
         self.dropped_streams = self.dropped_streams.saturating_add(o.dropped_streams);
         for (k, v) in &o.outputs {
@@ -231,7 +233,8 @@ impl TaskFigures {
                 .insert((i.component.clone(), i.stream.clone()), f);
         }
         out.dropped_streams = (now.outputs.len().saturating_sub(MAX_STREAMS_PER_TASK)
-            + now.inputs.len().saturating_sub(MAX_STREAMS_PER_TASK)) as u64;
+            + now.inputs.len().saturating_sub(MAX_STREAMS_PER_TASK))
+            as u64;
         out
     }
 }
@@ -313,7 +316,10 @@ impl TaskSeries {
                     && b.started_at_ms == started_at_ms
                     && !went_back(&b.totals.counters, &totals.counters) =>
             {
-                (TaskFigures::delta(Some(&b.totals), &totals), Recorded::Delta)
+                (
+                    TaskFigures::delta(Some(&b.totals), &totals),
+                    Recorded::Delta,
+                )
             }
             Some(b) if b.slot == *slot && started_at_ms < b.started_at_ms => {
                 return Recorded::Stale;
@@ -344,7 +350,11 @@ impl TaskSeries {
         let current = self.current.as_ref().map_or(0, |b| {
             let f = TaskFigures::delta(None, &b.totals);
             f.approx_bytes()
-                + b.totals.errors.iter().map(|e| 32 + e.error.len()).sum::<usize>()
+                + b.totals
+                    .errors
+                    .iter()
+                    .map(|e| 32 + e.error.len())
+                    .sum::<usize>()
                 + b.totals.metrics.len() * 256
         });
         std::mem::size_of::<TaskSeries>() + windows + current
@@ -420,7 +430,16 @@ mod tests {
         let r = s.record(&slot(1), T0 + 5000, totals(4, &[50], 1), T0 + 6000);
         assert_eq!(r, Recorded::NewIncarnation);
         assert_eq!(s.windows.all_time().counters.executed, 29);
-        assert_eq!(s.windows.all_time().inputs.values().next().unwrap().executed, 29);
+        assert_eq!(
+            s.windows
+                .all_time()
+                .inputs
+                .values()
+                .next()
+                .unwrap()
+                .executed,
+            29
+        );
         // A late report of the old incarnation changes nothing.
         let r = s.record(&slot(1), T0, totals(30, &[], 9), T0 + 7000);
         assert_eq!(r, Recorded::Stale);
