@@ -5,6 +5,7 @@
 //! binary with commands of its own adds them with [`run_with`].
 
 mod extra;
+pub mod status;
 
 pub use extra::ExtraCommand;
 

@@ -1,7 +1,6 @@
 //! The CLI's client side of nimbus's HTTP/JSON API: `submit`, `kill`, `activate`,
 //! `deactivate`, `rebalance`, `list`, `status`, `watch`.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -136,7 +135,7 @@ impl Nimbus {
         Ok(body)
     }
 
-    async fn call<R: DeserializeOwned>(
+    pub(crate) async fn call<R: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -344,7 +343,7 @@ impl Nimbus {
 }
 
 /// A request body, serialised to JSON when sent.
-trait ErasedBody {
+pub(crate) trait ErasedBody {
     fn to_json(&self) -> Result<Vec<u8>, ClientError>;
 }
 
@@ -535,24 +534,8 @@ async fn run_async(
                 print_list(&list);
             }
         }
-        ClientCommand::Status { name, json } => {
-            let s = n.status(&name).await?;
-            if json {
-                println!("{}", to_json(&s)?);
-            } else {
-                print!("{}", render_status(&s));
-            }
-        }
-        ClientCommand::Watch(name) => loop {
-            let screen = match n.status(&name).await {
-                Ok(s) => render_status(&s),
-                Err(e) => format!("{e}\n"),
-            };
-            let mut out = std::io::stdout();
-            let _ = write!(out, "\x1b[2J\x1b[H{screen}");
-            let _ = out.flush();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        },
+        ClientCommand::Status { name, json } => crate::cli::status::show(&n, &name, json).await?,
+        ClientCommand::Watch(name) => crate::cli::status::watch(&n, &name).await?,
         ClientCommand::TokenCreate { name, role } => {
             let created = n.create_token(&name, role).await?;
             // Only the token on stdout: `squall token create ... > file` is the file.
