@@ -52,10 +52,8 @@ fn a_slow_bolt_shows_capacity_near_one_and_blocked_senders_the_sink_near_zero() 
     // tuples for the figures to settle (a few seconds of running).
     let start = std::time::Instant::now();
     let mut last = Value::Null;
-    let mut stderr = String::new();
     let m = loop {
-        let (_, out, err) = cli(&c.url, &["status", "slowpipe", "--json"]);
-        stderr = err;
+        let (_, out, stderr) = cli(&c.url, &["status", "slowpipe", "--json"]);
         let st: Option<Value> = serde_json::from_str(&out).ok();
         if let Some(m) = st.and_then(|st| st.get("metrics").cloned()) {
             let ok = figure(&m, "slow", &["executed"]) >= 1500.0

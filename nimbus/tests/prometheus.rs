@@ -2,7 +2,7 @@
 //! the text parses with Python's `prometheus_client` (installed by `.ci/run`) into the
 //! families, labels and values of the posted worker stats and supervisor reports.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
