@@ -17,6 +17,12 @@ use squall_runtime::engine::metrics::{Mergeable, Rolling};
 
 use crate::model::SlotId;
 
+/// Output streams, and inputs, of one task whose latency histograms the windows keep
+/// per stream; further streams keep their counts per stream, and their latencies count
+/// in the task's (and component's) histograms only. Bounds the histograms of one window
+/// bucket to `3 + 8 + 2 × 8`.
+pub const MAX_LATENCY_STREAMS_PER_TASK: usize = 8;
+
 /// One output stream's figures over some time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputFigures {
@@ -62,6 +68,19 @@ pub struct TaskFigures {
     pub inputs: BTreeMap<(String, String), InputFigures>,
     /// Streams left out of `outputs`/`inputs` by the cap.
     pub dropped_streams: u64,
+    /// Complete latency of the output streams not in `outputs` with their own, µs.
+    pub other_complete_latency_us: Histogram,
+    /// Execute latency of the inputs not in `inputs` with their own, µs.
+    pub other_execute_latency_us: Histogram,
+    /// Process latency of the inputs not in `inputs` with their own, µs.
+    pub other_process_latency_us: Histogram,
+}
+
+/// Where the latencies of streams left without their own histograms go.
+struct Spill<'a> {
+    complete: &'a mut Histogram,
+    execute: &'a mut Histogram,
+    process: &'a mut Histogram,
 }
 
 impl Mergeable for OutputFigures {
@@ -84,19 +103,77 @@ impl Mergeable for InputFigures {
     }
 }
 
-/// Merge `value` into `map[key]`, adding the key only while the map is under the cap.
-fn merge_capped<K: Ord + Clone, V: Mergeable>(
+/// A stream's figures with latency histograms, or without them (counts only).
+trait StreamFigures: Mergeable {
+    /// Whether it holds a latency histogram.
+    fn has_latency(&self) -> bool;
+    /// The same counts without latencies.
+    fn counts_only(&self) -> Self;
+    /// Add its latencies to the task's others.
+    fn spill(&self, to: &mut Spill<'_>);
+}
+
+impl StreamFigures for OutputFigures {
+    fn has_latency(&self) -> bool {
+        !self.complete_latency_us.is_empty()
+    }
+    fn counts_only(&self) -> OutputFigures {
+        OutputFigures {
+            complete_latency_us: Histogram::new(),
+            ..self.clone()
+        }
+    }
+    fn spill(&self, to: &mut Spill<'_>) {
+        to.complete.merge(&self.complete_latency_us);
+    }
+}
+
+impl StreamFigures for InputFigures {
+    fn has_latency(&self) -> bool {
+        !self.execute_latency_us.is_empty() || !self.process_latency_us.is_empty()
+    }
+    fn counts_only(&self) -> InputFigures {
+        InputFigures {
+            execute_latency_us: Histogram::new(),
+            process_latency_us: Histogram::new(),
+            ..self.clone()
+        }
+    }
+    fn spill(&self, to: &mut Spill<'_>) {
+        to.execute.merge(&self.execute_latency_us);
+        to.process.merge(&self.process_latency_us);
+    }
+}
+
+/// Merge `value` into `map[key]`, adding the key only while the map is under
+/// [`MAX_STREAMS_PER_TASK`], and latencies only for [`MAX_LATENCY_STREAMS_PER_TASK`]
+/// streams (the others' go to `spill`).
+fn merge_capped<K: Ord + Clone, V: StreamFigures>(
     map: &mut BTreeMap<K, V>,
     key: &K,
     value: &V,
     dropped: &mut u64,
+    spill: &mut Spill<'_>,
 ) {
-    if let Some(v) = map.get_mut(key) {
-        v.merge(value);
-    } else if map.len() < MAX_STREAMS_PER_TASK {
-        map.insert(key.clone(), value.clone());
-    } else {
-        *dropped = dropped.saturating_add(1);
+    let room = map.values().filter(|v| v.has_latency()).count() < MAX_LATENCY_STREAMS_PER_TASK;
+    let len = map.len();
+    match map.get_mut(key) {
+        Some(v) if v.has_latency() || room => v.merge(value),
+        Some(v) => {
+            value.spill(spill);
+            v.merge(&value.counts_only());
+        }
+        None if len >= MAX_STREAMS_PER_TASK => {
+            value.spill(spill);
+            *dropped = dropped.saturating_add(1);
+        }
+        None if room => {
+            map.insert(key.clone(), value.clone());
+        }
+        None => {
+            value.spill(spill);
+            map.insert(key.clone(), value.counts_only());
+        }
     }
 }
 
@@ -108,11 +185,34 @@ impl Mergeable for TaskFigures {
             .saturating_add(o.upstream_blocked_ns);
         self.send_blocked_ns = self.send_blocked_ns.saturating_add(o.send_blocked_ns);
         self.dropped_streams = self.dropped_streams.saturating_add(o.dropped_streams);
+        self.other_complete_latency_us
+            .merge(&o.other_complete_latency_us);
+        self.other_execute_latency_us
+            .merge(&o.other_execute_latency_us);
+        self.other_process_latency_us
+            .merge(&o.other_process_latency_us);
+        let mut spill = Spill {
+            complete: &mut self.other_complete_latency_us,
+            execute: &mut self.other_execute_latency_us,
+            process: &mut self.other_process_latency_us,
+        };
         for (k, v) in &o.outputs {
-            merge_capped(&mut self.outputs, k, v, &mut self.dropped_streams);
+            merge_capped(
+                &mut self.outputs,
+                k,
+                v,
+                &mut self.dropped_streams,
+                &mut spill,
+            );
         }
         for (k, v) in &o.inputs {
-            merge_capped(&mut self.inputs, k, v, &mut self.dropped_streams);
+            merge_capped(
+                &mut self.inputs,
+                k,
+                v,
+                &mut self.dropped_streams,
+                &mut spill,
+            );
         }
     }
 }
@@ -120,7 +220,7 @@ impl Mergeable for TaskFigures {
 impl TaskFigures {
     /// Complete latency over every output stream.
     pub fn complete_latency_us(&self) -> Histogram {
-        let mut h = Histogram::new();
+        let mut h = self.other_complete_latency_us.clone();
         self.outputs
             .values()
             .for_each(|o| h.merge(&o.complete_latency_us));
@@ -129,7 +229,7 @@ impl TaskFigures {
 
     /// Execute latency over every input.
     pub fn execute_latency_us(&self) -> Histogram {
-        let mut h = Histogram::new();
+        let mut h = self.other_execute_latency_us.clone();
         self.inputs
             .values()
             .for_each(|i| h.merge(&i.execute_latency_us));
@@ -138,7 +238,7 @@ impl TaskFigures {
 
     /// Process latency over every input.
     pub fn process_latency_us(&self) -> Histogram {
-        let mut h = Histogram::new();
+        let mut h = self.other_process_latency_us.clone();
         self.inputs
             .values()
             .for_each(|i| h.merge(&i.process_latency_us));
@@ -167,7 +267,11 @@ impl TaskFigures {
                             + v.process_latency_us.buckets_used())
             })
             .sum();
-        std::mem::size_of::<TaskFigures>() + outputs + inputs
+        let task = PAIR
+            * (self.other_complete_latency_us.buckets_used()
+                + self.other_execute_latency_us.buckets_used()
+                + self.other_process_latency_us.buckets_used());
+        std::mem::size_of::<TaskFigures>() + outputs + inputs + task
     }
 
     /// What the task did between `earlier` and `now`, two totals of one worker
@@ -208,7 +312,18 @@ impl TaskFigures {
                     None => o.complete_latency_us.clone(),
                 },
             };
-            out.outputs.insert(o.stream.clone(), f);
+            let mut spill = Spill {
+                complete: &mut out.other_complete_latency_us,
+                execute: &mut out.other_execute_latency_us,
+                process: &mut out.other_process_latency_us,
+            };
+            merge_capped(
+                &mut out.outputs,
+                &o.stream,
+                &f,
+                &mut out.dropped_streams,
+                &mut spill,
+            );
         }
         for i in now.inputs.iter().take(MAX_STREAMS_PER_TASK) {
             let before = earlier.and_then(|e| {
@@ -229,8 +344,19 @@ impl TaskFigures {
                     None => i.process_latency_us.clone(),
                 },
             };
-            out.inputs
-                .insert((i.component.clone(), i.stream.clone()), f);
+            let key = (i.component.clone(), i.stream.clone());
+            let mut spill = Spill {
+                complete: &mut out.other_complete_latency_us,
+                execute: &mut out.other_execute_latency_us,
+                process: &mut out.other_process_latency_us,
+            };
+            merge_capped(
+                &mut out.inputs,
+                &key,
+                &f,
+                &mut out.dropped_streams,
+                &mut spill,
+            );
         }
         out.dropped_streams = (now.outputs.len().saturating_sub(MAX_STREAMS_PER_TASK)
             + now.inputs.len().saturating_sub(MAX_STREAMS_PER_TASK))
@@ -473,6 +599,39 @@ mod tests {
         s.record(&slot(1), T0, t, T0);
         assert_eq!(s.windows.all_time().outputs.len(), MAX_STREAMS_PER_TASK);
         assert!(s.approx_bytes() > 0);
+    }
+
+    #[test]
+    fn latencies_are_kept_per_stream_for_the_first_streams_and_per_task_for_all() {
+        let mut t = totals(1, &[], 0);
+        t.outputs = (0..MAX_LATENCY_STREAMS_PER_TASK + 3)
+            .map(|i| OutputStreamStats {
+                stream: format!("s{i:02}"),
+                emitted: 1,
+                complete_latency_us: {
+                    let mut h = Histogram::new();
+                    h.record(1000 * (i as u64 + 1));
+                    h
+                },
+                ..OutputStreamStats::default()
+            })
+            .collect();
+        let mut s = TaskSeries::new("b");
+        s.record(&slot(1), T0, t, T0);
+        let all = s.windows.all_time();
+        assert_eq!(all.outputs.len(), MAX_LATENCY_STREAMS_PER_TASK + 3);
+        let with = all
+            .outputs
+            .values()
+            .filter(|o| !o.complete_latency_us.is_empty())
+            .count();
+        assert_eq!(with, MAX_LATENCY_STREAMS_PER_TASK);
+        assert_eq!(all.outputs["s10"].emitted, 1, "counts of every stream");
+        assert_eq!(
+            all.complete_latency_us().count(),
+            MAX_LATENCY_STREAMS_PER_TASK as u64 + 3,
+            "the task's latency counts every stream"
+        );
     }
 
     #[test]
