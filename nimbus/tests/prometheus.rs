@@ -278,6 +278,33 @@ async fn metrics_scraped_with_a_viewer_token_parse_with_prometheus_client() {
             .all(|(_, t)| *t == "counter" || *t == "gauge"),
         "{families:?}"
     );
+
+    // The JSON view the same figures come from: a read, with Storm's window names.
+    let r = viewer
+        .get(n.url("/api/v1/topologies/wc/metrics?window=:all-time"))
+        .send()
+        .await
+        .unwrap();
+    let (status, m) = into_json(r).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["window"], "all_time", "{m}");
+    assert_eq!(
+        m["components"]["count"]["executed"],
+        json!(executed as u64),
+        "{m}"
+    );
+    assert_eq!(
+        m["components"]["count"]["component_errors"],
+        json!([]),
+        "{m}"
+    );
+    let r = viewer
+        .get(n.url("/api/v1/topologies/wc/metrics?window=7"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = into_json(r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     n.handle.shutdown().await.unwrap();
 }
 
