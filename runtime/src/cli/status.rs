@@ -1,12 +1,13 @@
 //! `squall status NAME [--json]` and `squall watch NAME`: a topology's workers and
-//! components with the figures of the last 10 minutes (executed, emitted, latency
-//! percentiles, capacity, input queue and blocked time), from nimbus's metrics view.
+//! components, one row each, with the figures of the last 10 minutes (executed, emitted,
+//! latency percentiles, capacity, input queue and blocked time, from nimbus's metrics
+//! view) and the all-time acked and failed counts.
 
 use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
-use crate::cluster::client::{ClientError, Nimbus, render_status};
+use crate::cluster::client::{ClientError, Nimbus};
 use crate::cluster::protocol::{
     ComponentRole, ComponentWindowStats, LatencyStats, TopologyInfo, TopologyMetrics, Window,
 };
@@ -29,12 +30,67 @@ pub async fn show(n: &Nimbus, name: &str, json: bool) -> Result<(), ClientError>
     if json {
         println!("{}", status_json(&info, metrics.as_ref())?);
     } else {
-        print!("{}", render_status(&info));
-        if let Some(m) = &metrics {
-            print!("\n{}", render_metrics(m));
-        }
+        print!("{}", render_status(&info, metrics.as_ref()));
     }
     Ok(())
+}
+
+/// The `status` screen: one row per worker (state, uptime, restarts, memory, CPU, last
+/// exit), then one row per component (the acker included; see [`render_metrics`]); with
+/// no metrics view (an older nimbus), the all-time counts only.
+pub fn render_status(st: &TopologyInfo, metrics: Option<&TopologyMetrics>) -> String {
+    let mut out = format!(
+        "topology {} ({})  status {}  uptime {}s\n\nworkers:\n",
+        st.summary.name, st.summary.id, st.summary.status, st.summary.uptime_secs
+    );
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>6} {:>8} {:<11} {:>8} {:>8} {:>8} {:>8}  last exit",
+        "supervisor", "port", "pid", "state", "uptime", "restarts", "rss MB", "cpu s"
+    );
+    for w in &st.workers {
+        let r = &w.report;
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>6} {:>8} {:<11} {:>7}s {:>8} {:>8} {:>8}  {}",
+            w.supervisor,
+            r.port,
+            r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            r.state.to_string(),
+            r.uptime_secs,
+            r.restarts,
+            r.rss_bytes
+                .map_or_else(|| "-".into(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+            r.cpu_ms
+                .map_or_else(|| "-".into(), |c| format!("{:.1}", c as f64 / 1000.0)),
+            r.last_exit.as_deref().unwrap_or("")
+        );
+    }
+    out.push_str("\ncomponents:\n");
+    match metrics {
+        Some(m) => out.push_str(&render_metrics_with(m, Some(st))),
+        None => {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}",
+                "component", "kind", "tasks", "emitted", "executed", "acked", "failed"
+            );
+            for (id, c) in &st.components {
+                let _ = writeln!(
+                    out,
+                    "  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}",
+                    id,
+                    role(c.kind),
+                    c.tasks,
+                    c.counters.emitted,
+                    c.counters.executed,
+                    c.counters.acked,
+                    c.counters.failed
+                );
+            }
+        }
+    }
+    out
 }
 
 /// `squall watch NAME`: the compact table, redrawn every second until interrupted.
@@ -89,18 +145,27 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn kind(c: &ComponentWindowStats) -> &'static str {
-    match c.kind {
+fn role(kind: ComponentRole) -> &'static str {
+    match kind {
         ComponentRole::Spout => "spout",
         ComponentRole::Bolt => "bolt",
         ComponentRole::Acker => "acker",
     }
 }
 
+fn kind(c: &ComponentWindowStats) -> &'static str {
+    role(c.kind)
+}
+
 /// The per-component table of a window: executed and emitted, latency p50/p99 in ms
 /// (bolts: execute; spouts: complete), capacity, input queue depth/capacity and the
 /// seconds senders were blocked on it.
 pub fn render_metrics(m: &TopologyMetrics) -> String {
+    render_metrics_with(m, None)
+}
+
+/// [`render_metrics`], with the all-time acked and failed counts of `status` when given.
+fn render_metrics_with(m: &TopologyMetrics, all_time: Option<&TopologyInfo>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -108,7 +173,7 @@ pub fn render_metrics(m: &TopologyMetrics) -> String {
         m.window.pretty(),
         m.window_secs
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
         "  {:<20} {:<5} {:>10} {:>10} {:>15} {:>15} {:>8} {:>13} {:>10}",
         "component",
@@ -121,6 +186,10 @@ pub fn render_metrics(m: &TopologyMetrics) -> String {
         "queue",
         "blocked s"
     );
+    if all_time.is_some() {
+        let _ = write!(out, " {:>12} {:>10}", "acked (all)", "failed");
+    }
+    out.push('\n');
     for (id, c) in &m.components {
         let f = &c.figures;
         let bp = &f.backpressure;
@@ -129,7 +198,7 @@ pub fn render_metrics(m: &TopologyMetrics) -> String {
         } else {
             "-".into()
         };
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  {:<20} {:<5} {:>10} {:>10} {:>15} {:>15} {:>8.3} {:>13} {:>10.1}",
             id,
@@ -142,6 +211,15 @@ pub fn render_metrics(m: &TopologyMetrics) -> String {
             queue,
             bp.upstream_blocked_ms / 1000.0
         );
+        if let Some(info) = all_time {
+            let c = info
+                .components
+                .get(id)
+                .map(|c| c.counters)
+                .unwrap_or_default();
+            let _ = write!(out, " {:>12} {:>10}", c.acked, c.failed);
+        }
+        out.push('\n');
     }
     for (id, c) in &m.components {
         for e in &c.errors {
@@ -199,6 +277,54 @@ mod tests {
             tasks: Vec::new(),
             user_metrics: Vec::new(),
         }
+    }
+
+    fn info() -> TopologyInfo {
+        let json = serde_json::json!({
+            "name": "wc", "id": "wc-1-2", "status": "ACTIVE", "num_workers": 1,
+            "assigned_workers": 1, "num_tasks": 2, "num_executors": 2, "uptime_secs": 60,
+            "artifact": "0".repeat(64), "submitted_at": 1, "parallelism": {},
+            "kill_deadline_ms": null, "rebalance_deadline_ms": null,
+            "components": { "slow": { "kind": "bolt", "tasks": 2, "executors": 2,
+                "reporting_tasks": 2, "emitted": 5000, "transferred": 5000, "executed": 5000,
+                "acked": 4999, "failed": 1, "errors": 0, "replayed": 0 } },
+            "assignment": [],
+            "workers": [{ "supervisor": "s1", "port": 6700, "topology": "wc", "pid": 7,
+                "state": "running", "uptime_secs": 60, "restarts": 1,
+                "rss_bytes": 52_428_800, "cpu_ms": 1500 }],
+            "tasks": []
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn status_lists_each_component_once_with_both_windows() {
+        let text = render_status(&info(), Some(&metrics()));
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some("slow"))
+            .collect();
+        assert_eq!(rows.len(), 1, "{text}");
+        for want in ["1200", "8.5/120", "0.931", "4999", " 1"] {
+            assert!(rows[0].contains(want), "{want} in {}", rows[0]);
+        }
+        let worker = text.lines().find(|l| l.contains("s1")).unwrap();
+        assert!(
+            worker.contains("50.0") && worker.contains("1.5"),
+            "{worker}"
+        );
+        let old = render_status(&info(), None);
+        assert!(old.contains("4999") && !old.contains("capacity"), "{old}");
+        let json: serde_json::Value =
+            serde_json::from_str(&status_json(&info(), Some(&metrics())).unwrap()).unwrap();
+        assert_eq!(
+            json["components"]["slow"]["acked"], 4999,
+            "today's keys: {json}"
+        );
+        assert_eq!(
+            json["metrics"]["components"]["slow"]["executed"], 1200,
+            "{json}"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::cluster::protocol::tokens::{
     TOKENS_PATH, TokenCreateRequest, TokenCreated, TokenList, TokenView,
 };
 use crate::cluster::protocol::{
-    ActionResponse, ArtifactHash, ComponentRole, ErrorBody, KillRequest, RebalanceRequest,
-    SubmitRequest, SupervisorList, TopologyInfo, TopologyList,
+    ActionResponse, ArtifactHash, ErrorBody, KillRequest, RebalanceRequest, SubmitRequest,
+    SupervisorList, TopologyInfo, TopologyList,
 };
 
 /// A client command failed.
@@ -593,52 +593,4 @@ fn print_list(list: &TopologyList) {
             t.uptime_secs
         );
     }
-}
-
-/// The `status` / `watch` screen: one row per worker, one row per component (the acker
-/// included), each component's tasks counted once.
-pub fn render_status(st: &TopologyInfo) -> String {
-    let mut out = format!(
-        "topology {} ({})  status {}  uptime {}s\n\nworkers:\n",
-        st.summary.name, st.summary.id, st.summary.status, st.summary.uptime_secs
-    );
-    out.push_str(&format!(
-        "  {:<28} {:>6} {:>8} {:<11} {:>8} {:>8}  {}\n",
-        "supervisor", "port", "pid", "state", "uptime", "restarts", "last exit"
-    ));
-    for w in &st.workers {
-        let r = &w.report;
-        out.push_str(&format!(
-            "  {:<28} {:>6} {:>8} {:<11} {:>7}s {:>8}  {}\n",
-            w.supervisor,
-            r.port,
-            r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            r.state.to_string(),
-            r.uptime_secs,
-            r.restarts,
-            r.last_exit.as_deref().unwrap_or("")
-        ));
-    }
-    out.push_str(&format!(
-        "\ncomponents:\n  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}\n",
-        "component", "kind", "tasks", "emitted", "executed", "acked", "failed"
-    ));
-    for (id, c) in &st.components {
-        let kind = match c.kind {
-            ComponentRole::Spout => "spout",
-            ComponentRole::Bolt => "bolt",
-            ComponentRole::Acker => "acker",
-        };
-        out.push_str(&format!(
-            "  {:<20} {:<6} {:>5} {:>12} {:>12} {:>12} {:>10}\n",
-            id,
-            kind,
-            c.tasks,
-            c.counters.emitted,
-            c.counters.executed,
-            c.counters.acked,
-            c.counters.failed
-        ));
-    }
-    out
 }
