@@ -241,9 +241,7 @@ pub struct ComponentWindowStats {
     /// over every sampled tuple of its tasks).
     #[serde(flatten)]
     pub figures: WindowFigures,
-    /// Its most recent errors (at most ten), oldest first. In JSON `component_errors`
-    /// (Storm's `componentErrors`): the flattened figures already have an `errors` count.
-    #[serde(rename = "component_errors")]
+    /// Its most recent errors (at most ten), oldest first.
     pub errors: Vec<ComponentError>,
 }
 
