@@ -293,11 +293,7 @@ async fn metrics_scraped_with_a_viewer_token_parse_with_prometheus_client() {
         json!(executed as u64),
         "{m}"
     );
-    assert_eq!(
-        m["components"]["count"]["component_errors"],
-        json!([]),
-        "{m}"
-    );
+    assert_eq!(m["components"]["count"]["errors"], json!([]), "{m}");
     let r = viewer
         .get(n.url("/api/v1/topologies/wc/metrics?window=7"))
         .send()

@@ -219,6 +219,17 @@ fn two_incarnations_roll_up_exactly_and_windows_roll() {
         (task.host.as_str(), task.port, task.uptime_secs),
         ("a.local", w.port, 60)
     );
+    // What clients read is what nimbus computed (one key per figure).
+    let json = serde_json::to_string(&m).unwrap();
+    let back: squall_runtime::cluster::protocol::TopologyMetrics =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(back, m);
+    let v = serde_json::to_value(&m).unwrap();
+    assert_eq!(v["components"]["b"]["error_count"], 2, "the count: {v}");
+    assert_eq!(
+        v["components"]["b"]["errors"][1]["error"], "bang",
+        "the list: {v}"
+    );
 
     // The worker restarts: its totals start again. All-time stays exact.
     clock.advance(Duration::from_secs(10));
