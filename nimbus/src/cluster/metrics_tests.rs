@@ -276,6 +276,20 @@ fn two_incarnations_roll_up_exactly_and_windows_roll() {
     assert_eq!(day.components["b"].figures.executed, 6500);
     let _ = MIN;
 
+    // A worker that reports only its last error (no records): kept once, as of now.
+    let mut old = report(&c, &w, restarted, 600, 0, &[]);
+    old.tasks[1].last_error = Some("legacy".into());
+    c.record_stats("wc", old.clone()).unwrap();
+    c.record_stats("wc", old).unwrap();
+    let all = c.metrics("wc", Window::AllTime, now()).unwrap();
+    let texts: Vec<&str> = all.components["b"]
+        .errors
+        .iter()
+        .map(|e| e.error.error.as_str())
+        .collect();
+    assert_eq!(texts, ["boom", "bang", "legacy"]);
+    assert_eq!(all.components["b"].errors[2].error.time_ms, now());
+
     // Killed and removed: its series go with it.
     c.kill("wc", Some(0), now()).unwrap();
     c.tick().unwrap();

@@ -12,8 +12,8 @@ use squall_runtime::cluster::protocol::stats::{
     MAX_USER_METRICS_PER_TASK,
 };
 use squall_runtime::cluster::protocol::{
-    ComponentError, ComponentRole, ComponentStats, Counters, StatsAck, TaskStats, WorkerAssignment,
-    WorkerStats,
+    ComponentError, ComponentRole, ComponentStats, Counters, ErrorRecord, StatsAck, TaskStats,
+    WorkerAssignment, WorkerStats,
 };
 
 use super::topologies::get_mut;
@@ -48,6 +48,37 @@ impl TaskTable {
         list.sort_by_key(|e| (e.error.time_ms, e.task));
         let extra = list.len().saturating_sub(MAX_ERRORS_PER_TASK);
         list.drain(..extra);
+    }
+}
+
+impl TaskTable {
+    /// Keep a task's `last_error` (from a worker without error records) unless that task
+    /// already has an error of that text kept.
+    fn add_last_error(
+        &mut self,
+        component: &str,
+        task: u32,
+        host: &str,
+        port: u16,
+        text: &str,
+        now_ms: u64,
+    ) {
+        let known = self
+            .errors
+            .get(component)
+            .is_some_and(|l| l.iter().any(|e| e.task == task && e.error.error == text));
+        if !known {
+            let error = ComponentError {
+                task,
+                host: host.to_string(),
+                port,
+                error: ErrorRecord {
+                    time_ms: now_ms,
+                    error: text.to_string(),
+                },
+            };
+            self.add_error(component, error);
+        }
     }
 }
 
@@ -123,6 +154,13 @@ impl Cluster {
                     error: e.clone(),
                 };
                 t.stats.add_error(&task.component, error);
+            }
+            if task.errors.is_empty()
+                && let Some(text) = &task.last_error
+            {
+                // A worker that reports only its last error: kept once, as of now.
+                t.stats
+                    .add_last_error(&task.component, task.task, &host, slot.port, text, now_ms);
             }
             let series = t
                 .stats
