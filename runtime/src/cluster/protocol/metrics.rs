@@ -176,7 +176,8 @@ pub struct WindowFigures {
     pub acked: u64,
     /// Bolts: inputs failed. Spouts: trees failed or timed out.
     pub failed: u64,
-    /// Errors reported.
+    /// Errors reported (`error_count` in JSON: a component's `errors` is the list).
+    #[serde(rename = "error_count")]
     pub errors: u64,
     /// Spouts: complete latency.
     pub complete_latency: LatencyStats,

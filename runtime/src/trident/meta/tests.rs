@@ -161,7 +161,10 @@ fn fake_nimbus(
                 if let Some(v) = lower.strip_prefix("content-length:") {
                     length = v.trim().parse().unwrap_or(0);
                 }
-                versioned |= lower.starts_with("squall-protocol: 1");
+                versioned |= lower.starts_with(&format!(
+                    "squall-protocol: {}",
+                    crate::cluster::protocol::PROTOCOL_VERSION
+                ));
             }
             let mut body_in = vec![0; length];
             let _ = reader.read_exact(&mut body_in);
