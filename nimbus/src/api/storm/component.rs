@@ -33,7 +33,8 @@ pub async fn page(
     Ok(Json(render(&data, &component, window, sys, user(&who))?))
 }
 
-fn render(
+/// The page's JSON.
+pub(super) fn render(
     d: &PageData,
     component: &str,
     window: Window,

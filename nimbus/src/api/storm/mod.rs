@@ -161,26 +161,4 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(window: Option<&str>, sys: Option<&str>) -> StatsQuery {
-        StatsQuery {
-            window: window.map(str::to_string),
-            sys: sys.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn windows_default_to_all_time_and_bad_ones_are_refused() {
-        assert_eq!(q(None, None).window().ok(), Some(Window::AllTime));
-        assert_eq!(q(Some("600"), None).window().ok(), Some(Window::TenMinutes));
-        assert_eq!(q(Some(":all-time"), None).window().ok(), Some(Window::AllTime));
-        let e = q(Some("601"), None).window().err().map(|e| e.status());
-        assert_eq!(e, Some(400));
-        assert_eq!(q(None, Some("1")).sys().ok(), Some(true));
-        assert_eq!(q(None, Some("0")).sys().ok(), Some(false));
-        assert_eq!(q(None, None).sys().ok(), Some(false));
-        assert_eq!(q(None, Some("yes")).sys().err().map(|e| e.status()), Some(400));
-    }
-}
+mod tests;
