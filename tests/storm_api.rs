@@ -143,10 +143,14 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     let id = st["id"].as_str().unwrap().to_string();
     let s = Script::new(&c);
     // Wait for the workers' reports: tuples flowing, the broken bolt's errors in.
-    let broken = wait_for(LONG, "the broken bolt's errors in its component page", || {
-        let page = s.get(&format!("/api/v1/topology/{id}/component/broken"));
-        (!rows(&page, "componentErrors").is_empty()).then_some(page)
-    });
+    let broken = wait_for(
+        LONG,
+        "the broken bolt's errors in its component page",
+        || {
+            let page = s.get(&format!("/api/v1/topology/{id}/component/broken"));
+            (!rows(&page, "componentErrors").is_empty()).then_some(page)
+        },
+    );
     let topo = wait_for(LONG, "emitted tuples on the topology page", || {
         let page = s.get(&format!("/api/v1/topology/{id}"));
         (page["spouts"][0]["emitted"].as_u64().unwrap_or(0) > 0).then_some(page)
@@ -192,7 +196,7 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     let b = &rows(&topo, "bolts")[0];
     assert!(b["lastError"].as_str().unwrap().contains("word"), "{b}");
     assert!(b["errorPort"].as_u64().is_some(), "{b}");
-    let with_sys = s.get(&format!("/api/v1/topology/sapi?window=600&sys=1"));
+    let with_sys = s.get("/api/v1/topology/sapi?window=600&sys=1");
     assert_matches("topology.json", &with_sys);
     assert_eq!(with_sys["window"], "600");
     assert_eq!(
@@ -207,7 +211,9 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     assert_eq!(rows(&spout, "spoutSummary").len(), 4);
     assert_eq!(rows(&spout, "executorStats").len(), 1);
     streams_consistent(&spout, &metrics, "payloads");
-    let exclaim = s.get(&format!("/api/v1/topology/{id}/component/exclaim?window=600"));
+    let exclaim = s.get(&format!(
+        "/api/v1/topology/{id}/component/exclaim?window=600"
+    ));
     assert_matches("component-bolt.json", &exclaim);
     assert_eq!(rows(&exclaim, "boltStats").len(), 4);
     assert_eq!(rows(&exclaim, "executorStats").len(), 2);
@@ -219,7 +225,10 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
         .collect();
     let e = &rows(&broken, "componentErrors")[0];
     assert!(e["error"].as_str().unwrap().contains("word"), "{e}");
-    assert!(ports.contains(&e["errorPort"].as_u64().unwrap()), "{e} {ports:?}");
+    assert!(
+        ports.contains(&e["errorPort"].as_u64().unwrap()),
+        "{e} {ports:?}"
+    );
     assert_eq!(e["errorHost"], "127.0.0.1", "{e}");
     let lag = s.get(&format!("/api/v1/topology/{id}/lag"));
     assert_matches("topology-lag.json", &lag);
@@ -230,7 +239,10 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("broken ("), "{out}");
     let line = out.lines().nth(1).unwrap_or_default();
-    assert!(line.contains("task ") && line.contains("127.0.0.1:"), "{out}");
+    assert!(
+        line.contains("task ") && line.contains("127.0.0.1:"),
+        "{out}"
+    );
     assert!(line.contains("word"), "{out}");
 
     // Errors in Storm's shape.
@@ -252,7 +264,10 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     assert_matches("topology-deactivate.json", &a);
     assert_eq!(a["topologyId"], id.as_str());
     assert_eq!(page_status(), "INACTIVE");
-    assert_eq!(cluster_common::status(&c.url, "sapi").unwrap()["status"], "INACTIVE");
+    assert_eq!(
+        cluster_common::status(&c.url, "sapi").unwrap()["status"],
+        "INACTIVE"
+    );
     let a = s.post(&format!("/api/v1/topology/{id}/activate"), None);
     assert_matches("topology-activate.json", &a);
     assert_eq!(page_status(), "ACTIVE");
@@ -267,6 +282,10 @@ fn storm_s_rest_api_on_a_two_worker_cluster_matches_storm_s_shapes_and_acts() {
     });
     let a = s.post(&format!("/api/v1/topology/{id}/kill/0"), None);
     assert_matches("topology-kill.json", &a);
-    let (code, body) = s.send(reqwest::Method::GET, &format!("/api/v1/topology/{id}"), None);
+    let (code, body) = s.send(
+        reqwest::Method::GET,
+        &format!("/api/v1/topology/{id}"),
+        None,
+    );
     assert_eq!(code, 404, "killed with wait 0: removed: {body}");
 }

@@ -67,12 +67,21 @@ async fn a_viewer_reads_every_storm_endpoint_in_storm_s_shape_and_may_not_act() 
     let text = n.create_token("ann", "viewer").await;
     let viewer = client_for(&text);
     let reads = [
-        ("/api/v1/cluster/summary".to_string(), "cluster-summary.json"),
-        ("/api/v1/supervisor/summary".into(), "supervisor-summary.json"),
+        (
+            "/api/v1/cluster/summary".to_string(),
+            "cluster-summary.json",
+        ),
+        (
+            "/api/v1/supervisor/summary".into(),
+            "supervisor-summary.json",
+        ),
         ("/api/v1/nimbus/summary".into(), "nimbus-summary.json"),
         ("/api/v1/topology/summary".into(), "topology-summary.json"),
         (format!("/api/v1/topology/{id}"), "topology.json"),
-        (format!("/api/v1/topology/wc?window=600&sys=1"), "topology.json"),
+        (
+            "/api/v1/topology/wc?window=600&sys=1".to_string(),
+            "topology.json",
+        ),
         (
             format!("/api/v1/topology/{id}/component/sentences"),
             "component-spout.json",
@@ -102,13 +111,20 @@ async fn a_viewer_reads_every_storm_endpoint_in_storm_s_shape_and_may_not_act() 
     assert_eq!(body["slotsTotal"], 4, "{body}");
     assert_eq!(body["topologies"], 1, "{body}");
     // Without a token: 401.
-    let r = plain.get(n.url("/api/v1/topology/summary")).send().await.unwrap();
+    let r = plain
+        .get(n.url("/api/v1/topology/summary"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Every action: 403, and nothing changes.
     for (path, body) in actions(&id) {
         let (status, answer) = call(&n, &viewer, Method::POST, &path, body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
-        assert!(answer["error"].as_str().unwrap().contains("ann"), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("ann"),
+            "{answer}"
+        );
     }
     assert_eq!(storm_status(&n, &id).await, "ACTIVE");
     let (_, page) = n.get(&format!("/api/v1/topology/{id}")).await;
@@ -135,7 +151,10 @@ async fn deployers_act_through_storm_s_paths_on_their_own_topologies_only() {
             let (status, answer) = call(&n, &bob, Method::POST, &path, body).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
             assert!(
-                answer["error"].as_str().unwrap().contains("belongs to 'alice'"),
+                answer["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("belongs to 'alice'"),
                 "{answer}"
             );
         }
@@ -157,8 +176,14 @@ async fn deployers_act_through_storm_s_paths_on_their_own_topologies_only() {
         json!({"topologyOperation": "deactivate", "topologyId": a1, "status": "success"})
     );
     assert_eq!(storm_status(&n, &a1).await, "INACTIVE");
-    let (status, answer) =
-        call(&n, &alice, Method::POST, "/api/v1/topology/a1/activate", None).await;
+    let (status, answer) = call(
+        &n,
+        &alice,
+        Method::POST,
+        "/api/v1/topology/a1/activate",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_matches("topology-activate.json", &answer);
     assert_eq!(storm_status(&n, &a1).await, "ACTIVE");
@@ -224,8 +249,18 @@ async fn unknown_topologies_are_404_and_bad_parameters_400_in_storm_s_error_shap
     n.heartbeat("s1").await;
     let id = submit_as(&n, &n.http, "wc", &hash).await;
     let cases = [
-        (Method::GET, "/api/v1/topology/nope-1-2".to_string(), 404, "nope-1-2"),
-        (Method::GET, "/api/v1/topology/nope-1-2/lag".into(), 404, "nope-1-2"),
+        (
+            Method::GET,
+            "/api/v1/topology/nope-1-2".to_string(),
+            404,
+            "nope-1-2",
+        ),
+        (
+            Method::GET,
+            "/api/v1/topology/nope-1-2/lag".into(),
+            404,
+            "nope-1-2",
+        ),
         (
             Method::GET,
             "/api/v1/topology/nope-1-2/component/count".into(),
@@ -238,8 +273,18 @@ async fn unknown_topologies_are_404_and_bad_parameters_400_in_storm_s_error_shap
             404,
             "no component 'nope'",
         ),
-        (Method::POST, "/api/v1/topology/nope-1-2/kill/0".into(), 404, "nope-1-2"),
-        (Method::POST, "/api/v1/topology/nope-1-2/activate".into(), 404, "nope-1-2"),
+        (
+            Method::POST,
+            "/api/v1/topology/nope-1-2/kill/0".into(),
+            404,
+            "nope-1-2",
+        ),
+        (
+            Method::POST,
+            "/api/v1/topology/nope-1-2/activate".into(),
+            404,
+            "nope-1-2",
+        ),
         (
             Method::GET,
             format!("/api/v1/topology/{id}?window=601"),
@@ -258,8 +303,18 @@ async fn unknown_topologies_are_404_and_bad_parameters_400_in_storm_s_error_shap
             400,
             "unknown window '7d'",
         ),
-        (Method::GET, format!("/api/v1/topology/{id}?sys=yes"), 400, "sys"),
-        (Method::POST, format!("/api/v1/topology/{id}/kill/soon"), 400, "wait-time"),
+        (
+            Method::GET,
+            format!("/api/v1/topology/{id}?sys=yes"),
+            400,
+            "sys",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/topology/{id}/kill/soon"),
+            400,
+            "wait-time",
+        ),
     ];
     for (method, path, code, says) in cases {
         let (status, body) = call(&n, &n.http, method.clone(), &path, None).await;

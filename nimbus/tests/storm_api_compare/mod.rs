@@ -76,7 +76,10 @@ pub fn differences(name: &str, answer: &Value) -> Vec<String> {
     let f = fixture(name);
     if FREE_FORM_ANSWERS.contains(&name) {
         if type_name(&f) != type_name(answer) {
-            out.push(format!("(top): Storm has a {}, we have {answer}", type_name(&f)));
+            out.push(format!(
+                "(top): Storm has a {}, we have {answer}",
+                type_name(&f)
+            ));
         }
         return out;
     }
@@ -127,7 +130,9 @@ fn walk(fixture: &Value, answer: &Value, path: &str, extras: &[&str], out: &mut 
             for k in a.keys().filter(|k| !f.contains_key(*k)) {
                 let p = child(path, k);
                 if !extras.contains(&p.as_str()) {
-                    out.push(format!("{p}: not in Storm's answer nor in our listed extras"));
+                    out.push(format!(
+                        "{p}: not in Storm's answer nor in our listed extras"
+                    ));
                 }
             }
         }

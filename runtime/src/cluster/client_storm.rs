@@ -24,7 +24,10 @@ impl Nimbus {
         // which the typed reader refuses; the value keeps the last, the list.
         let metrics: Value = self.call(reqwest::Method::GET, &path, None).await?;
         let mut out = BTreeMap::new();
-        let components = metrics["components"].as_object().cloned().unwrap_or_default();
+        let components = metrics["components"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for (id, c) in components {
             let Some(list) = c.get("errors").filter(|e| e.is_array()) else {
                 continue;

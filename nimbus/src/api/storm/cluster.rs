@@ -22,10 +22,8 @@ pub async fn summary(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, StormError> {
-    let (sups, topologies) = blocking(&state, |c| {
-        Ok((c.supervisors(), c.list(c.wall_millis())))
-    })
-    .await?;
+    let (sups, topologies) =
+        blocking(&state, |c| Ok((c.supervisors(), c.list(c.wall_millis())))).await?;
     let live: Vec<_> = sups.supervisors.iter().filter(|s| s.alive).collect();
     let slots_total: usize = live.iter().map(|s| s.slots.len()).sum();
     let slots_used: usize = live.iter().map(|s| s.used_slots.len()).sum();

@@ -12,9 +12,7 @@ use squall_runtime::cluster::protocol::{
 };
 
 use super::cluster::user;
-use super::format::{
-    component_error, encode, float_str, mean, p99, pretty_secs, worker_log_link,
-};
+use super::format::{component_error, encode, float_str, mean, p99, pretty_secs, worker_log_link};
 use super::topology::PageData;
 use super::{StatsQuery, StormError, blocking, is_system};
 use crate::api::AppState;
@@ -218,8 +216,7 @@ fn join(a: LatencyStats, b: &LatencyStats) -> LatencyStats {
     let weighted = |x: f64, n: u64| x * n as f64;
     LatencyStats {
         samples,
-        mean_ms: (weighted(a.mean_ms, a.samples) + weighted(b.mean_ms, b.samples))
-            / samples as f64,
+        mean_ms: (weighted(a.mean_ms, a.samples) + weighted(b.mean_ms, b.samples)) / samples as f64,
         p50_ms: a.p50_ms.max(b.p50_ms),
         p99_ms: a.p99_ms.max(b.p99_ms),
         max_ms: a.max_ms.max(b.max_ms),

@@ -17,7 +17,12 @@ const LAST_ERROR_CHARS: usize = 200;
 pub fn pretty_secs(secs: u64) -> String {
     let mut parts = Vec::new();
     let mut rest = secs;
-    for (unit, div) in [("s", Some(60)), ("m", Some(60)), ("h", Some(24)), ("d", None)] {
+    for (unit, div) in [
+        ("s", Some(60)),
+        ("m", Some(60)),
+        ("h", Some(24)),
+        ("d", None),
+    ] {
         if rest == 0 {
             break;
         }
@@ -118,7 +123,10 @@ fn error_fields(topology_id: &str, e: &ComponentError, now_secs: u64) -> Map<Str
         "errorWorkerLogLink".into(),
         json!(worker_log_link(topology_id, &e.host, e.port)),
     );
-    m.insert("errorLapsedSecs".into(), json!(now_secs.saturating_sub(secs)));
+    m.insert(
+        "errorLapsedSecs".into(),
+        json!(now_secs.saturating_sub(secs)),
+    );
     m
 }
 

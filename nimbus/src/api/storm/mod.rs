@@ -44,7 +44,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/topology/{id}/lag", get(lag::lag))
         .route("/api/v1/topology/{id}/activate", post(actions::activate))
-        .route("/api/v1/topology/{id}/deactivate", post(actions::deactivate))
+        .route(
+            "/api/v1/topology/{id}/deactivate",
+            post(actions::deactivate),
+        )
         .route(
             "/api/v1/topology/{id}/rebalance/{wait}",
             post(actions::rebalance),

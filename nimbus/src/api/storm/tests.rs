@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use squall_runtime::cluster::protocol::{
     ArtifactHash, ComponentError, ComponentRole, ComponentWindowStats, ErrorRecord,
-    InputWindowStats, LatencyStats, OutputWindowStats, SlotState, TaskWindowStats,
-    TopologyInfo, TopologyMetrics, TopologyStatus, TopologySummary, WindowFigures,
-    WorkerAssignment, WorkerReport, WorkerView,
+    InputWindowStats, LatencyStats, OutputWindowStats, SlotState, TaskWindowStats, TopologyInfo,
+    TopologyMetrics, TopologyStatus, TopologySummary, WindowFigures, WorkerAssignment,
+    WorkerReport, WorkerView,
 };
 
 use super::topology::PageData;
@@ -19,7 +19,6 @@ use crate::cluster::TopologyShape;
 
 #[path = "../../../tests/storm_api_compare/mod.rs"]
 mod compare;
-
 
 fn q(window: Option<&str>, sys: Option<&str>) -> StatsQuery {
     StatsQuery {
@@ -32,15 +31,20 @@ fn q(window: Option<&str>, sys: Option<&str>) -> StatsQuery {
 fn windows_default_to_all_time_and_bad_ones_are_refused() {
     assert_eq!(q(None, None).window().ok(), Some(Window::AllTime));
     assert_eq!(q(Some("600"), None).window().ok(), Some(Window::TenMinutes));
-    assert_eq!(q(Some(":all-time"), None).window().ok(), Some(Window::AllTime));
+    assert_eq!(
+        q(Some(":all-time"), None).window().ok(),
+        Some(Window::AllTime)
+    );
     let e = q(Some("601"), None).window().err().map(|e| e.status());
     assert_eq!(e, Some(400));
     assert_eq!(q(None, Some("1")).sys().ok(), Some(true));
     assert_eq!(q(None, Some("0")).sys().ok(), Some(false));
     assert_eq!(q(None, None).sys().ok(), Some(false));
-    assert_eq!(q(None, Some("yes")).sys().err().map(|e| e.status()), Some(400));
+    assert_eq!(
+        q(None, Some("yes")).sys().err().map(|e| e.status()),
+        Some(400)
+    );
 }
-
 
 fn lat(ms: f64) -> LatencyStats {
     LatencyStats {
@@ -139,15 +143,11 @@ fn page() -> PageData {
         }],
         tasks: Vec::new(),
     };
-    let task_components: BTreeMap<u32, String> = [
-        (1, "words"),
-        (2, "split"),
-        (3, "split"),
-        (4, "__acker"),
-    ]
-    .into_iter()
-    .map(|(t, c)| (t, c.to_string()))
-    .collect();
+    let task_components: BTreeMap<u32, String> =
+        [(1, "words"), (2, "split"), (3, "split"), (4, "__acker")]
+            .into_iter()
+            .map(|(t, c)| (t, c.to_string()))
+            .collect();
     let shape = TopologyShape {
         name: "wc".into(),
         id: "wc-1-1700000000".into(),
@@ -184,12 +184,18 @@ fn page() -> PageData {
             window_secs: 65,
             topology: figures(true),
             components: [
-                ("words".to_string(), component(ComponentRole::Spout, true, 1, 1, vec![])),
+                (
+                    "words".to_string(),
+                    component(ComponentRole::Spout, true, 1, 1, vec![]),
+                ),
                 (
                     "split".to_string(),
                     component(ComponentRole::Bolt, false, 2, 1, vec![error.clone()]),
                 ),
-                ("__acker".to_string(), component(ComponentRole::Acker, false, 1, 1, vec![])),
+                (
+                    "__acker".to_string(),
+                    component(ComponentRole::Acker, false, 1, 1, vec![]),
+                ),
             ]
             .into_iter()
             .collect(),
@@ -243,7 +249,10 @@ fn the_topology_page_has_storm_s_shape_and_hides_the_acker_without_sys() {
         .map(|w| w["window"].as_str().unwrap())
         .collect();
     assert_eq!(windows, ["600", "10800", "86400", ":all-time"]);
-    assert_eq!(v["workers"][0]["componentNumTasks"], json!({"words": 1, "split": 2, "__acker": 1}));
+    assert_eq!(
+        v["workers"][0]["componentNumTasks"],
+        json!({"words": 1, "split": 2, "__acker": 1})
+    );
     assert_eq!(v["workers"][0]["uptimeSeconds"], 61);
     assert_eq!(v["uptime"], "1m 5s");
     let with_sys = super::topology::render(&d, Window::AllTime, true, Value::Null).unwrap();
@@ -258,9 +267,11 @@ fn component_pages_have_storm_s_shape() {
     assert_eq!(spout["componentType"], "spout");
     // System streams only with sys=1.
     assert_eq!(spout["outputStats"].as_array().unwrap().len(), 1);
-    let spout_sys = super::component::render(&d, "words", Window::AllTime, true, Value::Null).unwrap();
+    let spout_sys =
+        super::component::render(&d, "words", Window::AllTime, true, Value::Null).unwrap();
     assert_eq!(spout_sys["outputStats"].as_array().unwrap().len(), 2);
-    let bolt = super::component::render(&d, "split", Window::TenMinutes, false, Value::Null).unwrap();
+    let bolt =
+        super::component::render(&d, "split", Window::TenMinutes, false, Value::Null).unwrap();
     compare::assert_matches("component-bolt.json", &bolt);
     assert_eq!(bolt["componentType"], "bolt");
     assert_eq!(bolt["window"], "600");

@@ -85,7 +85,12 @@ pub async fn page(
 }
 
 /// The page's JSON.
-pub(super) fn render(d: &PageData, window: Window, sys: bool, user: Value) -> Result<Value, ClusterError> {
+pub(super) fn render(
+    d: &PageData,
+    window: Window,
+    sys: bool,
+    user: Value,
+) -> Result<Value, ClusterError> {
     let s = &d.info.summary;
     let id = s.id.as_str();
     let m = d.window(window)?;
