@@ -5,6 +5,7 @@
 mod artifacts;
 mod body;
 pub mod serve;
+pub mod storm;
 mod supervisors;
 mod topologies;
 mod trident;
@@ -153,6 +154,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/tokens/{name}", delete(crate::auth::api::revoke))
         .route("/api/v1/health", get(health))
+        // Storm's UI REST API (issue 13, part stormapi).
+        .merge(storm::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -41,7 +41,7 @@ impl Cluster {
                     tasks: c.tasks,
                     executors: c.executors,
                     figures: figures(&c.counters),
-                    errors: Vec::new(),
+                    errors: placeholder_errors(t, &id, now_ms),
                 };
                 (id, v)
             })
@@ -72,4 +72,47 @@ impl Cluster {
             user_metrics: Vec::new(),
         })
     }
+}
+
+/// STORMAPI BRIDGE, placeholder only (the `rollup` part replaces this file's body): a
+/// component's errors from its tasks' reports, so Storm's `componentErrors` has data
+/// before the engine reports `TaskStats::errors`. A task's `last_error` without a
+/// record counts as reported now. The last ten, oldest first.
+fn placeholder_errors(
+    t: &super::Topo,
+    component: &str,
+    now_ms: u64,
+) -> Vec<squall_runtime::cluster::protocol::ComponentError> {
+    use squall_runtime::cluster::protocol::{ComponentError, ErrorRecord};
+    let mut out = Vec::new();
+    for (slot, s) in t.stats.values().filter(|(_, s)| s.component == component) {
+        let host = t
+            .assignment
+            .workers
+            .iter()
+            .find(|w| w.supervisor == slot.supervisor && w.port == slot.port)
+            .map(|w| w.host.clone())
+            .unwrap_or_default();
+        let records = if s.errors.is_empty() {
+            s.last_error
+                .iter()
+                .map(|e| ErrorRecord {
+                    time_ms: now_ms,
+                    error: e.clone(),
+                })
+                .collect()
+        } else {
+            s.errors.clone()
+        };
+        out.extend(records.into_iter().map(|error| ComponentError {
+            task: s.task,
+            host: host.clone(),
+            port: slot.port,
+            error,
+        }));
+    }
+    out.sort_by_key(|e| e.error.time_ms);
+    let keep = out.len().saturating_sub(10);
+    out.drain(..keep);
+    out
 }

@@ -18,6 +18,7 @@ mod trident;
 mod views;
 
 pub use topologies::{Submission, check_name};
+pub use views::TopologyShape;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -67,6 +68,9 @@ struct Sup {
     last_heartbeat: Instant,
     alive: bool,
     workers: Vec<WorkerReport>,
+    /// Since when it has been alive without a break, as nimbus saw it (monotonic): its
+    /// uptime in Storm's supervisor summary.
+    since: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +89,8 @@ pub struct Cluster {
     max_supervisors: usize,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// When this nimbus loaded its state (monotonic): its uptime.
+    started: Instant,
 }
 
 impl Cluster {
@@ -105,6 +111,7 @@ impl Cluster {
                 last_heartbeat: now,
                 alive: true,
                 workers: Vec::new(),
+                since: now,
             };
             state.supervisors.insert(id, sup);
         }
@@ -158,6 +165,7 @@ impl Cluster {
             max_supervisors: supervisors::MAX_SUPERVISORS,
             clock,
             state: Mutex::new(state),
+            started: now,
         })
     }
 

@@ -136,7 +136,7 @@ impl Nimbus {
         Ok(body)
     }
 
-    async fn call<R: DeserializeOwned>(
+    pub(crate) async fn call<R: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -344,7 +344,7 @@ impl Nimbus {
 }
 
 /// A request body, serialised to JSON when sent.
-trait ErasedBody {
+pub(crate) trait ErasedBody {
     fn to_json(&self) -> Result<Vec<u8>, ClientError>;
 }
 

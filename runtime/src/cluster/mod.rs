@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod auth;
 pub mod client;
+pub mod client_storm;
 pub mod daemon;
 pub mod http;
 pub mod logs;
