@@ -6,6 +6,7 @@ mod artifacts;
 mod body;
 pub mod prometheus;
 pub mod serve;
+pub mod storm;
 mod supervisors;
 mod topologies;
 mod trident;
@@ -156,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         // Prometheus (a read: any reading token).
         .route("/metrics", get(prometheus::metrics))
+        // Storm's UI REST API (issue 13, part stormapi).
+        .merge(storm::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

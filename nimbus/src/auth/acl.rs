@@ -63,6 +63,9 @@ pub fn classify(method: &Method, path: &str) -> Need {
             write: !read,
         },
         ["topologies", name, _action] if post => Need::Act((*name).to_string()),
+        // Storm's actions name the topology by id (or name): `Act` resolves either.
+        ["topology", id, _action] if post => Need::Act((*id).to_string()),
+        ["topology", id, "rebalance" | "kill", _wait] if post => Need::Act((*id).to_string()),
         ["supervisors", "heartbeat"] if !read => Need::Heartbeat,
         ["tokens", ..] => Need::Admin,
         _ if is_mutation(method) => Need::Admin,
@@ -176,6 +179,28 @@ mod tests {
             Need::Act("t".into())
         );
         assert_eq!(c(Method::GET, "/api/v1/topologies/t"), Need::Read);
+        for action in ["activate", "deactivate", "rebalance/0", "kill/30"] {
+            assert_eq!(
+                c(Method::POST, &format!("/api/v1/topology/t-1-2/{action}")),
+                Need::Act("t-1-2".into()),
+                "{action}"
+            );
+        }
+        for read in [
+            "/api/v1/cluster/summary",
+            "/api/v1/supervisor/summary",
+            "/api/v1/nimbus/summary",
+            "/api/v1/topology/summary",
+            "/api/v1/topology/t-1-2",
+            "/api/v1/topology/t-1-2/component/split",
+            "/api/v1/topology/t-1-2/lag",
+        ] {
+            assert_eq!(c(Method::GET, read), Need::Read, "{read}");
+        }
+        assert_eq!(
+            c(Method::POST, "/api/v1/topology/t-1-2/debug/enable/10"),
+            Need::Admin
+        );
         assert_eq!(
             c(Method::POST, "/api/v1/supervisors/heartbeat"),
             Need::Heartbeat

@@ -19,6 +19,7 @@ mod views;
 
 pub use metrics::{MetricsSnapshot, TopologySnapshot};
 pub use topologies::{Submission, check_name};
+pub use views::TopologyShape;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -68,6 +69,9 @@ struct Sup {
     last_heartbeat: Instant,
     alive: bool,
     workers: Vec<WorkerReport>,
+    /// Since when it has been alive without a break, as nimbus saw it (monotonic): its
+    /// uptime in Storm's supervisor summary.
+    since: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +90,8 @@ pub struct Cluster {
     max_supervisors: usize,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// When this nimbus loaded its state (monotonic): its uptime.
+    started: Instant,
 }
 
 impl Cluster {
@@ -106,6 +112,7 @@ impl Cluster {
                 last_heartbeat: now,
                 alive: true,
                 workers: Vec::new(),
+                since: now,
             };
             state.supervisors.insert(id, sup);
         }
@@ -159,6 +166,7 @@ impl Cluster {
             max_supervisors: supervisors::MAX_SUPERVISORS,
             clock,
             state: Mutex::new(state),
+            started: now,
         })
     }
 

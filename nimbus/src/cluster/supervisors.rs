@@ -78,6 +78,8 @@ impl Cluster {
         let known = st.supervisors.get(&hb.id);
         let changed = known.is_none_or(|s| s.info != info);
         let revived = known.is_some_and(|s| !s.alive);
+        // Alive without a break since: kept across heartbeats, reset by a death.
+        let since = known.filter(|s| s.alive).map_or(now, |s| s.since);
         if changed {
             self.store.write(|w| w.put_supervisor(&info))?;
             tracing::info!(supervisor = %info.id, host = %info.host, slots = ?info.slots,
@@ -92,6 +94,7 @@ impl Cluster {
                 last_heartbeat: now,
                 alive: true,
                 workers: hb.workers,
+                since,
             },
         );
         if changed || revived {

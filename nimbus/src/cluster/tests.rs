@@ -695,3 +695,50 @@ fn rotation_gives_a_new_secret_that_restarts_workers_and_voids_old_credentials()
     let c = open(dir.path(), T0);
     assert_eq!(c.worker_credential_topology(new.expose()), Some(id));
 }
+
+#[test]
+fn storm_paths_resolve_ids_and_names_alike_for_handlers_and_the_acl() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    submit(&c, "wc", T0);
+    let id = c.status("wc", T0).unwrap().summary.id;
+    assert_eq!(c.resolve("wc").unwrap(), "wc");
+    assert_eq!(c.resolve(&id).unwrap(), "wc");
+    assert!(matches!(
+        c.resolve("nope-1-2"),
+        Err(ClusterError::TopologyNotFound(n)) if n == "nope-1-2"
+    ));
+    assert_eq!(c.topology_acl(&id), c.topology_acl("wc"));
+    assert!(c.topology_acl(&id).is_some());
+    // A name is looked up before the ids: a topology named like another's id is the
+    // one a path naming it acts on, for the ACL as for the handler.
+    let shape = c.shape(&c.resolve(&id).unwrap()).unwrap();
+    assert_eq!(shape.id, id);
+    assert_eq!(shape.message_timeout_secs, 30);
+    submit(&c, &id, T0);
+    assert_eq!(c.resolve(&id).unwrap(), id);
+    let twin = c.status(&id, T0).unwrap().summary.id;
+    assert_eq!(c.topology_acl(&id).unwrap().id, twin);
+    assert_eq!(
+        shape.task_components.values().filter(|c| *c == "b").count(),
+        4
+    );
+}
+
+#[test]
+fn nimbus_and_supervisor_uptimes_count_from_start_and_from_the_last_revival() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "s1", T0);
+    c.at(T0 + 5_000);
+    assert_eq!(c.uptime_secs(), 5);
+    beat(&c, "s1", T0 + 8_000);
+    assert_eq!(c.supervisor_uptimes().get("s1"), Some(&8));
+    // Silent past the timeout: dead, no uptime; back: counted afresh.
+    c.tick_at(T0 + 8_000 + TIMEOUT.as_millis() as u64 + 1_000);
+    assert_eq!(c.supervisor_uptimes().get("s1"), None);
+    let back = T0 + 30_000;
+    beat(&c, "s1", back);
+    c.at(back + 2_000);
+    assert_eq!(c.supervisor_uptimes().get("s1"), Some(&2));
+}

@@ -68,10 +68,11 @@ fn respond(t: &Topo, message: String) -> ActionResponse {
 }
 
 impl Cluster {
-    /// Who may act on topology `name` (`None`: there is no such topology).
-    pub fn topology_acl(&self, name: &str) -> Option<crate::auth::acl::TopologyAcl> {
+    /// Who may act on topology `name_or_id` (its name, or its id as Storm's paths give
+    /// it; `None`: there is no such topology).
+    pub fn topology_acl(&self, name_or_id: &str) -> Option<crate::auth::acl::TopologyAcl> {
         let st = self.lock();
-        let t = st.topologies.get(name)?;
+        let t = super::views::find(&st, name_or_id)?;
         Some(crate::auth::acl::TopologyAcl::of(
             &t.record.id,
             t.record.owner.as_deref(),

@@ -1,4 +1,6 @@
-//! Read-only views for the API: topology list and status, supervisor list.
+//! Read-only views for the API: topology list and status, supervisor list, the
+//! topology a Storm path names ([`Cluster::resolve`]) and what Storm's pages show
+//! besides the metrics ([`TopologyShape`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,10 +8,42 @@ use squall_runtime::cluster::protocol::{
     SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary, WorkerView,
 };
 
+use squall_runtime::config::Config;
+use squall_runtime::plan::TaskPlan;
+
 use super::stats::{component_stats, task_stats};
 use super::topologies::get;
-use super::{Cluster, Topo};
+use super::{Cluster, State, Topo};
 use crate::error::ClusterError;
+
+/// The topology `name_or_id` names: the one of that name, else the one of that id.
+///
+/// Names come first, so a path that works with a name today keeps naming the same
+/// topology; the auth check ([`Cluster::topology_acl`]) and the handlers resolve alike.
+pub(super) fn find<'a>(st: &'a State, name_or_id: &str) -> Option<&'a Topo> {
+    st.topologies
+        .get(name_or_id)
+        .or_else(|| st.topologies.values().find(|t| t.record.id == name_or_id))
+}
+
+/// What Storm's topology and component pages show that the metrics and status views do
+/// not: the owner, the message timeout, the configuration, and which component each
+/// task belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopologyShape {
+    /// Topology name.
+    pub name: String,
+    /// Topology id.
+    pub id: String,
+    /// The token that submitted it.
+    pub owner: Option<String>,
+    /// `topology.message.timeout.secs` (default included).
+    pub message_timeout_secs: u64,
+    /// The topology's `config:` map, as JSON (keys the YAML set).
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Task id -> component id, for every task of the current plan.
+    pub task_components: BTreeMap<u32, String>,
+}
 
 fn summary(t: &Topo, now_ms: u64) -> TopologySummary {
     TopologySummary {
@@ -25,6 +59,66 @@ fn summary(t: &Topo, now_ms: u64) -> TopologySummary {
 }
 
 impl Cluster {
+    /// The name of the topology `name_or_id` names (Storm's paths give ids; a name is
+    /// accepted too): the topology of that name, else the one of that id.
+    pub fn resolve(&self, name_or_id: &str) -> Result<String, ClusterError> {
+        let st = self.lock();
+        find(&st, name_or_id)
+            .map(|t| t.record.name.clone())
+            .ok_or_else(|| ClusterError::TopologyNotFound(name_or_id.to_string()))
+    }
+
+    /// Seconds since this nimbus loaded its state.
+    pub fn uptime_secs(&self) -> u64 {
+        self.clock
+            .now()
+            .saturating_duration_since(self.started)
+            .as_secs()
+    }
+
+    /// Seconds each live supervisor has been alive without a break (as nimbus saw it),
+    /// by id.
+    pub fn supervisor_uptimes(&self) -> BTreeMap<String, u64> {
+        let now = self.clock.now();
+        let st = self.lock();
+        st.supervisors
+            .values()
+            .filter(|s| s.alive)
+            .map(|s| {
+                let up = now.saturating_duration_since(s.since).as_secs();
+                (s.info.id.clone(), up)
+            })
+            .collect()
+    }
+
+    /// Topology `name`'s owner, message timeout, configuration and task components.
+    pub fn shape(&self, name: &str) -> Result<TopologyShape, ClusterError> {
+        let st = self.lock();
+        let t = get(&st, name)?;
+        let plan = TaskPlan::from_def(&t.def, &t.record.parallelism);
+        let task_components = plan
+            .component_tasks
+            .iter()
+            .flat_map(|(c, tasks)| tasks.iter().map(move |task| (task.0, c.clone())))
+            .collect();
+        let config = t
+            .def
+            .config
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
+            .collect();
+        Ok(TopologyShape {
+            name: t.record.name.clone(),
+            id: t.record.id.clone(),
+            owner: t.record.owner.clone(),
+            message_timeout_secs: Config::merged([&t.def.config])
+                .settings()
+                .message_timeout_secs,
+            config,
+            task_components,
+        })
+    }
+
     /// Every topology, by name.
     pub fn list(&self, now_ms: u64) -> TopologyList {
         let st = self.lock();

@@ -4,6 +4,7 @@
 //! `main` of a topology binary is two lines: build a [`Registry`], call [`run`]. A
 //! binary with commands of its own adds them with [`run_with`].
 
+mod errors;
 mod extra;
 pub mod status;
 
@@ -144,6 +145,17 @@ pub enum Command {
         /// Topology name.
         name: String,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where nimbus is.
+        #[command(flatten)]
+        nimbus: NimbusArg,
+    },
+    /// Print each component's recent errors: time, task, worker (host:port) and text.
+    Errors {
+        /// Topology name.
+        name: String,
+        /// Print JSON (component -> errors).
         #[arg(long)]
         json: bool,
         /// Where nimbus is.
@@ -374,6 +386,7 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
         Command::List { json, nimbus } => nimbus.run(ClientCommand::List { json }),
         Command::Status { name, json, nimbus } => nimbus.run(ClientCommand::Status { name, json }),
         Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
+        Command::Errors { name, json, nimbus } => errors::run(&nimbus, &name, json),
         Command::Token { command } => match command {
             TokenCommand::Create { role, name, nimbus } => {
                 nimbus.run(ClientCommand::TokenCreate { name, role })

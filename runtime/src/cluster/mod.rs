@@ -5,6 +5,7 @@ pub mod addr;
 pub mod auth;
 pub mod client;
 pub mod client_metrics;
+pub mod client_storm;
 pub mod daemon;
 pub mod http;
 pub mod logs;
