@@ -133,7 +133,7 @@ async fn metrics_scraped_with_a_viewer_token_parse_with_prometheus_client() {
             })
             .collect();
         let report = json!({ "topology_id": id, "supervisor": w["supervisor"], "port": w["port"],
-                             "tasks": tasks, "started_at_ms": now_ms - 60_000 });
+                             "tasks": tasks, "started_at_ms": now_ms - 10_000 });
         let (status, body) = n.post("/api/v1/topologies/wc/stats", &report).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }

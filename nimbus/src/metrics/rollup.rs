@@ -387,7 +387,16 @@ pub enum Recorded {
     NewIncarnation,
     /// Totals of an older incarnation than the one already seen: ignored.
     Stale,
+    /// The first totals of a worker that started long before (nimbus restarted, or a
+    /// worker too old to say when it started): added to all time only, since when they
+    /// happened is unknown (in the current bucket they would make a spike).
+    Backlog,
 }
+
+/// A first report of a worker that started more than this long before it counts in all
+/// time only ([`Recorded::Backlog`]): a worker's first report comes a second or two
+/// after it starts.
+pub const BACKLOG_AFTER_MS: u64 = 30_000;
 
 /// One task's rolling windows and latest totals.
 #[derive(Debug, Clone)]
@@ -450,16 +459,34 @@ impl TaskSeries {
             Some(b) if b.slot == *slot && started_at_ms < b.started_at_ms => {
                 return Recorded::Stale;
             }
-            _ => (TaskFigures::delta(None, &totals), Recorded::NewIncarnation),
+            Some(_) if started_at_ms == 0 => {
+                // An older worker restarted (its counters went back): new totals.
+                (TaskFigures::delta(None, &totals), Recorded::NewIncarnation)
+            }
+            _ => {
+                let recent = started_at_ms > 0
+                    && started_at_ms <= now_ms
+                    && now_ms - started_at_ms <= BACKLOG_AFTER_MS;
+                let how = if recent {
+                    Recorded::NewIncarnation
+                } else {
+                    Recorded::Backlog
+                };
+                (TaskFigures::delta(None, &totals), how)
+            }
         };
         if self.since_ms == 0 {
-            self.since_ms = if started_at_ms > 0 && started_at_ms <= now_ms {
+            self.since_ms = if how == Recorded::NewIncarnation && started_at_ms > 0 {
                 started_at_ms
             } else {
                 now_ms
             };
         }
-        self.windows.add(now_ms, &delta);
+        if how == Recorded::Backlog {
+            self.windows.add_all_time(&delta);
+        } else {
+            self.windows.add(now_ms, &delta);
+        }
         self.current = Some(Baseline {
             slot: slot.clone(),
             started_at_ms,
@@ -580,9 +607,41 @@ mod tests {
     #[test]
     fn an_old_worker_without_incarnation_is_seen_restarting_by_its_counters() {
         let mut s = TaskSeries::new("b");
-        s.record(&slot(1), 0, totals(10, &[], 0), T0);
-        s.record(&slot(1), 0, totals(3, &[], 0), T0 + 1000);
-        assert_eq!(s.windows.all_time().counters.executed, 13);
+        let r = s.record(&slot(1), 0, totals(10, &[], 0), T0);
+        assert_eq!(
+            r,
+            Recorded::Backlog,
+            "when its first counts happened is unknown"
+        );
+        s.record(&slot(1), 0, totals(12, &[], 0), T0 + 1000);
+        let r = s.record(&slot(1), 0, totals(3, &[], 0), T0 + 2000);
+        assert_eq!(r, Recorded::NewIncarnation);
+        assert_eq!(s.windows.all_time().counters.executed, 15);
+        assert_eq!(s.windows.total(Some(600), T0 + 2000).counters.executed, 5);
+    }
+
+    #[test]
+    fn a_worker_seen_first_long_after_it_started_counts_in_all_time_only() {
+        // Nimbus restarted under a worker running for an hour: its totals are history.
+        let mut s = TaskSeries::new("b");
+        let started = T0 - 3_600_000;
+        let r = s.record(&slot(1), started, totals(1_000_000, &[100], 0), T0);
+        assert_eq!(r, Recorded::Backlog);
+        let r = s.record(
+            &slot(1),
+            started,
+            totals(1_000_300, &[100, 100], 0),
+            T0 + 1000,
+        );
+        assert_eq!(r, Recorded::Delta);
+        assert_eq!(s.windows.all_time().counters.executed, 1_000_300);
+        let ten = s.windows.total(Some(600), T0 + 1000);
+        assert_eq!(ten.counters.executed, 300, "no spike in the window");
+        assert_eq!(ten.execute_latency_us().count(), 1);
+        assert_eq!(
+            s.since_ms, T0,
+            "the windows hold data from the first report on"
+        );
     }
 
     #[test]

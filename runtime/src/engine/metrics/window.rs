@@ -127,6 +127,12 @@ impl<T: Mergeable> Rolling<T> {
         self.all_time.merge(value);
     }
 
+    /// Add `value` to the all-time total only: something whose time is unknown (it
+    /// would distort whichever bucket it landed in).
+    pub fn add_all_time(&mut self, value: &T) {
+        self.all_time.merge(value);
+    }
+
     fn ring(&self, window_secs: u64) -> Option<&Ring<T>> {
         WINDOW_SECS
             .iter()
@@ -191,6 +197,9 @@ mod tests {
         assert_eq!(r.total(Some(86_400), T0 + 25 * 60 * MIN), 0);
         assert_eq!(r.total(None, T0 + 25 * 60 * MIN), 13);
         assert_eq!(*r.all_time(), 13);
+        r.add_all_time(&100);
+        assert_eq!(r.total(None, T0), 113);
+        assert_eq!(r.total(Some(86_400), T0 + 5 * MIN), 13, "not in any window");
     }
 
     #[test]
