@@ -63,6 +63,9 @@ pub fn classify(method: &Method, path: &str) -> Need {
             write: !read,
         },
         ["topologies", name, _action] if post => Need::Act((*name).to_string()),
+        // Storm's path: `{id}` is the id or the name (the handler checks again against
+        // the topology it resolves to).
+        ["topology", id, "logconfig"] if post => Need::Act((*id).to_string()),
         ["supervisors", "heartbeat"] if !read => Need::Heartbeat,
         ["tokens", ..] => Need::Admin,
         _ if is_mutation(method) => Need::Admin,
@@ -176,6 +179,11 @@ mod tests {
             Need::Act("t".into())
         );
         assert_eq!(c(Method::GET, "/api/v1/topologies/t"), Need::Read);
+        assert_eq!(
+            c(Method::POST, "/api/v1/topology/t-1-2/logconfig"),
+            Need::Act("t-1-2".into())
+        );
+        assert_eq!(c(Method::GET, "/api/v1/topology/t/logconfig"), Need::Read);
         assert_eq!(
             c(Method::POST, "/api/v1/supervisors/heartbeat"),
             Need::Heartbeat
