@@ -653,7 +653,9 @@ fn restarts_are_remembered_with_time_and_cause_the_last_ten_only_and_a_new_assig
     assert!(history.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
     assert_eq!(h.slot().restarts(), MAX_RESTARTS_REPORTED as u32 + 4);
     // A new assignment starts a new history, as the restart count does.
+    h.relaunch(a, 99);
     h.feed(Event::Assigned(Some(assignment("t-2"))));
     h.crash();
+    assert_eq!(h.slot().restarts(), 0);
     assert_eq!(h.slot().restart_history().count(), 0);
 }
