@@ -363,3 +363,7 @@ mod tests {
         assert!(e.to_string().contains("at most 1024"), "{e}");
     }
 }
+
+#[cfg(test)]
+#[path = "logconfig_tests.rs"]
+mod cluster_tests;
