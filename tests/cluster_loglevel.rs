@@ -127,7 +127,10 @@ fn set_log_level_turns_a_bolts_debug_lines_on_until_its_timeout_and_only_actors_
 
     // At the default (SQUALL_LOG=info): tuples flow, no debug line.
     wait_tuples(&c, "ll", 50);
-    assert!(!read(&log).contains(MARKER), "debug lines before any change");
+    assert!(
+        !read(&log).contains(MARKER),
+        "debug lines before any change"
+    );
 
     // A viewer reads (nothing set) but cannot set: 403.
     let viewer = new_token(&c.url, "viewer", "vera");
@@ -138,7 +141,8 @@ fn set_log_level_turns_a_bolts_debug_lines_on_until_its_timeout_and_only_actors_
         serde_json::from_str::<serde_json::Value>(&body).unwrap(),
         serde_json::json!({"namedLoggerLevels": {}})
     );
-    let set_body = r#"{"namedLoggerLevels": {"LogDebugBolt": {"target_level": "DEBUG", "timeout": 60}}}"#;
+    let set_body =
+        r#"{"namedLoggerLevels": {"LogDebugBolt": {"target_level": "DEBUG", "timeout": 60}}}"#;
     let (code, body) = request(&c.url, &viewer, "POST", &path, Some(set_body));
     assert_eq!(code, 403, "{body}");
     let (code, out, err) = cli_with_token(&c.url, &viewer, &["set-log-level", "ll", "debug"]);
@@ -159,10 +163,7 @@ fn set_log_level_turns_a_bolts_debug_lines_on_until_its_timeout_and_only_actors_
     assert!(body.contains("'LOUD' is not a log level"), "{body}");
 
     // debug for 3 s: the bolt's lines appear, then stop once the worker reverts.
-    let (code, out, err) = cli(
-        &c.url,
-        &["set-log-level", "ll", "debug", "--timeout", "3"],
-    );
+    let (code, out, err) = cli(&c.url, &["set-log-level", "ll", "debug", "--timeout", "3"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("DEBUG"), "{out}");
     wait_for(FOLLOW, "the bolt's debug lines in worker.log", || {
@@ -173,7 +174,13 @@ fn set_log_level_turns_a_bolts_debug_lines_on_until_its_timeout_and_only_actors_
         read(&log).contains(RESET_LINE).then_some(())
     });
     // Nimbus dropped the expired level.
-    let (code, body) = request(&c.url, &viewer, "GET", "/api/v1/topology/ll/logconfig", None);
+    let (code, body) = request(
+        &c.url,
+        &viewer,
+        "GET",
+        "/api/v1/topology/ll/logconfig",
+        None,
+    );
     assert_eq!((code, body.as_str()), (200, r#"{"namedLoggerLevels":{}}"#));
     wait_tuples(&c, "ll", 100);
     let text = read(&log);
@@ -204,6 +211,30 @@ fn set_log_level_turns_a_bolts_debug_lines_on_until_its_timeout_and_only_actors_
     wait_for(FOLLOW, "the worker to go back to its default again", || {
         (read(&log).matches(RESET_LINE).count() > resets).then_some(())
     });
+}
+
+#[test]
+fn a_worker_cut_off_from_nimbus_still_reverts_when_the_timeout_is_over() {
+    let mut c = cluster("");
+    submit(&c, &yaml("cut"));
+    let (log, _) = worker_log(&c, "cut");
+    let (code, out, err) = cli(&c.url, &["set-log-level", "cut", "DEBUG", "--timeout", "4"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(FOLLOW, "the bolt's debug lines in worker.log", || {
+        let text = read(&log);
+        (text.contains(SET_LINE) && text.contains(MARKER)).then_some(())
+    });
+    // Nimbus is gone: the worker hears nothing more, and reverts by itself.
+    c.nimbus.kill9();
+    wait_for(
+        FOLLOW,
+        "the worker to go back to its default without nimbus",
+        || {
+            let text = read(&log);
+            let i = text.find(RESET_LINE)?;
+            text[i..].contains("its timeout is over").then_some(())
+        },
+    );
 }
 
 /// The admin token's text of the cluster's nimbus.

@@ -30,7 +30,11 @@ impl Store {
 
 impl Writer<'_> {
     /// Insert or replace the log configuration of topology `name`.
-    pub fn put_log_config(&mut self, name: &str, config: &impl Serialize) -> Result<(), StoreError> {
+    pub fn put_log_config(
+        &mut self,
+        name: &str,
+        config: &impl Serialize,
+    ) -> Result<(), StoreError> {
         self.put(LOG_CONFIGS, name, config, "log configuration")
     }
 

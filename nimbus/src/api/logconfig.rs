@@ -33,7 +33,11 @@ pub async fn post(
         // The route's check looked the topology up by the path's text, which may be an
         // id: check again against the topology it names.
         let name = c.logconfig_topology(&id)?;
-        acl::check(&who, &Need::Act(name.clone()), c.topology_acl(&name).as_ref())?;
+        acl::check(
+            &who,
+            &Need::Act(name.clone()),
+            c.topology_acl(&name).as_ref(),
+        )?;
         c.set_log_config(&name, &body, c.wall_millis())
     })
     .await?;

@@ -183,7 +183,8 @@ fn setting(
         log_filter::check_logger(&logger, level).map_err(|e| format!("logger '{name}': {e}"))?;
     }
     let timeout_secs = l.timeout.and_then(|t| u64::try_from(t).ok()).unwrap_or(0);
-    let expires_at_ms = (timeout_secs > 0).then(|| now_ms.saturating_add(timeout_secs.saturating_mul(1000)));
+    let expires_at_ms =
+        (timeout_secs > 0).then(|| now_ms.saturating_add(timeout_secs.saturating_mul(1000)));
     Ok((
         logger,
         Some(LoggerSetting {
@@ -297,7 +298,10 @@ mod tests {
             0
         );
         assert!(c.prune(40_000));
-        assert_eq!(c.filter(40_000).unwrap().directives, "squall_runtime::engine=warn");
+        assert_eq!(
+            c.filter(40_000).unwrap().directives,
+            "squall_runtime::engine=warn"
+        );
     }
 
     #[test]
@@ -321,14 +325,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.filter(0).unwrap().directives, "a=debug");
         c.apply(
-            &body(serde_json::json!({"namedLoggerLevels": {"b": {"target_level": "error"}},
-                "replace": true})),
+            &body(
+                serde_json::json!({"namedLoggerLevels": {"b": {"target_level": "error"}},
+                "replace": true}),
+            ),
             0,
         )
         .unwrap();
         assert_eq!(c.filter(0).unwrap().directives, "b=error");
-        c.apply(&body(serde_json::json!({"namedLoggerLevels": {}, "replace": true})), 0)
-            .unwrap();
+        c.apply(
+            &body(serde_json::json!({"namedLoggerLevels": {}, "replace": true})),
+            0,
+        )
+        .unwrap();
         assert_eq!(c.filter(0), None);
     }
 
@@ -349,9 +358,20 @@ mod tests {
             panic!("not a bad request");
         };
         assert!(message.contains("3 problems"), "{message}");
-        assert!(details.iter().any(|d| d.contains("'LOUD' is not a log level")), "{details:?}");
-        assert!(details.iter().any(|d| d.contains("use ROOT")), "{details:?}");
-        assert!(details.iter().any(|d| d.contains("logger 'a[b'")), "{details:?}");
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("'LOUD' is not a log level")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().any(|d| d.contains("use ROOT")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().any(|d| d.contains("logger 'a[b'")),
+            "{details:?}"
+        );
         assert_eq!(c, LogConfig::default());
         let long = "x".repeat(MAX_FILTER_BYTES);
         let e = c

@@ -23,10 +23,17 @@ fn open(dir: &Path, clock: Arc<ManualClock>) -> Cluster {
     let store = Store::open(&dir.join("nimbus.redb")).unwrap();
     std::fs::create_dir_all(dir.join("artifacts")).unwrap();
     let artifact = ArtifactHash::of_bytes(b"artifact");
-    std::fs::write(dir.join("artifacts").join(artifact.to_string()), b"artifact").unwrap();
-    let artifacts =
-        ArtifactStore::open(&dir.join("artifacts"), clock.clone(), Duration::from_secs(3600))
-            .unwrap();
+    std::fs::write(
+        dir.join("artifacts").join(artifact.to_string()),
+        b"artifact",
+    )
+    .unwrap();
+    let artifacts = ArtifactStore::open(
+        &dir.join("artifacts"),
+        clock.clone(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
     Cluster::load(store, artifacts, Duration::from_secs(10), clock).unwrap()
 }
 

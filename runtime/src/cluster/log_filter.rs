@@ -93,7 +93,9 @@ impl fmt::Display for Level {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LogFilterError {
     /// Nothing to set.
-    #[error("the log level is empty: give a level (e.g. DEBUG) or directives (e.g. info,my_bolt=trace)")]
+    #[error(
+        "the log level is empty: give a level (e.g. DEBUG) or directives (e.g. info,my_bolt=trace)"
+    )]
     Empty,
     /// Longer than [`MAX_FILTER_BYTES`].
     #[error("the log filter is {len} bytes; at most {MAX_FILTER_BYTES} are allowed")]
@@ -192,7 +194,10 @@ pub fn check_logger(logger: &str, level: Level) -> Result<(), LogFilterError> {
         return Ok(());
     }
     if logger.is_empty() {
-        return Err(LogFilterError::NoLogger(format!("={}", level.directive_name())));
+        return Err(LogFilterError::NoLogger(format!(
+            "={}",
+            level.directive_name()
+        )));
     }
     let directive = directive(logger, level);
     if directive.len() > MAX_FILTER_BYTES {
@@ -307,7 +312,10 @@ mod tests {
         assert_eq!(l["ROOT"], Level::Trace);
         assert_eq!(l["my_bolt"], Level::Trace);
         // A later directive for the same logger wins.
-        assert_eq!(parse_directives("info,debug").unwrap()["ROOT"], Level::Debug);
+        assert_eq!(
+            parse_directives("info,debug").unwrap()["ROOT"],
+            Level::Debug
+        );
     }
 
     #[test]
@@ -324,7 +332,9 @@ mod tests {
             parse_directives(&long),
             Err(LogFilterError::TooLong { .. })
         ));
-        let many: Vec<String> = (0..=MAX_NAMED_LOGGERS).map(|i| format!("t{i}=info")).collect();
+        let many: Vec<String> = (0..=MAX_NAMED_LOGGERS)
+            .map(|i| format!("t{i}=info"))
+            .collect();
         assert!(matches!(
             parse_directives(&many.join(",")),
             Err(LogFilterError::TooManyLoggers { .. })

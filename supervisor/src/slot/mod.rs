@@ -345,7 +345,10 @@ impl Slot {
     /// The most recent restarts since the slot got its assignment (when the process
     /// ended, and how), oldest first; at most [`MAX_RESTARTS_REPORTED`].
     pub fn restart_history(&self) -> impl Iterator<Item = (Instant, &str)> {
-        self.history.recent.iter().map(|(at, how)| (*at, how.as_str()))
+        self.history
+            .recent
+            .iter()
+            .map(|(at, how)| (*at, how.as_str()))
     }
 
     /// The assignment the slot runs or is about to run (`None` when empty).

@@ -629,7 +629,7 @@ fn an_adopted_worker_over_its_memory_limit_is_killed_and_relaunched() {
 
 #[test]
 fn restarts_are_remembered_with_time_and_cause_the_last_ten_only_and_a_new_assignment_forgets_them()
- {
+{
     use squall_runtime::cluster::protocol::MAX_RESTARTS_REPORTED;
     let mut h = Harness::new();
     let a = assignment("t-1");
@@ -648,7 +648,10 @@ fn restarts_are_remembered_with_time_and_cause_the_last_ten_only_and_a_new_assig
     }
     let history: Vec<(Instant, &str)> = h.slot().restart_history().collect();
     assert_eq!(history.len(), MAX_RESTARTS_REPORTED);
-    assert!(history.iter().all(|(_, how)| *how == SIGKILL), "{history:?}");
+    assert!(
+        history.iter().all(|(_, how)| *how == SIGKILL),
+        "{history:?}"
+    );
     assert_eq!(history.last().map(|(at, _)| *at), Some(h.now));
     assert!(history.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
     assert_eq!(h.slot().restarts(), MAX_RESTARTS_REPORTED as u32 + 4);

@@ -159,10 +159,20 @@ mod tests {
         let mut f = Follower::new();
         assert_eq!(f.follow(None, 0), None);
         let debug = filter("debug", Some(5_000));
-        assert_eq!(f.follow(Some(&debug), 1_000), Some(Change::Set(debug.clone())));
-        assert_eq!(f.follow(Some(&debug), 2_000), None, "unchanged: nothing to do");
+        assert_eq!(
+            f.follow(Some(&debug), 1_000),
+            Some(Change::Set(debug.clone()))
+        );
+        assert_eq!(
+            f.follow(Some(&debug), 2_000),
+            None,
+            "unchanged: nothing to do"
+        );
         let trace = filter("my_bolt=trace", None);
-        assert_eq!(f.follow(Some(&trace), 2_000), Some(Change::Set(trace.clone())));
+        assert_eq!(
+            f.follow(Some(&trace), 2_000),
+            Some(Change::Set(trace.clone()))
+        );
         assert!(matches!(f.follow(None, 3_000), Some(Change::Reset { .. })));
         assert_eq!(f.applied(), None);
     }
