@@ -8,7 +8,7 @@
 //! `tokio::fs` or the blocking pool (a launch, which writes the spec and starts the
 //! process, runs there too).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,13 +22,14 @@ use crate::SupervisorOpts;
 use crate::artifacts::{ArtifactCache, FetchLimits};
 use crate::cache_gc::CacheUse;
 use crate::error::SupervisorError;
+use crate::memory::usage::Usage;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
 use crate::worker_user::{self, WorkerUser};
 use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
-    WorkerSpec,
+    ArtifactHash, Heartbeat, HeartbeatResponse, RestartRecord, SlotAssignment, WorkerLogs,
+    WorkerReport, WorkerSpec,
 };
 
 /// The worker spec file in a worker directory.
@@ -278,9 +279,27 @@ impl Daemon {
         changed
     }
 
-    /// The report for nimbus (None for an empty slot).
-    fn report(&self, slot: &Slot, now: Instant) -> Option<WorkerReport> {
+    /// The report for nimbus (None for an empty slot): `now` and `wall_ms` are the same
+    /// moment on the monotonic and the wall clock; `usage` holds the workers' figures.
+    fn report(
+        &self,
+        slot: &Slot,
+        now: Instant,
+        wall_ms: u64,
+        usage: &HashMap<u32, Usage>,
+    ) -> Option<WorkerReport> {
         let a = slot.assignment()?;
+        let figures = slot.pid().and_then(|pid| usage.get(&pid));
+        let restart_history = slot
+            .restart_history()
+            .map(|(at, how)| RestartRecord {
+                time_ms: wall_ms.saturating_sub(
+                    u64::try_from(now.saturating_duration_since(at).as_millis())
+                        .unwrap_or(u64::MAX),
+                ),
+                cause: how.to_string(),
+            })
+            .collect();
         Some(WorkerReport {
             port: slot.port(),
             topology: a.topology.clone(),
@@ -289,14 +308,16 @@ impl Daemon {
             uptime_secs: slot.uptime(now).as_secs(),
             restarts: slot.restarts(),
             last_exit: slot.last_exit().map(str::to_string),
-            rss_bytes: None,
-            cpu_ms: None,
-            restart_history: Vec::new(),
+            rss_bytes: figures.map(|f| f.rss_bytes),
+            cpu_ms: figures.map(|f| f.cpu_ms),
+            restart_history,
         })
     }
 
     async fn heartbeat(&mut self) -> Result<(), SupervisorError> {
+        let usage = self.worker_usage().await;
         let now = self.clock.now();
+        let wall_ms = self.clock.wall_millis();
         let hb = Heartbeat {
             id: self.id.clone(),
             host: self.opts.host.clone(),
@@ -304,7 +325,7 @@ impl Daemon {
             workers: self
                 .slots
                 .iter()
-                .filter_map(|s| self.report(s, now))
+                .filter_map(|s| self.report(s, now, wall_ms, &usage))
                 .collect(),
         };
         let url = format!("{}/api/v1/supervisors/heartbeat", self.opts.nimbus);

@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod body;
+mod logconfig;
 pub mod serve;
 pub mod storm;
 mod supervisors;
@@ -142,6 +143,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/topologies/{name}/trident/{*key}",
             get(trident::get_meta).put(trident::put_meta),
+        )
+        // Storm's log configuration of a topology (`squall set-log-level`).
+        .route(
+            "/api/v1/topology/{id}/logconfig",
+            get(logconfig::get).post(logconfig::post),
         )
         .route(
             "/api/v1/supervisors/heartbeat",

@@ -66,6 +66,9 @@ pub fn classify(method: &Method, path: &str) -> Need {
         // Storm's actions name the topology by id (or name): `Act` resolves either.
         ["topology", id, _action] if post => Need::Act((*id).to_string()),
         ["topology", id, "rebalance" | "kill", _wait] if post => Need::Act((*id).to_string()),
+        // Storm's path: `{id}` is the id or the name (the handler checks again against
+        // the topology it resolves to).
+        ["topology", id, "logconfig"] if post => Need::Act((*id).to_string()),
         ["supervisors", "heartbeat"] if !read => Need::Heartbeat,
         ["tokens", ..] => Need::Admin,
         _ if is_mutation(method) => Need::Admin,
@@ -201,6 +204,11 @@ mod tests {
             c(Method::POST, "/api/v1/topology/t-1-2/debug/enable/10"),
             Need::Admin
         );
+        assert_eq!(
+            c(Method::POST, "/api/v1/topology/t-1-2/logconfig"),
+            Need::Act("t-1-2".into())
+        );
+        assert_eq!(c(Method::GET, "/api/v1/topology/t/logconfig"), Need::Read);
         assert_eq!(
             c(Method::POST, "/api/v1/supervisors/heartbeat"),
             Need::Heartbeat

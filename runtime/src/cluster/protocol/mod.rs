@@ -9,6 +9,7 @@
 
 pub mod api;
 mod hash;
+pub mod logconfig;
 pub mod metrics;
 pub mod stats;
 mod status;
