@@ -122,6 +122,8 @@ pub(crate) struct Daemon {
     pub(crate) isolate: bool,
     /// When the workers' memory is measured next (see [`crate::memory`]).
     pub(crate) memory_next_poll: tokio::time::Instant,
+    /// Which worker each slot runs, for the log poller ([`crate::log_poller`]).
+    pub(crate) occupants: watch::Sender<crate::log_poller::Occupants>,
 }
 
 impl Daemon {
@@ -369,6 +371,30 @@ impl Daemon {
         Ok(())
     }
 
+    /// Tell the log poller which worker each slot runs now.
+    fn publish_occupants(&self) {
+        let now: crate::log_poller::Occupants = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                let a = s.assignment()?;
+                let occupant = crate::log_poller::Occupant {
+                    topology: a.topology.clone(),
+                    topology_id: a.topology_id.clone(),
+                    dir: self.worker_dir(s.port()),
+                };
+                Some((s.port(), occupant))
+            })
+            .collect();
+        self.occupants.send_if_modified(|o| {
+            let changed = *o != now;
+            if changed {
+                *o = now;
+            }
+            changed
+        });
+    }
+
     /// Feed every slot nimbus's latest assignment for it.
     async fn reconcile(&mut self) {
         for i in 0..self.slots.len() {
@@ -553,6 +579,7 @@ impl Daemon {
                 }
                 next_beat = self.clock.now() + self.opts.heartbeat_interval;
             }
+            self.publish_occupants();
             changed = false;
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}

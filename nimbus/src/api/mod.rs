@@ -5,6 +5,7 @@
 mod artifacts;
 mod body;
 mod logconfig;
+pub mod logs;
 pub mod serve;
 pub mod storm;
 mod supervisors;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// are then printed in the join form). `None` with a certificate of the user's own
     /// PKI.
     pub ca_pin: Option<[u8; 32]>,
+    /// Log requests waiting for their supervisors ([`logs`]).
+    pub logs: Arc<crate::logs::LogBroker>,
 }
 
 /// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.
@@ -154,6 +157,13 @@ pub fn router(state: AppState) -> Router {
             post(supervisors::heartbeat),
         )
         .route("/api/v1/supervisors", get(supervisors::list))
+        // Worker logs, read by the supervisors for nimbus (no port of theirs is open).
+        .route("/api/v1/topology/{id}/logs", get(logs::worker_log))
+        .route("/api/v1/supervisors/{id}/log-requests", get(logs::poll))
+        .route(
+            "/api/v1/supervisors/{id}/log-responses/{request_id}",
+            post(logs::answer),
+        )
         .route(
             "/api/v1/tokens",
             post(crate::auth::api::create).get(crate::auth::api::list),

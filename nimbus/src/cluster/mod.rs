@@ -10,6 +10,7 @@
 
 pub mod lifecycle;
 mod logconfig;
+mod logs;
 mod metrics;
 mod secrets;
 mod stats;
@@ -18,6 +19,7 @@ mod topologies;
 mod trident;
 mod views;
 
+pub use logs::LogTarget;
 pub use topologies::{Submission, check_name};
 pub use views::TopologyShape;
 

@@ -7,10 +7,12 @@
 mod errors;
 mod extra;
 mod log_level;
+mod logs;
 
 pub use log_level::describe as describe_log_config;
 
 pub use extra::ExtraCommand;
+pub use logs::LogsArgs;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -174,6 +176,8 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Print a topology's worker logs (read through nimbus), optionally following them.
+    Logs(LogsArgs),
     /// Manage nimbus's bearer tokens (admin token needed).
     Token {
         /// What to do.
@@ -389,6 +393,7 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
         Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
         Command::Errors { name, json, nimbus } => errors::run(&nimbus, &name, json),
         Command::SetLogLevel(args) => log_level::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Token { command } => match command {
             TokenCommand::Create { role, name, nimbus } => {
                 nimbus.run(ClientCommand::TokenCreate { name, role })

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 mod client_loglevel;
 pub mod client_storm;
+pub mod client_logs;
 pub mod daemon;
 pub mod http;
 pub mod log_filter;

@@ -10,6 +10,7 @@
 pub mod api;
 mod hash;
 pub mod logconfig;
+pub mod logs;
 pub mod metrics;
 pub mod stats;
 mod status;
