@@ -70,10 +70,7 @@ fn squall_as(url: &str, token_file: &Path, args: &[&str]) -> (i32, String, Strin
 
 /// A new token of `role`, written to a 0600 file under the cluster's root.
 fn new_token(c: &Cluster, role: &str, name: &str) -> PathBuf {
-    let (code, out, err) = cli(
-        &c.url,
-        &["token", "create", "--role", role, "--name", name],
-    );
+    let (code, out, err) = cli(&c.url, &["token", "create", "--role", role, "--name", name]);
     assert_eq!(code, 0, "{out}{err}");
     let path = c.root.join(format!("{name}.token"));
     use std::os::unix::fs::OpenOptionsExt;
@@ -253,7 +250,10 @@ fn check_tokens(c: &Cluster, marker: &str, worker: &str, path: &dyn Fn(&str) -> 
         Some(&sup1_token),
     );
     assert_eq!(code, 403, "{body}");
-    assert!(body.contains(&format!("bound to supervisor {}", ids[0])), "{body}");
+    assert!(
+        body.contains(&format!("bound to supervisor {}", ids[0])),
+        "{body}"
+    );
     let (code, body) = request(
         &c.url,
         "POST",
@@ -294,7 +294,11 @@ fn check_limits_and_paths(
     let (code, body) = get(&c.url, &path(&format!("worker={worker}&tail=20000")), admin);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("over the limit of 10000 lines"), "{body}");
-    let (code, body) = get(&c.url, &path(&format!("worker={worker}&max_bytes=2000000")), admin);
+    let (code, body) = get(
+        &c.url,
+        &path(&format!("worker={worker}&max_bytes=2000000")),
+        admin,
+    );
     assert_eq!(code, 400, "{body}");
     let (code, out, err) = cli(
         &c.url,
@@ -336,7 +340,15 @@ fn check_limits_and_paths(
 /// `squall logs --follow` prints a line the bolt logged after it started.
 fn check_follow(c: &Cluster, worker: &str, supervisor: &str, port: u16) {
     let mut child = Command::new(SQUALL)
-        .args(["logs", "logged", "--component", "log", "--follow", "--tail", "1"])
+        .args([
+            "logs",
+            "logged",
+            "--component",
+            "log",
+            "--follow",
+            "--tail",
+            "1",
+        ])
         .args(["--nimbus", &c.url])
         .env("SQUALL_TOKEN_FILE", token_file(&c.url).unwrap())
         .stdin(Stdio::null())

@@ -289,7 +289,9 @@ mod tests {
         let mut askers = Vec::new();
         for _ in 0..MAX_PENDING_PER_SUPERVISOR {
             let b = b.clone();
-            askers.push(tokio::spawn(async move { b.ask("s1", request(), timeout).await }));
+            askers.push(tokio::spawn(async move {
+                b.ask("s1", request(), timeout).await
+            }));
         }
         tokio::task::yield_now().await;
         while b.lock().get("s1").map_or(0, |q| q.waiting.len()) < MAX_PENDING_PER_SUPERVISOR {

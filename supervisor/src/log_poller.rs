@@ -122,7 +122,8 @@ impl LogPoller {
                 squall_runtime::cluster::auth::tls::describe(&e)
             )
         })?;
-        squall_runtime::cluster::http::check_answer(&resp).map_err(|e| format!("GET {url}: {e}"))?;
+        squall_runtime::cluster::http::check_answer(&resp)
+            .map_err(|e| format!("GET {url}: {e}"))?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();
@@ -174,7 +175,10 @@ impl LogPoller {
                     kind: LogFailure::NotFound,
                     message: format!(
                         "slot {} runs a worker of topology '{}' ({}), not of '{}' ({})",
-                        request.port, o.topology, o.topology_id, request.topology,
+                        request.port,
+                        o.topology,
+                        o.topology_id,
+                        request.topology,
                         request.topology_id
                     ),
                 },
@@ -185,9 +189,13 @@ impl LogPoller {
             };
             match http.post(&url).json(&answer).send().await {
                 Ok(resp) if resp.status().is_success() => {}
-                Ok(resp) => tracing::warn!(status = %resp.status(), "nimbus refused a log answer: POST {url}"),
-                Err(e) => tracing::warn!("cannot post a log answer: POST {url}: {}",
-                    squall_runtime::cluster::auth::tls::describe(&e)),
+                Ok(resp) => {
+                    tracing::warn!(status = %resp.status(), "nimbus refused a log answer: POST {url}")
+                }
+                Err(e) => tracing::warn!(
+                    "cannot post a log answer: POST {url}: {}",
+                    squall_runtime::cluster::auth::tls::describe(&e)
+                ),
             }
         });
     }

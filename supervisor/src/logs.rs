@@ -273,7 +273,10 @@ fn tail(
             Ok(None) => break,
             // A rotated file that is not served ends the tail (the newer lines are).
             Err(e) => {
-                tracing::warn!("log tail stops before {}: {e}", rotated(dir, name, index).display());
+                tracing::warn!(
+                    "log tail stops before {}: {e}",
+                    rotated(dir, name, index).display()
+                );
                 break;
             }
         }
@@ -372,7 +375,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("worker.log");
         std::fs::write(&log, lines(0, 3)).unwrap();
-        let read_from = |o, max| read(dir.path(), LogFile::Log, LogRange::From { offset: o }, max, 3).unwrap();
+        let read_from = |o, max| {
+            read(
+                dir.path(),
+                LogFile::Log,
+                LogRange::From { offset: o },
+                max,
+                3,
+            )
+            .unwrap()
+        };
         let first = read_from(0, 1 << 20);
         assert_eq!(first.text, lines(0, 3));
         // Nothing new.
@@ -418,7 +430,14 @@ mod tests {
         std::fs::remove_file(worker.join("worker.log")).unwrap();
         std::fs::write(worker.join("worker.log"), "new\n").unwrap();
         std::os::unix::fs::symlink(&secret, worker.join("worker.log.1")).unwrap();
-        let c = read(&worker, LogFile::Log, LogRange::Tail { lines: 5 }, 1 << 20, 3).unwrap();
+        let c = read(
+            &worker,
+            LogFile::Log,
+            LogRange::Tail { lines: 5 },
+            1 << 20,
+            3,
+        )
+        .unwrap();
         assert_eq!(c.text, "new\n");
         // A worker directory that is a link is refused.
         let link = dir.path().join("link");

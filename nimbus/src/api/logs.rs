@@ -118,9 +118,9 @@ pub async fn poll(
     }
     let wait = match params.get("wait_secs") {
         None => MAX_POLL_WAIT_SECS,
-        Some(w) => w.parse::<u64>().map_err(|_| {
-            ClusterError::bad_request("wait_secs must be a non-negative integer")
-        })?,
+        Some(w) => w
+            .parse::<u64>()
+            .map_err(|_| ClusterError::bad_request("wait_secs must be a non-negative integer"))?,
     };
     let wait = Duration::from_secs(wait.min(MAX_POLL_WAIT_SECS));
     Ok(Json(state.logs.poll(&supervisor, wait).await))

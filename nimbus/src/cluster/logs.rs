@@ -94,10 +94,7 @@ impl Cluster {
                     })?
             }
         };
-        let alive = st
-            .supervisors
-            .get(&w.supervisor)
-            .is_some_and(|s| s.alive);
+        let alive = st.supervisors.get(&w.supervisor).is_some_and(|s| s.alive);
         Ok(LogTarget {
             topology: name.clone(),
             topology_id: t.record.id.clone(),

@@ -27,8 +27,8 @@ impl Nimbus {
             Err(e) => return Err(e.into()),
         };
         let pin = token.as_ref().and_then(|t| t.pin).map(CaPin);
-        let trust = ClientTrust::resolve(ca_file, pin)
-            .map_err(|e| ClientError::Other(e.to_string()))?;
+        let trust =
+            ClientTrust::resolve(ca_file, pin).map_err(|e| ClientError::Other(e.to_string()))?;
         Nimbus::with_trust(url, token.as_ref(), &trust)
     }
 

@@ -449,15 +449,15 @@ mod tests {
             .split('&')
             .map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap();
-                let v = v.replace("%5B", "[").replace("%5D", "]").replace("%3A", ":");
+                let v = v
+                    .replace("%5B", "[")
+                    .replace("%5D", "]")
+                    .replace("%3A", ":");
                 (k.to_string(), v)
             })
             .collect();
         assert_eq!(LogQuery::parse(&map).unwrap(), query);
-        assert_eq!(
-            query.path("wc"),
-            format!("/api/v1/topology/wc/logs?{text}")
-        );
+        assert_eq!(query.path("wc"), format!("/api/v1/topology/wc/logs?{text}"));
     }
 
     #[test]
