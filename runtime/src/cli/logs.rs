@@ -110,7 +110,13 @@ async fn logs(n: &Nimbus, args: &LogsArgs) -> Result<(), ClientError> {
             args.name
         )));
     }
-    let prefixed = workers.len() > 1;
+    let total = workers.len();
+    let reading = Reading {
+        name: args.name.clone(),
+        file: args.file,
+        tail,
+        prefixed: total > 1,
+    };
     let mut shown: Vec<Shown> = workers
         .into_iter()
         .map(|worker| Shown {
@@ -120,79 +126,109 @@ async fn logs(n: &Nimbus, args: &LogsArgs) -> Result<(), ClientError> {
             last_error: None,
         })
         .collect();
-    let single = shown.len() == 1;
-    let mut failed = 0;
-    for s in &mut shown {
-        let query = LogQuery::tail(Some(s.worker.clone()), args.file, tail);
-        match n.worker_log(&args.name, &query).await {
-            Ok(log) => {
-                if log.chunk.truncated {
-                    eprintln!(
-                        "[{}: only the last {} bytes of its {} are shown]",
-                        s.worker,
-                        log.chunk.text.len(),
-                        args.file.file_name()
-                    );
-                }
-                s.offset = Some(log.chunk.end_offset);
-                print_text(s, &log.chunk.text, prefixed);
-            }
-            // One worker: its error is the command's.
-            Err(e) if single && !args.follow => return Err(e),
-            Err(e) => {
-                failed += 1;
-                report(s, e);
-            }
-        }
-    }
-    if !args.follow {
-        for s in &mut shown {
-            flush_partial(s, prefixed);
-        }
-        if failed > 0 {
-            return Err(ClientError::Other(format!(
-                "the logs of {failed} of {} workers could not be read",
-                shown.len()
-            )));
-        }
-        return Ok(());
-    }
     loop {
-        tokio::time::sleep(FOLLOW_EVERY).await;
-        for s in &mut shown {
-            follow_one(n, args, s, prefixed, tail).await;
+        let mut failed = 0;
+        let mut next = Vec::with_capacity(total);
+        for (mut s, read) in read_round(n, &reading, std::mem::take(&mut shown)).await {
+            match read {
+                Ok(()) => {
+                    if s.last_error.take().is_some() {
+                        eprintln!("[{}: reading its log works again]", s.worker);
+                    }
+                }
+                // One worker, once: its error is the command's.
+                Err(e) if total == 1 && !args.follow => return Err(e),
+                Err(e) => {
+                    failed += 1;
+                    report(&mut s, e);
+                }
+            }
+            next.push(s);
         }
+        shown = next;
+        if !args.follow {
+            for s in &mut shown {
+                flush_partial(s, reading.prefixed);
+            }
+            if failed > 0 {
+                return Err(ClientError::Other(format!(
+                    "the logs of {failed} of {total} workers could not be read"
+                )));
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
 
-/// Print what worker `s` wrote since its offset (its tail first when it has none yet).
-async fn follow_one(n: &Nimbus, args: &LogsArgs, s: &mut Shown, prefixed: bool, tail: u32) {
-    for _ in 0..MAX_CATCH_UP_READS {
-        let query = match s.offset {
-            Some(offset) => LogQuery::from_offset(Some(s.worker.clone()), args.file, offset),
-            None => LogQuery::tail(Some(s.worker.clone()), args.file, tail),
-        };
-        let log = match n.worker_log(&args.name, &query).await {
-            Ok(log) => log,
-            Err(e) => return report(s, e),
-        };
-        if s.last_error.take().is_some() {
-            eprintln!("[{}: reading its log works again]", s.worker);
-        }
-        if log.chunk.rotated {
-            flush_partial(s, prefixed);
-            eprintln!(
-                "[{}: {} was rotated; continuing from the start of the new file]",
-                s.worker,
-                args.file.file_name()
-            );
-        }
-        s.offset = Some(log.chunk.end_offset);
-        print_text(s, &log.chunk.text, prefixed);
-        if !log.chunk.truncated {
-            return;
+/// What every read of a `squall logs` run shares.
+#[derive(Debug, Clone)]
+struct Reading {
+    name: String,
+    file: LogFile,
+    tail: u32,
+    prefixed: bool,
+}
+
+/// Read (and print) what each worker has next, all workers at once (a supervisor that
+/// does not answer delays only its own workers); each with the outcome.
+async fn read_round(
+    n: &Nimbus,
+    reading: &Reading,
+    shown: Vec<Shown>,
+) -> Vec<(Shown, Result<(), ClientError>)> {
+    let mut set = tokio::task::JoinSet::new();
+    for mut s in shown {
+        let (n, reading) = (n.clone(), reading.clone());
+        set.spawn(async move {
+            let read = read_next(&n, &reading, &mut s).await;
+            (s, read)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(d) => out.push(d),
+            Err(e) => eprintln!("[a log read failed: {e}]"),
         }
     }
+    out
+}
+
+/// Print what worker `s` wrote since its offset (its tail first, when it has none
+/// yet), reading again while an answer said more was there.
+async fn read_next(n: &Nimbus, reading: &Reading, s: &mut Shown) -> Result<(), ClientError> {
+    let file_name = reading.file.file_name();
+    for _ in 0..MAX_CATCH_UP_READS {
+        let query = match s.offset {
+            Some(offset) => LogQuery::from_offset(Some(s.worker.clone()), reading.file, offset),
+            None => LogQuery::tail(Some(s.worker.clone()), reading.file, reading.tail),
+        };
+        let log = n.worker_log(&reading.name, &query).await?;
+        let chunk = log.chunk;
+        let first = s.offset.is_none();
+        if first && chunk.truncated {
+            eprintln!(
+                "[{}: only the last {} bytes of its {file_name} are shown]",
+                s.worker,
+                chunk.text.len()
+            );
+        }
+        if chunk.rotated {
+            flush_partial(s, reading.prefixed);
+            eprintln!(
+                "[{}: {file_name} was rotated; continuing from the start of the new file]",
+                s.worker
+            );
+        }
+        s.offset = Some(chunk.end_offset);
+        print_text(s, &chunk.text, reading.prefixed);
+        // A tail's `truncated` is about the lines before it.
+        if first || !chunk.truncated {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Say why worker `s` could not be read (once until it changes).
