@@ -101,7 +101,7 @@ async fn logs(n: &Nimbus, args: &LogsArgs) -> Result<(), ClientError> {
         Some(w) => vec![w.clone()],
         None => {
             let status = n.status(&args.name).await?;
-            workers_of(&status, args.component.as_deref()).map_err(ClientError::Other)?
+            workers_of(&status, args.component.as_deref())?
         }
     };
     if workers.is_empty() {

@@ -45,7 +45,10 @@ impl Nimbus {
 
 /// The workers (`HOST:PORT`) of a topology's status: all of them, or those running a
 /// task of `component` (known once a task of it reported its counters).
-pub fn workers_of(status: &TopologyInfo, component: Option<&str>) -> Result<Vec<String>, String> {
+pub fn workers_of(
+    status: &TopologyInfo,
+    component: Option<&str>,
+) -> Result<Vec<String>, ClientError> {
     let name = &status.summary.name;
     let Some(component) = component else {
         return Ok(status
@@ -56,10 +59,10 @@ pub fn workers_of(status: &TopologyInfo, component: Option<&str>) -> Result<Vec<
     };
     if !status.components.contains_key(component) {
         let known: Vec<&str> = status.components.keys().map(String::as_str).collect();
-        return Err(format!(
+        return Err(ClientError::Other(format!(
             "topology '{name}' has no component '{component}' (its components: {})",
             known.join(", ")
-        ));
+        )));
     }
     let tasks: Vec<u32> = status
         .tasks
@@ -68,11 +71,11 @@ pub fn workers_of(status: &TopologyInfo, component: Option<&str>) -> Result<Vec<
         .map(|t| t.task)
         .collect();
     if tasks.is_empty() {
-        return Err(format!(
+        return Err(ClientError::Other(format!(
             "no task of component '{component}' has reported yet, so which workers run it is \
              not known: try again in a few seconds, or name a worker with --worker HOST:PORT \
              (`squall status {name}` lists them)"
-        ));
+        )));
     }
     Ok(status
         .assignment

@@ -243,6 +243,17 @@ impl LogQuery {
     }
 
     /// The request path for topology `topology` (its name or id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall_runtime::cluster::protocol::logs::{LogFile, LogQuery};
+    /// let q = LogQuery::tail(Some("10.0.0.7:6700".into()), LogFile::Log, 50);
+    /// assert_eq!(
+    ///     q.path("wc"),
+    ///     "/api/v1/topology/wc/logs?worker=10.0.0.7%3A6700&file=log&tail=50"
+    /// );
+    /// ```
     pub fn path(&self, topology: &str) -> String {
         format!(
             "/api/v1/topology/{}/logs?{}",
