@@ -228,6 +228,37 @@ fn squall_logs_reads_and_follows_a_bolts_log_through_nimbus() {
     check_tokens(&c, &marker, &worker, &path);
     check_limits_and_paths(&c, &worker, &supervisor, port, &path);
     check_follow(&c, &worker, &supervisor, port);
+    check_silent_supervisor(c, &worker, &supervisor);
+}
+
+/// A supervisor that stops polling (killed, its workers left running) makes a log
+/// request fail after the answer timeout with a 504 naming it.
+fn check_silent_supervisor(mut c: Cluster, worker: &str, supervisor: &str) {
+    let i = c
+        .supervisor_ids()
+        .iter()
+        .position(|s| s == supervisor)
+        .unwrap();
+    c.sups[i].kill9();
+    let admin = admin_token(&c);
+    let started = Instant::now();
+    let (code, body) = get(
+        &c.url,
+        &format!("/api/v1/topology/logged/logs?worker={worker}"),
+        Some(&admin),
+    );
+    assert_eq!(code, 504, "{body}");
+    assert!(
+        body.contains(&format!("supervisor {supervisor} did not")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // Its workers, orphaned, would exit after the orphan grace: stopped now.
+    kill_processes_under(&c.root.join(["sup1", "sup2"][i]));
 }
 
 /// A viewer token reads; no token is 401; a supervisor token cannot fetch or answer
