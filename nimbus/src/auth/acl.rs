@@ -227,7 +227,6 @@ mod tests {
         );
         assert_eq!(c(Method::DELETE, "/api/v1/tokens/x"), Need::Admin);
         assert_eq!(c(Method::GET, "/api/v1/topology/t-1-2/logs"), Need::Read);
-        assert_eq!(c(Method::POST, "/api/v1/topology/t/logs"), Need::Admin);
         assert_eq!(
             c(Method::GET, "/api/v1/supervisors/s1/log-requests"),
             Need::SupervisorLogs

@@ -4,8 +4,8 @@
 use squall_runtime::cluster::addr::host_port;
 use squall_runtime::cluster::protocol::logs::parse_worker;
 
-use super::topologies::get;
-use super::{Cluster, State, Topo};
+use super::Cluster;
+use super::views::find;
 use crate::error::ClusterError;
 
 /// The worker whose log is asked for, and the supervisor that reads it.
@@ -25,18 +25,6 @@ pub struct LogTarget {
     pub port: u16,
 }
 
-/// The topology named `name_or_id`, or whose id it is.
-// A private stand-in for `Cluster::resolve` (part stormapi's resolver, in views.rs):
-// replace the body by a call to it once both are merged.
-fn by_name_or_id<'a>(st: &'a State, name_or_id: &str) -> Result<&'a Topo, ClusterError> {
-    get(st, name_or_id).or_else(|e| {
-        st.topologies
-            .values()
-            .find(|t| t.record.id == name_or_id)
-            .ok_or(e)
-    })
-}
-
 /// A host without the brackets of an IPv6 literal.
 fn bare(host: &str) -> &str {
     host.strip_prefix('[')
@@ -53,7 +41,8 @@ impl Cluster {
         worker: Option<&str>,
     ) -> Result<LogTarget, ClusterError> {
         let st = self.lock();
-        let t = by_name_or_id(&st, name_or_id)?;
+        let t = find(&st, name_or_id)
+            .ok_or_else(|| ClusterError::TopologyNotFound(name_or_id.to_string()))?;
         let name = &t.record.name;
         let workers = &t.assignment.workers;
         let listed = || {
