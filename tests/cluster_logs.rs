@@ -176,6 +176,12 @@ fn squall_logs_reads_and_follows_a_bolts_log_through_nimbus() {
     let line = out.lines().find(|l| l.contains(&marker)).unwrap();
     assert!(line.contains("LogInfoBolt"), "{line}");
     assert!(!line.starts_with(&worker), "one worker: no prefix: {line}");
+    let (code, _, err) = cli(&c.url, &["logs", "logged", "--component", "nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no component 'nope' (its components: "),
+        "{err}"
+    );
     // Every worker: each line prefixed with its worker.
     let (code, out, err) = cli(&c.url, &["logs", "logged", "--tail", "10000"]);
     assert_eq!(code, 0, "{err}");

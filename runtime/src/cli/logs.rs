@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::cli::NimbusArg;
 use crate::cluster::client::{ClientError, Nimbus};
-use crate::cluster::client_logs::workers_of;
+use crate::cluster::client_logs::{all_workers, check_component};
 use crate::cluster::protocol::logs::{DEFAULT_TAIL_LINES, LogFile, LogQuery, MAX_TAIL_LINES};
 
 /// How often `--follow` asks for new lines.
@@ -97,12 +97,15 @@ async fn logs(n: &Nimbus, args: &LogsArgs) -> Result<(), ClientError> {
     } else {
         args.tail
     };
-    let workers = match &args.worker {
-        Some(w) => vec![w.clone()],
-        None => {
+    let workers = match (&args.worker, &args.component) {
+        (Some(w), _) => vec![w.clone()],
+        // Where its executors run, from nimbus's plan (known before any task reports).
+        (None, Some(c)) => {
             let status = n.status(&args.name).await?;
-            workers_of(&status, args.component.as_deref())?
+            check_component(&status, c)?;
+            n.component_workers(&args.name, c).await?
         }
+        (None, None) => all_workers(&n.status(&args.name).await?),
     };
     if workers.is_empty() {
         return Err(ClientError::Other(format!(

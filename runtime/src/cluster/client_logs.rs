@@ -11,6 +11,7 @@ use crate::cluster::auth::tls::ClientTrust;
 use crate::cluster::client::{ClientError, Nimbus};
 use crate::cluster::protocol::TopologyInfo;
 use crate::cluster::protocol::logs::{LogQuery, WorkerLog};
+use crate::cluster::protocol::trident::encode_segment;
 
 impl Nimbus {
     /// A client for nimbus at `url` as the CLI's commands make it: the token of
@@ -41,46 +42,79 @@ impl Nimbus {
     ) -> Result<WorkerLog, ClientError> {
         self.get_json(&query.path(topology)).await
     }
+
+    /// The workers (`HOST:PORT`) running `component`'s executors, from Storm's component
+    /// page (`GET /api/v1/topology/{topology}/component/{component}`), which nimbus
+    /// builds from the assignment: known before any task reported.
+    pub async fn component_workers(
+        &self,
+        topology: &str,
+        component: &str,
+    ) -> Result<Vec<String>, ClientError> {
+        let path = format!(
+            "/api/v1/topology/{}/component/{}",
+            encode_segment(topology),
+            encode_segment(component)
+        );
+        let page: serde_json::Value = self.get_json(&path).await?;
+        Ok(executor_workers(&page))
+    }
 }
 
-/// The workers (`HOST:PORT`) of a topology's status: all of them, or those running a
-/// task of `component` (known once a task of it reported its counters).
-pub fn workers_of(
-    status: &TopologyInfo,
-    component: Option<&str>,
-) -> Result<Vec<String>, ClientError> {
-    let name = &status.summary.name;
-    let Some(component) = component else {
-        return Ok(status
-            .assignment
-            .iter()
-            .map(|w| host_port(&w.host, w.port))
-            .collect());
-    };
-    if !status.components.contains_key(component) {
-        let known: Vec<&str> = status.components.keys().map(String::as_str).collect();
-        return Err(ClientError::Other(format!(
-            "topology '{name}' has no component '{component}' (its components: {})",
-            known.join(", ")
-        )));
+/// `HOST:PORT` of each distinct worker in a Storm component page's `executorStats`.
+fn executor_workers(page: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in page["executorStats"].as_array().into_iter().flatten() {
+        let (Some(host), Some(port)) = (
+            e["host"].as_str(),
+            e["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+        ) else {
+            continue;
+        };
+        let worker = host_port(host, port);
+        if !out.contains(&worker) {
+            out.push(worker);
+        }
     }
-    let tasks: Vec<u32> = status
-        .tasks
-        .iter()
-        .filter(|t| t.component == component)
-        .map(|t| t.task)
-        .collect();
-    if tasks.is_empty() {
-        return Err(ClientError::Other(format!(
-            "no task of component '{component}' has reported yet, so which workers run it is \
-             not known: try again in a few seconds, or name a worker with --worker HOST:PORT \
-             (`squall status {name}` lists them)"
-        )));
-    }
-    Ok(status
+    out
+}
+
+/// Every worker (`HOST:PORT`) of a topology's status.
+pub fn all_workers(status: &TopologyInfo) -> Vec<String> {
+    status
         .assignment
         .iter()
-        .filter(|w| tasks.iter().any(|t| w.runs_task(*t)))
         .map(|w| host_port(&w.host, w.port))
-        .collect())
+        .collect()
+}
+
+/// Refuse a component the topology does not have, listing those it has.
+pub fn check_component(status: &TopologyInfo, component: &str) -> Result<(), ClientError> {
+    if status.components.contains_key(component) {
+        return Ok(());
+    }
+    let known: Vec<&str> = status.components.keys().map(String::as_str).collect();
+    Err(ClientError::Other(format!(
+        "topology '{}' has no component '{component}' (its components: {})",
+        status.summary.name,
+        known.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_component_page_gives_each_worker_once() {
+        let page = serde_json::json!({"executorStats": [
+            {"host": "10.0.0.1", "port": 6700},
+            {"host": "10.0.0.1", "port": 6700},
+            {"host": "::1", "port": 6701},
+            {"host": "bad", "port": 70000},
+        ]});
+        assert_eq!(executor_workers(&page), ["10.0.0.1:6700", "[::1]:6701"]);
+        assert!(executor_workers(&serde_json::json!({})).is_empty());
+    }
 }
