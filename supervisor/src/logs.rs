@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use squall_runtime::cluster::logs::MAX_FILES;
-use squall_runtime::cluster::protocol::logs::{LogChunk, LogFailure, LogFile, LogRange};
+use squall_runtime::cluster::protocol::logs::{
+    LogChunk, LogFailure, LogFile, LogRange, MAX_LOG_BYTES,
+};
 
 /// Bytes read at a time when scanning back for lines.
 const CHUNK: u64 = 64 * 1024;
@@ -124,7 +126,7 @@ fn rotated(dir: &Path, name: &str, i: u32) -> PathBuf {
 }
 
 /// Read `range` of worker file `file` in the worker directory `dir`, at most `max_bytes`
-/// of it; `rotated_files` is how many rotated files the worker keeps
+/// of it (at most [`MAX_LOG_BYTES`]); `rotated_files` is how many rotated files the worker keeps
 /// (`supervisor.worker.log.files`).
 pub fn read(
     dir: &Path,
@@ -149,7 +151,8 @@ pub fn read(
     let name = file.file_name();
     let path = dir.join(name);
     let current = open(&path)?.ok_or(LogReadError::NotFound(path))?;
-    let max_bytes = u64::from(max_bytes.max(1));
+    // Nimbus caps it already; capped again before anything is allocated.
+    let max_bytes = u64::from(max_bytes.clamp(1, MAX_LOG_BYTES));
     match range {
         LogRange::From { offset } => from_offset(&current, offset, max_bytes),
         LogRange::Tail { lines } => tail(
