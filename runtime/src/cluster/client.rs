@@ -159,12 +159,6 @@ impl Nimbus {
         })
     }
 
-    /// `GET path` (with its query), read as `R`; for the clients in sibling modules
-    /// (e.g. [`super::client_logs`]).
-    pub(crate) async fn get_json<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
     /// Upload an artifact (skipped when nimbus has it); returns its hash.
     pub async fn upload(&self, artifact: &Path) -> Result<ArtifactHash, ClientError> {
         let bytes = std::fs::read(artifact).map_err(|source| ClientError::File {

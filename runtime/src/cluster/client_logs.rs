@@ -40,7 +40,8 @@ impl Nimbus {
         topology: &str,
         query: &LogQuery,
     ) -> Result<WorkerLog, ClientError> {
-        self.get_json(&query.path(topology)).await
+        self.call(reqwest::Method::GET, &query.path(topology), None)
+            .await
     }
 
     /// The workers (`HOST:PORT`) running `component`'s executors, from Storm's component
@@ -56,7 +57,7 @@ impl Nimbus {
             encode_segment(topology),
             encode_segment(component)
         );
-        let page: serde_json::Value = self.get_json(&path).await?;
+        let page: serde_json::Value = self.call(reqwest::Method::GET, &path, None).await?;
         Ok(executor_workers(&page))
     }
 }
