@@ -103,6 +103,16 @@ pub enum ClusterError {
         /// Seconds until a request is accepted again.
         retry_after_secs: u64,
     },
+    /// Something other than a topology or an artifact does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// A service nimbus relies on (a supervisor serving logs) cannot take the request
+    /// now (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A supervisor did not answer in time (504); the message names it.
+    #[error("{0}")]
+    UpstreamTimeout(String),
     /// Storage failed: the operation was not applied.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -124,7 +134,9 @@ impl ClusterError {
     pub fn status(&self) -> u16 {
         match self {
             ClusterError::BadRequest { .. } => 400,
-            ClusterError::TopologyNotFound(_) | ClusterError::ArtifactNotFound(_) => 404,
+            ClusterError::TopologyNotFound(_)
+            | ClusterError::ArtifactNotFound(_)
+            | ClusterError::NotFound(_) => 404,
             ClusterError::AlreadyExists(_)
             | ClusterError::Conflict(_)
             | ClusterError::NotAssigned(_) => 409,
@@ -133,6 +145,8 @@ impl ClusterError {
             ClusterError::Forbidden(_) => 403,
             ClusterError::TooManyRequests { .. } => 429,
             ClusterError::Timeout(_) => 408,
+            ClusterError::Unavailable(_) => 503,
+            ClusterError::UpstreamTimeout(_) => 504,
             ClusterError::Store(_) | ClusterError::Internal(_) => 500,
         }
     }

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod monitor;
@@ -275,7 +276,9 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
                 .unwrap_or_else(|| validate::Sandbox::same_user(validate::sandbox::LIMITS)),
         })
     });
+    let (stop, stop_rx) = watch::channel(false);
     let state = api::AppState {
+        logs: Arc::new(logs::LogBroker::new(stop_rx.clone())),
         cluster: cluster.clone(),
         wake: wake.clone(),
         validator,
@@ -286,7 +289,6 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
         auth,
         ca_pin: nimbus_tls.ca_pin.map(|p| p.0),
     };
-    let (stop, stop_rx) = watch::channel(false);
     let monitor = tokio::spawn(monitor::run(
         cluster,
         opts.monitor_interval,

@@ -24,6 +24,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("topology_secrets");
 /// Trident coordination metadata: (topology id, key) -> value.
 const TRIDENT_META: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("trident_meta");
+/// Log configurations (`squall set-log-level`): topology name -> JSON.
+const LOG_CONFIGS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_configs");
 /// Key of the topology submission counter in `META`.
 const SEQ_KEY: &str = "topology_seq";
 
@@ -118,7 +120,7 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        for def in [TOPOLOGIES, ASSIGNMENTS, SUPERVISORS, SECRETS] {
+        for def in [TOPOLOGIES, ASSIGNMENTS, SUPERVISORS, SECRETS, LOG_CONFIGS] {
             txn.open_table(def).map_err(|e| self.db_err(e))?;
         }
         txn.open_table(META).map_err(|e| self.db_err(e))?;
@@ -171,10 +173,11 @@ impl Writer<'_> {
         self.put(ASSIGNMENTS, name, a, "assignment")
     }
 
-    /// Remove a topology, its assignment and its secret.
+    /// Remove a topology, its assignment, its log configuration and its secret.
     pub fn delete_topology(&mut self, name: &str) -> Result<(), StoreError> {
         self.remove(TOPOLOGIES, name)?;
         self.remove(ASSIGNMENTS, name)?;
+        self.remove(LOG_CONFIGS, name)?;
         self.remove(SECRETS, name)
     }
 
@@ -230,6 +233,8 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError
     })
 }
 
+#[path = "store_logconfig.rs"]
+mod logconfig;
 #[path = "store_trident.rs"]
 mod trident;
 

@@ -8,7 +8,7 @@
 //! `tokio::fs` or the blocking pool (a launch, which writes the spec and starts the
 //! process, runs there too).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,13 +22,14 @@ use crate::SupervisorOpts;
 use crate::artifacts::{ArtifactCache, FetchLimits};
 use crate::cache_gc::CacheUse;
 use crate::error::SupervisorError;
+use crate::memory::usage::Usage;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
 use crate::worker_user::{self, WorkerUser};
 use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, SlotAssignment, WorkerLogs, WorkerReport,
-    WorkerSpec,
+    ArtifactHash, Heartbeat, HeartbeatResponse, RestartRecord, SlotAssignment, WorkerLogs,
+    WorkerReport, WorkerSpec,
 };
 
 /// The worker spec file in a worker directory.
@@ -121,6 +122,8 @@ pub(crate) struct Daemon {
     pub(crate) isolate: bool,
     /// When the workers' memory is measured next (see [`crate::memory`]).
     pub(crate) memory_next_poll: tokio::time::Instant,
+    /// Which worker each slot runs, for the log poller ([`crate::log_poller`]).
+    pub(crate) occupants: watch::Sender<crate::log_poller::Occupants>,
 }
 
 impl Daemon {
@@ -278,9 +281,27 @@ impl Daemon {
         changed
     }
 
-    /// The report for nimbus (None for an empty slot).
-    fn report(&self, slot: &Slot, now: Instant) -> Option<WorkerReport> {
+    /// The report for nimbus (None for an empty slot): `now` and `wall_ms` are the same
+    /// moment on the monotonic and the wall clock; `usage` holds the workers' figures.
+    fn report(
+        &self,
+        slot: &Slot,
+        now: Instant,
+        wall_ms: u64,
+        usage: &HashMap<u32, Usage>,
+    ) -> Option<WorkerReport> {
         let a = slot.assignment()?;
+        let figures = slot.pid().and_then(|pid| usage.get(&pid));
+        let restart_history = slot
+            .restart_history()
+            .map(|(at, how)| RestartRecord {
+                time_ms: wall_ms.saturating_sub(
+                    u64::try_from(now.saturating_duration_since(at).as_millis())
+                        .unwrap_or(u64::MAX),
+                ),
+                cause: how.to_string(),
+            })
+            .collect();
         Some(WorkerReport {
             port: slot.port(),
             topology: a.topology.clone(),
@@ -289,14 +310,16 @@ impl Daemon {
             uptime_secs: slot.uptime(now).as_secs(),
             restarts: slot.restarts(),
             last_exit: slot.last_exit().map(str::to_string),
-            rss_bytes: None,
-            cpu_ms: None,
-            restart_history: Vec::new(),
+            rss_bytes: figures.map(|f| f.rss_bytes),
+            cpu_ms: figures.map(|f| f.cpu_ms),
+            restart_history,
         })
     }
 
     async fn heartbeat(&mut self) -> Result<(), SupervisorError> {
+        let usage = self.worker_usage().await;
         let now = self.clock.now();
+        let wall_ms = self.clock.wall_millis();
         let hb = Heartbeat {
             id: self.id.clone(),
             host: self.opts.host.clone(),
@@ -304,7 +327,7 @@ impl Daemon {
             workers: self
                 .slots
                 .iter()
-                .filter_map(|s| self.report(s, now))
+                .filter_map(|s| self.report(s, now, wall_ms, &usage))
                 .collect(),
         };
         let url = format!("{}/api/v1/supervisors/heartbeat", self.opts.nimbus);
@@ -346,6 +369,30 @@ impl Daemon {
                 .cloned();
         }
         Ok(())
+    }
+
+    /// Tell the log poller which worker each slot runs now.
+    fn publish_occupants(&self) {
+        let now: crate::log_poller::Occupants = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                let a = s.assignment()?;
+                let occupant = crate::log_poller::Occupant {
+                    topology: a.topology.clone(),
+                    topology_id: a.topology_id.clone(),
+                    dir: self.worker_dir(s.port()),
+                };
+                Some((s.port(), occupant))
+            })
+            .collect();
+        self.occupants.send_if_modified(|o| {
+            let changed = *o != now;
+            if changed {
+                *o = now;
+            }
+            changed
+        });
     }
 
     /// Feed every slot nimbus's latest assignment for it.
@@ -532,6 +579,7 @@ impl Daemon {
                 }
                 next_beat = self.clock.now() + self.opts.heartbeat_interval;
             }
+            self.publish_occupants();
             changed = false;
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}

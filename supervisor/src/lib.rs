@@ -21,6 +21,8 @@ pub mod cli;
 mod daemon;
 mod error;
 pub mod in_process;
+mod log_poller;
+mod logs;
 mod memory;
 mod orphans;
 pub mod process;
@@ -266,6 +268,21 @@ pub fn start_with(
     };
     let (cut_off, cut_off_rx) = tokio::sync::watch::channel(false);
     let (fetched_tx, fetched_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (occupants, occupants_rx) = tokio::sync::watch::channel(log_poller::Occupants::new());
+    let poll_http = squall_runtime::cluster::http::client(
+        log_poller::POLL_HTTP_TIMEOUT,
+        opts.token.as_ref(),
+        &trust,
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let log_poller = log_poller::LogPoller {
+        http: poll_http,
+        nimbus: opts.nimbus.clone(),
+        id: id.clone(),
+        rotated_files: opts.worker_log_files,
+        occupants: occupants_rx,
+        cut_off: cut_off_rx.clone(),
+    };
     let daemon = daemon::Daemon {
         fetcher: daemon::Fetcher {
             cache: Arc::new(ArtifactCache::new(&opts.data_dir)),
@@ -296,8 +313,10 @@ pub fn start_with(
         lock_file,
         isolate,
         memory_next_poll: tokio::time::Instant::now(),
+        occupants,
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(log_poller.run(stop_rx.clone()));
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));
     Ok(SupervisorHandle {
         id,

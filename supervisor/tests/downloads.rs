@@ -146,8 +146,11 @@ async fn a_supervisor_with_a_wrong_token_is_refused_and_runs_nothing() {
             "{:?}",
             seen.gets
         );
+        // Only heartbeats and polls for log requests were tried, both refused.
         assert!(
-            seen.unauthorized.iter().all(|r| r.contains("heartbeat")),
+            seen.unauthorized
+                .iter()
+                .all(|r| r.contains("heartbeat") || r.contains("/log-requests?")),
             "{:?}",
             seen.unauthorized
         );

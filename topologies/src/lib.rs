@@ -17,7 +17,7 @@ pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{FlakyBolt, MAX_HOG_MB, MemoryHogBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
-pub use storm::{LogInfoBolt, ResourceLineSpout, TestWordCounter};
+pub use storm::{LogDebugBolt, LogInfoBolt, ResourceLineSpout, TestWordCounter};
 pub use trident_wordcount::{
     BATCH_LINES, FailingSplit, PARALLELISM, STORE_FAIL_FRACTION, STORE_FAIL_SEED, trident_wordcount,
 };
@@ -60,6 +60,7 @@ pub fn register(registry: &mut Registry) {
     registry
         .spout("ResourceLineSpout", ResourceLineSpout::from_args)
         .basic_bolt("LogInfoBolt", |_| Ok(LogInfoBolt))
+        .basic_bolt("LogDebugBolt", |_| Ok(LogDebugBolt::default()))
         .basic_bolt("TestWordCounter", |_| Ok(TestWordCounter::default()))
         .alias("org.apache.storm.testing.TestWordSpout", "WordSpout")
         .alias(

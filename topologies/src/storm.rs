@@ -32,6 +32,28 @@ impl BasicBolt for LogInfoBolt {
     }
 }
 
+/// Logs every tuple at debug level (target `LogDebugBolt`) with its number in this
+/// task (`seq`), and emits nothing: shows a log filter changing at run time (`squall
+/// set-log-level NAME debug`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogDebugBolt {
+    seq: u64,
+}
+
+impl BasicBolt for LogDebugBolt {
+    fn declare_outputs(&self, _out: &mut OutputDeclarer) {}
+
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        _out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        self.seq += 1;
+        tracing::debug!(target: "LogDebugBolt", seq = self.seq, "log-debug-bolt tuple {input}");
+        Ok(())
+    }
+}
+
 /// Storm's `org.apache.storm.testing.TestWordCounter`: counts the values of field 0 (as
 /// text) and emits `word`, `count` after each update.
 #[derive(Debug, Default)]

@@ -4,6 +4,8 @@
 
 mod artifacts;
 mod body;
+mod logconfig;
+pub mod logs;
 pub mod prometheus;
 pub mod serve;
 pub mod storm;
@@ -50,6 +52,8 @@ pub struct AppState {
     /// are then printed in the join form). `None` with a certificate of the user's own
     /// PKI.
     pub ca_pin: Option<[u8; 32]>,
+    /// Log requests waiting for their supervisors ([`logs`]).
+    pub logs: Arc<crate::logs::LogBroker>,
 }
 
 /// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.
@@ -144,11 +148,23 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/topologies/{name}/trident/{*key}",
             get(trident::get_meta).put(trident::put_meta),
         )
+        // Storm's log configuration of a topology (`squall set-log-level`).
+        .route(
+            "/api/v1/topology/{id}/logconfig",
+            get(logconfig::get).post(logconfig::post),
+        )
         .route(
             "/api/v1/supervisors/heartbeat",
             post(supervisors::heartbeat),
         )
         .route("/api/v1/supervisors", get(supervisors::list))
+        // Worker logs, read by the supervisors for nimbus (no port of theirs is open).
+        .route("/api/v1/topology/{id}/logs", get(logs::worker_log))
+        .route("/api/v1/supervisors/{id}/log-requests", get(logs::poll))
+        .route(
+            "/api/v1/supervisors/{id}/log-responses/{request_id}",
+            post(logs::answer),
+        )
         .route(
             "/api/v1/tokens",
             post(crate::auth::api::create).get(crate::auth::api::list),

@@ -49,6 +49,9 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         )
         .expect("auth"),
         ca_pin: None,
+        logs: Arc::new(crate::logs::LogBroker::new(
+            tokio::sync::watch::channel(false).1,
+        )),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -26,6 +26,10 @@ pub enum Need {
     /// A supervisor heartbeat: admin or a supervisor token (bound to the heartbeat's id
     /// by the handler).
     Heartbeat,
+    /// A supervisor's log requests and answers
+    /// (`/api/v1/supervisors/{id}/log-requests`, `.../log-responses/{request}`): admin
+    /// or a supervisor token (bound to the path's id by the handler).
+    SupervisorLogs,
     /// A worker's report or Trident metadata of topology `topology`; reading it is also
     /// open to the reading roles.
     WorkerOf {
@@ -66,7 +70,13 @@ pub fn classify(method: &Method, path: &str) -> Need {
         // Storm's actions name the topology by id (or name): `Act` resolves either.
         ["topology", id, _action] if post => Need::Act((*id).to_string()),
         ["topology", id, "rebalance" | "kill", _wait] if post => Need::Act((*id).to_string()),
+        // Storm's path: `{id}` is the id or the name (the handler checks again against
+        // the topology it resolves to).
+        ["topology", id, "logconfig"] if post => Need::Act((*id).to_string()),
         ["supervisors", "heartbeat"] if !read => Need::Heartbeat,
+        ["supervisors", _, "log-requests"] if read => Need::SupervisorLogs,
+        ["supervisors", _, "log-responses", _] if post => Need::SupervisorLogs,
+        ["topology", _, "logs"] if read => Need::Read,
         ["tokens", ..] => Need::Admin,
         _ if is_mutation(method) => Need::Admin,
         _ => Need::Read,
@@ -121,7 +131,12 @@ pub fn check(who: &Principal, need: &Need, acl: Option<&TopologyAcl>) -> Result<
         (Need::Open | Need::ArtifactRead, _) => Ok(()),
         (Need::Read, Role::Deployer | Role::Viewer) => Ok(()),
         (Need::WorkerOf { write: false, .. }, Role::Deployer | Role::Viewer) => Ok(()),
-        (Need::Heartbeat, Role::Supervisor) => Ok(()),
+        (Need::Heartbeat | Need::SupervisorLogs, Role::Supervisor) => Ok(()),
+        (Need::SupervisorLogs, _) => forbid(format!(
+            "token '{name}' has role {role}; only a supervisor's own token (or an admin) \
+             may fetch or answer its log requests (read logs with GET \
+             /api/v1/topology/NAME/logs)"
+        )),
         (Need::Deploy, Role::Deployer) => Ok(()),
         (Need::Act(topology), Role::Deployer) => match acl {
             None => Ok(()),
@@ -202,10 +217,24 @@ mod tests {
             Need::Admin
         );
         assert_eq!(
+            c(Method::POST, "/api/v1/topology/t-1-2/logconfig"),
+            Need::Act("t-1-2".into())
+        );
+        assert_eq!(c(Method::GET, "/api/v1/topology/t/logconfig"), Need::Read);
+        assert_eq!(
             c(Method::POST, "/api/v1/supervisors/heartbeat"),
             Need::Heartbeat
         );
         assert_eq!(c(Method::DELETE, "/api/v1/tokens/x"), Need::Admin);
+        assert_eq!(c(Method::GET, "/api/v1/topology/t-1-2/logs"), Need::Read);
+        assert_eq!(
+            c(Method::GET, "/api/v1/supervisors/s1/log-requests"),
+            Need::SupervisorLogs
+        );
+        assert_eq!(
+            c(Method::POST, "/api/v1/supervisors/s1/log-responses/7"),
+            Need::SupervisorLogs
+        );
         assert_eq!(c(Method::GET, "/nope"), Need::Read);
     }
 
@@ -229,5 +258,12 @@ mod tests {
         check(&tok("v", Role::Viewer), &Need::Read, None).unwrap();
         assert!(check(&tok("s", Role::Supervisor), &Need::Read, None).is_err());
         check(&tok("s", Role::Supervisor), &Need::ArtifactRead, None).unwrap();
+        // Logs: viewers read them; only supervisors (and admins) serve them.
+        check(&tok("s", Role::Supervisor), &Need::SupervisorLogs, None).unwrap();
+        check(&tok("root", Role::Admin), &Need::SupervisorLogs, None).unwrap();
+        for role in [Role::Viewer, Role::Deployer] {
+            let e = check(&tok("v", role), &Need::SupervisorLogs, None).unwrap_err();
+            assert!(e.to_string().contains("supervisor's own token"), "{e}");
+        }
     }
 }

@@ -9,6 +9,8 @@
 //! passed as unix milliseconds to the topology actions (see [`Cluster::wall_millis`]).
 
 pub mod lifecycle;
+mod logconfig;
+mod logs;
 mod metrics;
 mod secrets;
 mod stats;
@@ -17,6 +19,7 @@ mod topologies;
 mod trident;
 mod views;
 
+pub use logs::LogTarget;
 pub use metrics::{MetricsSnapshot, TopologySnapshot};
 pub use topologies::{Submission, check_name};
 pub use views::TopologyShape;
@@ -49,6 +52,8 @@ struct Topo {
     stats: stats::TaskTable,
     /// The topology's secret (sent only in its slots' assignments; never shown).
     secret: TopologySecret,
+    /// Its log configuration (`squall set-log-level`).
+    log_config: logconfig::LogConfig,
 }
 
 impl Topo {
@@ -104,6 +109,7 @@ impl Cluster {
         clock: Arc<dyn Clock>,
     ) -> Result<Cluster, StoreError> {
         let mut snap = store.load()?;
+        let mut log_configs = store.log_configs::<logconfig::LogConfig>()?;
         let now = clock.now();
         let mut state = State::default();
         for (id, info) in snap.supervisors {
@@ -149,6 +155,11 @@ impl Cluster {
             };
             tracing::info!(topology = %name, id = %record.id, status = %record.status,
                 workers = assignment.workers.len(), "topology loaded");
+            // A log configuration of an earlier submission of this name is not its own.
+            let log_config = log_configs
+                .remove(&name)
+                .filter(|c| c.topology_id == record.id)
+                .unwrap_or_default();
             let topo = Topo {
                 record,
                 def,
@@ -156,6 +167,7 @@ impl Cluster {
                 assignment,
                 stats: stats::TaskTable::default(),
                 secret,
+                log_config,
             };
             state.topologies.insert(name, topo);
         }

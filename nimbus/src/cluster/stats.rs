@@ -172,7 +172,7 @@ impl Cluster {
         }
         Ok(StatsAck {
             status: t.record.status,
-            log_filter: None,
+            log_filter: t.log_config.filter(self.wall_millis()),
         })
     }
 }

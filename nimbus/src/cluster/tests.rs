@@ -742,3 +742,46 @@ fn nimbus_and_supervisor_uptimes_count_from_start_and_from_the_last_revival() {
     c.at(back + 2_000);
     assert_eq!(c.supervisor_uptimes().get("s1"), Some(&2));
 }
+
+#[test]
+fn a_log_request_goes_to_the_named_worker_of_the_topology_by_name_or_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), T0);
+    beat(&c, "a", T0);
+    beat(&c, "b", T0);
+    submit(&c, "wc", T0);
+    let info = c.status("wc", T0).unwrap();
+    let w = &info.assignment[0];
+    let by_host = c
+        .log_target("wc", Some(&format!("{}:{}", w.host, w.port)))
+        .unwrap();
+    assert_eq!(
+        (by_host.supervisor.as_str(), by_host.port, by_host.alive),
+        (w.supervisor.as_str(), w.port, true)
+    );
+    assert_eq!(by_host.topology_id, info.summary.id);
+    assert_eq!(by_host.worker, format!("{}:{}", w.host, w.port));
+    // By the topology's id, and the worker by its supervisor id.
+    let by_id = c
+        .log_target(
+            &info.summary.id,
+            Some(&format!("{}:{}", w.supervisor, w.port)),
+        )
+        .unwrap();
+    assert_eq!(by_id, by_host);
+    // Two workers: one must be named; a wrong one is listed against the real ones.
+    let e = c.log_target("wc", None).unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert!(
+        e.to_string().contains("a.local:") && e.to_string().contains("b.local:"),
+        "{e}"
+    );
+    let e = c.log_target("wc", Some("a.local:1")).unwrap_err();
+    assert_eq!(e.status(), 404, "{e}");
+    assert!(e.to_string().contains("no worker at a.local:1"), "{e}");
+    assert_eq!(c.log_target("nope", None).unwrap_err().status(), 404);
+    assert_eq!(
+        c.log_target("wc", Some("a.local")).unwrap_err().status(),
+        400
+    );
+}

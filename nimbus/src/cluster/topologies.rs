@@ -149,6 +149,7 @@ impl Cluster {
             assignment: Default::default(),
             stats: super::stats::TaskTable::default(),
             secret,
+            log_config: Default::default(),
         };
         st.topologies.insert(name.to_string(), topo);
         self.reschedule(&mut st)?;

@@ -6,9 +6,14 @@
 
 mod errors;
 mod extra;
+mod log_level;
+mod logs;
 pub mod status;
 
+pub use log_level::describe as describe_log_config;
+
 pub use extra::ExtraCommand;
+pub use logs::LogsArgs;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -162,6 +167,8 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Change a running topology's log filter (Storm's `set_log_level`).
+    SetLogLevel(log_level::SetLogLevelArgs),
     /// A live view of a topology's workers and components, refreshed every second.
     Watch {
         /// Topology name.
@@ -170,6 +177,8 @@ pub enum Command {
         #[command(flatten)]
         nimbus: NimbusArg,
     },
+    /// Print a topology's worker logs (read through nimbus), optionally following them.
+    Logs(LogsArgs),
     /// Manage nimbus's bearer tokens (admin token needed).
     Token {
         /// What to do.
@@ -335,13 +344,10 @@ pub fn run_with(registry: Registry, extra: &[ExtraCommand]) -> i32 {
     }
 }
 
+/// `SQUALL_LOG`, else `warn`, through a filter a worker swaps at run time
+/// (`squall set-log-level`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::cluster::worker::log_level::init("warn");
 }
 
 /// Run one command against `registry`; returns the exit code.
@@ -387,6 +393,8 @@ pub fn execute(command: Command, registry: &Registry) -> i32 {
         Command::Status { name, json, nimbus } => nimbus.run(ClientCommand::Status { name, json }),
         Command::Watch { name, nimbus } => nimbus.run(ClientCommand::Watch(name)),
         Command::Errors { name, json, nimbus } => errors::run(&nimbus, &name, json),
+        Command::SetLogLevel(args) => log_level::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Token { command } => match command {
             TokenCommand::Create { role, name, nimbus } => {
                 nimbus.run(ClientCommand::TokenCreate { name, role })

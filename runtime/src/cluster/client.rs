@@ -427,6 +427,13 @@ pub enum ClientCommand {
     },
     /// Revoke a token.
     TokenRevoke(String),
+    /// Change a topology's log configuration (`squall set-log-level`).
+    SetLogLevel {
+        /// Topology name or id.
+        name: String,
+        /// Storm's body.
+        body: crate::cluster::protocol::logconfig::LogConfigBody,
+    },
 }
 
 /// Run a client command against nimbus at `url` with the token of `token_file` (a
@@ -569,6 +576,10 @@ async fn run_async(
         ClientCommand::TokenRevoke(name) => {
             let t = n.revoke_token(&name).await?;
             println!("revoked {} token '{}' (id {})", t.role, t.name, t.id);
+        }
+        ClientCommand::SetLogLevel { name, body } => {
+            let config = n.set_log_config(&name, &body).await?;
+            print!("{}", crate::cli::describe_log_config(&name, &config));
         }
     }
     Ok(())

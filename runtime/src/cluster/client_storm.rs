@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::client::{ClientError, Nimbus};
-use super::protocol::{ComponentError, Window};
+use super::protocol::{ComponentError, TopologyMetrics, Window};
 
 impl Nimbus {
     /// The recent errors (at most ten per component, oldest first) of every component
@@ -19,29 +17,12 @@ impl Nimbus {
             "/api/v1/topologies/{name}/metrics?window={}",
             Window::AllTime.storm_name()
         );
-        // Read as a JSON value, not as `TopologyMetrics`: a component's JSON has the
-        // key `errors` twice (the error count of its flattened figures, then the list),
-        // which the typed reader refuses; the value keeps the last, the list.
-        let metrics: Value = self.call(reqwest::Method::GET, &path, None).await?;
-        let mut out = BTreeMap::new();
-        let components = metrics["components"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (id, c) in components {
-            let Some(list) = c.get("errors").filter(|e| e.is_array()) else {
-                continue;
-            };
-            let errors: Vec<ComponentError> =
-                serde_json::from_value(list.clone()).map_err(|e| {
-                    ClientError::Other(format!(
-                        "nimbus's errors of component '{id}' are not what this client expects: {e}"
-                    ))
-                })?;
-            if !errors.is_empty() {
-                out.insert(id, errors);
-            }
-        }
-        Ok(out)
+        let metrics: TopologyMetrics = self.call(reqwest::Method::GET, &path, None).await?;
+        Ok(metrics
+            .components
+            .into_iter()
+            .filter(|(_, c)| !c.errors.is_empty())
+            .map(|(id, c)| (id, c.errors))
+            .collect())
     }
 }

@@ -4,10 +4,13 @@
 pub mod addr;
 pub mod auth;
 pub mod client;
+mod client_loglevel;
+pub mod client_logs;
 pub mod client_metrics;
 pub mod client_storm;
 pub mod daemon;
 pub mod http;
+pub mod log_filter;
 pub mod logs;
 pub(crate) mod net;
 pub mod private_file;

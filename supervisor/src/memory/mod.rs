@@ -18,6 +18,7 @@
 
 pub mod cgroup;
 pub mod procfs;
+pub mod usage;
 
 use std::time::Duration;
 

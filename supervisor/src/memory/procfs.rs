@@ -19,6 +19,9 @@ pub struct ProcEntry {
     pub pgrp: i32,
     /// Its resident set, in pages.
     pub rss_pages: u64,
+    /// CPU time it used (user + system) plus that of its children it waited for, in
+    /// clock ticks ([`clock_ticks_per_sec`]).
+    pub cpu_ticks: u64,
 }
 
 /// Parse the text of `/proc/PID/stat` (fields counted after the last `)`, since the
@@ -28,12 +31,19 @@ pub fn parse_stat(text: &str) -> Option<ProcEntry> {
     let pid = text[..open].trim().parse().ok()?;
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: ppid is field 4 of proc(5), pgrp 5, rss 24.
+    // After the name: ppid is field 4 of proc(5), pgrp 5, utime 14, stime 15, cutime
+    // 16, cstime 17, rss 24.
+    let ticks = |i: usize| -> Option<u64> { fields.get(i)?.parse().ok() };
+    let cpu_ticks = [11, 12, 13, 14]
+        .into_iter()
+        .map(ticks)
+        .try_fold(0u64, |sum, t| Some(sum.saturating_add(t?)))?;
     Some(ProcEntry {
         pid,
         ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         rss_pages: fields.get(21)?.parse().ok()?,
+        cpu_ticks,
     })
 }
 
@@ -67,6 +77,19 @@ pub fn page_size() -> u64 {
     })
 }
 
+/// Clock ticks per second (the unit of CPU times in `/proc/PID/stat`).
+pub fn clock_ticks_per_sec() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(100)
+    })
+}
+
 /// A worker's process tree at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tree {
@@ -74,6 +97,8 @@ pub struct Tree {
     pub pids: Vec<u32>,
     /// Their resident sets added up, in pages (pages two of them share count twice).
     pub rss_pages: u64,
+    /// Their CPU times added up (with their waited-for children's), in clock ticks.
+    pub cpu_ticks: u64,
 }
 
 /// Indexes one [`snapshot`] by parent, for the trees of several workers.
@@ -118,6 +143,7 @@ impl Processes {
             };
             tree.pids.push(pid);
             tree.rss_pages = tree.rss_pages.saturating_add(p.rss_pages);
+            tree.cpu_ticks = tree.cpu_ticks.saturating_add(p.cpu_ticks);
             if let Some(kids) = self.children.get(&pid) {
                 stack.extend(kids.iter().copied());
             }
@@ -149,6 +175,7 @@ mod tests {
             ppid,
             pgrp,
             rss_pages,
+            cpu_ticks: rss_pages / 10,
         }
     }
 
@@ -156,7 +183,10 @@ mod tests {
     fn stat_lines_parse_after_the_last_parenthesis() {
         let text = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 1 0 0 0 3 1 0 0 20 0 9 0 \
                     123456 1000 777 18446744073709551615";
-        assert_eq!(parse_stat(text), Some(entry(4242, 1, 4242, 777)));
+        let mut want = entry(4242, 1, 4242, 777);
+        // utime 3 + stime 1 + cutime 0 + cstime 0.
+        want.cpu_ticks = 4;
+        assert_eq!(parse_stat(text), Some(want));
         assert_eq!(parse_stat("4242 (cut) S 1 4242"), None);
         assert_eq!(parse_stat("garbage"), None);
     }
@@ -175,6 +205,7 @@ mod tests {
         let t = procs.tree(10);
         assert_eq!(t.pids, [10, 11, 12, 13]);
         assert_eq!(t.rss_pages, 127);
+        assert_eq!(t.cpu_ticks, 10 + 2);
         assert_eq!(procs.tree(99), Tree::default());
     }
 

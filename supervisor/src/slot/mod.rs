@@ -27,13 +27,14 @@
 //! every heartbeat, so a change that arrives while a download or launch is in flight is
 //! simply acted on at the next feed.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use squall_runtime::cluster::protocol::SlotState;
 use squall_runtime::engine::backoff::{Backoff, Failures};
 
-use squall_runtime::cluster::protocol::{ArtifactHash, SlotAssignment};
+use squall_runtime::cluster::protocol::{ArtifactHash, MAX_RESTARTS_REPORTED, SlotAssignment};
 
 /// Restart delays of a crashing worker: the first crash restarts at once, then 0.5 s,
 /// 1 s, 2 s, … at most 16 s while it keeps crashing; a worker that ran 30 s starts over.
@@ -265,6 +266,9 @@ pub struct History {
     pub restarts: u32,
     /// How the previous process ended.
     pub last_exit: Option<String>,
+    /// The most recent restarts (when the process ended, and how), oldest first; at
+    /// most [`MAX_RESTARTS_REPORTED`].
+    recent: VecDeque<(Instant, String)>,
     /// Crashes in a row, for the backoff.
     failures: Failures,
     /// Failed downloads and launches in a row, for their backoff.
@@ -272,10 +276,21 @@ pub struct History {
 }
 
 impl History {
+    /// Count a restart: the process ended at `at`, as `how` says.
+    fn restarted(&mut self, at: Instant, how: String) {
+        self.restarts = self.restarts.saturating_add(1);
+        if self.recent.len() == MAX_RESTARTS_REPORTED {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((at, how.clone()));
+        self.last_exit = Some(how);
+    }
+
     fn new(cfg: &SlotConfig) -> History {
         History {
             restarts: 0,
             last_exit: None,
+            recent: VecDeque::new(),
             failures: Failures::new(cfg.backoff),
             start_failures: Failures::new(cfg.retry_backoff),
         }
@@ -325,6 +340,15 @@ impl Slot {
     /// How the previous worker ended.
     pub fn last_exit(&self) -> Option<&str> {
         self.history.last_exit.as_deref()
+    }
+
+    /// The most recent restarts since the slot got its assignment (when the process
+    /// ended, and how), oldest first; at most [`MAX_RESTARTS_REPORTED`].
+    pub fn restart_history(&self) -> impl Iterator<Item = (Instant, &str)> {
+        self.history
+            .recent
+            .iter()
+            .map(|(at, how)| (*at, how.as_str()))
     }
 
     /// The assignment the slot runs or is about to run (`None` when empty).

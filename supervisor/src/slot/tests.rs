@@ -626,3 +626,39 @@ fn an_adopted_worker_over_its_memory_limit_is_killed_and_relaunched() {
     assert_eq!(h.crash(), vec![Action::Download(a)]);
     assert_eq!(h.slot().last_exit(), Some(OVER));
 }
+
+#[test]
+fn restarts_are_remembered_with_time_and_cause_the_last_ten_only_and_a_new_assignment_forgets_them()
+{
+    use squall_runtime::cluster::protocol::MAX_RESTARTS_REPORTED;
+    let mut h = Harness::new();
+    let a = assignment("t-1");
+    h.start(a.clone(), 1);
+    h.feed(Event::Heartbeat(1));
+    h.feed(Event::OverMemory(OVER.into()));
+    let killed_at = h.now;
+    h.crash();
+    let history: Vec<(Instant, &str)> = h.slot().restart_history().collect();
+    assert_eq!(history, vec![(killed_at, OVER)]);
+    for pid in 2..(MAX_RESTARTS_REPORTED as u32 + 5) {
+        // Each ran a minute: restarted at once, no backoff.
+        h.relaunch(a.clone(), pid);
+        h.now += secs(60);
+        h.crash();
+    }
+    let history: Vec<(Instant, &str)> = h.slot().restart_history().collect();
+    assert_eq!(history.len(), MAX_RESTARTS_REPORTED);
+    assert!(
+        history.iter().all(|(_, how)| *how == SIGKILL),
+        "{history:?}"
+    );
+    assert_eq!(history.last().map(|(at, _)| *at), Some(h.now));
+    assert!(history.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
+    assert_eq!(h.slot().restarts(), MAX_RESTARTS_REPORTED as u32 + 4);
+    // A new assignment starts a new history, as the restart count does.
+    h.relaunch(a, 99);
+    h.feed(Event::Assigned(Some(assignment("t-2"))));
+    h.crash();
+    assert_eq!(h.slot().restarts(), 0);
+    assert_eq!(h.slot().restart_history().count(), 0);
+}

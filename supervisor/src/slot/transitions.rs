@@ -270,8 +270,7 @@ impl Slot {
         how: String,
         now: Instant,
     ) -> Step {
-        self.history.restarts = self.history.restarts.saturating_add(1);
-        self.history.last_exit = Some(how);
+        self.history.restarted(now, how);
         let delay = self
             .history
             .failures

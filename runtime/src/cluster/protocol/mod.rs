@@ -9,6 +9,8 @@
 
 pub mod api;
 mod hash;
+pub mod logconfig;
+pub mod logs;
 pub mod metrics;
 pub mod stats;
 mod status;

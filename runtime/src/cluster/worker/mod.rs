@@ -9,6 +9,7 @@
 //! clusters in one process (tests).
 
 mod in_process;
+pub mod log_level;
 pub mod orphan;
 
 pub use in_process::{InProcessWorker, WorkerControl, spawn_in_process, spawn_in_process_with};
@@ -358,10 +359,15 @@ async fn report_loop(
     // The last reporting error, logged at warn when it first appears (a refused
     // certificate pin, say, must not hide at debug), at debug while it repeats.
     let mut failing: Option<String> = None;
+    // The log filter nimbus sets (`squall set-log-level`), expired here too.
+    let mut log_filter = log_level::Follower::new();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if run.stopping() {
             return;
+        }
+        if let Some(change) = log_filter.tick(unix_millis()) {
+            log_level::apply(&change);
         }
         let report = WorkerStats {
             topology_id: a.topology_id.clone(),
@@ -376,6 +382,9 @@ async fn report_loop(
                     tracing::info!("reporting stats to nimbus works again");
                 }
                 run.set_active(ack.status.spouts_run());
+                if let Some(change) = log_filter.follow(ack.log_filter.as_ref(), unix_millis()) {
+                    log_level::apply(&change);
+                }
                 orphan::NimbusAnswer::Assigned
             }
             Err(StatsRefused::NotAssigned(why)) => orphan::NimbusAnswer::NotAssigned(why),
