@@ -28,15 +28,38 @@ pub(crate) struct BoltTask {
 impl BoltTask {
     #[inline]
     fn execute(&mut self, tuple: Tuple) {
-        self.collector.em.counters.executed += 1;
-        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        let out = &mut self.collector;
+        out.em.counters.executed += 1;
+        let input = out.inputs.executed(tuple.schema());
+        if out.inputs.sampler.sample() {
+            self.execute_sampled(tuple, input);
+            return;
+        }
+        let bolt = &mut self.bolt;
         if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
             out.report_error(&e);
         }
     }
 
+    /// Execute `tuple` and measure it: the execute latency now, its process latency
+    /// when it is acked (the tuple carries its start).
+    #[inline(never)]
+    fn execute_sampled(&mut self, mut tuple: Tuple, input: Option<usize>) {
+        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        let start = Instant::now();
+        tuple.sampled_at = out.inputs.stamp(start);
+        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+            out.report_error(&e);
+        }
+        if let Some(i) = input {
+            let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            out.em.stats.record_execute(i, us);
+        }
+    }
+
     fn finish(&mut self) {
         self.collector.em.finish();
+        self.collector.publish();
     }
 }
 
@@ -89,9 +112,8 @@ impl BoltExecutor {
             if let Err(e) = guarded(|| bolt.wake(out)) {
                 out.report_error(&e);
             }
-            let em = &mut t.collector.em;
-            let delta = em.outbox.take_uncounted();
-            em.stats.publish(&em.counters);
+            let delta = t.collector.em.outbox.take_uncounted();
+            t.collector.publish();
             self.run.add_in_flight(delta);
         }
     }
@@ -110,7 +132,7 @@ impl BoltExecutor {
                 Err(TryRecvError::Empty) => {
                     self.flush_all();
                     for t in &self.tasks {
-                        t.collector.em.stats.publish(&t.collector.em.counters);
+                        t.collector.publish();
                     }
                     match self.inbox.rx.recv() {
                         Ok(env) => env,
@@ -128,9 +150,8 @@ impl BoltExecutor {
                         t.execute(tuple);
                     }
                     self.inbox.recycle(tuples);
-                    let em = &mut t.collector.em;
-                    let delta = em.outbox.take_uncounted() - n;
-                    em.stats.publish(&em.counters);
+                    let delta = t.collector.em.outbox.take_uncounted() - n;
+                    t.collector.publish();
                     self.run.add_in_flight(delta);
                 }
                 Envelope::Tick { freq_secs } => {

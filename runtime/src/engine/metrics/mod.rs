@@ -3,5 +3,12 @@
 //! and nimbus roll them up in.
 
 pub mod histogram;
+pub(crate) mod inputs;
+pub mod registry;
+pub(crate) mod sampler;
 
 pub use histogram::Histogram;
+pub use registry::{Counter, Gauge, MetricError, MetricHistogram, MetricsRegistry};
+
+#[cfg(test)]
+mod tests;
