@@ -19,6 +19,7 @@ use crate::engine::acking::{AckMsg, PendingMsg, PendingSlab};
 use crate::engine::grouping::{Grouper, Route};
 use crate::engine::metrics::inputs::InputTracker;
 use crate::engine::metrics::sampler::Sampler;
+use crate::engine::metrics::samples::{Latency, SampleBuffer};
 use crate::engine::stats::{Counters, StreamCounts, TaskStats};
 use crate::engine::transfer::Outbox;
 
@@ -46,6 +47,8 @@ pub(crate) struct Emitter {
     pub(crate) stats: Arc<TaskStats>,
     /// Emitted values per stream index, when capturing for tests.
     pub(crate) capture: Option<Vec<(usize, Values)>>,
+    /// Sampled latencies not yet recorded in `stats`.
+    samples: SampleBuffer,
     debug: bool,
     targets: SmallVec<[TaskId; 8]>,
     /// Root and edge ids (acking).
@@ -118,6 +121,7 @@ impl Emitter {
             counters: Counters::default(),
             stats,
             capture: capture.then(Vec::new),
+            samples: SampleBuffer::default(),
             debug,
             targets: SmallVec::new(),
             rng: SmallRng::from_os_rng(),
@@ -271,11 +275,18 @@ impl Emitter {
     /// Publish the counters, per-stream counts and blocked time to the task's shared
     /// statistics.
     #[inline]
-    pub(crate) fn publish(&self) {
+    pub(crate) fn publish(&mut self) {
+        self.samples.flush(&self.stats);
         self.stats.publish(&self.counters);
         self.stats
             .publish_outputs(self.streams.iter().map(|s| &s.counts));
         self.stats.publish_send_blocked(self.outbox.send_blocked_ns);
+    }
+
+    /// Buffer a sampled latency (recorded with the next publish).
+    #[inline]
+    pub(crate) fn sample(&mut self, latency: Latency, index: usize, micros: u64) {
+        self.samples.push(&self.stats, latency, index, micros);
     }
 
     /// Count a tree rooted on output stream `stream` as acked or failed.
@@ -463,7 +474,7 @@ impl SpoutCollector {
 
     /// Publish the counts to the task's shared statistics.
     #[inline]
-    pub(crate) fn publish(&self) {
+    pub(crate) fn publish(&mut self) {
         self.em.publish();
     }
 
@@ -488,18 +499,23 @@ impl BoltCollector {
 
     /// Publish the counts to the task's shared statistics.
     #[inline]
-    pub(crate) fn publish(&self) {
+    pub(crate) fn publish(&mut self) {
         self.em.publish();
         self.em.stats.publish_inputs(&self.inputs.counts);
     }
 
-    /// The process latency of a sampled input, at its ack.
+    /// The process latency of a sampled input, at its ack. Acked during its own
+    /// `execute` (a basic bolt's inputs): measured when `execute` returns, with the
+    /// same clock read as the execute latency.
     #[cold]
     fn sampled_ack(&mut self, input: &Tuple, index: Option<usize>) {
-        if let Some(i) = index {
-            let us = self.inputs.since(input.sampled_at, Instant::now());
-            self.em.stats.record_process(i, us);
+        let Some(i) = index else { return };
+        if input.sampled_at == self.inputs.executing {
+            self.inputs.acked_during = Some(i);
+            return;
         }
+        let us = self.inputs.since(input.sampled_at, Instant::now());
+        self.em.sample(Latency::Process, i, us);
     }
 
     /// Emit on the default stream, unanchored.

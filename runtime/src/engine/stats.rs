@@ -6,8 +6,8 @@
 //!   failed trees by the stream of their root), per input (source component, stream) of
 //!   a bolt executed / acked / failed — plain integers on the executor thread, stored
 //!   into atomics with every batch;
-//! - sampled latencies (`topology.stats.sample.rate`, see
-//!   [`Sampler`](crate::engine::metrics::sampler)), in microseconds: spout complete
+//! - sampled latencies (`topology.stats.sample.rate`, a countdown: an unsampled tuple
+//!   costs one decrement), in whole microseconds (truncated): spout complete
 //!   latency per stream, bolt execute and process latency per input, recorded under a
 //!   mutex only the sampled path and the reporter take;
 //! - backpressure: the executor's input queue depth and capacity (read when reported),
@@ -31,6 +31,7 @@ use crate::cluster::protocol::stats::{
 };
 use crate::engine::metrics::Histogram;
 use crate::engine::metrics::registry::MetricsRegistry;
+use crate::engine::metrics::samples::{Latency, Sample};
 use crate::engine::transfer::Envelope;
 use crate::topology::yaml::ComponentKind;
 
@@ -293,24 +294,19 @@ impl TaskStats {
         self.send_blocked_ns.store(ns, Ordering::Relaxed);
     }
 
-    /// Record a sampled complete latency of a tree rooted on output stream `stream`.
-    pub(crate) fn record_complete(&self, stream: usize, micros: u64) {
-        if let Some(h) = lock(&self.latency).complete.get_mut(stream) {
-            h.record(micros);
-        }
-    }
-
-    /// Record a sampled execute latency of input `input`.
-    pub(crate) fn record_execute(&self, input: usize, micros: u64) {
-        if let Some(h) = lock(&self.latency).execute.get_mut(input) {
-            h.record(micros);
-        }
-    }
-
-    /// Record a sampled process latency (execute start to ack) of input `input`.
-    pub(crate) fn record_process(&self, input: usize, micros: u64) {
-        if let Some(h) = lock(&self.latency).process.get_mut(input) {
-            h.record(micros);
+    /// Record sampled latencies (complete latencies by output stream index, execute and
+    /// process latencies by input index).
+    pub(crate) fn record_samples(&self, samples: &[Sample]) {
+        let mut lat = lock(&self.latency);
+        for &(latency, index, micros) in samples {
+            let hs = match latency {
+                Latency::Complete => &mut lat.complete,
+                Latency::Execute => &mut lat.execute,
+                Latency::Process => &mut lat.process,
+            };
+            if let Some(h) = hs.get_mut(index as usize) {
+                h.record(micros);
+            }
         }
     }
 

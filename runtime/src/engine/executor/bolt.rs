@@ -14,6 +14,7 @@ use crate::api::context::TopologyContext;
 use crate::api::error::RunError;
 use crate::api::ids::TaskId;
 use crate::api::tuple::Tuple;
+use crate::engine::metrics::samples::Latency;
 use crate::engine::run_state::RunState;
 use crate::engine::transfer::{Envelope, Inbox};
 
@@ -47,13 +48,20 @@ impl BoltTask {
     fn execute_sampled(&mut self, mut tuple: Tuple, input: Option<usize>) {
         let (bolt, out) = (&mut self.bolt, &mut self.collector);
         let start = Instant::now();
-        tuple.sampled_at = out.inputs.stamp(start);
+        let stamp = out.inputs.stamp(start);
+        tuple.sampled_at = stamp;
+        out.inputs.executing = stamp;
         if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
             out.report_error(&e);
         }
+        out.inputs.executing = 0;
+        let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         if let Some(i) = input {
-            let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-            out.em.stats.record_execute(i, us);
+            out.em.sample(Latency::Execute, i, us);
+        }
+        // Acked inside `execute`: its process latency ends here too.
+        if let Some(i) = out.inputs.acked_during.take() {
+            out.em.sample(Latency::Process, i, us);
         }
     }
 
@@ -131,7 +139,7 @@ impl BoltExecutor {
                 Ok(env) => env,
                 Err(TryRecvError::Empty) => {
                     self.flush_all();
-                    for t in &self.tasks {
+                    for t in &mut self.tasks {
                         t.collector.publish();
                     }
                     match self.inbox.rx.recv() {

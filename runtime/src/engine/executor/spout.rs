@@ -14,6 +14,7 @@ use crate::api::context::TopologyContext;
 use crate::api::error::RunError;
 use crate::api::ids::{MessageId, TaskId};
 use crate::engine::acking::{Completion, Outcome};
+use crate::engine::metrics::samples::Latency;
 use crate::engine::run_state::RunState;
 use crate::engine::transfer::{Envelope, Inbox};
 
@@ -102,8 +103,7 @@ impl SpoutTask {
                     let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
                     self.collector
                         .em
-                        .stats
-                        .record_complete(usize::from(p.stream), us);
+                        .sample(Latency::Complete, usize::from(p.stream), us);
                 }
                 self.ack(p.id, p.stream);
             }
@@ -118,7 +118,7 @@ impl SpoutTask {
         }
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
         self.collector.publish();
     }
 

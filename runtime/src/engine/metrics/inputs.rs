@@ -27,6 +27,10 @@ pub(crate) struct InputTracker {
     pub(crate) sampler: Sampler,
     /// Time zero of the `sampled_at` stamps.
     epoch: Instant,
+    /// The stamp of the sampled tuple in `execute` now (0: none).
+    pub(crate) executing: u32,
+    /// Its input, when it was acked during that `execute`.
+    pub(crate) acked_during: Option<usize>,
     /// Whether a tuple of an unknown input was logged already.
     warned: bool,
 }
@@ -40,6 +44,8 @@ impl InputTracker {
             last: None,
             sampler: Sampler::new(rate, seed),
             epoch: Instant::now(),
+            executing: 0,
+            acked_during: None,
             warned: false,
         }
     }

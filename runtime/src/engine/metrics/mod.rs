@@ -6,6 +6,7 @@ pub mod histogram;
 pub(crate) mod inputs;
 pub mod registry;
 pub(crate) mod sampler;
+pub(crate) mod samples;
 
 pub use histogram::Histogram;
 pub use registry::{Counter, Gauge, MetricError, MetricHistogram, MetricsRegistry};

@@ -131,8 +131,23 @@ impl Bolt for Sink {
     }
 }
 
+/// A basic bolt: acked by the engine when `execute` returns.
+struct Basic;
+
+impl crate::api::component::BasicBolt for Basic {
+    fn execute(
+        &mut self,
+        _input: &Tuple,
+        _out: &mut crate::api::collector::BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        std::thread::sleep(Duration::from_micros(20));
+        Ok(())
+    }
+}
+
 fn registry() -> Registry {
     let mut r = Registry::new();
+    r.basic_bolt("Basic", |_| Ok(Basic));
     r.spout("TwoStreams", |_| {
         Ok(TwoStreams {
             next: 0,
@@ -291,6 +306,26 @@ fn process_latency_is_at_least_execute_latency_for_a_bolt_that_acks_later() {
     // execute sleeps 50 µs.
     assert!(execute.quantile(0.5).unwrap() >= 50, "{execute:?}");
     assert!(process.sum() > execute.sum());
+}
+
+#[test]
+fn a_basic_bolt_input_acked_in_execute_has_its_execute_latency_as_process_latency() {
+    let yaml = "
+name: basic
+config: {topology.stats.sample.rate: 1.0}
+spouts: [{id: src, className: TwoStreams}]
+bolts:
+  - {id: basic, className: Basic}
+streams:
+  - {from: src, to: basic, grouping: {type: SHUFFLE, streamId: odd}}
+";
+    let (_, rows_all) = run(yaml, None);
+    let i = input(rows(&rows_all, "basic")[0], "src", "odd");
+    assert_eq!((i.executed, i.acked), (N / 2, N / 2));
+    assert_eq!(i.execute_latency_us.count(), N / 2);
+    // One clock read ends both.
+    assert_eq!(i.process_latency_us, i.execute_latency_us);
+    assert!(i.execute_latency_us.quantile(0.5).unwrap() >= 20);
 }
 
 /// The config refuses a rate of 0 (`(0, 1]`); the sampler's own tests cover it.
