@@ -348,7 +348,7 @@ impl SpoutCollector {
             em,
             immediate_acks: Vec::new(),
             pending: PendingSlab::default(),
-            sampler: Sampler::new(sample_rate, seed),
+            sampler: Sampler::new(sample_rate, 1, seed),
             awaiting_replay: FxHashSet::default(),
         }
     }

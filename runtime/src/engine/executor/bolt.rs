@@ -47,7 +47,11 @@ impl BoltTask {
     #[inline(never)]
     fn execute_sampled(&mut self, mut tuple: Tuple, input: Option<usize>) {
         let (bolt, out) = (&mut self.bolt, &mut self.collector);
-        let start = Instant::now();
+        // Continuing a run within a batch: the previous sampled execute just ended.
+        let start = match out.inputs.run_end.take() {
+            Some(end) if out.inputs.sampler.continues_run() => end,
+            _ => Instant::now(),
+        };
         let stamp = out.inputs.stamp(start);
         tuple.sampled_at = stamp;
         out.inputs.executing = stamp;
@@ -55,7 +59,10 @@ impl BoltTask {
             out.report_error(&e);
         }
         out.inputs.executing = 0;
-        let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let end = Instant::now();
+        out.inputs.run_end = Some(end);
+        let us =
+            u64::try_from(end.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX);
         if let Some(i) = input {
             out.em.sample(Latency::Execute, i, us);
         }
@@ -157,6 +164,8 @@ impl BoltExecutor {
                     for tuple in tuples.drain(..) {
                         t.execute(tuple);
                     }
+                    // A sampled run does not continue across the wait for the next batch.
+                    t.collector.inputs.run_end = None;
                     self.inbox.recycle(tuples);
                     let delta = t.collector.em.outbox.take_uncounted() - n;
                     t.collector.publish();
@@ -165,6 +174,7 @@ impl BoltExecutor {
                 Envelope::Tick { freq_secs } => {
                     for t in &mut self.tasks {
                         t.execute(Tuple::tick(freq_secs));
+                        t.collector.inputs.run_end = None;
                     }
                 }
                 Envelope::Stop => return,

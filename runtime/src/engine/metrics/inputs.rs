@@ -14,6 +14,10 @@ use crate::api::tuple::StreamSchema;
 use crate::engine::metrics::sampler::Sampler;
 use crate::engine::stats::InputCounts;
 
+/// Consecutive executes sampled together: the end of one is the start of the next
+/// (within a batch), so a sampled execute costs 1.25 clock reads instead of 2.
+const RUN: u32 = 4;
+
 /// Per-input counts and latency sampling of one bolt task.
 #[derive(Debug)]
 pub(crate) struct InputTracker {
@@ -31,6 +35,9 @@ pub(crate) struct InputTracker {
     pub(crate) executing: u32,
     /// Its input, when it was acked during that `execute`.
     pub(crate) acked_during: Option<usize>,
+    /// When the last sampled `execute` of the current batch ended (the start of the
+    /// next one if it continues the run); cleared between batches.
+    pub(crate) run_end: Option<Instant>,
     /// Whether a tuple of an unknown input was logged already.
     warned: bool,
 }
@@ -42,10 +49,11 @@ impl InputTracker {
             counts: vec![InputCounts::default(); keys.len()],
             keys,
             last: None,
-            sampler: Sampler::new(rate, seed),
+            sampler: Sampler::new(rate, RUN, seed),
             epoch: Instant::now(),
             executing: 0,
             acked_during: None,
+            run_end: None,
             warned: false,
         }
     }
