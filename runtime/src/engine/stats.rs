@@ -298,14 +298,14 @@ impl TaskStats {
     /// process latencies by input index).
     pub(crate) fn record_samples(&self, samples: &[Sample]) {
         let mut lat = lock(&self.latency);
-        for &(latency, index, micros) in samples {
+        for &(latency, index, micros, n) in samples {
             let hs = match latency {
                 Latency::Complete => &mut lat.complete,
                 Latency::Execute => &mut lat.execute,
                 Latency::Process => &mut lat.process,
             };
             if let Some(h) = hs.get_mut(index as usize) {
-                h.record(micros);
+                h.record_n(micros, n);
             }
         }
     }
