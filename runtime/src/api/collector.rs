@@ -501,15 +501,17 @@ impl BoltCollector {
     #[inline]
     pub(crate) fn publish(&mut self) {
         self.em.publish();
-        self.em.stats.publish_inputs(&self.inputs.counts);
+        self.em.stats.publish_inputs(self.inputs.counts());
     }
 
     /// The process latency of a sampled input, at its ack. Acked during its own
     /// `execute` (a basic bolt's inputs): measured when `execute` returns, with the
     /// same clock read as the execute latency.
     #[cold]
-    fn sampled_ack(&mut self, input: &Tuple, index: Option<usize>) {
-        let Some(i) = index else { return };
+    fn sampled_ack(&mut self, input: &Tuple) {
+        let Some(i) = self.inputs.index(input.schema()) else {
+            return;
+        };
         if input.sampled_at == self.inputs.executing {
             self.inputs.acked_during = Some(i);
             return;
@@ -603,9 +605,9 @@ impl BoltCollector {
     #[inline]
     pub fn ack(&mut self, input: &Tuple) {
         self.em.counters.acked += 1;
-        let index = self.inputs.acked(input.schema());
+        self.inputs.acked(input.schema());
         if input.sampled_at != 0 {
-            self.sampled_ack(input, index);
+            self.sampled_ack(input);
         }
         let ack_val = input.ack_val.get();
         for &(root, edge) in input.anchors.pairs() {

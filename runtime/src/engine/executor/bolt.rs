@@ -31,9 +31,9 @@ impl BoltTask {
     fn execute(&mut self, tuple: Tuple) {
         let out = &mut self.collector;
         out.em.counters.executed += 1;
-        let input = out.inputs.executed(tuple.schema());
+        out.inputs.executed(tuple.schema());
         if out.inputs.sampler.sample() {
-            self.execute_sampled(tuple, input);
+            self.execute_sampled(tuple);
             return;
         }
         let bolt = &mut self.bolt;
@@ -45,8 +45,9 @@ impl BoltTask {
     /// Execute `tuple` and measure it: the execute latency now, its process latency
     /// when it is acked (the tuple carries its start).
     #[inline(never)]
-    fn execute_sampled(&mut self, mut tuple: Tuple, input: Option<usize>) {
+    fn execute_sampled(&mut self, mut tuple: Tuple) {
         let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        let input = out.inputs.index(tuple.schema());
         // Continuing a run within a batch: the previous sampled execute just ended.
         let start = match out.inputs.run_end.take() {
             Some(end) if out.inputs.sampler.continues_run() => end,

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use crate::api::tuple::StreamSchema;
+use crate::api::tuple::{Fields, StreamSchema};
 use crate::engine::metrics::sampler::Sampler;
 use crate::engine::stats::InputCounts;
 
@@ -18,15 +18,26 @@ use crate::engine::stats::InputCounts;
 /// (within a batch), so a sampled execute costs 1.25 clock reads instead of 2.
 const RUN: u32 = 4;
 
+/// No input (a tuple of an unknown input is counted in the task's totals only).
+const NONE: usize = usize::MAX;
+
 /// Per-input counts and latency sampling of one bolt task.
+///
+/// The counts of the input of the last tuple seen are kept in `cur` (no index, no
+/// bounds check on the hot path) and folded into `counts` when another input comes or
+/// before a publish.
 #[derive(Debug)]
 pub(crate) struct InputTracker {
     /// (source component, stream) of each input, in index order.
     keys: Vec<(String, String)>,
-    /// Exact counts per input, published with every batch.
-    pub(crate) counts: Vec<InputCounts>,
-    /// The schema last looked up and its input.
-    last: Option<(&'static StreamSchema, usize)>,
+    /// Exact counts per input, except what `cur` holds.
+    counts: Vec<InputCounts>,
+    /// The schema of the current input (a placeholder matching no tuple at first).
+    cur_schema: &'static StreamSchema,
+    /// Its index ([`NONE`]: not a declared input).
+    cur_index: usize,
+    /// Counts of the current input not yet in `counts`.
+    cur: InputCounts,
     /// Which executes are timed.
     pub(crate) sampler: Sampler,
     /// Time zero of the `sampled_at` stamps.
@@ -48,7 +59,9 @@ impl InputTracker {
         InputTracker {
             counts: vec![InputCounts::default(); keys.len()],
             keys,
-            last: None,
+            cur_schema: StreamSchema::intern("", "", &Fields::default()),
+            cur_index: NONE,
+            cur: InputCounts::default(),
             sampler: Sampler::new(rate, RUN, seed),
             epoch: Instant::now(),
             executing: 0,
@@ -58,61 +71,75 @@ impl InputTracker {
         }
     }
 
-    /// The input index of tuples of `schema` (`None`: not one of the declared inputs).
+    /// Make the input of `schema` the current one.
     #[inline]
-    pub(crate) fn index(&mut self, schema: &'static StreamSchema) -> Option<usize> {
-        if let Some((s, i)) = self.last
-            && std::ptr::eq(s, schema)
-        {
-            return Some(i);
+    fn select(&mut self, schema: &'static StreamSchema) {
+        if !std::ptr::eq(self.cur_schema, schema) {
+            self.switch(schema);
         }
-        self.lookup(schema)
     }
 
     #[cold]
-    fn lookup(&mut self, schema: &'static StreamSchema) -> Option<usize> {
+    fn switch(&mut self, schema: &'static StreamSchema) {
+        self.fold();
         let found = self
             .keys
             .iter()
             .position(|(c, s)| *c == schema.component && *s == schema.stream);
-        match found {
-            Some(i) => self.last = Some((schema, i)),
-            None if !self.warned => {
-                self.warned = true;
-                tracing::warn!(
-                    component = %schema.component,
-                    stream = %schema.stream,
-                    "a tuple from an input that is not subscribed: counted in the task's \
-                     totals only"
-                );
-            }
-            None => {}
+        if found.is_none() && !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                component = %schema.component,
+                stream = %schema.stream,
+                "a tuple from an input that is not subscribed: counted in the task's \
+                 totals only"
+            );
         }
-        found
+        self.cur_schema = schema;
+        self.cur_index = found.unwrap_or(NONE);
     }
 
-    /// Count one execute of a tuple of `schema`; its input index.
-    #[inline]
-    pub(crate) fn executed(&mut self, schema: &'static StreamSchema) -> Option<usize> {
-        let i = self.index(schema)?;
-        self.counts[i].executed += 1;
-        Some(i)
+    /// Move the current input's counts into `counts`.
+    fn fold(&mut self) {
+        let cur = std::mem::take(&mut self.cur);
+        if let Some(c) = self.counts.get_mut(self.cur_index) {
+            c.executed += cur.executed;
+            c.acked += cur.acked;
+            c.failed += cur.failed;
+        }
     }
 
-    /// Count an ack of a tuple of `schema`; its input index.
+    /// Every input's counts (for a publish).
+    pub(crate) fn counts(&mut self) -> &[InputCounts] {
+        self.fold();
+        &self.counts
+    }
+
+    /// The input index of tuples of `schema` (`None`: not one of the declared inputs).
+    pub(crate) fn index(&mut self, schema: &'static StreamSchema) -> Option<usize> {
+        self.select(schema);
+        (self.cur_index != NONE).then_some(self.cur_index)
+    }
+
+    /// Count one execute of a tuple of `schema`.
     #[inline]
-    pub(crate) fn acked(&mut self, schema: &'static StreamSchema) -> Option<usize> {
-        let i = self.index(schema)?;
-        self.counts[i].acked += 1;
-        Some(i)
+    pub(crate) fn executed(&mut self, schema: &'static StreamSchema) {
+        self.select(schema);
+        self.cur.executed += 1;
+    }
+
+    /// Count an ack of a tuple of `schema`.
+    #[inline]
+    pub(crate) fn acked(&mut self, schema: &'static StreamSchema) {
+        self.select(schema);
+        self.cur.acked += 1;
     }
 
     /// Count a fail of a tuple of `schema`.
     #[inline]
     pub(crate) fn failed(&mut self, schema: &'static StreamSchema) {
-        if let Some(i) = self.index(schema) {
-            self.counts[i].failed += 1;
-        }
+        self.select(schema);
+        self.cur.failed += 1;
     }
 
     /// The stamp of an execute starting at `at` (never 0, which means not sampled).
@@ -148,28 +175,26 @@ mod tests {
         let other = StreamSchema::intern("zz", "default", &Fields::new(["y"]));
         let mut t = InputTracker::new(keys(), 0.0, 1);
         for _ in 0..3 {
-            assert_eq!(t.executed(a), Some(0));
+            t.executed(a);
         }
-        assert_eq!(t.executed(b), Some(1));
-        assert_eq!(t.acked(a), Some(0));
+        t.executed(b);
+        t.acked(a);
         t.failed(b);
-        assert_eq!(t.executed(other), None);
-        assert_eq!(
-            t.counts[0],
-            InputCounts {
-                executed: 3,
-                acked: 1,
-                failed: 0
-            }
-        );
-        assert_eq!(
-            t.counts[1],
-            InputCounts {
-                executed: 1,
-                acked: 0,
-                failed: 1
-            }
-        );
+        t.executed(other);
+        t.acked(other);
+        assert_eq!(t.index(a), Some(0));
+        assert_eq!(t.index(b), Some(1));
+        assert_eq!(t.index(other), None);
+        t.acked(b);
+        let counts = t.counts().to_vec();
+        let want = |executed, acked, failed| InputCounts {
+            executed,
+            acked,
+            failed,
+        };
+        assert_eq!(counts, [want(3, 1, 0), want(1, 1, 1)]);
+        // Folding twice adds nothing.
+        assert_eq!(t.counts(), &counts[..]);
     }
 
     #[test]
