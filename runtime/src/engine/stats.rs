@@ -115,6 +115,26 @@ struct Latencies {
     complete: Vec<Histogram>,
     execute: Vec<Histogram>,
     process: Vec<Histogram>,
+    /// Samples that are both (acked inside `execute`), recorded once; part of both
+    /// when reported.
+    both: Vec<Histogram>,
+}
+
+impl Latencies {
+    /// The execute and process latencies of each input, `both` merged into each.
+    fn inputs(&self) -> (Vec<Histogram>, Vec<Histogram>) {
+        let with_both = |hs: &[Histogram]| -> Vec<Histogram> {
+            hs.iter()
+                .zip(&self.both)
+                .map(|(h, b)| {
+                    let mut h = h.clone();
+                    h.merge(b);
+                    h
+                })
+                .collect()
+        };
+        (with_both(&self.execute), with_both(&self.process))
+    }
 }
 
 /// An executor's input queue as the reporter sees it.
@@ -232,6 +252,7 @@ impl TaskStats {
             complete: vec![Histogram::new(); outputs.len()],
             execute: vec![Histogram::new(); inputs.len()],
             process: vec![Histogram::new(); inputs.len()],
+            both: vec![Histogram::new(); inputs.len()],
         };
         TaskStats {
             task,
@@ -303,6 +324,7 @@ impl TaskStats {
                 Latency::Complete => &mut lat.complete,
                 Latency::Execute => &mut lat.execute,
                 Latency::Process => &mut lat.process,
+                Latency::ExecuteAndProcess => &mut lat.both,
             };
             if let Some(h) = hs.get_mut(index as usize) {
                 h.record_n(micros, n);
@@ -381,22 +403,16 @@ impl TaskStats {
             }
             all
         };
-        (
-            merge(&lat.complete),
-            merge(&lat.execute),
-            merge(&lat.process),
-        )
+        let (execute, process) = lat.inputs();
+        (merge(&lat.complete), merge(&execute), merge(&process))
     }
 
     /// This task's row of a worker's stats report.
     pub(crate) fn report(&self) -> wire::TaskStats {
         let (complete, execute, process) = {
             let lat = lock(&self.latency);
-            (
-                lat.complete.clone(),
-                lat.execute.clone(),
-                lat.process.clone(),
-            )
+            let (execute, process) = lat.inputs();
+            (lat.complete.clone(), execute, process)
         };
         let errors = lock(&self.error_log);
         let (last_error, recent) = (

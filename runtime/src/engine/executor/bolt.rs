@@ -64,12 +64,17 @@ impl BoltTask {
         out.inputs.run_end = Some(end);
         let us =
             u64::try_from(end.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX);
-        if let Some(i) = input {
-            out.em.sample(Latency::Execute, i, us);
-        }
         // Acked inside `execute`: its process latency ends here too.
-        if let Some(i) = out.inputs.acked_during.take() {
-            out.em.sample(Latency::Process, i, us);
+        match (input, out.inputs.acked_during.take()) {
+            (Some(i), Some(j)) if i == j => out.em.sample(Latency::ExecuteAndProcess, i, us),
+            (i, j) => {
+                if let Some(i) = i {
+                    out.em.sample(Latency::Execute, i, us);
+                }
+                if let Some(j) = j {
+                    out.em.sample(Latency::Process, j, us);
+                }
+            }
         }
     }
 

@@ -17,6 +17,8 @@ pub(crate) enum Latency {
     Execute,
     /// Bolt: start of `execute` to ack, by input index.
     Process,
+    /// Bolt: both, equal (an input acked inside its own `execute`): recorded once.
+    ExecuteAndProcess,
 }
 
 /// Sampled latencies: what, of which stream or input, in microseconds, how many times
