@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::{Recorder, int, squall, string};
 use squall_runtime::local::RunReport;
+use squall_runtime::stats::MetricReport;
 use squall_runtime::testing::{FixedSpout, complete_topology};
 use squall_runtime::{
     BasicBolt, BasicCollector, Bolt, BoltCollector, ComponentError, OutputDeclarer, Registry,
@@ -208,6 +209,28 @@ fn pystorm_split_bolt_counts_every_word_exactly() {
     assert_eq!(split.emitted, words);
     let spout = &report.components["sentences"];
     assert_eq!((spout.acked, spout.failed), (n as u64, 0));
+}
+
+#[test]
+fn pystorm_metrics_command_adds_to_the_task_counters() {
+    require_pystorm();
+    let counts = Counts::default();
+    let n = 200;
+    let report = run(
+        &registry(&counts, n),
+        &wordcount_yaml("metrics_split.py", 2, ""),
+    );
+    assert_eq!(*counts.lock().unwrap(), expected_counts(n));
+    let split = &report.components["split"];
+    let words: u64 = expected_counts(n).values().sum();
+    // Summed over both tasks; the refused commands (a string value, an invalid name)
+    // added nothing and registered nothing.
+    let want = BTreeMap::from([
+        ("sentences".to_string(), MetricReport::Counter(n as u64)),
+        ("words".to_string(), MetricReport::Counter(words)),
+    ]);
+    assert_eq!(split.metrics, want, "{split:?}");
+    assert_eq!((split.acked, split.errors), (n as u64, 0), "{split:?}");
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub mod trident;
 // The paths users wrote before the regrouping stay valid.
 pub use api::{collector, component, context, declare, error, ids, registry, tuple, value};
 pub use cluster::{client, daemon, resources, wire, worker};
-pub use engine::{grouping, local, stats, testing};
+pub use engine::{grouping, local, metrics, stats, testing};
 pub use topology::{config, flux, plan, source as topology_source, yaml as spec};
 
 pub use collector::{BasicCollector, BoltCollector, SpoutCollector};
@@ -37,6 +37,7 @@ pub use context::{TopologyContext, Waker};
 pub use declare::OutputDeclarer;
 pub use error::{ComponentError, EmitError, FactoryError, RunError, TupleError};
 pub use ids::{MessageId, TaskId};
+pub use metrics::{Counter, Gauge, MetricHistogram};
 pub use registry::{BuiltTopology, ComponentArgs, Registry};
 pub use tuple::{Fields, Tuple, Values};
 pub use value::Value;

@@ -17,7 +17,10 @@ use crate::api::ids::{MessageId, TaskId};
 use crate::api::tuple::{Anchors, StreamSchema, Tuple, Values};
 use crate::engine::acking::{AckMsg, PendingMsg, PendingSlab};
 use crate::engine::grouping::{Grouper, Route};
-use crate::engine::stats::{Counters, TaskStats};
+use crate::engine::metrics::inputs::InputTracker;
+use crate::engine::metrics::sampler::Sampler;
+use crate::engine::metrics::samples::{Latency, SampleBuffer};
+use crate::engine::stats::{Counters, StreamCounts, TaskStats};
 use crate::engine::transfer::Outbox;
 
 /// One declared output stream with its subscriptions.
@@ -29,6 +32,8 @@ pub(crate) struct OutStream {
     pub(crate) groupers: Vec<Grouper>,
     /// Tasks of subscribers with direct grouping.
     pub(crate) direct_targets: Vec<TaskId>,
+    /// This stream's counts.
+    pub(crate) counts: StreamCounts,
 }
 
 /// The emitting machinery shared by spout and bolt collectors.
@@ -42,6 +47,8 @@ pub(crate) struct Emitter {
     pub(crate) stats: Arc<TaskStats>,
     /// Emitted values per stream index, when capturing for tests.
     pub(crate) capture: Option<Vec<(usize, Values)>>,
+    /// Sampled latencies not yet recorded in `stats`.
+    samples: SampleBuffer,
     debug: bool,
     targets: SmallVec<[TaskId; 8]>,
     /// Root and edge ids (acking).
@@ -114,6 +121,7 @@ impl Emitter {
             counters: Counters::default(),
             stats,
             capture: capture.then(Vec::new),
+            samples: SampleBuffer::default(),
             debug,
             targets: SmallVec::new(),
             rng: SmallRng::from_os_rng(),
@@ -193,6 +201,7 @@ impl Emitter {
             });
         }
         self.counters.emitted += 1;
+        stream.counts.emitted += 1;
         if self.debug {
             tracing::debug!(component = %stream.schema.component, task = %self.task,
                 stream = %stream.schema.stream, values = %values.to_json(), "emit");
@@ -209,6 +218,7 @@ impl Emitter {
                         self.targets.push(t);
                     }
                     self.counters.transferred += 1;
+                    stream.counts.transferred += 1;
                     let anchors = new_anchors(&mut self.rng, anchoring);
                     self.outbox
                         .push(t, Tuple::with_anchors(values, schema, self.task, anchors));
@@ -242,6 +252,7 @@ impl Emitter {
             return Ok(0);
         }
         self.counters.transferred += n as u64;
+        stream.counts.transferred += n as u64;
         for i in 0..n - 1 {
             let t = self.targets[i];
             let anchors = new_anchors(&mut self.rng, anchoring);
@@ -261,12 +272,40 @@ impl Emitter {
         &self.targets
     }
 
-    /// Publish the final counters and hand over captured emits. Partial batches are not
-    /// sent: a completed topology has sent everything already, and a stopped one drops
-    /// what is in flight (as Storm's kill does); sending could block on an executor that
-    /// is shutting down too.
-    pub(crate) fn finish(&mut self) {
+    /// Publish the counters, per-stream counts and blocked time to the task's shared
+    /// statistics.
+    #[inline]
+    pub(crate) fn publish(&mut self) {
+        self.samples.flush(&self.stats);
         self.stats.publish(&self.counters);
+        self.stats
+            .publish_outputs(self.streams.iter().map(|s| &s.counts));
+        self.stats.publish_send_blocked(self.outbox.send_blocked_ns);
+    }
+
+    /// Buffer a sampled latency (recorded with the next publish).
+    #[inline]
+    pub(crate) fn sample(&mut self, latency: Latency, index: usize, micros: u64) {
+        self.samples.push(&self.stats, latency, index, micros);
+    }
+
+    /// Count a tree rooted on output stream `stream` as acked or failed.
+    #[inline]
+    pub(crate) fn count_root(&mut self, stream: u16, acked: bool) {
+        if let Some(s) = self.streams.get_mut(usize::from(stream)) {
+            if acked {
+                s.counts.acked += 1;
+            } else {
+                s.counts.failed += 1;
+            }
+        }
+    }
+
+    /// Hand over captured emits. Partial batches are not sent: a completed topology has
+    /// sent everything already, and a stopped one drops what is in flight (as Storm's
+    /// kill does); sending could block on an executor that is shutting down too. The
+    /// caller publishes the final counts.
+    pub(crate) fn finish(&mut self) {
         if let Some(cap) = self.capture.take() {
             let mut out = self
                 .stats
@@ -291,26 +330,25 @@ impl Emitter {
 #[derive(Debug)]
 pub struct SpoutCollector {
     pub(crate) em: Emitter,
-    /// Message ids to ack right after `next_tuple` returns (acking off, or no target).
-    pub(crate) immediate_acks: Vec<MessageId>,
+    /// Message ids (and the index of the stream they were emitted on) to ack right
+    /// after `next_tuple` returns (acking off, or no target).
+    pub(crate) immediate_acks: Vec<(MessageId, u16)>,
     /// Messages whose trees are in flight (acking on).
     pub(crate) pending: PendingSlab,
-    /// Emits until the next one whose latency is measured.
-    sample_countdown: u32,
-    /// Measure the latency of one tracked emit in this many.
-    sample_every: u32,
+    /// Which tracked emits get their complete latency measured.
+    sampler: Sampler,
     /// Failed message ids not emitted again yet (to count replays).
     pub(crate) awaiting_replay: FxHashSet<MessageId>,
 }
 
 impl SpoutCollector {
-    pub(crate) fn new(em: Emitter, sample_every: u32) -> SpoutCollector {
+    pub(crate) fn new(em: Emitter, sample_rate: f64) -> SpoutCollector {
+        let seed = em.task.0;
         SpoutCollector {
             em,
             immediate_acks: Vec::new(),
             pending: PendingSlab::default(),
-            sample_countdown: 0,
-            sample_every: sample_every.max(1),
+            sampler: Sampler::new(sample_rate, 1, seed),
             awaiting_replay: FxHashSet::default(),
         }
     }
@@ -342,10 +380,12 @@ impl SpoutCollector {
         if !self.awaiting_replay.is_empty() && self.awaiting_replay.remove(&id) {
             self.em.counters.replayed += 1;
         }
+        // Stream indexes fit: a component declares far fewer streams.
+        let stream = s as u16;
         if self.em.outbox.ackers() == 0 {
             self.em
                 .emit_with::<TRACK>(s, values, direct, &mut Anchoring::None)?;
-            self.immediate_acks.push(id);
+            self.immediate_acks.push((id, stream));
             return Ok(());
         }
         let root = self.em.rng.next_u64();
@@ -355,14 +395,15 @@ impl SpoutCollector {
             .emit_with::<TRACK>(s, values, direct, &mut anchoring)?;
         match anchoring {
             Anchoring::Root { xor, .. } if copies > 0 => {
-                let emitted = if self.sample_countdown == 0 {
-                    self.sample_countdown = self.sample_every - 1;
-                    Some(Instant::now())
-                } else {
-                    self.sample_countdown -= 1;
-                    None
-                };
-                let slot = self.pending.insert(root, PendingMsg { id, emitted });
+                let emitted = self.sampler.sample().then(Instant::now);
+                let slot = self.pending.insert(
+                    root,
+                    PendingMsg {
+                        id,
+                        emitted,
+                        stream,
+                    },
+                );
                 self.em.outbox.push_ack(AckMsg::Init {
                     root,
                     xor,
@@ -371,7 +412,7 @@ impl SpoutCollector {
                 });
             }
             // No task received it: the tree is complete already.
-            _ => self.immediate_acks.push(id),
+            _ => self.immediate_acks.push((id, stream)),
         }
         Ok(())
     }
@@ -431,6 +472,12 @@ impl SpoutCollector {
         self.pending.len()
     }
 
+    /// Publish the counts to the task's shared statistics.
+    #[inline]
+    pub(crate) fn publish(&mut self) {
+        self.em.publish();
+    }
+
     /// Report an error: counted in the component's statistics and logged.
     pub fn report_error(&mut self, error: &dyn std::fmt::Display) {
         self.em.report_error(error)
@@ -441,11 +488,36 @@ impl SpoutCollector {
 #[derive(Debug)]
 pub struct BoltCollector {
     pub(crate) em: Emitter,
+    /// Per-input counts and latency sampling.
+    pub(crate) inputs: InputTracker,
 }
 
 impl BoltCollector {
-    pub(crate) fn new(em: Emitter) -> BoltCollector {
-        BoltCollector { em }
+    pub(crate) fn new(em: Emitter, inputs: InputTracker) -> BoltCollector {
+        BoltCollector { em, inputs }
+    }
+
+    /// Publish the counts to the task's shared statistics.
+    #[inline]
+    pub(crate) fn publish(&mut self) {
+        self.em.publish();
+        self.em.stats.publish_inputs(self.inputs.counts());
+    }
+
+    /// The process latency of a sampled input, at its ack. Acked during its own
+    /// `execute` (a basic bolt's inputs): measured when `execute` returns, with the
+    /// same clock read as the execute latency.
+    #[cold]
+    fn sampled_ack(&mut self, input: &Tuple) {
+        let Some(i) = self.inputs.index(input.schema()) else {
+            return;
+        };
+        if input.sampled_at == self.inputs.executing {
+            self.inputs.acked_during = Some(i);
+            return;
+        }
+        let us = self.inputs.since(input.sampled_at, Instant::now());
+        self.em.sample(Latency::Process, i, us);
     }
 
     /// Emit on the default stream, unanchored.
@@ -533,6 +605,10 @@ impl BoltCollector {
     #[inline]
     pub fn ack(&mut self, input: &Tuple) {
         self.em.counters.acked += 1;
+        self.inputs.acked(input.schema());
+        if input.sampled_at != 0 {
+            self.sampled_ack(input);
+        }
         let ack_val = input.ack_val.get();
         for &(root, edge) in input.anchors.pairs() {
             self.em.outbox.push_ack(AckMsg::Ack {
@@ -546,6 +622,7 @@ impl BoltCollector {
     #[inline]
     pub fn fail(&mut self, input: &Tuple) {
         self.em.counters.failed += 1;
+        self.inputs.failed(input.schema());
         for &(root, _) in input.anchors.pairs() {
             self.em.outbox.push_ack(AckMsg::Fail { root });
         }

@@ -9,6 +9,7 @@ use crossbeam_channel::Sender;
 use crate::api::ids::TaskId;
 use crate::api::tuple::Fields;
 use crate::engine::clock::Clock;
+use crate::engine::metrics::{Counter, Gauge, MetricHistogram, MetricsRegistry};
 use crate::engine::transfer::Envelope;
 use crate::topology::config::Config;
 use crate::topology::yaml::Subscription;
@@ -62,7 +63,7 @@ impl Waker {
 }
 
 /// The context handed to `open` / `prepare`: this task, its component, the tasks of every
-/// component, and the merged configuration.
+/// component, the merged configuration, and the task's user metrics.
 #[derive(Debug, Clone)]
 pub struct TopologyContext {
     info: Arc<TopologyInfo>,
@@ -71,6 +72,7 @@ pub struct TopologyContext {
     config: Config,
     worker_tasks: Arc<[TaskId]>,
     waker: Option<Waker>,
+    metrics: Arc<MetricsRegistry>,
 }
 
 impl TopologyContext {
@@ -81,6 +83,7 @@ impl TopologyContext {
         config: Config,
         worker_tasks: Arc<[TaskId]>,
     ) -> TopologyContext {
+        let metrics = Arc::new(MetricsRegistry::new(format!("{component}:{task}")));
         TopologyContext {
             info,
             task,
@@ -88,7 +91,15 @@ impl TopologyContext {
             config,
             worker_tasks,
             waker: None,
+            metrics,
         }
+    }
+
+    /// This context with the task's user metrics registry (the one its statistics
+    /// report).
+    pub(crate) fn with_metrics(mut self, metrics: Arc<MetricsRegistry>) -> TopologyContext {
+        self.metrics = metrics;
+        self
     }
 
     /// This context with the waker of its bolt executor.
@@ -189,5 +200,46 @@ impl TopologyContext {
     /// `None` for spouts, which are polled anyway).
     pub fn waker(&self) -> Option<Waker> {
         self.waker.clone()
+    }
+
+    /// The counter `name` of this task, registered on first use (asking again returns
+    /// the same counter). Reported with the task's statistics as a total since the
+    /// worker started. Get the handle once (in `open`/`prepare`) and keep it: `inc`
+    /// and `add` are one atomic addition.
+    ///
+    /// A name must be 1 to [`MAX_METRIC_NAME_CHARS`](crate::cluster::protocol::stats::MAX_METRIC_NAME_CHARS)
+    /// characters of `A-Z a-z 0-9 _ . : -`, and a task has at most
+    /// [`MAX_USER_METRICS_PER_TASK`](crate::cluster::protocol::stats::MAX_USER_METRICS_PER_TASK)
+    /// metrics: an invalid name, one over the cap or one registered as another kind
+    /// gets a handle that records nothing, and an error is logged.
+    ///
+    /// ```no_run
+    /// # use squall_runtime::TopologyContext;
+    /// # fn prepare(ctx: &TopologyContext) {
+    /// let words = ctx.counter("words.seen");
+    /// words.inc();
+    /// ctx.gauge("cache.size").set(42.0);
+    /// ctx.histogram("batch.bytes").record(1500);
+    /// # }
+    /// ```
+    pub fn counter(&self, name: &str) -> Counter {
+        self.metrics.counter(name)
+    }
+
+    /// The gauge `name` of this task (the latest value set is reported); see
+    /// [`TopologyContext::counter`] for names and limits.
+    pub fn gauge(&self, name: &str) -> Gauge {
+        self.metrics.gauge(name)
+    }
+
+    /// The histogram `name` of this task (every value recorded, reported with
+    /// percentiles); see [`TopologyContext::counter`] for names and limits.
+    pub fn histogram(&self, name: &str) -> MetricHistogram {
+        self.metrics.histogram(name)
+    }
+
+    /// This task's user metrics registry.
+    pub(crate) fn metrics(&self) -> &Arc<MetricsRegistry> {
+        &self.metrics
     }
 }

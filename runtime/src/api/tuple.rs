@@ -222,6 +222,9 @@ pub struct Tuple {
     pub(crate) anchors: Anchors,
     /// XOR of the edge ids of the tuples anchored to this one (acking, bolt side).
     pub(crate) ack_val: Cell<u64>,
+    /// When its sampled `execute` started (see `engine::metrics::inputs`); 0 = not
+    /// sampled. Fits in the struct's padding.
+    pub(crate) sampled_at: u32,
 }
 
 impl Tuple {
@@ -234,6 +237,7 @@ impl Tuple {
             source_task,
             anchors: Anchors::None,
             ack_val: Cell::new(0),
+            sampled_at: 0,
         }
     }
 
@@ -249,6 +253,7 @@ impl Tuple {
             source_task,
             anchors,
             ack_val: Cell::new(0),
+            sampled_at: 0,
         }
     }
 

@@ -663,11 +663,8 @@ fn print_totals(report: &RunReport) {
             r.replayed,
             r.errors
         );
-        if let Some(l) = &r.complete_latency_ms {
-            println!(
-                "  complete latency: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                l.p50, l.p99, l.max
-            );
+        if let Some(line) = r.summary_line() {
+            println!("  {line}");
         }
         if let Some(e) = &r.last_error {
             println!("  last error: {e}");

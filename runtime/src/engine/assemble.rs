@@ -14,8 +14,9 @@ use crate::api::tuple::{Fields, StreamSchema};
 use crate::engine::acking::AckerState;
 use crate::engine::executor::{AckerExecutor, BoltExecutor, BoltTask, SpoutExecutor, SpoutTask};
 use crate::engine::grouping::Grouper;
+use crate::engine::metrics::inputs::InputTracker;
 use crate::engine::run_state::RunState;
-use crate::engine::stats::TaskStats;
+use crate::engine::stats::{QueueGauge, StatsLayout, StreamCounts, TaskStats};
 use crate::engine::transfer::{Destination, Inbox, Outbox};
 use crate::topology::config::Config;
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
@@ -123,9 +124,53 @@ impl Assembly<'_> {
                     direct: decl.direct,
                     groupers,
                     direct_targets,
+                    counts: StreamCounts::default(),
                 }
             })
             .collect()
+    }
+
+    /// The inputs (source component, stream) of bolt `c`, in subscription order; the
+    /// tick stream last when it has ticks.
+    fn inputs(&self, c: &ValidComponent, config: &Config) -> Vec<(String, String)> {
+        let mut inputs: Vec<(String, String)> = Vec::new();
+        for sub in self.topo.subscriptions.iter().filter(|s| s.to == c.def.id) {
+            if !inputs
+                .iter()
+                .any(|(f, s)| *f == sub.from && *s == sub.stream)
+            {
+                inputs.push((sub.from.clone(), sub.stream.clone()));
+            }
+        }
+        if config.settings().tick_tuple_freq_secs.is_some() {
+            inputs.push((
+                crate::SYSTEM_COMPONENT.to_string(),
+                crate::TICK_STREAM.to_string(),
+            ));
+        }
+        inputs
+    }
+
+    /// The statistics of `task` (of `component`), with these output streams and inputs.
+    fn task_stats(
+        &self,
+        task: TaskId,
+        component: &str,
+        config: &Config,
+        outputs: Vec<String>,
+        inputs: Vec<(String, String)>,
+    ) -> Arc<TaskStats> {
+        let own = self.task_queues.get(&task);
+        let layout = StatsLayout {
+            outputs,
+            inputs,
+            queue: own.map(|d| QueueGauge {
+                queue: d.queue.clone(),
+                batch_size: config.settings().producer_batch_size.max(1) as u64,
+            }),
+            upstream_blocked: own.map(|d| d.blocked.clone()).unwrap_or_default(),
+        };
+        Arc::new(TaskStats::with_layout(task, component, layout))
     }
 
     fn emitter(
@@ -133,6 +178,7 @@ impl Assembly<'_> {
         c: &ValidComponent,
         task: TaskId,
         config: &Config,
+        inputs: Vec<(String, String)>,
     ) -> (Emitter, Arc<TaskStats>) {
         let streams = self.out_streams(c, task);
         let mut dests: Vec<TaskId> = streams
@@ -159,7 +205,8 @@ impl Assembly<'_> {
             },
             self.run.clone(),
         );
-        let stats = Arc::new(TaskStats::new(task, &c.def.id));
+        let outputs = streams.iter().map(|s| s.schema.stream.clone()).collect();
+        let stats = self.task_stats(task, &c.def.id, config, outputs, inputs);
         let em = Emitter::new(
             task,
             streams,
@@ -197,7 +244,8 @@ impl Assembly<'_> {
             .filter_map(|t| self.task_queues.get(t).map(|d| (*t, d.clone())))
             .collect();
         let task = plan.tasks.first().copied().unwrap_or(TaskId(0));
-        let stats = Arc::new(TaskStats::new(task, crate::ACKER_COMPONENT));
+        let config = Config::merged([&self.topo.config]);
+        let stats = self.task_stats(task, crate::ACKER_COMPONENT, &config, vec![], vec![]);
         let exec = Executor::Acker(AckerExecutor {
             task,
             stats: stats.clone(),
@@ -251,23 +299,16 @@ impl Assembly<'_> {
                         .registry
                         .create_spout(&c.def.class_name, &args)
                         .map_err(factory_err)?;
-                    let (mut em, stats) = self.emitter(c, id, &config);
+                    let (mut em, stats) = self.emitter(c, id, &config, vec![]);
                     em.outbox.drain_while_blocked(inbox.rx.clone());
+                    let task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
                     tasks.push(SpoutTask {
                         id,
                         spout,
-                        collector: SpoutCollector::new(
-                            em,
-                            (1.0 / settings.stats_sample_rate).round() as u32,
-                        ),
-                        ctx: ctx(id),
+                        collector: SpoutCollector::new(em, settings.stats_sample_rate),
+                        ctx: task_ctx,
                         exhausted: false,
-                        latency: acking
-                            .then(|| {
-                                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()
-                            })
-                            .flatten(),
                     });
                 }
                 Executor::Spout(SpoutExecutor {
@@ -288,16 +329,18 @@ impl Assembly<'_> {
                         .registry
                         .create_bolt(&c.def.class_name, &args)
                         .map_err(factory_err)?;
-                    let (em, stats) = self.emitter(c, id, &config);
+                    let inputs = self.inputs(c, &config);
+                    let (em, stats) = self.emitter(c, id, &config, inputs.clone());
+                    let mut task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
-                    let mut task_ctx = ctx(id);
+                    let tracker = InputTracker::new(inputs, settings.stats_sample_rate, id.0);
                     if let Some(own) = self.task_queues.get(&id) {
                         task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
                     }
                     tasks.push(BoltTask {
                         id,
                         bolt,
-                        collector: BoltCollector::new(em),
+                        collector: BoltCollector::new(em, tracker),
                         ctx: task_ctx,
                     });
                 }

@@ -2,6 +2,7 @@
 //! duration ends or every spout is exhausted and every tuple processed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::Serialize;
 use crate::api::error::RunError;
 use crate::api::registry::Registry;
 use crate::api::tuple::Values;
-use crate::engine::stats::ComponentReports;
+use crate::engine::stats::{ComponentReports, TaskStats};
 use crate::engine::{Engine, EngineSpec, reports};
 use crate::topology::plan::TaskPlan;
 use crate::topology::yaml::ValidTopology;
@@ -62,8 +63,17 @@ impl RunReport {
 pub fn run_local(
     registry: &Registry,
     topo: &ValidTopology,
-    mut options: LocalOptions<'_>,
+    options: LocalOptions<'_>,
 ) -> Result<RunReport, RunError> {
+    run_local_with_stats(registry, topo, options).map(|(report, _)| report)
+}
+
+/// [`run_local`], also returning every task's statistics (what a worker would report).
+pub(crate) fn run_local_with_stats(
+    registry: &Registry,
+    topo: &ValidTopology,
+    mut options: LocalOptions<'_>,
+) -> Result<(RunReport, Vec<Arc<TaskStats>>), RunError> {
     let plan = TaskPlan::new(topo);
     let engine = Engine::start(EngineSpec {
         topo,
@@ -107,6 +117,7 @@ pub fn run_local(
         run.wait(until);
     };
     let elapsed = start.elapsed();
+    let ran = engine.started.elapsed();
     let stats = engine.stop();
 
     let mut captured: BTreeMap<String, BTreeMap<String, Vec<Values>>> = BTreeMap::new();
@@ -123,11 +134,12 @@ pub fn run_local(
             }
         }
     }
-    Ok(RunReport {
+    let report = RunReport {
         topology: topo.name.clone(),
-        components: reports(topo, &stats),
+        components: reports(topo, &stats, ran),
         elapsed_secs: elapsed.as_secs_f64(),
         completed,
         captured,
-    })
+    };
+    Ok((report, stats))
 }

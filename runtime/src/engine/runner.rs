@@ -18,7 +18,7 @@ use crate::engine::assemble::{
 };
 use crate::engine::executor::{Gate, TickTarget, TickTimer};
 use crate::engine::run_state::RunState;
-use crate::engine::stats::{ComponentReport, ComponentReports, LatencyReport, TaskStats};
+use crate::engine::stats::{ComponentReports, TaskStats, component_reports};
 use crate::engine::transfer::{self, Destination, Envelope};
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
 use crate::topology::yaml::{ComponentKind, ValidTopology};
@@ -50,6 +50,8 @@ pub(crate) struct Engine {
     /// Queues of the tasks of this process (to route tuples arriving from elsewhere).
     pub(crate) local: BTreeMap<TaskId, Destination>,
     pub(crate) rt: tokio::runtime::Runtime,
+    /// When the executors were let go.
+    pub(crate) started: Instant,
     running: Running,
 }
 
@@ -95,37 +97,19 @@ impl Running {
     }
 }
 
-pub(crate) fn reports(topo: &ValidTopology, stats: &[Arc<TaskStats>]) -> ComponentReports {
-    let mut out: ComponentReports = topo
-        .components
-        .iter()
-        .map(|c| (c.def.id.clone(), ComponentReport::new(c.kind, c.num_tasks)))
-        .collect();
-    let mut latencies: BTreeMap<&str, hdrhistogram::Histogram<u64>> = BTreeMap::new();
-    for s in stats {
-        if let Some(r) = out.get_mut(&s.component) {
-            r.add(&s.snapshot());
-            if let Some(e) = s.last_error() {
-                r.last_error = Some(e);
-            }
-        }
-        if let Some(h) = s.latency() {
-            match latencies.get_mut(s.component.as_str()) {
-                Some(all) => {
-                    let _ = all.add(&h);
-                }
-                None => {
-                    latencies.insert(&s.component, h);
-                }
-            }
-        }
-    }
-    for (c, h) in latencies {
-        if let Some(r) = out.get_mut(c) {
-            r.complete_latency_ms = LatencyReport::from_micros(&h);
-        }
-    }
-    out
+/// Totals per component of `stats` (tasks that ran for `elapsed`).
+pub(crate) fn reports(
+    topo: &ValidTopology,
+    stats: &[Arc<TaskStats>],
+    elapsed: Duration,
+) -> ComponentReports {
+    component_reports(
+        topo.components
+            .iter()
+            .map(|c| (c.def.id.as_str(), c.kind, c.num_tasks)),
+        stats,
+        elapsed,
+    )
 }
 
 impl Engine {
@@ -169,7 +153,8 @@ impl Engine {
                 .unwrap_or_else(|| crate::Config::merged([&topo.config]));
             let (dest, inbox) = transfer::channel(queue_capacity(&config));
             for t in &e.tasks {
-                task_queues.insert(*t, dest.clone());
+                // Each task its own blocked-time total (backpressure per task).
+                task_queues.insert(*t, dest.for_task());
             }
             queues.push(dest.queue.clone());
             receivers.push(inbox);
@@ -288,17 +273,22 @@ impl Engine {
             stats,
             local,
             rt,
+            started: Instant::now(),
             running,
         })
     }
 
     /// Totals per component so far (of this process's tasks).
     pub(crate) fn reports(&self, topo: &ValidTopology) -> ComponentReports {
-        reports(topo, &self.stats)
+        reports(topo, &self.stats, self.started.elapsed())
     }
 
-    /// Stop every executor (bounded wait) and the async runtime.
+    /// Stop every executor (bounded wait) and the async runtime. The statistics keep
+    /// the queue depths of the moment before.
     pub(crate) fn stop(self) -> Vec<Arc<TaskStats>> {
+        for s in &self.stats {
+            s.freeze_depth();
+        }
         self.running.stop(&self.run);
         drop(self.rt);
         self.stats

@@ -9,8 +9,14 @@
 //! executor. Batching makes the per-tuple cost of the channel vanish; a partial batch is
 //! sent when it fills, when the sender goes idle, or after
 //! `topology.batch.flush.interval.millis`.
+//!
+//! A send that finds its queue full is timed (the fast path reads no clock): the time
+//! is added to the destination task's `upstream_blocked` total and to the sender's own
+//! blocked time, the backpressure figures of the statistics.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 
@@ -38,11 +44,32 @@ pub(crate) enum Envelope {
 
 /// The sending side of an executor's receive queue, with the pool of emptied batch
 /// buffers the executor hands back (so batches are reused, not allocated and freed on
-/// different threads).
+/// different threads), and the total time senders spent blocked on it (ns).
 #[derive(Debug, Clone)]
 pub(crate) struct Destination {
     pub(crate) queue: Sender<Envelope>,
     pool: Receiver<Vec<Tuple>>,
+    /// Nanoseconds senders spent blocked because the queue was full.
+    pub(crate) blocked: Arc<AtomicU64>,
+}
+
+impl Destination {
+    /// The same queue with its own blocked-time total: one per task of an executor, so
+    /// the time is counted against the task the blocked sender was sending to.
+    pub(crate) fn for_task(&self) -> Destination {
+        Destination {
+            queue: self.queue.clone(),
+            pool: self.pool.clone(),
+            blocked: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Send `env`, blocking while the queue is full; the time blocked (ns, 0 on the fast
+    /// path) is added to this destination's total and returned. `Err`: the receiver is
+    /// gone.
+    pub(crate) fn send_blocking(&self, env: Envelope) -> Result<u64, Envelope> {
+        deliver(self, env, None, &mut Vec::new())
+    }
 }
 
 /// The receiving side of an executor's queue.
@@ -65,12 +92,42 @@ impl Inbox {
 pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
     let (queue, rx) = bounded(capacity);
     let (recycle, pool) = bounded(capacity + 2);
-    (Destination { queue, pool }, Inbox { rx, recycle })
+    (
+        Destination {
+            queue,
+            pool,
+            blocked: Arc::new(AtomicU64::new(0)),
+        },
+        Inbox { rx, recycle },
+    )
 }
 
-/// Send `env`, blocking while the queue is full; with `drain`, keep receiving from it
-/// into `stash` while blocked. `Err` = the receiver is gone (shutting down).
+/// Send `env` to `dest`, blocking while its queue is full; with `drain`, keep receiving
+/// from it into `stash` while blocked. Returns the time blocked in ns (0 when the queue
+/// had room: that path reads no clock), also added to `dest.blocked`. `Err` = the
+/// receiver is gone (shutting down).
 fn deliver(
+    dest: &Destination,
+    env: Envelope,
+    drain: Option<&Receiver<Envelope>>,
+    stash: &mut Vec<Envelope>,
+) -> Result<u64, Envelope> {
+    let queue = &dest.queue;
+    let env = match queue.try_send(env) {
+        Ok(()) => return Ok(0),
+        Err(TrySendError::Full(env)) => env,
+        Err(TrySendError::Disconnected(env)) => return Err(env),
+    };
+    let start = Instant::now();
+    let sent = blocked_send(queue, env, drain, stash);
+    let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    dest.blocked.fetch_add(ns, Ordering::Relaxed);
+    sent.map(|()| ns)
+}
+
+/// The blocking part of [`deliver`].
+#[cold]
+fn blocked_send(
     queue: &Sender<Envelope>,
     env: Envelope,
     drain: Option<&Receiver<Envelope>>,
@@ -78,11 +135,6 @@ fn deliver(
 ) -> Result<(), Envelope> {
     let Some(rx) = drain else {
         return queue.send(env).map_err(|e| e.into_inner());
-    };
-    let env = match queue.try_send(env) {
-        Ok(()) => return Ok(()),
-        Err(TrySendError::Full(env)) => env,
-        Err(TrySendError::Disconnected(env)) => return Err(env),
     };
     loop {
         let mut sel = Select::new();
@@ -134,6 +186,8 @@ pub(crate) struct Outbox {
     drain: Option<Receiver<Envelope>>,
     /// What was drained, for the executor to handle.
     pub(crate) stash: Vec<Envelope>,
+    /// Nanoseconds this task spent blocked sending to full queues.
+    pub(crate) send_blocked_ns: u64,
 }
 
 impl Outbox {
@@ -178,6 +232,7 @@ impl Outbox {
             dirty: false,
             drain: None,
             stash: Vec::new(),
+            send_blocked_ns: 0,
         }
     }
 
@@ -253,11 +308,14 @@ impl Outbox {
         // Count before the receiver can see the tuples, so the count never drops to zero
         // while tuples are still on their way.
         self.run.add_in_flight(std::mem::take(&mut self.uncounted));
-        if let Err(Envelope::Batch { tuples, .. }) =
-            deliver(&s.dest.queue, env, self.drain.as_ref(), &mut self.stash)
-        {
-            // The receiving executor is gone: the topology is shutting down.
-            self.run.add_in_flight(-(tuples.len() as i64));
+        match deliver(&s.dest, env, self.drain.as_ref(), &mut self.stash) {
+            Ok(0) => {}
+            Ok(ns) => self.send_blocked_ns = self.send_blocked_ns.saturating_add(ns),
+            Err(Envelope::Batch { tuples, .. }) => {
+                // The receiving executor is gone: the topology is shutting down.
+                self.run.add_in_flight(-(tuples.len() as i64));
+            }
+            Err(_) => {}
         }
     }
 
@@ -270,7 +328,9 @@ impl Outbox {
             task: a.task,
             msgs: std::mem::take(&mut a.batch),
         };
-        let _ = deliver(&a.dest.queue, env, self.drain.as_ref(), &mut self.stash);
+        if let Ok(ns) = deliver(&a.dest, env, self.drain.as_ref(), &mut self.stash) {
+            self.send_blocked_ns = self.send_blocked_ns.saturating_add(ns);
+        }
     }
 
     /// Send every partial batch.

@@ -149,13 +149,95 @@ impl Host {
         }
     }
 
-    /// A `metrics` command: logged at debug level (there is no metrics registry yet).
+    /// A `metrics` command: `params`, a whole number from 0 to 2^53 (Storm's
+    /// `rpcMetrics`, pystorm's `report_metric`), is added to the task's user counter
+    /// `name` (registered on first use). Anything else is refused with a logged error
+    /// naming the component: the command is not applied (it does not fail the input).
     pub(crate) fn metrics(&self, pid: u32, name: &str, params: &serde_json::Value) {
-        tracing::debug!(component = %self.label, pid, metric = %name, value = %params, "shell metric");
+        let n = match metric_increment(params) {
+            Ok(n) => n,
+            Err(why) => {
+                tracing::error!(
+                    component = %self.label,
+                    pid,
+                    metric = %name,
+                    "refused a metrics command from the subprocess: {why}"
+                );
+                return;
+            }
+        };
+        if let Err(e) = self.ctx.metrics().add_to_counter(name, n) {
+            tracing::error!(
+                component = %self.label,
+                pid,
+                "refused a metrics command from the subprocess: {e}"
+            );
+        }
     }
 
     /// The text reported for an `error` command.
     pub(crate) fn reported(&self, pid: u32, msg: &str) -> String {
         format!("{} (subprocess pid {pid}) reported: {msg}", self.label)
+    }
+}
+
+/// The largest integer a JSON number (a double) holds exactly.
+const MAX_EXACT_JSON_INT: f64 = 9_007_199_254_740_992.0;
+
+/// What a `metrics` command's `params` adds to its counter: a whole number from 0 to
+/// 2^53 (`3` or `3.0`; not `-1`, `0.5`, `"3"`, `[3]` or `null`).
+pub(crate) fn metric_increment(params: &serde_json::Value) -> Result<u64, String> {
+    let shown = || {
+        let mut s = params.to_string();
+        if s.len() > 64 {
+            let mut end = 64;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push('…');
+        }
+        s
+    };
+    let serde_json::Value::Number(n) = params else {
+        return Err(format!(
+            "`params` must be a number to add to the counter, not {}",
+            shown()
+        ));
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(u);
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= MAX_EXACT_JSON_INT => Ok(f as u64),
+        _ => Err(format!(
+            "`params` must be a whole number from 0 to 2^53 to add to the counter, not {}",
+            shown()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_increment;
+    use serde_json::json;
+
+    #[test]
+    fn metric_params_must_be_whole_non_negative_numbers() {
+        assert_eq!(metric_increment(&json!(3)), Ok(3));
+        assert_eq!(metric_increment(&json!(0)), Ok(0));
+        assert_eq!(metric_increment(&json!(7.0)), Ok(7));
+        for bad in [
+            json!(-1),
+            json!(0.5),
+            json!("3"),
+            json!([3]),
+            json!(null),
+            json!({"n": 1}),
+            json!(1e300),
+        ] {
+            let e = metric_increment(&bad).unwrap_err();
+            assert!(e.contains("params"), "{bad}: {e}");
+        }
     }
 }

@@ -40,8 +40,9 @@ impl TaskRouter {
 
     fn deliver(&self, task: TaskId, env: Envelope, peer: &Peer) {
         match self.local.get(&task) {
+            // Time blocked on a full queue counts against the task (backpressure).
             Some(dest) => {
-                if dest.queue.send(env).is_err() {
+                if dest.send_blocking(env).is_err() {
                     tracing::debug!(%peer, %task, "executor queue closed; envelope dropped");
                 }
             }

@@ -119,6 +119,8 @@ fn start_and_wait(
         path: spec_path.display().to_string(),
         message,
     };
+    // The incarnation: every total reported is counted since this moment.
+    let started_at_ms = unix_millis();
     let text = std::fs::read_to_string(spec_path).map_err(|e| spec_err(e.to_string()))?;
     let spec: WorkerSpec = serde_json::from_str(&text).map_err(|e| spec_err(e.to_string()))?;
     let nimbus_trust = ClientTrust::from_spec(spec.nimbus_trust.as_ref())
@@ -251,6 +253,7 @@ fn start_and_wait(
         credential,
         run.clone(),
         engine.stats.clone(),
+        started_at_ms,
         control.is_none(),
     ));
 
@@ -327,6 +330,7 @@ async fn report_loop(
     credential: WorkerCredential,
     run: Arc<crate::engine::run_state::RunState>,
     stats: Vec<Arc<crate::engine::stats::TaskStats>>,
+    started_at_ms: u64,
     exit_unassigned: bool,
 ) {
     let trust = match ClientTrust::from_spec(spec.nimbus_trust.as_ref()) {
@@ -374,7 +378,7 @@ async fn report_loop(
             supervisor: spec.supervisor.clone(),
             port: a.port,
             tasks: stats.iter().map(|s| task_stats(s)).collect(),
-            started_at_ms: 0,
+            started_at_ms,
         };
         let answer = match send_stats(&http, &url, &credential, &report).await {
             Ok(ack) => {
@@ -478,17 +482,8 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
     out
 }
 
-/// One task's published counters as the protocol reports them.
+/// One task's published statistics as the protocol reports them (totals since the
+/// worker started; see `engine::stats`).
 fn task_stats(s: &crate::engine::stats::TaskStats) -> TaskStats {
-    TaskStats {
-        task: s.task.0,
-        component: s.component.clone(),
-        counters: s.snapshot(),
-        last_error: s.last_error().map(|e| {
-            e.chars()
-                .take(crate::cluster::protocol::stats::MAX_ERROR_CHARS)
-                .collect()
-        }),
-        ..TaskStats::default()
-    }
+    s.report()
 }

@@ -14,6 +14,8 @@ pub(crate) struct PendingMsg {
     pub(crate) id: MessageId,
     /// Emit time, for the sampled ones (complete latency).
     pub(crate) emitted: Option<Instant>,
+    /// Index of the output stream the root was emitted on (per-stream acked/failed).
+    pub(crate) stream: u16,
 }
 
 #[derive(Debug)]
@@ -111,7 +113,11 @@ mod tests {
     use super::*;
 
     fn msg(id: MessageId) -> PendingMsg {
-        PendingMsg { id, emitted: None }
+        PendingMsg {
+            id,
+            emitted: None,
+            stream: 0,
+        }
     }
 
     #[test]

@@ -36,16 +36,22 @@ pub(crate) struct AckerExecutor {
 
 struct Verdicts {
     out: FxHashMap<TaskId, (Destination, Vec<Completion>)>,
+    /// Nanoseconds spent blocked sending to full spout queues.
+    blocked_ns: u64,
 }
 
 impl Verdicts {
+    fn send(dest: &Destination, batch: &mut Vec<Completion>, blocked_ns: &mut u64) {
+        if let Ok(ns) = dest.send_blocking(Envelope::Completions(std::mem::take(batch))) {
+            *blocked_ns = blocked_ns.saturating_add(ns);
+        }
+    }
+
     fn push(&mut self, c: Completion) {
         if let Some((dest, batch)) = self.out.get_mut(&c.spout_task) {
             batch.push(c);
             if batch.len() >= BATCH {
-                let _ = dest
-                    .queue
-                    .send(Envelope::Completions(std::mem::take(batch)));
+                Verdicts::send(dest, batch, &mut self.blocked_ns);
             }
         }
     }
@@ -53,9 +59,7 @@ impl Verdicts {
     fn flush(&mut self) {
         for (dest, batch) in self.out.values_mut() {
             if !batch.is_empty() {
-                let _ = dest
-                    .queue
-                    .send(Envelope::Completions(std::mem::take(batch)));
+                Verdicts::send(dest, batch, &mut self.blocked_ns);
             }
         }
     }
@@ -75,6 +79,7 @@ impl AckerExecutor {
                 .into_iter()
                 .map(|(t, d)| (t, (d, Vec::new())))
                 .collect(),
+            blocked_ns: 0,
         };
         let mut next_rotation = self.timeout.map(|t| Instant::now() + t);
         let mut last_flush = Instant::now();
@@ -85,6 +90,7 @@ impl AckerExecutor {
                 Err(TryRecvError::Empty) => {
                     verdicts.flush();
                     self.stats.publish(&counters);
+                    self.stats.publish_send_blocked(verdicts.blocked_ns);
                     let wait = next_rotation
                         .map(|r| r.saturating_duration_since(Instant::now()))
                         .unwrap_or(Duration::from_secs(3600));
@@ -112,6 +118,7 @@ impl AckerExecutor {
                 }
                 Some(Envelope::Stop) => {
                     self.stats.publish(&counters);
+                    self.stats.publish_send_blocked(verdicts.blocked_ns);
                     return;
                 }
                 Some(_) | None => {}
@@ -132,6 +139,7 @@ impl AckerExecutor {
             if now.duration_since(last_flush) >= self.flush_every {
                 verdicts.flush();
                 self.stats.publish(&counters);
+                self.stats.publish_send_blocked(verdicts.blocked_ns);
                 last_flush = now;
             }
         }

@@ -14,6 +14,7 @@ use crate::api::context::TopologyContext;
 use crate::api::error::RunError;
 use crate::api::ids::TaskId;
 use crate::api::tuple::Tuple;
+use crate::engine::metrics::samples::Latency;
 use crate::engine::run_state::RunState;
 use crate::engine::transfer::{Envelope, Inbox};
 
@@ -28,15 +29,58 @@ pub(crate) struct BoltTask {
 impl BoltTask {
     #[inline]
     fn execute(&mut self, tuple: Tuple) {
-        self.collector.em.counters.executed += 1;
-        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        let out = &mut self.collector;
+        out.em.counters.executed += 1;
+        out.inputs.executed(tuple.schema());
+        if out.inputs.sampler.sample() {
+            self.execute_sampled(tuple);
+            return;
+        }
+        let bolt = &mut self.bolt;
         if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
             out.report_error(&e);
         }
     }
 
+    /// Execute `tuple` and measure it: the execute latency now, its process latency
+    /// when it is acked (the tuple carries its start).
+    #[inline(never)]
+    fn execute_sampled(&mut self, mut tuple: Tuple) {
+        let (bolt, out) = (&mut self.bolt, &mut self.collector);
+        let input = out.inputs.index(tuple.schema());
+        // Continuing a run within a batch: the previous sampled execute just ended.
+        let start = match out.inputs.run_end.take() {
+            Some(end) if out.inputs.sampler.continues_run() => end,
+            _ => Instant::now(),
+        };
+        let stamp = out.inputs.stamp(start);
+        tuple.sampled_at = stamp;
+        out.inputs.executing = stamp;
+        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+            out.report_error(&e);
+        }
+        out.inputs.executing = 0;
+        let end = Instant::now();
+        out.inputs.run_end = Some(end);
+        let us =
+            u64::try_from(end.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX);
+        // Acked inside `execute`: its process latency ends here too.
+        match (input, out.inputs.acked_during.take()) {
+            (Some(i), Some(j)) if i == j => out.em.sample(Latency::ExecuteAndProcess, i, us),
+            (i, j) => {
+                if let Some(i) = i {
+                    out.em.sample(Latency::Execute, i, us);
+                }
+                if let Some(j) = j {
+                    out.em.sample(Latency::Process, j, us);
+                }
+            }
+        }
+    }
+
     fn finish(&mut self) {
         self.collector.em.finish();
+        self.collector.publish();
     }
 }
 
@@ -89,9 +133,8 @@ impl BoltExecutor {
             if let Err(e) = guarded(|| bolt.wake(out)) {
                 out.report_error(&e);
             }
-            let em = &mut t.collector.em;
-            let delta = em.outbox.take_uncounted();
-            em.stats.publish(&em.counters);
+            let delta = t.collector.em.outbox.take_uncounted();
+            t.collector.publish();
             self.run.add_in_flight(delta);
         }
     }
@@ -109,8 +152,8 @@ impl BoltExecutor {
                 Ok(env) => env,
                 Err(TryRecvError::Empty) => {
                     self.flush_all();
-                    for t in &self.tasks {
-                        t.collector.em.stats.publish(&t.collector.em.counters);
+                    for t in &mut self.tasks {
+                        t.collector.publish();
                     }
                     match self.inbox.rx.recv() {
                         Ok(env) => env,
@@ -127,15 +170,17 @@ impl BoltExecutor {
                     for tuple in tuples.drain(..) {
                         t.execute(tuple);
                     }
+                    // A sampled run does not continue across the wait for the next batch.
+                    t.collector.inputs.run_end = None;
                     self.inbox.recycle(tuples);
-                    let em = &mut t.collector.em;
-                    let delta = em.outbox.take_uncounted() - n;
-                    em.stats.publish(&em.counters);
+                    let delta = t.collector.em.outbox.take_uncounted() - n;
+                    t.collector.publish();
                     self.run.add_in_flight(delta);
                 }
                 Envelope::Tick { freq_secs } => {
                     for t in &mut self.tasks {
                         t.execute(Tuple::tick(freq_secs));
+                        t.collector.inputs.run_end = None;
                     }
                 }
                 Envelope::Stop => return,

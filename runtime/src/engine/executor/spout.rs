@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
-use hdrhistogram::Histogram;
 use tokio::runtime::Handle;
 
 use super::{Gate, guarded};
@@ -15,6 +14,7 @@ use crate::api::context::TopologyContext;
 use crate::api::error::RunError;
 use crate::api::ids::{MessageId, TaskId};
 use crate::engine::acking::{Completion, Outcome};
+use crate::engine::metrics::samples::Latency;
 use crate::engine::run_state::RunState;
 use crate::engine::transfer::{Envelope, Inbox};
 
@@ -34,8 +34,6 @@ pub(crate) struct SpoutTask {
     pub(crate) collector: SpoutCollector,
     pub(crate) ctx: TopologyContext,
     pub(crate) exhausted: bool,
-    /// Complete latency of acked messages, in microseconds.
-    pub(crate) latency: Option<Histogram<u64>>,
 }
 
 impl SpoutTask {
@@ -51,8 +49,8 @@ impl SpoutTask {
             out.report_error(&e);
         }
         for i in 0..self.collector.immediate_acks.len() {
-            let id = self.collector.immediate_acks[i];
-            self.ack(id);
+            let (id, stream) = self.collector.immediate_acks[i];
+            self.ack(id, stream);
         }
         self.collector.immediate_acks.clear();
         let emitted = self.collector.em.counters.emitted != before;
@@ -65,8 +63,9 @@ impl SpoutTask {
         emitted
     }
 
-    fn ack(&mut self, id: MessageId) {
+    fn ack(&mut self, id: MessageId, stream: u16) {
         self.collector.em.counters.acked += 1;
+        self.collector.em.count_root(stream, true);
         let spout = &mut self.spout;
         if let Err(e) = guarded(|| {
             spout.ack(id);
@@ -76,8 +75,9 @@ impl SpoutTask {
         }
     }
 
-    fn fail(&mut self, id: MessageId) {
+    fn fail(&mut self, id: MessageId, stream: u16) {
         self.collector.em.counters.failed += 1;
+        self.collector.em.count_root(stream, false);
         self.collector.awaiting_replay.insert(id);
         let spout = &mut self.spout;
         if let Err(e) = guarded(|| {
@@ -99,31 +99,32 @@ impl SpoutTask {
         };
         match c.outcome {
             Outcome::Acked => {
-                if let (Some(h), Some(at)) = (self.latency.as_mut(), p.emitted) {
-                    let _ = h.record(at.elapsed().as_micros() as u64);
+                if let Some(at) = p.emitted {
+                    let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.collector
+                        .em
+                        .sample(Latency::Complete, usize::from(p.stream), us);
                 }
-                self.ack(p.id);
+                self.ack(p.id, p.stream);
             }
-            Outcome::Failed | Outcome::ResetTimeout => self.fail(p.id),
+            Outcome::Failed | Outcome::ResetTimeout => self.fail(p.id, p.stream),
         }
     }
 
     /// One timeout period passed: fail the messages of the oldest bucket.
     fn expire(&mut self) {
         for p in self.collector.pending.rotate() {
-            self.fail(p.id);
+            self.fail(p.id, p.stream);
         }
     }
 
-    fn publish(&self) {
-        self.collector.em.stats.publish(&self.collector.em.counters);
+    fn publish(&mut self) {
+        self.collector.publish();
     }
 
     fn finish(&mut self) {
         self.collector.em.finish();
-        if let Some(h) = self.latency.take() {
-            self.collector.em.stats.set_latency(h);
-        }
+        self.publish();
     }
 }
 

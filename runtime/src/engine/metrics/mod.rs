@@ -3,8 +3,16 @@
 //! and nimbus roll them up in.
 
 pub mod histogram;
+pub(crate) mod inputs;
+pub mod registry;
+pub(crate) mod sampler;
+pub(crate) mod samples;
 
 pub use histogram::Histogram;
 pub mod window;
 
+pub use registry::{Counter, Gauge, MetricError, MetricHistogram, MetricsRegistry};
 pub use window::{Mergeable, Rolling};
+
+#[cfg(test)]
+mod tests;
