@@ -12,6 +12,7 @@ pub mod storm;
 mod supervisors;
 mod topologies;
 mod trident;
+pub mod ui;
 mod version;
 
 use std::sync::Arc;
@@ -175,6 +176,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus::metrics))
         // Storm's UI REST API (issue 13, part stormapi).
         .merge(storm::routes())
+        // The web UI (open: its page and assets hold no data).
+        .route("/", get(ui::index))
+        .route("/index.html", get(ui::index))
+        .route("/ui/{file}", get(ui::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -13,7 +13,8 @@ use crate::error::ClusterError;
 /// What a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
-    /// Nothing (`GET /api/v1/health`).
+    /// Nothing (`GET /api/v1/health`, and the web UI's page and assets:
+    /// [`crate::api::ui::is_ui_path`]).
     Open,
     /// Any reading role (admin, deployer, viewer).
     Read,
@@ -49,10 +50,14 @@ pub fn is_mutation(method: &Method) -> bool {
 
 /// What `method path` needs.
 pub fn classify(method: &Method, path: &str) -> Need {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    // The web UI's page and assets hold no data (the page asks for a token itself).
+    if read && crate::api::ui::is_ui_path(path) {
+        return Need::Open;
+    }
     let rest = path.strip_prefix("/api/v1/").unwrap_or("");
     let seg: Vec<&str> = rest.split('/').collect();
     let post = *method == Method::POST;
-    let read = matches!(*method, Method::GET | Method::HEAD);
     match seg.as_slice() {
         ["health"] if *method == Method::GET => Need::Open,
         ["artifacts", _] if read => Need::ArtifactRead,
@@ -236,6 +241,19 @@ mod tests {
             Need::SupervisorLogs
         );
         assert_eq!(c(Method::GET, "/nope"), Need::Read);
+        // The web UI: its page and assets are open to GET only.
+        for open in ["/", "/index.html", "/ui/app.js", "/ui/unknown.css"] {
+            assert_eq!(c(Method::GET, open), Need::Open, "{open}");
+            assert_eq!(c(Method::HEAD, open), Need::Open, "{open}");
+            assert_eq!(c(Method::POST, open), Need::Admin, "{open}");
+        }
+        for closed in ["/ui/../api/v1/topologies", "/ui/a/b", "/ui/", "/ui/%2e%2e"] {
+            assert_eq!(c(Method::GET, closed), Need::Read, "{closed}");
+        }
+        assert_eq!(
+            c(Method::GET, "/api/v1/topology/t-1-2/visualization"),
+            Need::Read
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod views;
 pub use logs::LogTarget;
 pub use metrics::{MetricsSnapshot, TopologySnapshot};
 pub use topologies::{Submission, check_name};
-pub use views::TopologyShape;
+pub use views::{StreamEdge, TopologyShape};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

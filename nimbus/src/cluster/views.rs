@@ -10,6 +10,7 @@ use squall_runtime::cluster::protocol::{
 
 use squall_runtime::config::Config;
 use squall_runtime::plan::TaskPlan;
+use squall_runtime::spec::GroupingKind;
 
 use super::stats::{component_stats, task_stats};
 use super::topologies::get;
@@ -43,6 +44,38 @@ pub struct TopologyShape {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Task id -> component id, for every task of the current plan.
     pub task_components: BTreeMap<u32, String>,
+    /// Every subscription of the declaration (the DAG's edges), in declaration order.
+    pub streams: Vec<StreamEdge>,
+}
+
+/// One subscription: bolt `to` reads stream `stream` of `from` with a grouping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEdge {
+    /// The emitting component.
+    pub from: String,
+    /// The subscribing bolt.
+    pub to: String,
+    /// The stream id.
+    pub stream: String,
+    /// The grouping as Storm names it (`shuffle`, `fields`, `local_or_shuffle`, ...).
+    pub grouping: String,
+    /// The grouping's fields (`fields`, `partial_key`).
+    pub fields: Vec<String>,
+}
+
+/// Storm's name of a grouping (the field of its Thrift `Grouping` union).
+fn grouping_name(kind: GroupingKind) -> &'static str {
+    match kind {
+        GroupingKind::Shuffle => "shuffle",
+        GroupingKind::LocalOrShuffle => "local_or_shuffle",
+        GroupingKind::Fields => "fields",
+        GroupingKind::PartialKey => "partial_key",
+        GroupingKind::All => "all",
+        GroupingKind::Global => "global",
+        GroupingKind::None => "none",
+        GroupingKind::Direct => "direct",
+        GroupingKind::Custom => "custom",
+    }
 }
 
 fn summary(t: &Topo, now_ms: u64) -> TopologySummary {
@@ -116,6 +149,18 @@ impl Cluster {
                 .message_timeout_secs,
             config,
             task_components,
+            streams: t
+                .def
+                .streams
+                .iter()
+                .map(|s| StreamEdge {
+                    from: s.from.clone(),
+                    to: s.to.clone(),
+                    stream: s.grouping.stream_id.clone(),
+                    grouping: grouping_name(s.grouping.kind).to_string(),
+                    fields: s.grouping.args.clone(),
+                })
+                .collect(),
         })
     }
 

@@ -18,6 +18,7 @@ mod nimbus;
 mod supervisor;
 mod topology;
 mod topology_summary;
+mod visualization;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -43,6 +44,10 @@ pub fn routes() -> Router<AppState> {
             get(component::page),
         )
         .route("/api/v1/topology/{id}/lag", get(lag::lag))
+        .route(
+            "/api/v1/topology/{id}/visualization",
+            get(visualization::visualization),
+        )
         .route("/api/v1/topology/{id}/activate", post(actions::activate))
         .route(
             "/api/v1/topology/{id}/deactivate",

@@ -157,6 +157,13 @@ fn page() -> PageData {
             .into_iter()
             .collect(),
         task_components: task_components.clone(),
+        streams: vec![crate::cluster::StreamEdge {
+            from: "words".into(),
+            to: "split".into(),
+            stream: "default".into(),
+            grouping: "fields".into(),
+            fields: vec!["word".into()],
+        }],
     };
     let component = |kind, spout: bool, tasks, executors, errors| ComponentWindowStats {
         kind,
@@ -304,4 +311,54 @@ fn the_comparison_finds_missing_keys_wrong_types_and_unlisted_extras() {
     assert!(compare::differences("topology.json", &t).is_empty());
     t["spouts"][0]["completeLatency"] = json!(0.5);
     assert_eq!(compare::differences("topology.json", &t).len(), 1);
+}
+
+#[test]
+fn the_visualization_has_storm_s_shape_with_edges_groupings_and_rates() {
+    let d = page();
+    let v = super::visualization::render(&d, Window::TenMinutes, false).unwrap();
+    let ids: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["split", "words"], "no acker without sys: {v}");
+    let split = &v["split"];
+    assert_eq!(split[":type"], "bolt");
+    assert_eq!(split[":capacity"], 0.25);
+    assert_eq!(split[":latency"], 0.7);
+    assert_eq!(split[":backpressure"], false);
+    assert_eq!(split[":link"], "/#/topology/wc-1-1700000000/component/split");
+    let input = &split[":inputs"][0];
+    assert_eq!(input[":component"], "words");
+    assert_eq!(input[":stream"], "default");
+    assert_eq!(input[":grouping"], "fields");
+    assert_eq!(input[":grouping-fields"], json!(["word"]));
+    assert_eq!(input[":executed"], 100);
+    // 100 executed over the 65 s the window covers.
+    let rate = input[":rate"].as_f64().unwrap();
+    assert!((rate - 100.0 / 65.0).abs() < 1e-9, "{rate}");
+    assert!(input[":sani-stream"].as_str().unwrap().starts_with("default"));
+    assert_eq!(v["words"][":type"], "spout");
+    assert_eq!(v["words"][":latency"], 5.0);
+    assert_eq!(v["words"][":inputs"], json!([]));
+    // Two tasks of `split` on one worker: one stats row with their transfers summed.
+    assert_eq!(split[":stats"][0][":port"], 6700);
+    assert_eq!(split[":stats"][0][":transferred"], 200);
+    let with_sys = super::visualization::render(&d, Window::AllTime, true).unwrap();
+    assert!(with_sys.get("__acker").is_some(), "{with_sys}");
+}
+
+#[test]
+fn a_full_queue_or_blocked_senders_is_backpressure() {
+    let mut c = ComponentWindowStats {
+        kind: ComponentRole::Bolt,
+        tasks: 1,
+        executors: 1,
+        figures: figures(false),
+        errors: Vec::new(),
+    };
+    assert!(!super::visualization::backpressure(&c));
+    c.figures.backpressure.queue_capacity = 1024;
+    c.figures.backpressure.queue_depth = 1024;
+    assert!(super::visualization::backpressure(&c));
+    c.figures.backpressure.queue_depth = 3;
+    c.figures.backpressure.upstream_blocked_ms = 12.5;
+    assert!(super::visualization::backpressure(&c));
 }

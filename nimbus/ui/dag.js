@@ -1,0 +1,248 @@
+// The topology's DAG as an SVG: a layered layout computed here (longest-path layers
+// from the spouts, barycentric ordering within layers), nodes coloured by capacity
+// and marked when they push back on their inputs, edges labelled with grouping and
+// rate. Input: Storm's /visualization answer.
+
+import { svg, clear } from './dom.js';
+import { capacity, capacityLevel, rate } from './format.js';
+
+const NODE_W = 168;
+const NODE_H = 56;
+const LAYER_GAP = 150; // horizontal room between columns, for the edge labels
+const ROW_GAP = 34;
+const MARGIN = 24;
+const FILL = { low: '#bbf7d0', mid: '#fde68a', high: '#fecaca' };
+const STROKE = { low: '#15803d', mid: '#b45309', high: '#b91c1c' };
+
+/** Nodes and edges of a visualization answer (system components already filtered). */
+export function graph(vis) {
+  const ids = Object.keys(vis || {}).sort();
+  const nodes = ids.map((id) => ({
+    id,
+    kind: vis[id][':type'] === 'spout' ? 'spout' : 'bolt',
+    capacity: Number(vis[id][':capacity']) || 0,
+    latency: Number(vis[id][':latency']) || 0,
+    backpressure: vis[id][':backpressure'] === true,
+    queueDepth: vis[id][':queue-depth'],
+    queueCapacity: vis[id][':queue-capacity'],
+    blockedMs: Number(vis[id][':upstream-blocked-ms']) || 0,
+  }));
+  const known = new Set(ids);
+  const edges = [];
+  for (const id of ids) {
+    for (const input of vis[id][':inputs'] || []) {
+      if (!known.has(input[':component'])) continue;
+      edges.push({
+        from: input[':component'],
+        to: id,
+        stream: String(input[':stream']),
+        grouping: String(input[':grouping']),
+        fields: input[':grouping-fields'] || [],
+        rate: Number(input[':rate']) || 0,
+      });
+    }
+  }
+  return { nodes, edges };
+}
+
+/**
+ * Layers by longest path from the sources (spouts and anything without inputs). Edges
+ * closing a cycle (Storm allows them) are ignored for layering.
+ */
+export function layers(nodes, edges) {
+  const preds = new Map(nodes.map((n) => [n.id, []]));
+  const succs = new Map(nodes.map((n) => [n.id, []]));
+  for (const e of edges) {
+    if (e.from === e.to) continue;
+    preds.get(e.to).push(e.from);
+    succs.get(e.from).push(e.to);
+  }
+  // Depth-first from the sources, marking back edges (to a node on the current path).
+  const state = new Map();
+  const back = new Set();
+  const order = [];
+  const visit = (id) => {
+    state.set(id, 1);
+    for (const s of succs.get(id)) {
+      if (state.get(s) === 1) back.add(`${id}\u0000${s}`);
+      else if (!state.has(s)) visit(s);
+    }
+    state.set(id, 2);
+    order.push(id);
+  };
+  const sources = nodes.filter((n) => n.kind === 'spout' || preds.get(n.id).length === 0);
+  for (const n of sources) if (!state.has(n.id)) visit(n.id);
+  for (const n of nodes) if (!state.has(n.id)) visit(n.id);
+  order.reverse(); // a topological order of the graph without its back edges
+  const layer = new Map(nodes.map((n) => [n.id, 0]));
+  for (const id of order) {
+    for (const s of succs.get(id)) {
+      if (back.has(`${id}\u0000${s}`)) continue;
+      layer.set(s, Math.max(layer.get(s), layer.get(id) + 1));
+    }
+  }
+  return layer;
+}
+
+/** Positions of every node: {id -> {x, y}}, and the drawing's size. */
+export function layout(nodes, edges) {
+  const layer = layers(nodes, edges);
+  const columns = [];
+  for (const n of nodes) {
+    const l = layer.get(n.id);
+    (columns[l] = columns[l] || []).push(n.id);
+  }
+  for (let i = 0; i < columns.length; i += 1) columns[i] = columns[i] || [];
+  const position = new Map();
+  const renumber = () => columns.forEach((col) => col.forEach((id, i) => position.set(id, i)));
+  renumber();
+  const neighbours = (id, dir) =>
+    edges.filter((e) => (dir < 0 ? e.to === id : e.from === id)).map((e) => (dir < 0 ? e.from : e.to));
+  const bary = (id, dir) => {
+    const ns = neighbours(id, dir).filter((n) => layer.get(n) !== layer.get(id));
+    if (ns.length === 0) return position.get(id);
+    return ns.reduce((s, n) => s + position.get(n), 0) / ns.length;
+  };
+  // A few sweeps down and up: each column ordered by its neighbours' mean position.
+  for (let sweep = 0; sweep < 4; sweep += 1) {
+    const dir = sweep % 2 === 0 ? -1 : 1;
+    const idx = [...columns.keys()];
+    if (dir > 0) idx.reverse();
+    for (const i of idx) {
+      const keyed = columns[i].map((id) => [bary(id, dir), position.get(id), id]);
+      keyed.sort((a, b) => a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : 1));
+      columns[i] = keyed.map((k) => k[2]);
+      renumber();
+    }
+  }
+  const tallest = Math.max(1, ...columns.map((c) => c.length));
+  const height = MARGIN * 2 + tallest * NODE_H + (tallest - 1) * ROW_GAP;
+  const width = MARGIN * 2 + columns.length * NODE_W + Math.max(0, columns.length - 1) * LAYER_GAP;
+  const xy = new Map();
+  columns.forEach((col, i) => {
+    const colHeight = col.length * NODE_H + (col.length - 1) * ROW_GAP;
+    const top = (height - colHeight) / 2;
+    col.forEach((id, j) => {
+      xy.set(id, { x: MARGIN + i * (NODE_W + LAYER_GAP), y: top + j * (NODE_H + ROW_GAP) });
+    });
+  });
+  return { xy, width, height, layer };
+}
+
+function shorten(text, max) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The path of an edge from box `a` to box `b` (offset `k` among parallel edges). */
+function edgePath(a, b, k, back) {
+  if (back) {
+    // Back or same-column edge: a loop below the boxes.
+    const x1 = a.x + NODE_W / 2 + k * 8;
+    const y1 = a.y + NODE_H;
+    const x2 = b.x + NODE_W / 2 - k * 8;
+    const y2 = b.y + NODE_H + 6;
+    const drop = Math.max(y1, y2) + 40 + k * 10;
+    return { d: `M ${x1} ${y1} C ${x1} ${drop}, ${x2} ${drop}, ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: drop - 8 };
+  }
+  const x1 = a.x + NODE_W;
+  const y1 = a.y + NODE_H / 2 + k * 9;
+  const x2 = b.x - 4;
+  const y2 = b.y + NODE_H / 2 + k * 9;
+  if (Math.abs(y1 - y2) < 1) {
+    return { d: `M ${x1} ${y1} L ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: y1 - 7 };
+  }
+  const dx = Math.max(40, (x2 - x1) / 2);
+  const mx = (x1 + x2) / 2;
+  const my = (y1 + y2) / 2;
+  return { d: `M ${x1} ${y1} C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`, lx: mx, ly: my - 7 };
+}
+
+/**
+ * Draw `vis` into `<svg id=dag>` `root`; `open(id)` is called when a component is
+ * chosen (click or Enter).
+ */
+export function draw(root, vis, open) {
+  const { nodes, edges } = graph(vis);
+  const { xy, width, height, layer } = layout(nodes, edges);
+  clear(root);
+  root.setAttribute('viewBox', `0 0 ${Math.max(width, 200)} ${height + 48}`);
+  root.setAttribute('width', String(Math.max(width, 200)));
+  root.setAttribute('height', String(height + 48));
+  root.setAttribute('role', 'img');
+  root.setAttribute('aria-label', `topology graph: ${nodes.length} components, ${edges.length} streams`);
+  root.append(
+    svg('defs', {},
+      svg('marker', { id: 'dag-arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '8', markerHeight: '8', orient: 'auto-start-reverse' },
+        svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#475569' }))),
+  );
+  const edgeLayer = svg('g', { class: 'edges' });
+  const nodeLayer = svg('g', { class: 'nodes' });
+  root.append(edgeLayer, nodeLayer);
+  const seen = new Map();
+  for (const e of edges) {
+    const pair = `${e.from}\u0000${e.to}`;
+    const k = seen.get(pair) || 0;
+    seen.set(pair, k + 1);
+    const a = xy.get(e.from);
+    const b = xy.get(e.to);
+    const back = layer.get(e.to) <= layer.get(e.from);
+    const { d, lx, ly } = edgePath(a, b, k, back);
+    const label = `${e.grouping} · ${rate(e.rate)}/s`;
+    const tip = `${e.from} → ${e.to}\nstream ${e.stream}\ngrouping ${e.grouping}${e.fields.length ? ` (${e.fields.join(', ')})` : ''}\n${rate(e.rate)} tuples/s executed`;
+    const g = svg('g', { class: 'edge', 'data-from': e.from, 'data-to': e.to, 'data-stream': e.stream },
+      svg('title', { text: tip }),
+      svg('path', { d, class: 'edge-line', 'marker-end': 'url(#dag-arrow)' }));
+    const w = label.length * 6.1 + 10;
+    const text = svg('text', { x: lx, y: ly + 4, class: 'edge-label', 'text-anchor': 'middle' }, label);
+    g.append(svg('rect', { x: lx - w / 2, y: ly - 8, width: w, height: 16, rx: 4, class: 'edge-label-bg' }), text);
+    edgeLayer.append(g);
+  }
+  for (const n of nodes) {
+    const { x, y } = xy.get(n.id);
+    const level = n.kind === 'spout' ? capacityLevel(0) : capacityLevel(n.capacity);
+    const g = svg('g', {
+      class: `node ${n.kind} cap-${level}${n.backpressure ? ' backpressure' : ''}`,
+      'data-component': n.id,
+      'data-kind': n.kind,
+      'data-capacity': capacity(n.capacity),
+      'data-backpressure': n.backpressure ? 'true' : 'false',
+      transform: `translate(${x} ${y})`,
+      tabindex: '0',
+      role: 'link',
+      'aria-label': `${n.kind} ${n.id}`,
+    });
+    const tip = [`${n.kind} ${n.id}`, `capacity ${capacity(n.capacity)}`,
+      `${n.kind === 'spout' ? 'complete' : 'process'} latency ${n.latency.toFixed(3)} ms`];
+    if (n.queueCapacity) tip.push(`queue ${n.queueDepth}/${n.queueCapacity}`);
+    if (n.backpressure) tip.push(`BACKPRESSURE: senders blocked ${n.blockedMs.toFixed(0)} ms in the window`);
+    g.append(svg('title', { text: tip.join('\n') }));
+    g.append(svg('rect', {
+      width: NODE_W, height: NODE_H, rx: n.kind === 'spout' ? 28 : 8,
+      fill: FILL[level], stroke: n.backpressure ? '#b91c1c' : STROKE[level],
+      'stroke-width': n.backpressure ? 3 : 1.5,
+      class: 'node-box',
+    }));
+    if (n.backpressure) {
+      g.append(svg('rect', { x: -5, y: -5, width: NODE_W + 10, height: NODE_H + 10, rx: n.kind === 'spout' ? 32 : 11, class: 'bp-ring' }));
+      g.append(svg('g', { class: 'bp-mark', transform: `translate(${NODE_W - 30} -10)` },
+        svg('rect', { width: 36, height: 18, rx: 9, class: 'bp-badge' }),
+        svg('text', { x: 18, y: 13, 'text-anchor': 'middle', class: 'bp-text' }, 'BP')));
+    }
+    g.append(svg('text', { x: NODE_W / 2, y: 23, 'text-anchor': 'middle', class: 'node-title' }, shorten(n.id, 20)));
+    const sub = n.kind === 'spout'
+      ? `spout · ${n.latency.toFixed(1)} ms`
+      : `cap ${capacity(n.capacity)} · ${n.latency.toFixed(1)} ms`;
+    g.append(svg('text', { x: NODE_W / 2, y: 42, 'text-anchor': 'middle', class: 'node-sub' }, sub));
+    g.addEventListener('click', () => open(n.id));
+    g.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        open(n.id);
+      }
+    });
+    nodeLayer.append(g);
+  }
+  if (nodes.length === 0) {
+    root.append(svg('text', { x: 20, y: 30, class: 'node-sub' }, 'no components'));
+  }
+}
