@@ -7,6 +7,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const WORKER_TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(3);
 const SIGKILL: &str = "killed by signal 9 (SIGKILL)";
+/// The cause of a worker killed as hung.
+const HUNG: &str = "hung (no heartbeat), killed by signal 9 (SIGKILL)";
 
 fn cfg() -> SlotConfig {
     SlotConfig::new(WORKER_TIMEOUT, START_TIMEOUT, GRACE)
@@ -213,7 +215,8 @@ fn a_hung_worker_is_killed_and_relaunched() {
     assert_eq!(h.crash(), vec![Action::Download(a.clone())]);
     assert_eq!(
         (h.slot().restarts(), h.slot().last_exit()),
-        (1, Some(SIGKILL))
+        (1, Some(HUNG)),
+        "the cause says it hung"
     );
     h.relaunch(a, 2);
 }
@@ -604,7 +607,7 @@ fn a_stopping_worker_over_its_memory_limit_is_killed_at_once_and_stops_as_planne
     h.advance(START_TIMEOUT + Duration::from_millis(1));
     assert!(h.feed(Event::OverMemory(OVER.into())).is_empty());
     assert_eq!(h.crash(), vec![Action::Download(a)]);
-    assert_eq!(h.slot().last_exit(), Some(SIGKILL));
+    assert_eq!(h.slot().last_exit(), Some(HUNG));
     // No process: nothing to kill.
     let mut h = Harness::new();
     assert!(h.feed(Event::OverMemory(OVER.into())).is_empty());

@@ -301,7 +301,8 @@ impl Slot {
                 then,
                 ..
             } => match then {
-                AfterStop::Crash => self.crashed(assignment, started, how, now),
+                // Killed as hung: the cause says so, then how it ended (SIGKILL).
+                AfterStop::Crash => self.crashed(assignment, started, hung_cause(&how), now),
                 // The exit status (SIGKILL) says less than why it was sent.
                 AfterStop::Killed(cause) => self.crashed(assignment, started, cause, now),
                 AfterStop::Empty => (self.empty(), Vec::new()),
@@ -521,4 +522,11 @@ impl Slot {
             _ => (self.empty(), Vec::new()),
         }
     }
+}
+
+/// The restart cause of a worker killed because it stopped heartbeating: `hung (no
+/// heartbeat), ` and how it ended (`killed by signal 9 (SIGKILL)`), so `squall status`
+/// and the web UI tell a hang from a crash.
+pub(crate) fn hung_cause(how: &str) -> String {
+    format!("hung (no heartbeat), {how}")
 }
