@@ -161,7 +161,7 @@ function login(reason) {
   live.dataset.state = 'off';
   live.textContent = 'signed out';
   const input = el('input', { id: 'login-token', type: 'password', autocomplete: 'off', spellcheck: 'false',
-    required: true, placeholder: 'sqt_…', 'aria-describedby': 'login-help' });
+    required: true, 'aria-describedby': 'login-help' });
   const error = el('p', { id: 'login-error', class: 'form-error', role: 'alert' }, reason || '');
   const submit = el('button', { id: 'login-submit', type: 'submit', class: 'btn primary' }, 'Sign in');
   const form = el('form', { id: 'login', class: 'card login', novalidate: true },

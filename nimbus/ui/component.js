@@ -34,16 +34,17 @@ export function mount(root, params, ctx) {
 
   function executorTable(isSpout) {
     const cols = [{ title: 'Task', num: true }, { title: 'Executor' }, { title: 'Worker' }, { title: 'Uptime', num: true },
-      { title: 'Emitted', num: true }, { title: 'Transferred', num: true }];
+      { title: 'Emitted', num: true }];
     if (isSpout) {
-      cols.push({ title: 'Acked', num: true }, { title: 'Failed', num: true },
+      cols.push({ title: 'Transferred', num: true }, { title: 'Acked / failed', num: true },
         { title: 'Complete mean / p99 (ms)', num: true });
     } else {
-      cols.push({ title: 'Executed', num: true }, { title: 'Acked', num: true }, { title: 'Failed', num: true },
-        { title: 'Execute mean / p99 (ms)', num: true }, { title: 'Process mean (ms)', num: true },
+      cols.push({ title: 'Executed', num: true }, { title: 'Acked / failed', num: true },
+        { title: 'Execute mean / p99 (ms)', num: true }, { title: 'Process (ms)', num: true, hint: 'process latency, mean' },
         { title: 'Capacity', num: true });
     }
-    cols.push({ title: 'Queue', num: true }, { title: 'Blocked (ms)', num: true }, { title: 'Log' });
+    cols.push({ title: 'Queue', num: true, hint: 'input queue depth / capacity (shared by the executor\'s tasks)' },
+      { title: 'Blocked (ms)', num: true, hint: 'time senders were blocked on its full queue, in the window' }, { title: 'Log' });
     return table('executors', cols);
   }
 
@@ -93,7 +94,7 @@ export function mount(root, params, ctx) {
         num(count(i.acked)), num(count(i.failed)))), 'Nothing executed in this window.');
       blocks.unshift(card('Input streams', el('div', { class: 'table-wrap' }, inp.table)));
     }
-    streams.className = blocks.length > 1 ? 'streams two-col' : 'streams';
+    streams.className = 'streams';
     streams.replaceChildren(...blocks);
     // Tasks: every executor of the assignment, each task with its own figures.
     if (spout !== isSpout) {
@@ -110,16 +111,17 @@ export function mount(root, params, ctx) {
       const [first, last] = m ? [Number(m[1]), Number(m[2])] : [null, null];
       for (let task = first; task !== null && task <= last && task - first < 10000; task += 1) {
         const t = byTask.get(task);
-        const f = t ? t.figures : null;
+        const f = t || null; // a task's figures are flattened into it
         const b = f ? f.backpressure : {};
         const worker = `${e.host}:${e.port}`;
         const cells = [num(task), td(e.id, 'mono muted'), td(worker, 'mono'), num(duration(t ? t.uptime_secs : e.uptimeSeconds)),
-          num(count(f ? f.emitted : 0)), num(count(f ? f.transferred : 0))];
+          num(count(f ? f.emitted : 0))];
+        const ackFail = num(`${count(f ? f.acked : 0)} / ${count(f ? f.failed : 0)}`);
         if (isSpout) {
-          cells.push(num(count(f ? f.acked : 0)), num(count(f ? f.failed : 0)),
+          cells.push(num(count(f ? f.transferred : 0)), ackFail,
             num(f ? `${ms(f.complete_latency.mean_ms)} / ${ms(f.complete_latency.p99_ms)}` : '–'));
         } else {
-          cells.push(num(count(f ? f.executed : 0)), num(count(f ? f.acked : 0)), num(count(f ? f.failed : 0)),
+          cells.push(num(count(f ? f.executed : 0)), ackFail,
             num(f ? `${ms(f.execute_latency.mean_ms)} / ${ms(f.execute_latency.p99_ms)}` : '–'),
             num(f ? ms(f.process_latency.mean_ms) : '–'),
             el('td', { class: `num cap cap-${capacityLevel(f ? f.capacity : 0)}` }, el('span', { class: 'cap-pill' }, capacity(f ? f.capacity : 0))));

@@ -134,7 +134,7 @@ function shorten(text, max) {
 }
 
 /** The path of an edge from box `a` to box `b` (offset `k` among parallel edges). */
-function edgePath(a, b, k, back) {
+function edgePath(a, b, k, back, span) {
   if (back) {
     // Back or same-column edge: a loop below the boxes.
     const x1 = a.x + NODE_W / 2 + k * 8;
@@ -148,6 +148,13 @@ function edgePath(a, b, k, back) {
   const y1 = a.y + NODE_H / 2 + k * 9;
   const x2 = b.x - 4;
   const y2 = b.y + NODE_H / 2 + k * 9;
+  if (span > 1) {
+    // Over the columns between: an arc above them, clear of their boxes.
+    const top = Math.min(a.y, b.y) - 26 - k * 12;
+    const c1 = x1 + (x2 - x1) * 0.15;
+    const c2 = x2 - (x2 - x1) * 0.15;
+    return { d: `M ${x1} ${y1} C ${c1} ${top - 20}, ${c2} ${top - 20}, ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: top - 4 };
+  }
   if (Math.abs(y1 - y2) < 1) {
     return { d: `M ${x1} ${y1} L ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: y1 - 7 };
   }
@@ -165,9 +172,12 @@ export function draw(root, vis, open) {
   const { nodes, edges } = graph(vis);
   const { xy, width, height, layer } = layout(nodes, edges);
   clear(root);
-  root.setAttribute('viewBox', `0 0 ${Math.max(width, 200)} ${height + 48}`);
+  // Room above for arcs over columns, below for loops back.
+  const long = edges.some((e) => layer.get(e.to) - layer.get(e.from) > 1);
+  const top = long ? 56 : 8;
+  root.setAttribute('viewBox', `0 ${-top} ${Math.max(width, 200)} ${height + top + 48}`);
   root.setAttribute('width', String(Math.max(width, 200)));
-  root.setAttribute('height', String(height + 48));
+  root.setAttribute('height', String(height + top + 48));
   root.setAttribute('role', 'img');
   root.setAttribute('aria-label', `topology graph: ${nodes.length} components, ${edges.length} streams`);
   root.append(
@@ -185,8 +195,8 @@ export function draw(root, vis, open) {
     seen.set(pair, k + 1);
     const a = xy.get(e.from);
     const b = xy.get(e.to);
-    const back = layer.get(e.to) <= layer.get(e.from);
-    const { d, lx, ly } = edgePath(a, b, k, back);
+    const span = layer.get(e.to) - layer.get(e.from);
+    const { d, lx, ly } = edgePath(a, b, k, span <= 0, span);
     const label = `${e.grouping} · ${rate(e.rate)}/s`;
     const tip = `${e.from} → ${e.to}\nstream ${e.stream}\ngrouping ${e.grouping}${e.fields.length ? ` (${e.fields.join(', ')})` : ''}\n${rate(e.rate)} tuples/s executed`;
     const g = svg('g', { class: 'edge', 'data-from': e.from, 'data-to': e.to, 'data-stream': e.stream },

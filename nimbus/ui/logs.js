@@ -10,6 +10,9 @@ import { bytes } from './format.js';
 const MAX_CHARS = 2 * 1024 * 1024;
 /** Reads per refresh when an answer was cut at max_bytes. */
 const MAX_READS = 4;
+/** Terminal colour and cursor sequences (a worker's tracing log may hold them). */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
 
 /** Mount the log page of `params.worker` of topology `params.id`. */
 export function mount(root, params, ctx) {
@@ -60,6 +63,7 @@ export function mount(root, params, ctx) {
 
   function append(text) {
     if (!text) return;
+    text = text.replace(ANSI, '');
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     log.append(document.createTextNode(text));
     if (log.textContent.length > MAX_CHARS) {

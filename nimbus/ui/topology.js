@@ -71,14 +71,14 @@ export function mount(root, params, ctx) {
     { title: 'Acked', num: true }, { title: 'Failed', num: true },
   ]);
   const spouts = table('spouts', [
-    { title: 'Spout' }, { title: 'Executors', num: true }, { title: 'Tasks', num: true },
+    { title: 'Spout' }, { title: 'Exec. / tasks', num: true, hint: 'executors / tasks' },
     { title: 'Emitted', num: true }, { title: 'Transferred', num: true },
     { title: 'Complete latency mean (ms)', num: true, class: 'complete-mean' },
     { title: 'p99 (ms)', num: true, class: 'complete-p99' },
     { title: 'Acked', num: true }, { title: 'Failed', num: true }, { title: 'Last error' },
   ]);
   const bolts = table('bolts', [
-    { title: 'Bolt' }, { title: 'Exec.', num: true, hint: 'executors' }, { title: 'Tasks', num: true },
+    { title: 'Bolt' }, { title: 'Exec. / tasks', num: true, hint: 'executors / tasks' },
     { title: 'Emitted', num: true }, { title: 'Executed', num: true },
     { title: 'Capacity', num: true, hint: 'busiest executor: executed × execute latency / window' },
     { title: 'Execute mean / p99 (ms)', num: true }, { title: 'Process mean / p99 (ms)', num: true },
@@ -153,12 +153,13 @@ export function mount(root, params, ctx) {
     draw(dag, vis, open);
     const link = (cid) => el('a', { class: 'component-link', href: route('topology', id, 'component', cid) }, cid);
     rows(spouts.tbody, (page.spouts || []).map((s) => el('tr', { dataset: { component: s.spoutId } },
-      td(link(s.spoutId)), num(s.executors), num(s.tasks), num(count(s.emitted)), num(count(s.transferred)),
+      td(link(s.spoutId), 'id-cell'), num(`${s.executors} / ${s.tasks}`), num(count(s.emitted)), num(count(s.transferred)),
       num(ms(s.completeLatency), 'complete-mean'), num(ms(s.completeLatencyP99), 'complete-p99'),
       num(count(s.acked)), num(count(s.failed)), errorCell(s))), 'No spouts.');
     const bp = new Map(Object.entries(vis || {}).map(([k, v]) => [k, v[':backpressure'] === true]));
     rows(bolts.tbody, (page.bolts || []).map((b) => el('tr', { dataset: { component: b.boltId }, class: bp.get(b.boltId) ? 'bp-row' : null },
-      td([link(b.boltId), bp.get(b.boltId) ? el('span', { class: 'bp-tag', title: 'backpressure: senders were blocked on its full input queue' }, 'BP') : null]), num(b.executors), num(b.tasks),
+      td([link(b.boltId), bp.get(b.boltId) ? el('span', { class: 'bp-tag', title: 'backpressure: senders were blocked on its full input queue' }, 'BP') : null], 'id-cell'),
+      num(`${b.executors} / ${b.tasks}`),
       num(count(b.emitted)), num(count(b.executed)), capCell(b.capacity),
       num(`${ms(b.executeLatency)} / ${ms(b.executeLatencyP99)}`),
       num(`${ms(b.processLatency)} / ${ms(b.processLatencyP99)}`),
