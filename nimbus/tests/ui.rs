@@ -66,7 +66,10 @@ async fn the_page_and_assets_are_open_with_security_headers_and_the_api_is_not()
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
         assert_secure(path, &h);
-        assert!(body.contains("<script type=\"module\" src=\"/ui/app.js\""), "{body}");
+        assert!(
+            body.contains("<script type=\"module\" src=\"/ui/app.js\""),
+            "{body}"
+        );
     }
     for (path, kind) in [
         ("/ui/app.js", "text/javascript; charset=utf-8"),
@@ -95,14 +98,21 @@ async fn the_page_and_assets_are_open_with_security_headers_and_the_api_is_not()
     // Only GET (and HEAD) are open.
     let r = client_with(None).post(n.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = client_with(None).head(n.url("/ui/app.js")).send().await.unwrap();
+    let r = client_with(None)
+        .head(n.url("/ui/app.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // An unknown asset: 404 in the API's error shape, still with the headers.
     let (status, h, body) = anonymous(&n, "/ui/nope.js").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_secure("/ui/nope.js", &h);
     let body: Value = serde_json::from_str(&body).unwrap();
-    assert!(body["error"].as_str().unwrap().contains("nope.js"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("nope.js"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -188,7 +188,13 @@ mod tests {
 
     #[test]
     fn only_plain_names_are_ui_paths() {
-        for open in ["/", "/index.html", "/ui/app.js", "/ui/style.css", "/ui/nope.js"] {
+        for open in [
+            "/",
+            "/index.html",
+            "/ui/app.js",
+            "/ui/style.css",
+            "/ui/nope.js",
+        ] {
             assert!(is_ui_path(open), "{open}");
         }
         for closed in [

@@ -324,7 +324,10 @@ fn the_visualization_has_storm_s_shape_with_edges_groupings_and_rates() {
     assert_eq!(split[":capacity"], 0.25);
     assert_eq!(split[":latency"], 0.7);
     assert_eq!(split[":backpressure"], false);
-    assert_eq!(split[":link"], "/#/topology/wc-1-1700000000/component/split");
+    assert_eq!(
+        split[":link"],
+        "/#/topology/wc-1-1700000000/component/split"
+    );
     let input = &split[":inputs"][0];
     assert_eq!(input[":component"], "words");
     assert_eq!(input[":stream"], "default");
@@ -334,7 +337,12 @@ fn the_visualization_has_storm_s_shape_with_edges_groupings_and_rates() {
     // 100 executed over the 65 s the window covers.
     let rate = input[":rate"].as_f64().unwrap();
     assert!((rate - 100.0 / 65.0).abs() < 1e-9, "{rate}");
-    assert!(input[":sani-stream"].as_str().unwrap().starts_with("default"));
+    assert!(
+        input[":sani-stream"]
+            .as_str()
+            .unwrap()
+            .starts_with("default")
+    );
     assert_eq!(v["words"][":type"], "spout");
     assert_eq!(v["words"][":latency"], 5.0);
     assert_eq!(v["words"][":inputs"], json!([]));
