@@ -111,7 +111,6 @@ async function tick() {
     live.textContent = 'not updating';
     const what = e instanceof ApiError && e.status === 403 ? 'You are not allowed to read this' : 'Could not load this page';
     say(`${what}: ${e.message}`, 'error');
-    console.warn('refresh failed:', e.message);
   } finally {
     if (mine === generation) refreshing = false;
   }
@@ -124,8 +123,32 @@ async function tick() {
   }
 }
 
-/** Show the page of the current hash. */
-function show() {
+/**
+ * Whether this nimbus answers without a token (`nimbus.authentication: none`): asked
+ * once, with one request, before a page sends its several.
+ */
+let open = null;
+
+async function needsLogin() {
+  if (token() || open === true) return false;
+  try {
+    await get(path('cluster', 'summary'));
+    open = true;
+    return false;
+  } catch (e) {
+    return e instanceof ApiError && e.status === 401;
+  }
+}
+
+/** Show the page of the current hash (the login form first when a token is needed). */
+async function show() {
+  generation += 1;
+  const mine = generation;
+  if (await needsLogin()) {
+    if (mine === generation) login(null);
+    return;
+  }
+  if (mine !== generation) return;
   generation += 1;
   refreshing = false;
   again = false;

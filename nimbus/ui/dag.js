@@ -4,11 +4,12 @@
 // rate. Input: Storm's /visualization answer.
 
 import { svg, clear } from './dom.js';
-import { capacity, capacityLevel, rate } from './format.js';
+import { capacity, capacityLevel, rate, ms } from './format.js';
 
 const NODE_W = 168;
 const NODE_H = 56;
-const LAYER_GAP = 150; // horizontal room between columns, for the edge labels
+const LAYER_GAP = 150; // least horizontal room between columns, for the edge labels
+const CHAR_W = 6.1; // width of a label character at the label's font size
 const ROW_GAP = 34;
 const MARGIN = 24;
 const FILL = { low: '#bbf7d0', mid: '#fde68a', high: '#fecaca' };
@@ -85,7 +86,7 @@ export function layers(nodes, edges) {
 }
 
 /** Positions of every node: {id -> {x, y}}, and the drawing's size. */
-export function layout(nodes, edges) {
+export function layout(nodes, edges, gap = LAYER_GAP) {
   const layer = layers(nodes, edges);
   const columns = [];
   for (const n of nodes) {
@@ -117,13 +118,13 @@ export function layout(nodes, edges) {
   }
   const tallest = Math.max(1, ...columns.map((c) => c.length));
   const height = MARGIN * 2 + tallest * NODE_H + (tallest - 1) * ROW_GAP;
-  const width = MARGIN * 2 + columns.length * NODE_W + Math.max(0, columns.length - 1) * LAYER_GAP;
+  const width = MARGIN * 2 + columns.length * NODE_W + Math.max(0, columns.length - 1) * gap;
   const xy = new Map();
   columns.forEach((col, i) => {
     const colHeight = col.length * NODE_H + (col.length - 1) * ROW_GAP;
     const top = (height - colHeight) / 2;
     col.forEach((id, j) => {
-      xy.set(id, { x: MARGIN + i * (NODE_W + LAYER_GAP), y: top + j * (NODE_H + ROW_GAP) });
+      xy.set(id, { x: MARGIN + i * (NODE_W + gap), y: top + j * (NODE_H + ROW_GAP) });
     });
   });
   return { xy, width, height, layer };
@@ -170,14 +171,19 @@ function edgePath(a, b, k, back, span) {
  */
 export function draw(root, vis, open) {
   const { nodes, edges } = graph(vis);
-  const { xy, width, height, layer } = layout(nodes, edges);
+  const label = (e) => `${e.grouping} · ${rate(e.rate)}/s`;
+  // Columns far enough apart for the widest label between them.
+  const widest = Math.max(0, ...edges.map((e) => label(e).length * CHAR_W + 10));
+  const { xy, width, height, layer } = layout(nodes, edges, Math.max(LAYER_GAP, Math.ceil(widest + 36)));
   clear(root);
   // Room above for arcs over columns, below for loops back.
   const long = edges.some((e) => layer.get(e.to) - layer.get(e.from) > 1);
+  const loops = edges.some((e) => layer.get(e.to) <= layer.get(e.from));
   const top = long ? 56 : 8;
-  root.setAttribute('viewBox', `0 ${-top} ${Math.max(width, 200)} ${height + top + 48}`);
+  const bottom = loops ? 64 : 8;
+  root.setAttribute('viewBox', `0 ${-top} ${Math.max(width, 200)} ${height + top + bottom}`);
   root.setAttribute('width', String(Math.max(width, 200)));
-  root.setAttribute('height', String(height + top + 48));
+  root.setAttribute('height', String(height + top + bottom));
   root.setAttribute('role', 'img');
   root.setAttribute('aria-label', `topology graph: ${nodes.length} components, ${edges.length} streams`);
   root.append(
@@ -197,14 +203,14 @@ export function draw(root, vis, open) {
     const b = xy.get(e.to);
     const span = layer.get(e.to) - layer.get(e.from);
     const { d, lx, ly } = edgePath(a, b, k, span <= 0, span);
-    const label = `${e.grouping} · ${rate(e.rate)}/s`;
+    const text = label(e);
     const tip = `${e.from} → ${e.to}\nstream ${e.stream}\ngrouping ${e.grouping}${e.fields.length ? ` (${e.fields.join(', ')})` : ''}\n${rate(e.rate)} tuples/s executed`;
     const g = svg('g', { class: 'edge', 'data-from': e.from, 'data-to': e.to, 'data-stream': e.stream },
       svg('title', { text: tip }),
       svg('path', { d, class: 'edge-line', 'marker-end': 'url(#dag-arrow)' }));
-    const w = label.length * 6.1 + 10;
-    const text = svg('text', { x: lx, y: ly + 4, class: 'edge-label', 'text-anchor': 'middle' }, label);
-    g.append(svg('rect', { x: lx - w / 2, y: ly - 8, width: w, height: 16, rx: 4, class: 'edge-label-bg' }), text);
+    const w = text.length * CHAR_W + 10;
+    g.append(svg('rect', { x: lx - w / 2, y: ly - 8, width: w, height: 16, rx: 4, class: 'edge-label-bg' }),
+      svg('text', { x: lx, y: ly + 4, class: 'edge-label', 'text-anchor': 'middle' }, text));
     edgeLayer.append(g);
   }
   for (const n of nodes) {
@@ -240,8 +246,8 @@ export function draw(root, vis, open) {
     }
     g.append(svg('text', { x: NODE_W / 2, y: 23, 'text-anchor': 'middle', class: 'node-title' }, shorten(n.id, 20)));
     const sub = n.kind === 'spout'
-      ? `spout · ${n.latency.toFixed(1)} ms`
-      : `cap ${capacity(n.capacity)} · ${n.latency.toFixed(1)} ms`;
+      ? `spout · ${ms(n.latency)} ms`
+      : `cap ${capacity(n.capacity)} · ${ms(n.latency)} ms`;
     g.append(svg('text', { x: NODE_W / 2, y: 42, 'text-anchor': 'middle', class: 'node-sub' }, sub));
     g.addEventListener('click', () => open(n.id));
     g.addEventListener('keydown', (ev) => {

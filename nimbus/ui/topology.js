@@ -40,7 +40,7 @@ export function causeKind(cause) {
 function restartText(r) {
   const kind = causeKind(r.cause);
   let cause = String(r.cause || 'unknown cause');
-  if (kind === 'hang' && !/\(hang\)/.test(cause)) cause = `${cause} (hang)`;
+  if (kind === 'hang' && !/\b(hung|hang)\b/i.test(cause)) cause = `${cause} (hang)`;
   return `${clock(r.time_ms)} ${cause}`;
 }
 
@@ -188,7 +188,7 @@ function renderWorkers(tbody, page, info, id) {
       .filter(([c]) => !c.startsWith('__'))
       .map(([c, n]) => `${c} ×${n}`).join(', ');
     return el('tr', { dataset: { worker } },
-      td(worker, 'mono'), td(w.supervisorId, 'mono muted'),
+      td(worker, 'mono nowrap'), td(w.supervisorId, 'mono muted nowrap'),
       td(el('span', { class: `pill slot-${r.state || 'unknown'}` }, r.state || 'not reported')),
       num(r.pid ?? '–'),
       el('td', { class: 'uptime num' }, duration(r.uptime_secs ?? w.uptimeSeconds)),
