@@ -39,6 +39,7 @@ function confirm(kind, name) {
   document.getElementById('confirm-title').textContent = `${a.title} ${name}?`;
   document.getElementById('confirm-text').textContent = a.text;
   document.getElementById('confirm-wait-row').hidden = !a.wait;
+  wait.hidden = !a.wait;
   document.getElementById('confirm-workers-row').hidden = kind !== 'rebalance';
   wait.value = '30';
   workers.value = '';

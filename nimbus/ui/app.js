@@ -109,7 +109,9 @@ async function tick() {
     refreshError = true;
     live.dataset.state = 'error';
     live.textContent = 'not updating';
-    const what = e instanceof ApiError && e.status === 403 ? 'You are not allowed to read this' : 'Could not load this page';
+    const what = e instanceof ApiError && e.status === 403 ? 'You are not allowed to read this'
+      : e instanceof ApiError && e.status === 404 ? 'Not found (killed and removed, or never there)'
+        : 'Could not load this page';
     say(`${what}: ${e.message}`, 'error');
   } finally {
     if (mine === generation) refreshing = false;
@@ -140,6 +142,17 @@ async function needsLogin() {
   }
 }
 
+/** Put nimbus's host:port and version in the header (once; failures are ignored). */
+async function nameCluster() {
+  try {
+    const [nim, cluster] = await Promise.all([get(path('nimbus', 'summary')), get(path('cluster', 'summary'))]);
+    const first = (nim.nimbuses || [])[0];
+    if (first) ctx.clusterName(`${first.host}:${first.port}`, cluster.stormVersion);
+  } catch {
+    // The page's own refresh reports what is wrong.
+  }
+}
+
 /** Show the page of the current hash (the login form first when a token is needed). */
 async function show() {
   generation += 1;
@@ -149,6 +162,7 @@ async function show() {
     return;
   }
   if (mine !== generation) return;
+  if (!clusterName.textContent) nameCluster();
   generation += 1;
   refreshing = false;
   again = false;

@@ -1,7 +1,7 @@
 // The component page: its figures per window, streams, every task and its errors.
 
 import { get, path } from './api.js';
-import { el, table, rows, td, num, card, route } from './dom.js';
+import { el, table, rows, td, num, card, route, logRoute } from './dom.js';
 import { count, ms, capacity, capacityLevel, duration, clock, fullTime } from './format.js';
 import { windowSelect } from './topology.js';
 
@@ -128,7 +128,7 @@ export function mount(root, params, ctx) {
         }
         cells.push(num(b.queue_capacity ? `${count(b.queue_depth)} / ${count(b.queue_capacity)}` : '–'),
           num(b.upstream_blocked_ms !== undefined ? ms(b.upstream_blocked_ms) : '–'),
-          td(el('a', { class: 'log-link', href: `${route('topology', id, 'logs')}?worker=${encodeURIComponent(worker)}` }, 'log')));
+          td(el('a', { class: 'log-link', href: logRoute(id, worker) }, 'log')));
         list.push(el('tr', { dataset: { task: String(task), worker } }, cells));
       }
     }

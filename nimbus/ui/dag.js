@@ -184,6 +184,8 @@ export function draw(root, vis, open) {
   root.setAttribute('viewBox', `0 ${-top} ${Math.max(width, 200)} ${height + top + bottom}`);
   root.setAttribute('width', String(Math.max(width, 200)));
   root.setAttribute('height', String(height + top + bottom));
+  // A wide graph scrolls instead of shrinking its text below legibility.
+  root.classList.toggle('wide', width > 1500);
   root.setAttribute('role', 'img');
   root.setAttribute('aria-label', `topology graph: ${nodes.length} components, ${edges.length} streams`);
   root.append(

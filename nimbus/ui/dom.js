@@ -107,3 +107,8 @@ export function unsay() {
     delete m.dataset.kind;
   }
 }
+
+/** The hash link to the log page of `worker` (host:port) of topology `id`. */
+export function logRoute(id, worker) {
+  return `${route('topology', id, 'logs')}?worker=${encodeURIComponent(worker).replace(/%3A/gi, ':')}`;
+}

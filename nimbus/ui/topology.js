@@ -1,7 +1,7 @@
 // The topology page: summary, actions, window, the DAG, spouts, bolts and workers.
 
 import { get, path } from './api.js';
-import { el, table, rows, td, num, card, route, replace } from './dom.js';
+import { el, table, rows, td, num, card, route, replace, logRoute } from './dom.js';
 import { count, ms, capacity, capacityLevel, duration, bytes, cpu, clock, fullTime } from './format.js';
 import { draw } from './dag.js';
 import { buttons } from './actions.js';
@@ -196,7 +196,7 @@ function renderWorkers(tbody, page, info, id) {
       el('td', { class: `restarts num${r.restarts ? ' warn' : ''}`, title: r.last_exit ? `last exit: ${r.last_exit}` : null }, String(r.restarts ?? 0)),
       el('td', { class: 'history' }, history.length ? ul : el('span', { class: 'muted' }, 'none'), history.length ? null : ul),
       td(components || '–', 'small'),
-      td(el('a', { class: 'log-link', href: `${route('topology', id, 'logs')}?worker=${encodeURIComponent(worker)}` }, 'log')));
+      td(el('a', { class: 'log-link', href: logRoute(id, worker) }, 'log')));
   });
   rows(tbody, list, 'No workers assigned yet.');
 }
