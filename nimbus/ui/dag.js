@@ -85,27 +85,65 @@ export function layers(nodes, edges) {
   return layer;
 }
 
-/** Positions of every node: {id -> {x, y}}, and the drawing's size. */
+/** Height of the slot an edge passing through a column takes. */
+const DUMMY_H = 14;
+
+/**
+ * Positions of every node ({id -> {x, y}}), the route of every edge that skips columns
+ * (edge index -> the points where it crosses the columns between), and the size.
+ * Edges skipping columns get a dummy slot in each column they cross (Sugiyama), so they
+ * are ordered with the nodes and never cross a box.
+ */
 export function layout(nodes, edges, gap = LAYER_GAP) {
   const layer = layers(nodes, edges);
   const columns = [];
+  const height = new Map(); // slot id -> its height
   for (const n of nodes) {
     const l = layer.get(n.id);
     (columns[l] = columns[l] || []).push(n.id);
+    height.set(n.id, NODE_H);
   }
   for (let i = 0; i < columns.length; i += 1) columns[i] = columns[i] || [];
+  // Segments between adjacent columns: the ordering graph.
+  const segments = [];
+  const chains = new Map();
+  edges.forEach((e, i) => {
+    const a = layer.get(e.from);
+    const b = layer.get(e.to);
+    if (b - a <= 1) {
+      if (b - a === 1) segments.push([e.from, e.to]);
+      return;
+    }
+    const chain = [];
+    let prev = e.from;
+    for (let l = a + 1; l < b; l += 1) {
+      const d = `\u0000${i}\u0000${l}`;
+      layer.set(d, l);
+      height.set(d, DUMMY_H);
+      columns[l].push(d);
+      segments.push([prev, d]);
+      chain.push(d);
+      prev = d;
+    }
+    segments.push([prev, e.to]);
+    chains.set(i, chain);
+  });
+  const up = new Map();
+  const down = new Map();
+  for (const [a, b] of segments) {
+    (down.get(a) || down.set(a, []).get(a)).push(b);
+    (up.get(b) || up.set(b, []).get(b)).push(a);
+  }
   const position = new Map();
   const renumber = () => columns.forEach((col) => col.forEach((id, i) => position.set(id, i)));
   renumber();
-  const neighbours = (id, dir) =>
-    edges.filter((e) => (dir < 0 ? e.to === id : e.from === id)).map((e) => (dir < 0 ? e.from : e.to));
   const bary = (id, dir) => {
-    const ns = neighbours(id, dir).filter((n) => layer.get(n) !== layer.get(id));
+    const ns = (dir < 0 ? up : down).get(id) || [];
     if (ns.length === 0) return position.get(id);
-    return ns.reduce((s, n) => s + position.get(n), 0) / ns.length;
+    return ns.reduce((sum, n) => sum + position.get(n), 0) / ns.length;
   };
-  // A few sweeps down and up: each column ordered by its neighbours' mean position.
-  for (let sweep = 0; sweep < 4; sweep += 1) {
+  // Sweeps down and up: each column ordered by its neighbours' mean position.
+  for (let sweep = 0; sweep < 6; sweep += 1) {
     const dir = sweep % 2 === 0 ? -1 : 1;
     const idx = [...columns.keys()];
     if (dir > 0) idx.reverse();
@@ -116,26 +154,43 @@ export function layout(nodes, edges, gap = LAYER_GAP) {
       renumber();
     }
   }
-  const tallest = Math.max(1, ...columns.map((c) => c.length));
-  const height = MARGIN * 2 + tallest * NODE_H + (tallest - 1) * ROW_GAP;
+  const gapAfter = (id) => (height.get(id) === NODE_H ? ROW_GAP : 10);
+  const colHeight = (col) => col.reduce((h, id, j) => h + height.get(id) + (j < col.length - 1 ? gapAfter(id) : 0), 0);
+  const tallest = Math.max(NODE_H, ...columns.map(colHeight));
+  const total = MARGIN * 2 + tallest;
   const width = MARGIN * 2 + columns.length * NODE_W + Math.max(0, columns.length - 1) * gap;
   const xy = new Map();
   columns.forEach((col, i) => {
-    const colHeight = col.length * NODE_H + (col.length - 1) * ROW_GAP;
-    const top = (height - colHeight) / 2;
-    col.forEach((id, j) => {
-      xy.set(id, { x: MARGIN + i * (NODE_W + gap), y: top + j * (NODE_H + ROW_GAP) });
-    });
+    let y = (total - colHeight(col)) / 2;
+    for (const id of col) {
+      xy.set(id, { x: MARGIN + i * (NODE_W + gap), y });
+      y += height.get(id) + gapAfter(id);
+    }
   });
-  return { xy, width, height, layer };
+  const routes = new Map();
+  for (const [i, chain] of chains) {
+    routes.set(i, chain.map((d) => ({ x: xy.get(d).x, y: xy.get(d).y + DUMMY_H / 2 })));
+  }
+  return { xy, width, height: total, layer, routes };
 }
 
 function shorten(text, max) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** The path of an edge from box `a` to box `b` (offset `k` among parallel edges). */
-function edgePath(a, b, k, back, span) {
+/** A curve from (x1, y1) to (x2, y2) leaving and arriving horizontally. */
+function curve(x1, y1, x2, y2) {
+  if (Math.abs(y1 - y2) < 1) return `L ${x2} ${y2}`;
+  const dx = Math.max(30, (x2 - x1) / 2);
+  return `C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`;
+}
+
+/**
+ * The path of an edge from box `a` to box `b` (offset `k` among parallel edges) through
+ * `via` (where it crosses the columns between), and where its label goes (the middle of
+ * the first gap).
+ */
+function edgePath(a, b, k, back, via) {
   if (back) {
     // Back or same-column edge: a loop below the boxes.
     const x1 = a.x + NODE_W / 2 + k * 8;
@@ -149,20 +204,30 @@ function edgePath(a, b, k, back, span) {
   const y1 = a.y + NODE_H / 2 + k * 9;
   const x2 = b.x - 4;
   const y2 = b.y + NODE_H / 2 + k * 9;
-  if (span > 1) {
-    // Over the columns between: an arc above them, clear of their boxes.
-    const top = Math.min(a.y, b.y) - 26 - k * 12;
-    const c1 = x1 + (x2 - x1) * 0.15;
-    const c2 = x2 - (x2 - x1) * 0.15;
-    return { d: `M ${x1} ${y1} C ${c1} ${top - 20}, ${c2} ${top - 20}, ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: top - 4 };
+  let d = `M ${x1} ${y1}`;
+  let [px, py] = [x1, y1];
+  for (const p of via) {
+    d += ` ${curve(px, py, p.x, p.y)} L ${p.x + NODE_W} ${p.y}`;
+    [px, py] = [p.x + NODE_W, p.y];
   }
-  if (Math.abs(y1 - y2) < 1) {
-    return { d: `M ${x1} ${y1} L ${x2} ${y2}`, lx: (x1 + x2) / 2, ly: y1 - 7 };
+  d += ` ${curve(px, py, x2, y2)}`;
+  const [fx, fy] = via.length ? [via[0].x, via[0].y] : [x2, y2];
+  return { d, lx: (x1 + fx) / 2, ly: (y1 + fy) / 2 - 7 };
+}
+
+/** Move labels apart: within one gap (same x), at least 18 px between centres. */
+function spread(labels) {
+  const byGap = new Map();
+  for (const l of labels) {
+    const key = Math.round(l.lx / 10);
+    (byGap.get(key) || byGap.set(key, []).get(key)).push(l);
   }
-  const dx = Math.max(40, (x2 - x1) / 2);
-  const mx = (x1 + x2) / 2;
-  const my = (y1 + y2) / 2;
-  return { d: `M ${x1} ${y1} C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`, lx: mx, ly: my - 7 };
+  for (const list of byGap.values()) {
+    list.sort((a, b) => a.ly - b.ly);
+    for (let i = 1; i < list.length; i += 1) {
+      if (list[i].ly < list[i - 1].ly + 18) list[i].ly = list[i - 1].ly + 18;
+    }
+  }
 }
 
 /**
@@ -174,15 +239,25 @@ export function draw(root, vis, open) {
   const label = (e) => `${e.grouping} · ${rate(e.rate)}/s`;
   // Columns far enough apart for the widest label between them.
   const widest = Math.max(0, ...edges.map((e) => label(e).length * CHAR_W + 10));
-  const { xy, width, height, layer } = layout(nodes, edges, Math.max(LAYER_GAP, Math.ceil(widest + 36)));
+  const { xy, width, height, layer, routes } = layout(nodes, edges, Math.max(LAYER_GAP, Math.ceil(widest + 36)));
   clear(root);
-  // Room above for arcs over columns, below for loops back.
-  const long = edges.some((e) => layer.get(e.to) - layer.get(e.from) > 1);
-  const loops = edges.some((e) => layer.get(e.to) <= layer.get(e.from));
-  const top = long ? 56 : 8;
-  const bottom = loops ? 64 : 8;
-  root.setAttribute('viewBox', `0 ${-top} ${Math.max(width, 200)} ${height + top + bottom}`);
-  root.setAttribute('width', String(Math.max(width, 200)));
+  // Every edge's path and label, then labels sharing a gap moved apart.
+  const seen = new Map();
+  const drawn = edges.map((e, i) => {
+    const pair = `${e.from}\u0000${e.to}`;
+    const k = seen.get(pair) || 0;
+    seen.set(pair, k + 1);
+    const back = layer.get(e.to) <= layer.get(e.from);
+    return { e, text: label(e), ...edgePath(xy.get(e.from), xy.get(e.to), k, back, routes.get(i) || []) };
+  });
+  spread(drawn);
+  // Room for loops back below, and labels pushed past the boxes.
+  const loops = drawn.some((x) => layer.get(x.e.to) <= layer.get(x.e.from));
+  const top = Math.max(8, ...drawn.map((x) => 12 - x.ly));
+  const bottom = Math.max(loops ? 64 : 8, ...drawn.map((x) => x.ly + 12 - height));
+  const w = Math.max(width, 200);
+  root.setAttribute('viewBox', `0 ${-top} ${w} ${height + top + bottom}`);
+  root.setAttribute('width', String(w));
   root.setAttribute('height', String(height + top + bottom));
   // A wide graph scrolls instead of shrinking its text below legibility.
   root.classList.toggle('wide', width > 1500);
@@ -196,22 +271,13 @@ export function draw(root, vis, open) {
   const edgeLayer = svg('g', { class: 'edges' });
   const nodeLayer = svg('g', { class: 'nodes' });
   root.append(edgeLayer, nodeLayer);
-  const seen = new Map();
-  for (const e of edges) {
-    const pair = `${e.from}\u0000${e.to}`;
-    const k = seen.get(pair) || 0;
-    seen.set(pair, k + 1);
-    const a = xy.get(e.from);
-    const b = xy.get(e.to);
-    const span = layer.get(e.to) - layer.get(e.from);
-    const { d, lx, ly } = edgePath(a, b, k, span <= 0, span);
-    const text = label(e);
+  for (const { e, text, d, lx, ly } of drawn) {
     const tip = `${e.from} → ${e.to}\nstream ${e.stream}\ngrouping ${e.grouping}${e.fields.length ? ` (${e.fields.join(', ')})` : ''}\n${rate(e.rate)} tuples/s executed`;
     const g = svg('g', { class: 'edge', 'data-from': e.from, 'data-to': e.to, 'data-stream': e.stream },
       svg('title', { text: tip }),
       svg('path', { d, class: 'edge-line', 'marker-end': 'url(#dag-arrow)' }));
-    const w = text.length * CHAR_W + 10;
-    g.append(svg('rect', { x: lx - w / 2, y: ly - 8, width: w, height: 16, rx: 4, class: 'edge-label-bg' }),
+    const lw = text.length * CHAR_W + 10;
+    g.append(svg('rect', { x: lx - lw / 2, y: ly - 8, width: lw, height: 16, rx: 4, class: 'edge-label-bg' }),
       svg('text', { x: lx, y: ly + 4, class: 'edge-label', 'text-anchor': 'middle' }, text));
     edgeLayer.append(g);
   }
