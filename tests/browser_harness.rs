@@ -30,6 +30,9 @@ document.getElementById("go").addEventListener("click", () => {
 });
 setTimeout(() => { document.body.dataset.ready = "yes"; }, 100);
 setTimeout(() => { throw new Error("harness uncaught"); }, 0);
+fetch("/api/v1/nothing").then(() => fetch("/missing.css")).then(() => {
+  document.body.dataset.fetched = "yes";
+});
 "#;
 
 /// A loopback HTTP server of [`PAGE`] (any path) and [`SCRIPT`] (`/app.js`), on its own
@@ -63,13 +66,15 @@ fn site() -> Site {
                 }
                 let head = String::from_utf8_lossy(&buf[..len]);
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let (kind, body) = if path == "/app.js" {
-                    ("text/javascript", SCRIPT)
+                let (status, kind, body) = if path == "/app.js" {
+                    ("200 OK", "text/javascript", SCRIPT)
+                } else if path.starts_with("/api/") || path.starts_with("/missing") {
+                    ("404 Not Found", "text/plain", "not here")
                 } else {
-                    ("text/html; charset=utf-8", PAGE)
+                    ("200 OK", "text/html; charset=utf-8", PAGE)
                 };
                 let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
                      Connection: close\r\n\r\n{body}",
                     body.len()
                 );
@@ -158,8 +163,27 @@ fn the_harness_evaluates_clicks_types_waits_and_sees_console_errors() {
     }
     assert_eq!(format!("{err:?}"), report, "Debug is the readable report");
 
-    // Both kinds of page errors, with their text.
+    // Both kinds of page errors, with their text; an API's 4xx is the UI's business
+    // (shown in #message), a missing asset is an error.
+    b.wait_for(
+        "document.body.dataset.fetched === 'yes'",
+        Duration::from_secs(10),
+        "the page's fetches",
+    )
+    .unwrap();
+    let all = b.all_errors();
+    assert!(
+        all.iter().any(|e| e.source == "log:network" && e.text.contains("/api/v1/nothing")),
+        "{all:?}"
+    );
     let errors = b.console_errors();
+    assert!(!errors.iter().any(|e| e.text.contains("/api/")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.source == "log:network" && e.text.contains("/missing.css")),
+        "{errors:?}"
+    );
     assert!(
         errors
             .iter()
