@@ -68,7 +68,10 @@ fn site() -> Site {
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
                 let (status, kind, body) = if path == "/app.js" {
                     ("200 OK", "text/javascript", SCRIPT)
-                } else if path.starts_with("/api/") || path.starts_with("/missing") {
+                } else if path.starts_with("/api/")
+                    || path.starts_with("/missing")
+                    || path == "/favicon.ico"
+                {
                     ("404 Not Found", "text/plain", "not here")
                 } else {
                     ("200 OK", "text/html; charset=utf-8", PAGE)
@@ -173,11 +176,17 @@ fn the_harness_evaluates_clicks_types_waits_and_sees_console_errors() {
     .unwrap();
     let all = b.all_errors();
     assert!(
-        all.iter().any(|e| e.source == "log:network" && e.text.contains("/api/v1/nothing")),
+        all.iter()
+            .any(|e| e.source == "log:network" && e.text.contains("/api/v1/nothing")),
         "{all:?}"
     );
     let errors = b.console_errors();
-    assert!(!errors.iter().any(|e| e.text.contains("/api/")), "{errors:?}");
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.text.contains("/api/") || e.text.contains("favicon")),
+        "{errors:?}"
+    );
     assert!(
         errors
             .iter()

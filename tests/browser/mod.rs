@@ -12,7 +12,7 @@
 //! Chromium is looked up as `SQUALL_CHROMIUM`, then `chromium`, `chromium-browser`,
 //! `google-chrome`, `google-chrome-stable` on `PATH`; without one, `launch` fails saying
 //! how to install it (the UI tests fail, they never skip).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 mod cdp;
 mod launch;
@@ -461,17 +461,19 @@ impl Browser {
     }
 
     /// [`Browser::all_errors`] but the browser's own network lines for 4xx answers of
-    /// the API (`/api/` URLs): the UI gets those by design (a 401 asks for the token, a
-    /// 403 refuses an action, a 404 follows a kill) and shows them in `#message`, where
-    /// the tests check them; Chromium logs every such answer. A 4xx of anything else (a
-    /// UI asset) and any 5xx still count. A test asserts this is empty at its end.
+    /// the API (`/api/` URLs) and for `/favicon.ico`: the UI gets API errors by design
+    /// (a 401 asks for the token, a 403 refuses an action, a 404 follows a kill) and shows
+    /// them in `#message`, where the tests check them; Chromium logs every such answer,
+    /// and fetches a favicon no page asked for. A 4xx of anything else (a UI asset) and
+    /// any 5xx still count. A test asserts this is empty at its end.
     pub fn console_errors(&self) -> Vec<ConsoleError> {
         self.all_errors()
             .into_iter()
             .filter(|e| {
-                !(e.source == "log:network"
-                    && e.text.contains("/api/")
-                    && e.text.contains("status of 4"))
+                let network = e.source == "log:network";
+                let api_4xx = e.text.contains("/api/") && e.text.contains("status of 4");
+                let favicon = e.text.ends_with("/favicon.ico)");
+                !(network && (api_4xx || favicon))
             })
             .collect()
     }
