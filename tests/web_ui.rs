@@ -550,16 +550,19 @@ fn the_web_ui_shows_a_live_cluster_and_acts_on_it() {
     assert_no_console_errors(&b);
 }
 
+/// An open nimbus over HTTPS with its own CA (Chromium is started with
+/// `--ignore-certificate-errors`): the cluster page with no login form.
 #[test]
-fn an_open_nimbus_shows_the_cluster_page_without_a_login_form() {
+fn an_open_nimbus_over_https_shows_the_cluster_page_without_a_login_form() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("nimbus.yaml");
-    std::fs::write(&config, "nimbus.authentication: none\n").unwrap();
+    std::fs::write(&config, "nimbus.authentication: none\nnimbus.tls: on\n").unwrap();
     let (_nimbus, url) = start_nimbus(
         &dir.path().join("nimbus"),
         free_port(),
         &["--config", config.to_str().unwrap()],
     );
+    assert!(url.starts_with("https://"), "{url}");
     let b = Browser::launch("web_ui_open_nimbus").unwrap();
     b.goto(&format!("{url}/")).unwrap();
     wait_page(&b, "cluster");
