@@ -3,7 +3,8 @@
 //! (`tests/browser/`) through the DOM hooks of the UI contract: login with a token kept
 //! out of URLs, the cluster, topology and component pages, a worker killed with SIGKILL
 //! shown restarting without a reload, a bolt's HTML-bearing error shown as text, a
-//! read-only token refused, a kill from the UI, and an open nimbus without a login form.
+//! worker's log, a read-only token refused, a kill from the UI, and an open nimbus over
+//! HTTPS without a login form. No page may log an error.
 //!
 //! Chromium is required: without one these tests fail saying how to install it.
 //! `SQUALL_UI_SCREENSHOT=1` writes the README's screenshot to `docs/ui-topology.png`.
@@ -515,7 +516,35 @@ fn the_web_ui_shows_a_live_cluster_and_acts_on_it() {
         "parallelism 2"
     );
 
-    // 7. A read-only token: an action is refused with "not allowed", nothing changes.
+    // 7. A worker's log from its executor row: the tail, and who it comes from.
+    let worker = b
+        .eval(
+            "document.querySelector('table#executors tr[data-task] a.log-link')\
+             .getAttribute('href').split('worker=')[1]",
+        )
+        .unwrap();
+    let worker = worker.as_str().unwrap().to_string();
+    b.click("table#executors tr[data-task] a.log-link").unwrap();
+    wait_page(&b, "logs");
+    assert_eq!(count(&b, "input#log-follow[type=\"checkbox\"]"), 1);
+    b.wait_for(
+        &format!(
+            "(document.querySelector('#log-source') || {{}}).textContent.includes(\
+             decodeURIComponent({}))",
+            js_str(&worker)
+        ),
+        RENDER,
+        "the log's source worker",
+    )
+    .unwrap();
+    b.wait_for(
+        "(document.querySelector('pre#log') || {}).textContent.trim().length > 0",
+        REPORTED,
+        "the worker's log tail",
+    )
+    .unwrap();
+
+    // 8. A read-only token: an action is refused with "not allowed", nothing changes.
     login(&b, &c.url, &viewer);
     open_topology(&b, &id);
     act(&b, "#action-deactivate", None);
@@ -532,7 +561,7 @@ fn the_web_ui_shows_a_live_cluster_and_acts_on_it() {
         "the refused action changed nothing"
     );
 
-    // 8. A kill from the UI (as the admin, wait 0): the topology goes.
+    // 9. A kill from the UI (as the admin, wait 0): the topology goes.
     login(&b, &c.url, &admin);
     open_topology(&b, &id);
     act(&b, "#action-kill", Some(0));
