@@ -1,12 +1,13 @@
 //! Failure-injection components: a bolt that fails or drops a fraction of its inputs,
-//! and a bolt that is slow on purpose.
+//! a bolt that reports an error on every input, and a bolt that is slow on purpose.
 
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use squall_runtime::{
-    Bolt, BoltCollector, ComponentArgs, ComponentError, FactoryError, OutputDeclarer, Tuple,
+    BasicBolt, BasicCollector, Bolt, BoltCollector, ComponentArgs, ComponentError, FactoryError,
+    OutputDeclarer, Tuple,
 };
 
 /// Output fields from constructor argument `index` (a list of names), or `["value"]`.
@@ -92,6 +93,46 @@ impl Bolt for FlakyBolt {
     }
 }
 
+/// The longest error text an [`ErrorBolt`] takes, in bytes.
+pub const MAX_ERROR_TEXT: usize = 4096;
+
+/// Fails every input with an error of a fixed text, which the worker reports as the
+/// bolt's error (Storm's `reportError`): for tests of how errors are shown, e.g. a text
+/// holding HTML that a UI must show as text. Emits nothing.
+/// constructorArgs: `[error text]` (at most [`MAX_ERROR_TEXT`] bytes).
+#[derive(Debug, Clone)]
+pub struct ErrorBolt {
+    text: String,
+}
+
+impl ErrorBolt {
+    /// From YAML constructor arguments.
+    pub fn from_args(args: &ComponentArgs<'_>) -> Result<ErrorBolt, FactoryError> {
+        let text = args.str(0, "error text")?;
+        if text.len() > MAX_ERROR_TEXT {
+            return Err(FactoryError(format!(
+                "constructorArgs[0] (error text) must be at most {MAX_ERROR_TEXT} bytes, got {}",
+                text.len()
+            )));
+        }
+        Ok(ErrorBolt {
+            text: text.to_string(),
+        })
+    }
+}
+
+impl BasicBolt for ErrorBolt {
+    fn declare_outputs(&self, _out: &mut OutputDeclarer) {}
+
+    fn execute(
+        &mut self,
+        _input: &Tuple,
+        _out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Err(ComponentError::msg(self.text.clone()))
+    }
+}
+
 /// Passes each input on (anchored, then acks it) after sleeping `micros_per_tuple`.
 /// constructorArgs: `[micros_per_tuple, [output fields]]`.
 #[derive(Debug)]
@@ -172,5 +213,33 @@ impl Bolt for MemoryHogBolt {
         out.emit_anchored(&input, input.values().clone())?;
         out.ack(&input);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(yaml: &str) -> Vec<serde_yaml::Value> {
+        serde_yaml::from_str(yaml).unwrap_or_default()
+    }
+
+    fn error_bolt(args: &[serde_yaml::Value]) -> Result<ErrorBolt, FactoryError> {
+        let config = squall_runtime::Config::default();
+        ErrorBolt::from_args(&ComponentArgs::new("e", args, &config))
+    }
+
+    #[test]
+    fn an_error_bolt_takes_its_text_and_refuses_a_huge_one() {
+        let ok = args(r#"["<img src=x onerror=\"window.__xss=1\">"]"#);
+        let bolt = error_bolt(&ok);
+        assert_eq!(
+            bolt.map(|b| b.text).ok().as_deref(),
+            Some(r#"<img src=x onerror="window.__xss=1">"#)
+        );
+        let huge = vec![serde_yaml::Value::String("x".repeat(MAX_ERROR_TEXT + 1))];
+        let err = error_bolt(&huge).err();
+        assert!(err.is_some_and(|e| e.0.contains("at most 4096 bytes")));
+        assert!(error_bolt(&[]).is_err());
     }
 }

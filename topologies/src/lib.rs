@@ -14,7 +14,7 @@ mod trident_wordcount;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
-pub use faults::{FlakyBolt, MAX_HOG_MB, MemoryHogBolt, SlowBolt};
+pub use faults::{ErrorBolt, FlakyBolt, MAX_ERROR_TEXT, MAX_HOG_MB, MemoryHogBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
 pub use storm::{LogDebugBolt, LogInfoBolt, ResourceLineSpout, TestWordCounter};
@@ -52,6 +52,7 @@ pub fn register(registry: &mut Registry) {
         .basic_bolt("IdBolt", |_| Ok(IdBolt))
         .bolt("NullBolt", |_| Ok(NullBolt))
         .bolt("FlakyBolt", FlakyBolt::from_args)
+        .basic_bolt("ErrorBolt", ErrorBolt::from_args)
         .bolt("SlowBolt", SlowBolt::from_args)
         .bolt("MemoryHogBolt", MemoryHogBolt::from_args)
         .topology("ExclamationTopology", exclamation_topology)
