@@ -567,6 +567,13 @@ fn the_web_ui_shows_a_live_cluster_and_acts_on_it() {
     act(&b, "#action-kill", Some(0));
     let killed = wait_message(&b, "ok", "/kill/i", "the kill's result message");
     println!("kill: {killed}");
+    // Its page goes with it: the UI shows the result on the cluster page.
+    wait_page(&b, "cluster");
+    assert_eq!(
+        b.eval("document.querySelector('#message').dataset.kind").unwrap(),
+        "ok",
+        "the kill's result stays shown on the cluster page"
+    );
     wait_for(
         Duration::from_secs(30),
         "the topology killed",

@@ -2,7 +2,7 @@
 // each confirmed in `dialog#confirm` first.
 
 import { post, path, ApiError } from './api.js';
-import { el, say } from './dom.js';
+import { el, say, sayNext } from './dom.js';
 
 const ACTIONS = {
   activate: { verb: 'activate', title: 'Activate topology', wait: false, ok: 'Activate',
@@ -106,7 +106,14 @@ export async function run(kind, topology, done) {
     await post(url, body);
     const extra = kind === 'kill' ? ` (removed in ${answer.wait} s)`
       : kind === 'rebalance' ? ` (rescheduled in ${answer.wait} s)` : '';
-    say(`Topology ${topology.name}: ${a.verb} done${extra}.`, 'ok');
+    const text = `Topology ${topology.name}: ${a.verb} done${extra}.`;
+    if (kind === 'kill') {
+      // Its page is about to be gone: show the result on the cluster page.
+      sayNext(text, 'ok');
+      window.location.hash = '#/';
+      return;
+    }
+    say(text, 'ok');
   } catch (e) {
     if (e instanceof ApiError && e.status === 403) {
       say(`You are not allowed to ${a.verb} topology ${topology.name}: ${e.message}`, 'error');

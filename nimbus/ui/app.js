@@ -2,7 +2,7 @@
 // paused while the tab is hidden) and the header.
 
 import { get, path, token, setToken, clearToken, ApiError } from './api.js';
-import { el, clear, replace, say, unsay } from './dom.js';
+import { el, clear, replace, say, sayPending, unsay } from './dom.js';
 import * as cluster from './cluster.js';
 import * as topology from './topology.js';
 import * as component from './component.js';
@@ -170,6 +170,7 @@ async function show() {
   page = null;
   clear(main);
   unsay();
+  sayPending();
   refreshError = false;
   delete document.body.dataset.page;
   document.title = 'Squall';

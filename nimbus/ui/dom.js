@@ -97,6 +97,22 @@ export function say(text, kind = 'ok') {
   }
 }
 
+/** A message kept for the next page (see sayNext). */
+let pending = null;
+
+/** Show `text` on the next page shown (a result that survives one navigation). */
+export function sayNext(text, kind = 'ok') {
+  pending = { text, kind };
+}
+
+/** Show the message kept by sayNext, if there is one. */
+export function sayPending() {
+  if (pending) {
+    say(pending.text, pending.kind);
+    pending = null;
+  }
+}
+
 /** Hide the message bar. */
 export function unsay() {
   const bar = document.getElementById('message-bar');

@@ -516,7 +516,7 @@ impl BoltCollector {
             self.inputs.acked_during = Some(i);
             return;
         }
-        let us = self.inputs.since(input.sampled_at, Instant::now());
+        let us = self.inputs.since(input.sampled_at, self.inputs.ticks.now());
         self.em.sample(Latency::Process, i, us);
     }
 

@@ -51,7 +51,7 @@ impl BoltTask {
         // Continuing a run within a batch: the previous sampled execute just ended.
         let start = match out.inputs.run_end.take() {
             Some(end) if out.inputs.sampler.continues_run() => end,
-            _ => Instant::now(),
+            _ => out.inputs.ticks.now(),
         };
         let stamp = out.inputs.stamp(start);
         tuple.sampled_at = stamp;
@@ -60,10 +60,9 @@ impl BoltTask {
             out.report_error(&e);
         }
         out.inputs.executing = 0;
-        let end = Instant::now();
+        let end = out.inputs.ticks.now();
         out.inputs.run_end = Some(end);
-        let us =
-            u64::try_from(end.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX);
+        let us = out.inputs.ticks.micros(start, end);
         // Acked inside `execute`: its process latency ends here too.
         match (input, out.inputs.acked_during.take()) {
             (Some(i), Some(j)) if i == j => out.em.sample(Latency::ExecuteAndProcess, i, us),

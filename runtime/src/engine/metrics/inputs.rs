@@ -8,10 +8,9 @@
 //! multiple of it). Its ack reads it back to measure the process latency; the unsampled
 //! path of an ack costs one test of that field.
 
-use std::time::Instant;
-
 use crate::api::tuple::{Fields, StreamSchema};
 use crate::engine::metrics::sampler::Sampler;
+use crate::engine::metrics::ticks::Ticks;
 use crate::engine::stats::InputCounts;
 
 /// Consecutive executes sampled together: the end of one is the start of the next
@@ -40,15 +39,17 @@ pub(crate) struct InputTracker {
     cur: InputCounts,
     /// Which executes are timed.
     pub(crate) sampler: Sampler,
-    /// Time zero of the `sampled_at` stamps.
-    epoch: Instant,
+    /// The clock of the samples.
+    pub(crate) ticks: Ticks,
+    /// Time zero of the `sampled_at` stamps (raw ticks).
+    epoch: u64,
     /// The stamp of the sampled tuple in `execute` now (0: none).
     pub(crate) executing: u32,
     /// Its input, when it was acked during that `execute`.
     pub(crate) acked_during: Option<usize>,
     /// When the last sampled `execute` of the current batch ended (the start of the
     /// next one if it continues the run); cleared between batches.
-    pub(crate) run_end: Option<Instant>,
+    pub(crate) run_end: Option<u64>,
     /// Whether a tuple of an unknown input was logged already.
     warned: bool,
 }
@@ -56,6 +57,7 @@ pub(crate) struct InputTracker {
 impl InputTracker {
     /// A tracker for these inputs, sampling at `rate`.
     pub(crate) fn new(keys: Vec<(String, String)>, rate: f64, seed: u32) -> InputTracker {
+        let ticks = Ticks::new();
         InputTracker {
             counts: vec![InputCounts::default(); keys.len()],
             keys,
@@ -63,7 +65,8 @@ impl InputTracker {
             cur_index: NONE,
             cur: InputCounts::default(),
             sampler: Sampler::new(rate, RUN, seed),
-            epoch: Instant::now(),
+            epoch: ticks.now(),
+            ticks,
             executing: 0,
             acked_during: None,
             run_end: None,
@@ -142,15 +145,18 @@ impl InputTracker {
         self.cur.failed += 1;
     }
 
-    /// The stamp of an execute starting at `at` (never 0, which means not sampled).
-    pub(crate) fn stamp(&self, at: Instant) -> u32 {
-        let us = at.saturating_duration_since(self.epoch).as_micros() as u32;
+    /// The stamp of an execute starting at `at` (raw ticks; never 0, which means not
+    /// sampled).
+    #[inline]
+    pub(crate) fn stamp(&self, at: u64) -> u32 {
+        let us = self.ticks.micros(self.epoch, at) as u32;
         us.max(1)
     }
 
-    /// Microseconds from the execute stamped `stamp` to `now`.
-    pub(crate) fn since(&self, stamp: u32, now: Instant) -> u64 {
-        let now_us = now.saturating_duration_since(self.epoch).as_micros() as u32;
+    /// Microseconds from the execute stamped `stamp` to `now` (raw ticks).
+    #[inline]
+    pub(crate) fn since(&self, stamp: u32, now: u64) -> u64 {
+        let now_us = self.ticks.micros(self.epoch, now) as u32;
         u64::from(now_us.wrapping_sub(stamp))
     }
 }
@@ -159,7 +165,7 @@ impl InputTracker {
 mod tests {
     use super::*;
     use crate::api::tuple::Fields;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     fn keys() -> Vec<(String, String)> {
         vec![
@@ -207,10 +213,14 @@ mod tests {
     #[test]
     fn stamps_measure_the_time_since() {
         let t = InputTracker::new(keys(), 1.0, 1);
-        let start = t.epoch + Duration::from_millis(5);
+        let (wall, start) = (Instant::now(), t.ticks.now());
         let s = t.stamp(start);
         assert_ne!(s, 0);
-        assert_eq!(t.since(s, start + Duration::from_micros(2500)), 2500);
+        // Measuring a known span, not synchronising.
+        std::thread::sleep(Duration::from_millis(5));
+        let us = t.since(s, t.ticks.now());
+        let wall_us = wall.elapsed().as_micros() as u64;
+        assert!((4_000..=wall_us + 2_000).contains(&us), "{us} µs of {wall_us}");
         assert_eq!(t.stamp(t.epoch), 1, "0 is reserved for not sampled");
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod inputs;
 pub mod registry;
 pub(crate) mod sampler;
 pub(crate) mod samples;
+pub(crate) mod ticks;
 
 pub use histogram::Histogram;
 pub mod window;
