@@ -570,7 +570,8 @@ fn the_web_ui_shows_a_live_cluster_and_acts_on_it() {
     // Its page goes with it: the UI shows the result on the cluster page.
     wait_page(&b, "cluster");
     assert_eq!(
-        b.eval("document.querySelector('#message').dataset.kind").unwrap(),
+        b.eval("document.querySelector('#message').dataset.kind")
+            .unwrap(),
         "ok",
         "the kill's result stays shown on the cluster page"
     );

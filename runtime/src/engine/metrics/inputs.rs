@@ -220,7 +220,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let us = t.since(s, t.ticks.now());
         let wall_us = wall.elapsed().as_micros() as u64;
-        assert!((4_000..=wall_us + 2_000).contains(&us), "{us} µs of {wall_us}");
+        assert!(
+            (4_000..=wall_us + 2_000).contains(&us),
+            "{us} µs of {wall_us}"
+        );
         assert_eq!(t.stamp(t.epoch), 1, "0 is reserved for not sampled");
     }
 }

@@ -48,7 +48,10 @@ mod tests {
         let (end, wall_us) = (t.now(), wall.elapsed().as_micros() as u64);
         let us = t.micros(start, end);
         assert!(us >= 19_000, "{us} µs measured over a 20 ms sleep");
-        assert!(us <= wall_us + 2_000, "{us} µs measured, {wall_us} µs passed");
+        assert!(
+            us <= wall_us + 2_000,
+            "{us} µs measured, {wall_us} µs passed"
+        );
         assert_eq!(t.micros(end, start), 0, "backwards is 0");
     }
 }
