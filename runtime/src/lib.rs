@@ -21,6 +21,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod multilang;
+pub mod state;
 pub mod topology;
 pub mod trident;
 
