@@ -401,10 +401,12 @@ streams:
 #[test]
 fn a_slow_bolt_shows_backpressure_and_its_sink_none() {
     // A fast unbounded spout (acking off, so no spout pending limit) in front of a bolt
-    // that sleeps 2 ms per tuple, then a fast sink.
+    // that sleeps 2 ms per tuple, then a fast sink. Batches of 50: the slow bolt sends
+    // its output after each input batch (100 ms), not after 1000 tuples (2 s, most of
+    // the run on a loaded machine, when the sink would see nothing).
     let yaml = "
 name: slow
-config: {topology.acker.executors: 0, topology.stats.sample.rate: 0.2}
+config: {topology.acker.executors: 0, topology.stats.sample.rate: 0.2, topology.producer.batch.size: 50}
 spouts: [{id: src, className: Endless}]
 bolts:
   - {id: slow, className: Slow, constructorArgs: [2]}
