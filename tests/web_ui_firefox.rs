@@ -1,9 +1,9 @@
 //! The web UI in Firefox: a smoke test over WebDriver BiDi (`tests/browser/firefox.rs`)
 //! on a real cluster (an open nimbus, one supervisor, a small topology on one worker):
 //! the cluster, topology and component pages render through the DOM hooks of the UI
-//! contract, and no page logs an error. A second test checks the client itself on a
-//! page without a cluster: errors are caught, waits fail with a useful report, and no
-//! Firefox process is left behind.
+//! contract, and no page logs an error. A second test checks the client itself on
+//! pages without a cluster: errors (CSP violations too) are caught, waits fail with a
+//! useful report, and no Firefox process is left behind.
 //!
 //! Firefox is required: without one these tests fail saying how to install firefox-esr.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -162,9 +162,9 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// The client itself, on a page of its own: console errors and exceptions are caught,
-/// evaluation errors say what went wrong, a wait that runs out names what it waited for
-/// and the last value, and dropping it leaves no Firefox process.
+/// The client itself, on pages of its own: console errors, exceptions and CSP violations
+/// are caught, evaluation errors say what went wrong, a wait that runs out names what it
+/// waited for and the last value, and dropping it leaves no Firefox process.
 #[test]
 fn the_firefox_client_catches_errors_and_leaves_no_process() {
     let f = Firefox::launch("firefox_client").unwrap();
@@ -208,6 +208,20 @@ fn the_firefox_client_catches_errors_and_leaves_no_process() {
     for part in ["a text that never comes", "last value: false", "url: data:"] {
         assert!(timeout.contains(part), "{part:?} not in:\n{timeout}");
     }
+
+    // A CSP violation (the UI's policy forbids inline scripts, say) is an error too.
+    f.goto(
+        "data:text/html,<meta http-equiv=\"Content-Security-Policy\" \
+         content=\"default-src 'none'\"><img src=\"http://127.0.0.1:9/x.png\">",
+    )
+    .unwrap();
+    let errors = f.errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.source == "log:javascript" && e.text.contains("Content-Security-Policy")),
+        "{errors:?}"
+    );
 
     let pids = f.pids();
     assert!(
