@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 mod cdp;
+pub mod firefox;
 mod launch;
 
 use std::path::{Path, PathBuf};
