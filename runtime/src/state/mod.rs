@@ -58,3 +58,5 @@ pub trait State: Send {
     /// its last committed version.
     fn rollback(&mut self) -> Result<(), StateError>;
 }
+
+pub mod checkpoint;
