@@ -6,8 +6,8 @@
 //! None of these modules touch the engine: the engine feeds them events (a timer tick,
 //! an ack, a checkpoint tuple) and carries out what they return (emit, ack, fail).
 
-// pub mod barrier;
-// pub mod bolt_state;
+pub mod barrier;
+pub mod bolt_state;
 pub mod spout_state;
 
 use std::fmt;
