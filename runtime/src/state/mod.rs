@@ -59,4 +59,5 @@ pub trait State: Send {
     fn rollback(&mut self) -> Result<(), StateError>;
 }
 
+pub mod bolt;
 pub mod checkpoint;

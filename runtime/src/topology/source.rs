@@ -159,7 +159,17 @@ pub(crate) fn validate_resolved(
     resolved: &ParsedSpec,
     registry: &Registry,
 ) -> Result<ValidTopology, SpecErrors> {
-    yaml::validate(resolved, registry).map_err(|SpecErrors(mut errors)| {
+    // A stateful bolt needs acking: reported with the other errors, all at once.
+    let stateful = crate::state::bolt::check_acking(resolved, registry);
+    let checked = match yaml::validate(resolved, registry) {
+        Ok(_) if !stateful.is_empty() => Err(SpecErrors(stateful)),
+        Ok(topo) => Ok(topo),
+        Err(SpecErrors(mut errors)) => {
+            errors.extend(stateful);
+            Err(SpecErrors(errors))
+        }
+    };
+    checked.map_err(|SpecErrors(mut errors)| {
         if let Some(src) = &original.def.topology_source {
             for e in &mut errors {
                 if DSL_SECTIONS.iter().any(|s| e.path.starts_with(s)) {
