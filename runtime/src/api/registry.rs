@@ -9,6 +9,7 @@ use crate::api::component::{Basic, BasicBolt, Bolt, Spout};
 use crate::api::declare::OutputDeclarer;
 use crate::api::error::FactoryError;
 use crate::state::bolt::{Stateful, StatefulBolt};
+use crate::state::checkpoint::spout::TxStoreOpener;
 use crate::topology::config::Config;
 use crate::topology::yaml::{
     Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef,
@@ -152,6 +153,10 @@ pub struct Registry {
     topologies: BTreeMap<String, TopologyFactory>,
     /// Names of the bolts registered with [`Registry::stateful_bolt`].
     stateful: BTreeSet<String>,
+    /// Where checkpoint spouts keep their state (`None`: in memory).
+    checkpoint_store: Option<TxStoreOpener>,
+    /// The checkpoint wiring (forwarders, checkpoint spout class) was added.
+    pub(crate) checkpoint_wired: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -208,6 +213,23 @@ impl Registry {
         self.bolt(name, move |a| Ok(Stateful::new(factory(a)?)));
         self.stateful.insert(name.to_string());
         self
+    }
+
+    /// Keep the checkpoint spout's state through `opener` (by default in memory, like
+    /// Storm's default in-memory provider: a restarted topology starts at txid -1).
+    pub fn set_checkpoint_store(&mut self, opener: TxStoreOpener) -> &mut Self {
+        self.checkpoint_store = Some(opener);
+        self
+    }
+
+    /// The opener set with [`Registry::set_checkpoint_store`].
+    pub fn checkpoint_store(&self) -> Option<TxStoreOpener> {
+        self.checkpoint_store.clone()
+    }
+
+    /// Whether a spout is registered as `name`.
+    pub fn has_spout(&self, name: &str) -> bool {
+        self.spouts.contains_key(name)
     }
 
     /// Whether `class_name` was registered with [`Registry::stateful_bolt`].

@@ -33,9 +33,8 @@ use crate::api::tuple::{Tuple, Values};
 use crate::state::checkpoint::bolt_state::{
     CheckpointTarget, Disposition, InputAction, StatefulBoltState,
 };
-use crate::state::checkpoint::{
-    Action, CHECKPOINT_STREAM, Checkpoint, FIELD_ACTION, FIELD_TXID, bolt_namespace,
-};
+use crate::state::checkpoint::forwarder::{checkpoint_sources, parse_checkpoint};
+use crate::state::checkpoint::{CHECKPOINT_STREAM, FIELD_ACTION, FIELD_TXID, bolt_namespace};
 use crate::state::{State, StateError};
 use crate::topology::config::{Config, TOPOLOGY_ACKER_EXECUTORS};
 use crate::topology::yaml::{KeyPath, ParsedSpec, SpecError};
@@ -254,25 +253,6 @@ impl<B: StatefulBolt> Stateful<B> {
             }
         }
     }
-}
-
-/// The `(txid, action)` of a `$checkpoint` tuple.
-fn parse_checkpoint(input: &Tuple) -> Result<Checkpoint, ComponentError> {
-    let txid = input.i64_by_field(FIELD_TXID)?;
-    let name = input.str_by_field(FIELD_ACTION)?;
-    let action = Action::parse(name)
-        .ok_or_else(|| ComponentError::msg(format!("checkpoint tuple: unknown action '{name}'")))?;
-    Ok(Checkpoint { txid, action })
-}
-
-/// The number of tasks this bolt reads `$checkpoint` from (the barrier's count).
-fn checkpoint_sources(ctx: &TopologyContext) -> usize {
-    let me = ctx.this_component();
-    ctx.subscriptions()
-        .iter()
-        .filter(|s| s.to == me && s.stream == CHECKPOINT_STREAM)
-        .map(|s| ctx.component_tasks(&s.from).len())
-        .sum()
 }
 
 struct Target<'a, B: StatefulBolt> {
@@ -560,10 +540,11 @@ streams:
             .map(String::as_str)
             .filter(|s| !s.starts_with("acked"))
             .collect();
+        // The namespace is `<component>-<task>`.
+        assert!(calls[0].starts_with("open count-"), "{calls:?}");
         assert_eq!(
-            calls,
+            calls[1..],
             [
-                "open count-2",
                 "init_state 0",
                 "pre_prepare 0",
                 "prepare_commit 0",

@@ -40,6 +40,17 @@ const DSL_SECTIONS: [&str; 3] = ["spouts", "bolts", "streams"];
 /// Problems in the built topology itself are left to [`yaml::validate`]; they are
 /// located at the YAML's nearest node (the document root for generated components).
 pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Registry), SpecErrors> {
+    let (mut resolved, mut registry) = resolve_source(parsed, base)?;
+    // Stateful bolts: the checkpoint spout, streams and forwarders (nothing otherwise).
+    crate::state::checkpoint::wiring::wire(&mut resolved.def, &mut registry);
+    Ok((resolved, registry))
+}
+
+/// [`resolve`] before the checkpoint wiring.
+fn resolve_source(
+    parsed: &ParsedSpec,
+    base: &Registry,
+) -> Result<(ParsedSpec, Registry), SpecErrors> {
     if parsed.def.topology_source.is_none() {
         return Ok((parsed.clone(), base.clone()));
     }

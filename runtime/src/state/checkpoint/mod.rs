@@ -8,7 +8,10 @@
 
 pub mod barrier;
 pub mod bolt_state;
+pub mod forwarder;
+pub mod spout;
 pub mod spout_state;
+pub mod wiring;
 
 use std::fmt;
 
