@@ -129,6 +129,7 @@ fn wire_declaration(def: &mut TopologyDef) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
@@ -143,21 +144,40 @@ mod tests {
     use crate::testing::{FixedSpout, complete_topology, load_yaml};
     use crate::values;
 
+    /// Refuse this many `prepare_commit`s (the recovery test), then accept.
+    static REFUSE_PREPARES: AtomicUsize = AtomicUsize::new(0);
+    /// The last committed sum of a `Sum` opened for component `flaky`.
+    static FLAKY_COMMITTED: AtomicI64 = AtomicI64::new(-1);
+
     /// A sum whose committed value is what a restart would see.
     struct Sum {
         value: i64,
         prepared: Option<i64>,
         committed: i64,
+        flaky: bool,
     }
 
     impl State for Sum {
-        fn prepare_commit(&mut self, _txid: u64) -> Result<(), StateError> {
+        fn prepare_commit(&mut self, txid: u64) -> Result<(), StateError> {
+            if self.flaky
+                && REFUSE_PREPARES
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(StateError::Store {
+                    namespace: "flaky".into(),
+                    message: format!("refusing prepare of txid {txid}"),
+                });
+            }
             self.prepared = Some(self.value);
             Ok(())
         }
         fn commit(&mut self, _txid: u64) -> Result<(), StateError> {
             if let Some(v) = self.prepared.take() {
                 self.committed = v;
+                if self.flaky {
+                    FLAKY_COMMITTED.store(v, Ordering::Release);
+                }
             }
             Ok(())
         }
@@ -168,11 +188,12 @@ mod tests {
     }
 
     impl OpenState for Sum {
-        fn open(_ctx: &TopologyContext, _namespace: &str) -> Result<Self, StateError> {
+        fn open(_ctx: &TopologyContext, namespace: &str) -> Result<Self, StateError> {
             Ok(Sum {
                 value: 0,
                 prepared: None,
                 committed: 0,
+                flaky: namespace.starts_with("flaky-"),
             })
         }
     }
@@ -303,5 +324,30 @@ streams:
         assert!(spout.len() >= 3, "{spout:?}");
         assert!(!report.emitted("sum", CHECKPOINT_STREAM).is_empty());
         assert!(!report.emitted("pass", CHECKPOINT_STREAM).is_empty());
+    }
+
+    #[test]
+    fn a_failed_prepare_rolls_back_and_the_inputs_are_replayed() {
+        REFUSE_PREPARES.store(1, Ordering::Release);
+        let yaml = YAML
+            .replace("id: sum,", "id: flaky,")
+            .replace("to: sum", "to: flaky")
+            .replace("from: sum", "from: flaky");
+        let report = complete_topology(&registry(), &yaml, Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            REFUSE_PREPARES.load(Ordering::Acquire),
+            0,
+            "the refusal happened"
+        );
+        // The inputs failed by the ROLLBACK were replayed: each counted once in the
+        // committed state, though some were emitted twice downstream (at-least-once).
+        assert_eq!(FLAKY_COMMITTED.load(Ordering::Acquire), 15);
+        let actions: Vec<String> = report
+            .emitted(CHECKPOINT_COMPONENT, CHECKPOINT_STREAM)
+            .iter()
+            .map(|v| v.to_json()[1].as_str().unwrap_or("").to_string())
+            .collect();
+        assert!(actions.iter().any(|a| a == "ROLLBACK"), "{actions:?}");
+        assert!(report.emitted("flaky", "default").len() >= 5);
     }
 }
