@@ -14,6 +14,7 @@ use crate::api::error::ComponentError;
 use crate::api::ids::MessageId;
 use crate::engine::clock::{Clock, SystemClock};
 use crate::state::StateError;
+use crate::topology::config::TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS;
 
 use super::spout_state::{CheckpointSpoutState, MemoryTxStore, TxStateStore};
 use super::{CHECKPOINT_STREAM, FIELD_ACTION, FIELD_TXID, effective_interval_ms, spout_namespace};
@@ -21,8 +22,6 @@ use super::{CHECKPOINT_STREAM, FIELD_ACTION, FIELD_TXID, effective_interval_ms, 
 /// The registered class name of the checkpoint spout (registered by
 /// [`crate::Registry::stateful_bolt`]).
 pub const CHECKPOINT_SPOUT_CLASS: &str = "$CheckpointSpout";
-/// `topology.state.checkpoint.interval.ms`: how often a checkpoint starts.
-pub const TOPOLOGY_STATE_CHECKPOINT_INTERVAL: &str = "topology.state.checkpoint.interval.ms";
 
 /// Opens the checkpoint spout's store for a namespace (`$checkpointspout-<task>`).
 pub type TxStoreOpener =
@@ -83,12 +82,7 @@ impl Spout for CheckpointSpout {
         let namespace = spout_namespace(ctx.this_task().0);
         let interval = effective_interval_ms(
             ctx.config()
-                .setting_u64(TOPOLOGY_STATE_CHECKPOINT_INTERVAL)
-                .or_else(|| {
-                    ctx.config()
-                        .get(TOPOLOGY_STATE_CHECKPOINT_INTERVAL)
-                        .and_then(serde_yaml::Value::as_u64)
-                }),
+                .setting_u64(TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS),
         );
         let mut store = (self.open_store)(ctx, &namespace)
             .map_err(|e| ComponentError::msg(format!("checkpoint spout: {e}")))?;
