@@ -123,7 +123,14 @@ impl StatefulCollector<'_> {
         anchors: &[&Tuple],
         values: impl Into<Values>,
     ) -> Result<(), EmitError> {
-        if anchors.is_empty() || stream == CHECKPOINT_STREAM {
+        if stream == CHECKPOINT_STREAM {
+            // The executor's own stream: not the bolt's to write.
+            return Err(EmitError::UnknownStream {
+                component: self.component.to_string(),
+                stream: stream.to_string(),
+            });
+        }
+        if anchors.is_empty() {
             return Err(self.unanchored(stream));
         }
         self.inner.emit_stream(stream, anchors, values)
@@ -422,6 +429,8 @@ mod tests {
         ) -> Result<(), ComponentError> {
             let unanchored = out.emit_stream("default", &[], values![0i64]);
             assert!(matches!(unanchored, Err(EmitError::Unanchored { .. })));
+            let reserved = out.emit_stream(CHECKPOINT_STREAM, &[&input], values![0i64, "x"]);
+            assert!(matches!(reserved, Err(EmitError::UnknownStream { .. })));
             state.value += input.get_i64(0)?;
             out.emit(&input, values![state.value])?;
             out.ack(&input);
