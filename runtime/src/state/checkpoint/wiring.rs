@@ -350,4 +350,17 @@ streams:
         assert!(actions.iter().any(|a| a == "ROLLBACK"), "{actions:?}");
         assert!(report.emitted("flaky", "default").len() >= 5);
     }
+
+    #[test]
+    fn nimbus_s_resolved_declaration_validates_again_unchanged_in_a_worker() {
+        // Nimbus checks and stores the resolved declaration; a worker validates that.
+        let checked = crate::topology::check::check_str(YAML, &registry()).unwrap();
+        let stored = checked.resolved_yaml().unwrap();
+        assert!(stored.contains(CHECKPOINT_COMPONENT), "{stored}");
+        let again = crate::topology::check::check_str(&stored, &registry()).unwrap();
+        assert_eq!(again.resolved.def, checked.resolved.def);
+        let (topo, _) = load_yaml(&registry(), &stored).unwrap();
+        assert_eq!(checkpoint_edges(&checked.resolved.def).len(), 2);
+        assert!(topo.component(CHECKPOINT_COMPONENT).is_some());
+    }
 }
