@@ -174,11 +174,15 @@ impl<T> StatefulBoltState<T> {
             Arrival::Wait | Arrival::Stale => CheckpointOutcome::only(Disposition::Ack),
             Arrival::Handle => {
                 let outcome = self.handle(cp, target);
-                if !matches!(
+                // As Storm: a handled action moves the barrier on, even a PREPARE
+                // refused before INITSTATE; one the state refused does not.
+                let refused = matches!(
                     outcome.tuple,
-                    Disposition::Fail(CheckpointError::State { .. })
-                        | Disposition::Fail(CheckpointError::NegativeTxid(_))
-                ) {
+                    Disposition::Fail(
+                        CheckpointError::State { .. } | CheckpointError::NegativeTxid(_)
+                    )
+                );
+                if !refused {
                     self.barrier.handled(cp);
                 }
                 outcome
@@ -197,24 +201,19 @@ impl<T> StatefulBoltState<T> {
                 source,
             }))
         };
-        let txid = u64::try_from(cp.txid);
+        // Only INITSTATE may carry txid -1 (nothing committed yet).
+        let txid = match (cp.action, u64::try_from(cp.txid)) {
+            (Action::InitState, _) => return self.init_state(target),
+            (_, Ok(txid)) => txid,
+            (_, Err(_)) => {
+                return CheckpointOutcome::only(Disposition::Fail(CheckpointError::NegativeTxid(
+                    cp,
+                )));
+            }
+        };
         match cp.action {
-            Action::InitState => {
-                let mut out = CheckpointOutcome::only(Disposition::Forward);
-                if self.initialized {
-                    tracing::debug!(checkpoint = %cp, "INITSTATE of an initialised bolt");
-                } else {
-                    target.init_state();
-                    self.initialized = true;
-                    out.execute = self.buffered.drain(..).collect();
-                }
-                out
-            }
-            _ if txid.is_err() => {
-                CheckpointOutcome::only(Disposition::Fail(CheckpointError::NegativeTxid(cp)))
-            }
+            Action::InitState => self.init_state(target),
             Action::Prepare => {
-                let txid = txid.unwrap_or_default();
                 if !self.initialized {
                     return CheckpointOutcome::only(Disposition::Fail(
                         CheckpointError::NotInitialized(cp),
@@ -228,7 +227,6 @@ impl<T> StatefulBoltState<T> {
                 CheckpointOutcome::only(Disposition::Forward)
             }
             Action::Commit => {
-                let txid = txid.unwrap_or_default();
                 target.pre_commit(txid);
                 if let Err(e) = target.state().commit(txid) {
                     return state_err(e);
@@ -248,6 +246,20 @@ impl<T> StatefulBoltState<T> {
                 out
             }
         }
+    }
+
+    /// INITSTATE: the first one hands the bolt its state and releases the buffered
+    /// inputs; later ones (after a recovery) change nothing.
+    fn init_state(&mut self, target: &mut dyn CheckpointTarget) -> CheckpointOutcome<T> {
+        let mut out = CheckpointOutcome::only(Disposition::Forward);
+        if self.initialized {
+            tracing::debug!("INITSTATE of an initialised bolt");
+        } else {
+            target.init_state();
+            self.initialized = true;
+            out.execute = self.buffered.drain(..).collect();
+        }
+        out
     }
 }
 
