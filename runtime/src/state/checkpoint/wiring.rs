@@ -23,6 +23,13 @@ use super::{CHECKPOINT_COMPONENT, CHECKPOINT_STREAM};
 use crate::api::registry::Registry;
 use crate::topology::yaml::{ComponentDef, GroupingDef, GroupingKind, StreamDef, TopologyDef};
 
+/// Whether `def` carries the checkpoint wiring (has the `$checkpointspout` spout): then
+/// its resolved declaration differs from the submitted one, and nimbus must plan from
+/// the resolved one (it numbers the checkpoint spout's task too).
+pub fn is_wired(def: &TopologyDef) -> bool {
+    def.spouts.iter().any(|s| s.id == CHECKPOINT_COMPONENT)
+}
+
 /// Whether `def` has a bolt registered as stateful in `registry`.
 pub fn has_stateful_bolt(def: &TopologyDef, registry: &Registry) -> bool {
     def.bolts
