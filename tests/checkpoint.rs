@@ -139,7 +139,7 @@ async fn checkpoints_commit_a_stateful_bolt_across_two_workers() {
             let counts: Vec<_> = now
                 .components
                 .iter()
-                .map(|(k, v)| (k.clone(), v.counters.clone()))
+                .map(|(k, v)| (k.clone(), v.counters))
                 .collect();
             panic!("checkpoints did not complete: {e:?}\ncounters: {counts:#?}");
         }
