@@ -54,7 +54,8 @@ pub trait Validator: Send + Sync + fmt::Debug {
     /// Validate `yaml`, submitted with the artifact stored at `artifact` (content hash
     /// `hash`, for messages). With `resolve` (the YAML has a `topologySource`), return
     /// the resolved declaration: the YAML of the spouts, bolts, streams and config the
-    /// builder made. A refusal is a [`ClusterError::BadRequest`] listing the errors.
+    /// builder made; without, return it only when it carries the checkpoint wiring of
+    /// stateful bolts (a `$checkpointspout` nimbus must plan). A refusal is a [`ClusterError::BadRequest`] listing the errors.
     fn validate<'a>(
         &'a self,
         artifact: &'a Path,
@@ -113,9 +114,11 @@ pub(crate) fn invalid(text: &str) -> ClusterError {
 /// carrying what it printed (stderr, then stdout, each capped), or saying why it could
 /// not run.
 ///
-/// With `resolve` (the YAML has a `topologySource`), the artifact is also asked for the
-/// resolved declaration (`--write-resolved`), which is returned: the YAML text of the
-/// spouts, bolts, streams and config its builder made.
+/// The artifact is also asked for the resolved declaration (`--write-resolved`). With
+/// `resolve` (the YAML has a `topologySource`) it is returned, and required: the YAML
+/// text of the spouts, bolts, streams and config its builder made. Without, it is
+/// returned only if it carries the checkpoint wiring of stateful bolts (nimbus must plan
+/// the `$checkpointspout` task too).
 pub async fn validate_with_artifact(
     artifact: &Path,
     hash: &str,
@@ -160,9 +163,9 @@ pub async fn validate_with_artifact(
     let child = loop {
         let mut command = Command::new(&program);
         command.arg("validate").arg(SPEC_FILE);
-        if resolve {
-            command.arg("--write-resolved").arg(RESOLVED_FILE);
-        }
+        // Always asked for: the checkpoint wiring of stateful bolts changes the
+        // declaration of a topology without `topologySource` too.
+        command.arg("--write-resolved").arg(RESOLVED_FILE);
         sandbox.confine(&mut command, dir.path());
         command
             .current_dir(dir.path())
@@ -218,12 +221,16 @@ pub async fn validate_with_artifact(
     let status = status.map_err(|e| cannot_run(e.to_string()))?;
     let text = printed(&err, &out);
     if status.success() {
-        if !resolve {
-            return Ok(None);
+        let resolved = read_resolved(&dir.path().join(RESOLVED_FILE), hash).await;
+        if resolve {
+            return resolved.map(Some);
         }
-        return read_resolved(&dir.path().join(RESOLVED_FILE), hash)
-            .await
-            .map(Some);
+        // Without a topologySource, the resolved declaration matters only when the
+        // checkpoint wiring was added (stateful bolts).
+        return Ok(resolved.ok().filter(|text| {
+            squall_runtime::topology::yaml::parse_str(text, None)
+                .is_ok_and(|p| squall_runtime::state::checkpoint::wiring::is_wired(&p.def))
+        }));
     }
     match status.code() {
         Some(_) if !text.is_empty() => Err(invalid(&text)),

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use squall_runtime::Registry;
+use squall_runtime::state::checkpoint::wiring;
 use squall_runtime::topology::check;
 
 use super::{ValidateFuture, Validator, invalid};
@@ -47,7 +48,8 @@ impl Validator for RegistryValidator {
                 .await
                 .map_err(|e| ClusterError::Internal(format!("validation panicked: {e}")))?
                 .map_err(|errors| invalid(errors.to_string().trim()))?;
-            if !resolve {
+            // The checkpoint wiring of stateful bolts changes the declaration too.
+            if !resolve && !wiring::is_wired(&checked.resolved.def) {
                 return Ok(None);
             }
             checked.resolved_yaml().map(Some).map_err(|e| {

@@ -69,6 +69,17 @@ pub enum EmitError {
         /// Which call to use.
         hint: &'static str,
     },
+    /// An unanchored emit from a stateful bolt: its outputs must join the trees of its
+    /// inputs, or a replay after a rollback could not reproduce them.
+    #[error(
+        "stateful bolt '{component}' emitted on stream '{stream}' without an anchor: bolts of a stateful topology must emit anchored tuples"
+    )]
+    Unanchored {
+        /// Emitting component.
+        component: String,
+        /// Stream.
+        stream: String,
+    },
     /// Wrong number of values for the stream's fields.
     #[error("stream '{stream}' of '{component}' declares {expected} fields, got {got} values")]
     Arity {

@@ -2,12 +2,14 @@
 //! `className`) from their `constructorArgs` and config, and topology builders
 //! (Flux's `topologySource`) that declare a whole topology in Rust code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::api::component::{Basic, BasicBolt, Bolt, Spout};
 use crate::api::declare::OutputDeclarer;
 use crate::api::error::FactoryError;
+use crate::state::bolt::{Stateful, StatefulBolt};
+use crate::state::checkpoint::spout::TxStoreOpener;
 use crate::topology::config::Config;
 use crate::topology::yaml::{
     Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef,
@@ -149,6 +151,12 @@ pub struct Registry {
     spouts: BTreeMap<String, SpoutFactory>,
     bolts: BTreeMap<String, BoltFactory>,
     topologies: BTreeMap<String, TopologyFactory>,
+    /// Names of the bolts registered with [`Registry::stateful_bolt`].
+    stateful: BTreeSet<String>,
+    /// Where checkpoint spouts keep their state (`None`: in memory).
+    checkpoint_store: Option<TxStoreOpener>,
+    /// The checkpoint wiring (forwarders, checkpoint spout class) was added.
+    pub(crate) checkpoint_wired: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -186,11 +194,47 @@ impl Registry {
         B: Bolt,
         F: Fn(&ComponentArgs<'_>) -> Result<B, FactoryError> + Send + Sync + 'static,
     {
+        self.stateful.remove(name);
         self.bolts.insert(
             name.to_string(),
             Arc::new(move |a| Ok(Box::new(factory(a)?) as Box<dyn Bolt>)),
         );
         self
+    }
+
+    /// Register a [`StatefulBolt`] factory under `name`: the bolt runs inside the
+    /// stateful executor ([`Stateful`]), and a topology using it needs acking (see
+    /// [`crate::state::bolt`]).
+    pub fn stateful_bolt<B, F>(&mut self, name: &str, factory: F) -> &mut Self
+    where
+        B: StatefulBolt,
+        F: Fn(&ComponentArgs<'_>) -> Result<B, FactoryError> + Send + Sync + 'static,
+    {
+        self.bolt(name, move |a| Ok(Stateful::new(factory(a)?)));
+        self.stateful.insert(name.to_string());
+        self
+    }
+
+    /// Keep the checkpoint spout's state through `opener` (by default in memory, like
+    /// Storm's default in-memory provider: a restarted topology starts at txid -1).
+    pub fn set_checkpoint_store(&mut self, opener: TxStoreOpener) -> &mut Self {
+        self.checkpoint_store = Some(opener);
+        self
+    }
+
+    /// The opener set with [`Registry::set_checkpoint_store`].
+    pub fn checkpoint_store(&self) -> Option<TxStoreOpener> {
+        self.checkpoint_store.clone()
+    }
+
+    /// Whether a spout is registered as `name`.
+    pub fn has_spout(&self, name: &str) -> bool {
+        self.spouts.contains_key(name)
+    }
+
+    /// Whether `class_name` was registered with [`Registry::stateful_bolt`].
+    pub fn is_stateful(&self, class_name: &str) -> bool {
+        self.stateful.contains(class_name)
     }
 
     /// Register a [`BasicBolt`] factory under `name`.
@@ -251,6 +295,13 @@ impl Registry {
             .extend(other.bolts.iter().map(|(k, f)| (k.clone(), f.clone())));
         self.topologies
             .extend(other.topologies.iter().map(|(k, f)| (k.clone(), f.clone())));
+        for name in other.bolts.keys() {
+            if other.stateful.contains(name) {
+                self.stateful.insert(name.clone());
+            } else {
+                self.stateful.remove(name);
+            }
+        }
     }
 
     /// Register another name for an already registered component or topology builder
@@ -260,6 +311,9 @@ impl Registry {
             self.spouts.insert(alias.to_string(), f);
         } else if let Some(f) = self.bolts.get(existing).cloned() {
             self.bolts.insert(alias.to_string(), f);
+            if self.stateful.contains(existing) {
+                self.stateful.insert(alias.to_string());
+            }
         } else if let Some(f) = self.topologies.get(existing).cloned() {
             self.topologies.insert(alias.to_string(), f);
         }

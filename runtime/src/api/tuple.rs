@@ -262,6 +262,20 @@ impl Tuple {
         self.schema
     }
 
+    /// A copy of this tuple without its values, good for acking or failing it later
+    /// (a stateful bolt defers the acks of its inputs until its state is committed):
+    /// same stream, anchors and ack value as now.
+    pub(crate) fn ack_handle(&self) -> Tuple {
+        Tuple {
+            values: Values::new(),
+            schema: self.schema,
+            source_task: self.source_task,
+            anchors: self.anchors.clone(),
+            ack_val: Cell::new(self.ack_val.get()),
+            sampled_at: self.sampled_at,
+        }
+    }
+
     /// A tick tuple (`__system`/`__tick`) carrying the tick frequency.
     pub fn tick(freq_secs: u64) -> Tuple {
         Tuple::new(

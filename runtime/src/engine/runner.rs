@@ -126,11 +126,15 @@ impl Engine {
             trident_meta,
             clock,
         } = spec;
+        // The checkpoint spout never ends: a run completes when the other spouts are
+        // exhausted (their trees acked, so their state committed) and nothing is queued.
         let spout_tasks: usize = local_executors
             .iter()
             .filter(|e| {
-                topo.component(&e.component)
-                    .is_some_and(|c| c.kind == ComponentKind::Spout)
+                e.component != crate::state::checkpoint::CHECKPOINT_COMPONENT
+                    && topo
+                        .component(&e.component)
+                        .is_some_and(|c| c.kind == ComponentKind::Spout)
             })
             .map(|e| e.tasks.len())
             .sum();

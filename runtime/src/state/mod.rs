@@ -58,3 +58,6 @@ pub trait State: Send {
     /// its last committed version.
     fn rollback(&mut self) -> Result<(), StateError>;
 }
+
+pub mod bolt;
+pub mod checkpoint;

@@ -112,6 +112,8 @@ pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
 pub const TOPOLOGY_WORKER_MAX_MEMORY_MB: &str = "topology.worker.max.memory.mb";
 /// Token names that may act on the topology besides its owner (the submitting token).
 pub const TOPOLOGY_USERS: &str = "topology.users";
+/// Milliseconds between two checkpoints of a topology with stateful bolts (at least 100).
+pub const TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS: &str = "topology.state.checkpoint.interval.ms";
 
 /// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
 /// computed from the clock would overflow.
@@ -165,6 +167,13 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         default: KeyDefault::Null,
         max: MAX_QUEUE,
         doc: "most un-acked messages per spout task; null = no limit",
+    },
+    KeySpec {
+        key: TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS,
+        ty: KeyType::Positive,
+        default: KeyDefault::Int(1000),
+        max: MAX_MILLIS,
+        doc: "stateful bolts: a checkpoint (prepare, commit) starts this often; at least 100; keep it below the message timeout",
     },
     KeySpec {
         key: TOPOLOGY_TICK_TUPLE_FREQ_SECS,

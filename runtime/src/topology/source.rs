@@ -40,6 +40,17 @@ const DSL_SECTIONS: [&str; 3] = ["spouts", "bolts", "streams"];
 /// Problems in the built topology itself are left to [`yaml::validate`]; they are
 /// located at the YAML's nearest node (the document root for generated components).
 pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Registry), SpecErrors> {
+    let (mut resolved, mut registry) = resolve_source(parsed, base)?;
+    // Stateful bolts: the checkpoint spout, streams and forwarders (nothing otherwise).
+    crate::state::checkpoint::wiring::wire(&mut resolved.def, &mut registry);
+    Ok((resolved, registry))
+}
+
+/// [`resolve`] before the checkpoint wiring.
+fn resolve_source(
+    parsed: &ParsedSpec,
+    base: &Registry,
+) -> Result<(ParsedSpec, Registry), SpecErrors> {
     if parsed.def.topology_source.is_none() {
         return Ok((parsed.clone(), base.clone()));
     }
@@ -159,7 +170,17 @@ pub(crate) fn validate_resolved(
     resolved: &ParsedSpec,
     registry: &Registry,
 ) -> Result<ValidTopology, SpecErrors> {
-    yaml::validate(resolved, registry).map_err(|SpecErrors(mut errors)| {
+    // A stateful bolt needs acking: reported with the other errors, all at once.
+    let stateful = crate::state::bolt::check_acking(resolved, registry);
+    let checked = match yaml::validate(resolved, registry) {
+        Ok(_) if !stateful.is_empty() => Err(SpecErrors(stateful)),
+        Ok(topo) => Ok(topo),
+        Err(SpecErrors(mut errors)) => {
+            errors.extend(stateful);
+            Err(SpecErrors(errors))
+        }
+    };
+    checked.map_err(|SpecErrors(mut errors)| {
         if let Some(src) = &original.def.topology_source {
             for e in &mut errors {
                 if DSL_SECTIONS.iter().any(|s| e.path.starts_with(s)) {
