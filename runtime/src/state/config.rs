@@ -56,17 +56,17 @@ impl ProviderConfig {
     pub fn from_config(config: &Config) -> Result<ProviderConfig, StateError> {
         let provider = match config.get(TOPOLOGY_STATE_PROVIDER) {
             None | Some(serde_yaml::Value::Null) => None,
-            Some(v) => Some(v.as_str().ok_or_else(|| {
-                StateError::Config(format!("{TOPOLOGY_STATE_PROVIDER}: expected a string"))
-            })?),
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| StateError::Config("expected a string".into()))?,
+            ),
         };
         let json = match config.get(TOPOLOGY_STATE_PROVIDER_CONFIG) {
             None | Some(serde_yaml::Value::Null) => None,
-            Some(v) => Some(v.as_str().ok_or_else(|| {
-                StateError::Config(format!(
-                    "{TOPOLOGY_STATE_PROVIDER_CONFIG}: expected a JSON string"
-                ))
-            })?),
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| config_err("expected a JSON string"))?,
+            ),
         };
         ProviderConfig::parse(provider, json)
     }
@@ -79,7 +79,7 @@ impl ProviderConfig {
             Some("redis" | STORM_REDIS) => Kind::Redis,
             Some(other) => {
                 return Err(StateError::Config(format!(
-                    "{TOPOLOGY_STATE_PROVIDER}: unknown provider '{}' (expected memory, redb, \
+                    "unknown provider '{}' (expected memory, redb, \
                      redis, {STORM_IN_MEMORY} or {STORM_REDIS})",
                     other.chars().take(100).collect::<String>()
                 )));
@@ -155,7 +155,7 @@ enum Kind {
 }
 
 fn config_err(message: impl std::fmt::Display) -> StateError {
-    StateError::Config(format!("{TOPOLOGY_STATE_PROVIDER_CONFIG}: {message}"))
+    StateError::Config(format!("in {TOPOLOGY_STATE_PROVIDER_CONFIG}, {message}"))
 }
 
 fn parse_json(json: Option<&str>) -> Result<Map<String, Value>, StateError> {
@@ -336,7 +336,10 @@ mod tests {
             Some(r#"{"jedisPoolConfig": {"port": 70000}}"#),
         );
         assert!(
-            e.contains("topology.state.provider.config: jedisPoolConfig.port"),
+            e.starts_with(
+                "topology.state.provider: in topology.state.provider.config, \
+                 jedisPoolConfig.port: expected an integer from 1 to 65535"
+            ),
             "{e}"
         );
         let e = err(
