@@ -56,13 +56,16 @@ fn run(name: &str, provider: &dyn StateProvider) {
     );
 }
 
-/// A throwaway `redis-server` without persistence; killed on drop.
-struct Server(Child, tempfile::TempDir);
+/// A throwaway `redis-server` without persistence, in a temp dir; killed on drop.
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -88,7 +91,7 @@ fn redis_server() -> Option<(Server, u16)> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let server = Server(child, dir);
+    let server = Server { child, _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

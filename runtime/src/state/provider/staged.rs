@@ -102,9 +102,21 @@ impl<D: Durable> State for Staged<D> {
                 ),
             });
         }
-        let mut merged = self.prepared.clone();
-        merged.extend(self.pending.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.durable.write_prepared(txid, &merged)?;
+        // Usually nothing is prepared: the pending changes are the set, without a copy.
+        let taken = self.prepared.is_empty();
+        let merged = if taken {
+            std::mem::take(&mut self.pending)
+        } else {
+            let mut merged = self.prepared.clone();
+            merged.extend(self.pending.iter().map(|(k, v)| (k.clone(), v.clone())));
+            merged
+        };
+        if let Err(e) = self.durable.write_prepared(txid, &merged) {
+            if taken {
+                self.pending = merged;
+            }
+            return Err(e);
+        }
         self.prepared = merged;
         self.prepared_txid = Some(txid);
         self.pending.clear();
