@@ -5,6 +5,10 @@
 //! The seam between the parts: a state is driven only through [`State`] by the
 //! checkpoint machinery; what a bolt reads and writes is its typed key-value view.
 
+pub mod config;
+pub mod kv;
+pub mod provider;
+
 use thiserror::Error;
 
 /// What went wrong with a state: which namespace, and why (never a password).

@@ -22,6 +22,8 @@ pub enum KeyType {
     OptionalString,
     /// A list of strings (empty by default).
     StringList,
+    /// An integer at least this large.
+    AtLeast(u64),
 }
 
 /// The default of a known key: the one place each default is written.
@@ -112,8 +114,16 @@ pub const TOPOLOGY_RESOURCES_DIR: &str = "topology.resources.dir";
 pub const TOPOLOGY_WORKER_MAX_MEMORY_MB: &str = "topology.worker.max.memory.mb";
 /// Token names that may act on the topology besides its owner (the submitting token).
 pub const TOPOLOGY_USERS: &str = "topology.users";
-/// Milliseconds between two checkpoints of a topology with stateful bolts (at least 100).
+/// Where stateful bolts keep their state: `memory` (default), `redb`, `redis`, or Storm's
+/// provider class names.
+pub const TOPOLOGY_STATE_PROVIDER: &str = "topology.state.provider";
+/// The state provider's config: a JSON string, as in Storm.
+pub const TOPOLOGY_STATE_PROVIDER_CONFIG: &str = "topology.state.provider.config";
+/// Milliseconds between two checkpoints of the stateful bolts' state.
 pub const TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS: &str = "topology.state.checkpoint.interval.ms";
+
+/// Shortest checkpoint interval, in milliseconds (Storm's minimum).
+pub const MIN_CHECKPOINT_INTERVAL_MS: u64 = 100;
 
 /// Largest number of seconds a `.secs` key accepts (a year): past it, deadlines
 /// computed from the clock would overflow.
@@ -167,13 +177,6 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         default: KeyDefault::Null,
         max: MAX_QUEUE,
         doc: "most un-acked messages per spout task; null = no limit",
-    },
-    KeySpec {
-        key: TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS,
-        ty: KeyType::Positive,
-        default: KeyDefault::Int(1000),
-        max: MAX_MILLIS,
-        doc: "stateful bolts: a checkpoint (prepare, commit) starts this often; at least 100; keep it below the message timeout",
     },
     KeySpec {
         key: TOPOLOGY_TICK_TUPLE_FREQ_SECS,
@@ -265,6 +268,32 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "names of the tokens (besides the submitting one, its owner) that may kill, \
               activate, deactivate and rebalance the topology; admins always may",
     },
+    KeySpec {
+        key: TOPOLOGY_STATE_PROVIDER,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "where stateful bolts keep their state: memory (null, the default; lost with the \
+              worker), redb (a file per task on the worker's host) or redis; Storm's \
+              InMemoryKeyValueStateProvider and RedisKeyValueStateProvider class names too",
+    },
+    KeySpec {
+        key: TOPOLOGY_STATE_PROVIDER_CONFIG,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "the state provider's config as a JSON string, as in Storm: for redis \
+              {\"jedisPoolConfig\": {\"host\", \"port\", \"password\", \"database\", \
+              \"timeout\"}}, for redb {\"path\": dir}",
+    },
+    KeySpec {
+        key: TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS,
+        ty: KeyType::AtLeast(MIN_CHECKPOINT_INTERVAL_MS),
+        default: KeyDefault::Int(1000),
+        max: MAX_MILLIS,
+        doc: "milliseconds between two checkpoints of the stateful bolts' state (at least \
+              100; keep it below the message timeout)",
+    },
 ];
 
 fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
@@ -277,6 +306,9 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::NonNegative => int.is_some_and(small),
         KeyType::OptionalPositive => v.is_null() || int.is_some_and(|i| i >= 1 && small(i)),
         KeyType::OptionalNonNegative => v.is_null() || int.is_some_and(small),
+        KeyType::AtLeast(min) => {
+            int.is_some_and(|i| u64::try_from(i).is_ok_and(|i| i >= min) && small(i))
+        }
         KeyType::Bool => v.is_bool(),
         KeyType::Fraction => v
             .as_f64()
@@ -297,6 +329,7 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
             | KeyType::NonNegative
             | KeyType::OptionalPositive
             | KeyType::OptionalNonNegative
+            | KeyType::AtLeast(_)
     );
     if integer && let Some(n) = v.as_u64().filter(|n| *n > spec.max) {
         return Err(format!(
@@ -309,6 +342,7 @@ fn check_value(spec: &KeySpec, v: &serde_yaml::Value) -> Result<(), String> {
         KeyType::NonNegative => "an integer >= 0",
         KeyType::OptionalPositive => "an integer >= 1 or null",
         KeyType::OptionalNonNegative => "an integer >= 0 or null",
+        KeyType::AtLeast(min) => &format!("an integer >= {min}"),
         KeyType::Bool => "true or false",
         KeyType::Fraction => "a number in (0, 1]",
         KeyType::OptionalString => "a string or null",
@@ -630,5 +664,26 @@ mod tests {
         let b = map("b: 2\nc: 2");
         let l = layered([&a, &b]);
         assert_eq!(l, map("a: 1\nb: 2\nc: 2"));
+    }
+
+    #[test]
+    fn checkpoint_interval_defaults_to_1000_and_refuses_below_100() {
+        let c = Config::merged([&map("x: 1")]);
+        assert_eq!(
+            c.setting_u64(TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS),
+            Some(1000)
+        );
+        assert!(check_config(&map("topology.state.checkpoint.interval.ms: 100")).is_empty());
+        let errs = check_config(&map("topology.state.checkpoint.interval.ms: 99"));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS);
+        assert!(
+            errs[0].1.contains("expected an integer >= 100, got 99"),
+            "{errs:?}"
+        );
+        let errs = check_config(&map(
+            "topology.state.provider: 3\ntopology.state.provider.config: {a: 1}",
+        ));
+        assert_eq!(errs.len(), 2, "{errs:?}");
     }
 }
