@@ -9,6 +9,7 @@ mod bench;
 mod faults;
 mod files;
 mod sources;
+mod stateful;
 mod storm;
 mod trident_wordcount;
 mod words;
@@ -17,6 +18,7 @@ pub use bench::{ConstSpout, IdBolt, NullBolt};
 pub use faults::{ErrorBolt, FlakyBolt, MAX_ERROR_TEXT, MAX_HOG_MB, MemoryHogBolt, SlowBolt};
 pub use files::{FileSinkBolt, LineFileSpout};
 pub use sources::exclamation_topology;
+pub use stateful::StatefulWordCountBolt;
 pub use storm::{LogDebugBolt, LogInfoBolt, ResourceLineSpout, TestWordCounter};
 pub use trident_wordcount::{
     BATCH_LINES, FailingSplit, PARALLELISM, STORE_FAIL_FRACTION, STORE_FAIL_SEED, trident_wordcount,
@@ -57,6 +59,7 @@ pub fn register(registry: &mut Registry) {
         .bolt("MemoryHogBolt", MemoryHogBolt::from_args)
         .topology("ExclamationTopology", exclamation_topology)
         .topology("TridentWordCount", trident_wordcount);
+    registry.stateful_bolt("StatefulWordCountBolt", |_| Ok(StatefulWordCountBolt));
     // Storm's well-known classes, so Flux files using them run unchanged.
     registry
         .spout("ResourceLineSpout", ResourceLineSpout::from_args)
@@ -71,5 +74,9 @@ pub fn register(registry: &mut Registry) {
         .alias(
             "org.apache.storm.flux.wrappers.bolts.LogInfoBolt",
             "LogInfoBolt",
+        )
+        .alias(
+            "org.apache.storm.flux.examples.StatefulWordCounter",
+            "StatefulWordCountBolt",
         );
 }

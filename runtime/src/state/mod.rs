@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod kv;
+pub mod open;
 pub mod provider;
 
 use thiserror::Error;

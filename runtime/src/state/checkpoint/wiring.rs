@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use super::forwarder::Forwarder;
-use super::spout::{CHECKPOINT_SPOUT_CLASS, CheckpointSpout, memory_opener};
+use super::spout::{CHECKPOINT_SPOUT_CLASS, CheckpointSpout};
 use super::{CHECKPOINT_COMPONENT, CHECKPOINT_STREAM};
 use crate::api::registry::Registry;
 use crate::topology::yaml::{ComponentDef, GroupingDef, GroupingKind, StreamDef, TopologyDef};
@@ -65,7 +65,9 @@ pub fn wire(def: &mut TopologyDef, registry: &mut Registry) {
         });
     }
     if !registry.has_spout(CHECKPOINT_SPOUT_CLASS) {
-        let opener = registry.checkpoint_store().unwrap_or_else(memory_opener);
+        let opener = registry
+            .checkpoint_store()
+            .unwrap_or_else(crate::state::open::provider_tx_opener);
         registry.spout(CHECKPOINT_SPOUT_CLASS, move |_| {
             Ok(CheckpointSpout::new(opener.clone()))
         });
