@@ -1,7 +1,7 @@
 //! Opening a task's state from its topology's config: `topology.state.provider` and
-//! `topology.state.provider.config` name the provider; one provider is kept per process
-//! and config (a redb file is opened once per process, and the memory provider's
-//! contents outlive a bolt's reopening). Also the checkpoint spout's store over the
+//! `topology.state.provider.config` name the provider; one redb or Redis provider is kept
+//! per process and config (a redb file is opened once per process); a memory state is
+//! new and empty each time it is opened, as Storm's. Also the checkpoint spout's store over the
 //! same provider, so its transaction survives a restart exactly as the bolts' states do.
 
 use std::path::PathBuf;
@@ -45,10 +45,15 @@ pub fn default_state_dir(topology: &str) -> PathBuf {
     std::env::temp_dir().join("squall-state").join(safe)
 }
 
-/// The provider `ctx`'s topology config names (made once per process).
+/// The provider `ctx`'s topology config names (made once per process, but for memory).
 pub fn provider_for(ctx: &TopologyContext) -> Result<Arc<dyn StateProvider>, StateError> {
     let config = ProviderConfig::from_config(ctx.config())?;
     let dir = default_state_dir(ctx.topology_name());
+    if config == ProviderConfig::Memory {
+        // As Storm's in-memory provider: every state opened is new and empty, so two
+        // topologies (or tests) in one process never share one.
+        return config.provider(&dir);
+    }
     let mut made = providers()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
