@@ -48,6 +48,12 @@ const SHAPES: &[(&str, &str, &str, &str)] = &[
         "count",
         "words/s",
     ),
+    (
+        "wordcount-stateful",
+        "bench-wordcount-stateful.yaml",
+        "count",
+        "words/s",
+    ),
 ];
 
 fn env_secs(key: &str, default: u64) -> u64 {
