@@ -23,13 +23,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 
-use super::{BrowserError, ConsoleError, descendants, running};
+use super::{BrowserError, ConsoleError, descendants, kill_family};
 
 /// The environment variable naming the Firefox binary to use.
 pub const FIREFOX_VAR: &str = "SQUALL_FIREFOX";
@@ -573,19 +572,6 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // Every descendant, found before the parent dies (they would be re-parented),
-        // and the process group: children that left it are still found.
-        let pid = self.child.id() as i32;
-        let family = descendants(pid);
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        for p in &family {
-            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
-        }
-        let _ = self.child.wait();
-        // Bounded: a test that checks right after the drop sees none running.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while family.iter().any(|p| running(*p)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        kill_family(&mut self.child);
     }
 }

@@ -159,21 +159,24 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
-        // Every descendant, found before the parent dies (they would be re-parented),
-        // and the process group: helpers that left it are still found.
-        let pid = self.child.id() as i32;
-        let family = descendants(pid);
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        for p in &family {
-            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
-        }
-        let _ = self.child.wait();
-        // A killed process is gone (or a zombie) a moment later: wait for that, bounded,
-        // so a test that checks right after the drop sees none running.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while family.iter().any(|p| running(*p)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        kill_family(&mut self.child);
+    }
+}
+
+/// Kill `child`, its process group and every descendant (found before the parent dies:
+/// they would be re-parented; helpers that left the group are still found), then wait,
+/// bounded, until they are gone, so a test that checks right after sees none running.
+pub fn kill_family(child: &mut std::process::Child) {
+    let pid = child.id() as i32;
+    let family = descendants(pid);
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    for p in &family {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+    }
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while family.iter().any(|p| running(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

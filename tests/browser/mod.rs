@@ -25,7 +25,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 pub use cdp::ConsoleError;
-pub use launch::{CANDIDATES, OVERRIDE_VAR, descendants, find_chromium, running};
+pub use launch::{CANDIDATES, OVERRIDE_VAR, descendants, find_chromium, kill_family, running};
 
 /// How long one protocol command may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
