@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SQUALL;
-use squall_runtime::spec::ValidTopology;
+use squall_runtime::spec::{ComponentKind, ValidTopology};
+use squall_runtime::state::checkpoint::{CHECKPOINT_COMPONENT, CHECKPOINT_STREAM};
+use squall_runtime::state::config::ProviderConfig;
 use squall_runtime::{Registry, flux, topology_source};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -28,10 +30,12 @@ const RUN_FOR: &str = "2s";
 /// What `squall` does with a file.
 enum Outcome {
     /// `squall local FILE --duration 2s --json` exits 0 with exactly these components,
-    /// every spout emitting and every bolt executing tuples.
+    /// every spout emitting and every bolt executing tuples, and the bolts of `emits`
+    /// emitting too.
     Runs {
         topology: &'static str,
         components: &'static [&'static str],
+        emits: &'static [&'static str],
     },
     /// `squall validate FILE` exits 1 with exactly these errors: (line, words).
     Refused(&'static [(usize, &'static str)]),
@@ -79,6 +83,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "component-config-invalid-topology",
             components: &["bolt-1", "spout-1"],
+            emits: &[],
         },
     ),
     (
@@ -87,6 +92,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "component-config-missing-topology",
             components: &["bolt-1", "spout-1"],
+            emits: &[],
         },
     ),
     (
@@ -95,6 +101,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "component-config-override-topology",
             components: &["bolt-1", "spout-1"],
+            emits: &[],
         },
     ),
     (
@@ -103,6 +110,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "component-config-topology",
             components: &["bolt-1", "spout-1"],
+            emits: &[],
         },
     ),
     (
@@ -224,6 +232,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "include-topology",
             components: SHELL,
+            emits: &[],
         },
     ),
     (
@@ -264,6 +273,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "shell-topology",
             components: SHELL,
+            emits: &[],
         },
     ),
     (
@@ -305,11 +315,25 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         ]),
     ),
     (
+        // Storm's stateful Flux example (flux-examples): StatefulWordCounter keeps its
+        // counts in the default (memory) state provider. The runtime adds the checkpoint
+        // spout, which runs and reports like any spout (as in Storm, where it is a
+        // spout of the topology and its UI lists it: only `__` ids are system ones).
+        "simple_stateful_wordcount.yaml",
+        &[],
+        Runs {
+            topology: "stateful-wordcount-topology",
+            components: &["$checkpointspout", "bolt-1", "bolt-2", "spout-1"],
+            emits: &["bolt-1"],
+        },
+    ),
+    (
         "simple_wordcount.yaml",
         &[],
         Runs {
             topology: "yaml-topology",
             components: &["bolt-1", "bolt-2", "spout-1"],
+            emits: &["bolt-1"],
         },
     ),
     (
@@ -318,6 +342,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "substitution-topology",
             components: SHELL,
+            emits: &[],
         },
     ),
     (
@@ -334,6 +359,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         Runs {
             topology: "worker-hook-topology",
             components: &["bolt-1", "spout-1"],
+            emits: &[],
         },
     ),
 ];
@@ -457,6 +483,7 @@ fn check(file: &str, outcome: &Outcome, code: i32, out: &str, err: &str) -> Resu
         Runs {
             topology,
             components,
+            emits,
         } => {
             if code != 0 {
                 return Err(format!("expected a run, exit {code}:\n{err}"));
@@ -482,6 +509,11 @@ fn check(file: &str, outcome: &Outcome, code: i32, out: &str, err: &str) -> Resu
                 }
                 if c["errors"].as_u64() != Some(0) {
                     return Err(format!("'{id}' reported errors: {report}"));
+                }
+            }
+            for id in *emits {
+                if comps[*id]["emitted"].as_u64().unwrap_or(0) == 0 {
+                    return Err(format!("'{id}' emitted nothing: {report}"));
                 }
             }
             Ok(())
@@ -567,6 +599,40 @@ fn per_component_config_overrides_the_topology_config() {
         serde_json::json!(["actions"])
     );
     assert_eq!(split.streams[0].fields, ["word"]);
+}
+
+#[test]
+fn storms_stateful_example_gets_the_checkpoint_wiring_and_the_memory_provider() {
+    const FILE: &str = "simple_stateful_wordcount.yaml";
+    let t = load(FILE, None);
+    let cp = t.component(CHECKPOINT_COMPONENT).unwrap();
+    assert_eq!((cp.kind, cp.num_tasks), (ComponentKind::Spout, 1));
+    let checkpoint_edges: Vec<(&str, &str)> = t
+        .subscriptions
+        .iter()
+        .filter(|s| s.stream == CHECKPOINT_STREAM)
+        .map(|s| (s.from.as_str(), s.to.as_str()))
+        .collect();
+    assert_eq!(
+        checkpoint_edges,
+        [(CHECKPOINT_COMPONENT, "bolt-1"), ("bolt-1", "bolt-2")]
+    );
+    // No topology.state.provider: Storm's default, the in-memory provider.
+    let config = squall_runtime::Config::from_map(t.config.clone());
+    assert_eq!(
+        ProviderConfig::from_config(&config).unwrap(),
+        ProviderConfig::Memory
+    );
+    // `squall validate` counts what the file declares and names what checkpointing adds.
+    let (code, out, err) = run(&flux_dir(), &["validate", FILE], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{FILE}: topology 'stateful-wordcount-topology' is valid (3 components, 2 streams; \
+             checkpointing adds the spout $checkpointspout and 2 $checkpoint streams)"
+        )
+    );
 }
 
 #[test]

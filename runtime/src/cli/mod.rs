@@ -515,13 +515,36 @@ fn validate(
         }
     }
     println!(
-        "{}: topology '{}' is valid ({} components, {} streams)",
+        "{}: topology '{}' is valid ({})",
         file.display(),
         topo.name,
-        topo.components.len(),
-        topo.subscriptions.len()
+        shape_summary(topo)
     );
     0
+}
+
+/// "3 components, 2 streams", counting what the file declares; for a topology with
+/// stateful bolts, also what the checkpoint wiring adds to it.
+fn shape_summary(topo: &ValidTopology) -> String {
+    use crate::state::checkpoint::{CHECKPOINT_COMPONENT, CHECKPOINT_STREAM};
+    if topo.component(CHECKPOINT_COMPONENT).is_none() {
+        return format!(
+            "{} components, {} streams",
+            topo.components.len(),
+            topo.subscriptions.len()
+        );
+    }
+    let checkpoint = topo
+        .subscriptions
+        .iter()
+        .filter(|s| s.stream == CHECKPOINT_STREAM)
+        .count();
+    format!(
+        "{} components, {} streams; checkpointing adds the spout {CHECKPOINT_COMPONENT} and \
+         {checkpoint} {CHECKPOINT_STREAM} streams",
+        topo.components.len() - 1,
+        topo.subscriptions.len() - checkpoint
+    )
 }
 
 fn local(
