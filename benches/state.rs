@@ -3,17 +3,21 @@
 //! providers; the median of 5 rounds, plus the time to buffer the 10,000 puts.
 //!
 //! `cargo bench --bench state` (release). The Redis round starts its own `redis-server`
-//! (`SQUALL_REDIS_SERVER` names another binary) on a free loopback port; without one
-//! the Redis figures are skipped.
+//! (`SQUALL_REDIS_SERVER` names another binary) on a free loopback port, with a password;
+//! without one the Redis figures are skipped.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/redis_server.rs"]
+#[allow(dead_code)] // each bench uses part of it
+mod redis_server;
 
 use squall_runtime::state::provider::StateProvider;
 use squall_runtime::state::provider::memory::MemoryProvider;
 use squall_runtime::state::provider::redb::RedbProvider;
-use squall_runtime::state::provider::redis::{RedisConfig, RedisProvider};
+use squall_runtime::state::provider::redis::RedisProvider;
+
+use redis_server::RedisServer;
 
 const KEYS: usize = 10_000;
 const ROUNDS: u64 = 5;
@@ -56,66 +60,15 @@ fn run(name: &str, provider: &dyn StateProvider) {
     );
 }
 
-/// A throwaway `redis-server` without persistence, in a temp dir; killed on drop.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server() -> Option<(Server, u16)> {
-    let bin = std::env::var_os("SQUALL_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .ok()?
-        .port();
-    let dir = tempfile::tempdir().ok()?;
-    let child = Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server { child, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((server, port));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 fn main() {
     run("memory", &MemoryProvider::new());
     let dir = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
     run("redb", &RedbProvider::new(dir.path()));
-    match redis_server() {
-        Some((_server, port)) => {
-            let config = RedisConfig {
-                host: "127.0.0.1".into(),
-                port,
-                ..RedisConfig::default()
-            };
-            let provider = RedisProvider::new(config).unwrap_or_else(|e| fail("redis", e));
+    match RedisServer::start() {
+        Ok(server) => {
+            let provider = RedisProvider::new(server.config()).unwrap_or_else(|e| fail("redis", e));
             run("redis", &provider);
         }
-        None => println!(" redis: skipped (no redis-server)"),
+        Err(e) => println!(" redis: skipped ({e})"),
     }
 }

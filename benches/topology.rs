@@ -6,14 +6,28 @@
 //! component's count over the measured window only. Shapes with acking also report the
 //! spout's complete latency. The `latency` row reruns const → id → null with acking at
 //! half the rate measured for it, with a rate-limited spout.
+//!
+//! The stateful shapes take `SQUALL_BENCH_CHECKPOINT_MS` and `SQUALL_BENCH_PENDING`
+//! (overriding their `topology.state.checkpoint.interval.ms` and
+//! `topology.max.spout.pending`). `wordcount-stateful-redis` starts its own
+//! `redis-server` (on a free loopback port, with a random password, no persistence;
+//! `SQUALL_REDIS_SERVER` names another binary), reports what the server did (commands,
+//! CPU, checkpoints committed) and stops it; without a server binary it fails. A shape
+//! that fails makes the bench exit with status 1, after the other shapes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "common/redis_server.rs"]
+#[allow(dead_code)] // each bench uses part of it
+mod redis_server;
+
 use squall_runtime::local::{LocalOptions, run_local};
 use squall_runtime::stats::ComponentReports;
 use squall_runtime::{Registry, cli};
+
+use redis_server::RedisServer;
 
 /// (name, topology file, measured component, unit)
 const SHAPES: &[(&str, &str, &str, &str)] = &[
@@ -54,6 +68,21 @@ const SHAPES: &[(&str, &str, &str, &str)] = &[
         "count",
         "words/s",
     ),
+    (
+        "wordcount-stateful-redis",
+        "bench-wordcount-stateful-redis.yaml",
+        "count",
+        "words/s",
+    ),
+];
+
+/// Environment variables overriding a config key of the stateful shapes.
+const STATEFUL_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "SQUALL_BENCH_CHECKPOINT_MS",
+        "topology.state.checkpoint.interval.ms",
+    ),
+    ("SQUALL_BENCH_PENDING", "topology.max.spout.pending"),
 ];
 
 fn env_secs(key: &str, default: u64) -> u64 {
@@ -112,6 +141,8 @@ struct Outcome {
     rate: f64,
     rss_mib: f64,
     latency: Option<(f64, f64, f64)>,
+    /// Lines printed under the row (what the Redis server did).
+    notes: Vec<String>,
 }
 
 fn spawn(exe: &Path, file: &Path, component: &str) -> Result<Outcome, String> {
@@ -132,7 +163,134 @@ fn spawn(exe: &Path, file: &Path, component: &str) -> Result<Outcome, String> {
         rate: nums.first().copied().unwrap_or(0.0),
         rss_mib: nums.get(1).copied().unwrap_or(0.0) / 1024.0,
         latency: (nums.len() >= 5).then(|| (nums[2], nums[3], nums[4])),
+        notes: Vec::new(),
     })
+}
+
+/// `yaml` with the value of `key` in its `config:` section (a line `  key: value`)
+/// replaced by `value`.
+fn set_config(yaml: &str, key: &str, value: &str) -> Result<String, String> {
+    let prefix = format!("  {key}:");
+    let mut found = false;
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.lines() {
+        if line.starts_with(&prefix) {
+            found = true;
+            out.push_str(&format!("{prefix} {value}"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    found
+        .then_some(out)
+        .ok_or_else(|| format!("no `{key}` line to override"))
+}
+
+/// Run a stateful shape: its file with the overrides of the environment, against a
+/// Redis server of its own for the Redis shape.
+fn spawn_stateful(exe: &Path, name: &str, file: &Path, component: &str) -> Result<Outcome, String> {
+    let mut yaml = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    for (var, key) in STATEFUL_OVERRIDES {
+        if let Ok(v) = std::env::var(var) {
+            let n: u64 = v
+                .parse()
+                .map_err(|_| format!("{var}={v}: expected a whole number"))?;
+            yaml = set_config(&yaml, key, &n.to_string())?;
+        }
+    }
+    let server = if name.ends_with("-redis") {
+        Some(RedisServer::start()?)
+    } else {
+        None
+    };
+    // The copy names the server's password: it lives in the server's own temp dir.
+    let tmp;
+    let dir = match &server {
+        Some(s) => s.dir(),
+        None => {
+            tmp = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
+            tmp.path()
+        }
+    };
+    if let Some(s) = &server {
+        let config = serde_json::json!({"jedisPoolConfig": {
+            "host": "127.0.0.1", "port": s.port(), "password": s.password()}});
+        yaml = set_config(
+            &yaml,
+            "topology.state.provider.config",
+            &format!("'{config}'"),
+        )?;
+    }
+    let copy = dir.join(file.file_name().unwrap_or_default());
+    std::fs::write(&copy, yaml).map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+    let mut outcome = spawn(exe, &copy, component)?;
+    if let Some(s) = &server {
+        outcome.notes = redis_notes(s).unwrap_or_else(|e| vec![format!("redis: {e}")]);
+    }
+    Ok(outcome)
+}
+
+/// What the Redis server did over a run: its commands (top-level ones and those its
+/// scripts and transactions ran), its CPU time and the last txid each task committed.
+fn redis_notes(server: &RedisServer) -> redis::RedisResult<Vec<String>> {
+    let mut conn = server.connect()?;
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn)?;
+    let cpu: String = redis::cmd("INFO").arg("cpu").query(&mut conn)?;
+    let mut commands = Vec::new();
+    for line in stats.lines() {
+        let Some((cmd, rest)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|l| l.split_once(':'))
+        else {
+            continue;
+        };
+        let field = |f: &str| {
+            rest.split(',')
+                .find_map(|kv| kv.strip_prefix(f)?.strip_prefix('='))
+                .unwrap_or("?")
+                .to_string()
+        };
+        commands.push(format!(
+            "{cmd} {} ({} µs each)",
+            field("calls"),
+            field("usec_per_call")
+        ));
+    }
+    let cpu_secs = |f: &str| {
+        cpu.lines()
+            .find_map(|l| {
+                l.strip_prefix(f)?
+                    .strip_prefix(':')?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*$txid").query(&mut conn)?;
+    let mut txids = Vec::new();
+    for key in keys {
+        let commit: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("commit")
+            .query(&mut conn)?;
+        txids.push(format!(
+            "{} {}",
+            key.trim_end_matches("$txid"),
+            commit.as_deref().unwrap_or("none")
+        ));
+    }
+    txids.sort();
+    Ok(vec![
+        format!("  redis commands: {}", commands.join(", ")),
+        format!(
+            "  redis CPU: {:.2} s user, {:.2} s sys; last committed txid: {}",
+            cpu_secs("used_cpu_user"),
+            cpu_secs("used_cpu_sys"),
+            txids.join(", ")
+        ),
+    ])
 }
 
 fn print_row(name: &str, unit: &str, r: &Result<Outcome, String>) {
@@ -143,12 +301,15 @@ fn print_row(name: &str, unit: &str, r: &Result<Outcome, String>) {
                 .map(|(a, b, c)| format!("{a:.3} / {b:.3} / {c:.3}"))
                 .unwrap_or_default();
             println!(
-                "{name:<22} {:>10} {unit:<9} {:>12.1} {lat:>28}",
+                "{name:<24} {:>10} {unit:<9} {:>12.1} {lat:>28}",
                 format!("{:.2}M", o.rate / 1e6),
                 o.rss_mib
             );
+            for note in &o.notes {
+                println!("{note}");
+            }
         }
-        Err(e) => println!("{name:<22} FAILED: {e}"),
+        Err(e) => println!("{name:<24} FAILED: {e}"),
     }
 }
 
@@ -177,28 +338,43 @@ fn main() {
         }
     };
     println!(
-        "{:<22} {:>10} {:<9} {:>12} {:>28}",
+        "{:<24} {:>10} {:<9} {:>12} {:>28}",
         "shape", "rate", "unit", "peak RSS MiB", "complete latency p50/p99/max ms"
     );
     let mut acking_rate = None;
+    let mut failed = false;
     for (name, file, component, unit) in SHAPES {
         if !wanted(name) {
             continue;
         }
-        let r = spawn(&exe, &topologies_dir().join(file), component);
+        let file = topologies_dir().join(file);
+        let r = if name.contains("stateful") {
+            spawn_stateful(&exe, name, &file, component)
+        } else {
+            spawn(&exe, &file, component)
+        };
         if *name == "const-id-null-acking"
             && let Ok(o) = &r
         {
             acking_rate = Some(o.rate);
         }
+        failed |= r.is_err();
         print_row(name, unit, &r);
     }
-    if !wanted("latency") {
-        return;
+    if wanted("latency") {
+        failed |= latency_row(&exe, acking_rate).is_some_and(|r| r.is_err());
     }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// The `latency` row: const → id → null with acking at half the rate measured for it
+/// (`None`: not measured, that shape did not run).
+fn latency_row(exe: &Path, acking_rate: Option<f64>) -> Option<Result<Outcome, String>> {
     let Some(max) = acking_rate else {
         println!("latency: run with const-id-null-acking to measure at half its rate");
-        return;
+        return None;
     };
     let half = (max / 2.0) as u64;
     let result = std::fs::read_to_string(topologies_dir().join("bench-const-id-null-acking.yaml"))
@@ -211,7 +387,7 @@ fn main() {
             let path =
                 std::env::temp_dir().join(format!("squall-bench-half-{}.yaml", std::process::id()));
             std::fs::write(&path, yaml).map_err(|e| e.to_string())?;
-            let r = spawn(&exe, &path, "sink");
+            let r = spawn(exe, &path, "sink");
             let _ = std::fs::remove_file(&path);
             r
         });
@@ -220,4 +396,5 @@ fn main() {
         "tuples/s",
         &result,
     );
+    Some(result)
 }
