@@ -209,6 +209,55 @@ mod redis_server {
         assert_eq!(s.get(b"a").unwrap().as_deref(), Some(b"1".as_slice()));
     }
 
+    /// Top-level script calls the server has run (each one a round trip).
+    fn script_calls(c: &mut ::redis::Connection) -> u64 {
+        let info: String = ::redis::cmd("INFO").arg("commandstats").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    }
+
+    #[test]
+    fn keys_of_the_last_commit_are_read_back_without_a_round_trip() {
+        let server = RedisServer::start();
+        let mut s = RedisProvider::new(server.config())
+            .unwrap()
+            .open("hot-1")
+            .unwrap();
+        s.put(b"old".to_vec(), b"0".to_vec()).unwrap();
+        s.put(b"cold".to_vec(), b"0".to_vec()).unwrap();
+        s.prepare_commit(1).unwrap();
+        s.commit(1).unwrap();
+        s.put(b"hot".to_vec(), b"1".to_vec()).unwrap();
+        s.delete(b"old".to_vec()).unwrap();
+        s.prepare_commit(2).unwrap();
+        s.commit(2).unwrap();
+        let mut c = server.client();
+        let before = script_calls(&mut c);
+        assert_eq!(s.get(b"hot").unwrap().as_deref(), Some(b"1".as_slice()));
+        assert_eq!(s.get(b"old").unwrap(), None, "deleted by the last commit");
+        assert_eq!(script_calls(&mut c), before, "answered from memory");
+        // A key the last commit did not write is read from the server.
+        assert_eq!(s.get(b"cold").unwrap().as_deref(), Some(b"0".as_slice()));
+        assert_eq!(script_calls(&mut c), before + 1);
+        // A rollback leaves the committed data as it was, and so what is read.
+        s.put(b"hot".to_vec(), b"2".to_vec()).unwrap();
+        s.prepare_commit(3).unwrap();
+        s.rollback().unwrap();
+        assert_eq!(s.get(b"hot").unwrap().as_deref(), Some(b"1".as_slice()));
+        let stored: Option<String> = c.hget("hot-1", "hot").unwrap();
+        assert_eq!(stored.as_deref(), Some("1"));
+        // A state opened anew knows no last commit: it reads the server, which agrees.
+        let again = RedisProvider::new(server.config())
+            .unwrap()
+            .open("hot-1")
+            .unwrap();
+        let before = script_calls(&mut c);
+        assert_eq!(again.get(b"hot").unwrap().as_deref(), Some(b"1".as_slice()));
+        assert_eq!(script_calls(&mut c), before + 1);
+    }
+
     #[test]
     fn a_typed_state_from_storms_config_reaches_the_server() {
         let server = RedisServer::start();

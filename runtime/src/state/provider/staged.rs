@@ -46,6 +46,12 @@ pub(crate) trait Durable: Send {
     fn scan_may_repeat(&self) -> bool {
         false
     }
+    /// Whether a read of committed data is a round trip to a server (Redis): then the
+    /// changes of the last commit are kept to answer reads of their keys (see
+    /// [`Staged`]).
+    fn remote_reads(&self) -> bool {
+        false
+    }
     /// Replace the prepared set by `changes` under `txid`, durably, in one step.
     fn write_prepared(&mut self, txid: u64, changes: &Changes) -> Result<(), StateError>;
     /// Apply the prepared set of `txid` to the committed data, record `txid` as
@@ -56,6 +62,12 @@ pub(crate) trait Durable: Send {
 }
 
 /// A [`KvBackend`] over a [`Durable`] store.
+///
+/// Over a store with [`Durable::remote_reads`], the changes of the last commit stay in
+/// memory as `last_commit` (instead of being dropped) until the next commit: they are
+/// the committed values of their keys, since only this task writes its namespace, so a
+/// bolt reading back what it wrote in the previous interval (a word count's hot words)
+/// asks the server nothing. It holds one checkpoint's changes, as `prepared` did.
 pub(crate) struct Staged<D> {
     namespace: String,
     durable: D,
@@ -63,6 +75,7 @@ pub(crate) struct Staged<D> {
     prepared: Changes,
     prepared_txid: Option<u64>,
     committed_txid: Option<u64>,
+    last_commit: Changes,
 }
 
 impl<D: Durable> Staged<D> {
@@ -84,11 +97,15 @@ impl<D: Durable> Staged<D> {
             prepared: loaded.prepared,
             prepared_txid: loaded.prepared_txid,
             committed_txid: loaded.committed_txid,
+            last_commit: Changes::new(),
         })
     }
 
     fn overlay(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
-        self.pending.get(key).or_else(|| self.prepared.get(key))
+        self.pending
+            .get(key)
+            .or_else(|| self.prepared.get(key))
+            .or_else(|| self.last_commit.get(key))
     }
 }
 
@@ -131,11 +148,18 @@ impl<D: Durable> State for Staged<D> {
         match self.durable.commit(txid)? {
             CommitOutcome::Committed => {
                 self.committed_txid = Some(txid);
-                self.prepared.clear();
+                if self.durable.remote_reads() {
+                    self.last_commit = std::mem::take(&mut self.prepared);
+                } else {
+                    self.prepared.clear();
+                }
                 self.prepared_txid = None;
                 Ok(())
             }
             CommitOutcome::AlreadyCommitted(committed) => {
+                // Committed elsewhere (a predecessor, or a replayed COMMIT): what the
+                // store holds is not known here.
+                self.last_commit.clear();
                 self.committed_txid = Some(committed);
                 if self.prepared_txid.is_some_and(|p| p <= committed) {
                     self.prepared.clear();
@@ -151,6 +175,7 @@ impl<D: Durable> State for Staged<D> {
     }
 
     fn rollback(&mut self) -> Result<(), StateError> {
+        // The committed data does not change: `last_commit` stays true.
         self.durable.clear_prepared()?;
         self.pending.clear();
         self.prepared.clear();
