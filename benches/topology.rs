@@ -24,6 +24,7 @@ use std::time::Duration;
 mod redis_server;
 
 use squall_runtime::local::{LocalOptions, run_local};
+use squall_runtime::state::checkpoint::CHECKPOINT_COMPONENT;
 use squall_runtime::stats::ComponentReports;
 use squall_runtime::{Registry, cli};
 
@@ -125,10 +126,13 @@ fn child(file: &Path, component: &str) -> Result<(), String> {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
         .map_err(|e| e.to_string())?;
     print!("{rate:.0} {}", usage.max_rss());
+    // The topology's own spout: not the checkpoint spout of a stateful shape, whose
+    // latency is that of its checkpoint tuples.
     if let Some(l) = report
         .components
-        .values()
-        .find_map(|c| c.complete_latency_ms)
+        .iter()
+        .filter(|(id, _)| id.as_str() != CHECKPOINT_COMPONENT)
+        .find_map(|(_, c)| c.complete_latency_ms)
     {
         print!(" {} {} {}", l.p50, l.p99, l.max);
     }
