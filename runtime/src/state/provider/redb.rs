@@ -269,6 +269,22 @@ impl Durable for RedbDurable {
         }
         txn.commit().map_err(|e| self.err(e))
     }
+
+    fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(PREPARED).map_err(|e| self.err(e))?;
+            table.retain(|_, _| false).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            meta.remove(PREPARE_TXID).map_err(|e| self.err(e))?;
+            match committed {
+                Some(t) => meta.insert(COMMIT_TXID, t).map(drop),
+                None => meta.remove(COMMIT_TXID).map(drop),
+            }
+            .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
 }
 
 #[cfg(test)]
