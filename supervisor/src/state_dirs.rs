@@ -62,10 +62,10 @@ pub(crate) fn scan(data_dir: &Path) -> std::io::Result<Vec<String>> {
         if !entry.file_type()?.is_dir() {
             continue;
         }
-        if let Some(id) = entry.file_name().to_str() {
-            if of(data_dir, id).is_ok() {
-                ids.push(id.to_string());
-            }
+        if let Some(id) = entry.file_name().to_str()
+            && of(data_dir, id).is_ok()
+        {
+            ids.push(id.to_string());
         }
     }
     Ok(ids)
