@@ -158,7 +158,10 @@ fn config(server: &RedisServer, db: i64) -> RedisConfig {
 }
 
 fn connect(server: &RedisServer, db: i64) -> redis::Connection {
-    let url = format!("redis://:{}@127.0.0.1:{}/{db}", server.password, server.port);
+    let url = format!(
+        "redis://:{}@127.0.0.1:{}/{db}",
+        server.password, server.port
+    );
     let client = redis::Client::open(url).unwrap();
     let conn = client
         .get_connection_with_timeout(Duration::from_secs(2))
@@ -239,6 +242,14 @@ impl Live {
             .query(&mut self.0)
             .unwrap();
         (commit, prepare)
+    }
+
+    /// How many keys namespace `ns` has prepared (Storm's `<ns>$prepare`).
+    pub fn prepared_len(&mut self, ns: &str) -> u64 {
+        redis::cmd("HLEN")
+            .arg(format!("{ns}$prepare"))
+            .query(&mut self.0)
+            .unwrap()
     }
 
     /// One round trip: whatever reached the server before is executed.
