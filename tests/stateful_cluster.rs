@@ -312,20 +312,36 @@ fn kill_the_stateful_worker(store: Store) {
         .clone();
     let cp_on_victim = victim.components.contains("$checkpointspout");
     wait_mid_run(&c.url, "kill");
-    // Kill at a moment a ROLLBACK must follow: both workers frozen, the checkpoint
-    // spout's saved transaction read from a snapshot; if the spout survives, it must be
-    // between checkpoints (its next PREPARE reaches the dead task and fails); if it dies
-    // with the victim, PREPARING (its restart recovers with a ROLLBACK).
-    let deadline = Instant::now() + WAIT;
+    // Kill at a moment a ROLLBACK must follow: if the checkpoint spout survives, between
+    // checkpoints (COMMITTED: its next PREPARE reaches the dead task and fails); if it
+    // dies with the victim, PREPARING (its restart recovers with a ROLLBACK). Both
+    // workers are frozen and the saved transaction read from a snapshot; Redis is
+    // watched live first, as its PREPARING phase lasts a few milliseconds only.
+    let want = if cp_on_victim {
+        TxPhase::Preparing
+    } else {
+        TxPhase::Committed
+    };
+    let mut live = store.live();
+    let deadline = Instant::now() + Duration::from_secs(5);
     let tx = loop {
-        assert!(Instant::now() < deadline, "no moment to kill found");
+        assert!(
+            Instant::now() < deadline,
+            "no {want:?} phase caught within 5 s, before the input runs out"
+        );
+        if let Some(live) = live.as_mut()
+            && live.tx(&run.spout_ns).map(|t| t.phase) != Some(want)
+        {
+            continue;
+        }
         freeze(&run.workers);
+        if let Some(live) = live.as_mut() {
+            // Two round trips: what the workers sent before they stopped is executed.
+            live.ping();
+            live.ping();
+        }
         let tx = tx_state(&*store.snapshot(&scratch), &run.spout_ns).unwrap();
-        let rollback_follows = match cp_on_victim {
-            false => tx.phase == TxPhase::Committed,
-            true => tx.phase == TxPhase::Preparing,
-        };
-        if rollback_follows {
+        if tx.phase == want {
             signal(victim.pid, Signal::SIGKILL);
             signal(spout.pid, Signal::SIGCONT);
             break tx;
@@ -333,8 +349,10 @@ fn kill_the_stateful_worker(store: Store) {
         for w in &run.workers {
             signal(w.pid, Signal::SIGCONT);
         }
-        // Sample again a little later (another point of the checkpoint cycle).
-        std::thread::sleep(Duration::from_millis(15));
+        if live.is_none() {
+            // Sample the redb store again a little later in the checkpoint cycle.
+            std::thread::sleep(Duration::from_millis(15));
+        }
     };
     println!("killed {victim:?} at {tx:?} (checkpoint spout on the victim: {cp_on_victim})");
     wait_for(WAIT, "the killed worker's restart", || {
@@ -353,6 +371,15 @@ fn kill_the_stateful_worker(store: Store) {
         assert!(cp_failed > 0, "the PREPARE to the dead task failed");
     }
     let logs = worker_logs(&c.root);
+    for l in logs.lines().filter(|l| {
+        l.contains("broken")
+            || l.contains("rolled back")
+            || l.contains("initialised")
+            || l.contains("connected to worker")
+            || l.contains("checkpoint spout open")
+    }) {
+        eprintln!("DEBUG {l}");
+    }
     let rollbacks: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("state rolled back to its last committed checkpoint"))
