@@ -371,15 +371,6 @@ fn kill_the_stateful_worker(store: Store) {
         assert!(cp_failed > 0, "the PREPARE to the dead task failed");
     }
     let logs = worker_logs(&c.root);
-    for l in logs.lines().filter(|l| {
-        l.contains("broken")
-            || l.contains("rolled back")
-            || l.contains("initialised")
-            || l.contains("connected to worker")
-            || l.contains("checkpoint spout open")
-    }) {
-        eprintln!("DEBUG {l}");
-    }
     let rollbacks: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("state rolled back to its last committed checkpoint"))
