@@ -459,9 +459,10 @@ fn first_counts_after(sink: &Path, from: usize) -> BTreeMap<String, i64> {
 /// from the store; the supervisor restarted on its data directory relaunches the
 /// workers, which start from that state (each word's first count after the restart is
 /// its recovered count + 1), replay the input and count at least every word on top.
-fn restart_from_the_last_commit(store: Store) {
+fn restart_from_the_last_commit(store: impl FnOnce(&Path) -> Store) {
     let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let mut c = one_supervisor();
+    let store = store(&c.sup_dir);
     let (input, expected) = word_file(&c.root, LINES);
     let expected = as_i64(&expected);
     let sink = c.root.join("restart.sink");
@@ -597,16 +598,16 @@ fn submit_to(url: &str, dir: &Path, yaml: &str) {
     assert_eq!(code, 0, "submit failed: {out}{err}");
 }
 
+/// redb without a `path`: the files are in the state directory the supervisor gives the
+/// topology (`<data dir>/state/<topology id>/`), where the restarted workers find them.
 #[test]
 fn redb_restarted_workers_start_from_the_last_committed_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    open_to_workers(dir.path());
-    restart_from_the_last_commit(Store::redb(&dir.path().join("state")));
+    restart_from_the_last_commit(|sup_dir| Store::supervisor_redb(sup_dir, "restart"));
 }
 
 #[test]
 fn redis_restarted_workers_start_from_the_last_committed_checkpoint_and_commit_what_was_prepared() {
-    restart_from_the_last_commit(Store::redis());
+    restart_from_the_last_commit(|_| Store::redis());
 }
 
 /// The child process of the tests below: set, it prepares and waits to be killed.

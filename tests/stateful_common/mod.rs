@@ -28,6 +28,15 @@ const SNAPSHOT_DB: i64 = 15;
 pub enum Store {
     /// redb files in this absolute directory.
     Redb(PathBuf),
+    /// redb files where the supervisor puts them: `<root>/<topology id>/`, under the
+    /// supervisor's state root `root`, for the topology named `topology` (the provider
+    /// config gives no `path`).
+    SupervisorRedb {
+        /// The supervisor's `<data dir>/state`.
+        root: PathBuf,
+        /// The topology's name (its id starts with it).
+        topology: String,
+    },
     /// Database `db` of a test `redis-server`.
     Redis {
         /// The server (stopped when the store is dropped).
@@ -44,6 +53,45 @@ impl Store {
         Store::Redb(dir.to_path_buf())
     }
 
+    /// A redb store in the directory the supervisor with data directory `sup_dir` gives
+    /// the topology `topology`.
+    pub fn supervisor_redb(sup_dir: &Path, topology: &str) -> Store {
+        Store::SupervisorRedb {
+            root: sup_dir.join("state"),
+            topology: topology.to_string(),
+        }
+    }
+
+    /// The directory of the redb files (`None` for Redis); the supervisor's is found by
+    /// the topology's name.
+    pub fn redb_dir(&self) -> Option<PathBuf> {
+        match self {
+            Store::Redb(dir) => Some(dir.clone()),
+            Store::SupervisorRedb { root, topology } => {
+                let prefix = format!("{topology}-");
+                let found: Vec<PathBuf> = std::fs::read_dir(root)
+                    .map(|d| {
+                        d.flatten()
+                            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                            .map(|e| e.path())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert!(
+                    found.len() <= 1,
+                    "two state directories of {topology}: {found:?}"
+                );
+                Some(
+                    found
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| root.join("missing")),
+                )
+            }
+            Store::Redis { .. } => None,
+        }
+    }
+
     /// A fresh `redis-server` on a free loopback port, with a password.
     pub fn redis() -> Store {
         Store::Redis {
@@ -56,7 +104,7 @@ impl Store {
     /// database of the same server.
     pub fn next(self, dir: &Path) -> Store {
         match self {
-            Store::Redb(_) => Store::redb(dir),
+            Store::Redb(_) | Store::SupervisorRedb { .. } => Store::redb(dir),
             Store::Redis { server, db } => Store::Redis { server, db: db + 1 },
         }
     }
@@ -65,6 +113,9 @@ impl Store {
     /// topology's config.
     pub fn topology_config(&self) -> String {
         let (name, json) = match self {
+            Store::SupervisorRedb { .. } => {
+                return "  topology.state.provider: redb\n".to_string();
+            }
             Store::Redb(dir) => (
                 "redb",
                 serde_json::json!({ "path": dir.display().to_string() }),
@@ -88,12 +139,13 @@ impl Store {
     /// database). Anything done through the copy leaves the store alone.
     pub fn snapshot(&self, scratch: &Path) -> Box<dyn StateProvider> {
         match self {
-            Store::Redb(dir) => {
+            Store::Redb(_) | Store::SupervisorRedb { .. } => {
+                let dir = self.redb_dir().unwrap_or_default();
                 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
                 let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let copy = scratch.join(format!("snapshot-{n}"));
                 std::fs::create_dir_all(&copy).unwrap();
-                if let Ok(entries) = std::fs::read_dir(dir) {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
                     for e in entries.flatten() {
                         std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
                     }
@@ -129,7 +181,7 @@ impl Store {
     pub fn live(&self) -> Option<Live> {
         match self {
             Store::Redis { server, db } => Some(Live(connect(server, *db))),
-            Store::Redb(_) => None,
+            Store::Redb(_) | Store::SupervisorRedb { .. } => None,
         }
     }
 
