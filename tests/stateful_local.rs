@@ -74,9 +74,55 @@ fn a_stateful_word_count_commits_exact_counts_to_redb() {
     let run = squall(&["local", topo.to_str().unwrap(), "--json"], TIMEOUT);
     assert_eq!(run.code, Some(0), "squall local failed: {}", run.stderr);
 
-    // Every word is counted by one task (fields grouping): the committed states of the
-    // count tasks, added up, are the exact counts.
-    let provider = RedbProvider::new(&state_dir);
+    assert_eq!(
+        committed_counts(&state_dir),
+        want,
+        "the committed counts are exact"
+    );
+
+    // The checkpoint spout's state is lost (its file deleted) while the bolts' states
+    // stay, committed far past where a new spout starts (txid -1): the bolts keep their
+    // counts and take the new spout's txids, instead of refusing every PREPARE.
+    let mut spout_files = 0;
+    for entry in std::fs::read_dir(&state_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("%24checkpointspout"))
+        {
+            std::fs::remove_file(path).unwrap();
+            spout_files += 1;
+        }
+    }
+    assert_eq!(
+        spout_files, 1,
+        "the checkpoint spout kept its state in a file"
+    );
+    let run = squall(&["local", topo.to_str().unwrap(), "--json"], TIMEOUT);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "squall local over states ahead of a new checkpoint spout failed: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("state was committed past the topology's checkpoint"),
+        "no warning that the states were ahead: {}",
+        run.stderr
+    );
+    let twice: BTreeMap<String, i64> = want.iter().map(|(w, n)| (w.clone(), 2 * n)).collect();
+    assert_eq!(
+        committed_counts(&state_dir),
+        twice,
+        "the second run counted on from the first"
+    );
+}
+
+/// The committed counts of the count tasks, added up: every word is counted by one task
+/// (fields grouping), and both tasks have some.
+fn committed_counts(state_dir: &std::path::Path) -> BTreeMap<String, i64> {
+    let provider = RedbProvider::new(state_dir);
     let mut got: BTreeMap<String, i64> = BTreeMap::new();
     let mut tasks_with_state = 0;
     for task in 1..=16 {
@@ -94,7 +140,7 @@ fn a_stateful_word_count_commits_exact_counts_to_redb() {
         }
     }
     assert_eq!(tasks_with_state, 2, "both count tasks committed state");
-    assert_eq!(got, want, "the committed counts are exact");
+    got
 }
 
 #[test]

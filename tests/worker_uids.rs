@@ -2,7 +2,9 @@
 //! worker processes: a supervisor running as root (as the tests do) runs two topologies'
 //! workers under two different non-root uids, each worker directory is owned by its
 //! topology's uid (mode 0700) and unreadable by the other's, and a crashed worker is
-//! restarted under the same uid. Skipped, saying so, when the tests do not run as root.
+//! restarted under the same uid; a topology's redb state files live in its own state
+//! directory, owned by its uid, unreadable by another topology's. Skipped, saying so,
+//! when the tests do not run as root.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster_common;
@@ -113,4 +115,80 @@ fn two_topologies_run_under_different_uids_and_cannot_read_each_other() {
         (pid != a).then_some(pid)
     });
     assert_eq!(uid_gid_of(restarted).unwrap(), (ua, ga));
+}
+
+#[test]
+fn a_topology_s_redb_state_lives_in_its_private_state_directory() {
+    if !is_root() {
+        println!(
+            "skipped a_topology_s_redb_state_lives_in_its_private_state_directory: it needs \
+             root (a supervisor not running as root runs workers as itself)"
+        );
+        return;
+    }
+    let c = cluster("");
+    // A stateful word count on redb without a `path`: its files go to the state
+    // directory the supervisor gives the topology.
+    submit(
+        &c,
+        "name: gamma\nconfig:\n  topology.workers: 1\n  topology.max.spout.pending: 100\n  \
+         topology.state.provider: redb\n  topology.state.checkpoint.interval.ms: 100\n\
+         spouts:\n  - id: words\n    className: WordSpout\nbolts:\n  - id: count\n    \
+         className: StatefulWordCountBolt\nstreams:\n  - from: words\n    to: count\n    \
+         grouping: {type: FIELDS, args: [word]}\n",
+    );
+    submit(&c, &endless("delta"));
+    let (g, d) = (the_worker(&c, "gamma"), the_worker(&c, "delta"));
+    let (ug, _) = uid_gid_of(g).unwrap();
+    let (ud, _) = uid_gid_of(d).unwrap();
+    assert_ne!(ug, ud, "two topologies share a uid");
+    let data = worker_dir(g)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let file = wait_for(
+        Duration::from_secs(20),
+        "gamma's count state file in <data>/state/<topology id>/",
+        || {
+            let entry = std::fs::read_dir(data.join("state"))
+                .ok()?
+                .filter_map(Result::ok)
+                .find(|e| e.file_name().to_string_lossy().starts_with("gamma-"))?;
+            // `count-<task>.redb`, the namespace of the count task.
+            std::fs::read_dir(entry.path())
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("count-"))
+                })
+        },
+    );
+    let dir = file.parent().unwrap();
+    let meta = std::fs::metadata(dir).unwrap();
+    assert_eq!(meta.uid(), ug, "{} is the topology's", dir.display());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o700,
+        "{}",
+        dir.display()
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), ug);
+    let (code, err) = cat_as(ud, &file);
+    assert!(
+        code != 0 && err.contains("Permission denied"),
+        "another topology's uid read {}: {err}",
+        file.display()
+    );
+    // A worker restarted finds its directory (and its uid still owns it).
+    kill_worker(g);
+    let restarted = wait_for(Duration::from_secs(20), "gamma's worker restarted", || {
+        let pid = worker_pids(&status(&c.url, "gamma")?).first().copied()?;
+        (pid != g).then_some(pid)
+    });
+    assert_eq!(uid_gid_of(restarted).unwrap().0, ug);
+    assert_eq!(std::fs::metadata(dir).unwrap().uid(), ug);
 }

@@ -1,51 +1,53 @@
-//! Which cached artifacts to delete: those no slot's assignment has referenced for a
-//! grace period (`supervisor.artifact.gc.grace.secs`). Pure bookkeeping on the
+//! What the supervisor keeps on disk for assignments and deletes once unused: cached
+//! artifacts no slot's assignment has referenced for a grace period
+//! (`supervisor.artifact.gc.grace.secs`), and the host-local state of topologies no slot
+//! has run for one (`supervisor.state.gc.grace.secs`). Pure bookkeeping on the
 //! supervisor's monotonic clock; the daemon deletes the files.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-use squall_runtime::cluster::protocol::ArtifactHash;
-
-/// When each cached artifact was last referenced.
+/// When each kept thing (an artifact by hash, a state directory by topology id) was
+/// last referenced.
 #[derive(Debug, Clone)]
-pub(crate) struct CacheUse {
+pub(crate) struct CacheUse<K> {
     grace: Duration,
-    last_used: HashMap<ArtifactHash, Instant>,
+    last_used: HashMap<K, Instant>,
 }
 
-impl CacheUse {
-    /// No artifact known yet.
-    pub(crate) fn new(grace: Duration) -> CacheUse {
+impl<K: Hash + Eq + Clone> CacheUse<K> {
+    /// Nothing known yet.
+    pub(crate) fn new(grace: Duration) -> CacheUse<K> {
         CacheUse {
             grace,
             last_used: HashMap::new(),
         }
     }
 
-    /// `hash` is in the cache (found at start-up or just downloaded), used `now`.
-    pub(crate) fn cached(&mut self, hash: ArtifactHash, now: Instant) {
-        self.last_used.insert(hash, now);
+    /// `key` is kept (found at start-up or just made), used `now`.
+    pub(crate) fn cached(&mut self, key: K, now: Instant) {
+        self.last_used.insert(key, now);
     }
 
-    /// The artifacts in use now are `referenced`; returns those unused for the grace
+    /// The things in use now are `referenced`; returns those unused for the grace
     /// period, which are forgotten (the caller deletes them).
     pub(crate) fn expired(
         &mut self,
-        referenced: impl IntoIterator<Item = ArtifactHash>,
+        referenced: impl IntoIterator<Item = K>,
         now: Instant,
-    ) -> Vec<ArtifactHash> {
+    ) -> Vec<K> {
         for hash in referenced {
             if let Some(t) = self.last_used.get_mut(&hash) {
                 *t = now;
             }
         }
         let grace = self.grace;
-        let expired: Vec<ArtifactHash> = self
+        let expired: Vec<K> = self
             .last_used
             .iter()
             .filter(|(_, t)| now.saturating_duration_since(**t) >= grace)
-            .map(|(h, _)| *h)
+            .map(|(k, _)| k.clone())
             .collect();
         for h in &expired {
             self.last_used.remove(h);
@@ -57,6 +59,7 @@ impl CacheUse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use squall_runtime::cluster::protocol::ArtifactHash;
 
     #[test]
     fn artifacts_unreferenced_for_the_grace_period_expire() {

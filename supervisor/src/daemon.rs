@@ -25,6 +25,7 @@ use crate::error::SupervisorError;
 use crate::memory::usage::Usage;
 use crate::process::{LaunchSpec, Launcher, WorkerProcess};
 use crate::slot::{Action, Event, Phase, Slot};
+use crate::state_dirs;
 use crate::worker_user::{self, WorkerUser};
 use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
@@ -105,7 +106,9 @@ pub(crate) struct Daemon {
     pub(crate) worker_trust: Option<squall_runtime::cluster::auth::tls::TrustSpec>,
     pub(crate) fetcher: Fetcher,
     /// When each cached artifact was last used, for the cache's garbage collection.
-    pub(crate) cache_use: CacheUse,
+    pub(crate) cache_use: CacheUse<ArtifactHash>,
+    /// When each topology's state directory was last used by a slot (by topology id).
+    pub(crate) state_use: CacheUse<String>,
     /// Numbers downloads.
     pub(crate) next_download: u64,
     /// Download tasks report here.
@@ -426,6 +429,10 @@ impl Daemon {
             ))
         })?;
         let secret_path = dir.join(SECRET_FILE);
+        let state_dir = state_dirs::of(&self.opts.data_dir, &a.topology_id)
+            .map_err(SupervisorError::Artifact)?;
+        self.state_use
+            .cached(a.topology_id.clone(), self.clock.now());
         let spec = WorkerSpec {
             nimbus: self.opts.nimbus.clone(),
             supervisor: self.id.clone(),
@@ -433,6 +440,7 @@ impl Daemon {
             topology_secret_file: Some(secret_path.display().to_string()),
             heartbeat_file: dir.join("heartbeat").display().to_string(),
             resources_dir: prepared.resources_dir,
+            state_dir: Some(state_dir.display().to_string()),
             supervisor_lock: Some(self.lock_file.display().to_string()),
             orphan_grace_ms: Some(
                 u64::try_from(self.opts.orphan_grace.as_millis()).unwrap_or(u64::MAX),
@@ -472,6 +480,9 @@ impl Daemon {
             if let Some(u) = user {
                 worker_user::hand_over(&dir, u).map_err(io)?;
             }
+            state_dirs::prepare(&state_dir, user).map_err(|e| {
+                SupervisorError::Io(format!("state dir {}: {e}", state_dir.display()))
+            })?;
             let launch = LaunchSpec {
                 artifact,
                 args: vec![
@@ -515,8 +526,10 @@ impl Daemon {
             .map_err(SupervisorError::Config)
     }
 
-    /// Delete cached artifacts no slot has used for the grace period.
+    /// Delete cached artifacts no slot has used for the grace period, and the state
+    /// directories of topologies no slot has run for theirs.
     async fn collect_garbage(&mut self) {
+        self.collect_state_dirs().await;
         let referenced: Vec<ArtifactHash> = self
             .slots
             .iter()
@@ -532,6 +545,51 @@ impl Daemon {
                     tracing::warn!(artifact = %hash, "cannot delete an unused cached artifact: {e}")
                 }
             }
+        }
+    }
+
+    /// Delete the state directories of topologies no slot has run for
+    /// `supervisor.state.gc.grace.secs`.
+    async fn collect_state_dirs(&mut self) {
+        let referenced: Vec<String> = self
+            .slots
+            .iter()
+            .filter_map(Slot::assignment)
+            .chain(self.desired.iter().flatten())
+            .map(|a| a.topology_id.clone())
+            .collect();
+        let now = self.clock.now();
+        for topology in self.state_use.expired(referenced, now) {
+            let data_dir = self.opts.data_dir.clone();
+            let id = topology.clone();
+            let removed =
+                tokio::task::spawn_blocking(move || state_dirs::remove(&data_dir, &id)).await;
+            match removed {
+                Ok(Ok(())) => tracing::info!(%topology, "unused topology state directory deleted"),
+                Ok(Err(e)) => tracing::warn!(
+                    %topology,
+                    "cannot delete an unused topology state directory: {e}"
+                ),
+                Err(e) => tracing::warn!(
+                    %topology,
+                    "cannot delete an unused topology state directory: {e}"
+                ),
+            }
+        }
+    }
+
+    /// Note the topology state directories already here (as used now).
+    async fn scan_state_dirs(&mut self) {
+        let data_dir = self.opts.data_dir.clone();
+        match tokio::task::spawn_blocking(move || state_dirs::scan(&data_dir)).await {
+            Ok(Ok(found)) => {
+                let now = self.clock.now();
+                for id in found {
+                    self.state_use.cached(id, now);
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cannot read the state directories: {e}"),
+            Err(e) => tracing::warn!("cannot read the state directories: {e}"),
         }
     }
 
@@ -559,6 +617,7 @@ impl Daemon {
     ) {
         self.adopt_orphans().await;
         self.scan_cache().await;
+        self.scan_state_dirs().await;
         let mut next_beat = self.clock.now();
         let mut changed = false;
         loop {

@@ -27,6 +27,7 @@ mod memory;
 mod orphans;
 pub mod process;
 pub mod slot;
+mod state_dirs;
 pub mod worker_user;
 
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ pub struct SupervisorOpts {
     /// A cached artifact no slot's assignment referenced for this long is deleted
     /// (`supervisor.artifact.gc.grace.secs`).
     pub artifact_gc_grace: Duration,
+    /// A topology's host-local state directory no slot has run the topology for this
+    /// long is deleted (`supervisor.state.gc.grace.secs`).
+    pub state_gc_grace: Duration,
     /// How long a worker outlives this supervisor before it exits by itself; a
     /// supervisor restarted on the same data directory within it adopts the worker
     /// (`supervisor.worker.orphan.grace.secs`).
@@ -136,6 +140,7 @@ impl SupervisorOpts {
             max_artifact_bytes: MAX_ARTIFACT_BYTES,
             retry_backoff: slot::RETRY_BACKOFF,
             artifact_gc_grace: config.artifact_gc_grace.duration(),
+            state_gc_grace: config.state_gc_grace.duration(),
             orphan_grace: config.worker_orphan_grace.duration(),
             worker_log_max_bytes: config.worker_log_max_bytes,
             worker_log_files: config.worker_log_files,
@@ -294,6 +299,7 @@ pub fn start_with(
             },
         },
         cache_use: cache_gc::CacheUse::new(opts.artifact_gc_grace),
+        state_use: cache_gc::CacheUse::new(opts.state_gc_grace),
         next_download: 0,
         fetched_tx,
         slots: opts.slots.iter().map(|p| Slot::new(*p, cfg)).collect(),

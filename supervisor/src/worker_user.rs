@@ -114,6 +114,7 @@ pub fn open_data_dir(data_dir: &Path, lock_file: &Path) -> Result<(), String> {
     };
     set(data_dir, 0o711)?;
     set(&data_dir.join("workers"), 0o711)?;
+    set(&crate::state_dirs::root(data_dir), 0o711)?;
     set(&data_dir.join("artifacts"), 0o755)?;
     std::fs::set_permissions(lock_file, std::fs::Permissions::from_mode(0o644))
         .map_err(|e| format!("{}: {e}", lock_file.display()))?;

@@ -229,16 +229,7 @@ fn unpack_into(archive: impl Read, dest: &Path, limit: u64) -> Result<(), Resour
 /// otherwise only where the topology leaves it unset.
 pub fn set_resources_dir(topo: &mut ValidTopology, dir: &Path, replace: bool) {
     let value = serde_yaml::Value::String(dir.to_string_lossy().into_owned());
-    let maps =
-        std::iter::once(&mut topo.config).chain(topo.components.iter_mut().map(|c| &mut c.config));
-    for map in maps {
-        if replace {
-            map.insert(TOPOLOGY_RESOURCES_DIR.to_string(), value.clone());
-        } else {
-            map.entry(TOPOLOGY_RESOURCES_DIR.to_string())
-                .or_insert_with(|| value.clone());
-        }
-    }
+    topo.set_config_everywhere(TOPOLOGY_RESOURCES_DIR, value, replace);
 }
 
 #[cfg(test)]

@@ -119,12 +119,5 @@ pub fn register(registry: &mut Registry) {
 /// with FILE's directory.
 pub fn default_resources_dir(topo: &mut ValidTopology, dir: &Path) {
     let value = serde_yaml::Value::String(dir.to_string_lossy().into_owned());
-    topo.config
-        .entry(TOPOLOGY_RESOURCES_DIR.to_string())
-        .or_insert_with(|| value.clone());
-    for c in &mut topo.components {
-        c.config
-            .entry(TOPOLOGY_RESOURCES_DIR.to_string())
-            .or_insert_with(|| value.clone());
-    }
+    topo.set_config_everywhere(TOPOLOGY_RESOURCES_DIR, value, false);
 }

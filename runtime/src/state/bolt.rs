@@ -34,7 +34,9 @@ use crate::state::checkpoint::bolt_state::{
     CheckpointTarget, Disposition, InputAction, StatefulBoltState,
 };
 use crate::state::checkpoint::forwarder::{checkpoint_sources, parse_checkpoint};
-use crate::state::checkpoint::{CHECKPOINT_STREAM, FIELD_ACTION, FIELD_TXID, bolt_namespace};
+use crate::state::checkpoint::{
+    Action, CHECKPOINT_STREAM, Checkpoint, FIELD_ACTION, FIELD_TXID, bolt_namespace,
+};
 use crate::state::{State, StateError};
 use crate::topology::config::{Config, TOPOLOGY_ACKER_EXECUTORS};
 use crate::topology::yaml::{KeyPath, ParsedSpec, SpecError};
@@ -179,6 +181,8 @@ pub struct Stateful<B: StatefulBolt> {
     state: Option<B::State>,
     machine: StatefulBoltState<Tuple>,
     component: String,
+    /// The state's namespace (`<component>-<task>`), for the logs.
+    namespace: String,
     /// Acks made during the current call, moved into `machine` after it.
     acked: Vec<Tuple>,
 }
@@ -191,6 +195,7 @@ impl<B: StatefulBolt> Stateful<B> {
             state: None,
             machine: StatefulBoltState::new(1, MAX_BUFFERED_BEFORE_INIT),
             component: String::new(),
+            namespace: String::new(),
             acked: Vec::new(),
         }
     }
@@ -227,7 +232,11 @@ impl<B: StatefulBolt> Stateful<B> {
             bolt: &mut self.bolt,
             state,
         };
+        let was_initialized = self.machine.initialized();
         let outcome = self.machine.checkpoint(cp, &mut target);
+        if matches!(outcome.tuple, Disposition::Forward) {
+            log_recovery(&self.namespace, cp, was_initialized, outcome.fail.len());
+        }
         for t in &outcome.ack {
             out.ack(t);
         }
@@ -259,6 +268,30 @@ impl<B: StatefulBolt> Stateful<B> {
                 Err(ComponentError::msg(e.to_string()))
             }
         }
+    }
+}
+
+/// Log the rare checkpoint actions an operator looks for after a crash: the state handed
+/// to the bolt (the first INITSTATE: its last commit, plus what a recovery COMMIT
+/// applied) and a ROLLBACK (the inputs since the last commit are failed and replayed).
+fn log_recovery(namespace: &str, cp: Checkpoint, was_initialized: bool, failed: usize) {
+    match cp.action {
+        Action::InitState if !was_initialized => {
+            tracing::info!(
+                namespace,
+                txid = cp.txid,
+                "state initialised from its last committed checkpoint"
+            );
+        }
+        Action::Rollback => {
+            tracing::info!(
+                namespace,
+                txid = cp.txid,
+                failed,
+                "state rolled back to its last committed checkpoint; inputs since are replayed"
+            );
+        }
+        _ => {}
     }
 }
 
@@ -299,6 +332,7 @@ impl<B: StatefulBolt> Bolt for Stateful<B> {
         let state = B::State::open(ctx, &namespace)
             .map_err(|e| ComponentError::msg(format!("opening state: {e}")))?;
         self.state = Some(state);
+        self.namespace = namespace;
         self.machine = StatefulBoltState::new(checkpoint_sources(ctx), MAX_BUFFERED_BEFORE_INIT);
         Ok(())
     }

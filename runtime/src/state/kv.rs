@@ -134,6 +134,10 @@ impl<K, V> State for KeyValueState<K, V> {
     fn rollback(&mut self) -> Result<(), StateError> {
         self.backend.rollback()
     }
+
+    fn init(&mut self, checkpoint: Option<u64>) -> Result<(), StateError> {
+        self.backend.init(checkpoint)
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,15 @@ pub trait State: Send {
     /// Drop the changes made and prepared since the last commit: the state reads as
     /// its last committed version.
     fn rollback(&mut self) -> Result<(), StateError>;
+    /// INITSTATE said the topology's last committed checkpoint is `checkpoint` (`None`:
+    /// none yet). A state committed past it — the checkpoint spout's own state was lost
+    /// or moved, so its txids start again — keeps its contents and takes its next commits
+    /// after `checkpoint`, instead of refusing every later PREPARE. The default does
+    /// nothing (a state that does not refuse older txids).
+    fn init(&mut self, checkpoint: Option<u64>) -> Result<(), StateError> {
+        let _ = checkpoint;
+        Ok(())
+    }
 }
 
 pub mod bolt;

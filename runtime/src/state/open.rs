@@ -19,6 +19,7 @@ use super::kv::KeyValueState;
 use super::provider::StateProvider;
 use super::{State, StateError};
 use crate::api::context::TopologyContext;
+use crate::topology::config::TOPOLOGY_STATE_DIR;
 
 /// Providers made so far in this process, by config and state directory.
 type Providers = Vec<(ProviderConfig, PathBuf, Arc<dyn StateProvider>)>;
@@ -29,7 +30,17 @@ fn providers() -> &'static Mutex<Providers> {
 }
 
 /// The directory a redb provider keeps its files in when its config gives no absolute
-/// `path`: `$TMPDIR/squall-state/<topology name>` (host-local, as redb state is).
+/// `path`: `topology.state.dir` (which the supervisor sets on a cluster), else
+/// [`default_state_dir`].
+pub fn state_dir(ctx: &TopologyContext) -> PathBuf {
+    match ctx.config().get_str(TOPOLOGY_STATE_DIR) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => default_state_dir(ctx.topology_name()),
+    }
+}
+
+/// The state directory in local mode: `$TMPDIR/squall-state/<topology name>`
+/// (host-local, as redb state is).
 pub fn default_state_dir(topology: &str) -> PathBuf {
     let safe: String = topology
         .chars()
@@ -48,7 +59,7 @@ pub fn default_state_dir(topology: &str) -> PathBuf {
 /// The provider `ctx`'s topology config names (made once per process, but for memory).
 pub fn provider_for(ctx: &TopologyContext) -> Result<Arc<dyn StateProvider>, StateError> {
     let config = ProviderConfig::from_config(ctx.config())?;
-    let dir = default_state_dir(ctx.topology_name());
+    let dir = state_dir(ctx);
     if config == ProviderConfig::Memory {
         // As Storm's in-memory provider: every state opened is new and empty, so two
         // topologies (or tests) in one process never share one.

@@ -119,6 +119,9 @@ pub const TOPOLOGY_USERS: &str = "topology.users";
 pub const TOPOLOGY_STATE_PROVIDER: &str = "topology.state.provider";
 /// The state provider's config: a JSON string, as in Storm.
 pub const TOPOLOGY_STATE_PROVIDER_CONFIG: &str = "topology.state.provider.config";
+/// The directory host-local (redb) state files are kept under; set by the supervisor
+/// on a cluster.
+pub const TOPOLOGY_STATE_DIR: &str = "topology.state.dir";
 /// Milliseconds between two checkpoints of the stateful bolts' state.
 pub const TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS: &str = "topology.state.checkpoint.interval.ms";
 
@@ -285,6 +288,16 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "the state provider's config as a JSON string, as in Storm: for redis \
               {\"jedisPoolConfig\": {\"host\", \"port\", \"password\", \"database\", \
               \"timeout\"}}, for redb {\"path\": dir}",
+    },
+    KeySpec {
+        key: TOPOLOGY_STATE_DIR,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "the directory redb state files are kept under (a relative redb `path` is \
+              taken under it); on a cluster the supervisor sets it to `<its data \
+              dir>/state/<topology id>`; null in local mode = \
+              `$TMPDIR/squall-state/<topology name>`",
     },
     KeySpec {
         key: TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS,

@@ -203,6 +203,41 @@ pub fn oversize_value_refused(reopen: Reopen<'_>, ns: &str) {
     assert!(s.put(b"ok".to_vec(), vec![7; 1024]).is_ok());
 }
 
+/// A state committed past INITSTATE's checkpoint (its checkpoint spout's state was lost)
+/// keeps its contents and takes the next txids after the checkpoint, durably; one at or
+/// behind the checkpoint is left as it is.
+pub fn init_aligns_a_state_ahead_of_the_checkpoint(reopen: Reopen<'_>, ns: &str) {
+    let mut s = open(reopen, ns);
+    put(&mut *s, "a", "1");
+    s.prepare_commit(7).expect("prepare 7");
+    s.commit(7).expect("commit 7");
+    s.init(Some(7)).expect("init at its own txid");
+    s.init(Some(9)).expect("init past it (state behind)");
+    put(&mut *s, "b", "2");
+    s.prepare_commit(8)
+        .expect("prepare 8 after an init that changed nothing");
+    s.commit(8).expect("commit 8");
+    drop(s);
+    // The checkpoint spout starts again from nothing committed (txid -1).
+    let mut s = open(reopen, ns);
+    put(&mut *s, "c", "pending");
+    s.prepare_commit(9).expect("prepare 9");
+    s.init(None).expect("init with nothing committed");
+    assert_eq!(get(&*s, "a").as_deref(), Some("1"), "contents kept");
+    assert_eq!(get(&*s, "b").as_deref(), Some("2"), "contents kept");
+    assert_eq!(get(&*s, "c"), None, "the prepared set was dropped");
+    put(&mut *s, "c", "3");
+    s.prepare_commit(0)
+        .expect("prepare 0: the txids start again");
+    s.commit(0).expect("commit 0");
+    drop(s);
+    let mut s = open(reopen, ns);
+    assert_eq!(get(&*s, "c").as_deref(), Some("3"));
+    s.prepare_commit(1)
+        .expect("the new numbering survived a reopen");
+    s.commit(1).expect("commit 1");
+}
+
 /// One `#[test]` per protocol check, each on a fresh [`super::Setup`].
 #[macro_export]
 macro_rules! protocol_tests {
@@ -210,7 +245,7 @@ macro_rules! protocol_tests {
         protocol_tests!(@each $setup;
             pending_writes_commit, commit_is_idempotent, commit_after_reopen,
             rollback_after_prepare, prepare_merges, iterate_merges_layers,
-            oversize_value_refused);
+            oversize_value_refused, init_aligns_a_state_ahead_of_the_checkpoint);
     };
     (@each $setup:expr; $($check:ident),*) => {
         $(

@@ -206,6 +206,11 @@ pub struct SupervisorConfig {
     /// references is deleted once it has been unused this long.
     #[serde(rename = "supervisor.artifact.gc.grace.secs")]
     pub artifact_gc_grace: Secs,
+    /// `supervisor.state.gc.grace.secs`: a topology's host-local state directory
+    /// (`<data dir>/state/<topology id>`, the redb state provider's files) is deleted once
+    /// no slot of this supervisor has run the topology for this long.
+    #[serde(rename = "supervisor.state.gc.grace.secs")]
+    pub state_gc_grace: Secs,
     /// `supervisor.worker.orphan.grace.secs`: how long a worker keeps running once its
     /// supervisor is gone (killed, crashed) before it exits by itself; a supervisor
     /// restarted on the same data directory within it adopts the worker.
@@ -252,6 +257,7 @@ impl Default for SupervisorConfig {
             worker_shutdown_sleep: Secs::from_secs(3),
             download_idle_timeout: Secs::from_secs(30),
             artifact_gc_grace: Secs::from_secs(600),
+            state_gc_grace: Secs::from_secs(3600),
             worker_orphan_grace: Secs::from_secs(30),
             worker_log_max_bytes: 64 * 1024 * 1024,
             worker_log_files: 4,

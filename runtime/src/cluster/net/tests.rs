@@ -358,6 +358,24 @@ fn the_writer_reconnects_after_the_peer_restarts() {
 }
 
 #[test]
+fn an_idle_writer_whose_peer_closed_delivers_the_next_envelope_to_its_restart() {
+    let (first, rx) = listen_on(loopback(), "topo", 64);
+    let addr = first.local_addr();
+    let remote = connect(&first, "topo");
+    ping(&remote, &rx, 1);
+    // The peer goes away while the writer is idle (a killed worker), and comes back
+    // on the same port (its restart).
+    assert!(first.shutdown());
+    let (second, rx) = listen_on(addr, "topo", 64);
+    // The one envelope sent next is not written into the dead connection: it arrives.
+    ping(&remote, &rx, 2);
+    assert_eq!(remote.stats().connects, 2);
+    assert_eq!(remote.stats().envelopes_dropped, 0);
+    assert!(remote.shutdown());
+    assert!(second.shutdown());
+}
+
+#[test]
 fn shutdown_is_prompt_even_while_connecting() {
     // A port nobody listens on.
     let port = TcpListener::bind(loopback()).unwrap().local_addr().unwrap();

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, TryRecvError};
 
 use super::handshake;
 use super::listener::lock;
@@ -140,12 +140,25 @@ impl Writer {
     /// Write bursts until the connection breaks or the writer is stopped.
     fn pump(&mut self, mut stream: &TcpStream) -> End {
         loop {
-            let first = select! {
-                recv(self.inbox.rx) -> env => match env {
-                    Ok(env) => env,
-                    Err(_) => return End::Stop,
-                },
-                recv(self.woken) -> _ => return End::Stop,
+            // After an idle spell, look whether the peer closed the connection meanwhile
+            // (a killed worker) before taking anything from the queue: the first burst
+            // written into a dead connection is lost without an error, so it goes to the
+            // peer's next incarnation instead (a restarted worker on the same port).
+            let idle = self.inbox.rx.is_empty();
+            let mut wait = Select::new();
+            let inbox = wait.recv(&self.inbox.rx);
+            wait.recv(&self.woken);
+            if wait.ready() != inbox {
+                return End::Stop;
+            }
+            if idle && peer_closed(stream) {
+                tracing::info!(peer = %self.peer, "the worker closed the connection; reconnecting");
+                return End::Broken;
+            }
+            let first = match self.inbox.rx.try_recv() {
+                Ok(env) => env,
+                Err(TryRecvError::Empty) => continue,
+                Err(TryRecvError::Disconnected) => return End::Stop,
             };
             self.buf.clear();
             self.burst = (0, 0);
@@ -293,4 +306,21 @@ fn split_encode(
         Err(e) => tracing::error!(%peer, error = %e, "cannot encode for a remote worker; dropped"),
     }
     1
+}
+
+/// Whether the peer closed `stream` (end of stream or an error waiting to be read). The
+/// receiving side never writes after the handshake, so readable data means it is alive.
+fn peer_closed(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted),
+    };
+    // Blocking again for the writes (a failure shows at the next write).
+    let _ = stream.set_nonblocking(false);
+    closed
 }

@@ -150,6 +150,12 @@ pub struct WorkerSpec {
     /// `topology.resources.dir` to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_dir: Option<String>,
+    /// The directory of this host where the topology's host-local (redb) state lives,
+    /// the same for every slot of the supervisor so a task moved between its slots
+    /// finds its files: the worker sets `topology.state.dir` to it. Absent: the
+    /// worker's default (`$TMPDIR/squall-state/<topology>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<String>,
     /// The supervisor's data-directory lock file (`DATA/supervisor.lock`): it is
     /// `flock`ed for as long as the supervisor runs, so the worker tells a live
     /// supervisor from a dead one by whether the file is locked. Absent: the worker does

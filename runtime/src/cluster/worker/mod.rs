@@ -31,6 +31,7 @@ use crate::cluster::net::{Identity, Listener, NetConfig, RemoteDestination, Task
 use crate::cluster::protocol::{SlotAssignment, StatsAck, TaskStats, WorkerSpec, WorkerStats};
 use crate::cluster::wire::SchemaTable;
 use crate::engine::{Engine, EngineSpec};
+use crate::topology::config::TOPOLOGY_STATE_DIR;
 use crate::topology::plan::{ExecutorPlan, TaskPlan};
 use crate::topology::yaml;
 use crate::trident::meta::NimbusMetaStore;
@@ -134,6 +135,10 @@ fn start_and_wait(
         .map_err(|e| WorkerError::Topology(e.to_string()))?;
     if let Some(dir) = &spec.resources_dir {
         crate::cluster::resources::set_resources_dir(&mut topo, Path::new(dir), true);
+    }
+    if let Some(dir) = &spec.state_dir {
+        let value = serde_yaml::Value::String(dir.clone());
+        topo.set_config_everywhere(TOPOLOGY_STATE_DIR, value, true);
     }
     let registry = &registry;
     let plan = TaskPlan::new(&topo);

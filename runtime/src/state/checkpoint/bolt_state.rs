@@ -203,7 +203,7 @@ impl<T> StatefulBoltState<T> {
         };
         // Only INITSTATE may carry txid -1 (nothing committed yet).
         let txid = match (cp.action, u64::try_from(cp.txid)) {
-            (Action::InitState, _) => return self.init_state(target),
+            (Action::InitState, _) => return self.init_state(cp, target),
             (_, Ok(txid)) => txid,
             (_, Err(_)) => {
                 return CheckpointOutcome::only(Disposition::Fail(CheckpointError::NegativeTxid(
@@ -212,7 +212,7 @@ impl<T> StatefulBoltState<T> {
             }
         };
         match cp.action {
-            Action::InitState => self.init_state(target),
+            Action::InitState => self.init_state(cp, target),
             Action::Prepare => {
                 if !self.initialized {
                     return CheckpointOutcome::only(Disposition::Fail(
@@ -248,9 +248,20 @@ impl<T> StatefulBoltState<T> {
         }
     }
 
-    /// INITSTATE: the first one hands the bolt its state and releases the buffered
-    /// inputs; later ones (after a recovery) change nothing.
-    fn init_state(&mut self, target: &mut dyn CheckpointTarget) -> CheckpointOutcome<T> {
+    /// INITSTATE: the state learns the topology's checkpoint (see [`State::init`]); the
+    /// first one hands the bolt its state and releases the buffered inputs; later ones
+    /// (after a recovery) change nothing else.
+    fn init_state(
+        &mut self,
+        cp: Checkpoint,
+        target: &mut dyn CheckpointTarget,
+    ) -> CheckpointOutcome<T> {
+        if let Err(source) = target.state().init(u64::try_from(cp.txid).ok()) {
+            return CheckpointOutcome::only(Disposition::Fail(CheckpointError::State {
+                checkpoint: cp,
+                source,
+            }));
+        }
         let mut out = CheckpointOutcome::only(Disposition::Forward);
         if self.initialized {
             tracing::debug!("INITSTATE of an initialised bolt");
@@ -303,6 +314,10 @@ mod tests {
         }
         fn rollback(&mut self) -> Result<(), StateError> {
             RecState(&mut self.calls, self.fail).call("rollback".into())
+        }
+        fn init(&mut self, checkpoint: Option<u64>) -> Result<(), StateError> {
+            let txid = checkpoint.map_or(-1, |t| t as i64);
+            RecState(&mut self.calls, self.fail).call(format!("init {txid}"))
         }
     }
 
@@ -369,13 +384,30 @@ mod tests {
         assert!(forwarded(&o));
         assert_eq!(o.execute, vec![1, 2]);
         assert!(o.ack.is_empty() && o.fail.is_empty());
-        assert_eq!(t.log(), ["init_state"]);
+        assert_eq!(t.log(), ["init -1", "init_state"]);
         assert_eq!(s.input(4), InputAction::Execute(4));
         assert_eq!(s.buffered(), 0);
-        // A second INITSTATE (after a rollback) does not initialise again.
-        let o = s.checkpoint(cp(-1, Action::InitState), &mut t);
+        // A second INITSTATE (after a recovery) does not initialise the bolt again, but
+        // its state learns the checkpoint (the spout may have started again from nothing).
+        let o = s.checkpoint(cp(4, Action::InitState), &mut t);
         assert!(forwarded(&o) && o.execute.is_empty());
-        assert!(t.log().is_empty());
+        assert_eq!(t.log(), ["init 4"]);
+    }
+
+    #[test]
+    fn a_state_that_cannot_learn_the_checkpoint_fails_initstate_and_keeps_the_inputs() {
+        let mut t = OwnedTarget::new(Some("init"));
+        let mut s = StatefulBoltState::new(1, 4);
+        assert_eq!(s.input(1), InputAction::Buffered);
+        let o = s.checkpoint(cp(3, Action::InitState), &mut t);
+        assert!(matches!(
+            o.tuple,
+            Disposition::Fail(CheckpointError::State { .. })
+        ));
+        assert!(o.execute.is_empty());
+        assert!(!s.initialized(), "not initialised on a failed INITSTATE");
+        assert_eq!(s.buffered(), 1);
+        assert_eq!(t.log(), ["init 3"]);
     }
 
     #[test]

@@ -133,4 +133,12 @@ impl Durable for MemoryDurable {
         store.prepared_txid = None;
         Ok(())
     }
+
+    fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
+        let mut store = self.lock()?;
+        store.prepared.clear();
+        store.prepared_txid = None;
+        store.committed_txid = committed;
+        Ok(())
+    }
 }

@@ -12,7 +12,9 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::time::{Duration, Instant};
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::staged::{
     Changes, CommitOutcome, Durable, Loaded, Staged, decode_change, encode_change,
@@ -31,11 +33,18 @@ const PREPARE_TXID: &str = "prepare";
 const PAGE: usize = 1024;
 /// Longest file name made from a namespace.
 const MAX_FILE_NAME: usize = 240;
+/// How long an open waits for a file another process holds (the task's previous worker,
+/// still stopping after a restart or a rebalance on this host).
+const OPEN_WAIT: Duration = Duration::from_secs(15);
+/// Pause between two attempts to open a held file.
+const OPEN_RETRY: Duration = Duration::from_millis(50);
 
 /// Keeps each namespace in its own redb file under a directory of this host.
 #[derive(Debug)]
 pub struct RedbProvider {
     dir: PathBuf,
+    /// How long an open waits for a file held by another process.
+    open_wait: Duration,
     /// Files open in this process: redb locks a file, so a namespace opened twice
     /// shares one handle.
     open: Mutex<HashMap<String, Weak<Database>>>,
@@ -46,7 +55,16 @@ impl RedbProvider {
     pub fn new(dir: impl Into<PathBuf>) -> RedbProvider {
         RedbProvider {
             dir: dir.into(),
+            open_wait: OPEN_WAIT,
             open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same, waiting at most `wait` for a file another process holds.
+    pub fn with_open_wait(dir: impl Into<PathBuf>, wait: Duration) -> RedbProvider {
+        RedbProvider {
+            open_wait: wait,
+            ..RedbProvider::new(dir)
         }
     }
 
@@ -72,10 +90,48 @@ impl RedbProvider {
             namespace: namespace.to_string(),
             message: format!("cannot create {}: {e}", self.dir.display()),
         })?;
-        let db = Arc::new(Database::create(path).map_err(|e| db_err(namespace, path, e))?);
+        let db = Arc::new(self.create(namespace, path)?);
         open.retain(|_, db| db.strong_count() > 0);
         open.insert(namespace.to_string(), Arc::downgrade(&db));
         Ok(db)
+    }
+}
+
+impl RedbProvider {
+    /// Open (or create) the file at `path`, waiting up to `open_wait` while another
+    /// process holds it.
+    fn create(&self, namespace: &str, path: &Path) -> Result<Database, StateError> {
+        let deadline = Instant::now() + self.open_wait;
+        let mut waited = false;
+        loop {
+            match Database::create(path) {
+                Ok(db) => return Ok(db),
+                Err(DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    if !waited {
+                        tracing::info!(
+                            namespace,
+                            path = %path.display(),
+                            "state file held by another process (the task's previous \
+                             worker still stopping?): waiting for it"
+                        );
+                        waited = true;
+                    }
+                    std::thread::sleep(OPEN_RETRY);
+                }
+                Err(DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(StateError::Store {
+                        namespace: namespace.to_string(),
+                        message: format!(
+                            "{}: held by another process for {:?} (another worker of this \
+                             task still running on this host?)",
+                            path.display(),
+                            self.open_wait
+                        ),
+                    });
+                }
+                Err(e) => return Err(db_err(namespace, path, e)),
+            }
+        }
     }
 }
 
@@ -269,6 +325,22 @@ impl Durable for RedbDurable {
         }
         txn.commit().map_err(|e| self.err(e))
     }
+
+    fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(PREPARED).map_err(|e| self.err(e))?;
+            table.retain(|_, _| false).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            meta.remove(PREPARE_TXID).map_err(|e| self.err(e))?;
+            match committed {
+                Some(t) => meta.insert(COMMIT_TXID, t).map(drop),
+                None => meta.remove(COMMIT_TXID).map(drop),
+            }
+            .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
 }
 
 #[cfg(test)]
@@ -285,5 +357,32 @@ mod tests {
         assert_eq!(file_name("../x").ok().as_deref(), Some("%2E%2E%2Fx.redb"));
         assert!(file_name("").is_err());
         assert!(file_name(&"x".repeat(241)).is_err());
+    }
+
+    #[test]
+    fn a_file_held_elsewhere_is_waited_for_then_refused_naming_it() {
+        #![allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        // Two providers stand for two processes: each opens the file on its own.
+        let holder = RedbProvider::new(dir.path());
+        let held = holder.open("count-1").unwrap();
+        let impatient = RedbProvider::with_open_wait(dir.path(), Duration::from_millis(100));
+        let e = match impatient.open("count-1") {
+            Ok(_) => panic!("opened a file another provider holds"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("count-1.redb") && e.contains("held by another process"),
+            "{e}"
+        );
+        // Released while the other waits (or before it tries): it opens.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+            drop(holder);
+        });
+        let patient = RedbProvider::with_open_wait(dir.path(), Duration::from_secs(30));
+        patient.open("count-1").unwrap();
+        release.join().unwrap();
     }
 }

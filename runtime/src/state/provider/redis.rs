@@ -366,4 +366,18 @@ impl Durable for RedisDurable {
             .ignore();
         self.with_conn(|c| pipe.query::<()>(c))
     }
+
+    fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&self.prepare_key)
+            .ignore()
+            .hdel(&self.txid_key, "prepare")
+            .ignore();
+        match committed {
+            Some(t) => pipe.hset(&self.txid_key, "commit", t.to_string()).ignore(),
+            None => pipe.hdel(&self.txid_key, "commit").ignore(),
+        };
+        self.with_conn(|c| pipe.query::<()>(c))
+    }
 }

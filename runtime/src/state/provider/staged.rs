@@ -59,6 +59,9 @@ pub(crate) trait Durable: Send {
     fn commit(&mut self, txid: u64) -> Result<CommitOutcome, StateError>;
     /// Drop the prepared set.
     fn clear_prepared(&mut self) -> Result<(), StateError>;
+    /// Drop the prepared set and record `committed` as the last committed txid (`None`:
+    /// none yet), keeping the committed data, in one step.
+    fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError>;
 }
 
 /// A [`KvBackend`] over a [`Durable`] store.
@@ -181,6 +184,42 @@ impl<D: Durable> State for Staged<D> {
         self.prepared.clear();
         self.prepared_txid = None;
         Ok(())
+    }
+
+    fn init(&mut self, checkpoint: Option<u64>) -> Result<(), StateError> {
+        let Some(committed) = self.committed_txid else {
+            // Nothing committed yet: a new state, or one the store lost.
+            return Ok(());
+        };
+        match checkpoint {
+            Some(t) if t == committed => Ok(()),
+            Some(t) if t > committed => {
+                tracing::warn!(
+                    namespace = %self.namespace,
+                    committed,
+                    checkpoint = t,
+                    "state is behind the topology's checkpoint: the commits after its own \
+                     were lost (host-local state read on another host, or a store reset); \
+                     it goes on from what it has"
+                );
+                Ok(())
+            }
+            _ => {
+                tracing::warn!(
+                    namespace = %self.namespace,
+                    committed,
+                    checkpoint = checkpoint.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+                    "state was committed past the topology's checkpoint (the checkpoint \
+                     spout's own state was lost or moved): keeping its contents and \
+                     numbering its next commits after the checkpoint"
+                );
+                self.durable.rebase(checkpoint)?;
+                self.committed_txid = checkpoint;
+                self.prepared.clear();
+                self.prepared_txid = None;
+                Ok(())
+            }
+        }
     }
 }
 

@@ -102,6 +102,21 @@ impl ValidTopology {
     pub fn component(&self, id: &str) -> Option<&ValidComponent> {
         self.components.iter().find(|c| c.def.id == id)
     }
+
+    /// Set `key` to `value` in the topology config and in every component's: always
+    /// with `replace` (a value the runtime decides, such as a directory of this host),
+    /// otherwise only where it is unset.
+    pub fn set_config_everywhere(&mut self, key: &str, value: serde_yaml::Value, replace: bool) {
+        let maps = std::iter::once(&mut self.config)
+            .chain(self.components.iter_mut().map(|c| &mut c.config));
+        for map in maps {
+            if replace {
+                map.insert(key.to_string(), value.clone());
+            } else {
+                map.entry(key.to_string()).or_insert_with(|| value.clone());
+            }
+        }
+    }
 }
 
 /// What validation needs from the component registry.
