@@ -30,3 +30,6 @@ pub use config::{Span, WindowConfig};
 pub use error::WindowError;
 pub use executor::{LATE_TUPLE_FIELD, Windowed};
 pub use tuple_window::TupleWindow;
+
+#[cfg(test)]
+mod engine_tests;
