@@ -54,6 +54,13 @@ const SHAPES: &[(&str, &str, &str, &str)] = &[
         "count",
         "words/s",
     ),
+    ("window-sum", "bench-window-sum.yaml", "sum", "tuples/s"),
+    (
+        "window-sum-acking",
+        "bench-window-sum-acking.yaml",
+        "sum",
+        "tuples/s",
+    ),
 ];
 
 fn env_secs(key: &str, default: u64) -> u64 {

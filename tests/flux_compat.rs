@@ -305,6 +305,14 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         ]),
     ),
     (
+        "simple_windowing.yaml",
+        &[],
+        Runs {
+            topology: "sliding-window-topology",
+            components: &["bolt-1", "bolt-2", "spout-1"],
+        },
+    ),
+    (
         "simple_wordcount.yaml",
         &[],
         Runs {

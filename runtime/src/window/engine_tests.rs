@@ -16,7 +16,7 @@ use crate::api::tuple::Values;
 use crate::engine::local::{LocalOptions, run_local};
 use crate::testing::{complete_topology, validate_yaml};
 use crate::values;
-use crate::window::{TupleWindow, WindowedBolt, WindowedCollector};
+use crate::window::{Span, TupleWindow, WindowedBolt, WindowedCollector};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -399,4 +399,95 @@ fn windows_that_do_not_fit_the_topology_are_refused_at_validation() {
         .find(|s| s.id == "late")
         .unwrap();
     assert_eq!(late.fields, [crate::window::LATE_TUPLE_FIELD]);
+}
+
+#[test]
+fn flux_config_methods_and_window_values_set_the_window() {
+    static FAIL: AtomicUsize = AtomicUsize::new(0);
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    let mut r = registry(Vec::new(), &Log::default(), &FAIL, &FIRED);
+    r.basic_bolt("Plain", |_| Ok(Plain));
+    let flux = r#"
+name: flux-window
+components:
+  - id: ten
+    className: "org.apache.storm.topology.base.BaseWindowedBolt$Duration"
+    constructorArgs: [10, SECONDS]
+  - id: two
+    className: "org.apache.storm.topology.base.BaseWindowedBolt$Duration"
+    constructorArgs: [2000, MILLISECONDS]
+  - id: hundred
+    className: "org.apache.storm.topology.base.BaseWindowedBolt$Count"
+    constructorArgs: [100]
+spouts: [{id: script, className: Script}]
+bolts:
+  - id: sum
+    className: Summer
+    configMethods:
+      - {name: withWindow, args: [ref: ten, ref: two]}
+      - {name: withTimestampField, args: [ts]}
+      - {name: withLag, args: [ref: two]}
+      - {name: withWatermarkInterval, args: [ref: two]}
+      - {name: withLateTupleStream, args: [late]}
+  - id: count
+    className: Summer
+    configMethods:
+      - {name: withTumblingWindow, args: [ref: hundred]}
+streams:
+  - {from: script, to: sum, grouping: {type: SHUFFLE}}
+  - {from: script, to: count, grouping: {type: SHUFFLE}}
+"#;
+    let topo = validate_yaml(&r, flux).unwrap();
+    let config = |id: &str| crate::Config::merged([&topo.component(id).unwrap().config]);
+    let w = crate::window::WindowConfig::from_config(&config("sum")).unwrap();
+    assert_eq!(
+        w,
+        crate::window::WindowConfig::sliding(Span::secs(10), Span::millis(2000))
+            .with_timestamp_field("ts")
+            .with_lag(Duration::from_secs(2))
+            .with_watermark_interval(Duration::from_secs(2))
+            .with_late_tuple_stream("late")
+    );
+    let w = crate::window::WindowConfig::from_config(&config("count")).unwrap();
+    assert_eq!(
+        (w.length(), w.slide()),
+        (Span::Count(100), Span::Count(100))
+    );
+    assert!(
+        topo.component("sum")
+            .unwrap()
+            .streams
+            .iter()
+            .any(|s| s.id == "late")
+    );
+
+    // Misuse is refused, located, naming what the method takes.
+    let bad = flux
+        .replace("args: [ref: ten, ref: two]", "args: [10, 2]")
+        .replace(
+            "className: Summer\n    configMethods:\n      - {name: withTumblingWindow",
+            "className: Plain\n    configMethods:\n      - {name: withTumblingWindow",
+        );
+    let err = validate_yaml(&r, &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("bolts[0].configMethods[0].name: withWindow takes the window length"),
+        "{err}"
+    );
+    assert!(
+        err.contains("config method 'withTumblingWindow' cannot be called on 'Plain'"),
+        "{err}"
+    );
+}
+
+/// A bolt that is not windowed.
+struct Plain;
+
+impl crate::api::component::BasicBolt for Plain {
+    fn execute(
+        &mut self,
+        _input: &crate::api::tuple::Tuple,
+        _out: &mut crate::api::collector::BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        Ok(())
+    }
 }
