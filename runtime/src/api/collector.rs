@@ -76,6 +76,7 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
             *xor ^= edge;
             Anchors::One((*root, edge))
         }
+        Anchoring::Inputs(inputs) if inputs.len() > MANY_ANCHORS => many_anchors(rng, inputs),
         Anchoring::Inputs(inputs) => {
             let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
             for input in inputs.iter() {
@@ -98,6 +99,40 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
                 _ => Anchors::Many(ids.as_slice().into()),
             }
         }
+    }
+}
+
+/// Past this many anchors, [`new_anchors`] merges the roots by sorting instead of a
+/// linear search per root (a windowed bolt anchors each emit to its whole window).
+const MANY_ANCHORS: usize = 16;
+
+/// [`new_anchors`] for many inputs: one edge per input, the `(root, edge)` pairs sorted
+/// by root and merged (XOR of the edges of each root), in O(n log n).
+#[inline(never)]
+fn many_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
+    let mut ids: Vec<(u64, u64)> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let pairs = input.anchors.pairs();
+        if pairs.is_empty() {
+            continue;
+        }
+        let edge = rng.next_u64();
+        input.ack_val.set(input.ack_val.get() ^ edge);
+        ids.extend(pairs.iter().map(|&(root, _)| (root, edge)));
+    }
+    ids.sort_unstable_by_key(|&(root, _)| root);
+    ids.dedup_by(|later, kept| {
+        if later.0 == kept.0 {
+            kept.1 ^= later.1;
+            true
+        } else {
+            false
+        }
+    });
+    match ids.len() {
+        0 => Anchors::None,
+        1 => Anchors::One(ids[0]),
+        _ => Anchors::Many(ids.into()),
     }
 }
 
@@ -682,5 +717,61 @@ impl<'a> BasicCollector<'a> {
     /// Report an error without failing the input.
     pub fn report_error(&mut self, error: &dyn std::fmt::Display) {
         self.inner.report_error(error)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::tuple::{Fields, StreamSchema};
+
+    /// The per-root linear merge `new_anchors` does for a few inputs.
+    fn reference(rng: &mut SmallRng, inputs: &[&Tuple]) -> Vec<(u64, u64)> {
+        let mut ids: Vec<(u64, u64)> = Vec::new();
+        for input in inputs {
+            let pairs = input.anchors.pairs();
+            if pairs.is_empty() {
+                continue;
+            }
+            let edge = rng.next_u64();
+            input.ack_val.set(input.ack_val.get() ^ edge);
+            for &(root, _) in pairs {
+                match ids.iter_mut().find(|(r, _)| *r == root) {
+                    Some(p) => p.1 ^= edge,
+                    None => ids.push((root, edge)),
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn many_anchors_merge_roots_as_the_linear_merge_does() {
+        let schema = StreamSchema::intern("a", "default", &Fields::new(["x"]));
+        let tuples: Vec<Tuple> = (0..100u64)
+            .map(|i| {
+                let anchors = match i % 4 {
+                    0 => Anchors::None,
+                    1 => Anchors::One((i % 7, i)),
+                    _ => Anchors::Many(vec![(i % 5, i), (100 + i % 3, i)].into()),
+                };
+                Tuple::with_anchors(crate::values![1], schema, TaskId(1), anchors)
+            })
+            .collect();
+        let inputs: Vec<&Tuple> = tuples.iter().collect();
+        let got = match many_anchors(&mut SmallRng::seed_from_u64(7), &inputs) {
+            Anchors::Many(m) => m.to_vec(),
+            other => panic!("{other:?}"),
+        };
+        let after: Vec<u64> = tuples.iter().map(|t| t.ack_val.get()).collect();
+        for t in &tuples {
+            t.ack_val.set(0);
+        }
+        let want = reference(&mut SmallRng::seed_from_u64(7), &inputs);
+        assert_eq!(got, want);
+        let want_after: Vec<u64> = tuples.iter().map(|t| t.ack_val.get()).collect();
+        assert_eq!(after, want_after);
     }
 }

@@ -236,6 +236,34 @@ fn window_tuples_are_acked_when_they_expire() {
 }
 
 #[test]
+fn emits_anchored_to_a_large_window_complete_every_tree() {
+    static FAIL: AtomicUsize = AtomicUsize::new(0);
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    // Sliding windows of 40 every 10: each sum is anchored to 40 trees; the sink acks
+    // the sums, the window acks its tuples at expiry; every tree completes.
+    let mut steps: Vec<Step> = (1..=100).map(|n| Step::Tracked(values![n, 0])).collect();
+    steps.extend((0..40).map(|_| Step::Untracked(values![0, 0])));
+    let log = Log::default();
+    let mut r = registry(steps, &log, &FAIL, &FIRED);
+    r.basic_bolt("Plain", |_| Ok(Plain));
+    let y = yaml(
+        "topology.bolts.window.length.count: 40, topology.bolts.window.sliding.interval.count: 10",
+    )
+    .replace("bolts: [", "bolts: [{id: sink, className: Plain}, ")
+    .replace(
+        "streams: [",
+        "streams: [{from: sum, to: sink, grouping: {type: SHUFFLE}}, ",
+    );
+    let report = complete_topology(&r, &y, TIMEOUT).unwrap();
+    assert_eq!(rows(&report).len(), 14);
+    let log = log.lock().unwrap().clone();
+    for id in 0..100 {
+        position(&log, &format!("ack {id}"));
+    }
+    assert!(!log.iter().any(|l| l.starts_with("fail")), "{log:?}");
+}
+
+#[test]
 fn a_failed_window_is_replayed() {
     static FAIL: AtomicUsize = AtomicUsize::new(1);
     static FIRED: AtomicBool = AtomicBool::new(false);
