@@ -110,6 +110,10 @@ const MANY_ANCHORS: usize = 16;
 /// hash map, in O(n) (the linear merge is O(n²): ~500k comparisons for 1000 inputs).
 #[inline(never)]
 fn many_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
+    // Acking off, or untracked inputs: nothing to merge, nothing to allocate.
+    if inputs.iter().all(|t| t.anchors.is_empty()) {
+        return Anchors::None;
+    }
     let mut roots: FxHashMap<u64, u64> =
         FxHashMap::with_capacity_and_hasher(inputs.len(), Default::default());
     for input in inputs {

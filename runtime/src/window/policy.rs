@@ -98,7 +98,7 @@ pub(crate) fn count_trigger_ends<T>(
     let mut seen = 0u64;
     for i in lo..hi {
         seen += 1;
-        if seen % n == 0
+        if seen.is_multiple_of(n)
             && let Some(e) = store.get(i)
         {
             ends.push(e.ts);
