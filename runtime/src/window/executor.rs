@@ -60,6 +60,8 @@ struct Running {
     coarse_left: u32,
     coarse_now: i64,
     late_tuples: crate::Counter,
+    /// Late tuples seen by this task (logged at info at the 1st, 2nd, 4th, 8th, …).
+    late_seen: u64,
     /// Tuples held (set at each timer wake).
     held: crate::Gauge,
     _timer: Option<Timer>,
@@ -228,6 +230,7 @@ impl<B: WindowedBolt> Windowed<B> {
             coarse_left: 0,
             coarse_now: start_ms,
             late_tuples: ctx.counter("window.late.tuples"),
+            late_seen: 0,
             held: ctx.gauge("window.tuples"),
             _timer: timer,
         })
@@ -385,6 +388,19 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
         }
         // Late: behind the watermark, its windows have fired.
         run.late_tuples.inc();
+        run.late_seen += 1;
+        let watermark = ev.watermarks.watermark();
+        if run.late_seen.is_power_of_two() {
+            tracing::info!(component = %self.component, ts, ?watermark,
+            late_tuples = run.late_seen,
+            "late tuple (behind the watermark): {}",
+            match sink.late_stream {
+                Some(_) => "emitted on the late tuple stream and acked",
+                None => "acked and dropped (no topology.bolts.late.tuple.stream)",
+            });
+        } else {
+            tracing::debug!(component = %self.component, ts, ?watermark, "late tuple");
+        }
         let result = match sink.late_stream {
             Some(stream) => {
                 let late: Value = Value::List(input.values().iter().cloned().collect());
@@ -392,12 +408,7 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
                     .emit_stream(stream, &[&input], Values::from(late))
                     .map_err(ComponentError::from)
             }
-            None => {
-                tracing::debug!(component = %self.component, ts,
-                    watermark = ?ev.watermarks.watermark(),
-                    "late tuple (no topology.bolts.late.tuple.stream): acked and dropped");
-                Ok(())
-            }
+            None => Ok(()),
         };
         sink.out.ack(&input);
         result
