@@ -264,6 +264,35 @@ fn emits_anchored_to_a_large_window_complete_every_tree() {
 }
 
 #[test]
+fn processing_time_duration_windows_fire_on_the_timer_and_ack_at_expiry() {
+    static FAIL: AtomicUsize = AtomicUsize::new(0);
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    // Tumbling 20 ms windows: no tuple after the last one, the timer alone fires the
+    // windows and expires (acks) every tuple, so the run completes.
+    let steps: Vec<Step> = (1..=5).map(|n| Step::Tracked(values![n, 0])).collect();
+    let log = Log::default();
+    let r = registry(steps, &log, &FAIL, &FIRED);
+    let w = "topology.bolts.window.length.duration.ms: 20, \
+             topology.bolts.window.sliding.interval.duration.ms: 20";
+    let report = complete_topology(&r, &yaml(w), TIMEOUT).unwrap();
+    let rows = rows(&report);
+    assert_eq!(rows.iter().map(|r| r.0).sum::<i64>(), 5, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.1).sum::<i64>(), 15, "{rows:?}");
+    // Window ends are on the 20 ms grid from the bolt's start.
+    let ends: Vec<i64> = report
+        .emitted("sum", "default")
+        .iter()
+        .map(|v| v[2].as_i64().unwrap())
+        .collect();
+    assert!(ends.windows(2).all(|w| (w[1] - w[0]) % 20 == 0), "{ends:?}");
+    let log = log.lock().unwrap().clone();
+    for id in 0..5 {
+        position(&log, &format!("ack {id}"));
+    }
+    assert!(!log.iter().any(|l| l.starts_with("fail")), "{log:?}");
+}
+
+#[test]
 fn a_failed_window_is_replayed() {
     static FAIL: AtomicUsize = AtomicUsize::new(1);
     static FIRED: AtomicBool = AtomicBool::new(false);

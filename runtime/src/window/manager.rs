@@ -44,6 +44,10 @@ pub(crate) struct WindowManager<T, S: EventStore<T> = MemoryStore<T>> {
     /// The latest processing time seen.
     last_ts: i64,
     adds: u32,
+    /// Processing time, duration trigger, before the first window: a duration window
+    /// evicts nothing (Storm's first window takes every event; an arrival in the very
+    /// start millisecond is not before the window).
+    initial: bool,
 }
 
 impl<T, S: EventStore<T> + Default> WindowManager<T, S> {
@@ -67,6 +71,7 @@ impl<T, S: EventStore<T> + Default> WindowManager<T, S> {
             watermark: None,
             last_ts: start.unwrap_or(i64::MIN),
             adds: 0,
+            initial: start.is_some() && matches!(slide, Slide::Millis(_)),
         }
     }
 }
@@ -172,6 +177,9 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
 
     /// Expire the events that are out of every window ending at or after `end`.
     fn evict(&mut self, end: i64, sink: &mut impl WindowSink<T>) {
+        if self.initial && matches!(self.length, Length::Millis(_)) {
+            return;
+        }
         let n = self.length.expired_at(&self.store, end);
         for _ in 0..n {
             let Some(e) = self.store.pop_front() else {
@@ -188,6 +196,7 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
     /// the window had any event.
     fn activate_at(&mut self, end: i64, sink: &mut impl WindowSink<T>) -> bool {
         self.evict(end, sink);
+        self.initial = false;
         let n = self.store.count_until(end);
         if n == 0 {
             return false;

@@ -156,6 +156,28 @@ fn count_tumbling_by_duration_processing_time() {
 }
 
 #[test]
+fn the_first_processing_time_window_takes_every_arrival() {
+    // Arrivals in the start millisecond are in the first tumbling window, not before it.
+    let (mut m, mut log) = (
+        processing(Length::Millis(10), Slide::Millis(10)),
+        Log::default(),
+    );
+    add(&mut m, &mut log, &[(1, 0), (2, 0)]);
+    for i in 3..300 {
+        m.add(i, 5, &mut log);
+    }
+    m.on_time(10, &mut log);
+    assert_eq!(log.windows.len(), 1);
+    assert!(
+        log.windows[0].starts_with("(0,10] [1,2,3,"),
+        "{:?}",
+        log.windows
+    );
+    m.on_time(20, &mut log);
+    assert_eq!(log.acked.len(), 299);
+}
+
+#[test]
 fn duration_sliding_processing_time() {
     let (mut m, mut log) = (
         processing(Length::Millis(20), Slide::Millis(10)),
