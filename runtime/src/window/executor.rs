@@ -35,6 +35,9 @@ pub const LATE_TUPLE_FIELD: &str = "late_tuple";
 /// timestamps only label the window's end).
 const COARSE_CLOCK_EVERY: u32 = 64;
 
+/// The `window.tuples` gauge is set once per this many tuples.
+const GAUGE_EVERY: u32 = 1024;
+
 /// An input of the watermark: a source task and the (interned) schema of its stream.
 type InputKey = (TaskId, usize);
 
@@ -62,8 +65,9 @@ struct Running {
     late_tuples: crate::Counter,
     /// Late tuples seen by this task (logged at info at the 1st, 2nd, 4th, 8th, …).
     late_seen: u64,
-    /// Tuples held (set at each timer wake).
+    /// Tuples held (set every `GAUGE_EVERY` tuples and at each timer wake).
     held: crate::Gauge,
+    gauge_left: u32,
     _timer: Option<Timer>,
 }
 
@@ -232,6 +236,7 @@ impl<B: WindowedBolt> Windowed<B> {
             late_tuples: ctx.counter("window.late.tuples"),
             late_seen: 0,
             held: ctx.gauge("window.tuples"),
+            gauge_left: GAUGE_EVERY,
             _timer: timer,
         })
     }
@@ -360,6 +365,11 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
             out.fail(&input);
             return Err(ComponentError::msg("windowed bolt executed before prepare"));
         };
+        run.gauge_left -= 1;
+        if run.gauge_left == 0 {
+            run.gauge_left = GAUGE_EVERY;
+            run.held.set(run.manager.len() as f64);
+        }
         let mut sink = Sink {
             bolt: &mut self.bolt,
             out,
