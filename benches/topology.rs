@@ -75,6 +75,13 @@ const SHAPES: &[(&str, &str, &str, &str)] = &[
         "count",
         "words/s",
     ),
+    ("window-sum", "bench-window-sum.yaml", "sum", "tuples/s"),
+    (
+        "window-sum-acking",
+        "bench-window-sum-acking.yaml",
+        "sum",
+        "tuples/s",
+    ),
 ];
 
 /// Environment variables overriding a config key of the stateful shapes.

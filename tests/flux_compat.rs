@@ -328,6 +328,15 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         },
     ),
     (
+        "simple_windowing.yaml",
+        &[],
+        Runs {
+            topology: "sliding-window-topology",
+            components: &["bolt-1", "bolt-2", "spout-1"],
+            emits: &["bolt-1"],
+        },
+    ),
+    (
         "simple_wordcount.yaml",
         &[],
         Runs {

@@ -24,6 +24,7 @@ pub mod multilang;
 pub mod state;
 pub mod topology;
 pub mod trident;
+pub mod window;
 
 // The paths users wrote before the regrouping stay valid.
 pub use api::{collector, component, context, declare, error, ids, registry, tuple, value};

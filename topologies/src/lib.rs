@@ -12,6 +12,7 @@ mod sources;
 mod stateful;
 mod storm;
 mod trident_wordcount;
+mod windows;
 mod words;
 
 pub use bench::{ConstSpout, IdBolt, NullBolt};
@@ -22,6 +23,9 @@ pub use stateful::StatefulWordCountBolt;
 pub use storm::{LogDebugBolt, LogInfoBolt, ResourceLineSpout, TestWordCounter};
 pub use trident_wordcount::{
     BATCH_LINES, FailingSplit, PARALLELISM, STORE_FAIL_FRACTION, STORE_FAIL_SEED, trident_wordcount,
+};
+pub use windows::{
+    ConstNumberSpout, SlidingWindowSumBolt, TestPrintBolt, TestWindowBolt, TumblingWindowAvgBolt,
 };
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
@@ -60,6 +64,30 @@ pub fn register(registry: &mut Registry) {
         .topology("ExclamationTopology", exclamation_topology)
         .topology("TridentWordCount", trident_wordcount);
     registry.stateful_bolt("StatefulWordCountBolt", |_| Ok(StatefulWordCountBolt));
+    // Windowed bolts: the window comes from the component's config (or Flux's withWindow).
+    registry
+        .spout("ConstNumberSpout", |a| {
+            Ok(ConstNumberSpout::new(
+                a.u64_or(0, "tuple count (0 = unbounded)", 0)?,
+                a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
+            ))
+        })
+        .windowed_bolt("SlidingWindowSumBolt", SlidingWindowSumBolt::from_args)
+        .windowed_bolt("TumblingWindowAvgBolt", TumblingWindowAvgBolt::from_args)
+        .windowed_bolt("TestWindowBolt", |_| Ok(TestWindowBolt))
+        .basic_bolt("TestPrintBolt", |_| Ok(TestPrintBolt))
+        .alias(
+            "org.apache.storm.flux.examples.TestWindowBolt",
+            "TestWindowBolt",
+        )
+        .alias(
+            "org.apache.storm.flux.examples.TestPrintBolt",
+            "TestPrintBolt",
+        )
+        .alias(
+            "org.apache.storm.starter.bolt.SlidingWindowSumBolt",
+            "SlidingWindowSumBolt",
+        );
     // Storm's well-known classes, so Flux files using them run unchanged.
     registry
         .spout("ResourceLineSpout", ResourceLineSpout::from_args)

@@ -14,6 +14,7 @@ use crate::topology::config::Config;
 use crate::topology::yaml::{
     Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef,
 };
+use crate::window::{Windowed, WindowedBolt};
 
 /// What a factory receives: the component id, its `constructorArgs` and its merged config.
 ///
@@ -153,6 +154,8 @@ pub struct Registry {
     topologies: BTreeMap<String, TopologyFactory>,
     /// Names of the bolts registered with [`Registry::stateful_bolt`].
     stateful: BTreeSet<String>,
+    /// Names of the bolts registered with [`Registry::windowed_bolt`].
+    windowed: BTreeSet<String>,
     /// Where checkpoint spouts keep their state (`None`: in memory).
     checkpoint_store: Option<TxStoreOpener>,
     /// The checkpoint wiring (forwarders, checkpoint spout class) was added.
@@ -195,6 +198,7 @@ impl Registry {
         F: Fn(&ComponentArgs<'_>) -> Result<B, FactoryError> + Send + Sync + 'static,
     {
         self.stateful.remove(name);
+        self.windowed.remove(name);
         self.bolts.insert(
             name.to_string(),
             Arc::new(move |a| Ok(Box::new(factory(a)?) as Box<dyn Bolt>)),
@@ -213,6 +217,29 @@ impl Registry {
         self.bolt(name, move |a| Ok(Stateful::new(factory(a)?)));
         self.stateful.insert(name.to_string());
         self
+    }
+
+    /// Register a [`WindowedBolt`] factory under `name`: the bolt runs inside the window
+    /// executor ([`Windowed`]), its window given by the component's config keys
+    /// (`topology.bolts.window.*`, see [`crate::window::WindowConfig`]) or, in Flux files,
+    /// by `configMethods` such as `withWindow`. A window that is not valid, or does not
+    /// fit the topology's message timeout or spout pending limit, is refused when the
+    /// topology is validated, naming the keys.
+    pub fn windowed_bolt<B, F>(&mut self, name: &str, factory: F) -> &mut Self
+    where
+        B: WindowedBolt,
+        F: Fn(&ComponentArgs<'_>) -> Result<B, FactoryError> + Send + Sync + 'static,
+    {
+        self.bolt(name, move |a| {
+            Windowed::from_config(factory(a)?, a.config()).map_err(|e| FactoryError(e.to_string()))
+        });
+        self.windowed.insert(name.to_string());
+        self
+    }
+
+    /// Whether `class_name` was registered with [`Registry::windowed_bolt`].
+    pub fn is_windowed(&self, class_name: &str) -> bool {
+        self.windowed.contains(class_name)
     }
 
     /// Keep the checkpoint spout's state through `opener` (by default in memory, like
@@ -301,6 +328,11 @@ impl Registry {
             } else {
                 self.stateful.remove(name);
             }
+            if other.windowed.contains(name) {
+                self.windowed.insert(name.clone());
+            } else {
+                self.windowed.remove(name);
+            }
         }
     }
 
@@ -313,6 +345,9 @@ impl Registry {
             self.bolts.insert(alias.to_string(), f);
             if self.stateful.contains(existing) {
                 self.stateful.insert(alias.to_string());
+            }
+            if self.windowed.contains(existing) {
+                self.windowed.insert(alias.to_string());
             }
         } else if let Some(f) = self.topologies.get(existing).cloned() {
             self.topologies.insert(alias.to_string(), f);
@@ -379,6 +414,10 @@ impl Catalog for Registry {
         } else {
             None
         }
+    }
+
+    fn is_windowed(&self, class_name: &str) -> bool {
+        Registry::is_windowed(self, class_name)
     }
 
     fn names(&self, kind: ComponentKind) -> Vec<String> {

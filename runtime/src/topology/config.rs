@@ -125,6 +125,34 @@ pub const TOPOLOGY_STATE_DIR: &str = "topology.state.dir";
 /// Milliseconds between two checkpoints of the stateful bolts' state.
 pub const TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS: &str = "topology.state.checkpoint.interval.ms";
 
+/// Windowed bolts: window length as a number of tuples.
+pub const TOPOLOGY_BOLTS_WINDOW_LENGTH_COUNT: &str = "topology.bolts.window.length.count";
+/// Windowed bolts: window length as a duration, in milliseconds.
+pub const TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS: &str =
+    "topology.bolts.window.length.duration.ms";
+/// Windowed bolts: the window slides after this many tuples.
+pub const TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT: &str =
+    "topology.bolts.window.sliding.interval.count";
+/// Windowed bolts: the window slides after this duration, in milliseconds.
+pub const TOPOLOGY_BOLTS_SLIDING_INTERVAL_DURATION_MS: &str =
+    "topology.bolts.window.sliding.interval.duration.ms";
+/// Windowed bolts (Squall's key; Storm sets it in code): the input field holding each
+/// tuple's event time, in milliseconds. Set: event-time windows.
+pub const TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME: &str =
+    "topology.bolts.tuple.timestamp.field.name";
+/// Windowed bolts: how far, in milliseconds, event times may be out of order.
+pub const TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_MAX_LAG_MS: &str =
+    "topology.bolts.tuple.timestamp.max.lag.ms";
+/// Windowed bolts: milliseconds between two watermarks (event time).
+pub const TOPOLOGY_BOLTS_WATERMARK_EVENT_INTERVAL_MS: &str =
+    "topology.bolts.watermark.event.interval.ms";
+/// Windowed bolts: the stream late tuples are emitted on (event time).
+pub const TOPOLOGY_BOLTS_LATE_TUPLE_STREAM: &str = "topology.bolts.late.tuple.stream";
+/// Windowed bolts (Squall's key): an input silent this long, in milliseconds, stops
+/// holding the watermark back; 0 = never (Storm's behaviour).
+pub const TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS: &str =
+    "topology.bolts.watermark.idle.timeout.ms";
+
 /// Shortest checkpoint interval, in milliseconds (Storm's minimum).
 pub const MIN_CHECKPOINT_INTERVAL_MS: u64 = 100;
 
@@ -143,6 +171,12 @@ pub const MAX_PARALLELISM: u64 = 1 << 16;
 /// Largest worker memory limit, in MiB (16 TiB): its size in bytes fits in a `u64`
 /// with room to spare, and no machine a worker runs on has more.
 pub const MAX_WORKER_MEMORY_MB: u64 = 16 << 20;
+
+/// Largest window length or sliding interval in tuples (a window's tuples are kept in
+/// memory).
+pub const MAX_WINDOW_COUNT: u64 = 1 << 24;
+/// Largest window duration, lag or interval in milliseconds (Storm's: a Java `int`).
+pub const MAX_WINDOW_MILLIS: u64 = i32::MAX as u64;
 
 /// Every key the runtime reads, with its default. README's config table follows this.
 pub const KNOWN_KEYS: &[KeySpec] = &[
@@ -306,6 +340,78 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         max: MAX_MILLIS,
         doc: "milliseconds between two checkpoints of the stateful bolts' state (at least \
               100; keep it below the message timeout)",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WINDOW_LENGTH_COUNT,
+        ty: KeyType::OptionalPositive,
+        default: KeyDefault::Null,
+        max: MAX_WINDOW_COUNT,
+        doc: "windowed bolts: the window holds the last this many tuples (or set \
+              topology.bolts.window.length.duration.ms)",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS,
+        ty: KeyType::OptionalPositive,
+        default: KeyDefault::Null,
+        max: MAX_WINDOW_MILLIS,
+        doc: "windowed bolts: the window holds the tuples of the last this many milliseconds",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT,
+        ty: KeyType::OptionalPositive,
+        default: KeyDefault::Null,
+        max: MAX_WINDOW_COUNT,
+        doc: "windowed bolts: the window slides (fires) every this many tuples; with no \
+              sliding interval set, every tuple",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_SLIDING_INTERVAL_DURATION_MS,
+        ty: KeyType::OptionalPositive,
+        default: KeyDefault::Null,
+        max: MAX_WINDOW_MILLIS,
+        doc: "windowed bolts: the window slides (fires) every this many milliseconds",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "windowed bolts (Squall's key; Storm's withTimestampField): the input field \
+              holding each tuple's event time in milliseconds; set = event-time windows \
+              driven by watermarks",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_MAX_LAG_MS,
+        ty: KeyType::NonNegative,
+        default: KeyDefault::Int(0),
+        max: MAX_WINDOW_MILLIS,
+        doc: "windowed bolts, event time: how far event times may be out of order; the \
+              watermark trails the inputs' latest event time by this much",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WATERMARK_EVENT_INTERVAL_MS,
+        ty: KeyType::Positive,
+        default: KeyDefault::Int(1000),
+        max: MAX_WINDOW_MILLIS,
+        doc: "windowed bolts, event time: milliseconds between two watermarks",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_LATE_TUPLE_STREAM,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "windowed bolts, event time: the stream late tuples are emitted on (field \
+              late_tuple: the tuple's values as a list); null = late tuples are logged and \
+              acked",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS,
+        ty: KeyType::NonNegative,
+        default: KeyDefault::Int(10_000),
+        max: MAX_WINDOW_MILLIS,
+        doc: "windowed bolts, event time (Squall's key): an input (source task and stream) \
+              with no tuple for this long stops holding the watermark back until it sends \
+              again; 0 = never (Storm's behaviour)",
     },
 ];
 

@@ -51,6 +51,18 @@ pub const STORM_CLASSES: &[(&str, &str)] = &[
         "org.apache.storm.flux.wrappers.spouts.FluxShellSpout",
         "ShellSpout: a multi-lang subprocess",
     ),
+    (
+        "org.apache.storm.flux.examples.TestWindowBolt",
+        "TestWindowBolt: a windowed bolt emitting the window's tuple count, field `count`",
+    ),
+    (
+        "org.apache.storm.flux.examples.TestPrintBolt",
+        "TestPrintBolt: prints every tuple (to standard error, with the logs), emits nothing",
+    ),
+    (
+        "org.apache.storm.starter.bolt.SlidingWindowSumBolt",
+        "SlidingWindowSumBolt: a windowed bolt emitting the sum of a numeric field, `sum`",
+    ),
     ("org.apache.storm.task.ShellBolt", "ShellBolt"),
     ("org.apache.storm.spout.ShellSpout", "ShellSpout"),
 ];

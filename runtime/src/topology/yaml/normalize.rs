@@ -111,7 +111,8 @@ pub(super) fn normalize(parsed: &ParsedSpec, catalog: &dyn Catalog) -> ParsedSpe
             let path = root.key(key).index(i);
             let none = VertexExtras::default();
             let x = extras.get(i).unwrap_or(&none);
-            vertex(parsed, c, x, &path, &values, &mut problems);
+            let windowed = catalog.is_windowed(&c.class_name);
+            vertex(parsed, c, x, &path, &values, windowed, &mut problems);
         }
     }
     for (i, h) in flux.worker_hooks.iter().enumerate() {
@@ -174,8 +175,16 @@ fn bean_value(
     values: &Values,
     index: usize,
 ) -> Result<Value, Unresolved> {
-    let Some((_, takes)) = VALUE_CLASSES.iter().find(|(c, _)| *c == b.class_name) else {
-        let classes: Vec<&str> = VALUE_CLASSES.iter().map(|(c, _)| *c).collect();
+    let Some((_, takes)) = VALUE_CLASSES
+        .iter()
+        .chain(crate::window::flux::VALUE_CLASSES)
+        .find(|(c, _)| *c == b.class_name)
+    else {
+        let classes: Vec<&str> = VALUE_CLASSES
+            .iter()
+            .chain(crate::window::flux::VALUE_CLASSES)
+            .map(|(c, _)| *c)
+            .collect();
         return Err(Unresolved::Errors(vec![parsed.error_at(
             &path.key("className"),
             format!(
@@ -214,6 +223,9 @@ fn bean_value(
 
 /// The value of a value class from its (resolved) constructor arguments.
 fn value_of(class: &str, args: &[Value]) -> Result<Value, String> {
+    if let Some(v) = crate::window::flux::value_of(class, args) {
+        return v;
+    }
     let shown = |v: &Value| {
         serde_yaml::to_string(v)
             .unwrap_or_default()
@@ -367,6 +379,7 @@ fn vertex(
     x: &VertexExtras,
     path: &KeyPath,
     values: &Values,
+    windowed: bool,
     problems: &mut Vec<SpecError>,
 ) {
     let at = path.key("constructorArgs");
@@ -420,6 +433,14 @@ fn vertex(
             }
             Err(Unresolved::Quiet) => continue,
         };
+        if windowed
+            && let Some(applied) = crate::window::flux::config_method(&m.name, &args, &mut c.config)
+        {
+            if let Err(why) = applied {
+                problems.push(parsed.error_at(&mpath.key("name"), why));
+            }
+            continue;
+        }
         if let Err(why) = config_method(c, m, &args, shell) {
             problems.push(parsed.error_at(&mpath.key("name"), why));
         }
@@ -488,8 +509,9 @@ fn config_method(
         ),
         (name, _) => Err(format!(
             "config method '{name}' cannot be called on '{}': it is Java code, which Squall \
-             cannot run; the config methods Squall applies are {METHODS}",
-            c.class_name
+             cannot run; the config methods Squall applies are {METHODS}; {}",
+            c.class_name,
+            crate::window::flux::METHODS
         )),
     }
 }

@@ -123,6 +123,11 @@ impl ValidTopology {
 pub trait Catalog {
     /// Whether `class_name` is a registered spout or bolt (`None`: unknown).
     fn kind_of(&self, class_name: &str) -> Option<ComponentKind>;
+    /// Whether `class_name` is a windowed bolt (its Flux `configMethods` include
+    /// `withWindow` and the other `BaseWindowedBolt` methods).
+    fn is_windowed(&self, _class_name: &str) -> bool {
+        false
+    }
     /// Registered names of this kind, sorted, for "unknown className" errors.
     fn names(&self, kind: ComponentKind) -> Vec<String>;
     /// Instantiate the component (without opening it) and return its declared streams.
