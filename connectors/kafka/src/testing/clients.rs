@@ -16,6 +16,9 @@ use super::TestError;
 /// How long a produce waits for every acknowledgement.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A record to produce: partition (`None`: the partitioner's choice), key, value.
+pub type Outgoing<'a> = (Option<i32>, Option<&'a [u8]>, &'a [u8]);
+
 /// A record the broker acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Delivered {
@@ -57,7 +60,7 @@ impl ClientContext for Collect {}
 pub fn produce(
     bootstrap: &str,
     topic: &str,
-    records: &[(Option<i32>, Option<&[u8]>, &[u8])],
+    records: &[Outgoing<'_>],
 ) -> Result<Vec<Delivered>, TestError> {
     produce_with(bootstrap, topic, records, &[])
 }
@@ -67,7 +70,7 @@ pub fn produce(
 pub fn produce_one_per_batch(
     bootstrap: &str,
     topic: &str,
-    records: &[(Option<i32>, Option<&[u8]>, &[u8])],
+    records: &[Outgoing<'_>],
 ) -> Result<Vec<Delivered>, TestError> {
     let mut all = Vec::new();
     for r in records {
@@ -85,7 +88,7 @@ pub fn produce_one_per_batch(
 fn produce_with(
     bootstrap: &str,
     topic: &str,
-    records: &[(Option<i32>, Option<&[u8]>, &[u8])],
+    records: &[Outgoing<'_>],
     extra: &[(&str, &str)],
 ) -> Result<Vec<Delivered>, TestError> {
     let collect = Collect::default();

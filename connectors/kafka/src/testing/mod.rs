@@ -7,7 +7,9 @@ mod clients;
 mod proxy;
 
 pub use broker::{Broker, DEFAULT_TANSU_VENV, TANSU_ENV, tansu_binary};
-pub use clients::{Delivered, committed_offsets, log_ends, produce, produce_one_per_batch};
+pub use clients::{
+    Delivered, Outgoing, committed_offsets, log_ends, produce, produce_one_per_batch,
+};
 pub use proxy::{Proxy, ProxyListener};
 
 use thiserror::Error;

@@ -1,0 +1,291 @@
+//! KafkaSpout against the real broker (tansu on loopback), in local topologies that end
+//! when the spout's bounded read is fully acked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use squall_kafka::testing::{Broker, Delivered, committed_offsets, log_ends, produce};
+use squall_kafka::{FirstPollOffsetStrategy, KafkaSpout, KafkaSpoutConfig};
+use squall_runtime::retry::RetryPolicy;
+use squall_runtime::testing::complete_topology;
+use squall_runtime::{BasicBolt, BasicCollector, ComponentError, Registry, Tuple, Value, Values};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const PARTITIONS: i32 = 3;
+
+fn records(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+fn produce_values(broker: &Broker, topic: &str, values: &[String]) -> Vec<Delivered> {
+    let recs: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (Some((i % PARTITIONS as usize) as i32), None, v.as_bytes()))
+        .collect();
+    produce(&broker.bootstrap(), topic, &recs).unwrap()
+}
+
+fn ends_of(topic: &str, delivered: &[Delivered]) -> BTreeMap<(String, i32), i64> {
+    let mut ends: BTreeMap<(String, i32), i64> = (0..PARTITIONS)
+        .map(|p| ((topic.to_string(), p), 0))
+        .collect();
+    for (p, e) in log_ends(delivered) {
+        ends.insert((topic.to_string(), p), e);
+    }
+    ends
+}
+
+fn config(broker: &Broker, topic: &str, group: &str) -> KafkaSpoutConfig {
+    let mut c = KafkaSpoutConfig::new(&broker.bootstrap(), &[topic], group);
+    c.retry = RetryPolicy::new(
+        Duration::ZERO,
+        Duration::from_millis(5),
+        Duration::from_millis(50),
+    );
+    c
+}
+
+/// How often the judge saw each value.
+type Seen = Arc<Mutex<BTreeMap<String, u32>>>;
+
+/// A bolt that fails what `fail` says (it sees the value and how often it saw it).
+struct Judge {
+    seen: Seen,
+    fail: fn(&str, u32) -> bool,
+}
+
+impl BasicBolt for Judge {
+    fn execute(
+        &mut self,
+        input: &Tuple,
+        _out: &mut BasicCollector<'_>,
+    ) -> Result<(), ComponentError> {
+        let value = input.values()[4].as_str().unwrap_or_default().to_string();
+        let n = {
+            let mut seen = self.seen.lock().unwrap();
+            let n = seen.entry(value.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if (self.fail)(&value, n) {
+            return Err(ComponentError::msg(format!("{value} failed (time {n})")));
+        }
+        Ok(())
+    }
+}
+
+/// Run `spout` → `judge` (2 spout tasks, acking on) until the bounded read completes;
+/// returns what the spout emitted on its default and dead-letter streams.
+fn run(
+    spout: impl Fn() -> KafkaSpout + Send + Sync + 'static,
+    fail: fn(&str, u32) -> bool,
+    storm_id: &str,
+) -> (Vec<Values>, Vec<Values>, Seen) {
+    let seen = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut registry = Registry::new();
+    registry.spout("Kafka", move |_| Ok(spout()));
+    let s = seen.clone();
+    registry.basic_bolt("Judge", move |_| {
+        Ok(Judge {
+            seen: s.clone(),
+            fail,
+        })
+    });
+    registry.basic_bolt("Sink", move |_| {
+        Ok(Judge {
+            seen: Arc::default(),
+            fail: |_, _| false,
+        })
+    });
+    let yaml = format!(
+        r#"
+name: kafka-test
+config:
+  topology.acker.executors: 1
+  storm.id: "{storm_id}"
+spouts:
+  - {{id: kafka, className: Kafka, parallelism: 2}}
+bolts:
+  - {{id: judge, className: Judge, parallelism: 2}}
+  - {{id: dlq, className: Sink, parallelism: 1}}
+streams:
+  - {{from: kafka, to: judge, grouping: {{type: SHUFFLE}}}}
+  - {{from: kafka, to: dlq, grouping: {{type: SHUFFLE, streamId: dead_letter}}}}
+"#
+    );
+    let report = complete_topology(&registry, &yaml, TIMEOUT).unwrap();
+    (
+        report.emitted("kafka", "default").to_vec(),
+        report.emitted("kafka", "dead_letter").to_vec(),
+        seen,
+    )
+}
+
+fn value_of(v: &Values) -> String {
+    v[4].as_str().unwrap_or_default().to_string()
+}
+
+fn offsets_of(vals: &[Values]) -> Vec<(i64, i64)> {
+    let mut o: Vec<(i64, i64)> = vals
+        .iter()
+        .map(|v| (v[1].as_i64().unwrap(), v[2].as_i64().unwrap()))
+        .collect();
+    o.sort();
+    o
+}
+
+fn assert_committed_at(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    ends: &BTreeMap<(String, i32), i64>,
+) {
+    let committed = committed_offsets(&broker.bootstrap(), group, topic, PARTITIONS).unwrap();
+    for ((_, p), end) in ends {
+        if *end == 0 {
+            continue;
+        }
+        assert_eq!(
+            committed.get(p).map(|c| c.0),
+            Some(*end),
+            "partition {p}: committed {committed:?}, log ends {ends:?}"
+        );
+    }
+}
+
+#[test]
+fn reads_every_record_once_and_commits_to_the_end() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t1", PARTITIONS).unwrap();
+    let values = records("r", 300);
+    let delivered = produce_values(&broker, "t1", &values);
+    let ends = ends_of("t1", &delivered);
+    let c = config(&broker, "t1", "g1");
+    let e = ends.clone();
+    let (emitted, dead, _) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |_, _| false,
+        "t1-1-0",
+    );
+    assert!(dead.is_empty());
+    let got: Vec<String> = emitted.iter().map(value_of).collect();
+    assert_eq!(got.len(), 300, "every record exactly once");
+    let got: BTreeSet<String> = got.into_iter().collect();
+    assert_eq!(got, values.into_iter().collect::<BTreeSet<_>>());
+    assert_eq!(emitted[0].len(), 5);
+    assert_eq!(emitted[0][0], Value::from("t1"));
+    assert_committed_at(&broker, "g1", "t1", &ends);
+}
+
+#[test]
+fn a_restart_resumes_from_its_commits_and_a_new_deployment_applies_earliest() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t2", PARTITIONS).unwrap();
+    let first = produce_values(&broker, "t2", &records("a", 30));
+    let ends_a = ends_of("t2", &first);
+    let mut c = config(&broker, "t2", "g2");
+    c.first_poll = FirstPollOffsetStrategy::Earliest;
+    let (c1, e1) = (c.clone(), ends_a.clone());
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c1.clone()).stop_at(e1.clone()),
+        |_, _| false,
+        "t2-1-0",
+    );
+    assert_eq!(emitted.len(), 30);
+    assert_committed_at(&broker, "g2", "t2", &ends_a);
+
+    let second = produce_values(&broker, "t2", &records("b", 30));
+    let all: Vec<Delivered> = first.iter().chain(&second).copied().collect();
+    let ends_all = ends_of("t2", &all);
+    // The same deployment restarted: resumes from its commits, EARLIEST does not apply.
+    let (c2, e2) = (c.clone(), ends_all.clone());
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c2.clone()).stop_at(e2.clone()),
+        |_, _| false,
+        "t2-1-0",
+    );
+    let got: BTreeSet<String> = emitted.iter().map(value_of).collect();
+    assert_eq!(
+        got,
+        records("b", 30).into_iter().collect(),
+        "only the new records"
+    );
+    assert_committed_at(&broker, "g2", "t2", &ends_all);
+
+    // A new deployment with EARLIEST reads everything again.
+    let (c3, e3) = (c.clone(), ends_all.clone());
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c3.clone()).stop_at(e3.clone()),
+        |_, _| false,
+        "t2-2-0",
+    );
+    assert_eq!(emitted.len(), 60);
+
+    // A new deployment with UNCOMMITTED_EARLIEST resumes from the group's commits.
+    let mut c4 = c.clone();
+    c4.first_poll = FirstPollOffsetStrategy::UncommittedEarliest;
+    let e4 = ends_all.clone();
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c4.clone()).stop_at(e4.clone()),
+        |_, _| false,
+        "t2-3-0",
+    );
+    assert!(emitted.is_empty(), "{} records re-read", emitted.len());
+}
+
+#[test]
+fn failed_tuples_are_replayed_and_commits_reach_the_end() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t3", PARTITIONS).unwrap();
+    let values = records("f", 120);
+    let delivered = produce_values(&broker, "t3", &values);
+    let ends = ends_of("t3", &delivered);
+    let c = config(&broker, "t3", "g3");
+    let e = ends.clone();
+    // Every 4th record fails its first two times.
+    let (emitted, dead, seen) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |v, n| v.trim_start_matches('f').parse::<u32>().unwrap_or(0) % 4 == 0 && n <= 2,
+        "t3-1-0",
+    );
+    assert!(dead.is_empty());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 120, "every record processed");
+    for v in &values {
+        let n: u32 = v[1..].parse().unwrap();
+        let expect = if n.is_multiple_of(4) { 3 } else { 1 };
+        assert_eq!(seen[v], expect, "{v}");
+    }
+    assert_eq!(emitted.len(), 120 + 2 * 30);
+    assert_committed_at(&broker, "g3", "t3", &ends);
+}
+
+#[test]
+fn a_poison_record_goes_to_the_dead_letter_stream_and_is_committed_past() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t4", PARTITIONS).unwrap();
+    let mut values = records("p", 30);
+    values[10] = "poison".to_string();
+    let delivered = produce_values(&broker, "t4", &values);
+    let ends = ends_of("t4", &delivered);
+    let mut c = config(&broker, "t4", "g4");
+    c.retry = c.retry.max_retries(2);
+    let e = ends.clone();
+    let (emitted, dead, _) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |v, _| v == "poison",
+        "t4-1-0",
+    );
+    let poison = emitted.iter().filter(|v| value_of(v) == "poison").count();
+    assert_eq!(poison, 3, "emitted once and retried twice");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(value_of(&dead[0]), "poison");
+    assert_eq!(dead[0].len(), 6);
+    let error = dead[0][5].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("failed 3 times"), "{error}");
+    assert_eq!(offsets_of(&dead), vec![(1, 3)]);
+    assert_committed_at(&broker, "g4", "t4", &ends);
+}
