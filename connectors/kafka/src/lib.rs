@@ -7,6 +7,8 @@
 //!   commits up to the lowest un-acked offset, `first.poll.offset.strategy`, bounded
 //!   retries with exponential backoff and a dead-letter stream, pausing partitions at
 //!   `max.uncommitted.offsets`. Configured from YAML ([`config`]) or in Rust.
+//! - [`KafkaBolt`]: writes tuples to a topic; acks a tuple once the broker confirmed its
+//!   record, fails it on a delivery error; delivery timeout below the message timeout.
 //! - [`offsets`]: a partition's emitted/acked/committed offsets (the commit point is the
 //!   lowest un-acked offset; gaps of records that no longer exist are skipped).
 //! - [`translate`]: records into tuples (default fields `topic, partition, offset, key,
@@ -23,6 +25,7 @@
 //! squall_kafka::register(&mut registry);
 //! ```
 
+pub mod bolt;
 pub mod config;
 pub mod error;
 pub mod offsets;
@@ -31,15 +34,19 @@ pub mod spout;
 pub mod testing;
 pub mod translate;
 
+pub use bolt::{KafkaBolt, KafkaBoltConfig, TopicSelector};
 pub use config::{FirstPollOffsetStrategy, KafkaSpoutConfig, ProcessingGuarantee};
 pub use error::{BrokerError, ConfigError};
 pub use spout::KafkaSpout;
 
 use squall_runtime::Registry;
 
-/// Register `KafkaSpout` (and Storm's class name for it) in `registry`.
+/// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them) in
+/// `registry`.
 pub fn register(registry: &mut Registry) {
     registry
         .spout("KafkaSpout", KafkaSpout::from_args)
-        .alias("org.apache.storm.kafka.spout.KafkaSpout", "KafkaSpout");
+        .bolt("KafkaBolt", KafkaBolt::from_args)
+        .alias("org.apache.storm.kafka.spout.KafkaSpout", "KafkaSpout")
+        .alias("org.apache.storm.kafka.bolt.KafkaBolt", "KafkaBolt");
 }

@@ -289,3 +289,86 @@ fn a_poison_record_goes_to_the_dead_letter_stream_and_is_committed_past() {
     assert_eq!(offsets_of(&dead), vec![(1, 3)]);
     assert_committed_at(&broker, "g4", "t4", &ends);
 }
+
+#[test]
+fn failed_tuples_at_max_uncommitted_offsets_do_not_stop_emission() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t5", PARTITIONS).unwrap();
+    let values = records("m", 90);
+    let delivered = produce_values(&broker, "t5", &values);
+    let ends = ends_of("t5", &delivered);
+    let mut c = config(&broker, "t5", "g5");
+    c.max_uncommitted_offsets = 3;
+    c.offset_commit_period = Duration::from_millis(10);
+    let e = ends.clone();
+    // Every 5th record fails its first time: with 3 uncommitted offsets per partition
+    // the failed one is always at the limit, and must still be retried.
+    let (emitted, _, seen) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |v, n| v[1..].parse::<u32>().unwrap_or(0).is_multiple_of(5) && n == 1,
+        "t5-1-0",
+    );
+    assert_eq!(seen.lock().unwrap().len(), 90);
+    assert_eq!(emitted.len(), 90 + 18);
+    assert_committed_at(&broker, "g5", "t5", &ends);
+}
+
+#[test]
+fn latest_skips_what_is_there_for_a_new_deployment() {
+    use squall_kafka::testing::produce_one_per_batch;
+    let broker = Broker::start().unwrap();
+    broker.create_topic("t6", PARTITIONS).unwrap();
+    let values = records("l", 9);
+    let recs: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (Some((i % 3) as i32), None, v.as_bytes()))
+        .collect();
+    // One record per batch: tansu's ListOffsets(latest) is right only then.
+    let delivered = produce_one_per_batch(&broker.bootstrap(), "t6", &recs).unwrap();
+    let ends = ends_of("t6", &delivered);
+    let mut c = config(&broker, "t6", "g6");
+    c.first_poll = FirstPollOffsetStrategy::Latest;
+    let e = ends.clone();
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |_, _| false,
+        "t6-1-0",
+    );
+    assert!(emitted.is_empty(), "{emitted:?}");
+}
+
+#[test]
+fn an_unreachable_broker_is_waited_for_and_reading_starts_when_it_returns() {
+    let (broker, proxy) = Broker::start_with_proxy().unwrap();
+    broker.create_topic("t7", PARTITIONS).unwrap();
+    let values = records("o", 30);
+    let delivered = produce_values(&broker, "t7", &values);
+    let ends = ends_of("t7", &delivered);
+    proxy.cut();
+    let mut c = KafkaSpoutConfig::new(&proxy.address(), &["t7"], "g7");
+    c.partition_refresh_period = Duration::from_millis(200);
+    let proxy = Arc::new(proxy);
+    let p = proxy.clone();
+    // Restore the broker once the spout has tried (and failed) to reach it.
+    let restorer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while p.refused() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the spout never tried"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        p.restore();
+    });
+    let e = ends.clone();
+    let (emitted, _, _) = run(
+        move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+        |_, _| false,
+        "t7-1-0",
+    );
+    restorer.join().unwrap();
+    assert_eq!(emitted.len(), 30);
+    assert_committed_at(&broker, "g7", "t7", &ends);
+}

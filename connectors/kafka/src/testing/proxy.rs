@@ -23,6 +23,8 @@ struct Shared {
     live: Mutex<Vec<(TcpStream, TcpStream)>>,
     /// Connections accepted and forwarded so far.
     accepted: AtomicU64,
+    /// Connections refused (cut, or over the cap) so far.
+    refused: AtomicU64,
 }
 
 impl Shared {
@@ -89,6 +91,7 @@ fn accept_loop(listener: &TcpListener, target: SocketAddr, shared: &Arc<Shared>)
         }
         let Ok(client) = conn else { continue };
         if shared.cut.load(Ordering::Acquire) || shared.live().len() >= MAX_CONNECTIONS {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
             let _ = client.shutdown(Shutdown::Both);
             continue;
         }
@@ -172,6 +175,11 @@ impl Proxy {
     /// Connections forwarded so far.
     pub fn accepted(&self) -> u64 {
         self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused so far (while cut, or over the cap).
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
     }
 }
 
