@@ -64,6 +64,9 @@ pub(crate) fn committed(
     partitions: &[(String, i32)],
     bootstrap: &str,
 ) -> Result<Commits, BrokerError> {
+    if partitions.is_empty() {
+        return Ok(Commits::new());
+    }
     let mut tpl = TopicPartitionList::new();
     for (t, p) in partitions {
         tpl.add_partition(t, *p);

@@ -36,6 +36,14 @@ fn split_id(id: MessageId) -> Key {
     (idx, i64::try_from(id & OFFSET_MASK).unwrap_or(0))
 }
 
+/// The assigned partitions with their indexes.
+fn live(parts: &[Option<Part>]) -> impl Iterator<Item = (usize, &Part)> {
+    parts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+}
+
 /// One assigned partition.
 #[derive(Debug)]
 struct Part {
@@ -91,7 +99,8 @@ pub(crate) struct Running {
     metadata: String,
     task_index: usize,
     tasks: usize,
-    parts: Vec<Part>,
+    /// Assigned partitions by index (the index is in message ids); `None`: revoked.
+    parts: Vec<Option<Part>>,
     index: BTreeMap<(String, i32), u16>,
     retry: RetrySchedule<Key>,
     next_commit: Instant,
@@ -185,8 +194,28 @@ impl Running {
             .filter(|tp| !self.index.contains_key(*tp))
             .cloned()
             .collect();
-        if new.is_empty() {
+        let gone: Vec<(String, i32)> = self
+            .index
+            .keys()
+            .filter(|tp| !mine.contains(tp))
+            .cloned()
+            .collect();
+        if new.is_empty() && gone.is_empty() {
             return Ok(());
+        }
+        if !gone.is_empty() {
+            // Partitions now another task's (the sorted list shifted): commit what is
+            // done and let them go; their late acks and fails are ignored.
+            self.commit(config);
+            for tp in &gone {
+                if let Some(idx) = self.index.remove(tp) {
+                    if let Some(slot) = self.parts.get_mut(usize::from(idx)) {
+                        *slot = None;
+                    }
+                    self.retry.retain(|(i, _)| *i != idx);
+                    tracing::info!(topic = %tp.0, partition = tp.1, "Kafka spout: partition revoked");
+                }
+            }
         }
         if self.parts.len() + new.len() > MAX_PARTITIONS {
             return Err(Self::broker_error(
@@ -237,7 +266,7 @@ impl Running {
             let idx = u16::try_from(self.parts.len()).unwrap_or(u16::MAX);
             self.index.insert(tp.clone(), idx);
             let stop = self.stop_at.as_ref().and_then(|s| s.get(&tp)).copied();
-            self.parts.push(Part {
+            self.parts.push(Some(Part {
                 topic: tp.0,
                 partition: tp.1,
                 offsets: OffsetManager::new(at),
@@ -248,17 +277,17 @@ impl Running {
                 seeked_to: None,
                 paused: false,
                 stop_at: stop,
-            });
+            }));
         }
         let mut tpl = TopicPartitionList::new();
-        for p in &self.parts {
+        for p in self.parts.iter().flatten() {
             tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.position))
                 .map_err(|e| Self::broker_error(config, "assignment", e))?;
         }
         self.consumer
             .assign(&tpl)
             .map_err(|e| Self::broker_error(config, "assigning partitions", e))?;
-        for p in &mut self.parts {
+        for p in self.parts.iter_mut().flatten() {
             p.paused = false;
         }
         Ok(())
@@ -270,7 +299,7 @@ impl Running {
         self.next_commit = Instant::now() + config.offset_commit_period;
         let mut tpl = TopicPartitionList::new();
         let mut to = Vec::new();
-        for (i, p) in self.parts.iter().enumerate() {
+        for (i, p) in live(&self.parts) {
             if let Some(c) = p.offsets.next_commit()
                 && tpl
                     .add_partition_offset(&p.topic, p.partition, Offset::Offset(c))
@@ -293,7 +322,9 @@ impl Running {
         self.metrics.commits.inc();
         self.mark(config, &tpl);
         for (i, c) in to {
-            let p = &mut self.parts[i];
+            let Some(p) = self.parts.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
             p.offsets.commit(c);
             if p.position < c {
                 // Caught up past records being re-read for a retry: skip ahead.
@@ -344,8 +375,8 @@ impl Running {
 
     pub(crate) fn is_exhausted(&self) -> bool {
         self.stop_at.is_some()
-            && !self.parts.is_empty()
-            && self.parts.iter().all(Part::done_to_stop)
+            && self.parts.iter().flatten().next().is_some()
+            && self.parts.iter().flatten().all(Part::done_to_stop)
     }
 
     pub(crate) fn next_tuple(
@@ -407,7 +438,7 @@ impl Running {
             let t = targets.entry(*idx).or_insert(*off);
             *t = (*t).min(*off);
         }
-        for (i, p) in self.parts.iter().enumerate() {
+        for (i, p) in live(&self.parts) {
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
             for (off, (due, _)) in &p.dead {
                 if *due <= now && !p.dead_in_flight.contains(off) {
@@ -417,7 +448,11 @@ impl Running {
             }
         }
         for (idx, off) in targets {
-            let Some(p) = self.parts.get_mut(usize::from(idx)) else {
+            let Some(p) = self
+                .parts
+                .get_mut(usize::from(idx))
+                .and_then(Option::as_mut)
+            else {
                 continue;
             };
             if off < p.position {
@@ -444,6 +479,7 @@ impl Running {
             *e = (*e).min(*off);
         }
         for (i, p) in self.parts.iter_mut().enumerate() {
+            let Some(p) = p.as_mut() else { continue };
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
             let blocked = p.offsets.uncommitted() >= max
                 && !matches!(
@@ -480,7 +516,11 @@ impl Running {
 
     pub(crate) fn ack(&mut self, id: MessageId) {
         let (idx, off) = split_id(id);
-        let Some(p) = self.parts.get_mut(usize::from(idx)) else {
+        let Some(p) = self
+            .parts
+            .get_mut(usize::from(idx))
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         if p.dead_in_flight.remove(&off) {
@@ -494,7 +534,11 @@ impl Running {
 
     pub(crate) fn fail(&mut self, id: MessageId) {
         let (idx, off) = split_id(id);
-        let Some(p) = self.parts.get_mut(usize::from(idx)) else {
+        let Some(p) = self
+            .parts
+            .get_mut(usize::from(idx))
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         let now = Instant::now();
@@ -523,7 +567,7 @@ impl Running {
 /// Returns whether a tuple was emitted.
 #[allow(clippy::too_many_arguments)]
 fn handle(
-    parts: &mut [Part],
+    parts: &mut [Option<Part>],
     index: &BTreeMap<(String, i32), u16>,
     retry: &mut RetrySchedule<Key>,
     consumer: &BaseConsumer,
@@ -537,7 +581,7 @@ fn handle(
     let Some(&idx) = index.get(&(m.topic().to_string(), m.partition())) else {
         return Ok(false);
     };
-    let Some(p) = parts.get_mut(usize::from(idx)) else {
+    let Some(p) = parts.get_mut(usize::from(idx)).and_then(Option::as_mut) else {
         return Ok(false);
     };
     let off = m.offset();

@@ -74,13 +74,15 @@ impl Broker {
     /// advertises the proxy's address, so every client connection (bootstrap and
     /// leader) goes through it. Bootstrap clients with [`Proxy::address`].
     pub fn start_with_proxy() -> Result<(Broker, Proxy), TestError> {
-        let listener = ProxyListener::bind()?;
-        let broker = Broker::start_advertising(Some(listener.port()))?;
-        let proxy = listener.forward_to(SocketAddr::from(([127, 0, 0, 1], broker.port)))?;
+        let proxy = ProxyListener::bind()?.start()?;
+        let broker = Broker::start_advertising(Some(&proxy))?;
         Ok((broker, proxy))
     }
 
-    fn start_advertising(advertise: Option<u16>) -> Result<Broker, TestError> {
+    /// Start a broker; with `proxy`, advertising the proxy's address and pointing the
+    /// proxy at it before waiting for readiness (clients follow the advertised address).
+    fn start_advertising(proxy: Option<&Proxy>) -> Result<Broker, TestError> {
+        let advertise = proxy.map(Proxy::port);
         let bin = tansu_binary();
         let mut last = String::new();
         for _ in 0..PORT_TRIES {
@@ -115,6 +117,9 @@ impl Broker {
                 log,
                 _dir: dir,
             };
+            if let Some(p) = proxy {
+                p.set_target(SocketAddr::from(([127, 0, 0, 1], port)));
+            }
             match broker.wait_ready() {
                 Ok(()) => return Ok(broker),
                 Err(e) => {

@@ -23,8 +23,10 @@ struct Shared {
     live: Mutex<Vec<(TcpStream, TcpStream)>>,
     /// Connections accepted and forwarded so far.
     accepted: AtomicU64,
-    /// Connections refused (cut, or over the cap) so far.
+    /// Connections refused (cut, no target yet, or over the cap) so far.
     refused: AtomicU64,
+    /// Where connections go (`None`: refused).
+    target: Mutex<Option<SocketAddr>>,
 }
 
 impl Shared {
@@ -69,12 +71,19 @@ impl ProxyListener {
 
     /// Start forwarding every connection to `target`.
     pub fn forward_to(self, target: SocketAddr) -> Result<Proxy, TestError> {
+        let proxy = self.start()?;
+        proxy.set_target(target);
+        Ok(proxy)
+    }
+
+    /// Start accepting; connections are refused until [`Proxy::set_target`].
+    pub fn start(self) -> Result<Proxy, TestError> {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let listener = self.listener;
         let acceptor = std::thread::Builder::new()
             .name("test-proxy".into())
-            .spawn(move || accept_loop(&listener, target, &s))
+            .spawn(move || accept_loop(&listener, &s))
             .map_err(|e| TestError::new(format!("proxy thread: {e}")))?;
         Ok(Proxy {
             port: self.port,
@@ -84,12 +93,18 @@ impl ProxyListener {
     }
 }
 
-fn accept_loop(listener: &TcpListener, target: SocketAddr, shared: &Arc<Shared>) {
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     for conn in listener.incoming() {
         if shared.stop.load(Ordering::Acquire) {
             return;
         }
         let Ok(client) = conn else { continue };
+        let target = *shared.target.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(target) = target else {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        };
         if shared.cut.load(Ordering::Acquire) || shared.live().len() >= MAX_CONNECTIONS {
             shared.refused.fetch_add(1, Ordering::Relaxed);
             let _ = client.shutdown(Shutdown::Both);
@@ -151,6 +166,15 @@ impl Proxy {
     /// `127.0.0.1:port` of the proxy.
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Forward new connections to `target`.
+    pub fn set_target(&self, target: SocketAddr) {
+        *self
+            .shared
+            .target
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(target);
     }
 
     /// Drop every connection and refuse new ones: the broker looks down.
