@@ -58,6 +58,35 @@ pub enum ProcessingGuarantee {
     /// tuple trees are acked; failed tuples are retried.
     #[default]
     AtLeastOnce,
+    /// Every record is processed at most once: a batch of polled records is committed
+    /// before any of it is emitted; tuples are not tracked, failures are not retried.
+    AtMostOnce,
+    /// No guarantee: tuples are not tracked; the consumer's position is committed every
+    /// `offset.commit.period.ms`.
+    NoGuarantee,
+}
+
+/// Which built-in translator turns records into tuples (`record.translator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TranslatorKind {
+    /// `topic, partition, offset, key, value` (`DEFAULT`).
+    #[default]
+    Default,
+    /// Only `value` (`VALUE`, or Flux's `OnlyValueRecordTranslator`).
+    Value,
+}
+
+impl TranslatorKind {
+    fn parse(s: &str) -> Result<TranslatorKind, ConfigError> {
+        match s.rsplit('.').next().unwrap_or(s) {
+            "DEFAULT" | "DefaultRecordTranslator" => Ok(TranslatorKind::Default),
+            "VALUE" | "OnlyValueRecordTranslator" => Ok(TranslatorKind::Value),
+            _ => Err(ConfigError::invalid(
+                "record.translator",
+                format!("'{s}' is not one of DEFAULT, VALUE"),
+            )),
+        }
+    }
 }
 
 /// How a record's key or value becomes a tuple value.
@@ -115,6 +144,8 @@ struct Raw {
     /// A number, or `-1` for Storm's "for ever".
     #[serde(rename = "retry.max.retries", default = "d_retries")]
     retry_max_retries: i64,
+    #[serde(rename = "record.translator", default)]
+    record_translator: Option<String>,
     #[serde(rename = "dead.letter.stream", default = "d_dlq")]
     dead_letter_stream: String,
     #[serde(rename = "key.deserializer", default)]
@@ -182,6 +213,8 @@ pub struct KafkaSpoutConfig {
     pub retry: RetryPolicy,
     /// `dead.letter.stream`: where records that used up their retries go.
     pub dead_letter_stream: String,
+    /// `record.translator`: the built-in translator (default `DEFAULT`).
+    pub translator: TranslatorKind,
     /// `key.deserializer` (default string).
     pub key_deserializer: Deserializer,
     /// `value.deserializer` (default string).
@@ -204,6 +237,7 @@ impl KafkaSpoutConfig {
             partition_refresh_period: Duration::from_millis(d_refresh()),
             retry: RetryPolicy::default(),
             dead_letter_stream: DEAD_LETTER_STREAM.to_string(),
+            translator: TranslatorKind::Default,
             key_deserializer: Deserializer::String,
             value_deserializer: Deserializer::String,
             props: BTreeMap::new(),
@@ -267,6 +301,12 @@ impl KafkaSpoutConfig {
                 })?,
             }),
             dead_letter_stream: raw.dead_letter_stream,
+            translator: raw
+                .record_translator
+                .as_deref()
+                .map(TranslatorKind::parse)
+                .transpose()?
+                .unwrap_or_default(),
             key_deserializer: key_de
                 .map(|s| Deserializer::parse("key.deserializer", &s))
                 .transpose()?

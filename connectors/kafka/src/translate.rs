@@ -80,3 +80,23 @@ impl RecordTranslator for DefaultRecordTranslator {
         Some((DEFAULT_STREAM, self.values(record)))
     }
 }
+
+/// Only the record's value, as field `value` on the default stream (Flux's
+/// `OnlyValueRecordTranslator`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValueRecordTranslator {
+    /// How values become values.
+    pub value: Deserializer,
+}
+
+impl RecordTranslator for ValueRecordTranslator {
+    fn streams(&self) -> Vec<(String, Vec<String>)> {
+        vec![(DEFAULT_STREAM.to_string(), vec!["value".to_string()])]
+    }
+
+    fn translate(&self, record: &Record<'_>) -> Option<(&str, Values)> {
+        let mut v = Values::with_capacity(1);
+        v.push(decode(record.value, self.value));
+        Some((DEFAULT_STREAM, v))
+    }
+}

@@ -372,3 +372,34 @@ fn an_unreachable_broker_is_waited_for_and_reading_starts_when_it_returns() {
     assert_eq!(emitted.len(), 30);
     assert_committed_at(&broker, "g7", "t7", &ends);
 }
+
+#[test]
+fn at_most_once_and_no_guarantee_never_replay_and_commit_the_position() {
+    use squall_kafka::ProcessingGuarantee;
+    let broker = Broker::start().unwrap();
+    for (topic, guarantee) in [
+        ("t8", ProcessingGuarantee::AtMostOnce),
+        ("t9", ProcessingGuarantee::NoGuarantee),
+    ] {
+        broker.create_topic(topic, PARTITIONS).unwrap();
+        let values = records("u", 60);
+        let delivered = produce_values(&broker, topic, &values);
+        let ends = ends_of(topic, &delivered);
+        let mut c = config(&broker, topic, topic);
+        c.processing_guarantee = guarantee;
+        let e = ends.clone();
+        // Every tuple fails: nothing is replayed.
+        let (emitted, dead, seen) = run(
+            move || KafkaSpout::new(c.clone()).stop_at(e.clone()),
+            |_, _| true,
+            &format!("{topic}-1-0"),
+        );
+        assert_eq!(emitted.len(), 60, "{guarantee:?}");
+        assert!(dead.is_empty());
+        assert!(
+            seen.lock().unwrap().values().all(|n| *n == 1),
+            "{guarantee:?}"
+        );
+        assert_committed_at(&broker, topic, topic, &ends);
+    }
+}

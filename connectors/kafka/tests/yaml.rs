@@ -57,3 +57,22 @@ fn bad_keys_are_refused_by_name() {
         assert!(e.contains(key), "{key}: {e}");
     }
 }
+
+#[test]
+fn the_value_translator_declares_only_value() {
+    let topo = validate_yaml(
+        &registry(),
+        &yaml("{bootstrap.servers: 'h:1', topics: [t], group.id: g, record.translator: org.apache.storm.flux.examples.OnlyValueRecordTranslator}"),
+    )
+    .unwrap();
+    let c = topo.component("kafka").unwrap();
+    let default = c.streams.iter().find(|s| s.id == "default").unwrap();
+    assert_eq!(default.fields, vec!["value".to_string()]);
+    let e = validate_yaml(
+        &registry(),
+        &yaml("{bootstrap.servers: 'h:1', topics: [t], group.id: g, record.translator: KEY}"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("record.translator"), "{e}");
+}

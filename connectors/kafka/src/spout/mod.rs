@@ -16,6 +16,7 @@
 mod assign;
 mod client;
 mod state;
+mod unreliable;
 
 pub use assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
 
@@ -27,8 +28,10 @@ use squall_runtime::{
     TopologyContext,
 };
 
-use crate::config::KafkaSpoutConfig;
-use crate::translate::{DEFAULT_FIELDS, DefaultRecordTranslator, RecordTranslator};
+use crate::config::{KafkaSpoutConfig, TranslatorKind};
+use crate::translate::{
+    DEFAULT_FIELDS, DefaultRecordTranslator, RecordTranslator, ValueRecordTranslator,
+};
 use state::Running;
 
 /// The field the dead-letter stream adds after the record's fields.
@@ -54,13 +57,18 @@ impl std::fmt::Debug for KafkaSpout {
 impl KafkaSpout {
     /// A spout with this configuration and the default record translator.
     pub fn new(config: KafkaSpoutConfig) -> KafkaSpout {
-        let translator = DefaultRecordTranslator {
-            key: config.key_deserializer,
-            value: config.value_deserializer,
+        let translator: Box<dyn RecordTranslator> = match config.translator {
+            TranslatorKind::Default => Box::new(DefaultRecordTranslator {
+                key: config.key_deserializer,
+                value: config.value_deserializer,
+            }),
+            TranslatorKind::Value => Box::new(ValueRecordTranslator {
+                value: config.value_deserializer,
+            }),
         };
         KafkaSpout {
             config,
-            translator: Box::new(translator),
+            translator,
             stop_at: None,
             running: None,
         }

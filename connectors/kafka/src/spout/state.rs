@@ -1,23 +1,24 @@
 //! The running spout: its consumer, partitions, offsets and retries.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use squall_runtime::retry::{RetryDecision, RetrySchedule};
 use squall_runtime::{ComponentError, Counter, MessageId, SpoutCollector, TopologyContext};
 
 use super::assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
 use super::client::{CALL_TIMEOUT, committed, consumer, marker_group};
-use crate::config::KafkaSpoutConfig;
+use super::unreliable;
+use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::error::BrokerError;
 use crate::offsets::OffsetManager;
 use crate::translate::{DefaultRecordTranslator, Record, RecordTranslator};
 
 /// Records looked at per `next_tuple` call at most (skipped ones included).
-const POLL_BUDGET: usize = 256;
+pub(super) const POLL_BUDGET: usize = 256;
 /// Offsets fit in the low 48 bits of a message id; the partition index above.
 const OFFSET_BITS: u32 = 48;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
@@ -37,7 +38,7 @@ fn split_id(id: MessageId) -> Key {
 }
 
 /// The assigned partitions with their indexes.
-fn live(parts: &[Option<Part>]) -> impl Iterator<Item = (usize, &Part)> {
+pub(super) fn live(parts: &[Option<Part>]) -> impl Iterator<Item = (usize, &Part)> {
     parts
         .iter()
         .enumerate()
@@ -46,23 +47,23 @@ fn live(parts: &[Option<Part>]) -> impl Iterator<Item = (usize, &Part)> {
 
 /// One assigned partition.
 #[derive(Debug)]
-struct Part {
-    topic: String,
-    partition: i32,
-    offsets: OffsetManager,
+pub(super) struct Part {
+    pub(super) topic: String,
+    pub(super) partition: i32,
+    pub(super) offsets: OffsetManager,
     /// Emitted on the spout's streams, awaiting ack or fail.
-    in_flight: BTreeSet<i64>,
+    pub(super) in_flight: BTreeSet<i64>,
     /// Retries used up: to emit on the dead-letter stream (due time, failures).
-    dead: BTreeMap<i64, (Instant, u32)>,
+    pub(super) dead: BTreeMap<i64, (Instant, u32)>,
     /// Emitted on the dead-letter stream, awaiting ack or fail.
-    dead_in_flight: BTreeSet<i64>,
+    pub(super) dead_in_flight: BTreeSet<i64>,
     /// The next offset the consumer delivers.
-    position: i64,
+    pub(super) position: i64,
     /// Where the last seek went, until a record arrives (to spot records that vanished).
-    seeked_to: Option<i64>,
-    paused: bool,
+    pub(super) seeked_to: Option<i64>,
+    pub(super) paused: bool,
     /// End of a bounded read.
-    stop_at: Option<i64>,
+    pub(super) stop_at: Option<i64>,
 }
 
 impl Part {
@@ -80,34 +81,39 @@ impl Part {
 
 /// Metrics of one spout task.
 #[derive(Debug)]
-struct Metrics {
-    commits: Counter,
-    commit_errors: Counter,
-    poll_errors: Counter,
-    retried: Counter,
-    dead_lettered: Counter,
+pub(super) struct Metrics {
+    pub(super) commits: Counter,
+    pub(super) commit_errors: Counter,
+    pub(super) poll_errors: Counter,
+    pub(super) retried: Counter,
+    pub(super) dead_lettered: Counter,
 }
 
 /// The spout after `open`.
 pub(crate) struct Running {
-    consumer: BaseConsumer,
+    pub(super) consumer: BaseConsumer,
     /// The deployment's marker group, once the broker was seen dropping metadata.
-    marker: Option<BaseConsumer>,
+    pub(super) marker: Option<BaseConsumer>,
     /// `None` until the first commit was read back.
-    drops_metadata: Option<bool>,
-    topology_id: String,
-    metadata: String,
-    task_index: usize,
-    tasks: usize,
+    pub(super) drops_metadata: Option<bool>,
+    pub(super) topology_id: String,
+    pub(super) metadata: String,
+    pub(super) task_index: usize,
+    pub(super) tasks: usize,
     /// Assigned partitions by index (the index is in message ids); `None`: revoked.
-    parts: Vec<Option<Part>>,
-    index: BTreeMap<(String, i32), u16>,
-    retry: RetrySchedule<Key>,
-    next_commit: Instant,
-    next_refresh: Instant,
-    stop_at: Option<BTreeMap<(String, i32), i64>>,
-    metrics: Metrics,
-    last_poll_error: Option<Instant>,
+    pub(super) parts: Vec<Option<Part>>,
+    pub(super) index: BTreeMap<(String, i32), u16>,
+    pub(super) retry: RetrySchedule<Key>,
+    pub(super) next_commit: Instant,
+    pub(super) next_refresh: Instant,
+    pub(super) stop_at: Option<BTreeMap<(String, i32), i64>>,
+    pub(super) metrics: Metrics,
+    pub(super) last_poll_error: Option<Instant>,
+    /// AT_MOST_ONCE / NO_GUARANTEE: polled records not emitted yet (one poll's worth).
+    pub(super) buffer: VecDeque<OwnedMessage>,
+    /// NO_GUARANTEE / AT_MOST_ONCE: the position last committed per partition index.
+    pub(super) committed_positions: BTreeMap<u16, i64>,
+    pub(super) guarantee: ProcessingGuarantee,
 }
 
 impl Running {
@@ -146,6 +152,9 @@ impl Running {
                 dead_lettered: ctx.counter("kafka.dead.lettered"),
             },
             last_poll_error: None,
+            buffer: VecDeque::new(),
+            committed_positions: BTreeMap::new(),
+            guarantee: config.processing_guarantee,
         })
     }
 
@@ -297,6 +306,10 @@ impl Running {
     /// next period tries again.
     pub(crate) fn commit(&mut self, config: &KafkaSpoutConfig) {
         self.next_commit = Instant::now() + config.offset_commit_period;
+        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
+            unreliable::commit_positions(self, config);
+            return;
+        }
         let mut tpl = TopicPartitionList::new();
         let mut to = Vec::new();
         for (i, p) in live(&self.parts) {
@@ -338,7 +351,7 @@ impl Running {
     }
 
     /// Keep the deployment's marker group in step when the broker drops metadata.
-    fn mark(&mut self, config: &KafkaSpoutConfig, tpl: &TopicPartitionList) {
+    pub(super) fn mark(&mut self, config: &KafkaSpoutConfig, tpl: &TopicPartitionList) {
         if self.drops_metadata.is_none() {
             let parts: Vec<(String, i32)> = tpl
                 .elements()
@@ -374,6 +387,9 @@ impl Running {
     }
 
     pub(crate) fn is_exhausted(&self) -> bool {
+        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
+            return unreliable::is_exhausted(self);
+        }
         self.stop_at.is_some()
             && self.parts.iter().flatten().next().is_some()
             && self.parts.iter().flatten().all(Part::done_to_stop)
@@ -391,6 +407,9 @@ impl Running {
         }
         if now >= self.next_refresh {
             self.refresh_assignment(config);
+        }
+        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
+            return unreliable::next_tuple(self, config, translator, out, now);
         }
         self.seek_for_retries(now);
         self.flow_control(config, now);
