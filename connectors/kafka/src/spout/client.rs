@@ -87,3 +87,30 @@ pub(crate) fn committed(
     }
     Ok(out)
 }
+
+/// Every partition of `topics` (a blocking metadata request per topic).
+pub(crate) fn partitions_of(
+    consumer: &BaseConsumer,
+    topics: &[String],
+    bootstrap: &str,
+) -> Result<Vec<(String, i32)>, BrokerError> {
+    let mut all = Vec::new();
+    for topic in topics {
+        let md = consumer
+            .fetch_metadata(Some(topic), CALL_TIMEOUT)
+            .map_err(|e| BrokerError::new(format!("metadata of topic {topic}"), bootstrap, e))?;
+        for t in md.topics() {
+            if let Some(err) = t.error() {
+                return Err(BrokerError::new(
+                    format!("metadata of topic {topic}"),
+                    bootstrap,
+                    rdkafka::error::KafkaError::MetadataFetch(err.into()),
+                ));
+            }
+            for p in t.partitions() {
+                all.push((t.name().to_string(), p.id()));
+            }
+        }
+    }
+    Ok(all)
+}

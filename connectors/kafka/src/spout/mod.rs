@@ -17,6 +17,7 @@ mod assign;
 mod client;
 mod state;
 mod unreliable;
+mod watch;
 
 pub use assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
 

@@ -10,8 +10,9 @@ use squall_runtime::retry::{RetryDecision, RetrySchedule};
 use squall_runtime::{ComponentError, Counter, MessageId, SpoutCollector, TopologyContext};
 
 use super::assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
-use super::client::{CALL_TIMEOUT, committed, consumer, marker_group};
+use super::client::{CALL_TIMEOUT, committed, consumer, marker_group, partitions_of};
 use super::unreliable;
+use super::watch::PartitionWatcher;
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::error::BrokerError;
 use crate::offsets::OffsetManager;
@@ -105,7 +106,8 @@ pub(crate) struct Running {
     pub(super) index: BTreeMap<(String, i32), u16>,
     pub(super) retry: RetrySchedule<Key>,
     pub(super) next_commit: Instant,
-    pub(super) next_refresh: Instant,
+    /// Lists the topics' partitions off this thread (`None`: it could not start).
+    pub(super) watcher: Option<PartitionWatcher>,
     pub(super) stop_at: Option<BTreeMap<(String, i32), i64>>,
     pub(super) metrics: Metrics,
     pub(super) last_poll_error: Option<Instant>,
@@ -130,6 +132,10 @@ impl Running {
         })
         .unwrap_or_default();
         let now = Instant::now();
+        let name = format!("{}-{}", ctx.this_component(), ctx.this_task());
+        let watcher = PartitionWatcher::start(config, &name)
+            .inspect_err(|e| tracing::warn!("Kafka spout: {e}; partitions are not refreshed"))
+            .ok();
         Ok(Running {
             consumer,
             marker: None,
@@ -142,7 +148,7 @@ impl Running {
             index: BTreeMap::new(),
             retry: RetrySchedule::new(config.retry),
             next_commit: now + config.offset_commit_period,
-            next_refresh: now + config.partition_refresh_period,
+            watcher,
             stop_at,
             metrics: Metrics {
                 commits: ctx.counter("kafka.commits"),
@@ -166,37 +172,31 @@ impl Running {
         BrokerError::new(what, &config.bootstrap_servers, source)
     }
 
-    /// Look up the topics' partitions and take on this task's new ones (at their start
-    /// positions). Errors are logged; the next refresh tries again.
+    /// Look up the topics' partitions (blocking, bounded by the call timeout) and take
+    /// on this task's new ones. Errors are logged; the watcher's next listing retries.
     pub(crate) fn refresh_assignment(&mut self, config: &KafkaSpoutConfig) {
-        self.next_refresh = Instant::now() + config.partition_refresh_period;
-        if let Err(e) = self.try_refresh(config) {
+        let listing = partitions_of(&self.consumer, &config.topics, &config.bootstrap_servers);
+        if let Err(e) = listing.and_then(|all| self.apply_partitions(config, all)) {
             tracing::warn!(group = %config.group_id, "Kafka spout: {e}");
         }
     }
 
-    fn try_refresh(&mut self, config: &KafkaSpoutConfig) -> Result<(), BrokerError> {
-        let mut all = Vec::new();
-        for topic in &config.topics {
-            let md = self
-                .consumer
-                .fetch_metadata(Some(topic), CALL_TIMEOUT)
-                .map_err(|e| {
-                    Self::broker_error(config, &format!("metadata of topic {topic}"), e)
-                })?;
-            for t in md.topics() {
-                if let Some(err) = t.error() {
-                    return Err(Self::broker_error(
-                        config,
-                        &format!("metadata of topic {topic}"),
-                        rdkafka::error::KafkaError::MetadataFetch(err.into()),
-                    ));
-                }
-                for p in t.partitions() {
-                    all.push((t.name().to_string(), p.id()));
-                }
-            }
+    /// Apply the watcher's latest listing, if there is a new one.
+    fn follow_watcher(&mut self, config: &KafkaSpoutConfig) {
+        if let Some(Ok(all)) = self.watcher.as_ref().and_then(PartitionWatcher::take)
+            && let Err(e) = self.apply_partitions(config, all)
+        {
+            tracing::warn!(group = %config.group_id, "Kafka spout: {e}");
         }
+    }
+
+    /// Take on this task's share of `all` partitions: start the new ones at their start
+    /// positions, let go of those now another task's.
+    fn apply_partitions(
+        &mut self,
+        config: &KafkaSpoutConfig,
+        all: Vec<(String, i32)>,
+    ) -> Result<(), BrokerError> {
         let mine = partitions_for_task(all, self.task_index, self.tasks);
         let new: Vec<(String, i32)> = mine
             .iter()
@@ -405,9 +405,7 @@ impl Running {
         if now >= self.next_commit {
             self.commit(config);
         }
-        if now >= self.next_refresh {
-            self.refresh_assignment(config);
-        }
+        self.follow_watcher(config);
         if self.guarantee != ProcessingGuarantee::AtLeastOnce {
             return unreliable::next_tuple(self, config, translator, out, now);
         }
