@@ -88,29 +88,32 @@ pub(crate) fn committed(
     Ok(out)
 }
 
-/// Every partition of `topics` (a blocking metadata request per topic).
+/// Partitions found, and a warning per topic not found.
+pub(crate) type Listed = (Vec<(String, i32)>, Vec<String>);
+
+/// The partitions of `topics` (a blocking metadata request per topic), and a warning
+/// for each topic the brokers do not know (it is skipped, as Storm's topic filter
+/// skips it, and picked up once it exists). An unreachable broker is an error.
 pub(crate) fn partitions_of(
     consumer: &BaseConsumer,
     topics: &[String],
     bootstrap: &str,
-) -> Result<Vec<(String, i32)>, BrokerError> {
+) -> Result<Listed, BrokerError> {
     let mut all = Vec::new();
+    let mut missing = Vec::new();
     for topic in topics {
         let md = consumer
             .fetch_metadata(Some(topic), CALL_TIMEOUT)
             .map_err(|e| BrokerError::new(format!("metadata of topic {topic}"), bootstrap, e))?;
         for t in md.topics() {
             if let Some(err) = t.error() {
-                return Err(BrokerError::new(
-                    format!("metadata of topic {topic}"),
-                    bootstrap,
-                    rdkafka::error::KafkaError::MetadataFetch(err.into()),
-                ));
+                missing.push(format!("topic {topic}: {err:?} (waiting for it)"));
+                continue;
             }
             for p in t.partitions() {
                 all.push((t.name().to_string(), p.id()));
             }
         }
     }
-    Ok(all)
+    Ok((all, missing))
 }

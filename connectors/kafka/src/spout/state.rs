@@ -106,6 +106,8 @@ pub(crate) struct Running {
     pub(super) index: BTreeMap<(String, i32), u16>,
     pub(super) retry: RetrySchedule<Key>,
     pub(super) next_commit: Instant,
+    /// Every partition of the topics in the latest listing.
+    pub(super) known: BTreeSet<(String, i32)>,
     /// Lists the topics' partitions off this thread (`None`: it could not start).
     pub(super) watcher: Option<PartitionWatcher>,
     pub(super) stop_at: Option<BTreeMap<(String, i32), i64>>,
@@ -149,6 +151,7 @@ impl Running {
             retry: RetrySchedule::new(config.retry),
             next_commit: now + config.offset_commit_period,
             watcher,
+            known: BTreeSet::new(),
             stop_at,
             metrics: Metrics {
                 commits: ctx.counter("kafka.commits"),
@@ -176,7 +179,13 @@ impl Running {
     /// on this task's new ones. Errors are logged; the watcher's next listing retries.
     pub(crate) fn refresh_assignment(&mut self, config: &KafkaSpoutConfig) {
         let listing = partitions_of(&self.consumer, &config.topics, &config.bootstrap_servers);
-        if let Err(e) = listing.and_then(|all| self.apply_partitions(config, all)) {
+        let applied = listing.and_then(|(all, missing)| {
+            for m in missing {
+                tracing::warn!(group = %config.group_id, "Kafka spout: {m}");
+            }
+            self.apply_partitions(config, all)
+        });
+        if let Err(e) = applied {
             tracing::warn!(group = %config.group_id, "Kafka spout: {e}");
         }
     }
@@ -197,6 +206,9 @@ impl Running {
         config: &KafkaSpoutConfig,
         all: Vec<(String, i32)>,
     ) -> Result<(), BrokerError> {
+        // Known only once this task holds its share of them (a bounded read must not
+        // end while a partition of its own failed to start).
+        let listed: BTreeSet<(String, i32)> = all.iter().cloned().collect();
         let mine = partitions_for_task(all, self.task_index, self.tasks);
         let new: Vec<(String, i32)> = mine
             .iter()
@@ -210,6 +222,7 @@ impl Running {
             .cloned()
             .collect();
         if new.is_empty() && gone.is_empty() {
+            self.known = listed;
             return Ok(());
         }
         if !gone.is_empty() {
@@ -299,6 +312,7 @@ impl Running {
         for p in self.parts.iter_mut().flatten() {
             p.paused = false;
         }
+        self.known = listed;
         Ok(())
     }
 
@@ -390,9 +404,15 @@ impl Running {
         if self.guarantee != ProcessingGuarantee::AtLeastOnce {
             return unreliable::is_exhausted(self);
         }
-        self.stop_at.is_some()
-            && self.parts.iter().flatten().next().is_some()
-            && self.parts.iter().flatten().all(Part::done_to_stop)
+        self.all_stops_known() && self.parts.iter().flatten().all(Part::done_to_stop)
+    }
+
+    /// A bounded read whose every partition the brokers listed (so this task knows
+    /// which of them are its own).
+    pub(super) fn all_stops_known(&self) -> bool {
+        self.stop_at
+            .as_ref()
+            .is_some_and(|s| s.keys().all(|tp| self.known.contains(tp)))
     }
 
     pub(crate) fn next_tuple(

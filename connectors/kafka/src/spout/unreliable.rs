@@ -168,9 +168,8 @@ pub(super) fn commit_positions(r: &mut Running, config: &KafkaSpoutConfig) {
 /// A bounded read is done when every partition's position reached its end and nothing
 /// is buffered.
 pub(super) fn is_exhausted(r: &Running) -> bool {
-    r.stop_at.is_some()
+    r.all_stops_known()
         && r.buffer.is_empty()
-        && r.parts.iter().flatten().next().is_some()
         && r.parts
             .iter()
             .flatten()

@@ -37,16 +37,19 @@ impl PartitionWatcher {
             .spawn(move || {
                 let mut last_error = String::new();
                 loop {
-                    let listing =
-                        partitions_of(&client, &topics, &bootstrap).map_err(|e| e.to_string());
-                    match &listing {
-                        Err(e) if *e != last_error => {
-                            tracing::warn!(group = %group, "Kafka spout: {e}");
-                            last_error = e.clone();
-                        }
-                        Ok(_) => last_error.clear(),
-                        Err(_) => {}
+                    let listing = partitions_of(&client, &topics, &bootstrap)
+                        .map(|(all, missing)| (all, missing.join("; ")))
+                        .map_err(|e| e.to_string());
+                    // Log a problem once, not every period.
+                    let problem = match &listing {
+                        Ok((_, missing)) => missing.clone(),
+                        Err(e) => e.clone(),
+                    };
+                    if problem != last_error && !problem.is_empty() {
+                        tracing::warn!(group = %group, "Kafka spout: {problem}");
                     }
+                    last_error = problem;
+                    let listing = listing.map(|(all, _)| all);
                     *l.lock().unwrap_or_else(PoisonError::into_inner) = Some(listing);
                     match stopped.recv_timeout(period) {
                         Err(RecvTimeoutError::Timeout) => {}
