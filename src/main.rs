@@ -4,6 +4,8 @@
 fn main() {
     let mut registry = squall_runtime::Registry::new();
     squall_topologies::register(&mut registry);
+    #[cfg(feature = "kafka")]
+    squall_kafka::register(&mut registry);
     let daemons = [squall_nimbus::cli::COMMAND, squall_supervisor::cli::COMMAND];
     std::process::exit(squall_runtime::cli::run_with(registry, &daemons));
 }

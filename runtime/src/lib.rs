@@ -27,7 +27,7 @@ pub mod trident;
 pub mod window;
 
 // The paths users wrote before the regrouping stay valid.
-pub use api::{collector, component, context, declare, error, ids, registry, tuple, value};
+pub use api::{collector, component, context, declare, error, ids, registry, retry, tuple, value};
 pub use cluster::{client, daemon, resources, wire, worker};
 pub use engine::{grouping, local, metrics, stats, testing};
 pub use topology::{config, flux, plan, source as topology_source, yaml as spec};

@@ -31,9 +31,15 @@ pub struct Run {
 
 /// Run `squall ARGS...` and wait at most `timeout` for it; kills it and panics on timeout.
 pub fn squall(args: &[&str], timeout: Duration) -> Run {
+    squall_env(args, &[], timeout)
+}
+
+/// [`squall`] with these environment variables set.
+pub fn squall_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Run {
     let start = Instant::now();
     let child = Command::new(SQUALL)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("SQUALL_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -19,6 +19,8 @@ use crate::trident::meta::MetaStore;
 #[derive(Debug)]
 pub(crate) struct TopologyInfo {
     pub(crate) name: String,
+    /// This deployment's id (Storm's storm id).
+    pub(crate) id: String,
     /// Component id -> its task ids, sorted.
     pub(crate) component_tasks: BTreeMap<String, Vec<TaskId>>,
     /// Component id -> stream id -> fields.
@@ -111,6 +113,16 @@ impl TopologyContext {
     /// Topology name.
     pub fn topology_name(&self) -> &str {
         &self.info.name
+    }
+
+    /// This deployment's id (Storm's `getStormId`): in a cluster, the id nimbus gave the
+    /// submission (`name-N-timestamp`, new for every submission, the same in every
+    /// worker and after a worker restart); in local mode the topology config's
+    /// `storm.id` when set, else `name-local-<unix ms>` (a new deployment per run).
+    /// Connectors tell "this deployment's own earlier state" from another's with it
+    /// (the Kafka spout's commit metadata).
+    pub fn topology_id(&self) -> &str {
+        &self.info.id
     }
 
     /// This task's id.

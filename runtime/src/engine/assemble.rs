@@ -56,12 +56,14 @@ pub(crate) fn queue_capacity(config: &Config) -> usize {
 /// The shared topology facts every context refers to.
 pub(crate) fn topology_info(
     topo: &ValidTopology,
+    id: String,
     plan: &TaskPlan,
     trident_meta: Option<Arc<dyn crate::trident::meta::MetaStore>>,
     clock: Arc<dyn crate::engine::clock::Clock>,
 ) -> Arc<TopologyInfo> {
     Arc::new(TopologyInfo {
         name: topo.name.clone(),
+        id,
         component_tasks: plan.component_tasks.clone(),
         streams: topo
             .components

@@ -68,6 +68,25 @@ pub fn run_local(
     run_local_with_stats(registry, topo, options).map(|(report, _)| report)
 }
 
+/// The deployment id of a local run: the topology config's `storm.id` when set (a test
+/// that restarts a topology as the same deployment sets it), else `name-local-<unix ms>`.
+fn local_topology_id(topo: &ValidTopology) -> String {
+    if let Some(id) = topo
+        .config
+        .get(STORM_ID)
+        .and_then(serde_yaml::Value::as_str)
+    {
+        return id.to_string();
+    }
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{}-local-{ms}", topo.name)
+}
+
+/// The config key naming a local run's deployment id (Storm's `storm.id`).
+pub const STORM_ID: &str = "storm.id";
+
 /// [`run_local`], also returning every task's statistics (what a worker would report).
 pub(crate) fn run_local_with_stats(
     registry: &Registry,
@@ -77,6 +96,7 @@ pub(crate) fn run_local_with_stats(
     let plan = TaskPlan::new(topo);
     let engine = Engine::start(EngineSpec {
         topo,
+        topology_id: local_topology_id(topo),
         plan: &plan,
         registry,
         executors: plan.executors.clone(),

@@ -29,6 +29,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// What an engine runs.
 pub(crate) struct EngineSpec<'a> {
     pub(crate) topo: &'a ValidTopology,
+    /// This deployment's id (see [`crate::TopologyContext::topology_id`]).
+    pub(crate) topology_id: String,
     pub(crate) plan: &'a TaskPlan,
     pub(crate) registry: &'a Registry,
     /// The executors of this process.
@@ -118,6 +120,7 @@ impl Engine {
     pub(crate) fn start(spec: EngineSpec<'_>) -> Result<Engine, RunError> {
         let EngineSpec {
             topo,
+            topology_id,
             plan,
             registry,
             executors: local_executors,
@@ -174,7 +177,7 @@ impl Engine {
             registry,
             run: run.clone(),
             task_queues,
-            info: topology_info(topo, plan, trident_meta, clock),
+            info: topology_info(topo, topology_id, plan, trident_meta, clock),
             worker_tasks,
             capture,
         };

@@ -197,6 +197,7 @@ fn start_and_wait(
     let initially_active = a.status.spouts_run();
     let engine = Engine::start(EngineSpec {
         topo: &topo,
+        topology_id: a.topology_id.clone(),
         plan: &plan,
         registry,
         executors,

@@ -1,0 +1,27 @@
+//! Test helpers (feature `test-util`): a real broker ([`Broker`], tansu on loopback), a
+//! proxy that cuts and restores its connections ([`Proxy`]), and clients to produce
+//! records and read a group's committed offsets.
+
+mod broker;
+mod clients;
+mod proxy;
+
+pub use broker::{Broker, DEFAULT_TANSU_VENV, TANSU_ENV, tansu_binary};
+pub use clients::{
+    Delivered, Outgoing, committed_offsets, log_ends, produce, produce_one_per_batch,
+};
+pub use proxy::{Proxy, ProxyListener};
+
+use thiserror::Error;
+
+/// A test helper failed: what, in words.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct TestError(String);
+
+impl TestError {
+    /// An error with this message.
+    pub fn new(msg: impl Into<String>) -> TestError {
+        TestError(msg.into())
+    }
+}
