@@ -8,8 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "common/redis_server.rs"]
-#[allow(dead_code)] // each bench uses part of it
+#[path = "../runtime/tests/state_common/redis_server.rs"]
 mod redis_server;
 
 use squall_runtime::state::provider::StateProvider;
@@ -64,7 +63,7 @@ fn main() {
     run("memory", &MemoryProvider::new());
     let dir = tempfile::tempdir().unwrap_or_else(|e| fail("temp dir", e));
     run("redb", &RedbProvider::new(dir.path()));
-    match RedisServer::start() {
+    match RedisServer::try_start() {
         Ok(server) => {
             let provider = RedisProvider::new(server.config()).unwrap_or_else(|e| fail("redis", e));
             run("redis", &provider);

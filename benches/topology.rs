@@ -19,8 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-#[path = "common/redis_server.rs"]
-#[allow(dead_code)] // each bench uses part of it
+#[path = "../runtime/tests/state_common/redis_server.rs"]
 mod redis_server;
 
 use squall_runtime::local::{LocalOptions, run_local};
@@ -211,7 +210,7 @@ fn spawn_stateful(exe: &Path, name: &str, file: &Path, component: &str) -> Resul
         }
     }
     let server = if name.ends_with("-redis") {
-        Some(RedisServer::start()?)
+        Some(RedisServer::try_start()?)
     } else {
         None
     };
@@ -226,7 +225,7 @@ fn spawn_stateful(exe: &Path, name: &str, file: &Path, component: &str) -> Resul
     };
     if let Some(s) = &server {
         let config = serde_json::json!({"jedisPoolConfig": {
-            "host": "127.0.0.1", "port": s.port(), "password": s.password()}});
+            "host": "127.0.0.1", "port": s.port, "password": s.password}});
         yaml = set_config(
             &yaml,
             "topology.state.provider.config",

@@ -11,12 +11,13 @@ use squall_runtime::{
 /// The 100-byte payload [`ConstSpout`] emits.
 pub const PAYLOAD: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
 
-/// Emits the same 100-byte string (field `payload`) with an increasing message id;
-/// unbounded, or `count` tuples then exhausted; at most `rate` tuples per second when
-/// `rate` > 0. Failed messages are emitted again (the payload is constant, so only the
-/// id needs keeping).
+/// Emits the same value (by default the 100-byte string `PAYLOAD`, field `payload`)
+/// with an increasing message id; unbounded, or `count` tuples then exhausted; at most
+/// `rate` tuples per second when `rate` > 0. Failed messages are emitted again (the value
+/// is constant, so only the id needs keeping).
 #[derive(Debug)]
 pub struct ConstSpout {
+    field: &'static str,
     payload: Value,
     limit: u64,
     next_id: MessageId,
@@ -28,8 +29,20 @@ pub struct ConstSpout {
 impl ConstSpout {
     /// `count` = 0 emits forever; `rate` = 0 emits as fast as possible.
     pub fn new(count: u64, rate: u64) -> ConstSpout {
+        ConstSpout::of("payload", Value::from_static(PAYLOAD), count, rate)
+    }
+
+    /// The number 1 in field `value` (the window benchmarks' input; registered as
+    /// `ConstNumberSpout`).
+    pub fn number(count: u64, rate: u64) -> ConstSpout {
+        ConstSpout::of("value", Value::Int(1), count, rate)
+    }
+
+    /// `value` in field `field`.
+    pub fn of(field: &'static str, value: Value, count: u64, rate: u64) -> ConstSpout {
         ConstSpout {
-            payload: Value::from_static(PAYLOAD),
+            field,
+            payload: value,
             limit: if count == 0 { u64::MAX } else { count },
             next_id: 0,
             rate,
@@ -51,7 +64,7 @@ impl ConstSpout {
 
 impl Spout for ConstSpout {
     fn declare_outputs(&self, out: &mut OutputDeclarer) {
-        out.declare(&["payload"]);
+        out.declare(&[self.field]);
     }
 
     fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {

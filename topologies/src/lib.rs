@@ -24,9 +24,7 @@ pub use storm::{LogDebugBolt, LogInfoBolt, ResourceLineSpout, TestWordCounter};
 pub use trident_wordcount::{
     BATCH_LINES, FailingSplit, PARALLELISM, STORE_FAIL_FRACTION, STORE_FAIL_SEED, trident_wordcount,
 };
-pub use windows::{
-    ConstNumberSpout, SlidingWindowSumBolt, TestPrintBolt, TestWindowBolt, TumblingWindowAvgBolt,
-};
+pub use windows::{SlidingWindowSumBolt, TestPrintBolt, TestWindowBolt, TumblingWindowAvgBolt};
 pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };
@@ -67,7 +65,7 @@ pub fn register(registry: &mut Registry) {
     // Windowed bolts: the window comes from the component's config (or Flux's withWindow).
     registry
         .spout("ConstNumberSpout", |a| {
-            Ok(ConstNumberSpout::new(
+            Ok(ConstSpout::number(
                 a.u64_or(0, "tuple count (0 = unbounded)", 0)?,
                 a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
             ))

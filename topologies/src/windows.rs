@@ -1,7 +1,7 @@
 //! Windowed built-ins: a sum and an average over a numeric field (storm-starter's
 //! `SlidingWindowSumBolt` and a tumbling average), Storm's Flux examples
-//! `TestWindowBolt` and `TestPrintBolt`, and a spout of constant numbers for the window
-//! benchmarks.
+//! `TestWindowBolt` and `TestPrintBolt` (the window benchmarks' spout of constant numbers
+//! is `ConstSpout::number`).
 //!
 //! The field convention of the sum and the average: `constructorArgs[0]` names the
 //! input field; absent, the first field is used (as storm-starter's `getValue(0)`).
@@ -9,12 +9,10 @@
 //! other values are skipped. The window itself comes from the component's config (or
 //! Flux's `withWindow` / `withTumblingWindow`).
 
-use std::time::Instant;
-
 use squall_runtime::window::{TupleWindow, WindowedBolt, WindowedCollector};
 use squall_runtime::{
-    BasicBolt, BasicCollector, ComponentArgs, ComponentError, FactoryError, MessageId,
-    OutputDeclarer, Spout, SpoutCollector, Tuple, Value, values,
+    BasicBolt, BasicCollector, ComponentArgs, ComponentError, FactoryError, OutputDeclarer, Tuple,
+    Value, values,
 };
 
 /// The numeric field a window aggregate reads.
@@ -202,62 +200,5 @@ impl BasicBolt for TestPrintBolt {
     ) -> Result<(), ComponentError> {
         eprintln!("{input}");
         Ok(())
-    }
-}
-
-/// Emits the integer 1 (field `value`) with an increasing message id: the window
-/// benchmarks' input. Unbounded, or `count` tuples; at most `rate` per second when
-/// `rate` > 0. Failed messages are emitted again.
-#[derive(Debug)]
-pub struct ConstNumberSpout {
-    limit: u64,
-    next_id: MessageId,
-    rate: u64,
-    started: Option<Instant>,
-    replay: Vec<MessageId>,
-}
-
-impl ConstNumberSpout {
-    /// `count` = 0 emits forever; `rate` = 0 emits as fast as possible.
-    pub fn new(count: u64, rate: u64) -> ConstNumberSpout {
-        ConstNumberSpout {
-            limit: if count == 0 { u64::MAX } else { count },
-            next_id: 0,
-            rate,
-            started: None,
-            replay: Vec::new(),
-        }
-    }
-
-    fn allowed(&mut self) -> bool {
-        if self.rate == 0 {
-            return true;
-        }
-        let started = *self.started.get_or_insert_with(Instant::now);
-        (self.next_id as f64) < started.elapsed().as_secs_f64() * self.rate as f64
-    }
-}
-
-impl Spout for ConstNumberSpout {
-    fn declare_outputs(&self, out: &mut OutputDeclarer) {
-        out.declare(&["value"]);
-    }
-
-    fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
-        if let Some(id) = self.replay.pop() {
-            out.emit_id(Value::Int(1), id)?;
-        } else if self.next_id < self.limit && self.allowed() {
-            self.next_id += 1;
-            out.emit_id(Value::Int(1), self.next_id)?;
-        }
-        Ok(())
-    }
-
-    fn is_exhausted(&self) -> bool {
-        self.next_id >= self.limit && self.replay.is_empty()
-    }
-
-    fn fail(&mut self, id: MessageId) {
-        self.replay.push(id);
     }
 }
