@@ -198,6 +198,23 @@ impl RedbDurable {
         txn.commit().map_err(|e| self.err(e))
     }
 
+    /// Drop the prepared set and its txid, and make `also`'s change to the txids, in one
+    /// write transaction.
+    fn drop_prepared_and(
+        &self,
+        also: impl FnOnce(&mut redb::Table<&str, u64>) -> Result<(), redb::StorageError>,
+    ) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(PREPARED).map_err(|e| self.err(e))?;
+            table.retain(|_, _| false).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            meta.remove(PREPARE_TXID).map_err(|e| self.err(e))?;
+            also(&mut meta).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
     fn bytes(&self, what: &str, v: &[u8]) -> Result<Vec<u8>, StateError> {
         check_len(&self.namespace, what, v.len())?;
         Ok(v.to_vec())
@@ -316,30 +333,14 @@ impl Durable for RedbDurable {
     }
 
     fn clear_prepared(&mut self) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(PREPARED).map_err(|e| self.err(e))?;
-            table.retain(|_, _| false).map_err(|e| self.err(e))?;
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-            meta.remove(PREPARE_TXID).map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.drop_prepared_and(|_| Ok(()))
     }
 
     fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(PREPARED).map_err(|e| self.err(e))?;
-            table.retain(|_, _| false).map_err(|e| self.err(e))?;
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-            meta.remove(PREPARE_TXID).map_err(|e| self.err(e))?;
-            match committed {
-                Some(t) => meta.insert(COMMIT_TXID, t).map(drop),
-                None => meta.remove(COMMIT_TXID).map(drop),
-            }
-            .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.drop_prepared_and(|meta| match committed {
+            Some(t) => meta.insert(COMMIT_TXID, t).map(drop),
+            None => meta.remove(COMMIT_TXID).map(drop),
+        })
     }
 }
 

@@ -165,6 +165,18 @@ struct RedisDurable {
 }
 
 impl RedisDurable {
+    /// A MULTI/EXEC pipeline dropping the prepared set and its txid (more commands may
+    /// be added before it is sent).
+    fn drop_prepared(&self) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&self.prepare_key)
+            .ignore()
+            .hdel(&self.txid_key, "prepare")
+            .ignore();
+        pipe
+    }
+
     fn err(&self, e: impl fmt::Display) -> StateError {
         StateError::Store {
             namespace: self.namespace.clone(),
@@ -358,22 +370,12 @@ impl Durable for RedisDurable {
     }
 
     fn clear_prepared(&mut self) -> Result<(), StateError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(&self.prepare_key)
-            .ignore()
-            .hdel(&self.txid_key, "prepare")
-            .ignore();
+        let pipe = self.drop_prepared();
         self.with_conn(|c| pipe.query::<()>(c))
     }
 
     fn rebase(&mut self, committed: Option<u64>) -> Result<(), StateError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(&self.prepare_key)
-            .ignore()
-            .hdel(&self.txid_key, "prepare")
-            .ignore();
+        let mut pipe = self.drop_prepared();
         match committed {
             Some(t) => pipe.hset(&self.txid_key, "commit", t.to_string()).ignore(),
             None => pipe.hdel(&self.txid_key, "commit").ignore(),
