@@ -109,21 +109,7 @@ impl KafkaBoltConfig {
                 ));
             }
         };
-        let mut props = BTreeMap::new();
-        for (k, v) in raw.props {
-            let s = match v {
-                serde_yaml::Value::String(s) => s,
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        &format!("props.{k}"),
-                        "must be a string, number or boolean",
-                    ));
-                }
-            };
-            props.insert(k, s);
-        }
+        let props = crate::config::read_props(raw.props)?;
         if raw.bootstrap_servers.trim().is_empty() {
             return Err(ConfigError::invalid(
                 "bootstrap.servers",

@@ -252,24 +252,7 @@ impl KafkaSpoutConfig {
         let mut props = BTreeMap::new();
         let mut key_de = raw.key_deserializer;
         let mut value_de = raw.value_deserializer;
-        if raw.props.len() > MAX_PROPS {
-            return Err(ConfigError::invalid(
-                "props",
-                format!("more than {MAX_PROPS} entries"),
-            ));
-        }
-        for (k, v) in raw.props {
-            let value = match &v {
-                serde_yaml::Value::String(s) => s.clone(),
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        &format!("props.{k}"),
-                        "must be a string, number or boolean",
-                    ));
-                }
-            };
+        for (k, value) in read_props(raw.props)? {
             // Flux files set the Java deserializers as client properties.
             match k.as_str() {
                 "key.deserializer" => key_de = Some(value),
@@ -386,6 +369,35 @@ impl KafkaSpoutConfig {
         }
         Ok(())
     }
+}
+
+/// The `props` of a spout's or bolt's YAML map as librdkafka property strings: at most
+/// [`MAX_PROPS`] entries, each value a string, number or boolean.
+pub(crate) fn read_props(
+    raw: BTreeMap<String, serde_yaml::Value>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    if raw.len() > MAX_PROPS {
+        return Err(ConfigError::invalid(
+            "props",
+            format!("more than {MAX_PROPS} entries"),
+        ));
+    }
+    let mut props = BTreeMap::new();
+    for (k, v) in raw {
+        let value = match v {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(ConfigError::invalid(
+                    &format!("props.{k}"),
+                    "must be a string, number or boolean",
+                ));
+            }
+        };
+        props.insert(k, value);
+    }
+    Ok(props)
 }
 
 #[cfg(test)]
