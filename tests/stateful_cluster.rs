@@ -33,7 +33,7 @@ use squall_runtime::state::provider::StateProvider;
 use squall_runtime::state::provider::redb::RedbProvider;
 use squall_runtime::state::provider::redis::RedisProvider;
 use stateful_common::redis_server::RedisServer;
-use stateful_common::{Store, committed, recovered, tx_state};
+use stateful_common::{Store, committed, peek_redb_phase, recovered, tx_state};
 
 /// Lines of the input (about 4.5 words each): long enough to kill mid-run on a loaded
 /// 2-core machine, short enough to end within seconds.
@@ -329,9 +329,14 @@ fn kill_the_stateful_worker(store: Store) {
             Instant::now() < deadline,
             "no {want:?} phase caught within 5 s, before the input runs out"
         );
-        if let Some(live) = live.as_mut()
-            && live.tx(&run.spout_ns).map(|t| t.phase) != Some(want)
-        {
+        // Poll without stopping anything until the phase shows (Redis live, redb by a
+        // copy of the spout's file), then freeze and confirm on a snapshot.
+        let seen = match (live.as_mut(), store.redb_dir()) {
+            (Some(live), _) => live.tx(&run.spout_ns).map(|t| t.phase),
+            (None, Some(dir)) => peek_redb_phase(&dir, &scratch, &run.spout_ns),
+            (None, None) => None,
+        };
+        if seen != Some(want) {
             continue;
         }
         freeze(&run.workers);
@@ -348,10 +353,6 @@ fn kill_the_stateful_worker(store: Store) {
         }
         for w in &run.workers {
             signal(w.pid, Signal::SIGCONT);
-        }
-        if live.is_none() {
-            // Sample the redb store again a little later in the checkpoint cycle.
-            std::thread::sleep(Duration::from_millis(15));
         }
     };
     println!("killed {victim:?} at {tx:?} (checkpoint spout on the victim: {cp_on_victim})");

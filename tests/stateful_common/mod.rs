@@ -222,6 +222,20 @@ fn connect(server: &RedisServer, db: i64) -> redis::Connection {
     conn
 }
 
+/// The phase of the checkpoint spout's transaction in a redb store while its worker runs:
+/// a copy of the spout's file alone, read without stopping anything (`None` when the copy
+/// caught a write half-done or has no transaction yet) — for polling until a phase shows.
+pub fn peek_redb_phase(dir: &Path, scratch: &Path, spout_ns: &str) -> Option<TxPhase> {
+    let from = RedbProvider::new(dir).path_of(spout_ns).ok()?;
+    let peek = scratch.join("peek");
+    std::fs::create_dir_all(&peek).ok()?;
+    std::fs::copy(&from, peek.join(from.file_name()?)).ok()?;
+    let state: KeyValueState<String, serde_json::Value> =
+        KeyValueState::new(RedbProvider::new(&peek).open(spout_ns).ok()?);
+    let v = state.get(&SPOUT_STATE_KEY.to_string()).ok()??;
+    serde_json::from_value::<TxState>(v).ok().map(|t| t.phase)
+}
+
 /// The checkpoint spout's saved transaction in `p` (namespace `spout_ns`).
 pub fn tx_state(p: &dyn StateProvider, spout_ns: &str) -> Option<TxState> {
     let state: KeyValueState<String, serde_json::Value> =
