@@ -233,7 +233,6 @@ impl Emitter {
                 got: values.len(),
             });
         }
-        self.counters.emitted += 1;
         stream.counts.emitted += 1;
         if self.debug {
             tracing::debug!(component = %stream.schema.component, task = %self.task,
@@ -250,7 +249,6 @@ impl Emitter {
                     if TRACK {
                         self.targets.push(t);
                     }
-                    self.counters.transferred += 1;
                     stream.counts.transferred += 1;
                     let anchors = new_anchors(&mut self.rng, anchoring);
                     self.outbox
@@ -284,7 +282,6 @@ impl Emitter {
         if n == 0 {
             return Ok(0);
         }
-        self.counters.transferred += n as u64;
         stream.counts.transferred += n as u64;
         for i in 0..n - 1 {
             let t = self.targets[i];
@@ -310,10 +307,22 @@ impl Emitter {
     #[inline]
     pub(crate) fn publish(&mut self) {
         self.samples.flush(&self.stats);
+        // The totals are the streams' sums: the hot path counts once, per stream.
+        let (emitted, transferred) = self.emitted_transferred();
+        self.counters.emitted = emitted;
+        self.counters.transferred = transferred;
         self.stats.publish(&self.counters);
         self.stats
             .publish_outputs(self.streams.iter().map(|s| &s.counts));
         self.stats.publish_send_blocked(self.outbox.send_blocked_ns);
+    }
+
+    /// Tuples emitted and copies transferred so far, over every output stream.
+    #[inline]
+    pub(crate) fn emitted_transferred(&self) -> (u64, u64) {
+        self.streams.iter().fold((0, 0), |(e, t), s| {
+            (e + s.counts.emitted, t + s.counts.transferred)
+        })
     }
 
     /// Buffer a sampled latency (recorded with the next publish).
@@ -533,6 +542,11 @@ impl BoltCollector {
     /// Publish the counts to the task's shared statistics.
     #[inline]
     pub(crate) fn publish(&mut self) {
+        // The task's executed/acked/failed are the inputs' sums: counted once, per input.
+        let totals = self.inputs.totals();
+        self.em.counters.executed = totals.executed;
+        self.em.counters.acked = totals.acked;
+        self.em.counters.failed = totals.failed;
         self.em.publish();
         self.em.stats.publish_inputs(self.inputs.counts());
     }
@@ -637,7 +651,6 @@ impl BoltCollector {
     /// once (a second ack would corrupt its trees).
     #[inline]
     pub fn ack(&mut self, input: &Tuple) {
-        self.em.counters.acked += 1;
         self.inputs.acked(input.schema());
         if input.sampled_at != 0 {
             self.sampled_ack(input);
@@ -654,7 +667,6 @@ impl BoltCollector {
     /// The input failed: every tree it belongs to fails, and their spouts replay.
     #[inline]
     pub fn fail(&mut self, input: &Tuple) {
-        self.em.counters.failed += 1;
         self.inputs.failed(input.schema());
         for &(root, _) in input.anchors.pairs() {
             self.em.outbox.push_ack(AckMsg::Fail { root });

@@ -30,7 +30,6 @@ impl BoltTask {
     #[inline]
     fn execute(&mut self, tuple: Tuple) {
         let out = &mut self.collector;
-        out.em.counters.executed += 1;
         out.inputs.executed(tuple.schema());
         if out.inputs.sampler.sample() {
             self.execute_sampled(tuple);

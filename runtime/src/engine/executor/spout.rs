@@ -43,7 +43,7 @@ impl SpoutTask {
         if self.collector.pending.len() >= max_pending {
             return false;
         }
-        let before = self.collector.em.counters.emitted;
+        let before = self.collector.em.emitted_transferred().0;
         let (spout, out) = (&mut self.spout, &mut self.collector);
         if let Err(e) = guarded(|| spout.next_tuple(out)) {
             out.report_error(&e);
@@ -53,7 +53,7 @@ impl SpoutTask {
             self.ack(id, stream);
         }
         self.collector.immediate_acks.clear();
-        let emitted = self.collector.em.counters.emitted != before;
+        let emitted = self.collector.em.emitted_transferred().0 != before;
         if !emitted && self.collector.pending.is_empty() && self.spout.is_exhausted() {
             self.exhausted = true;
             self.publish();

@@ -37,6 +37,8 @@ pub(crate) struct InputTracker {
     cur_index: usize,
     /// Counts of the current input not yet in `counts`.
     cur: InputCounts,
+    /// Counts of tuples of undeclared inputs (tick tuples, say): in the totals only.
+    other: InputCounts,
     /// Which executes are timed.
     pub(crate) sampler: Sampler,
     /// The clock of the samples.
@@ -64,6 +66,7 @@ impl InputTracker {
             cur_schema: StreamSchema::intern("", "", &Fields::default()),
             cur_index: NONE,
             cur: InputCounts::default(),
+            other: InputCounts::default(),
             sampler: Sampler::new(rate, RUN, seed),
             epoch: ticks.now(),
             ticks,
@@ -105,11 +108,23 @@ impl InputTracker {
     /// Move the current input's counts into `counts`.
     fn fold(&mut self) {
         let cur = std::mem::take(&mut self.cur);
-        if let Some(c) = self.counts.get_mut(self.cur_index) {
-            c.executed += cur.executed;
-            c.acked += cur.acked;
-            c.failed += cur.failed;
-        }
+        let c = match self.counts.get_mut(self.cur_index) {
+            Some(c) => c,
+            None => &mut self.other,
+        };
+        c.executed += cur.executed;
+        c.acked += cur.acked;
+        c.failed += cur.failed;
+    }
+
+    /// The task's totals over every input, undeclared ones included (for a publish).
+    pub(crate) fn totals(&mut self) -> InputCounts {
+        self.fold();
+        self.counts.iter().fold(self.other, |t, c| InputCounts {
+            executed: t.executed + c.executed,
+            acked: t.acked + c.acked,
+            failed: t.failed + c.failed,
+        })
     }
 
     /// Every input's counts (for a publish).
