@@ -89,13 +89,29 @@ impl<'a> EmitterContext<'a> {
 pub struct CoordinatorContext<'a> {
     spout: &'a str,
     meta: Option<&'a Arc<dyn MetaStore>>,
+    topology_id: &'a str,
 }
 
 impl<'a> CoordinatorContext<'a> {
     /// The context of spout (stream) `spout` with the topology's metadata store (`None`
     /// in local mode).
     pub fn new(spout: &'a str, meta: Option<&'a Arc<dyn MetaStore>>) -> CoordinatorContext<'a> {
-        CoordinatorContext { spout, meta }
+        CoordinatorContext {
+            spout,
+            meta,
+            topology_id: "",
+        }
+    }
+
+    /// The same context in topology `topology_id` (Storm's `getStormId`).
+    pub fn with_topology_id(mut self, topology_id: &'a str) -> CoordinatorContext<'a> {
+        self.topology_id = topology_id;
+        self
+    }
+
+    /// The topology's id (empty when the caller did not give it).
+    pub fn topology_id(&self) -> &str {
+        self.topology_id
     }
 
     /// The spout's stream name.

@@ -1,10 +1,13 @@
 //! The Trident spout's librdkafka consumer: no group, no commits (the offsets live in
-//! Trident's metadata store), one partition read at a time from an exact offset.
+//! Trident's metadata store), each partition read from an exact offset.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -32,11 +35,7 @@ pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<BaseConsumer,
         .set("enable.partition.eof", "true")
         .set_log_level(RDKafkaLogLevel::Warning);
     c.create().map_err(|source| {
-        BrokerError::new(
-            "creating a consumer",
-            &config.bootstrap_servers,
-            source,
-        )
+        BrokerError::new("creating a consumer", &config.bootstrap_servers, source)
     })
 }
 
@@ -74,13 +73,7 @@ pub(crate) fn watermarks(
 ) -> Result<(i64, i64), BrokerError> {
     consumer
         .fetch_watermarks(topic, partition, CALL_TIMEOUT)
-        .map_err(|e| {
-            BrokerError::new(
-                format!("watermarks of {topic}/{partition}"),
-                bootstrap,
-                e,
-            )
-        })
+        .map_err(|e| BrokerError::new(format!("watermarks of {topic}/{partition}"), bootstrap, e))
 }
 
 /// One record read.
@@ -116,64 +109,185 @@ pub(crate) struct Want<'a> {
     pub max: usize,
 }
 
-/// Read `want.topic/partition` from offset `from`: records up to offset `last` (when
-/// given) and at most `max` of them, until the end of the partition or `timeout`.
-pub(crate) fn read(
-    consumer: &BaseConsumer,
-    want: Want<'_>,
-    timeout: Duration,
-    bootstrap: &str,
-) -> Result<(Vec<Owned>, ReadEnd), BrokerError> {
-    let Want {
-        topic,
-        partition,
-        from,
-        last,
-        max,
-    } = want;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
-        .map_err(|e| BrokerError::new(format!("assigning {topic}/{partition}"), bootstrap, e))?;
-    consumer
-        .assign(&tpl)
-        .map_err(|e| BrokerError::new(format!("assigning {topic}/{partition}"), bootstrap, e))?;
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    if max == 0 || last.is_some_and(|l| l < from) {
-        return Ok((out, ReadEnd::Full));
+/// One partition of the reader: its own queue and where that queue stands.
+struct Part {
+    queue: PartitionQueue<DefaultConsumerContext>,
+    /// The offset the queue delivers next.
+    position: i64,
+    /// Whether the queue reported the end of the partition at `position`.
+    at_end: bool,
+}
+
+/// The emitter's consumer: every partition it read stays assigned (incrementally) with
+/// a queue of its own, so librdkafka prefetches the next batch's records; a read from
+/// another offset than the queue's position seeks first (a replay).
+pub(crate) struct Reader {
+    consumer: Arc<BaseConsumer>,
+    parts: HashMap<(String, i32), Part>,
+    bootstrap: String,
+}
+
+impl Reader {
+    /// A reader with `config`'s client settings.
+    pub(crate) fn new(config: &KafkaTridentSpoutConfig) -> Result<Reader, BrokerError> {
+        Ok(Reader {
+            consumer: Arc::new(consumer(config)?),
+            parts: HashMap::new(),
+            bootstrap: config.bootstrap_servers.clone(),
+        })
     }
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok((out, ReadEnd::Timeout));
-        }
-        let Some(msg) = consumer.poll(left) else {
-            continue;
-        };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(KafkaError::PartitionEOF(p)) if p == partition => {
-                return Ok((out, ReadEnd::Eof));
+
+    /// The consumer (for metadata calls).
+    pub(crate) fn consumer(&self) -> &BaseConsumer {
+        &self.consumer
+    }
+
+    fn err(&self, what: String, e: KafkaError) -> BrokerError {
+        BrokerError::new(what, &self.bootstrap, e)
+    }
+
+    /// The partition's queue, positioned at `from`.
+    fn part_at(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+    ) -> Result<&mut Part, BrokerError> {
+        let key = (topic.to_string(), partition);
+        match self.parts.get(&key).map(|p| p.position) {
+            Some(pos) if pos == from => {}
+            Some(_) => {
+                self.consumer
+                    .seek(topic, partition, Offset::Offset(from), CALL_TIMEOUT)
+                    .map_err(|e| self.err(format!("seeking {topic}/{partition} to {from}"), e))?;
+                if let Some(part) = self.parts.get_mut(&key) {
+                    part.position = from;
+                    part.at_end = false;
+                }
             }
-            Err(e) => {
-                tracing::debug!(topic, partition, error = %e, "Kafka Trident spout: poll error");
+            None => {
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+                    .and_then(|()| self.consumer.incremental_assign(&tpl))
+                    .map_err(|e| self.err(format!("assigning {topic}/{partition}"), e))?;
+                let queue = self
+                    .consumer
+                    .split_partition_queue(topic, partition)
+                    .ok_or_else(|| {
+                        self.err(
+                            format!("a queue of its own for {topic}/{partition}"),
+                            KafkaError::Canceled,
+                        )
+                    })?;
+                self.parts.insert(
+                    key.clone(),
+                    Part {
+                        queue,
+                        position: from,
+                        at_end: false,
+                    },
+                );
+            }
+        }
+        self.parts
+            .get_mut(&key)
+            .ok_or_else(|| BrokerError::new("partition queue", "", KafkaError::Canceled))
+    }
+
+    /// Read `want.topic/partition` from offset `from`: records up to offset `last`
+    /// (when given) and at most `max` of them, until the end of the partition or
+    /// `timeout`. A partition already known at its end only gives what its queue holds
+    /// now (the batch does not wait for records that may never come).
+    pub(crate) fn read(
+        &mut self,
+        want: Want<'_>,
+        timeout: Duration,
+    ) -> Result<(Vec<Owned>, ReadEnd), BrokerError> {
+        let Want {
+            topic,
+            partition,
+            from,
+            last,
+            max,
+        } = want;
+        // Serve the main queue (client errors and logs; the records are elsewhere).
+        for _ in 0..64 {
+            match self.consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "Kafka Trident spout: consumer event");
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        let mut out = Vec::new();
+        if max == 0 || last.is_some_and(|l| l < from) {
+            return Ok((out, ReadEnd::Full));
+        }
+        let deadline = Instant::now() + timeout;
+        let part = self.part_at(topic, partition, from)?;
+        loop {
+            let wait = if part.at_end {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
+            let Some(msg) = part.queue.poll(wait) else {
+                return Ok((
+                    out,
+                    if part.at_end {
+                        ReadEnd::Eof
+                    } else {
+                        ReadEnd::Timeout
+                    },
+                ));
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(KafkaError::PartitionEOF(_)) => {
+                    part.at_end = true;
+                    return Ok((out, ReadEnd::Eof));
+                }
+                Err(e) => {
+                    tracing::debug!(topic, partition, error = %e, "Kafka Trident spout: poll error");
+                    if Instant::now() >= deadline {
+                        return Ok((out, ReadEnd::Timeout));
+                    }
+                    continue;
+                }
+            };
+            part.at_end = false;
+            part.position = msg.offset().saturating_add(1);
+            if msg.offset() < from {
                 continue;
             }
-        };
-        if msg.topic() != topic || msg.partition() != partition || msg.offset() < from {
-            continue;
+            if last.is_some_and(|l| msg.offset() > l) {
+                // Records at the end of the range vanished; this one belongs to the
+                // next batch: the queue must give it again.
+                part.position = msg.offset();
+                self.invalidate(topic, partition);
+                return Ok((out, ReadEnd::Full));
+            }
+            out.push(Owned {
+                offset: msg.offset(),
+                key: msg.key().map(<[u8]>::to_vec),
+                value: msg.payload().map(<[u8]>::to_vec),
+                timestamp: msg.timestamp().to_millis(),
+            });
+            if out.len() >= max || last.is_some_and(|l| msg.offset() >= l) {
+                return Ok((out, ReadEnd::Full));
+            }
+            if Instant::now() >= deadline {
+                return Ok((out, ReadEnd::Timeout));
+            }
         }
-        if last.is_some_and(|l| msg.offset() > l) {
-            return Ok((out, ReadEnd::Full));
-        }
-        out.push(Owned {
-            offset: msg.offset(),
-            key: msg.key().map(<[u8]>::to_vec),
-            value: msg.payload().map(<[u8]>::to_vec),
-            timestamp: msg.timestamp().to_millis(),
-        });
-        if out.len() >= max || last.is_some_and(|l| msg.offset() >= l) {
-            return Ok((out, ReadEnd::Full));
+    }
+
+    /// The queue of `topic/partition` went past what it will be asked for next: make
+    /// the next read seek.
+    fn invalidate(&mut self, topic: &str, partition: i32) {
+        if let Some(p) = self.parts.get_mut(&(topic.to_string(), partition)) {
+            p.position = -1;
         }
     }
 }

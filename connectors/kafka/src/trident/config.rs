@@ -262,11 +262,23 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert!(err("bootstrap.servers: h:1\ntopics: [a]\nmax.batch.sise: 3\n").contains("max.batch.sise"));
-        assert!(err("bootstrap.servers: h:1\ntopics: [a]\nmax.batch.size: 0\n").contains("max.batch.size"));
+        assert!(
+            err("bootstrap.servers: h:1\ntopics: [a]\nmax.batch.sise: 3\n")
+                .contains("max.batch.sise")
+        );
+        assert!(
+            err("bootstrap.servers: h:1\ntopics: [a]\nmax.batch.size: 0\n")
+                .contains("max.batch.size")
+        );
         assert!(err("bootstrap.servers: h:1\ntopics: []\n").contains("topics"));
-        assert!(err("bootstrap.servers: h:1\ntopics: [a]\nprops: {group.id: g}\n").contains("props.group.id"));
-        assert!(err("bootstrap.servers: h:1\ntopics: [a]\nrecord.translator: X\n").contains("record.translator"));
+        assert!(
+            err("bootstrap.servers: h:1\ntopics: [a]\nprops: {group.id: g}\n")
+                .contains("props.group.id")
+        );
+        assert!(
+            err("bootstrap.servers: h:1\ntopics: [a]\nrecord.translator: X\n")
+                .contains("record.translator")
+        );
         assert!(err("topics: [a]\n").contains("bootstrap.servers"));
     }
 }

@@ -37,6 +37,7 @@ pub(super) struct Coordinator {
     listed: bool,
     committed: Option<u64>,
     spout: String,
+    topology_id: String,
     store: Arc<dyn MetaStore>,
     stop_at: Option<Arc<BTreeMap<(String, i32), i64>>>,
     exhausted: bool,
@@ -47,6 +48,7 @@ impl Coordinator {
     pub(super) fn start(
         config: &KafkaTridentSpoutConfig,
         spout: &str,
+        topology_id: &str,
         store: Arc<dyn MetaStore>,
         stop_at: Option<Arc<BTreeMap<(String, i32), i64>>>,
     ) -> Result<Coordinator, OpError> {
@@ -94,6 +96,7 @@ impl Coordinator {
             listed: false,
             committed: None,
             spout: spout.to_string(),
+            topology_id: topology_id.to_string(),
             store,
             stop_at,
             exhausted: false,
@@ -126,7 +129,8 @@ impl Coordinator {
         self.partitions = all;
     }
 
-    /// With `stop_at`: whether every listed partition's committed ranges reach its end.
+    /// With `stop_at`: whether every listed partition's committed ranges (of this
+    /// deployment) reach its end.
     fn reached_ends(&self, committed: u64) -> bool {
         let Some(ends) = &self.stop_at else {
             return false;
@@ -135,6 +139,7 @@ impl Coordinator {
             partition_record(&self.store, &self.spout, topic, *p)
                 .ok()
                 .flatten()
+                .filter(|r| r.topology_id == self.topology_id)
                 .and_then(|r| r.committed_end(committed))
                 .is_some_and(|e| e >= *end)
         })
@@ -143,20 +148,20 @@ impl Coordinator {
 
 impl SpoutCoordinator for Coordinator {
     fn is_ready(&self) -> bool {
-        self.listed
-            || self
-                .latest
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_some()
+        // A bounded read that reached its ends starts no more batches.
+        !self.exhausted
+            && (self.listed
+                || self
+                    .latest
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some())
     }
 
     fn plan(&mut self, ta: TransactionAttempt) -> Result<Value, OpError> {
         self.refresh();
         // The first batch after a (re)start is the one after the last commit.
-        let committed = *self
-            .committed
-            .get_or_insert(ta.txid.saturating_sub(1));
+        let committed = *self.committed.get_or_insert(ta.txid.saturating_sub(1));
         let meta = BatchMeta {
             committed,
             partitions: self.partitions.clone(),

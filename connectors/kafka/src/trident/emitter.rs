@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rdkafka::consumer::BaseConsumer;
 use squall_runtime::Values;
 use squall_runtime::trident::meta::{MetaError, MetaStore};
 use squall_runtime::trident::{OpError, SpoutEmitter, TransactionAttempt};
@@ -20,7 +19,7 @@ use crate::translate::{Record, RecordTranslator};
 /// The emitter half.
 pub(super) struct Emitter {
     config: Arc<KafkaTridentSpoutConfig>,
-    consumer: BaseConsumer,
+    reader: client::Reader,
     translator: Box<dyn RecordTranslator>,
     task: usize,
     tasks: usize,
@@ -50,10 +49,10 @@ impl Emitter {
         translator: Box<dyn RecordTranslator>,
         at: Placement,
     ) -> Result<Emitter, OpError> {
-        let consumer = client::consumer(&config).map_err(|e| OpError(e.to_string()))?;
+        let reader = client::Reader::new(&config).map_err(|e| OpError(e.to_string()))?;
         Ok(Emitter {
             config,
-            consumer,
+            reader,
             translator,
             task: at.task,
             tasks: at.tasks,
@@ -68,8 +67,7 @@ impl Emitter {
     fn record(&mut self, topic: &str, p: i32) -> Result<&mut PartitionRecord, OpError> {
         let key = (topic.to_string(), p);
         if !self.records.contains_key(&key) {
-            let stored =
-                partition_record(&self.store, &self.spout, topic, p).map_err(meta_err)?;
+            let stored = partition_record(&self.store, &self.spout, topic, p).map_err(meta_err)?;
             let rec = PartitionRecord::adopt(stored, &self.topology_id, self.config.first_poll);
             self.records.insert(key.clone(), rec);
         }
@@ -99,12 +97,12 @@ impl Emitter {
                     partition: p,
                     from: first,
                     last: Some(last),
-                    max: usize::try_from(last.saturating_sub(first).saturating_add(1))
-                        .unwrap_or(0),
+                    max: usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0),
                 };
-                let (records, end) =
-                    client::read(&self.consumer, want, self.config.poll_timeout, &bootstrap)
-                        .map_err(broker)?;
+                let (records, end) = self
+                    .reader
+                    .read(want, self.config.poll_timeout)
+                    .map_err(broker)?;
                 if end == ReadEnd::Timeout {
                     return Err(OpError(format!(
                         "batch {ta}: re-reading {topic}/{p} offsets {first}..={last} timed out \
@@ -118,12 +116,12 @@ impl Emitter {
                 let from = match start {
                     Start::At(o) => o,
                     Start::Earliest => {
-                        client::watermarks(&self.consumer, topic, p, &bootstrap)
+                        client::watermarks(self.reader.consumer(), topic, p, &bootstrap)
                             .map_err(broker)?
                             .0
                     }
                     Start::Latest => {
-                        client::watermarks(&self.consumer, topic, p, &bootstrap)
+                        client::watermarks(self.reader.consumer(), topic, p, &bootstrap)
                             .map_err(broker)?
                             .1
                     }
@@ -135,9 +133,10 @@ impl Emitter {
                     last: None,
                     max: self.config.max_batch_size,
                 };
-                let (records, _) =
-                    client::read(&self.consumer, want, self.config.poll_timeout, &bootstrap)
-                        .map_err(broker)?;
+                let (records, _) = self
+                    .reader
+                    .read(want, self.config.poll_timeout)
+                    .map_err(broker)?;
                 let range = BatchRange {
                     txid: ta.txid,
                     first_offset: from,

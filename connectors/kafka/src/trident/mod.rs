@@ -43,7 +43,9 @@ use squall_runtime::trident::{
     SpoutEmitter,
 };
 
-use crate::translate::{DEFAULT_FIELDS, DefaultRecordTranslator, RecordTranslator, ValueRecordTranslator};
+use crate::translate::{
+    DEFAULT_FIELDS, DefaultRecordTranslator, RecordTranslator, ValueRecordTranslator,
+};
 use ranges::PartitionRecord;
 
 /// The registered name of the word count topology builder over this spout.
@@ -141,6 +143,7 @@ impl BatchSpout for KafkaTridentSpoutOpaque {
         Ok(Box::new(coordinator::Coordinator::start(
             &self.config,
             ctx.spout_name(),
+            ctx.topology_id(),
             store,
             self.stop_at.clone(),
         )?))

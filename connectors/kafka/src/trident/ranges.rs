@@ -135,9 +135,8 @@ impl PartitionRecord {
         match self.batches.iter().rev().find(|r| r.txid < txid) {
             Some(prev) => PartitionPlan::Read(Start::At(prev.next())),
             None => PartitionPlan::Read(match strategy {
-                FirstPollOffsetStrategy::Earliest | FirstPollOffsetStrategy::UncommittedEarliest => {
-                    Start::Earliest
-                }
+                FirstPollOffsetStrategy::Earliest
+                | FirstPollOffsetStrategy::UncommittedEarliest => Start::Earliest,
                 FirstPollOffsetStrategy::Latest | FirstPollOffsetStrategy::UncommittedLatest => {
                     Start::Latest
                 }
@@ -229,7 +228,10 @@ mod tests {
     #[test]
     fn a_new_partition_starts_where_the_strategy_says() {
         let fresh = PartitionRecord::adopt(None, "topo-1", Earliest);
-        assert_eq!(fresh.plan(1, Earliest), PartitionPlan::Read(Start::Earliest));
+        assert_eq!(
+            fresh.plan(1, Earliest),
+            PartitionPlan::Read(Start::Earliest)
+        );
         assert_eq!(fresh.plan(1, Latest), PartitionPlan::Read(Start::Latest));
         assert_eq!(
             fresh.plan(7, UncommittedEarliest),
@@ -256,8 +258,20 @@ mod tests {
     #[test]
     fn a_replayed_txid_rereads_its_own_range() {
         let p = rec(&[r(4, 0, 9), r(5, 10, 19), r(6, 20, 20)]);
-        assert_eq!(p.plan(5, Earliest), PartitionPlan::Reread { first: 10, last: 19 });
-        assert_eq!(p.plan(6, Latest), PartitionPlan::Reread { first: 20, last: 20 });
+        assert_eq!(
+            p.plan(5, Earliest),
+            PartitionPlan::Reread {
+                first: 10,
+                last: 19
+            }
+        );
+        assert_eq!(
+            p.plan(6, Latest),
+            PartitionPlan::Reread {
+                first: 20,
+                last: 20
+            }
+        );
     }
 
     #[test]
@@ -317,7 +331,13 @@ mod tests {
         let same = PartitionRecord::adopt(Some(old.clone()), "topo-0", Earliest);
         assert_eq!(same, old);
         assert_eq!(same.plan(10, Earliest), PartitionPlan::Read(Start::At(20)));
-        assert_eq!(same.plan(9, Latest), PartitionPlan::Reread { first: 10, last: 19 });
+        assert_eq!(
+            same.plan(9, Latest),
+            PartitionPlan::Reread {
+                first: 10,
+                last: 19
+            }
+        );
     }
 
     #[test]
@@ -331,7 +351,10 @@ mod tests {
         for t in after {
             per_task[t] += 1;
         }
-        assert!(per_task.iter().all(|&n| (2..=3).contains(&n)), "{per_task:?}");
+        assert!(
+            per_task.iter().all(|&n| (2..=3).contains(&n)),
+            "{per_task:?}"
+        );
         assert_eq!(task_of(5, 3, 1), 0);
         assert_eq!(task_of(0, -1, 2), 0);
     }
@@ -345,6 +368,9 @@ mod tests {
             r#"{"topology_id":"topo-1","batches":[{"txid":3,"first_offset":5,"last_offset":9}]}"#
         );
         assert_eq!(serde_json::from_str::<PartitionRecord>(&json).unwrap(), p);
-        assert!(serde_json::from_str::<PartitionRecord>(r#"{"topology_id":"x","batches":[],"y":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<PartitionRecord>(r#"{"topology_id":"x","batches":[],"y":1}"#)
+                .is_err()
+        );
     }
 }

@@ -14,8 +14,8 @@ use squall_runtime::trident::{Count, StateKind, StateSpec, TridentTopology};
 use squall_runtime::{BuiltTopology, ComponentArgs, FactoryError};
 use squall_topologies::{FailingSplit, PARALLELISM as TRIDENT_PARALLELISM};
 
-use super::config::{KafkaTridentSpoutConfig, TridentTranslator};
 use super::KafkaTridentSpoutOpaque;
+use super::config::{KafkaTridentSpoutConfig, TridentTranslator};
 
 /// The builder registered as `KafkaTridentWordCount`.
 pub fn kafka_trident_wordcount(args: &ComponentArgs<'_>) -> Result<BuiltTopology, FactoryError> {
@@ -49,6 +49,11 @@ pub fn kafka_trident_wordcount(args: &ComponentArgs<'_>) -> Result<BuiltTopology
         .parallelism_hint(parallelism)
         .flat_map(&["value"], FailingSplit::new(fail), &["word"])
         .group_by(&["word"])
-        .persistent_aggregate(StateSpec::redb(store, StateKind::Opaque), &[], Count, &["count"]);
+        .persistent_aggregate(
+            StateSpec::redb(store, StateKind::Opaque),
+            &[],
+            Count,
+            &["count"],
+        );
     topology.build(args.id(), args.config())
 }
