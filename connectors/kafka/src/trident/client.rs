@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -18,9 +19,29 @@ use crate::error::BrokerError;
 /// How long a metadata or watermark request may take.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The consumers' context: librdkafka's errors logged as warnings, except the end of a
+/// partition (which the reader expects; librdkafka also reports it as a global error
+/// now and then).
+pub(crate) struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if reason.contains("reached end of partition") {
+            tracing::debug!("librdkafka: {error}: {reason}");
+        } else {
+            tracing::warn!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+/// The spout's consumer type.
+pub(crate) type TridentConsumer = BaseConsumer<Quiet>;
+
 /// A consumer with the spout's settings under the user's `props`. `group.id` is only
 /// librdkafka's requirement: nothing is ever committed for it.
-pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<BaseConsumer, BrokerError> {
+pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<TridentConsumer, BrokerError> {
     let mut c = ClientConfig::new();
     c.set("queued.max.messages.kbytes", "16384")
         .set("fetch.wait.max.ms", "100")
@@ -34,7 +55,7 @@ pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<BaseConsumer,
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set_log_level(RDKafkaLogLevel::Warning);
-    c.create().map_err(|source| {
+    c.create_with_context(Quiet).map_err(|source| {
         BrokerError::new("creating a consumer", &config.bootstrap_servers, source)
     })
 }
@@ -43,7 +64,7 @@ pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<BaseConsumer,
 /// brokers do not know is left out (read once it exists). An unreachable broker is an
 /// error.
 pub(crate) fn partitions_of(
-    consumer: &BaseConsumer,
+    consumer: &TridentConsumer,
     topics: &[String],
     bootstrap: &str,
 ) -> Result<Vec<(String, i32)>, BrokerError> {
@@ -66,7 +87,7 @@ pub(crate) fn partitions_of(
 
 /// The partition's low and high watermarks.
 pub(crate) fn watermarks(
-    consumer: &BaseConsumer,
+    consumer: &TridentConsumer,
     topic: &str,
     partition: i32,
     bootstrap: &str,
@@ -111,7 +132,7 @@ pub(crate) struct Want<'a> {
 
 /// One partition of the reader: its own queue and where that queue stands.
 struct Part {
-    queue: PartitionQueue<DefaultConsumerContext>,
+    queue: PartitionQueue<Quiet>,
     /// The offset the queue delivers next.
     position: i64,
     /// Whether the queue reported the end of the partition at `position`.
@@ -122,7 +143,7 @@ struct Part {
 /// a queue of its own, so librdkafka prefetches the next batch's records; a read from
 /// another offset than the queue's position seeks first (a replay).
 pub(crate) struct Reader {
-    consumer: Arc<BaseConsumer>,
+    consumer: Arc<TridentConsumer>,
     parts: HashMap<(String, i32), Part>,
     bootstrap: String,
 }
@@ -138,7 +159,7 @@ impl Reader {
     }
 
     /// The consumer (for metadata calls).
-    pub(crate) fn consumer(&self) -> &BaseConsumer {
+    pub(crate) fn consumer(&self) -> &TridentConsumer {
         &self.consumer
     }
 
@@ -166,10 +187,7 @@ impl Reader {
                 }
             }
             None => {
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition_offset(topic, partition, Offset::Offset(from))
-                    .and_then(|()| self.consumer.incremental_assign(&tpl))
-                    .map_err(|e| self.err(format!("assigning {topic}/{partition}"), e))?;
+                // The queue first, so no event of the partition lands on the main queue.
                 let queue = self
                     .consumer
                     .split_partition_queue(topic, partition)
@@ -179,6 +197,10 @@ impl Reader {
                             KafkaError::Canceled,
                         )
                     })?;
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+                    .and_then(|()| self.consumer.incremental_assign(&tpl))
+                    .map_err(|e| self.err(format!("assigning {topic}/{partition}"), e))?;
                 self.parts.insert(
                     key.clone(),
                     Part {

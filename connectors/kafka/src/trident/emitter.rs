@@ -63,12 +63,23 @@ impl Emitter {
         })
     }
 
-    /// The record of a partition of this task, as this deployment sees it.
-    fn record(&mut self, topic: &str, p: i32) -> Result<&mut PartitionRecord, OpError> {
+    /// The record of a partition of this task, as this deployment sees it (`committed`:
+    /// the last txid known committed).
+    fn record(
+        &mut self,
+        topic: &str,
+        p: i32,
+        committed: u64,
+    ) -> Result<&mut PartitionRecord, OpError> {
         let key = (topic.to_string(), p);
         if !self.records.contains_key(&key) {
             let stored = partition_record(&self.store, &self.spout, topic, p).map_err(meta_err)?;
-            let rec = PartitionRecord::adopt(stored, &self.topology_id, self.config.first_poll);
+            let rec = PartitionRecord::adopt(
+                stored,
+                &self.topology_id,
+                self.config.first_poll,
+                committed,
+            );
             self.records.insert(key.clone(), rec);
         }
         self.records
@@ -86,7 +97,7 @@ impl Emitter {
         emit: &mut dyn FnMut(Values) -> Result<(), OpError>,
     ) -> Result<(), OpError> {
         let strategy = self.config.first_poll;
-        let plan = self.record(topic, p)?.plan(ta.txid, strategy);
+        let plan = self.record(topic, p, committed)?.plan(ta.txid, strategy);
         let bootstrap = self.config.bootstrap_servers.clone();
         let broker = |e: crate::error::BrokerError| OpError(e.to_string());
         let records = match plan {
@@ -142,7 +153,7 @@ impl Emitter {
                     first_offset: from,
                     last_offset: records.last().map_or(from - 1, |r| r.offset),
                 };
-                let rec = self.record(topic, p)?;
+                let rec = self.record(topic, p, committed)?;
                 if rec.record(range, committed) {
                     let text = serde_json::to_string(&*rec)
                         .map_err(|e| OpError(format!("encoding a partition record: {e}")))?;

@@ -88,11 +88,14 @@ impl PartitionRecord {
     /// This deployment's view of a stored record: the record itself when `topology_id`
     /// wrote it; for another deployment's (or none), per Storm's first-poll rule:
     /// `EARLIEST`/`LATEST` ignore it (the partition starts over), `UNCOMMITTED_*` resume
-    /// after its last range (kept as the range of txid 0, before every real txid).
+    /// where its committed batches end (`committed`: the last committed txid; a record
+    /// with nothing committed resumes at its first range), kept as the range of txid 0,
+    /// before every real txid. Its uncommitted ranges are read again by new txids.
     pub fn adopt(
         stored: Option<PartitionRecord>,
         topology_id: &str,
         strategy: FirstPollOffsetStrategy,
+        committed: u64,
     ) -> PartitionRecord {
         let fresh = PartitionRecord {
             topology_id: topology_id.to_string(),
@@ -104,17 +107,20 @@ impl PartitionRecord {
         if stored.topology_id == topology_id {
             return stored;
         }
-        match (strategy, stored.batches.last()) {
+        let resume = stored
+            .committed_end(committed)
+            .or_else(|| stored.batches.first().map(|r| r.first_offset));
+        match (strategy, resume) {
             (
                 FirstPollOffsetStrategy::UncommittedEarliest
                 | FirstPollOffsetStrategy::UncommittedLatest,
-                Some(last),
+                Some(next),
             ) => PartitionRecord {
                 topology_id: topology_id.to_string(),
                 batches: vec![BatchRange {
                     txid: 0,
-                    first_offset: last.next(),
-                    last_offset: last.next() - 1,
+                    first_offset: next,
+                    last_offset: next - 1,
                 }],
             },
             _ => fresh,
@@ -227,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_new_partition_starts_where_the_strategy_says() {
-        let fresh = PartitionRecord::adopt(None, "topo-1", Earliest);
+        let fresh = PartitionRecord::adopt(None, "topo-1", Earliest, 0);
         assert_eq!(
             fresh.plan(1, Earliest),
             PartitionPlan::Read(Start::Earliest)
@@ -318,17 +324,24 @@ mod tests {
             batches: vec![r(8, 0, 9), r(9, 10, 19)],
         };
         for s in [Earliest, Latest] {
-            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s);
+            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s, 9);
             assert_eq!(p.topology_id, "topo-1");
             assert!(p.batches.is_empty(), "{s:?} starts over");
         }
         for s in [UncommittedEarliest, UncommittedLatest] {
-            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s);
+            // Everything committed: resume after it.
+            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s, 9);
             assert_eq!(p.plan(1, s), PartitionPlan::Read(Start::At(20)), "{s:?}");
-            assert_eq!(p.plan(9, s), PartitionPlan::Read(Start::At(20)), "{s:?}");
+            assert_eq!(p.plan(10, s), PartitionPlan::Read(Start::At(20)), "{s:?}");
+            // Txid 9 never committed: its offsets are read again, not lost.
+            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s, 8);
+            assert_eq!(p.plan(9, s), PartitionPlan::Read(Start::At(10)), "{s:?}");
+            // Nothing known committed (another commit log): from its first range.
+            let p = PartitionRecord::adopt(Some(old.clone()), "topo-1", s, 0);
+            assert_eq!(p.plan(1, s), PartitionPlan::Read(Start::At(0)), "{s:?}");
         }
         // The same deployment (a worker restart) resumes whatever the strategy.
-        let same = PartitionRecord::adopt(Some(old.clone()), "topo-0", Earliest);
+        let same = PartitionRecord::adopt(Some(old.clone()), "topo-0", Earliest, 0);
         assert_eq!(same, old);
         assert_eq!(same.plan(10, Earliest), PartitionPlan::Read(Start::At(20)));
         assert_eq!(
