@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use squall_kafka::testing::{Broker, Delivered, log_ends, produce};
+use squall_kafka::testing::{Broker, Delivered, log_ends, produce, produce_one_per_batch};
 use squall_kafka::trident::partition_record;
 use squall_kafka::{FirstPollOffsetStrategy, KafkaTridentSpoutConfig, KafkaTridentSpoutOpaque};
 use squall_runtime::trident::meta::{MemoryMetaStore, MetaStore};
@@ -260,4 +260,68 @@ fn a_restart_resumes_from_the_partition_records_and_a_new_deployment_starts_over
         .unwrap()
         .unwrap();
     assert_eq!(rec.topology_id, "dep-2");
+}
+
+#[test]
+fn latest_skips_what_a_new_deployment_finds_and_reads_what_comes_after() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("late", PARTITIONS).unwrap();
+    // One record per produce request: tansu's end offset (ListOffsets) is right then.
+    let old = sentences("old", 12);
+    let recs: Vec<_> = old
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (Some((i % PARTITIONS as usize) as i32), None, v.as_bytes()))
+        .collect();
+    let mut ends = BTreeMap::new();
+    add_ends(
+        &mut ends,
+        "late",
+        &produce_one_per_batch(&broker.bootstrap(), "late", &recs).unwrap(),
+    );
+    let store: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    drop_memory_store("kt-latest");
+    let new = sentences("new", 90);
+    // Each partition ends 30 records further once the new ones are in.
+    let all_ends: BTreeMap<(String, i32), i64> =
+        ends.iter().map(|(k, e)| (k.clone(), e + 30)).collect();
+    std::thread::scope(|s| {
+        // Once every partition's start is pinned at its end, produce the new records.
+        s.spawn(|| {
+            let deadline = Instant::now() + TIMEOUT;
+            while !(0..PARTITIONS).all(|p| {
+                partition_record(&store, "lines", "late", p)
+                    .unwrap()
+                    .is_some()
+            }) {
+                assert!(
+                    Instant::now() < deadline,
+                    "LATEST never pinned the partitions"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            produce_lines(&broker, "late", &new);
+        });
+        run(Run {
+            broker: &broker,
+            topics: &["late"],
+            strategy: FirstPollOffsetStrategy::Latest,
+            ends: all_ends.clone(),
+            store: store.clone(),
+            state: "kt-latest",
+            fail: 0.0,
+            deployment: "late-1",
+            commit_log: &dir.path().join("coordinator"),
+        });
+    });
+    assert_eq!(
+        counts("kt-latest"),
+        expected(&new),
+        "only the records after the start"
+    );
+    for ((t, p), e) in &all_ends {
+        let rec = partition_record(&store, "lines", t, *p).unwrap().unwrap();
+        assert_eq!(rec.batches.last().unwrap().next(), *e, "{rec:?}");
+    }
 }

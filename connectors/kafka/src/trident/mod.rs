@@ -57,6 +57,14 @@ pub struct KafkaTridentSpoutOpaque {
     config: Arc<KafkaTridentSpoutConfig>,
     local: Arc<dyn MetaStore>,
     stop_at: Option<Arc<BTreeMap<(String, i32), i64>>>,
+    translator: Option<TranslatorFactory>,
+}
+
+/// Makes each emitter task's translator, with the fields its tuples have.
+#[derive(Clone)]
+struct TranslatorFactory {
+    fields: Vec<String>,
+    make: Arc<dyn Fn() -> Box<dyn RecordTranslator> + Send + Sync>,
 }
 
 impl std::fmt::Debug for KafkaTridentSpoutOpaque {
@@ -91,6 +99,7 @@ impl KafkaTridentSpoutOpaque {
             config: Arc::new(config),
             local: Arc::new(MemoryMetaStore::new()),
             stop_at: None,
+            translator: None,
         })
     }
 
@@ -114,12 +123,36 @@ impl KafkaTridentSpoutOpaque {
         self
     }
 
+    /// Turn records into tuples with `translator` (each emitter task gets a clone)
+    /// instead of the configured built-in one. Trident spouts have one stream: the
+    /// fields are those of the translator's first stream, and the stream a record is
+    /// translated to is ignored; `None` skips the record.
+    pub fn with_translator<T>(mut self, translator: T) -> Self
+    where
+        T: RecordTranslator + Clone + Sync,
+    {
+        let fields = translator
+            .streams()
+            .into_iter()
+            .next()
+            .map(|(_, f)| f)
+            .unwrap_or_default();
+        self.translator = Some(TranslatorFactory {
+            fields,
+            make: Arc::new(move || Box::new(translator.clone())),
+        });
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &KafkaTridentSpoutConfig {
         &self.config
     }
 
     fn translator(&self) -> Box<dyn RecordTranslator> {
+        if let Some(t) = &self.translator {
+            return (t.make)();
+        }
         match self.config.translator {
             TridentTranslator::Default => Box::new(DefaultRecordTranslator::default()),
             TridentTranslator::Value => Box::new(ValueRecordTranslator::default()),
@@ -129,6 +162,9 @@ impl KafkaTridentSpoutOpaque {
 
 impl BatchSpout for KafkaTridentSpoutOpaque {
     fn fields(&self) -> Vec<String> {
+        if let Some(t) = &self.translator {
+            return t.fields.clone();
+        }
         match self.config.translator {
             TridentTranslator::Default => DEFAULT_FIELDS.iter().map(|f| f.to_string()).collect(),
             TridentTranslator::Value => vec!["value".to_string()],
@@ -169,5 +205,35 @@ impl BatchSpout for KafkaTridentSpoutOpaque {
                 store,
             },
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn fields_follow_the_translator() {
+        let mut config = KafkaTridentSpoutConfig::new("h:1", &["t"]);
+        let spout = KafkaTridentSpoutOpaque::new(config.clone()).unwrap();
+        assert_eq!(spout.fields(), DEFAULT_FIELDS);
+        config.translator = TridentTranslator::Value;
+        let spout = KafkaTridentSpoutOpaque::new(config).unwrap();
+        assert_eq!(spout.fields(), ["value"]);
+        let spout = spout.with_translator(DefaultRecordTranslator::default());
+        assert_eq!(spout.fields(), DEFAULT_FIELDS);
+        assert!(
+            KafkaTridentSpoutOpaque::new(KafkaTridentSpoutConfig::new("h:1", &[])).is_err(),
+            "the config is checked"
+        );
+    }
+
+    #[test]
+    fn partition_keys_live_under_the_spouts_stream() {
+        assert_eq!(
+            partition_key("lines", "my.topic", 3).unwrap().as_str(),
+            "spouts/lines/partitions/my.topic/3"
+        );
     }
 }
