@@ -128,6 +128,8 @@ pub(crate) struct Want<'a> {
     pub last: Option<i64>,
     /// Most records.
     pub max: usize,
+    /// Most bytes of keys and values (at least one record is read).
+    pub max_bytes: usize,
 }
 
 /// One partition of the reader: its own queue and where that queue stands.
@@ -231,7 +233,9 @@ impl Reader {
             from,
             last,
             max,
+            max_bytes,
         } = want;
+        let mut bytes = 0usize;
         // Serve the main queue (client errors and logs; the records are elsewhere).
         for _ in 0..64 {
             match self.consumer.poll(Duration::ZERO) {
@@ -290,13 +294,16 @@ impl Reader {
                 self.invalidate(topic, partition);
                 return Ok((out, ReadEnd::Full));
             }
+            bytes = bytes
+                .saturating_add(msg.key().map_or(0, <[u8]>::len))
+                .saturating_add(msg.payload().map_or(0, <[u8]>::len));
             out.push(Owned {
                 offset: msg.offset(),
                 key: msg.key().map(<[u8]>::to_vec),
                 value: msg.payload().map(<[u8]>::to_vec),
                 timestamp: msg.timestamp().to_millis(),
             });
-            if out.len() >= max || last.is_some_and(|l| msg.offset() >= l) {
+            if out.len() >= max || bytes >= max_bytes || last.is_some_and(|l| msg.offset() >= l) {
                 return Ok((out, ReadEnd::Full));
             }
             if Instant::now() >= deadline {

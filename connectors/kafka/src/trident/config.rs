@@ -17,6 +17,8 @@ const MAX_PROPS: usize = 256;
 const MAX_STRING: usize = 4096;
 /// Largest `max.batch.size`.
 pub const MAX_BATCH_SIZE_LIMIT: usize = 1_000_000;
+/// Largest `max.batch.bytes` (1 GiB).
+pub const MAX_BATCH_BYTES_LIMIT: usize = 1 << 30;
 
 /// Client properties the spout sets itself; a user value for them is refused.
 const OWNED_PROPS: &[&str] = &[
@@ -38,6 +40,8 @@ struct Raw {
     first_poll: FirstPollOffsetStrategy,
     #[serde(rename = "max.batch.size", default = "d_batch")]
     max_batch_size: u64,
+    #[serde(rename = "max.batch.bytes", default = "d_bytes")]
+    max_batch_bytes: u64,
     #[serde(rename = "poll.timeout.ms", default = "d_poll")]
     poll_timeout_ms: u64,
     #[serde(rename = "partition.refresh.period.ms", default = "d_refresh")]
@@ -50,6 +54,9 @@ struct Raw {
 
 fn d_batch() -> u64 {
     10_000
+}
+fn d_bytes() -> u64 {
+    16 * 1024 * 1024
 }
 fn d_poll() -> u64 {
     1_000
@@ -68,8 +75,9 @@ pub enum TridentTranslator {
     Value,
 }
 
-/// The opaque Trident Kafka spout's configuration.
-#[derive(Debug, Clone)]
+/// The opaque Trident Kafka spout's configuration. Its `Debug` shows the client
+/// properties' names only (their values may hold credentials).
+#[derive(Clone)]
 pub struct KafkaTridentSpoutConfig {
     /// `bootstrap.servers`.
     pub bootstrap_servers: String,
@@ -81,6 +89,10 @@ pub struct KafkaTridentSpoutConfig {
     /// `max.batch.size`: most records one batch reads from one partition (default
     /// 10 000).
     pub max_batch_size: usize,
+    /// `max.batch.bytes`: a batch stops reading a partition once its records' keys and
+    /// values reach this many bytes (default 16 MiB; at least one record is read).
+    /// Records are held in memory between reading and recording their range.
+    pub max_batch_bytes: usize,
     /// `poll.timeout.ms`: how long a batch waits for one partition's records (default
     /// 1 s). A replay that cannot re-read its range in that time fails (and is retried).
     pub poll_timeout: Duration,
@@ -93,6 +105,22 @@ pub struct KafkaTridentSpoutConfig {
     pub props: BTreeMap<String, String>,
 }
 
+impl std::fmt::Debug for KafkaTridentSpoutConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaTridentSpoutConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("topics", &self.topics)
+            .field("first_poll", &self.first_poll)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("partition_refresh_period", &self.partition_refresh_period)
+            .field("translator", &self.translator)
+            .field("props", &self.props.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl KafkaTridentSpoutConfig {
     /// A configuration reading `topics` at `bootstrap_servers` with the defaults.
     pub fn new(bootstrap_servers: &str, topics: &[&str]) -> KafkaTridentSpoutConfig {
@@ -101,6 +129,7 @@ impl KafkaTridentSpoutConfig {
             topics: topics.iter().map(|t| t.to_string()).collect(),
             first_poll: FirstPollOffsetStrategy::default(),
             max_batch_size: 10_000,
+            max_batch_bytes: 16 * 1024 * 1024,
             poll_timeout: Duration::from_millis(d_poll()),
             partition_refresh_period: Duration::from_millis(d_refresh()),
             translator: TridentTranslator::Default,
@@ -148,6 +177,7 @@ impl KafkaTridentSpoutConfig {
             topics: raw.topics,
             first_poll: raw.first_poll,
             max_batch_size: usize::try_from(raw.max_batch_size).unwrap_or(usize::MAX),
+            max_batch_bytes: usize::try_from(raw.max_batch_bytes).unwrap_or(usize::MAX),
             poll_timeout: Duration::from_millis(raw.poll_timeout_ms),
             partition_refresh_period: Duration::from_millis(raw.partition_refresh_period_ms),
             translator,
@@ -195,6 +225,12 @@ impl KafkaTridentSpoutConfig {
             return Err(ConfigError::invalid(
                 "max.batch.size",
                 format!("must be 1 to {MAX_BATCH_SIZE_LIMIT}"),
+            ));
+        }
+        if !(1..=MAX_BATCH_BYTES_LIMIT).contains(&self.max_batch_bytes) {
+            return Err(ConfigError::invalid(
+                "max.batch.bytes",
+                format!("must be 1 to {MAX_BATCH_BYTES_LIMIT}"),
             ));
         }
         if self.poll_timeout.is_zero() || self.poll_timeout > Duration::from_secs(60) {
@@ -253,6 +289,16 @@ mod tests {
             .unwrap();
         assert_eq!(d.first_poll, FirstPollOffsetStrategy::UncommittedEarliest);
         assert_eq!(d.max_batch_size, 10_000);
+        assert_eq!(d.max_batch_bytes, 16 << 20);
+        let mut secret = d.clone();
+        secret
+            .props
+            .insert("sasl.password".into(), "hunter2".into());
+        let shown = format!("{secret:?}");
+        assert!(
+            shown.contains("sasl.password") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

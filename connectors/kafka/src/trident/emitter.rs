@@ -109,6 +109,8 @@ impl Emitter {
                     from: first,
                     last: Some(last),
                     max: usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0),
+                    // The range was read within the byte limit once: read it whole again.
+                    max_bytes: usize::MAX,
                 };
                 let (records, end) = self
                     .reader
@@ -143,6 +145,7 @@ impl Emitter {
                     from,
                     last: None,
                     max: self.config.max_batch_size,
+                    max_bytes: self.config.max_batch_bytes,
                 };
                 let (records, _) = self
                     .reader
