@@ -52,6 +52,25 @@ use ranges::PartitionRecord;
 pub const WORDCOUNT_BUILDER: &str = "KafkaTridentWordCount";
 
 /// The opaque Trident Kafka spout (see the [module docs](self)).
+///
+/// # Examples
+///
+/// ```no_run
+/// use squall_kafka::{FirstPollOffsetStrategy, KafkaTridentSpoutConfig, KafkaTridentSpoutOpaque};
+/// use squall_runtime::trident::{Count, StateKind, StateSpec, TridentTopology};
+///
+/// let mut config = KafkaTridentSpoutConfig::new("127.0.0.1:9092", &["lines"]);
+/// config.first_poll = FirstPollOffsetStrategy::Earliest;
+/// let spout = KafkaTridentSpoutOpaque::new(config)
+///     .expect("valid config")
+///     .meta_dir("/var/lib/app/kafka-meta"); // local mode only; a cluster keeps it at nimbus
+/// let topology = TridentTopology::new().commit_log("/var/lib/app/coordinator");
+/// topology
+///     .new_stream("lines", spout)
+///     .parallelism_hint(2)
+///     .group_by(&["partition"])
+///     .persistent_aggregate(StateSpec::memory("counts", StateKind::Opaque), &[], Count, &["count"]);
+/// ```
 #[derive(Clone)]
 pub struct KafkaTridentSpoutOpaque {
     config: Arc<KafkaTridentSpoutConfig>,
