@@ -118,4 +118,9 @@ fn kafka_trident_wordcount_is_exact_with_failed_batches_and_workers_killed() {
     assert!(done > before);
     let got = kill_and_dump(&c, "ktw", &store);
     assert_eq!(got, expected, "exact counts after kill -9 of the workers");
+    assert_eq!(
+        trident_meta(&c.url, "ktw", "spouts/lines/partitions/lines/0"),
+        None,
+        "the partition records went with the topology"
+    );
 }
