@@ -43,6 +43,14 @@ enum Outcome {
 
 use Outcome::{Refused, Runs};
 
+/// Why Flux's `SimpleTopology` builder is refused: the stock binary's builders.
+#[cfg(feature = "kafka")]
+const SIMPLE_TOPOLOGY_REFUSED: &str = "unknown topology builder 'org.apache.storm.flux.test.SimpleTopology'; \
+     registered topology builders are: ExclamationTopology, KafkaTridentWordCount, TridentWordCount";
+#[cfg(not(feature = "kafka"))]
+const SIMPLE_TOPOLOGY_REFUSED: &str = "unknown topology builder 'org.apache.storm.flux.test.SimpleTopology'; \
+     registered topology builders are: ExclamationTopology, TridentWordCount";
+
 const SHELL: &[&str] = &["count", "log", "sentence-spout", "splitsentence"];
 const UNKNOWN_BUILDER: &str = "unknown topology builder 'org.apache.storm.flux.test.";
 const NO_JVM_COMPONENT: &str = "has no Squall equivalent: without a JVM, `components` can only";
@@ -173,10 +181,7 @@ const TABLE: &[(&str, &[&str], Outcome)] = &[
         "existing-topology-method-override.yaml",
         &[],
         Refused(&[
-            (
-                21,
-                "unknown topology builder 'org.apache.storm.flux.test.SimpleTopology'; registered topology builders are: ExclamationTopology, TridentWordCount",
-            ),
+            (21, SIMPLE_TOPOLOGY_REFUSED),
             (
                 22,
                 "methodName 'getTopologyWithDifferentMethodName' is not supported",

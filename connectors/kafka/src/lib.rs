@@ -13,6 +13,9 @@
 //!   lowest un-acked offset; gaps of records that no longer exist are skipped).
 //! - [`translate`]: records into tuples (default fields `topic, partition, offset, key,
 //!   value`).
+//! - [`trident`]: [`KafkaTridentSpoutOpaque`], an opaque-transactional Trident spout
+//!   (per-partition batch offsets in Trident's metadata store), and the
+//!   `KafkaTridentWordCount` topology builder.
 //! - [`testing`] (feature `test-util`): a real broker on loopback for tests, a proxy that
 //!   cuts its connections, and plain clients.
 //!
@@ -33,18 +36,22 @@ pub mod spout;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod translate;
+pub mod trident;
 
 pub use bolt::{KafkaBolt, KafkaBoltConfig, TopicSelector};
 pub use config::{FirstPollOffsetStrategy, KafkaSpoutConfig, ProcessingGuarantee};
 pub use error::{BrokerError, ConfigError};
 pub use spout::KafkaSpout;
+pub use trident::{KafkaTridentSpoutConfig, KafkaTridentSpoutOpaque};
 
 use squall_runtime::Registry;
 
-/// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them) in
-/// `registry`.
+/// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them), and the
+/// topology builder `KafkaTridentWordCount` (Kafka → Trident word count over
+/// [`KafkaTridentSpoutOpaque`]) in `registry`.
 pub fn register(registry: &mut Registry) {
     registry
+        .topology(trident::WORDCOUNT_BUILDER, trident::kafka_trident_wordcount)
         .spout("KafkaSpout", KafkaSpout::from_args)
         .bolt("KafkaBolt", KafkaBolt::from_args)
         .alias("org.apache.storm.kafka.spout.KafkaSpout", "KafkaSpout")

@@ -17,7 +17,7 @@ use super::graph::Partitioning;
 use super::nodes::{NodeEnv, NodeExec, Pass};
 use super::ops::{OpContext, OpError, Row};
 use super::plan::GroupPlan;
-use super::spout::SpoutEmitter;
+use super::spout::{EmitterContext, SpoutEmitter};
 use super::tx::{self, BATCH_STREAM, COMMIT_STREAM, COORD_STREAM, MASTER_ID, TX_FIELD};
 use crate::api::component::Bolt;
 use crate::api::context::TopologyContext;
@@ -479,7 +479,12 @@ impl Bolt for TridentBolt {
             Some(s) => Some((
                 s.index,
                 s.spout
-                    .emitter(&op_ctx)
+                    .emitter_in(&EmitterContext::new(
+                        op_ctx,
+                        &s.name,
+                        ctx.topology_id(),
+                        ctx.trident_meta(),
+                    ))
                     .map_err(|e| ComponentError::msg(format!("{}: spout emitter: {e}", plan.id)))?,
             )),
             None => None,

@@ -251,6 +251,7 @@ impl TridentTopology {
             {
                 plans[gi].spout = Some(PlanSpout {
                     index: spout_list.len(),
+                    name: name.clone(),
                     spout: spout.clone(),
                 });
                 spout_list.push((name.clone(), spout.clone()));

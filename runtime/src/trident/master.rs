@@ -240,7 +240,8 @@ impl Spout for MasterSpout {
         self.wires = WireAttempts::new(log.epoch());
         self.log = Some(log);
         for (name, s) in &self.settings.spouts {
-            let cctx = CoordinatorContext::new(name, ctx.trident_meta());
+            let cctx = CoordinatorContext::new(name, ctx.trident_meta())
+                .with_topology_id(ctx.topology_id());
             self.coordinators.push(
                 s.coordinator(&cctx).map_err(|e| {
                     ComponentError::msg(format!("coordinator of spout '{name}': {e}"))

@@ -44,7 +44,8 @@ pub use ops::{
 };
 pub use source::SourceMode;
 pub use spout::{
-    BatchSpout, CoordinatorContext, FileBatchSpout, FixedBatchSpout, SpoutCoordinator, SpoutEmitter,
+    BatchSpout, CoordinatorContext, EmitterContext, FileBatchSpout, FixedBatchSpout,
+    SpoutCoordinator, SpoutEmitter,
 };
 pub use state::StateKind;
 pub use state_spec::{CommitFaults, StateSpec, drop_memory_store, memory_store};

@@ -34,6 +34,8 @@ pub(crate) struct PlanNode {
 pub(crate) struct PlanSpout {
     /// Position of this spout's metadata in the master's `$batch` tuple.
     pub index: usize,
+    /// The spout's stream name (keys its metadata).
+    pub name: String,
     pub spout: Arc<dyn BatchSpout>,
 }
 

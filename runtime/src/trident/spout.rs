@@ -25,6 +25,62 @@ pub trait BatchSpout: Send + Sync + 'static {
     ) -> Result<Box<dyn SpoutCoordinator>, OpError>;
     /// The emitter half (one per spout task).
     fn emitter(&self, ctx: &OpContext<'_>) -> Result<Box<dyn SpoutEmitter>, OpError>;
+    /// The emitter half made with the spout's whole context (its stream name, the
+    /// topology's metadata store and id), for emitters that record metadata of their
+    /// own (Storm's partitioned spouts keep each partition's batch metadata). The
+    /// default calls [`emitter`](BatchSpout::emitter).
+    fn emitter_in(&self, ctx: &EmitterContext<'_>) -> Result<Box<dyn SpoutEmitter>, OpError> {
+        self.emitter(ctx.op())
+    }
+}
+
+/// What a spout's emitter half is made with: the task's [`OpContext`], the spout's
+/// stream name, the topology's id and its metadata store.
+#[derive(Debug, Clone, Copy)]
+pub struct EmitterContext<'a> {
+    op: OpContext<'a>,
+    spout: &'a str,
+    topology_id: &'a str,
+    meta: Option<&'a Arc<dyn MetaStore>>,
+}
+
+impl<'a> EmitterContext<'a> {
+    /// The context of a task of spout (stream) `spout` in topology `topology_id`, with
+    /// the topology's metadata store (`None` in local mode).
+    pub fn new(
+        op: OpContext<'a>,
+        spout: &'a str,
+        topology_id: &'a str,
+        meta: Option<&'a Arc<dyn MetaStore>>,
+    ) -> EmitterContext<'a> {
+        EmitterContext {
+            op,
+            spout,
+            topology_id,
+            meta,
+        }
+    }
+
+    /// The task: component, index, number of tasks.
+    pub fn op(&self) -> &OpContext<'a> {
+        &self.op
+    }
+
+    /// The spout's stream name (which keys its metadata).
+    pub fn spout_name(&self) -> &str {
+        self.spout
+    }
+
+    /// The topology's id (Storm's `getStormId`): the same for every worker of one
+    /// deployment, new for each submission.
+    pub fn topology_id(&self) -> &str {
+        self.topology_id
+    }
+
+    /// The topology's metadata store: nimbus in a cluster worker, `None` in local mode.
+    pub fn meta_store(&self) -> Option<&Arc<dyn MetaStore>> {
+        self.meta
+    }
 }
 
 /// What a spout's coordinator half is made with: the spout's stream name and the
@@ -33,13 +89,29 @@ pub trait BatchSpout: Send + Sync + 'static {
 pub struct CoordinatorContext<'a> {
     spout: &'a str,
     meta: Option<&'a Arc<dyn MetaStore>>,
+    topology_id: &'a str,
 }
 
 impl<'a> CoordinatorContext<'a> {
     /// The context of spout (stream) `spout` with the topology's metadata store (`None`
     /// in local mode).
     pub fn new(spout: &'a str, meta: Option<&'a Arc<dyn MetaStore>>) -> CoordinatorContext<'a> {
-        CoordinatorContext { spout, meta }
+        CoordinatorContext {
+            spout,
+            meta,
+            topology_id: "",
+        }
+    }
+
+    /// The same context in topology `topology_id` (Storm's `getStormId`).
+    pub fn with_topology_id(mut self, topology_id: &'a str) -> CoordinatorContext<'a> {
+        self.topology_id = topology_id;
+        self
+    }
+
+    /// The topology's id (empty when the caller did not give it).
+    pub fn topology_id(&self) -> &str {
+        self.topology_id
     }
 
     /// The spout's stream name.
