@@ -37,7 +37,7 @@ pub mod translate;
 pub use bolt::{KafkaBolt, KafkaBoltConfig, TopicSelector};
 pub use config::{FirstPollOffsetStrategy, KafkaSpoutConfig, ProcessingGuarantee};
 pub use error::{BrokerError, ConfigError};
-pub use spout::KafkaSpout;
+pub use spout::{KafkaSpout, RdConsumer, SpoutConsumer};
 
 use squall_runtime::Registry;
 
