@@ -102,3 +102,123 @@ fn kafka_wordcount_example_counts_exactly_and_commits_to_the_end() {
         );
     }
 }
+
+/// How often each word is in a sink of `[word]` lines.
+fn sink_word_totals(path: &Path) -> BTreeMap<String, i64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str(line)
+            && let Some(w) = v.first().and_then(|w| w.as_str())
+        {
+            *counts.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Storm's failure test: a `FlakyBolt` failing 5 % of the records between the spout and
+/// the split; every word is counted at least its exact number of times, and the group's
+/// commits reach the log ends (taken from the produce acknowledgements).
+#[test]
+fn word_count_through_a_flaky_bolt_counts_every_word_and_commits_to_the_end() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("flaky", 3).unwrap();
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let words: Vec<&str> = (0..=(i % 4))
+                .map(|j| WORDS[(i + j * 5) % WORDS.len()])
+                .collect();
+            for w in &words {
+                *expected.entry(w.to_string()).or_default() += 1;
+            }
+            words.join(" ")
+        })
+        .collect();
+    let records: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (Some((i % 3) as i32), None, l.as_bytes()))
+        .collect();
+    let ends = log_ends(&produce(&broker.bootstrap(), "flaky", &records).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("words.jsonl");
+    let yaml = dir.path().join("flaky.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"name: kafka-flaky
+config:
+  topology.message.timeout.secs: 5
+  topology.max.spout.pending: 500
+spouts:
+  - id: lines
+    className: KafkaSpout
+    parallelism: 2
+    constructorArgs:
+      - bootstrap.servers: "{bootstrap}"
+        topics: [flaky]
+        group.id: flaky
+        first.poll.offset.strategy: EARLIEST
+        record.translator: VALUE
+        offset.commit.period.ms: 200
+        retry.max.retries: -1
+bolts:
+  - id: flaky
+    className: FlakyBolt
+    parallelism: 2
+    constructorArgs: [0.05, 0.0, ["value"]]
+  - id: split
+    className: SplitSentenceBolt
+    parallelism: 2
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+streams:
+  - {{from: lines, to: flaky, grouping: {{type: SHUFFLE}}}}
+  - {{from: flaky, to: split, grouping: {{type: SHUFFLE}}}}
+  - {{from: split, to: sink, grouping: {{type: SHUFFLE}}}}
+"#,
+            bootstrap = broker.bootstrap(),
+            sink = sink.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .arg("local")
+        .arg(&yaml)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = sink_word_totals(&sink);
+        let all_counted = expected
+            .iter()
+            .all(|(w, n)| counts.get(w).is_some_and(|c| c >= n));
+        let committed =
+            committed_offsets(&broker.bootstrap(), "flaky", "flaky", 3).unwrap_or_default();
+        let at_end = ends
+            .iter()
+            .all(|(p, e)| committed.get(p).map(|c| c.0) == Some(*e));
+        if all_counted && at_end {
+            break;
+        }
+        if Instant::now() >= deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "counts {counts:?} (expected at least {expected:?}), committed {committed:?} \
+                 (log ends {ends:?}); stderr:\n{}",
+                std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
