@@ -196,7 +196,7 @@ fn partitions_moved_to_another_task_or_added_do_not_re_emit_committed_records() 
             .collect()
     };
     let deadline = std::time::Instant::now() + TIMEOUT;
-    while commits().iter().any(|c| *c == 0) {
+    while commits().contains(&0) {
         assert!(
             std::time::Instant::now() < deadline,
             "no commits: {:?}",

@@ -8,16 +8,20 @@
 //! and, on start, takes a commit with empty metadata as this deployment's when that
 //! marker group has one for the partition.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::consumer::{Commits, Listed, Polled, SpoutConsumer, TopicPartition};
+use super::consumer::{
+    CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, Polled, SpoutConsumer, TopicPartition,
+};
 use crate::config::KafkaSpoutConfig;
 use crate::error::BrokerError;
 use crate::translate::Record;
@@ -29,8 +33,54 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prefetched bytes librdkafka may queue per spout task, unless `props` say otherwise.
 const QUEUED_KBYTES: &str = "16384";
 
+/// A commit for the committer thread: offsets and metadata.
+type CommitJob = (Vec<(TopicPartition, i64)>, String);
+
+/// Commits the committer thread may hold (the spout has at most two in flight).
+const COMMIT_QUEUE: usize = 4;
+
+/// Outcomes shared with the committer thread.
+type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
+
 /// The spout's consumer on librdkafka (manual assignment, no group membership).
-pub struct RdConsumer(BaseConsumer);
+///
+/// librdkafka reports an asynchronous *manual* commit only through a commit callback
+/// the `rdkafka` crate does not install, so [`SpoutConsumer::commit_async`] hands the
+/// commit to a committer thread (started on first use) that makes the synchronous call
+/// and queues its outcome; `commit_outcomes` takes them. While a broker is down that
+/// thread waits, the spout's does not.
+pub struct RdConsumer {
+    consumer: Arc<BaseConsumer>,
+    committer: OnceLock<SyncSender<CommitJob>>,
+    outcomes: Outcomes,
+}
+
+impl RdConsumer {
+    /// The committer thread's queue (started now if it is not running).
+    fn committer(&self) -> Result<&SyncSender<CommitJob>, KafkaError> {
+        if let Some(tx) = self.committer.get() {
+            return Ok(tx);
+        }
+        let (tx, rx) = mpsc::sync_channel::<CommitJob>(COMMIT_QUEUE);
+        let (consumer, outcomes) = (self.consumer.clone(), self.outcomes.clone());
+        std::thread::Builder::new()
+            .name("kafka-committer".into())
+            .spawn(move || {
+                // Ends when the consumer (the sender) is dropped.
+                for (offsets, metadata) in rx {
+                    let result = commit_list(&offsets, &metadata)
+                        .and_then(|tpl| consumer.commit(&tpl, CommitMode::Sync));
+                    let mut q = outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+                    if q.len() >= MAX_COMMIT_OUTCOMES {
+                        q.pop_front();
+                    }
+                    q.push_back(CommitOutcome { offsets, result });
+                }
+            })
+            .map_err(|e| KafkaError::Subscription(format!("starting the committer thread: {e}")))?;
+        Ok(self.committer.get_or_init(|| tx))
+    }
+}
 
 impl std::fmt::Debug for RdConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,18 +131,24 @@ impl SpoutConsumer for RdConsumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set_log_level(RDKafkaLogLevel::Warning);
-        c.create().map(RdConsumer).map_err(|source| {
-            BrokerError::new(
-                format!("creating a consumer for group {group}"),
-                &config.bootstrap_servers,
-                source,
-            )
-        })
+        c.create::<BaseConsumer>()
+            .map(|consumer| RdConsumer {
+                consumer: Arc::new(consumer),
+                committer: OnceLock::new(),
+                outcomes: Outcomes::default(),
+            })
+            .map_err(|source| {
+                BrokerError::new(
+                    format!("creating a consumer for group {group}"),
+                    &config.bootstrap_servers,
+                    source,
+                )
+            })
     }
 
     #[inline]
     fn poll(&self) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
-        self.0.poll(Duration::ZERO)
+        self.consumer.poll(Duration::ZERO)
     }
 
     fn assign(&self, at: &[(TopicPartition, i64)]) -> Result<(), KafkaError> {
@@ -100,38 +156,57 @@ impl SpoutConsumer for RdConsumer {
         for ((t, p), o) in at {
             tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
-        self.0.assign(&tpl)
+        self.consumer.assign(&tpl)
     }
 
     fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), KafkaError> {
-        self.0
+        self.consumer
             .seek(topic, partition, Offset::Offset(offset), CALL_TIMEOUT)
     }
 
     fn pause(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
-        self.0.pause(&one(topic, partition))
+        self.consumer.pause(&one(topic, partition))
     }
 
     fn resume(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
-        self.0.resume(&one(topic, partition))
+        self.consumer.resume(&one(topic, partition))
     }
 
     fn commit(&self, offsets: &[(TopicPartition, i64)], metadata: &str) -> Result<(), KafkaError> {
-        let mut tpl = TopicPartitionList::new();
-        for ((t, p), o) in offsets {
-            tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
-        }
-        for mut e in tpl.elements() {
-            e.set_metadata(metadata);
-        }
-        self.0.commit(&tpl, CommitMode::Sync)
+        self.consumer
+            .commit(&commit_list(offsets, metadata)?, CommitMode::Sync)
+    }
+
+    fn commit_async(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        metadata: &str,
+    ) -> Result<(), KafkaError> {
+        self.committer()?
+            .try_send((offsets.to_vec(), metadata.to_string()))
+            .map_err(|e| {
+                KafkaError::ConsumerCommit(match e {
+                    TrySendError::Full(_) => RDKafkaErrorCode::QueueFull,
+                    TrySendError::Disconnected(_) => RDKafkaErrorCode::Fail,
+                })
+            })
+    }
+
+    fn commit_outcomes(&self) -> Vec<CommitOutcome> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect()
     }
 
     fn committed(&self, partitions: &[TopicPartition]) -> Result<Commits, KafkaError> {
         if partitions.is_empty() {
             return Ok(Commits::new());
         }
-        let got = self.0.committed_offsets(tpl_of(partitions), CALL_TIMEOUT)?;
+        let got = self
+            .consumer
+            .committed_offsets(tpl_of(partitions), CALL_TIMEOUT)?;
         let mut out = BTreeMap::new();
         for e in got.elements() {
             if let Offset::Offset(o) = e.offset() {
@@ -148,14 +223,15 @@ impl SpoutConsumer for RdConsumer {
     }
 
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
-        self.0.fetch_watermarks(topic, partition, CALL_TIMEOUT)
+        self.consumer
+            .fetch_watermarks(topic, partition, CALL_TIMEOUT)
     }
 
     fn partitions(&self, topics: &[String]) -> Result<Listed, KafkaError> {
         let mut all = Vec::new();
         let mut missing = Vec::new();
         for topic in topics {
-            let md = self.0.fetch_metadata(Some(topic), CALL_TIMEOUT)?;
+            let md = self.consumer.fetch_metadata(Some(topic), CALL_TIMEOUT)?;
             for t in md.topics() {
                 if let Some(err) = t.error() {
                     missing.push(format!("topic {topic}: {err:?} (waiting for it)"));
@@ -168,6 +244,20 @@ impl SpoutConsumer for RdConsumer {
         }
         Ok((all, missing))
     }
+}
+
+fn commit_list(
+    offsets: &[(TopicPartition, i64)],
+    metadata: &str,
+) -> Result<TopicPartitionList, KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in offsets {
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
+    }
+    for mut e in tpl.elements() {
+        e.set_metadata(metadata);
+    }
+    Ok(tpl)
 }
 
 /// The marker group of a deployment.

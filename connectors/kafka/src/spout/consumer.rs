@@ -24,6 +24,18 @@ pub type Commits = BTreeMap<TopicPartition, (i64, String)>;
 /// Partitions found, and a warning per topic not found.
 pub type Listed = (Vec<TopicPartition>, Vec<String>);
 
+/// How an asynchronous commit ended.
+#[derive(Debug)]
+pub struct CommitOutcome {
+    /// The offsets committed (on failure: the offsets that were asked for).
+    pub offsets: Vec<(TopicPartition, i64)>,
+    /// Whether the broker took them.
+    pub result: Result<(), KafkaError>,
+}
+
+/// Outcomes a consumer keeps until they are taken (older ones are dropped).
+pub const MAX_COMMIT_OUTCOMES: usize = 64;
+
 /// A record as polled: borrowed from the consumer until the next poll.
 pub trait Polled {
     /// The record's fields.
@@ -63,8 +75,22 @@ pub trait SpoutConsumer: Send + Sized + 'static {
     /// Fetch a paused partition again.
     fn resume(&self, topic: &str, partition: i32) -> Result<(), KafkaError>;
 
-    /// Commit these offsets for the group, each with `metadata` (blocking).
+    /// Commit these offsets for the group, each with `metadata`, and wait for the
+    /// broker's answer (librdkafka waits without a time limit: not for the spout's
+    /// thread while a broker may be down).
     fn commit(&self, offsets: &[(TopicPartition, i64)], metadata: &str) -> Result<(), KafkaError>;
+
+    /// Start committing these offsets without waiting; the outcome is reported by
+    /// [`SpoutConsumer::commit_outcomes`] once a later [`SpoutConsumer::poll`] served it.
+    fn commit_async(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        metadata: &str,
+    ) -> Result<(), KafkaError>;
+
+    /// The outcomes of asynchronous commits that ended since the last call, oldest
+    /// first (at most [`MAX_COMMIT_OUTCOMES`]).
+    fn commit_outcomes(&self) -> Vec<CommitOutcome>;
 
     /// The group's commits for `partitions` (absent: none).
     fn committed(&self, partitions: &[TopicPartition]) -> Result<Commits, KafkaError>;

@@ -15,6 +15,7 @@
 
 mod assign;
 mod client;
+mod commit;
 pub mod consumer;
 mod lag;
 mod state;
@@ -146,7 +147,7 @@ impl<C: SpoutConsumer> Spout for KafkaSpout<C> {
 
     async fn deactivate(&mut self) {
         if let Some(r) = self.running.as_mut() {
-            r.commit(&self.config);
+            r.commit_and_wait(&self.config);
         }
     }
 
@@ -175,7 +176,7 @@ impl<C: SpoutConsumer> Spout for KafkaSpout<C> {
 
     async fn close(&mut self) {
         if let Some(mut r) = self.running.take() {
-            r.commit(&self.config);
+            r.commit_and_wait(&self.config);
         }
     }
 }

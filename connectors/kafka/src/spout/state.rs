@@ -99,6 +99,10 @@ pub(crate) struct Running<C: SpoutConsumer> {
     pub(super) lag: LagBoard,
     /// `None` until the first commit was read back.
     pub(super) drops_metadata: Option<bool>,
+    /// Partitions the marker group has a commit for (from this task).
+    pub(super) marked: BTreeSet<TopicPartition>,
+    /// Asynchronous commits started and not answered yet.
+    pub(super) commits_in_flight: u32,
     pub(super) topology_id: String,
     pub(super) metadata: String,
     pub(super) task_index: usize,
@@ -148,6 +152,8 @@ impl<C: SpoutConsumer> Running<C> {
             lag,
             marker: None,
             drops_metadata: None,
+            marked: BTreeSet::new(),
+            commits_in_flight: 0,
             topology_id: ctx.topology_id().to_string(),
             metadata,
             task_index: ctx.this_task_index(),
@@ -234,7 +240,7 @@ impl<C: SpoutConsumer> Running<C> {
         if !gone.is_empty() {
             // Partitions now another task's (the sorted list shifted): commit what is
             // done and let them go; their late acks and fails are ignored.
-            self.commit(config);
+            self.commit_and_wait(config);
             for tp in &gone {
                 self.lag.untrack(tp);
                 if let Some(idx) = self.index.remove(tp) {
@@ -322,85 +328,6 @@ impl<C: SpoutConsumer> Running<C> {
         Ok(())
     }
 
-    /// Commit every partition up to its lowest un-acked offset. Errors are logged; the
-    /// next period tries again.
-    pub(crate) fn commit(&mut self, config: &KafkaSpoutConfig) {
-        self.next_commit = Instant::now() + config.offset_commit_period;
-        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
-            unreliable::commit_positions(self, config);
-            return;
-        }
-        let mut offsets = Vec::new();
-        let mut to = Vec::new();
-        for (i, p) in live(&self.parts) {
-            if let Some(c) = p.offsets.next_commit() {
-                offsets.push(((p.topic.clone(), p.partition), c));
-                to.push((i, c));
-            }
-        }
-        if to.is_empty() {
-            return;
-        }
-        if let Err(e) = self.consumer.commit(&offsets, &self.metadata) {
-            self.metrics.commit_errors.inc();
-            tracing::warn!(group = %config.group_id, "Kafka spout: commit failed (retried next period): {e}");
-            return;
-        }
-        self.metrics.commits.inc();
-        self.mark(config, &offsets);
-        for (tp, c) in &offsets {
-            self.lag.committed(tp, *c);
-        }
-        for (i, c) in to {
-            let Some(p) = self.parts.get_mut(i).and_then(Option::as_mut) else {
-                continue;
-            };
-            p.offsets.commit(c);
-            if p.position < c {
-                // Caught up past records being re-read for a retry: skip ahead.
-                p.position = c;
-                let _ = self.consumer.seek(&p.topic, p.partition, c);
-                p.seeked_to = Some(c);
-            }
-        }
-    }
-
-    /// Keep the deployment's marker group in step when the broker drops metadata.
-    pub(super) fn mark(&mut self, config: &KafkaSpoutConfig, offsets: &[(TopicPartition, i64)]) {
-        if self.drops_metadata.is_none() {
-            let parts: Vec<TopicPartition> = offsets.iter().map(|(tp, _)| tp.clone()).collect();
-            if let Ok(back) = committed(&self.consumer, &parts, &config.bootstrap_servers) {
-                let drops = back.values().any(|(_, m)| m.is_empty());
-                self.drops_metadata = Some(drops);
-                if drops {
-                    tracing::info!(group = %config.group_id,
-                        "Kafka spout: the broker drops commit metadata; keeping a marker group");
-                }
-            }
-        }
-        if self.drops_metadata != Some(true) {
-            return;
-        }
-        if self.marker.is_none() {
-            match C::create(
-                &self.connector,
-                config,
-                &marker_group(&config.group_id, &self.topology_id),
-            ) {
-                Ok(m) => self.marker = Some(m),
-                Err(e) => {
-                    tracing::warn!("Kafka spout: {e}");
-                    return;
-                }
-            }
-        }
-        if let Some(m) = &self.marker
-            && let Err(e) = m.commit(offsets, &self.metadata)
-        {
-            tracing::warn!(group = %config.group_id, "Kafka spout: marker commit failed: {e}");
-        }
-    }
-
     pub(crate) fn is_exhausted(&self) -> bool {
         if self.guarantee != ProcessingGuarantee::AtLeastOnce {
             return unreliable::is_exhausted(self);
@@ -423,6 +350,9 @@ impl<C: SpoutConsumer> Running<C> {
         out: &mut SpoutCollector,
     ) -> Result<(), ComponentError> {
         let now = Instant::now();
+        if self.commits_in_flight > 0 {
+            self.apply_commit_outcomes(config);
+        }
         if now >= self.next_commit {
             self.commit(config);
         }

@@ -23,7 +23,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::config::KafkaSpoutConfig;
 use crate::error::BrokerError;
-use crate::spout::consumer::{Commits, Listed, Polled, SpoutConsumer, TopicPartition};
+use crate::spout::consumer::{
+    CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, Polled, SpoutConsumer, TopicPartition,
+};
 use crate::translate::{OwnedRecord, Record};
 
 #[derive(Debug, Default)]
@@ -144,6 +146,7 @@ pub struct MemoryConsumer {
     log: MemoryLog,
     group: String,
     assigned: Mutex<Assigned>,
+    outcomes: Mutex<Vec<CommitOutcome>>,
 }
 
 impl MemoryConsumer {
@@ -178,6 +181,7 @@ impl SpoutConsumer for MemoryConsumer {
             log: log.clone(),
             group: group.to_string(),
             assigned: Mutex::default(),
+            outcomes: Mutex::default(),
         })
     }
 
@@ -270,6 +274,28 @@ impl SpoutConsumer for MemoryConsumer {
                 .insert((self.group.clone(), tp.clone()), (*o, metadata.to_string()));
         }
         Ok(())
+    }
+
+    fn commit_async(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        metadata: &str,
+    ) -> Result<(), KafkaError> {
+        // An unreachable log fails the commit later, as librdkafka reports it.
+        let result = self.commit(offsets, metadata);
+        let mut q = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.len() >= MAX_COMMIT_OUTCOMES {
+            q.remove(0);
+        }
+        q.push(CommitOutcome {
+            offsets: offsets.to_vec(),
+            result,
+        });
+        Ok(())
+    }
+
+    fn commit_outcomes(&self) -> Vec<CommitOutcome> {
+        std::mem::take(&mut *self.outcomes.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn committed(&self, partitions: &[TopicPartition]) -> Result<Commits, KafkaError> {
