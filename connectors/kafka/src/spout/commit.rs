@@ -2,8 +2,8 @@
 //! `offset.commit.period.ms` **without waiting** (an asynchronous commit; its outcome is
 //! applied from a later `next_tuple`, so a broker outage never blocks the spout's
 //! thread — librdkafka's synchronous commit waits for the broker without a time limit),
-//! and on deactivate, close and partition revocation with a wait bounded by
-//! [`CALL_TIMEOUT`].
+//! and on deactivate, close and partition revocation (and, at most once, before a poll
+//! is emitted) with a wait bounded by [`CALL_TIMEOUT`].
 //!
 //! A commit's effects (the offset manager forgets what it covers, the lag gauge, the
 //! marker group, skipping ahead past re-read records) apply when the broker confirmed
@@ -15,17 +15,24 @@ use std::time::{Duration, Instant};
 use super::client::{CALL_TIMEOUT, committed, marker_group};
 use super::consumer::{Polled, SpoutConsumer, TopicPartition};
 use super::state::{Running, live};
-use super::unreliable;
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 
 impl<C: SpoutConsumer> Running<C> {
-    /// Each live partition's commit point, where it moved.
+    /// Each live partition's commit point, where it moved: the lowest un-acked offset
+    /// (at least once), else the position.
     fn commit_offsets(&self) -> Vec<(TopicPartition, i64)> {
         live(&self.parts)
-            .filter_map(|(_, p)| {
-                p.offsets
-                    .next_commit()
-                    .map(|c| ((p.topic.clone(), p.partition), c))
+            .filter_map(|(i, p)| {
+                let c = if self.guarantee == ProcessingGuarantee::AtLeastOnce {
+                    p.offsets.next_commit()?
+                } else {
+                    let idx = u16::try_from(i).unwrap_or(u16::MAX);
+                    if self.committed_positions.get(&idx) == Some(&p.position) {
+                        return None;
+                    }
+                    p.position
+                };
+                Some(((p.topic.clone(), p.partition), c))
             })
             .collect()
     }
@@ -53,10 +60,6 @@ impl<C: SpoutConsumer> Running<C> {
     /// unanswered (a broker outage), retried next period.
     pub(crate) fn commit(&mut self, config: &KafkaSpoutConfig) {
         self.next_commit = Instant::now() + config.offset_commit_period;
-        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
-            unreliable::commit_positions(self, config);
-            return;
-        }
         if self.commits_in_flight == 0 {
             self.start_commit(config);
         }
@@ -67,10 +70,6 @@ impl<C: SpoutConsumer> Running<C> {
     /// meanwhile are read again (their partitions are sought back).
     pub(crate) fn commit_and_wait(&mut self, config: &KafkaSpoutConfig) {
         self.next_commit = Instant::now() + config.offset_commit_period;
-        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
-            unreliable::commit_positions(self, config);
-            return;
-        }
         if !self.start_commit(config) {
             return;
         }
@@ -129,14 +128,18 @@ impl<C: SpoutConsumer> Running<C> {
         self.mark(config, offsets);
         for (tp, c) in offsets {
             self.lag.committed(tp, *c);
+            let Some(&idx) = self.index.get(tp) else {
+                continue;
+            };
             let Some(p) = self
-                .index
-                .get(tp)
-                .and_then(|i| self.parts.get_mut(usize::from(*i)))
+                .parts
+                .get_mut(usize::from(idx))
                 .and_then(Option::as_mut)
             else {
                 continue;
             };
+            let done = self.committed_positions.entry(idx).or_insert(*c);
+            *done = (*done).max(*c);
             p.offsets.commit(*c);
             if p.position < *c {
                 // Caught up past records being re-read for a retry: skip ahead.

@@ -4,15 +4,16 @@
 //! AT_MOST_ONCE commits the position after a whole poll (at most [`POLL_BUDGET`]
 //! records, kept here until emitted) before emitting any of it, as storm-kafka-client
 //! commits after each poll: a crash loses at most that poll, never replays it. If that
-//! commit fails, the poll is dropped and read again later. NO_GUARANTEE commits the
-//! position every `offset.commit.period.ms`.
+//! commit fails or is not confirmed within the call timeout, the poll is dropped and
+//! read again later. NO_GUARANTEE commits the position every `offset.commit.period.ms`
+//! without waiting (see [`super::commit`]).
 
 use std::time::{Duration, Instant};
 
 use squall_runtime::{ComponentError, SpoutCollector};
 
 use super::consumer::{Polled, SpoutConsumer};
-use super::state::{POLL_BUDGET, Running, live};
+use super::state::{POLL_BUDGET, Running};
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::translate::{OwnedRecord, RecordTranslator};
 
@@ -89,7 +90,7 @@ fn fill<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig, now: In
 /// At most once: commit past the buffered records before emitting them. On failure the
 /// partitions are sought back to their first buffered record and the buffer dropped.
 fn commit_buffer<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig) -> bool {
-    commit_positions(r, config);
+    r.commit_and_wait(config);
     let all_committed = r.buffer.iter().all(|m| {
         r.index
             .get(&(m.topic.clone(), m.partition))
@@ -121,35 +122,6 @@ fn commit_buffer<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig
         }
     }
     false
-}
-
-/// Commit every partition's position that moved since its last commit.
-pub(super) fn commit_positions<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig) {
-    let mut offsets = Vec::new();
-    let mut moved = Vec::new();
-    for (i, p) in live(&r.parts) {
-        let idx = u16::try_from(i).unwrap_or(u16::MAX);
-        if r.committed_positions.get(&idx) != Some(&p.position) {
-            offsets.push(((p.topic.clone(), p.partition), p.position));
-            moved.push((idx, p.position));
-        }
-    }
-    if moved.is_empty() {
-        return;
-    }
-    if let Err(e) = r.consumer.commit(&offsets, &r.metadata) {
-        r.metrics.commit_errors.inc();
-        tracing::warn!(group = %config.group_id, "Kafka spout: commit failed: {e}");
-        return;
-    }
-    r.metrics.commits.inc();
-    r.mark(config, &offsets);
-    for (tp, c) in &offsets {
-        r.lag.committed(tp, *c);
-    }
-    for (idx, pos) in moved {
-        r.committed_positions.insert(idx, pos);
-    }
 }
 
 /// A bounded read is done when every partition's position reached its end and nothing
