@@ -2,7 +2,7 @@
 //! makes (poll, assign, seek, pause/resume, commit, committed offsets, watermarks,
 //! partition listing), as a trait with the librdkafka implementation
 //! ([`super::RdConsumer`]) and, for tests, one over an in-memory log that can lose
-//! records ([`crate::testing::MemoryConsumer`], feature `test-util`).
+//! records (`testing::MemoryConsumer`, feature `test-util`).
 //!
 //! The spout is generic over it (monomorphised: no dynamic call per record), and the
 //! default type parameter keeps `KafkaSpout` meaning the librdkafka one.

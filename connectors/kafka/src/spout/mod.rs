@@ -85,7 +85,7 @@ impl KafkaSpout {
 
 impl<C: SpoutConsumer> KafkaSpout<C> {
     /// A spout reading through consumers of type `C` made from `connector` (tests use
-    /// [`crate::testing::MemoryConsumer`]).
+    /// `testing::MemoryConsumer`).
     pub fn with_consumer(config: KafkaSpoutConfig, connector: C::Connector) -> KafkaSpout<C> {
         let translator: Box<dyn RecordTranslator> = match config.translator {
             TranslatorKind::Default => Box::new(DefaultRecordTranslator {
