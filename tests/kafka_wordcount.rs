@@ -102,3 +102,238 @@ fn kafka_wordcount_example_counts_exactly_and_commits_to_the_end() {
         );
     }
 }
+
+/// How often each word is in a sink of `[word]` lines.
+fn sink_word_totals(path: &Path) -> BTreeMap<String, i64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        if let Ok(serde_json::Value::Array(v)) = serde_json::from_str(line)
+            && let Some(w) = v.first().and_then(|w| w.as_str())
+        {
+            *counts.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Storm's failure test: a `FlakyBolt` failing 5 % of the records between the spout and
+/// the split; every word is counted at least its exact number of times, and the group's
+/// commits reach the log ends (taken from the produce acknowledgements).
+#[test]
+fn word_count_through_a_flaky_bolt_counts_every_word_and_commits_to_the_end() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("flaky", 3).unwrap();
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let words: Vec<&str> = (0..=(i % 4))
+                .map(|j| WORDS[(i + j * 5) % WORDS.len()])
+                .collect();
+            for w in &words {
+                *expected.entry(w.to_string()).or_default() += 1;
+            }
+            words.join(" ")
+        })
+        .collect();
+    let records: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (Some((i % 3) as i32), None, l.as_bytes()))
+        .collect();
+    let ends = log_ends(&produce(&broker.bootstrap(), "flaky", &records).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("words.jsonl");
+    let yaml = dir.path().join("flaky.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"name: kafka-flaky
+config:
+  topology.message.timeout.secs: 5
+  topology.max.spout.pending: 500
+spouts:
+  - id: lines
+    className: KafkaSpout
+    parallelism: 2
+    constructorArgs:
+      - bootstrap.servers: "{bootstrap}"
+        topics: [flaky]
+        group.id: flaky
+        first.poll.offset.strategy: EARLIEST
+        record.translator: VALUE
+        offset.commit.period.ms: 200
+        retry.max.retries: -1
+bolts:
+  - id: flaky
+    className: FlakyBolt
+    parallelism: 2
+    constructorArgs: [0.05, 0.0, ["value"]]
+  - id: split
+    className: SplitSentenceBolt
+    parallelism: 2
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+streams:
+  - {{from: lines, to: flaky, grouping: {{type: SHUFFLE}}}}
+  - {{from: flaky, to: split, grouping: {{type: SHUFFLE}}}}
+  - {{from: split, to: sink, grouping: {{type: SHUFFLE}}}}
+"#,
+            bootstrap = broker.bootstrap(),
+            sink = sink.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .arg("local")
+        .arg(&yaml)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = sink_word_totals(&sink);
+        let all_counted = expected
+            .iter()
+            .all(|(w, n)| counts.get(w).is_some_and(|c| c >= n));
+        let committed =
+            committed_offsets(&broker.bootstrap(), "flaky", "flaky", 3).unwrap_or_default();
+        let at_end = ends
+            .iter()
+            .all(|(p, e)| committed.get(p).map(|c| c.0) == Some(*e));
+        if all_counted && at_end {
+            break;
+        }
+        if Instant::now() >= deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "counts {counts:?} (expected at least {expected:?}), committed {committed:?} \
+                 (log ends {ends:?}); stderr:\n{}",
+                std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Wait (bounded) until `f` holds; panics with `what` and the run's stderr.
+fn wait_until(what: &str, stderr: &Path, child: &mut std::process::Child, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        if Instant::now() >= deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what}; stderr:\n{}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Through the CLI: a misspelt spout key is refused naming the key and the spout; a
+/// run started while the broker is unreachable names the broker, then the missing
+/// topic once the broker is back, and reads the topic once it exists.
+#[test]
+fn bad_keys_unreachable_brokers_and_missing_topics_are_named_and_the_run_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("words.jsonl");
+    let yaml_of = |bootstrap: &str, key: &str| {
+        format!(
+            r#"name: kafka-errors
+spouts:
+  - id: lines
+    className: KafkaSpout
+    constructorArgs:
+      - bootstrap.servers: "{bootstrap}"
+        topics: [late]
+        group.id: errors
+        record.translator: VALUE
+        {key}: 200
+        partition.refresh.period.ms: 100
+bolts:
+  - id: split
+    className: SplitSentenceBolt
+  - id: sink
+    className: FileSinkBolt
+    constructorArgs: ["{sink}"]
+streams:
+  - {{from: lines, to: split, grouping: {{type: SHUFFLE}}}}
+  - {{from: split, to: sink, grouping: {{type: SHUFFLE}}}}
+"#,
+            sink = sink.display()
+        )
+    };
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, yaml_of("127.0.0.1:9", "offset.commit.ms")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("offset.commit.ms") && text.contains("lines"),
+        "{text}"
+    );
+
+    let (broker, proxy) = Broker::start_with_proxy().unwrap();
+    proxy.cut();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, yaml_of(&proxy.address(), "offset.commit.period.ms")).unwrap();
+    let stderr = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .arg("local")
+        .arg(&good)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    wait_until(
+        "no error naming the unreachable broker",
+        &stderr,
+        &mut child,
+        || log().contains(&proxy.address()),
+    );
+    proxy.restore();
+    wait_until(
+        "no warning naming the missing topic",
+        &stderr,
+        &mut child,
+        || log().contains("topic late"),
+    );
+    broker.create_topic("late", 1).unwrap();
+    let lines = ["storm kafka", "kafka squall", "storm"];
+    let records: Vec<_> = lines
+        .iter()
+        .map(|l| (Some(0), None, l.as_bytes()))
+        .collect();
+    produce(&broker.bootstrap(), "late", &records).unwrap();
+    let expected: BTreeMap<String, i64> = [("kafka", 2), ("squall", 1), ("storm", 2)]
+        .into_iter()
+        .map(|(w, n)| (w.to_string(), n))
+        .collect();
+    wait_until(
+        "the records were not counted after the broker and topic appeared",
+        &stderr,
+        &mut child,
+        || sink_word_totals(&sink) == expected,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -6,7 +6,10 @@
 //! - [`KafkaSpout`]: manual partition assignment over the spout's tasks, at-least-once
 //!   commits up to the lowest un-acked offset, `first.poll.offset.strategy`, bounded
 //!   retries with exponential backoff and a dead-letter stream, pausing partitions at
-//!   `max.uncommitted.offsets`. Configured from YAML ([`config`]) or in Rust.
+//!   `max.uncommitted.offsets`. Configured from YAML ([`config`]) or in Rust. Commits
+//!   never wait on the spout's thread while a broker is down; per-partition lag is
+//!   published as gauges (served by nimbus at `/api/v1/topology/{id}/lag`). It reads
+//!   through a [`SpoutConsumer`] ([`RdConsumer`] unless a test gives another).
 //! - [`KafkaBolt`]: writes tuples to a topic; acks a tuple once the broker confirmed its
 //!   record, fails it on a delivery error; delivery timeout below the message timeout.
 //! - [`offsets`]: a partition's emitted/acked/committed offsets (the commit point is the
@@ -17,7 +20,8 @@
 //!   (per-partition batch offsets in Trident's metadata store), and the
 //!   `KafkaTridentWordCount` topology builder.
 //! - [`testing`] (feature `test-util`): a real broker on loopback for tests, a proxy that
-//!   cuts its connections, and plain clients.
+//!   cuts its connections, plain clients, and an in-memory log with a consumer that
+//!   can lose records (offset gaps behind the spout).
 //!
 //! The retry schedule the spout replays failed records with is the runtime's
 //! [`squall_runtime::retry`], usable by any spout.
@@ -41,7 +45,7 @@ pub mod trident;
 pub use bolt::{KafkaBolt, KafkaBoltConfig, TopicSelector};
 pub use config::{FirstPollOffsetStrategy, KafkaSpoutConfig, ProcessingGuarantee};
 pub use error::{BrokerError, ConfigError};
-pub use spout::KafkaSpout;
+pub use spout::{KafkaSpout, RdConsumer, SpoutConsumer};
 pub use trident::{KafkaTridentSpoutConfig, KafkaTridentSpoutOpaque};
 
 use squall_runtime::Registry;

@@ -22,6 +22,49 @@ pub struct Record<'a> {
     pub timestamp: Option<i64>,
 }
 
+/// A record kept past the poll that delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key (`None`: a null key).
+    pub key: Option<Vec<u8>>,
+    /// Value (`None`: a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Create or append time, ms since the epoch, when the broker gave one.
+    pub timestamp: Option<i64>,
+}
+
+impl OwnedRecord {
+    /// A copy of `r`.
+    pub fn of(r: &Record<'_>) -> OwnedRecord {
+        OwnedRecord {
+            topic: r.topic.to_string(),
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key.map(<[u8]>::to_vec),
+            value: r.value.map(<[u8]>::to_vec),
+            timestamp: r.timestamp,
+        }
+    }
+
+    /// Borrowed, as translators take it.
+    pub fn as_record(&self) -> Record<'_> {
+        Record {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// Turns records into tuples. `translate` returning `None` means "no tuple": the record
 /// counts as processed at once (Storm's default for null tuples).
 pub trait RecordTranslator: Send + 'static {

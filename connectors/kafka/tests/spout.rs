@@ -482,3 +482,90 @@ fn a_topic_appearing_mid_run_is_picked_up_and_shifted_partitions_handed_over() {
     assert_committed_at(&broker, "g10", "ta", &ta);
     assert_committed_at(&broker, "g10", "tb", &tb);
 }
+
+/// Counts what it sees, cuts the proxy after the 20th record, and is slow afterwards.
+struct CutAfter {
+    seen: Arc<Mutex<u32>>,
+    proxy: Arc<squall_kafka::testing::Proxy>,
+}
+
+impl BasicBolt for CutAfter {
+    fn execute(&mut self, _: &Tuple, _: &mut BasicCollector<'_>) -> Result<(), ComponentError> {
+        let mut n = self.seen.lock().unwrap();
+        *n += 1;
+        if *n == 20 {
+            self.proxy.cut();
+        }
+        drop(n);
+        if self.proxy.is_cut() {
+            // A slow bolt from now on: several commit periods pass while it works.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// Commits do not block `next_tuple` while the broker is down: with commits every 20 ms
+/// and the broker cut after 20 records, the records librdkafka had already fetched are
+/// all emitted and acked while it stays cut (a synchronous commit would hold the spout
+/// until the broker returned); once it returns, the commits reach the end.
+#[test]
+fn a_broker_outage_does_not_block_the_spout_on_commits() {
+    let (broker, proxy) = Broker::start_with_proxy().unwrap();
+    broker.create_topic("t9", 1).unwrap();
+    let values = records("o", 200);
+    let recs: Vec<_> = values
+        .iter()
+        .map(|v| (Some(0), None, v.as_bytes()))
+        .collect();
+    let ends: BTreeMap<(String, i32), i64> =
+        log_ends(&produce(&broker.bootstrap(), "t9", &recs).unwrap())
+            .into_iter()
+            .map(|(p, e)| (("t9".to_string(), p), e))
+            .collect();
+    let mut c = config(&broker, "t9", "g9");
+    c.offset_commit_period = Duration::from_millis(20);
+    let seen = Arc::new(Mutex::new(0u32));
+    let proxy = Arc::new(proxy);
+    let mut registry = Registry::new();
+    let e = ends.clone();
+    registry.spout("Kafka", move |_| {
+        Ok(KafkaSpout::new(c.clone()).stop_at(e.clone()))
+    });
+    let (s, p) = (seen.clone(), proxy.clone());
+    registry.basic_bolt("Cut", move |_| {
+        Ok(CutAfter {
+            seen: s.clone(),
+            proxy: p.clone(),
+        })
+    });
+    let yaml = r#"
+name: outage
+config:
+  topology.acker.executors: 1
+  topology.max.spout.pending: 4
+  storm.id: "outage-1"
+spouts:
+  - {id: kafka, className: Kafka, parallelism: 1}
+bolts:
+  - {id: cut, className: Cut, parallelism: 1}
+streams:
+  - {from: kafka, to: cut, grouping: {type: SHUFFLE}}
+"#;
+    let running =
+        std::thread::spawn(move || complete_topology(&registry, yaml, TIMEOUT).map(|_| ()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while *seen.lock().unwrap() < 200 {
+        let n = *seen.lock().unwrap();
+        if std::time::Instant::now() >= deadline {
+            proxy.restore();
+            panic!("only {n} of 200 prefetched records emitted while the broker was cut");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(proxy.is_cut(), "the broker was cut throughout");
+    proxy.restore();
+    running.join().unwrap().unwrap();
+    assert_eq!(*seen.lock().unwrap(), 200);
+    assert_committed_at(&broker, "g9", "t9", &ends);
+}

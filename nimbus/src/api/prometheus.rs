@@ -23,6 +23,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use squall_runtime::cluster::addr::host_port;
+use squall_runtime::cluster::protocol::lag::spout_lags;
 use squall_runtime::cluster::protocol::{LatencyStats, TopologyStatus};
 
 use super::{ApiError, AppState, blocking};
@@ -91,6 +92,7 @@ struct Families {
     stream_emitted: IntCounter,
     stream_transferred: IntCounter,
     input_executed: IntCounter,
+    kafka_lag: FloatGauge,
     dropped: IntCounter,
 }
 
@@ -225,6 +227,11 @@ impl Families {
                 r,
                 "squall_input_executed",
                 "Tuples executed per input (source component and stream)",
+            ),
+            kafka_lag: reg(
+                r,
+                "squall_kafka_spout_lag",
+                "Kafka spout lag per partition: log end minus the group's committed offset",
             ),
             dropped: reg(
                 r,
@@ -427,6 +434,21 @@ pub fn render(snap: &MetricsSnapshot, max_series: usize) -> Result<(String, u64)
                     ("stream", &i.stream),
                 ]);
                 set_counter(&mut b, &fam.input_executed, &l, i.executed);
+            }
+        }
+    }
+    for t in &snap.topologies {
+        for (spout, lag) in spout_lags(&t.all_time.user_metrics) {
+            for (topic, parts) in &lag.spout_lag_result {
+                for (partition, p) in parts {
+                    let l = labels(&[
+                        ("topology", &t.all_time.name),
+                        ("component", &spout),
+                        ("topic", topic),
+                        ("partition", partition),
+                    ]);
+                    set_gauge(&mut b, &fam.kafka_lag, &l, p.lag as f64);
+                }
             }
         }
     }

@@ -250,6 +250,13 @@ impl TopologyContext {
         self.metrics.histogram(name)
     }
 
+    /// A handle on this task's user metrics registry, for registering metrics after
+    /// `open`/`prepare` (once their names are known) or from a helper thread; the same
+    /// names and limits as [`TopologyContext::counter`].
+    pub fn metrics_registry(&self) -> Arc<MetricsRegistry> {
+        self.metrics.clone()
+    }
+
     /// This task's user metrics registry.
     pub(crate) fn metrics(&self) -> &Arc<MetricsRegistry> {
         &self.metrics

@@ -1,5 +1,6 @@
-//! The spout's librdkafka consumers: settings it owns, and the "marker" group that keeps
-//! a deployment's commits recognisable on brokers that drop commit metadata.
+//! The spout's librdkafka consumer ([`RdConsumer`]), the settings it owns, and the
+//! "marker" group that keeps a deployment's commits recognisable on brokers that drop
+//! commit metadata.
 //!
 //! Storm recognises its own deployment's commits by the topology id in the commit
 //! metadata. Some brokers (tansu 0.6) store the metadata but answer it empty; then the
@@ -7,15 +8,23 @@
 //! and, on start, takes a commit with empty metadata as this deployment's when that
 //! marker group has one for the partition.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::consumer::{
+    CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, Polled, SpoutConsumer, TopicPartition,
+};
 use crate::config::KafkaSpoutConfig;
 use crate::error::BrokerError;
+use crate::translate::Record;
 
 /// How long a blocking broker call (metadata, committed offsets, watermarks, commit) may
 /// take before the spout gives up until its next try.
@@ -24,29 +33,231 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prefetched bytes librdkafka may queue per spout task, unless `props` say otherwise.
 const QUEUED_KBYTES: &str = "16384";
 
-/// A consumer for `group`, with the spout's settings under the user's `props`.
-pub(crate) fn consumer(
-    config: &KafkaSpoutConfig,
-    group: &str,
-) -> Result<BaseConsumer, BrokerError> {
-    let mut c = ClientConfig::new();
-    c.set("queued.max.messages.kbytes", QUEUED_KBYTES)
-        .set("auto.offset.reset", "earliest");
-    for (k, v) in &config.props {
-        c.set(k, v);
+/// A commit for the committer thread: offsets and metadata.
+type CommitJob = (Vec<(TopicPartition, i64)>, String);
+
+/// Commits the committer thread may hold (the spout has at most two in flight).
+const COMMIT_QUEUE: usize = 4;
+
+/// Outcomes shared with the committer thread.
+type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
+
+/// The spout's consumer on librdkafka (manual assignment, no group membership).
+///
+/// librdkafka reports an asynchronous *manual* commit only through a commit callback
+/// the `rdkafka` crate does not install, so [`SpoutConsumer::commit_async`] hands the
+/// commit to a committer thread (started on first use) that makes the synchronous call
+/// and queues its outcome; `commit_outcomes` takes them. While a broker is down that
+/// thread waits, the spout's does not.
+pub struct RdConsumer {
+    consumer: Arc<BaseConsumer>,
+    committer: OnceLock<SyncSender<CommitJob>>,
+    outcomes: Outcomes,
+}
+
+impl RdConsumer {
+    /// The committer thread's queue (started now if it is not running).
+    fn committer(&self) -> Result<&SyncSender<CommitJob>, KafkaError> {
+        if let Some(tx) = self.committer.get() {
+            return Ok(tx);
+        }
+        let (tx, rx) = mpsc::sync_channel::<CommitJob>(COMMIT_QUEUE);
+        let (consumer, outcomes) = (self.consumer.clone(), self.outcomes.clone());
+        std::thread::Builder::new()
+            .name("kafka-committer".into())
+            .spawn(move || {
+                // Ends when the consumer (the sender) is dropped.
+                for (offsets, metadata) in rx {
+                    let result = commit_list(&offsets, &metadata)
+                        .and_then(|tpl| consumer.commit(&tpl, CommitMode::Sync));
+                    let mut q = outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+                    if q.len() >= MAX_COMMIT_OUTCOMES {
+                        q.pop_front();
+                    }
+                    q.push_back(CommitOutcome { offsets, result });
+                }
+            })
+            .map_err(|e| KafkaError::Subscription(format!("starting the committer thread: {e}")))?;
+        Ok(self.committer.get_or_init(|| tx))
     }
-    c.set("bootstrap.servers", &config.bootstrap_servers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set_log_level(RDKafkaLogLevel::Warning);
-    c.create().map_err(|source| {
-        BrokerError::new(
-            format!("creating a consumer for group {group}"),
-            &config.bootstrap_servers,
-            source,
-        )
-    })
+}
+
+impl std::fmt::Debug for RdConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RdConsumer")
+    }
+}
+
+impl Polled for BorrowedMessage<'_> {
+    fn record(&self) -> Record<'_> {
+        Record {
+            topic: self.topic(),
+            partition: self.partition(),
+            offset: self.offset(),
+            key: self.key(),
+            value: self.payload(),
+            timestamp: self.timestamp().to_millis(),
+        }
+    }
+}
+
+fn tpl_of(parts: &[TopicPartition]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in parts {
+        tpl.add_partition(t, *p);
+    }
+    tpl
+}
+
+fn one(topic: &str, partition: i32) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    tpl
+}
+
+impl SpoutConsumer for RdConsumer {
+    type Connector = ();
+    type Message<'a> = BorrowedMessage<'a>;
+
+    fn create(_: &(), config: &KafkaSpoutConfig, group: &str) -> Result<Self, BrokerError> {
+        let mut c = ClientConfig::new();
+        c.set("queued.max.messages.kbytes", QUEUED_KBYTES)
+            .set("auto.offset.reset", "earliest");
+        for (k, v) in &config.props {
+            c.set(k, v);
+        }
+        c.set("bootstrap.servers", &config.bootstrap_servers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        c.create::<BaseConsumer>()
+            .map(|consumer| RdConsumer {
+                consumer: Arc::new(consumer),
+                committer: OnceLock::new(),
+                outcomes: Outcomes::default(),
+            })
+            .map_err(|source| {
+                BrokerError::new(
+                    format!("creating a consumer for group {group}"),
+                    &config.bootstrap_servers,
+                    source,
+                )
+            })
+    }
+
+    #[inline]
+    fn poll(&self) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
+        self.consumer.poll(Duration::ZERO)
+    }
+
+    fn assign(&self, at: &[(TopicPartition, i64)]) -> Result<(), KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        for ((t, p), o) in at {
+            tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
+        }
+        self.consumer.assign(&tpl)
+    }
+
+    fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), KafkaError> {
+        self.consumer
+            .seek(topic, partition, Offset::Offset(offset), CALL_TIMEOUT)
+    }
+
+    fn pause(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
+        self.consumer.pause(&one(topic, partition))
+    }
+
+    fn resume(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
+        self.consumer.resume(&one(topic, partition))
+    }
+
+    fn commit(&self, offsets: &[(TopicPartition, i64)], metadata: &str) -> Result<(), KafkaError> {
+        self.consumer
+            .commit(&commit_list(offsets, metadata)?, CommitMode::Sync)
+    }
+
+    fn commit_async(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        metadata: &str,
+    ) -> Result<(), KafkaError> {
+        self.committer()?
+            .try_send((offsets.to_vec(), metadata.to_string()))
+            .map_err(|e| {
+                KafkaError::ConsumerCommit(match e {
+                    TrySendError::Full(_) => RDKafkaErrorCode::QueueFull,
+                    TrySendError::Disconnected(_) => RDKafkaErrorCode::Fail,
+                })
+            })
+    }
+
+    fn commit_outcomes(&self) -> Vec<CommitOutcome> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect()
+    }
+
+    fn committed(&self, partitions: &[TopicPartition]) -> Result<Commits, KafkaError> {
+        if partitions.is_empty() {
+            return Ok(Commits::new());
+        }
+        let got = self
+            .consumer
+            .committed_offsets(tpl_of(partitions), CALL_TIMEOUT)?;
+        let mut out = BTreeMap::new();
+        for e in got.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                // rdkafka panics on metadata that is not UTF-8: read it only when it is
+                // safe (the panic is caught and counts as "no metadata").
+                let meta = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    e.metadata().to_string()
+                }))
+                .unwrap_or_default();
+                out.insert((e.topic().to_string(), e.partition()), (o, meta));
+            }
+        }
+        Ok(out)
+    }
+
+    fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
+        self.consumer
+            .fetch_watermarks(topic, partition, CALL_TIMEOUT)
+    }
+
+    fn partitions(&self, topics: &[String]) -> Result<Listed, KafkaError> {
+        let mut all = Vec::new();
+        let mut missing = Vec::new();
+        for topic in topics {
+            let md = self.consumer.fetch_metadata(Some(topic), CALL_TIMEOUT)?;
+            for t in md.topics() {
+                if let Some(err) = t.error() {
+                    missing.push(format!("topic {topic}: {err:?} (waiting for it)"));
+                    continue;
+                }
+                for p in t.partitions() {
+                    all.push((t.name().to_string(), p.id()));
+                }
+            }
+        }
+        Ok((all, missing))
+    }
+}
+
+fn commit_list(
+    offsets: &[(TopicPartition, i64)],
+    metadata: &str,
+) -> Result<TopicPartitionList, KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in offsets {
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
+    }
+    for mut e in tpl.elements() {
+        e.set_metadata(metadata);
+    }
+    Ok(tpl)
 }
 
 /// The marker group of a deployment.
@@ -54,66 +265,26 @@ pub(crate) fn marker_group(group: &str, topology_id: &str) -> String {
     format!("{group}.squall.{topology_id}")
 }
 
-/// Commits by partition: offset and metadata.
-pub(crate) type Commits = BTreeMap<(String, i32), (i64, String)>;
-
-/// The commits of `consumer`'s group for `partitions`: offset and metadata (empty when
-/// the broker kept none, or sent some that is not UTF-8).
-pub(crate) fn committed(
-    consumer: &BaseConsumer,
-    partitions: &[(String, i32)],
+/// The commits of `consumer`'s group for `partitions`, or an error naming the brokers.
+pub(crate) fn committed<C: SpoutConsumer>(
+    consumer: &C,
+    partitions: &[TopicPartition],
     bootstrap: &str,
 ) -> Result<Commits, BrokerError> {
-    if partitions.is_empty() {
-        return Ok(Commits::new());
-    }
-    let mut tpl = TopicPartitionList::new();
-    for (t, p) in partitions {
-        tpl.add_partition(t, *p);
-    }
-    let got = consumer
-        .committed_offsets(tpl, CALL_TIMEOUT)
-        .map_err(|source| BrokerError::new("reading committed offsets", bootstrap, source))?;
-    let mut out = BTreeMap::new();
-    for e in got.elements() {
-        if let Offset::Offset(o) = e.offset() {
-            // rdkafka panics on metadata that is not UTF-8: read it only when it is
-            // safe (the panic is caught and counts as "no metadata").
-            let meta =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.metadata().to_string()))
-                    .unwrap_or_default();
-            out.insert((e.topic().to_string(), e.partition()), (o, meta));
-        }
-    }
-    Ok(out)
+    consumer
+        .committed(partitions)
+        .map_err(|source| BrokerError::new("reading committed offsets", bootstrap, source))
 }
-
-/// Partitions found, and a warning per topic not found.
-pub(crate) type Listed = (Vec<(String, i32)>, Vec<String>);
 
 /// The partitions of `topics` (a blocking metadata request per topic), and a warning
 /// for each topic the brokers do not know (it is skipped, as Storm's topic filter
 /// skips it, and picked up once it exists). An unreachable broker is an error.
-pub(crate) fn partitions_of(
-    consumer: &BaseConsumer,
+pub(crate) fn partitions_of<C: SpoutConsumer>(
+    consumer: &C,
     topics: &[String],
     bootstrap: &str,
 ) -> Result<Listed, BrokerError> {
-    let mut all = Vec::new();
-    let mut missing = Vec::new();
-    for topic in topics {
-        let md = consumer
-            .fetch_metadata(Some(topic), CALL_TIMEOUT)
-            .map_err(|e| BrokerError::new(format!("metadata of topic {topic}"), bootstrap, e))?;
-        for t in md.topics() {
-            if let Some(err) = t.error() {
-                missing.push(format!("topic {topic}: {err:?} (waiting for it)"));
-                continue;
-            }
-            for p in t.partitions() {
-                all.push((t.name().to_string(), p.id()));
-            }
-        }
-    }
-    Ok((all, missing))
+    consumer
+        .partitions(topics)
+        .map_err(|e| BrokerError::new(format!("metadata of topics {topics:?}"), bootstrap, e))
 }

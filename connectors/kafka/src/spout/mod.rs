@@ -15,11 +15,16 @@
 
 mod assign;
 mod client;
+mod commit;
+pub mod consumer;
+mod lag;
 mod state;
 mod unreliable;
 mod watch;
 
 pub use assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
+pub use client::RdConsumer;
+pub use consumer::{Polled, SpoutConsumer};
 
 use std::collections::BTreeMap;
 
@@ -38,15 +43,17 @@ use state::Running;
 /// The field the dead-letter stream adds after the record's fields.
 pub const ERROR_FIELD: &str = "error";
 
-/// A spout reading Kafka topics (see the [module docs](self)).
-pub struct KafkaSpout {
+/// A spout reading Kafka topics (see the [module docs](self)), through librdkafka
+/// ([`RdConsumer`]) unless another [`SpoutConsumer`] is given.
+pub struct KafkaSpout<C: SpoutConsumer = RdConsumer> {
     config: KafkaSpoutConfig,
+    connector: C::Connector,
     translator: Box<dyn RecordTranslator>,
     stop_at: Option<BTreeMap<(String, i32), i64>>,
-    running: Option<Running>,
+    running: Option<Running<C>>,
 }
 
-impl std::fmt::Debug for KafkaSpout {
+impl<C: SpoutConsumer> std::fmt::Debug for KafkaSpout<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaSpout")
             .field("topics", &self.config.topics)
@@ -58,35 +65,7 @@ impl std::fmt::Debug for KafkaSpout {
 impl KafkaSpout {
     /// A spout with this configuration and the default record translator.
     pub fn new(config: KafkaSpoutConfig) -> KafkaSpout {
-        let translator: Box<dyn RecordTranslator> = match config.translator {
-            TranslatorKind::Default => Box::new(DefaultRecordTranslator {
-                key: config.key_deserializer,
-                value: config.value_deserializer,
-            }),
-            TranslatorKind::Value => Box::new(ValueRecordTranslator {
-                value: config.value_deserializer,
-            }),
-        };
-        KafkaSpout {
-            config,
-            translator,
-            stop_at: None,
-            running: None,
-        }
-    }
-
-    /// Use another record translator.
-    pub fn with_translator(mut self, translator: impl RecordTranslator) -> KafkaSpout {
-        self.translator = Box::new(translator);
-        self
-    }
-
-    /// A bounded read (tests, batch jobs): records at or past `end` of a partition are
-    /// not emitted, and the spout is exhausted once every partition of its own listed
-    /// here is acked up to its end (a local run then completes, and `close` commits).
-    pub fn stop_at(mut self, ends: BTreeMap<(String, i32), i64>) -> KafkaSpout {
-        self.stop_at = Some(ends);
-        self
+        KafkaSpout::with_consumer(config, ())
     }
 
     /// The factory for YAML: `constructorArgs: [{bootstrap.servers: …, topics: […],
@@ -104,8 +83,45 @@ impl KafkaSpout {
     }
 }
 
+impl<C: SpoutConsumer> KafkaSpout<C> {
+    /// A spout reading through consumers of type `C` made from `connector` (tests use
+    /// `testing::MemoryConsumer`).
+    pub fn with_consumer(config: KafkaSpoutConfig, connector: C::Connector) -> KafkaSpout<C> {
+        let translator: Box<dyn RecordTranslator> = match config.translator {
+            TranslatorKind::Default => Box::new(DefaultRecordTranslator {
+                key: config.key_deserializer,
+                value: config.value_deserializer,
+            }),
+            TranslatorKind::Value => Box::new(ValueRecordTranslator {
+                value: config.value_deserializer,
+            }),
+        };
+        KafkaSpout {
+            config,
+            connector,
+            translator,
+            stop_at: None,
+            running: None,
+        }
+    }
+
+    /// Use another record translator.
+    pub fn with_translator(mut self, translator: impl RecordTranslator) -> KafkaSpout<C> {
+        self.translator = Box::new(translator);
+        self
+    }
+
+    /// A bounded read (tests, batch jobs): records at or past `end` of a partition are
+    /// not emitted, and the spout is exhausted once every partition of its own listed
+    /// here is acked up to its end (a local run then completes, and `close` commits).
+    pub fn stop_at(mut self, ends: BTreeMap<(String, i32), i64>) -> KafkaSpout<C> {
+        self.stop_at = Some(ends);
+        self
+    }
+}
+
 #[async_trait]
-impl Spout for KafkaSpout {
+impl<C: SpoutConsumer> Spout for KafkaSpout<C> {
     fn declare_outputs(&self, out: &mut OutputDeclarer) {
         for (stream, fields) in self.translator.streams() {
             let f: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -117,7 +133,7 @@ impl Spout for KafkaSpout {
     }
 
     async fn open(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
-        let running = Running::open(&self.config, ctx, self.stop_at.clone())
+        let running = Running::open(&self.connector, &self.config, ctx, self.stop_at.clone())
             .map_err(|e| ComponentError::msg(e.to_string()))?;
         self.running = Some(running);
         Ok(())
@@ -131,7 +147,7 @@ impl Spout for KafkaSpout {
 
     async fn deactivate(&mut self) {
         if let Some(r) = self.running.as_mut() {
-            r.commit(&self.config);
+            r.commit_and_wait(&self.config);
         }
     }
 
@@ -160,7 +176,7 @@ impl Spout for KafkaSpout {
 
     async fn close(&mut self) {
         if let Some(mut r) = self.running.take() {
-            r.commit(&self.config);
+            r.commit_and_wait(&self.config);
         }
     }
 }

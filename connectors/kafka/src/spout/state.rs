@@ -3,20 +3,19 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 use squall_runtime::retry::{RetryDecision, RetrySchedule};
 use squall_runtime::{ComponentError, Counter, MessageId, SpoutCollector, TopologyContext};
 
 use super::assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
-use super::client::{CALL_TIMEOUT, committed, consumer, marker_group, partitions_of};
+use super::client::{committed, marker_group, partitions_of};
+use super::consumer::{Polled, SpoutConsumer, TopicPartition};
+use super::lag::LagBoard;
 use super::unreliable;
 use super::watch::PartitionWatcher;
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::error::BrokerError;
 use crate::offsets::OffsetManager;
-use crate::translate::{DefaultRecordTranslator, Record, RecordTranslator};
+use crate::translate::{DefaultRecordTranslator, OwnedRecord, Record, RecordTranslator};
 
 /// Records looked at per `next_tuple` call at most (skipped ones included).
 pub(super) const POLL_BUDGET: usize = 256;
@@ -91,12 +90,19 @@ pub(super) struct Metrics {
 }
 
 /// The spout after `open`.
-pub(crate) struct Running {
-    pub(super) consumer: BaseConsumer,
+pub(crate) struct Running<C: SpoutConsumer> {
+    pub(super) connector: C::Connector,
+    pub(super) consumer: C,
     /// The deployment's marker group, once the broker was seen dropping metadata.
-    pub(super) marker: Option<BaseConsumer>,
+    pub(super) marker: Option<C>,
+    /// The lag gauges (log ends measured by the watcher).
+    pub(super) lag: LagBoard,
     /// `None` until the first commit was read back.
     pub(super) drops_metadata: Option<bool>,
+    /// Partitions the marker group has a commit for (from this task).
+    pub(super) marked: BTreeSet<TopicPartition>,
+    /// Asynchronous commits started and not answered yet.
+    pub(super) commits_in_flight: u32,
     pub(super) topology_id: String,
     pub(super) metadata: String,
     pub(super) task_index: usize,
@@ -114,19 +120,20 @@ pub(crate) struct Running {
     pub(super) metrics: Metrics,
     pub(super) last_poll_error: Option<Instant>,
     /// AT_MOST_ONCE / NO_GUARANTEE: polled records not emitted yet (one poll's worth).
-    pub(super) buffer: VecDeque<OwnedMessage>,
+    pub(super) buffer: VecDeque<OwnedRecord>,
     /// NO_GUARANTEE / AT_MOST_ONCE: the position last committed per partition index.
     pub(super) committed_positions: BTreeMap<u16, i64>,
     pub(super) guarantee: ProcessingGuarantee,
 }
 
-impl Running {
+impl<C: SpoutConsumer> Running<C> {
     pub(crate) fn open(
+        connector: &C::Connector,
         config: &KafkaSpoutConfig,
         ctx: &TopologyContext,
         stop_at: Option<BTreeMap<(String, i32), i64>>,
-    ) -> Result<Running, BrokerError> {
-        let consumer = consumer(config, &config.group_id)?;
+    ) -> Result<Running<C>, BrokerError> {
+        let consumer = C::create(connector, config, &config.group_id)?;
         let metadata = serde_json::to_string(&CommitMetadata {
             topology_id: ctx.topology_id().to_string(),
             task_id: ctx.this_task().as_i64(),
@@ -135,13 +142,18 @@ impl Running {
         .unwrap_or_default();
         let now = Instant::now();
         let name = format!("{}-{}", ctx.this_component(), ctx.this_task());
-        let watcher = PartitionWatcher::start(config, &name)
+        let lag = LagBoard::new(ctx.metrics_registry());
+        let watcher = PartitionWatcher::start::<C>(connector, config, &name, lag.clone())
             .inspect_err(|e| tracing::warn!("Kafka spout: {e}; partitions are not refreshed"))
             .ok();
         Ok(Running {
+            connector: connector.clone(),
             consumer,
+            lag,
             marker: None,
             drops_metadata: None,
+            marked: BTreeSet::new(),
+            commits_in_flight: 0,
             topology_id: ctx.topology_id().to_string(),
             metadata,
             task_index: ctx.this_task_index(),
@@ -228,8 +240,9 @@ impl Running {
         if !gone.is_empty() {
             // Partitions now another task's (the sorted list shifted): commit what is
             // done and let them go; their late acks and fails are ignored.
-            self.commit(config);
+            self.commit_and_wait(config);
             for tp in &gone {
+                self.lag.untrack(tp);
                 if let Some(idx) = self.index.remove(tp) {
                     if let Some(slot) = self.parts.get_mut(usize::from(idx)) {
                         *slot = None;
@@ -249,7 +262,11 @@ impl Running {
         let commits = committed(&self.consumer, &new, &config.bootstrap_servers)?;
         let mut markers = BTreeMap::new();
         if commits.values().any(|(_, m)| m.is_empty()) {
-            let marker = consumer(config, &marker_group(&config.group_id, &self.topology_id))?;
+            let marker = C::create(
+                &self.connector,
+                config,
+                &marker_group(&config.group_id, &self.topology_id),
+            )?;
             markers = committed(&marker, &new, &config.bootstrap_servers)?;
             self.marker = Some(marker);
         }
@@ -263,16 +280,9 @@ impl Running {
             let at = match start_position(config.first_poll, commit) {
                 StartAt::Offset(o) => o,
                 StartAt::Beginning | StartAt::End => {
-                    let (low, high) = self
-                        .consumer
-                        .fetch_watermarks(&tp.0, tp.1, CALL_TIMEOUT)
-                        .map_err(|e| {
-                            Self::broker_error(
-                                config,
-                                &format!("watermarks of {}-{}", tp.0, tp.1),
-                                e,
-                            )
-                        })?;
+                    let (low, high) = self.consumer.watermarks(&tp.0, tp.1).map_err(|e| {
+                        Self::broker_error(config, &format!("watermarks of {}-{}", tp.0, tp.1), e)
+                    })?;
                     if start_position(config.first_poll, commit) == StartAt::Beginning {
                         low
                     } else {
@@ -283,6 +293,7 @@ impl Running {
             tracing::info!(topic = %tp.0, partition = tp.1, offset = at, strategy = ?config.first_poll,
                 committed = ?commit, "Kafka spout: partition assigned");
             starts.push((tp.clone(), at));
+            self.lag.track(tp, commits.get(tp).map(|(o, _)| *o));
         }
         for (tp, at) in starts {
             let idx = u16::try_from(self.parts.len()).unwrap_or(u16::MAX);
@@ -301,103 +312,20 @@ impl Running {
                 stop_at: stop,
             }));
         }
-        let mut tpl = TopicPartitionList::new();
-        for p in self.parts.iter().flatten() {
-            tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.position))
-                .map_err(|e| Self::broker_error(config, "assignment", e))?;
-        }
+        let at: Vec<(TopicPartition, i64)> = self
+            .parts
+            .iter()
+            .flatten()
+            .map(|p| ((p.topic.clone(), p.partition), p.position))
+            .collect();
         self.consumer
-            .assign(&tpl)
+            .assign(&at)
             .map_err(|e| Self::broker_error(config, "assigning partitions", e))?;
         for p in self.parts.iter_mut().flatten() {
             p.paused = false;
         }
         self.known = listed;
         Ok(())
-    }
-
-    /// Commit every partition up to its lowest un-acked offset. Errors are logged; the
-    /// next period tries again.
-    pub(crate) fn commit(&mut self, config: &KafkaSpoutConfig) {
-        self.next_commit = Instant::now() + config.offset_commit_period;
-        if self.guarantee != ProcessingGuarantee::AtLeastOnce {
-            unreliable::commit_positions(self, config);
-            return;
-        }
-        let mut tpl = TopicPartitionList::new();
-        let mut to = Vec::new();
-        for (i, p) in live(&self.parts) {
-            if let Some(c) = p.offsets.next_commit()
-                && tpl
-                    .add_partition_offset(&p.topic, p.partition, Offset::Offset(c))
-                    .is_ok()
-            {
-                to.push((i, c));
-            }
-        }
-        if to.is_empty() {
-            return;
-        }
-        for mut e in tpl.elements() {
-            e.set_metadata(&self.metadata);
-        }
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
-            self.metrics.commit_errors.inc();
-            tracing::warn!(group = %config.group_id, "Kafka spout: commit failed (retried next period): {e}");
-            return;
-        }
-        self.metrics.commits.inc();
-        self.mark(config, &tpl);
-        for (i, c) in to {
-            let Some(p) = self.parts.get_mut(i).and_then(Option::as_mut) else {
-                continue;
-            };
-            p.offsets.commit(c);
-            if p.position < c {
-                // Caught up past records being re-read for a retry: skip ahead.
-                p.position = c;
-                let _ = self
-                    .consumer
-                    .seek(&p.topic, p.partition, Offset::Offset(c), CALL_TIMEOUT);
-                p.seeked_to = Some(c);
-            }
-        }
-    }
-
-    /// Keep the deployment's marker group in step when the broker drops metadata.
-    pub(super) fn mark(&mut self, config: &KafkaSpoutConfig, tpl: &TopicPartitionList) {
-        if self.drops_metadata.is_none() {
-            let parts: Vec<(String, i32)> = tpl
-                .elements()
-                .iter()
-                .map(|e| (e.topic().to_string(), e.partition()))
-                .collect();
-            if let Ok(back) = committed(&self.consumer, &parts, &config.bootstrap_servers) {
-                let drops = back.values().any(|(_, m)| m.is_empty());
-                self.drops_metadata = Some(drops);
-                if drops {
-                    tracing::info!(group = %config.group_id,
-                        "Kafka spout: the broker drops commit metadata; keeping a marker group");
-                }
-            }
-        }
-        if self.drops_metadata != Some(true) {
-            return;
-        }
-        if self.marker.is_none() {
-            match consumer(config, &marker_group(&config.group_id, &self.topology_id)) {
-                Ok(m) => self.marker = Some(m),
-                Err(e) => {
-                    tracing::warn!("Kafka spout: {e}");
-                    return;
-                }
-            }
-        }
-        if let Some(m) = &self.marker
-            && let Err(e) = m.commit(tpl, CommitMode::Sync)
-        {
-            tracing::warn!(group = %config.group_id, "Kafka spout: marker commit failed: {e}");
-        }
     }
 
     pub(crate) fn is_exhausted(&self) -> bool {
@@ -422,6 +350,9 @@ impl Running {
         out: &mut SpoutCollector,
     ) -> Result<(), ComponentError> {
         let now = Instant::now();
+        if self.commits_in_flight > 0 {
+            self.apply_commit_outcomes(config);
+        }
         if now >= self.next_commit {
             self.commit(config);
         }
@@ -432,7 +363,7 @@ impl Running {
         self.seek_for_retries(now);
         self.flow_control(config, now);
         for _ in 0..POLL_BUDGET {
-            let Some(polled) = self.consumer.poll(Duration::ZERO) else {
+            let Some(polled) = self.consumer.poll() else {
                 return Ok(());
             };
             let m = match polled {
@@ -457,7 +388,7 @@ impl Running {
                 &self.metrics,
                 config,
                 translator,
-                &m,
+                &m.record(),
                 now,
                 out,
             )?;
@@ -493,10 +424,7 @@ impl Running {
                 continue;
             };
             if off < p.position {
-                if let Err(e) =
-                    self.consumer
-                        .seek(&p.topic, p.partition, Offset::Offset(off), CALL_TIMEOUT)
-                {
+                if let Err(e) = self.consumer.seek(&p.topic, p.partition, off) {
                     tracing::debug!(topic = %p.topic, partition = p.partition, "seek for retry: {e}");
                     continue;
                 }
@@ -527,20 +455,13 @@ impl Running {
             if blocked == p.paused {
                 continue;
             }
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&p.topic, p.partition);
             let r = if blocked {
-                self.consumer.pause(&tpl)
+                self.consumer.pause(&p.topic, p.partition)
             } else {
-                self.consumer.resume(&tpl).and_then(|()| {
+                self.consumer
+                    .resume(&p.topic, p.partition)
                     // Resume exactly where the spout is.
-                    self.consumer.seek(
-                        &p.topic,
-                        p.partition,
-                        Offset::Offset(p.position),
-                        CALL_TIMEOUT,
-                    )
-                })
+                    .and_then(|()| self.consumer.seek(&p.topic, p.partition, p.position))
             };
             if r.is_ok() {
                 p.paused = blocked;
@@ -603,25 +524,25 @@ impl Running {
 /// One polled record: skip it, or emit it (on its stream or the dead-letter stream).
 /// Returns whether a tuple was emitted.
 #[allow(clippy::too_many_arguments)]
-fn handle(
+fn handle<C: SpoutConsumer>(
     parts: &mut [Option<Part>],
     index: &BTreeMap<(String, i32), u16>,
     retry: &mut RetrySchedule<Key>,
-    consumer: &BaseConsumer,
+    consumer: &C,
     metrics: &Metrics,
     config: &KafkaSpoutConfig,
     translator: &dyn RecordTranslator,
-    m: &BorrowedMessage<'_>,
+    record: &Record<'_>,
     now: Instant,
     out: &mut SpoutCollector,
 ) -> Result<bool, ComponentError> {
-    let Some(&idx) = index.get(&(m.topic().to_string(), m.partition())) else {
+    let Some(&idx) = index.get(&(record.topic.to_string(), record.partition)) else {
         return Ok(false);
     };
     let Some(p) = parts.get_mut(usize::from(idx)).and_then(Option::as_mut) else {
         return Ok(false);
     };
-    let off = m.offset();
+    let off = record.offset;
     if let Some(from) = p.seeked_to.take()
         && off > from
     {
@@ -650,14 +571,6 @@ fn handle(
     if p.offsets.is_done(off) || p.in_flight.contains(&off) || p.dead_in_flight.contains(&off) {
         return Ok(false);
     }
-    let record = Record {
-        topic: m.topic(),
-        partition: m.partition(),
-        offset: off,
-        key: m.key(),
-        value: m.payload(),
-        timestamp: m.timestamp().to_millis(),
-    };
     let Some(id) = message_id(idx, off) else {
         return Err(ComponentError::msg(format!(
             "offset {off} of {}-{} does not fit a message id",
@@ -672,7 +585,7 @@ fn handle(
             key: config.key_deserializer,
             value: config.value_deserializer,
         }
-        .values(&record);
+        .values(record);
         values.push(format!("failed {failures} times: retries used up"));
         out.emit_stream(&config.dead_letter_stream, values, Some(id))?;
         p.dead_in_flight.insert(off);
@@ -694,13 +607,13 @@ fn handle(
             && p.offsets.latest_emitted().is_none_or(|l| off > l)
         {
             // At the limit: read it again later.
-            let _ = consumer.seek(&p.topic, p.partition, Offset::Offset(off), CALL_TIMEOUT);
+            let _ = consumer.seek(&p.topic, p.partition, off);
             p.position = off;
             p.seeked_to = Some(off);
             return Ok(false);
         }
     }
-    match translator.translate(&record) {
+    match translator.translate(record) {
         Some((stream, values)) => {
             out.emit_stream(stream, values, Some(id))?;
             p.offsets.emitted(off);

@@ -4,25 +4,23 @@
 //! AT_MOST_ONCE commits the position after a whole poll (at most [`POLL_BUDGET`]
 //! records, kept here until emitted) before emitting any of it, as storm-kafka-client
 //! commits after each poll: a crash loses at most that poll, never replays it. If that
-//! commit fails, the poll is dropped and read again later. NO_GUARANTEE commits the
-//! position every `offset.commit.period.ms`.
+//! commit fails or is not confirmed within the call timeout, the poll is dropped and
+//! read again later. NO_GUARANTEE commits the position every `offset.commit.period.ms`
+//! without waiting (see [`super::commit`]).
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use squall_runtime::{ComponentError, SpoutCollector};
 
-use super::client::CALL_TIMEOUT;
-use super::state::{POLL_BUDGET, Running, live};
+use super::consumer::{Polled, SpoutConsumer};
+use super::state::{POLL_BUDGET, Running};
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
-use crate::translate::{Record, RecordTranslator};
+use crate::translate::{OwnedRecord, RecordTranslator};
 
 /// Emit the next buffered record, polling (and, at most once, committing) a new batch
 /// when the buffer is empty.
-pub(super) fn next_tuple(
-    r: &mut Running,
+pub(super) fn next_tuple<C: SpoutConsumer>(
+    r: &mut Running<C>,
     config: &KafkaSpoutConfig,
     translator: &dyn RecordTranslator,
     out: &mut SpoutCollector,
@@ -40,24 +38,16 @@ pub(super) fn next_tuple(
         }
     }
     while let Some(m) = r.buffer.pop_front() {
-        let Some(&idx) = r.index.get(&(m.topic().to_string(), m.partition())) else {
+        let Some(&idx) = r.index.get(&(m.topic.clone(), m.partition)) else {
             continue;
         };
         let Some(p) = r.parts.get(usize::from(idx)).and_then(Option::as_ref) else {
             continue;
         };
-        if p.stop_at.is_some_and(|s| m.offset() >= s) {
+        if p.stop_at.is_some_and(|s| m.offset >= s) {
             continue;
         }
-        let record = Record {
-            topic: m.topic(),
-            partition: m.partition(),
-            offset: m.offset(),
-            key: m.key(),
-            value: m.payload(),
-            timestamp: m.timestamp().to_millis(),
-        };
-        if let Some((stream, values)) = translator.translate(&record) {
+        if let Some((stream, values)) = translator.translate(&m.as_record()) {
             out.emit_stream(stream, values, None)?;
             return Ok(());
         }
@@ -66,9 +56,9 @@ pub(super) fn next_tuple(
 }
 
 /// Poll what is there (at most [`POLL_BUDGET`] records) into the buffer.
-fn fill(r: &mut Running, config: &KafkaSpoutConfig, now: Instant) {
+fn fill<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig, now: Instant) {
     for _ in 0..POLL_BUDGET {
-        match r.consumer.poll(Duration::ZERO) {
+        match r.consumer.poll() {
             None => return,
             Some(Err(e)) => {
                 r.metrics.poll_errors.inc();
@@ -81,15 +71,16 @@ fn fill(r: &mut Running, config: &KafkaSpoutConfig, now: Instant) {
                 return;
             }
             Some(Ok(m)) => {
-                let key = (m.topic().to_string(), m.partition());
+                let m = m.record();
+                let key = (m.topic.to_string(), m.partition);
                 if let Some(p) = r
                     .index
                     .get(&key)
                     .and_then(|i| r.parts.get_mut(usize::from(*i)))
                     .and_then(Option::as_mut)
                 {
-                    p.position = m.offset() + 1;
-                    r.buffer.push_back(m.detach());
+                    p.position = m.offset + 1;
+                    r.buffer.push_back(OwnedRecord::of(&m));
                 }
             }
         }
@@ -98,13 +89,13 @@ fn fill(r: &mut Running, config: &KafkaSpoutConfig, now: Instant) {
 
 /// At most once: commit past the buffered records before emitting them. On failure the
 /// partitions are sought back to their first buffered record and the buffer dropped.
-fn commit_buffer(r: &mut Running, config: &KafkaSpoutConfig) -> bool {
-    commit_positions(r, config);
+fn commit_buffer<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig) -> bool {
+    r.commit_and_wait(config);
     let all_committed = r.buffer.iter().all(|m| {
         r.index
-            .get(&(m.topic().to_string(), m.partition()))
+            .get(&(m.topic.clone(), m.partition))
             .and_then(|i| r.committed_positions.get(i))
-            .is_some_and(|c| *c > m.offset())
+            .is_some_and(|c| *c > m.offset)
     });
     if all_committed {
         return true;
@@ -113,14 +104,14 @@ fn commit_buffer(r: &mut Running, config: &KafkaSpoutConfig) -> bool {
     for m in &r.buffer {
         if !first
             .iter()
-            .any(|(t, p, _)| t == m.topic() && *p == m.partition())
+            .any(|(t, p, _)| *t == m.topic && *p == m.partition)
         {
-            first.push((m.topic().to_string(), m.partition(), m.offset()));
+            first.push((m.topic.clone(), m.partition, m.offset));
         }
     }
     r.buffer.clear();
     for (t, p, o) in first {
-        let _ = r.consumer.seek(&t, p, Offset::Offset(o), CALL_TIMEOUT);
+        let _ = r.consumer.seek(&t, p, o);
         if let Some(part) = r
             .index
             .get(&(t, p))
@@ -133,41 +124,9 @@ fn commit_buffer(r: &mut Running, config: &KafkaSpoutConfig) -> bool {
     false
 }
 
-/// Commit every partition's position that moved since its last commit.
-pub(super) fn commit_positions(r: &mut Running, config: &KafkaSpoutConfig) {
-    let mut tpl = TopicPartitionList::new();
-    let mut moved = Vec::new();
-    for (i, p) in live(&r.parts) {
-        let idx = u16::try_from(i).unwrap_or(u16::MAX);
-        if r.committed_positions.get(&idx) != Some(&p.position)
-            && tpl
-                .add_partition_offset(&p.topic, p.partition, Offset::Offset(p.position))
-                .is_ok()
-        {
-            moved.push((idx, p.position));
-        }
-    }
-    if moved.is_empty() {
-        return;
-    }
-    for mut e in tpl.elements() {
-        e.set_metadata(&r.metadata);
-    }
-    if let Err(e) = r.consumer.commit(&tpl, CommitMode::Sync) {
-        r.metrics.commit_errors.inc();
-        tracing::warn!(group = %config.group_id, "Kafka spout: commit failed: {e}");
-        return;
-    }
-    r.metrics.commits.inc();
-    r.mark(config, &tpl);
-    for (idx, pos) in moved {
-        r.committed_positions.insert(idx, pos);
-    }
-}
-
 /// A bounded read is done when every partition's position reached its end and nothing
 /// is buffered.
-pub(super) fn is_exhausted(r: &Running) -> bool {
+pub(super) fn is_exhausted<C: SpoutConsumer>(r: &Running<C>) -> bool {
     r.all_stops_known()
         && r.buffer.is_empty()
         && r.parts

@@ -1,17 +1,20 @@
-//! Finding the topics' partitions off the spout's thread: a watcher thread asks the
-//! brokers every `partition.refresh.period.ms` with its own client and keeps the latest
-//! answer, so an unreachable broker never blocks `next_tuple` (metadata requests wait
-//! up to their timeout).
+//! Talking to the brokers off the spout's thread: a watcher thread asks them every
+//! `partition.refresh.period.ms`, with its own client, for the topics' partitions (kept
+//! for the spout to take) and the log ends of the task's partitions (the lag gauges,
+//! [`super::lag`]), so an unreachable broker never blocks `next_tuple` (metadata
+//! requests wait up to their timeout).
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::client::{consumer, partitions_of};
+use super::client::partitions_of;
+use super::consumer::{SpoutConsumer, TopicPartition};
+use super::lag::LagBoard;
 use crate::config::KafkaSpoutConfig;
 use crate::error::BrokerError;
 
 /// The partitions of every topic, or why they are unknown.
-pub(super) type Listing = Result<Vec<(String, i32)>, String>;
+pub(super) type Listing = Result<Vec<TopicPartition>, String>;
 
 /// A thread listing the topics' partitions periodically; stops when dropped.
 pub(super) struct PartitionWatcher {
@@ -20,9 +23,14 @@ pub(super) struct PartitionWatcher {
 }
 
 impl PartitionWatcher {
-    /// Start watching `config.topics`.
-    pub(super) fn start(config: &KafkaSpoutConfig, name: &str) -> Result<Self, BrokerError> {
-        let client = consumer(config, &config.group_id)?;
+    /// Start watching `config.topics` (and the log ends of `lag`'s partitions).
+    pub(super) fn start<C: SpoutConsumer>(
+        connector: &C::Connector,
+        config: &KafkaSpoutConfig,
+        name: &str,
+        lag: LagBoard,
+    ) -> Result<Self, BrokerError> {
+        let client = C::create(connector, config, &config.group_id)?;
         let latest: Arc<Mutex<Option<Listing>>> = Arc::default();
         let (stop, stopped) = mpsc::channel::<()>();
         let (l, topics, bootstrap, period, group) = (
@@ -49,6 +57,11 @@ impl PartitionWatcher {
                         tracing::warn!(group = %group, "Kafka spout: {problem}");
                     }
                     last_error = problem;
+                    if listing.is_ok() {
+                        lag.refresh(&client);
+                    } else {
+                        lag.unreachable();
+                    }
                     let listing = listing.map(|(all, _)| all);
                     *l.lock().unwrap_or_else(PoisonError::into_inner) = Some(listing);
                     match stopped.recv_timeout(period) {

@@ -1,15 +1,18 @@
 //! Test helpers (feature `test-util`): a real broker ([`Broker`], tansu on loopback), a
 //! proxy that cuts and restores its connections ([`Proxy`]), and clients to produce
-//! records and read a group's committed offsets.
+//! records and read a group's committed offsets; an in-memory log and consumer
+//! ([`MemoryLog`], [`MemoryConsumer`]) to inject offset gaps behind the spout.
 
 mod broker;
 mod clients;
+mod memory;
 mod proxy;
 
 pub use broker::{Broker, DEFAULT_TANSU_VENV, TANSU_ENV, tansu_binary};
 pub use clients::{
     Delivered, Outgoing, committed_offsets, log_ends, produce, produce_one_per_batch,
 };
+pub use memory::{MemoryConsumer, MemoryLog};
 pub use proxy::{Proxy, ProxyListener};
 
 use thiserror::Error;

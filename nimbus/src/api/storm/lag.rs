@@ -1,18 +1,26 @@
-//! `GET /api/v1/topology/{id}/lag`: Kafka spout lag, by spout id. There are no Kafka
-//! spouts yet, so the map is empty (Storm's answer for a topology without one).
+//! `GET /api/v1/topology/{id}/lag`: Kafka spout lag, by spout id, in Storm's shape
+//! (`TopologySpoutLag`): built from the lag gauges the spout tasks report with their
+//! user metrics ([`squall_runtime::cluster::protocol::lag`]). A topology without a
+//! Kafka spout answers `{}` (as Storm); stale values carry `errorInfo`.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Map, Value};
+use squall_runtime::cluster::protocol::Window;
+use squall_runtime::cluster::protocol::lag::{SpoutLag, spout_lags};
+use std::collections::BTreeMap;
 
 use super::{StormError, blocking};
 use crate::api::AppState;
 
-/// Storm's lag map: empty (no Kafka spouts); 404 for an unknown topology.
+/// Storm's lag map; 404 for an unknown topology.
 pub async fn lag(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, StormError> {
-    blocking(&state, move |c| c.resolve(&id)).await?;
-    Ok(Json(Value::Object(Map::new())))
+) -> Result<Json<BTreeMap<String, SpoutLag>>, StormError> {
+    let metrics = blocking(&state, move |c| {
+        let name = c.resolve(&id)?;
+        c.metrics(&name, Window::AllTime, c.wall_millis())
+    })
+    .await?;
+    Ok(Json(spout_lags(&metrics.user_metrics)))
 }

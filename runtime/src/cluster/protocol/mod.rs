@@ -9,6 +9,7 @@
 
 pub mod api;
 mod hash;
+pub mod lag;
 pub mod logconfig;
 pub mod logs;
 pub mod metrics;
