@@ -1,13 +1,15 @@
 //! Wire codec throughput: encoding and decoding tuple-batch frames (batches of 100) for
-//! the word count's word tuple and the 100-byte constant payload of the `const`
-//! benchmarks, in tuples per second, with the encoded size per tuple.
+//! the word count's word tuple (untracked, and with one anchor as with acking on) and the
+//! 100-byte constant payload of the `const` benchmarks, in tuples per second, with the encoded size per tuple.
 //!
-//! `cargo bench --bench wire` (release). `cargo test --bench wire` runs a short debug
+//! `cargo bench --bench wire` (release); `SQUALL_BENCH_ONLY=<part of a name>` runs only
+//! the matching rows (e.g. under `valgrind --tool=callgrind`). `cargo test --bench wire` runs a short debug
 //! pass whose figures mean little.
 
 use std::hint::black_box;
 use std::time::Instant;
 
+use squall_runtime::tuple::Anchors;
 use squall_runtime::tuple::StreamSchema;
 use squall_runtime::wire::{SchemaTable, decode_tuples, encode_tuples};
 use squall_runtime::{Fields, TaskId, Tuple, Value, Values};
@@ -26,10 +28,28 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-fn run(name: &str, schema: &'static StreamSchema, value: impl Fn(usize) -> Value, batches: usize) {
+fn run(
+    name: &str,
+    schema: &'static StreamSchema,
+    value: impl Fn(usize) -> Value,
+    anchored: bool,
+    batches: usize,
+) {
+    if std::env::var("SQUALL_BENCH_ONLY").is_ok_and(|only| !name.contains(only.as_str())) {
+        return;
+    }
     let table = SchemaTable::from_schemas([schema]).unwrap_or_else(|e| fail("schema table", e));
     let batch: Vec<Tuple> = (0..BATCH)
-        .map(|i| Tuple::new(Values::from(value(i)), schema, TaskId(1)))
+        .map(|i| {
+            let anchors = if anchored {
+                // One tuple tree, as every tuple of an acked word count carries.
+                let id = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                Anchors::One((id, id.rotate_left(17)))
+            } else {
+                Anchors::None
+            };
+            Tuple::with_anchors(Values::from(value(i)), schema, TaskId(1), anchors)
+        })
         .collect();
     let mut buf = Vec::with_capacity(64 * 1024);
     let tuples = (batches * BATCH) as f64;
@@ -70,6 +90,14 @@ fn main() {
         "wordcount word",
         word,
         |i| Value::from(WORDS[i % WORDS.len()]),
+        false,
+        batches,
+    );
+    run(
+        "word, one anchor",
+        word,
+        |i| Value::from(WORDS[i % WORDS.len()]),
+        true,
         batches,
     );
     let payload = StreamSchema::intern("spout", "default", &Fields::new(["payload"]));
@@ -77,6 +105,7 @@ fn main() {
         "const 100-byte payload",
         payload,
         |_| Value::from_static(PAYLOAD),
+        false,
         batches,
     );
 }

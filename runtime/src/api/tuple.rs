@@ -241,7 +241,10 @@ impl Tuple {
         }
     }
 
-    pub(crate) fn with_anchors(
+    /// A tuple that belongs to the tuple trees `anchors` (as one decoded from the wire
+    /// is): for benchmarks and tools that build frames; bolts anchor through their
+    /// collector instead.
+    pub fn with_anchors(
         values: Values,
         schema: &'static StreamSchema,
         source_task: TaskId,

@@ -109,16 +109,22 @@ impl<'a> Cursor<'a> {
     }
 
     /// An unsigned LEB128 varint of at most 10 bytes that fits 64 bits.
-    #[inline]
+    #[inline(always)]
     pub(super) fn varint(&mut self, what: &'static str) -> Result<u64, WireError> {
-        let start = self.pos;
-        // Fast path: one byte.
+        // Fast path, inlined: one byte (every count, index and short length).
         if let Some(&b) = self.buf.get(self.pos)
             && b < 0x80
         {
             self.pos += 1;
             return Ok(u64::from(b));
         }
+        self.varint_long(what)
+    }
+
+    /// The rest of [`Cursor::varint`]: two bytes or more, or an error.
+    #[inline(never)]
+    fn varint_long(&mut self, what: &'static str) -> Result<u64, WireError> {
+        let start = self.pos;
         let mut v = 0u64;
         for i in 0..10 {
             let b = self.u8(what).map_err(|_| WireError::Truncated {

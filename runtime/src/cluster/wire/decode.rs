@@ -151,7 +151,7 @@ fn read_tuples(
         let schema = u16::try_from(index)
             .ok()
             .and_then(|i| schemas.get(i))
-            .ok_or(WireError::UnknownSchema {
+            .ok_or_else(|| WireError::UnknownSchema {
                 index,
                 len: schemas.len(),
                 offset,
@@ -180,10 +180,15 @@ fn read_tuples(
                 offset,
             });
         }
-        let mut values = Values::with_capacity(expected);
-        for _ in 0..expected {
-            values.push(read_value(c)?);
-        }
+        let values = if expected == 1 {
+            Values::from(read_value(c)?)
+        } else {
+            let mut values = Values::with_capacity(expected);
+            for _ in 0..expected {
+                values.push(read_value(c)?);
+            }
+            values
+        };
         tuples.push(Tuple::with_anchors(values, schema, source, anchors));
     }
     Ok((task, tuples))

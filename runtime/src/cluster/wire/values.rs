@@ -78,15 +78,32 @@ fn put_nested(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), WireErro
     Ok(())
 }
 
-/// Read one value.
+/// Read one value. A string (the common field) is read inline; everything else goes
+/// through [`read_tagged`].
 #[inline]
 pub(super) fn read_value(c: &mut Cursor<'_>) -> Result<Value, WireError> {
-    read_nested(c, 0)
+    let offset = c.offset();
+    let tag = c.u8("value tag")?;
+    if tag == STR {
+        return Ok(Value::Str(CompactString::new(c.str("string value")?)));
+    }
+    read_tagged(c, tag, offset, 0)
 }
 
 fn read_nested(c: &mut Cursor<'_>, depth: usize) -> Result<Value, WireError> {
     let offset = c.offset();
-    Ok(match c.u8("value tag")? {
+    let tag = c.u8("value tag")?;
+    read_tagged(c, tag, offset, depth)
+}
+
+/// The body of a value whose tag (at `offset`) was just read, `depth` lists deep.
+fn read_tagged(
+    c: &mut Cursor<'_>,
+    tag: u8,
+    offset: usize,
+    depth: usize,
+) -> Result<Value, WireError> {
+    Ok(match tag {
         NULL => Value::Null,
         FALSE => Value::Bool(false),
         TRUE => Value::Bool(true),
