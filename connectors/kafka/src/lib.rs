@@ -11,6 +11,8 @@
 //!   record, fails it on a delivery error; delivery timeout below the message timeout.
 //! - [`offsets`]: a partition's emitted/acked/committed offsets (the commit point is the
 //!   lowest un-acked offset; gaps of records that no longer exist are skipped).
+//! - [`flux`]: Storm's Flux shape (`KafkaSpoutConfig$Builder` components) mapped onto
+//!   the spout's map.
 //! - [`translate`]: records into tuples (default fields `topic, partition, offset, key,
 //!   value`).
 //! - [`testing`] (feature `test-util`): a real broker on loopback for tests, a proxy that
@@ -28,6 +30,7 @@
 pub mod bolt;
 pub mod config;
 pub mod error;
+pub mod flux;
 pub mod offsets;
 pub mod spout;
 #[cfg(feature = "test-util")]
@@ -42,8 +45,10 @@ pub use spout::KafkaSpout;
 use squall_runtime::Registry;
 
 /// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them) in
-/// `registry`.
+/// `registry`, and the Flux value classes of storm-kafka-client's
+/// `KafkaSpoutConfig$Builder` shape ([`flux`]).
 pub fn register(registry: &mut Registry) {
+    flux::register(registry);
     registry
         .spout("KafkaSpout", KafkaSpout::from_args)
         .bolt("KafkaBolt", KafkaBolt::from_args)
