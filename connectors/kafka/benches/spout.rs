@@ -9,16 +9,20 @@
 //!   assignment from the beginning, the spout's client settings, reading every record's
 //!   value) and a local topology KafkaSpout (1 task, default translator, a fresh group,
 //!   EARLIEST) → null bolt with acking on (1 acker, `topology.max.spout.pending`
-//!   `SQUALL_BENCH_PENDING`, default 2000), each timed from its consumer's creation
-//!   (the run's `elapsed_secs`: after open) to the last record read (acked, for the
-//!   spout). Rates in records/s and the spout/consumer ratio per pair.
+//!   `SQUALL_BENCH_PENDING`, default 2000), each timed from its first record (at the
+//!   null bolt, for the spout) to its last, so that connecting and the first fetch are
+//!   left out of both. Rates in records/s and the spout/consumer ratio per pair, and
+//!   the CPU time this process used per record in each run (all its threads: the
+//!   consumer's, librdkafka's, and for the spout the executors and the acker; the
+//!   broker is another process), which depends less on other load than the rates.
 //! - `latency`: Kafka → split → fields(word) → count, acking on. Its maximum rate is
 //!   taken from pre-produced sentences (`SQUALL_BENCH_SENTENCES`, default 100 000, 3
 //!   partitions); then a producer thread (`linger.ms` 1) writes sentences stamped with
 //!   their send time at half that rate for `SQUALL_BENCH_WARMUP` + `SQUALL_BENCH_SECS`
 //!   seconds (default 3 + 10) while the topology runs; the count bolt records, for every
 //!   word of a sentence sent after the warm-up, the time from the send to its count
-//!   update: p50 / p99 / max.
+//!   update: p50 / p99 / max. `SQUALL_BENCH_FETCH_WAIT_MS` sets the spout's
+//!   `fetch.wait.max.ms` (librdkafka's default: 500).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,14 +56,49 @@ fn micros_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Does nothing with its input (acked on return).
-struct NullBolt;
+/// When the first and the last tuple arrived, and how many did.
+type Span = Arc<Mutex<Option<(Instant, Instant, u64)>>>;
+
+/// Does nothing with its input (acked on return) but note when it arrived.
+struct NullBolt {
+    span: Span,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    n: u64,
+}
 
 #[async_trait]
 impl BasicBolt for NullBolt {
     fn execute(&mut self, _: &Tuple, _: &mut BasicCollector<'_>) -> Result<(), ComponentError> {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.n += 1;
         Ok(())
     }
+
+    async fn cleanup(&mut self) {
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            *self.span.lock().unwrap() = Some((f, l, self.n));
+        }
+    }
+}
+
+/// CPU seconds this process used so far (user + system, from `/proc/self/stat`).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // Fields 14 and 15 of the file; 12 and 13 after the command name.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+/// Records per second between the first and the last record.
+fn rate(first: Instant, last: Instant, n: u64) -> f64 {
+    n.saturating_sub(1) as f64 / last.duration_since(first).as_secs_f64().max(1e-9)
 }
 
 /// `"<send micros> word word …"` → `(word, send micros)` per word.
@@ -127,9 +166,11 @@ fn bare_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
         .unwrap()
 }
 
-/// Read every record of `topic` up to `ends` with a bare consumer: records/s.
+/// Read every record of `topic` up to `ends` with a bare consumer: records/s from the
+/// first record to the last.
 fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -> f64 {
     let start = Instant::now();
+    let mut first = None;
     let consumer = bare_consumer(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     for p in ends.keys() {
@@ -144,15 +185,18 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) ->
         assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
             let m = m.unwrap();
+            first.get_or_insert_with(Instant::now);
             bytes += m.payload().map_or(0, <[u8]>::len);
             n += 1;
         }
     }
+    let last = Instant::now();
     std::hint::black_box(bytes);
-    total as f64 / start.elapsed().as_secs_f64()
+    rate(first.unwrap_or(start), last, total as u64)
 }
 
-/// KafkaSpout → null (acking) over `topic` up to `ends`: records/s.
+/// KafkaSpout → null (acking) over `topic` up to `ends`: records/s from the first record
+/// at the null bolt to the last.
 fn spout(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -> f64 {
     let pending = env_u64("SQUALL_BENCH_PENDING", 2000);
     let yaml = format!(
@@ -166,19 +210,30 @@ fn spout(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -
         .iter()
         .map(|(p, e)| ((topic.to_string(), *p), *e))
         .collect();
+    let span: Span = Arc::default();
+    let bolt_span = span.clone();
     let mut registry = Registry::new();
     registry
         .spout("Bounded", move |a| {
             Ok(KafkaSpout::from_args(a)?.stop_at(stop.clone()))
         })
-        .basic_bolt("Null", |_| Ok(NullBolt));
+        .basic_bolt("Null", move |_| {
+            Ok(NullBolt {
+                span: bolt_span.clone(),
+                first: None,
+                last: None,
+                n: 0,
+            })
+        });
     let (topo, registry) = load_yaml(&registry, &yaml).unwrap();
     let report = run_local(&registry, &topo, options(None)).unwrap();
     assert!(report.completed, "the spout did not complete");
     let total: i64 = ends.values().sum();
     let acked = report.components["kafka"].acked;
     assert_eq!(acked, total as u64, "acked {acked} of {total}");
-    total as f64 / report.elapsed_secs
+    let (first, last, n) = span.lock().unwrap().expect("the null bolt saw nothing");
+    assert_eq!(n, total as u64);
+    rate(first, last, n)
 }
 
 fn options(duration: Option<Duration>) -> LocalOptions<'static> {
@@ -207,14 +262,21 @@ fn null(broker: &Broker) {
             t.elapsed().as_secs_f64()
         );
         let mut ratios = Vec::new();
+        let per_record = |cpu: f64| 1e6 * cpu / records as f64;
         for rep in 0..reps {
+            let c0 = cpu_secs();
             let b = bare(&broker.bootstrap(), &topic, &ends, &format!("bare-{rep}"));
+            let c1 = cpu_secs();
             let s = spout(&broker.bootstrap(), &topic, &ends, &format!("spout-{rep}"));
+            let c2 = cpu_secs();
             ratios.push(s / b);
             println!(
-                "null {partitions}p rep {rep}: bare consumer {:.0} rec/s, KafkaSpout → null (acking) {:.0} rec/s, ratio {:.1}%",
+                "null {partitions}p rep {rep}: bare consumer {:.0} rec/s ({:.2} µs CPU/record), \
+                 KafkaSpout → null (acking) {:.0} rec/s ({:.2} µs CPU/record), ratio {:.1}%",
                 b,
+                per_record(c1 - c0),
                 s,
+                per_record(c2 - c1),
                 100.0 * s / b
             );
         }
@@ -249,11 +311,15 @@ fn wordcount(
     from: u64,
     latencies: Arc<Mutex<Vec<u64>>>,
 ) -> (Registry, squall_runtime::spec::ValidTopology) {
+    let props = match std::env::var("SQUALL_BENCH_FETCH_WAIT_MS") {
+        Ok(ms) => format!(", props: {{fetch.wait.max.ms: {ms}}}"),
+        Err(_) => String::new(),
+    };
     let yaml = format!(
         "name: kafka-wc\nconfig:\n  topology.acker.executors: 1\n  \
          topology.max.spout.pending: 2000\nspouts:\n  - id: kafka\n    className: Kafka\n    \
          constructorArgs:\n      - {{bootstrap.servers: '{bootstrap}', topics: [{topic}], \
-         group.id: {group}, first.poll.offset.strategy: EARLIEST, record.translator: VALUE}}\n\
+         group.id: {group}, first.poll.offset.strategy: EARLIEST, record.translator: VALUE{props}}}\n\
          bolts:\n  - id: split\n    className: Split\n  - id: count\n    className: Count\n\
          streams:\n  - from: kafka\n    to: split\n    grouping: {{type: SHUFFLE}}\n  \
          - from: split\n    to: count\n    grouping: {{type: FIELDS, args: [word]}}\n"

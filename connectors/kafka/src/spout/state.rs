@@ -72,11 +72,22 @@ impl Part {
         let Some(stop) = self.stop_at else {
             return false;
         };
+        // Cheap tests first: `next_commit` walks every acked offset since the last
+        // commit, and the executor asks after every call. It can only reach `stop` once
+        // the record before it was emitted (or committed).
+        let read_to_stop = self.offsets.committed() >= stop
+            || self
+                .offsets
+                .latest_emitted()
+                .is_some_and(|l| l.saturating_add(1) >= stop);
+        if !read_to_stop || !self.in_flight.is_empty() || !self.dead.is_empty() {
+            return false;
+        }
         let reach = self
             .offsets
             .next_commit()
             .unwrap_or(self.offsets.committed());
-        reach >= stop && self.in_flight.is_empty() && self.dead.is_empty()
+        reach >= stop
     }
 }
 
@@ -600,6 +611,25 @@ impl Running {
     }
 }
 
+/// The index of a record's partition. A task owns few partitions: scanning them (the
+/// partition number first) costs less than the `String` a map lookup needs per record.
+fn part_index(
+    parts: &[Option<Part>],
+    index: &BTreeMap<(String, i32), u16>,
+    topic: &str,
+    partition: i32,
+) -> Option<u16> {
+    const SCAN: usize = 32;
+    if parts.len() > SCAN {
+        return index.get(&(topic.to_string(), partition)).copied();
+    }
+    let i = parts.iter().position(|p| {
+        p.as_ref()
+            .is_some_and(|p| p.partition == partition && p.topic == topic)
+    })?;
+    u16::try_from(i).ok()
+}
+
 /// One polled record: skip it, or emit it (on its stream or the dead-letter stream).
 /// Returns whether a tuple was emitted.
 #[allow(clippy::too_many_arguments)]
@@ -615,7 +645,7 @@ fn handle(
     now: Instant,
     out: &mut SpoutCollector,
 ) -> Result<bool, ComponentError> {
-    let Some(&idx) = index.get(&(m.topic().to_string(), m.partition())) else {
+    let Some(idx) = part_index(parts, index, m.topic(), m.partition()) else {
         return Ok(false);
     };
     let Some(p) = parts.get_mut(usize::from(idx)).and_then(Option::as_mut) else {
