@@ -14,6 +14,8 @@
 //!   record, fails it on a delivery error; delivery timeout below the message timeout.
 //! - [`offsets`]: a partition's emitted/acked/committed offsets (the commit point is the
 //!   lowest un-acked offset; gaps of records that no longer exist are skipped).
+//! - [`flux`]: Storm's Flux shape (`KafkaSpoutConfig$Builder` components) mapped onto
+//!   the spout's map.
 //! - [`translate`]: records into tuples (default fields `topic, partition, offset, key,
 //!   value`).
 //! - [`trident`]: [`KafkaTridentSpoutOpaque`], an opaque-transactional Trident spout
@@ -35,6 +37,7 @@
 pub mod bolt;
 pub mod config;
 pub mod error;
+pub mod flux;
 pub mod offsets;
 pub mod spout;
 #[cfg(feature = "test-util")]
@@ -50,10 +53,12 @@ pub use trident::{KafkaTridentSpoutConfig, KafkaTridentSpoutOpaque};
 
 use squall_runtime::Registry;
 
-/// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them), and the
+/// Register `KafkaSpout` and `KafkaBolt` (and Storm's class names for them), the
 /// topology builder `KafkaTridentWordCount` (Kafka → Trident word count over
-/// [`KafkaTridentSpoutOpaque`]) in `registry`.
+/// [`KafkaTridentSpoutOpaque`]) and the Flux value classes of storm-kafka-client's
+/// `KafkaSpoutConfig$Builder` shape ([`flux`]) in `registry`.
 pub fn register(registry: &mut Registry) {
+    flux::register(registry);
     registry
         .topology(trident::WORDCOUNT_BUILDER, trident::kafka_trident_wordcount)
         .spout("KafkaSpout", KafkaSpout::from_args)

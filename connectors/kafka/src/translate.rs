@@ -93,7 +93,12 @@ pub struct DefaultRecordTranslator {
 pub fn decode(bytes: Option<&[u8]>, how: Deserializer) -> Value {
     match (bytes, how) {
         (None, _) => Value::Null,
-        (Some(b), Deserializer::String) => Value::from(String::from_utf8_lossy(b).as_ref()),
+        // Valid UTF-8 (the usual case) is checked by the fast validator; only invalid
+        // bytes take the slower replacing decoder.
+        (Some(b), Deserializer::String) => match std::str::from_utf8(b) {
+            Ok(s) => Value::from(s),
+            Err(_) => Value::from(String::from_utf8_lossy(b).as_ref()),
+        },
         (Some(b), Deserializer::Bytes) => Value::from(b.to_vec()),
     }
 }

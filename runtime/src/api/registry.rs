@@ -12,7 +12,7 @@ use crate::state::bolt::{Stateful, StatefulBolt};
 use crate::state::checkpoint::spout::TxStoreOpener;
 use crate::topology::config::Config;
 use crate::topology::yaml::{
-    Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef,
+    Catalog, ComponentDef, ComponentKind, ConfigMap, StreamDecl, TopologyDef, ValueClass,
 };
 use crate::window::{Windowed, WindowedBolt};
 
@@ -152,6 +152,8 @@ pub struct Registry {
     spouts: BTreeMap<String, SpoutFactory>,
     bolts: BTreeMap<String, BoltFactory>,
     topologies: BTreeMap<String, TopologyFactory>,
+    /// Flux `components` classes turned into values (see [`Registry::value_class`]).
+    value_classes: BTreeMap<String, Arc<dyn ValueClass>>,
     /// Names of the bolts registered with [`Registry::stateful_bolt`].
     stateful: BTreeSet<String>,
     /// Names of the bolts registered with [`Registry::windowed_bolt`].
@@ -168,6 +170,10 @@ impl std::fmt::Debug for Registry {
             .field("spouts", &self.spouts.keys().collect::<Vec<_>>())
             .field("bolts", &self.bolts.keys().collect::<Vec<_>>())
             .field("topologies", &self.topologies.keys().collect::<Vec<_>>())
+            .field(
+                "value_classes",
+                &self.value_classes.keys().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -234,6 +240,17 @@ impl Registry {
             Windowed::from_config(factory(a)?, a.config()).map_err(|e| FactoryError(e.to_string()))
         });
         self.windowed.insert(name.to_string());
+        self
+    }
+
+    /// Register a Flux value class under a Java class name: `components` entries of that
+    /// class become the value it builds from their `constructorArgs`, `properties` and
+    /// `configMethods`, and a `ref` to one is replaced by that value (see
+    /// [`crate::flux::ValueClass`]). A built-in value class of the same name
+    /// (`java.lang.*`, `org.apache.storm.tuple.Fields`, windowing's) wins.
+    pub fn value_class(&mut self, class_name: &str, class: impl ValueClass + 'static) -> &mut Self {
+        self.value_classes
+            .insert(class_name.to_string(), Arc::new(class));
         self
     }
 
@@ -322,6 +339,12 @@ impl Registry {
             .extend(other.bolts.iter().map(|(k, f)| (k.clone(), f.clone())));
         self.topologies
             .extend(other.topologies.iter().map(|(k, f)| (k.clone(), f.clone())));
+        self.value_classes.extend(
+            other
+                .value_classes
+                .iter()
+                .map(|(k, c)| (k.clone(), c.clone())),
+        );
         for name in other.bolts.keys() {
             if other.stateful.contains(name) {
                 self.stateful.insert(name.clone());
@@ -425,6 +448,14 @@ impl Catalog for Registry {
             ComponentKind::Spout => self.spouts.keys().cloned().collect(),
             ComponentKind::Bolt => self.bolts.keys().cloned().collect(),
         }
+    }
+
+    fn value_class(&self, class_name: &str) -> Option<&dyn ValueClass> {
+        self.value_classes.get(class_name).map(|c| c.as_ref())
+    }
+
+    fn value_class_names(&self) -> Vec<String> {
+        self.value_classes.keys().cloned().collect()
     }
 
     fn declare(

@@ -71,11 +71,22 @@ impl Part {
         let Some(stop) = self.stop_at else {
             return false;
         };
+        // Cheap tests first: `next_commit` walks every acked offset since the last
+        // commit, and the executor asks after every call. It can only reach `stop` once
+        // the record before it was emitted (or committed).
+        let read_to_stop = self.offsets.committed() >= stop
+            || self
+                .offsets
+                .latest_emitted()
+                .is_some_and(|l| l.saturating_add(1) >= stop);
+        if !read_to_stop || !self.in_flight.is_empty() || !self.dead.is_empty() {
+            return false;
+        }
         let reach = self
             .offsets
             .next_commit()
             .unwrap_or(self.offsets.committed());
-        reach >= stop && self.in_flight.is_empty() && self.dead.is_empty()
+        reach >= stop
     }
 }
 
@@ -521,6 +532,25 @@ impl<C: SpoutConsumer> Running<C> {
     }
 }
 
+/// The index of a record's partition. A task owns few partitions: scanning them (the
+/// partition number first) costs less than the `String` a map lookup needs per record.
+fn part_index(
+    parts: &[Option<Part>],
+    index: &BTreeMap<(String, i32), u16>,
+    topic: &str,
+    partition: i32,
+) -> Option<u16> {
+    const SCAN: usize = 32;
+    if parts.len() > SCAN {
+        return index.get(&(topic.to_string(), partition)).copied();
+    }
+    let i = parts.iter().position(|p| {
+        p.as_ref()
+            .is_some_and(|p| p.partition == partition && p.topic == topic)
+    })?;
+    u16::try_from(i).ok()
+}
+
 /// One polled record: skip it, or emit it (on its stream or the dead-letter stream).
 /// Returns whether a tuple was emitted.
 #[allow(clippy::too_many_arguments)]
@@ -536,7 +566,7 @@ fn handle<C: SpoutConsumer>(
     now: Instant,
     out: &mut SpoutCollector,
 ) -> Result<bool, ComponentError> {
-    let Some(&idx) = index.get(&(record.topic.to_string(), record.partition)) else {
+    let Some(idx) = part_index(parts, index, record.topic, record.partition) else {
         return Ok(false);
     };
     let Some(p) = parts.get_mut(usize::from(idx)).and_then(Option::as_mut) else {

@@ -7,7 +7,9 @@
 //! ([`includes`]). Refs to `components`, `configMethods`, `workerHooks` and the other
 //! Flux keys are applied or refused by [`crate::topology::yaml::validate`] (see
 //! [`crate::topology::yaml::normalize`]); Storm's well-known classes are registered under their
-//! Java names by the binary (`squall-topologies`; see [`STORM_CLASSES`]).
+//! Java names by the binary (`squall-topologies`; see [`STORM_CLASSES`]). Java classes
+//! of `components` become values through [`ValueClass`]es (built-in ones, and those a
+//! binary registers with [`crate::Registry::value_class`]).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -25,6 +27,7 @@ pub mod substitute;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::topology::yaml::value_class::{ValueClass, ValueContext, setter};
 use crate::topology::yaml::{self, ParsedSpec, SpecError, SpecErrors};
 pub use properties::{Properties, PropertiesError};
 

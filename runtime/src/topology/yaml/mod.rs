@@ -15,6 +15,7 @@ pub mod source_map;
 pub mod valid;
 mod validate;
 mod validate_streams;
+pub mod value_class;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use source_map::{KeyPath, NodeKind, NodeSpan, Scan, Segment, SourceMap, Synt
 pub use valid::{
     Catalog, ComponentKind, Grouping, StreamDecl, Subscription, ValidComponent, ValidTopology,
 };
+pub use value_class::{ValueClass, ValueContext};
 
 /// A topology file that deserialized into the model, with the positions of its nodes.
 #[derive(Debug, Clone)]
@@ -139,7 +141,9 @@ pub fn validate(parsed: &ParsedSpec, catalog: &dyn Catalog) -> Result<ValidTopol
 ///
 /// - `ref` / `reflist` arguments (of spouts, bolts, `topologySource`, config methods and
 ///   other components) become the value of the named component; `components` may only
-///   define values (`org.apache.storm.tuple.Fields`, `java.lang.String`, numbers, ...).
+///   define values (`org.apache.storm.tuple.Fields`, `java.lang.String`, numbers, ...,
+///   and the catalog's [`ValueClass`]es, whose `properties` and `configMethods` they
+///   map themselves; see [`value_class`]).
 /// - `configMethods`: `addComponentConfig(key, value)` sets a component config key (the
 ///   component's own `config` wins); on shell components `setDefaultStream([fields])`
 ///   and `setNamedStream(name, [fields])` declare their streams.

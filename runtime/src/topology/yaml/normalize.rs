@@ -11,6 +11,7 @@ use super::model::ComponentDef;
 use super::source_map::KeyPath;
 use super::valid::Catalog;
 use super::validate::list;
+use super::value_class::{self, ValueContext, setter};
 
 /// Class names of the shell (multi-lang) components, whose streams `setDefaultStream` /
 /// `setNamedStream` declare.
@@ -25,19 +26,6 @@ pub const SHELL_CLASSES: &[&str] = &[
 
 /// The only worker hook accepted: Storm's base class, which does nothing.
 pub const BASE_WORKER_HOOK: &str = "org.apache.storm.hooks.BaseWorkerHook";
-
-/// Java classes a `components` entry may construct, with what their arguments are.
-pub const VALUE_CLASSES: &[(&str, &str)] = &[
-    ("org.apache.storm.tuple.Fields", "one list of field names"),
-    ("java.lang.String", "one value"),
-    ("java.lang.Integer", "one integer"),
-    ("java.lang.Long", "one integer"),
-    ("java.lang.Double", "one number"),
-    ("java.lang.Float", "one number"),
-    ("java.lang.Boolean", "true or false"),
-    ("java.util.ArrayList", "nothing, or one list"),
-    ("java.util.HashMap", "nothing, or one mapping"),
-];
 
 /// The config methods applied, for error messages.
 const METHODS: &str = "addComponentConfig(key, value) on any component; setDefaultStream([fields]) \
@@ -90,7 +78,7 @@ pub(super) fn normalize(parsed: &ParsedSpec, catalog: &dyn Catalog) -> ParsedSpe
              (squall validate|local|submit FILE); this topology was given as text",
         ));
     }
-    let values = components(parsed, &flux.components, &mut problems);
+    let values = components(parsed, &flux.components, catalog, &mut problems);
     if let Some(src) = &mut out.def.topology_source {
         let at = root.key("topologySource").key("constructorArgs");
         match resolve_args(parsed, &src.constructor_args, &at, &values, None) {
@@ -136,7 +124,12 @@ pub(super) fn normalize(parsed: &ParsedSpec, catalog: &dyn Catalog) -> ParsedSpe
 }
 
 /// Build the value of every `components` entry.
-fn components(parsed: &ParsedSpec, beans: &[BeanDef], problems: &mut Vec<SpecError>) -> Values {
+fn components(
+    parsed: &ParsedSpec,
+    beans: &[BeanDef],
+    catalog: &dyn Catalog,
+    problems: &mut Vec<SpecError>,
+) -> Values {
     let mut values = Values {
         by_id: HashMap::new(),
         order: Vec::new(),
@@ -153,7 +146,12 @@ fn components(parsed: &ParsedSpec, beans: &[BeanDef], problems: &mut Vec<SpecErr
             ));
             continue;
         }
-        let slot = match bean_value(parsed, b, &path, &values, i) {
+        let bean = Bean {
+            def: b,
+            path: &path,
+            index: i,
+        };
+        let slot = match bean_value(parsed, &bean, &values, catalog) {
             Ok(v) => Slot::Value(v),
             Err(Unresolved::Errors(e)) => {
                 problems.extend(e);
@@ -167,24 +165,27 @@ fn components(parsed: &ParsedSpec, beans: &[BeanDef], problems: &mut Vec<SpecErr
     values
 }
 
-/// The value a `components` entry stands for.
+/// A `components` entry being built.
+struct Bean<'a> {
+    def: &'a BeanDef,
+    path: &'a KeyPath,
+    index: usize,
+}
+
+/// The value a `components` entry stands for: its [`value_class::ValueClass`] builds it from its
+/// `constructorArgs`, then applies its `properties` (as their setters) and
+/// `configMethods`, in Flux's order.
 fn bean_value(
     parsed: &ParsedSpec,
-    b: &BeanDef,
-    path: &KeyPath,
+    bean: &Bean<'_>,
     values: &Values,
-    index: usize,
+    catalog: &dyn Catalog,
 ) -> Result<Value, Unresolved> {
-    let Some((_, takes)) = VALUE_CLASSES
-        .iter()
-        .chain(crate::window::flux::VALUE_CLASSES)
-        .find(|(c, _)| *c == b.class_name)
-    else {
-        let classes: Vec<&str> = VALUE_CLASSES
-            .iter()
-            .chain(crate::window::flux::VALUE_CLASSES)
-            .map(|(c, _)| *c)
-            .collect();
+    let (b, path) = (bean.def, bean.path);
+    let class = value_class::builtin(&b.class_name).or_else(|| catalog.value_class(&b.class_name));
+    let Some(class) = class else {
+        let mut classes: Vec<String> = value_class::builtin_names().map(String::from).collect();
+        classes.extend(catalog.value_class_names());
         return Err(Unresolved::Errors(vec![parsed.error_at(
             &path.key("className"),
             format!(
@@ -195,13 +196,14 @@ fn bean_value(
             ),
         )]));
     };
-    for (key, set) in [
-        ("configMethods", !b.config_methods.is_empty()),
-        ("properties", !b.properties.is_empty()),
-        ("factory", b.factory.is_some()),
-        ("factoryArgs", !b.factory_args.is_empty()),
+    let takes = class.takes();
+    for (key, set, java) in [
+        ("configMethods", !b.config_methods.is_empty(), false),
+        ("properties", !b.properties.is_empty(), false),
+        ("factory", b.factory.is_some(), true),
+        ("factoryArgs", !b.factory_args.is_empty(), true),
     ] {
-        if set {
+        if set && (java || class.methods().is_none()) {
             return Err(Unresolved::Errors(vec![parsed.error_at(
                 &path.key(key),
                 format!(
@@ -213,73 +215,77 @@ fn bean_value(
         }
     }
     let at = path.key("constructorArgs");
-    let args = resolve_args(parsed, &b.constructor_args, &at, values, Some(index))?;
-    value_of(&b.class_name, &args).map_err(|why| {
+    let args = resolve_args(parsed, &b.constructor_args, &at, values, Some(bean.index))?;
+    let cx = ValueContext::new(&parsed.def.name);
+    let mut value = class.construct(&args, &cx).map_err(|why| {
         Unresolved::Errors(vec![
             parsed.error_at(&at, format!("{} takes {takes}: {why}", b.class_name)),
         ])
-    })
-}
-
-/// The value of a value class from its (resolved) constructor arguments.
-fn value_of(class: &str, args: &[Value]) -> Result<Value, String> {
-    if let Some(v) = crate::window::flux::value_of(class, args) {
-        return v;
-    }
-    let shown = |v: &Value| {
-        serde_yaml::to_string(v)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let one = || match args {
-        [v] => Ok(v),
-        _ => Err(format!("got {} arguments", args.len())),
-    };
-    match class {
-        "org.apache.storm.tuple.Fields" => {
-            let v = one()?;
-            let ok = v
-                .as_sequence()
-                .is_some_and(|s| s.iter().all(|f| f.is_string()));
-            if ok {
-                Ok(v.clone())
-            } else {
-                Err(format!(
-                    "got {}; write the field names as one list, e.g. [\"word\", \"count\"]",
-                    shown(v)
-                ))
+    })?;
+    // Flux sets the properties, then calls the config methods.
+    let mut calls = Vec::new();
+    let mut errors = Vec::new();
+    for (k, p) in b.properties.iter().enumerate() {
+        let ppath = path.key("properties").index(k);
+        let arg = match (&p.value, &p.reference) {
+            (Some(v), None) => v.clone(),
+            (None, Some(id)) => {
+                let mut m = Mapping::new();
+                m.insert(Value::String("ref".into()), Value::String(id.clone()));
+                Value::Mapping(m)
             }
-        }
-        "java.lang.String" => match one()? {
-            Value::String(s) => Ok(Value::String(s.clone())),
-            v @ (Value::Number(_) | Value::Bool(_)) => Ok(Value::String(shown(v))),
-            v => Err(format!("got {}", shown(v))),
-        },
-        "java.lang.Integer" | "java.lang.Long" => match one()? {
-            v if v.is_i64() || v.is_u64() => Ok(v.clone()),
-            v => Err(format!("got {}", shown(v))),
-        },
-        "java.lang.Double" | "java.lang.Float" => match one()? {
-            v if v.is_number() => Ok(v.clone()),
-            v => Err(format!("got {}", shown(v))),
-        },
-        "java.lang.Boolean" => match one()? {
-            v if v.is_bool() => Ok(v.clone()),
-            v => Err(format!("got {}", shown(v))),
-        },
-        "java.util.ArrayList" => match args {
-            [] => Ok(Value::Sequence(Vec::new())),
-            [v] if v.is_sequence() => Ok(v.clone()),
-            _ => Err(format!("got {}", shown(&Value::Sequence(args.to_vec())))),
-        },
-        "java.util.HashMap" => match args {
-            [] => Ok(Value::Mapping(Mapping::new())),
-            [v] if v.is_mapping() => Ok(v.clone()),
-            _ => Err(format!("got {}", shown(&Value::Sequence(args.to_vec())))),
-        },
-        _ => Err("not a value class".to_string()),
+            _ => {
+                errors.push(parsed.error_at(
+                    &ppath,
+                    format!("property '{}' needs one of `value` or `ref`", p.name),
+                ));
+                continue;
+            }
+        };
+        let what = format!("property '{}' ({})", p.name, setter(&p.name));
+        calls.push((setter(&p.name), vec![arg], ppath, what));
     }
+    for (j, m) in b.config_methods.iter().enumerate() {
+        let mpath = path.key("configMethods").index(j);
+        calls.push((
+            m.name.clone(),
+            m.args.clone(),
+            mpath,
+            format!("config method '{}'", m.name),
+        ));
+    }
+    let mut quiet = false;
+    for (name, args, at, what) in calls {
+        let args = match resolve_args(parsed, &args, &at, values, Some(bean.index)) {
+            Ok(a) => a,
+            Err(Unresolved::Errors(e)) => {
+                errors.extend(e);
+                continue;
+            }
+            Err(Unresolved::Quiet) => {
+                quiet = true;
+                continue;
+            }
+        };
+        let why = match class.call(&mut value, &name, &args) {
+            Some(Ok(())) => continue,
+            Some(Err(why)) => format!("{}.{name}: {why}", b.class_name),
+            None => format!(
+                "{what} of class '{}' has no Squall equivalent: it calls Java code, which \
+                 Squall cannot run; on this class Squall maps {}",
+                b.class_name,
+                class.methods().unwrap_or("nothing")
+            ),
+        };
+        errors.push(parsed.error_at(&at.key("name"), why));
+    }
+    if !errors.is_empty() {
+        return Err(Unresolved::Errors(errors));
+    }
+    if quiet {
+        return Err(Unresolved::Quiet);
+    }
+    Ok(value)
 }
 
 /// `{ref: id}` / `{reflist: [ids]}` when `v` is one.

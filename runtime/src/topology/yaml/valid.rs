@@ -2,6 +2,7 @@
 //! turned into an index, components in a deterministic order.
 
 use super::model::{ComponentDef, ConfigMap};
+use super::value_class::ValueClass;
 
 /// Whether a component is a spout or a bolt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -130,6 +131,15 @@ pub trait Catalog {
     }
     /// Registered names of this kind, sorted, for "unknown className" errors.
     fn names(&self, kind: ComponentKind) -> Vec<String>;
+    /// The value class registered as `class_name` for Flux `components` (beside the
+    /// built-in ones, see [`super::value_class`]); `None`: none.
+    fn value_class(&self, _class_name: &str) -> Option<&dyn ValueClass> {
+        None
+    }
+    /// Names of the value classes [`Catalog::value_class`] knows, sorted, for errors.
+    fn value_class_names(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Instantiate the component (without opening it) and return its declared streams.
     /// `config` is the merged topology + component config. The error text says what is
     /// wrong with the constructor arguments or config.
