@@ -19,6 +19,8 @@ pub mod error;
 pub mod executor;
 pub mod flux;
 pub(crate) mod manager;
+pub(crate) mod paged;
+mod persistent;
 pub(crate) mod policy;
 pub(crate) mod store;
 mod timer;
@@ -29,7 +31,7 @@ pub use bolt::{WindowedBolt, WindowedCollector};
 pub use config::{Span, WindowConfig};
 pub use error::WindowError;
 pub use executor::{LATE_TUPLE_FIELD, Windowed};
-pub use tuple_window::TupleWindow;
+pub use tuple_window::{TupleWindow, WindowTuple};
 
 #[cfg(test)]
 mod engine_tests;
