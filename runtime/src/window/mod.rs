@@ -35,3 +35,5 @@ pub use tuple_window::{TupleWindow, WindowTuple};
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod persistent_tests;
