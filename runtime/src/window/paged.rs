@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::wire::record::{RecordReader, put_i64, put_u64};
 use crate::state::StateError;
-use crate::state::provider::KvBackend;
+use crate::state::provider::{KvBackend, MAX_VALUE_LEN};
 use crate::window::store::{Event, EventStore};
 use crate::window::tuple_window::{PagedSource, TupleWindow, WindowTuple};
 
@@ -32,8 +32,8 @@ const META_KEY: &[u8] = b"window/meta";
 const SEGMENT_PREFIX: &[u8] = b"window/seg/";
 /// Format of the index record.
 const FORMAT: u32 = 1;
-/// Most events in one segment.
-const MAX_SEGMENT: usize = 1 << 18;
+/// Most events in one segment (at most 256 bytes each fit in a state value).
+const MAX_SEGMENT: usize = 1 << 16;
 
 /// How a store writes its items to bytes and reads them back.
 pub(crate) trait EventCodec<T> {
@@ -64,17 +64,12 @@ struct Segment<T> {
     dirty: bool,
 }
 
-/// A segment in the index record: id, events, first and last time.
-#[derive(Debug, Serialize, Deserialize)]
-struct SegmentMeta(u64, usize, i64, i64);
-
-/// The index record.
+/// The index record's JSON part (the segments are in its binary part).
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
     format: u32,
     next_id: u64,
     shown: usize,
-    segments: Vec<SegmentMeta>,
     codec: serde_json::Value,
     extra: serde_json::Value,
 }
@@ -240,6 +235,17 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
                 return Err(self.codec_error("encode", m));
             }
         }
+        if out.len() > MAX_VALUE_LEN {
+            return Err(self.codec_error(
+                "encode",
+                format!(
+                    "a window segment of {} events takes {} bytes, over the state's limit of \
+                     {MAX_VALUE_LEN}: lower topology.bolts.window.max.events.in.memory",
+                    events.len(),
+                    out.len()
+                ),
+            ));
+        }
         let key = segment_key(seg.id);
         self.backend.put(key, out)?;
         if let Some(seg) = self.segments.get_mut(i) {
@@ -305,15 +311,23 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
             format: FORMAT,
             next_id: self.next_id,
             shown: self.shown,
-            segments: self
-                .segments
-                .iter()
-                .map(|s| SegmentMeta(s.id, s.len, s.min_ts, s.max_ts))
-                .collect(),
             codec: self.codec.save(),
             extra,
         };
-        let bytes = serde_json::to_vec(&meta).map_err(|e| self.codec_error("encode", e.to_string()))?;
+        let json = serde_json::to_vec(&meta).map_err(|e| self.codec_error("encode", e.to_string()))?;
+        // The JSON part, then the segments (varints, times as deltas).
+        let mut bytes = Vec::with_capacity(json.len() + 16 + self.segments.len() * 8);
+        put_u64(&mut bytes, json.len() as u64);
+        bytes.extend_from_slice(&json);
+        put_u64(&mut bytes, self.segments.len() as u64);
+        let (mut id, mut ts) = (0u64, 0i64);
+        for s in &self.segments {
+            put_u64(&mut bytes, s.id.wrapping_sub(id));
+            put_u64(&mut bytes, s.len as u64);
+            put_i64(&mut bytes, s.min_ts.wrapping_sub(ts));
+            put_i64(&mut bytes, s.max_ts.wrapping_sub(s.min_ts));
+            (id, ts) = (s.id, s.max_ts);
+        }
         self.backend.put(META_KEY.to_vec(), bytes)
     }
 
@@ -331,8 +345,18 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
         let Some(bytes) = self.backend.get(META_KEY)? else {
             return Ok(serde_json::Value::Null);
         };
+        let namespace = self.backend.namespace().to_string();
+        let bad = |e: crate::cluster::wire::WireError| StateError::Codec {
+            namespace: namespace.clone(),
+            action: "decode",
+            what: "value",
+            message: format!("window index: {e}"),
+        };
+        let mut r = RecordReader::new(&bytes);
+        let json_len = r.count("index json", 1).map_err(bad)?;
+        let json = r.take(json_len, "index json").map_err(bad)?;
         let meta: Meta =
-            serde_json::from_slice(&bytes).map_err(|e| self.codec_error("decode", e.to_string()))?;
+            serde_json::from_slice(json).map_err(|e| self.codec_error("decode", e.to_string()))?;
         if meta.format != FORMAT {
             return Err(self.codec_error(
                 "decode",
@@ -343,8 +367,15 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
             return Err(self.codec_error("decode", m));
         }
         self.next_id = meta.next_id;
-        for SegmentMeta(id, len, min_ts, max_ts) in meta.segments {
-            self.len += len;
+        let n = r.count("segments", 4).map_err(bad)?;
+        let (mut id, mut ts) = (0u64, 0i64);
+        for _ in 0..n {
+            id = id.wrapping_add(r.u64("segment id").map_err(bad)?);
+            let len = usize::try_from(r.u64("segment events").map_err(bad)?).unwrap_or(usize::MAX);
+            let min_ts = ts.wrapping_add(r.i64("segment start").map_err(bad)?);
+            let max_ts = min_ts.wrapping_add(r.i64("segment end").map_err(bad)?);
+            ts = max_ts;
+            self.len = self.len.saturating_add(len);
             self.segments.push_back(Segment {
                 id,
                 len,
@@ -354,6 +385,7 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
                 dirty: false,
             });
         }
+        r.finish().map_err(bad)?;
         self.shown = meta.shown.min(self.len);
         Ok(meta.extra)
     }

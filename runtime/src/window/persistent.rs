@@ -176,6 +176,7 @@ impl IdSet {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn remove(&mut self, id: i64) {
         let Some((&start, &end)) = self.ranges.range(..=id).next_back() else {
             return;
@@ -189,6 +190,33 @@ impl IdSet {
         }
         if id < end {
             self.ranges.insert(id + 1, end);
+        }
+    }
+
+    /// Remove every id of `other`.
+    pub(crate) fn remove_all(&mut self, other: &IdSet) {
+        for (&a, &b) in &other.ranges {
+            self.remove_range(a, b);
+        }
+    }
+
+    /// Remove the ids `a..=b`.
+    fn remove_range(&mut self, a: i64, b: i64) {
+        let hit: Vec<(i64, i64)> = self
+            .ranges
+            .range(..=b)
+            .rev()
+            .take_while(|(_, end)| **end >= a)
+            .map(|(s, e)| (*s, *e))
+            .collect();
+        for (start, end) in hit {
+            self.ranges.remove(&start);
+            if start < a {
+                self.ranges.insert(start, a - 1);
+            }
+            if end > b {
+                self.ranges.insert(b + 1, end);
+            }
         }
     }
 
@@ -288,6 +316,11 @@ struct Inner {
     run: Running<Store>,
     ids_field: Option<IdField>,
     ids: Ids,
+    /// Ids that left the window since the last PREPARE, and those that left before it:
+    /// they stay in `ids` until a second PREPARE, so a tuple whose ack (sent at the
+    /// COMMIT) was lost with a worker is still known when it is replayed.
+    retiring: Ids,
+    retired: Ids,
     fires: u64,
     adds: u64,
     initial: TriggerState,
@@ -355,6 +388,8 @@ impl Persistent {
                     cached: None,
                 }),
                 ids: Ids::new(),
+                retiring: Ids::new(),
+                retired: Ids::new(),
                 fires: 0,
                 adds: 0,
                 initial,
@@ -600,7 +635,7 @@ impl Inner {
             }
         };
         let fired = {
-            let mut sink = PSink::new(cx, self.ids_field.as_mut(), &mut self.ids);
+            let mut sink = PSink::new(cx, self.ids_field.as_mut(), &mut self.retiring);
             self.run.manager.add(input, ts, &mut sink);
             sink.fired
         };
@@ -644,7 +679,7 @@ impl Inner {
     fn on_time<B: WindowedBolt>(&mut self, cx: &mut Cx<'_, B>) {
         let now = self.run.now_ms();
         let fired = {
-            let mut sink = PSink::new(cx, self.ids_field.as_mut(), &mut self.ids);
+            let mut sink = PSink::new(cx, self.ids_field.as_mut(), &mut self.retiring);
             match &mut self.run.event {
                 None => self.run.manager.on_time(now, &mut sink),
                 Some(ev) => {
@@ -796,6 +831,8 @@ impl Inner {
             .restore_trigger(&saved.trigger, processing_now);
         self.run.manager.set_silent(false);
         self.ids.clear();
+        self.retiring.clear();
+        self.retired.clear();
         for (task, stream, ranges) in saved.ids {
             let set = self.ids.entry(task).or_default().entry(stream).or_default();
             set.ranges = ranges.into_iter().collect();
@@ -871,6 +908,15 @@ fn read_marker(markers: &dyn KvBackend) -> Result<Option<Marker>, StateError> {
 
 impl CheckpointTarget for Inner {
     fn pre_prepare(&mut self, _txid: u64) {
+        // Ids retired two PREPAREs ago: their acks went out with the last COMMIT.
+        for (task, streams) in std::mem::take(&mut self.retired) {
+            for (stream, gone) in streams {
+                if let Some(set) = self.ids.get_mut(&task).and_then(|m| m.get_mut(&stream)) {
+                    set.remove_all(&gone);
+                }
+            }
+        }
+        self.retired = std::mem::take(&mut self.retiring);
         if self.broken.is_none()
             && let Err(e) = self.save()
         {
@@ -921,6 +967,7 @@ impl State for Inner {
 struct PSink<'a, 'c, B> {
     cx: &'a mut Cx<'c, B>,
     ids_field: Option<&'a mut IdField>,
+    /// Where the ids of expired events go (forgotten two PREPAREs later).
     ids: &'a mut Ids,
     /// Windows handed to the bolt, and the last one's end.
     fired: Option<(u64, i64)>,
@@ -967,12 +1014,15 @@ impl<B: WindowedBolt> WindowSink<Tuple> for PSink<'_, '_, B> {
     fn expire(&mut self, item: &Tuple) {
         if let Some(field) = self.ids_field.as_mut()
             && let Ok(id) = field.extract(item)
-            && let Some(set) = self
-                .ids
-                .get_mut(&item.source_task().0)
-                .and_then(|m| m.get_mut(item.source_stream()))
         {
-            set.remove(id);
+            let streams = self.ids.entry(item.source_task().0).or_default();
+            match streams.get_mut(item.source_stream()) {
+                Some(set) => set.insert(id),
+                None => streams
+                    .entry(item.source_stream().to_string())
+                    .or_default()
+                    .insert(id),
+            }
         }
     }
 
@@ -1000,6 +1050,13 @@ mod tests {
         assert_eq!(s.max(), Some(6));
         s.insert(4);
         assert_eq!(s.ranges.len(), 1);
+        let mut gone = IdSet::default();
+        for id in [2, 3, 4, 9] {
+            gone.insert(id);
+        }
+        let mut t = s.clone();
+        t.remove_all(&gone);
+        assert_eq!(t.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 6)]);
         s.insert(i64::MAX);
         s.insert(i64::MIN);
         assert!(s.contains(i64::MAX) && s.contains(i64::MIN));

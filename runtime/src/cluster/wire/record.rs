@@ -53,6 +53,12 @@ impl<'a> RecordReader<'a> {
         self.0.count(what, min_size)
     }
 
+    /// The next `n` bytes.
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        self.0.take(n, what)
+    }
+
     /// One value.
     #[inline]
     pub(crate) fn value(&mut self) -> Result<Value, WireError> {
