@@ -595,6 +595,13 @@ impl Inner {
             cx.machine.user_ack(input.ack_handle());
             return Ok(());
         }
+        if self
+            .replay
+            .as_ref()
+            .is_some_and(|r| Instant::now() >= r.deadline)
+        {
+            self.end_replay(true, cx);
+        }
         if let Some(replay) = self.replay.as_mut() {
             let before = id.is_some_and(|id| {
                 replay
@@ -603,7 +610,21 @@ impl Inner {
                     .is_some_and(|last| id <= *last)
             });
             if !before {
-                if replay.held.len() >= MAX_HELD {
+                // A replay of a tuple held already (its tree timed out while held):
+                // keep the newest copy, whose tree is the live one.
+                let mut same = |t: &Tuple| {
+                    t.source_task() == input.source_task()
+                        && std::ptr::eq(t.schema(), input.schema())
+                        && id.is_some()
+                        && self
+                            .ids_field
+                            .as_mut()
+                            .and_then(|f| f.extract(t).ok())
+                            == id
+                };
+                if let Some(slot) = replay.held.iter_mut().find(|t| same(t)) {
+                    *slot = input;
+                } else if replay.held.len() >= MAX_HELD {
                     cx.out.fail(&input);
                 } else {
                     replay.held.push_back(input);
@@ -723,6 +744,10 @@ impl Inner {
                 }
             }
         }
+        // The window's output leaves the executor before the window counts as fired: a
+        // kill before the marker is saved fires it again (its output may then be seen
+        // twice), one after it only loses what the network had not delivered yet.
+        cx.out.em.outbox.flush();
         let n = self.marker.as_ref().map_or(0, |m| m.n) + 1;
         let marker = Marker {
             n,
@@ -874,7 +899,8 @@ impl Inner {
                 .collect(),
             marker,
             held: VecDeque::new(),
-            deadline: Instant::now() + self.timeout,
+            // The tuples lost with the worker come back after a message timeout.
+            deadline: Instant::now() + 2 * self.timeout,
         });
         Ok(())
     }
