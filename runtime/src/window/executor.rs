@@ -24,8 +24,8 @@ use crate::window::config::{Span, WindowConfig};
 use crate::window::error::WindowError;
 use crate::window::manager::{WindowManager, WindowSink};
 use crate::window::persistent::{self, Persistent};
-use crate::window::store::{EventStore, MemoryStore};
 use crate::window::policy::{Length, Slide};
+use crate::window::store::{EventStore, MemoryStore};
 use crate::window::timer::Timer;
 use crate::window::tuple_window::TupleWindow;
 use crate::window::watermark::WatermarkGenerator;
@@ -223,64 +223,60 @@ pub(super) fn start_with<S: EventStore<Tuple>>(
     ctx: &TopologyContext,
     store: S,
 ) -> Result<Running<S>, ComponentError> {
-        let clock = ctx.clock().clone();
-        let started = clock.now();
-        let start_ms = i64::try_from(clock.wall_millis()).unwrap_or(i64::MAX);
-        let w = window;
-        let (length, slide) = (Length::of(w.length()), Slide::of(w.slide()));
-        let event = w.timestamp_field().map(|name| EventTime {
-            field: TimestampField {
-                name: name.to_string(),
-                cached: None,
-            },
-            watermarks: WatermarkGenerator::new(
-                inputs(ctx),
-                w.lag_ms(),
-                w.idle_timeout_ms(),
-                start_ms,
-            ),
-            interval_ms: i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX),
-            next_at: start_ms
-                .saturating_add(i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX)),
-        });
-        let manager = WindowManager::with_store(length, slide, event.is_none().then_some(start_ms), store);
-        let timer_ms = match (&event, w.slide()) {
-            (Some(_), _) => Some(w.watermark_interval_ms()),
-            (None, Span::Millis(ms)) => Some(ms),
-            (None, Span::Count(_)) => None,
-        };
-        let timer = match (timer_ms, ctx.waker()) {
-            (Some(ms), Some(waker)) => {
-                let task = format!("{}-{}", ctx.this_component(), ctx.this_task());
-                Some(
-                    Timer::start(ms, waker, &task)
-                        .map_err(|e| ComponentError::io("starting the window timer", e))?,
-                )
-            }
-            (Some(_), None) => {
-                return Err(ComponentError::msg(
-                    "a time-driven window needs its executor's waker (run it as a bolt)",
-                ));
-            }
-            (None, _) => None,
-        };
-        let coarse =
-            event.is_none() && matches!((w.length(), w.slide()), (Span::Count(_), Span::Count(_)));
-        Ok(Running {
-            manager,
-            clock,
-            started,
-            start_ms,
-            event,
-            coarse,
-            coarse_left: 0,
-            coarse_now: start_ms,
-            late_tuples: ctx.counter("window.late.tuples"),
-            late_seen: 0,
-            held: ctx.gauge("window.tuples"),
-            gauge_left: GAUGE_EVERY,
-            _timer: timer,
-        })
+    let clock = ctx.clock().clone();
+    let started = clock.now();
+    let start_ms = i64::try_from(clock.wall_millis()).unwrap_or(i64::MAX);
+    let w = window;
+    let (length, slide) = (Length::of(w.length()), Slide::of(w.slide()));
+    let event = w.timestamp_field().map(|name| EventTime {
+        field: TimestampField {
+            name: name.to_string(),
+            cached: None,
+        },
+        watermarks: WatermarkGenerator::new(inputs(ctx), w.lag_ms(), w.idle_timeout_ms(), start_ms),
+        interval_ms: i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX),
+        next_at: start_ms
+            .saturating_add(i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX)),
+    });
+    let manager =
+        WindowManager::with_store(length, slide, event.is_none().then_some(start_ms), store);
+    let timer_ms = match (&event, w.slide()) {
+        (Some(_), _) => Some(w.watermark_interval_ms()),
+        (None, Span::Millis(ms)) => Some(ms),
+        (None, Span::Count(_)) => None,
+    };
+    let timer = match (timer_ms, ctx.waker()) {
+        (Some(ms), Some(waker)) => {
+            let task = format!("{}-{}", ctx.this_component(), ctx.this_task());
+            Some(
+                Timer::start(ms, waker, &task)
+                    .map_err(|e| ComponentError::io("starting the window timer", e))?,
+            )
+        }
+        (Some(_), None) => {
+            return Err(ComponentError::msg(
+                "a time-driven window needs its executor's waker (run it as a bolt)",
+            ));
+        }
+        (None, _) => None,
+    };
+    let coarse =
+        event.is_none() && matches!((w.length(), w.slide()), (Span::Count(_), Span::Count(_)));
+    Ok(Running {
+        manager,
+        clock,
+        started,
+        start_ms,
+        event,
+        coarse,
+        coarse_left: 0,
+        coarse_now: start_ms,
+        late_tuples: ctx.counter("window.late.tuples"),
+        late_seen: 0,
+        held: ctx.gauge("window.tuples"),
+        gauge_left: GAUGE_EVERY,
+        _timer: timer,
+    })
 }
 
 /// Every input (source task, stream) of this component but the checkpoint stream.

@@ -11,13 +11,13 @@
 use serde_yaml::{Mapping, Value};
 
 use crate::topology::config::{
-    MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, TOPOLOGY_BOLTS_LATE_TUPLE_STREAM,
+    MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, MIN_WINDOW_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_LATE_TUPLE_STREAM, TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
     TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT, TOPOLOGY_BOLTS_SLIDING_INTERVAL_DURATION_MS,
     TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME, TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_MAX_LAG_MS,
     TOPOLOGY_BOLTS_WATERMARK_EVENT_INTERVAL_MS, TOPOLOGY_BOLTS_WINDOW_LENGTH_COUNT,
-    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS, TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
-    TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY, TOPOLOGY_BOLTS_WINDOW_PERSISTENT,
-    MIN_WINDOW_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS, TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_WINDOW_PERSISTENT,
 };
 use crate::topology::yaml::ConfigMap;
 
@@ -202,7 +202,10 @@ pub fn config_method(
         },
         "withPersistence" => match args {
             [] => {
-                config.insert(TOPOLOGY_BOLTS_WINDOW_PERSISTENT.to_string(), Value::Bool(true));
+                config.insert(
+                    TOPOLOGY_BOLTS_WINDOW_PERSISTENT.to_string(),
+                    Value::Bool(true),
+                );
                 Ok(())
             }
             _ => Err("withPersistence takes no argument".to_string()),
@@ -301,14 +304,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(config_method("prepare", &[], &mut c).is_none());
-        config_method("withPersistence", &[], &mut c).unwrap().unwrap();
+        config_method("withPersistence", &[], &mut c)
+            .unwrap()
+            .unwrap();
         config_method("withMaxEventsInMemory", &[5000.into()], &mut c)
             .unwrap()
             .unwrap();
         config_method("withMessageIdField", &["id".into()], &mut c)
             .unwrap()
             .unwrap();
-        assert_eq!(c.get(TOPOLOGY_BOLTS_WINDOW_PERSISTENT), Some(&Value::Bool(true)));
+        assert_eq!(
+            c.get(TOPOLOGY_BOLTS_WINDOW_PERSISTENT),
+            Some(&Value::Bool(true))
+        );
         assert_eq!(
             c.get(TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY),
             Some(&Value::from(5000))
@@ -321,7 +329,11 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(e.contains("integer >= 64"), "{e}");
-        assert!(config_method("withPersistence", &[1.into()], &mut c).unwrap().is_err());
+        assert!(
+            config_method("withPersistence", &[1.into()], &mut c)
+                .unwrap()
+                .is_err()
+        );
         let e = config_method("withWindow", &[5.into()], &mut c)
             .unwrap()
             .unwrap_err();

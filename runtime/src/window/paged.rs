@@ -123,7 +123,9 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
             backend,
             codec,
             segment_events,
-            budget: max_in_memory.saturating_sub(segment_events).max(2 * segment_events),
+            budget: max_in_memory
+                .saturating_sub(segment_events)
+                .max(2 * segment_events),
             segments: VecDeque::new(),
             len: 0,
             resident: 0,
@@ -314,7 +316,8 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
             codec: self.codec.save(),
             extra,
         };
-        let json = serde_json::to_vec(&meta).map_err(|e| self.codec_error("encode", e.to_string()))?;
+        let json =
+            serde_json::to_vec(&meta).map_err(|e| self.codec_error("encode", e.to_string()))?;
         // The JSON part, then the segments (varints, times as deltas).
         let mut bytes = Vec::with_capacity(json.len() + 16 + self.segments.len() * 8);
         put_u64(&mut bytes, json.len() as u64);
@@ -360,7 +363,10 @@ impl<T, C: EventCodec<T>> PagedStore<T, C> {
         if meta.format != FORMAT {
             return Err(self.codec_error(
                 "decode",
-                format!("window index format {} (this runtime reads {FORMAT})", meta.format),
+                format!(
+                    "window index format {} (this runtime reads {FORMAT})",
+                    meta.format
+                ),
             ));
         }
         if let Err(m) = self.codec.restore(&meta.codec) {
@@ -425,7 +431,9 @@ fn read_segment<T, C: EventCodec<T>>(
         });
     };
     let mut r = RecordReader::new(&bytes);
-    let n = r.count("segment events", 2).map_err(|e| codec_err(e.to_string()))?;
+    let n = r
+        .count("segment events", 2)
+        .map_err(|e| codec_err(e.to_string()))?;
     let mut events = VecDeque::with_capacity(n);
     for _ in 0..n {
         let ts = r.i64("event time").map_err(|e| codec_err(e.to_string()))?;

@@ -52,7 +52,9 @@ fn pages_out_past_the_cap_and_reads_everything_back_in_order() {
     assert_eq!(all(&mut s), (0..1000).collect::<Vec<_>>());
     // The new ones: after the shown prefix.
     s.mark_shown(990);
-    let new: Vec<i64> = s.with_window(1000, &[], None, 0, |w| w.get_new_iter().map(|t| *t).collect());
+    let new: Vec<i64> = s.with_window(1000, &[], None, 0, |w| {
+        w.get_new_iter().map(|t| *t).collect()
+    });
     assert_eq!(new, (990..1000).collect::<Vec<_>>());
     assert_eq!(s.count_until(499), 500);
     assert_eq!(s.count_until(-1), 0);
@@ -114,7 +116,9 @@ fn a_saved_window_is_restored_from_the_committed_state_and_rolled_back() {
     assert_eq!(s.len(), 300);
     assert_eq!(s.resident(), 0);
     assert_eq!(all(&mut s), (0..300).collect::<Vec<_>>());
-    let new: Vec<i64> = s.with_window(300, &[], None, 0, |w| w.get_new_iter().map(|t| *t).collect());
+    let new: Vec<i64> = s.with_window(300, &[], None, 0, |w| {
+        w.get_new_iter().map(|t| *t).collect()
+    });
     assert_eq!(new, (250..300).collect::<Vec<_>>());
     // A new store on the same namespace (a restarted task) reads the committed window.
     drop(s);
@@ -167,7 +171,8 @@ fn the_manager_over_a_paged_store_fires_the_windows_of_a_memory_store() {
         Some(0),
         store(&provider, "w-6", 64),
     );
-    let mut memory: WindowManager<i64> = WindowManager::new(Length::Count(500), Slide::Count(100), Some(0));
+    let mut memory: WindowManager<i64> =
+        WindowManager::new(Length::Count(500), Slide::Count(100), Some(0));
     let (mut a, mut b) = (Fired(Vec::new()), Fired(Vec::new()));
     for i in 0..2000 {
         paged.add(i, i, &mut a);
@@ -177,4 +182,44 @@ fn the_manager_over_a_paged_store_fires_the_windows_of_a_memory_store() {
     assert_eq!(a.0, b.0);
     assert_eq!(paged.len(), memory.len());
     assert!(paged.store().max_resident() <= 64);
+}
+
+#[test]
+fn fired_windows_are_skipped_and_a_silent_replay_restarts_the_trigger() {
+    // Event time, tumbling 10 ms: the windows up to 30 fired before a restart.
+    let mut m: WindowManager<i64> = WindowManager::new(Length::Millis(10), Slide::Millis(10), None);
+    m.set_fired_until(Some(30));
+    let mut fired = Fired(Vec::new());
+    for ts in 1..=50 {
+        m.add(ts, ts, &mut fired);
+    }
+    m.on_watermark(50, &mut fired);
+    let ends: Vec<i64> = fired.0.iter().map(|f| f.0).collect();
+    assert_eq!(ends, [40, 50]);
+    // The trigger state goes on in another manager.
+    let saved = m.trigger_state();
+    let mut again: WindowManager<i64> =
+        WindowManager::new(Length::Millis(10), Slide::Millis(10), None);
+    again.restore_trigger(&saved, None);
+    let mut later = Fired(Vec::new());
+    for ts in 51..=60 {
+        again.add(ts, ts, &mut later);
+    }
+    again.on_watermark(60, &mut later);
+    assert_eq!(later.0, [(60, 10, (51..=60).sum())]);
+
+    // Processing time, count tumbling 3: a silent replay fires nothing; then the
+    // trigger counts from zero.
+    let mut p: WindowManager<i64> = WindowManager::new(Length::Count(3), Slide::Count(3), Some(0));
+    let mut out = Fired(Vec::new());
+    p.set_silent(true);
+    for i in 1..=4 {
+        p.add(i, i, &mut out);
+    }
+    assert!(out.0.is_empty());
+    p.end_replay();
+    for i in 5..=7 {
+        p.add(i, i, &mut out);
+    }
+    assert_eq!(out.0, [(7, 3, 18)]);
 }

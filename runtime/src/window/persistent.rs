@@ -165,7 +165,7 @@ impl IdSet {
             .next_back()
             .filter(|(_, end)| end.checked_add(1) == Some(id))
             .map(|(s, _)| *s);
-        let above = id.checked_add(1).and_then(|n| self.ranges.remove(&n).map(|e| e));
+        let above = id.checked_add(1).and_then(|n| self.ranges.remove(&n));
         match below {
             Some(s) => {
                 self.ranges.insert(s, above.unwrap_or(id));
@@ -232,12 +232,15 @@ impl IdSet {
 /// The ids held, by source task and stream.
 type Ids = HashMap<u32, HashMap<String, IdSet>>;
 
+/// The ids of one input: (source task, stream, ranges `start..=end`).
+type SavedIds = (u32, String, Vec<(i64, i64)>);
+
 /// What a persistent window saves beside its pages.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
     trigger: TriggerState,
     /// (source task, stream, ranges) of the ids held.
-    ids: Vec<(u32, String, Vec<(i64, i64)>)>,
+    ids: Vec<SavedIds>,
     /// Windows fired so far.
     fires: u64,
     /// Tuples added so far.
@@ -369,14 +372,13 @@ impl Persistent {
             .map_err(|e| ComponentError::msg(format!("opening the window's state: {e}")))?;
         let cap = usize::try_from(window.max_events_in_memory()).unwrap_or(usize::MAX);
         let store = PagedStore::new(backend, TupleCodec::default(), cap);
-        let markers = match window.message_id_field() {
-            Some(_) => Some(
-                provider
-                    .open(&format!("{namespace}-fired"))
-                    .map_err(|e| ComponentError::msg(format!("opening the window's state: {e}")))?,
-            ),
-            None => None,
-        };
+        let markers =
+            match window.message_id_field() {
+                Some(_) => Some(provider.open(&format!("{namespace}-fired")).map_err(|e| {
+                    ComponentError::msg(format!("opening the window's state: {e}"))
+                })?),
+                None => None,
+            };
         let run = start_with(window, ctx, store)?;
         let initial = run.manager.trigger_state();
         let timeout = Duration::from_secs(ctx.config().settings().message_timeout_secs.max(1));
@@ -470,7 +472,12 @@ impl Persistent {
             out,
         };
         if self.inner.replay.is_some() {
-            if self.inner.replay.as_ref().is_some_and(|r| Instant::now() >= r.deadline) {
+            if self
+                .inner
+                .replay
+                .as_ref()
+                .is_some_and(|r| Instant::now() >= r.deadline)
+            {
                 self.inner.end_replay(true, &mut cx);
             }
             return;
@@ -616,11 +623,7 @@ impl Inner {
                     t.source_task() == input.source_task()
                         && std::ptr::eq(t.schema(), input.schema())
                         && id.is_some()
-                        && self
-                            .ids_field
-                            .as_mut()
-                            .and_then(|f| f.extract(t).ok())
-                            == id
+                        && self.ids_field.as_mut().and_then(|f| f.extract(t).ok()) == id
                 };
                 if let Some(slot) = replay.held.iter_mut().find(|t| same(t)) {
                     *slot = input;
@@ -802,13 +805,16 @@ impl Inner {
                 .ids
                 .iter()
                 .flat_map(|(task, streams)| {
-                    streams.iter().filter(|(_, s)| !s.is_empty()).map(|(stream, s)| {
-                        (
-                            *task,
-                            stream.clone(),
-                            s.ranges.iter().map(|(a, b)| (*a, *b)).collect(),
-                        )
-                    })
+                    streams
+                        .iter()
+                        .filter(|(_, s)| !s.is_empty())
+                        .map(|(stream, s)| {
+                            (
+                                *task,
+                                stream.clone(),
+                                s.ranges.iter().map(|(a, b)| (*a, *b)).collect(),
+                            )
+                        })
                 })
                 .collect(),
             fires: self.fires,
@@ -1069,10 +1075,16 @@ mod tests {
         assert_eq!(s.ranges.len(), 1);
         assert!(s.contains(4) && !s.contains(8) && !s.contains(0));
         s.remove(4);
-        assert_eq!(s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(1, 3), (5, 7)]);
+        assert_eq!(
+            s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
+            [(1, 3), (5, 7)]
+        );
         s.remove(1);
         s.remove(7);
-        assert_eq!(s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(2, 3), (5, 6)]);
+        assert_eq!(
+            s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
+            [(2, 3), (5, 6)]
+        );
         assert_eq!(s.max(), Some(6));
         s.insert(4);
         assert_eq!(s.ranges.len(), 1);
@@ -1082,7 +1094,10 @@ mod tests {
         }
         let mut t = s.clone();
         t.remove_all(&gone);
-        assert_eq!(t.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 6)]);
+        assert_eq!(
+            t.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
+            [(5, 6)]
+        );
         s.insert(i64::MAX);
         s.insert(i64::MIN);
         assert!(s.contains(i64::MAX) && s.contains(i64::MIN));
@@ -1101,6 +1116,10 @@ mod tests {
         assert_eq!(back.values(), t.values());
         assert_eq!(back.source_task(), TaskId(3));
         assert!(std::ptr::eq(back.schema(), schema));
-        assert!(TupleCodec::default().decode(&mut RecordReader::new(&out)).is_err());
+        assert!(
+            TupleCodec::default()
+                .decode(&mut RecordReader::new(&out))
+                .is_err()
+        );
     }
 }

@@ -184,7 +184,9 @@ fn persistent_windows_without_a_provider_acking_or_persistence_are_refused() {
     let e = err("x: 1", w);
     assert!(e.contains("bolts[0]"), "{e}");
     assert!(
-        e.contains("topology.bolts.window.persistent is true but topology.state.provider is not set"),
+        e.contains(
+            "topology.bolts.window.persistent is true but topology.state.provider is not set"
+        ),
         "{e}"
     );
     let e = err(

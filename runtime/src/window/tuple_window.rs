@@ -55,7 +55,11 @@ enum Contents<'a, T> {
 /// A store a persistent window's tuples are read from, page by page.
 pub(crate) trait PagedSource<T> {
     /// The tuples at positions `from..to`, in order.
-    fn range<'s>(&'s self, from: usize, to: usize) -> Box<dyn Iterator<Item = WindowTuple<'s, T>> + 's>;
+    fn range<'s>(
+        &'s self,
+        from: usize,
+        to: usize,
+    ) -> Box<dyn Iterator<Item = WindowTuple<'s, T>> + 's>;
 }
 
 /// One tuple of a window read through an iterator: borrowed from memory, or loaded from

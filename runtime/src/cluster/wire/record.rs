@@ -49,7 +49,11 @@ impl<'a> RecordReader<'a> {
 
     /// An element count that the rest of the record can hold (`min_size` bytes each).
     #[inline]
-    pub(crate) fn count(&mut self, what: &'static str, min_size: usize) -> Result<usize, WireError> {
+    pub(crate) fn count(
+        &mut self,
+        what: &'static str,
+        min_size: usize,
+    ) -> Result<usize, WireError> {
         self.0.count(what, min_size)
     }
 
