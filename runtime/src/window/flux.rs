@@ -256,6 +256,27 @@ pub fn config_method(
     Some(result)
 }
 
+/// Mark the windowed bolts of `spec` whose Flux `configMethods` call `withPersistence`
+/// as persistent in their config now: the checkpoint wiring, which runs before the
+/// methods are applied, must see them.
+pub fn mark_persistent(spec: &mut crate::topology::yaml::ParsedSpec, registry: &crate::Registry) {
+    for (i, extras) in spec.flux.bolts.iter().enumerate() {
+        let persistent = extras
+            .config_methods
+            .iter()
+            .any(|m| m.name == "withPersistence" && m.args.is_empty());
+        if let Some(b) = spec.def.bolts.get_mut(i)
+            && persistent
+            && registry.is_windowed(&b.class_name)
+        {
+            b.config.insert(
+                TOPOLOGY_BOLTS_WINDOW_PERSISTENT.to_string(),
+                Value::Bool(true),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -5,6 +5,9 @@
 //! - [`config`]: [`WindowConfig`] and its component-config keys.
 //! - [`policy`]: trigger and eviction; [`manager`]: the window state machine;
 //!   [`store`]: where events are kept (the interface persistent windows page through).
+//! - [`paged`]: the store of persistent windows (Storm's `withPersistence()`), paged to
+//!   the task's state; `persistent`: the executor part that checkpoints it, acks at
+//!   commits and recovers without firing windows twice.
 //! - [`watermark`]: event-time progress per input, with idleness.
 //! - [`bolt`], [`tuple_window`]: the user API; [`executor`]: the [`Windowed`] bolt that
 //!   runs one; [`timer`]: its wake-ups; [`flux`]: Flux's `configMethods`.

@@ -226,3 +226,53 @@ fn persistent_windows_without_a_provider_acking_or_persistence_are_refused() {
         "no checkpoint spout"
     );
 }
+
+#[test]
+fn flux_config_methods_make_a_window_persistent_and_checkpointed() {
+    static ACKED: AtomicUsize = AtomicUsize::new(0);
+    static FAILED: AtomicUsize = AtomicUsize::new(0);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"name: pwindow-flux
+components:
+  - id: len
+    className: "org.apache.storm.topology.base.BaseWindowedBolt$Count"
+    constructorArgs: [1000]
+config: {{{}}}
+spouts: [{{id: numbers, className: Numbers}}]
+bolts:
+  - id: sum
+    className: IterSum
+    configMethods:
+      - name: withTumblingWindow
+        args: [ref: len]
+      - name: withPersistence
+      - name: withMaxEventsInMemory
+        args: [100]
+      - name: withMessageIdField
+        args: ["id"]
+streams: [{{from: numbers, to: sum, grouping: {{type: SHUFFLE}}}}]
+"#,
+        redb(dir.path())
+    );
+    let report = complete_topology(
+        &registry(3000, &ACKED, &FAILED),
+        &yaml,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let sums: Vec<i64> = report
+        .emitted("sum", "default")
+        .iter()
+        .map(|v| v[1].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        sums,
+        [
+            (0..1000).sum::<i64>(),
+            (1000..2000).sum(),
+            (2000..3000).sum()
+        ]
+    );
+    assert_eq!(ACKED.load(Ordering::Relaxed), 3000);
+}
