@@ -81,7 +81,17 @@ const SHAPES: &[(&str, &str, &str, &str)] = &[
         "sum",
         "tuples/s",
     ),
+    (
+        "window-persistent",
+        "bench-window-persistent.yaml",
+        "window",
+        "tuples/s",
+    ),
 ];
+
+/// Where `window-persistent` pages its window (emptied before it runs: a window left by
+/// an earlier run would be restored).
+const PWINDOW_DIR: &str = "/tmp/squall-bench-pwindow";
 
 /// Environment variables overriding a config key of the stateful shapes.
 const STATEFUL_OVERRIDES: &[(&str, &str)] = &[
@@ -358,6 +368,9 @@ fn main() {
             continue;
         }
         let file = topologies_dir().join(file);
+        if *name == "window-persistent" {
+            let _ = std::fs::remove_dir_all(PWINDOW_DIR);
+        }
         let r = if name.contains("stateful") {
             spawn_stateful(&exe, name, &file, component)
         } else {

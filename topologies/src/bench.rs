@@ -24,6 +24,8 @@ pub struct ConstSpout {
     rate: u64,
     started: Option<Instant>,
     replay: Vec<MessageId>,
+    /// Emit the message id itself (field `id`) instead of the constant.
+    sequence: bool,
 }
 
 impl ConstSpout {
@@ -38,6 +40,23 @@ impl ConstSpout {
         ConstSpout::of("value", Value::Int(1), count, rate)
     }
 
+    /// The message id itself, 1, 2, 3, … in field `id` (registered as `SequenceSpout`:
+    /// a window's message id field, or a checkable sum).
+    pub fn sequence(count: u64, rate: u64) -> ConstSpout {
+        ConstSpout {
+            sequence: true,
+            ..ConstSpout::of("id", Value::Int(0), count, rate)
+        }
+    }
+
+    fn value(&self, id: MessageId) -> Value {
+        if self.sequence {
+            Value::Int(i64::try_from(id).unwrap_or(i64::MAX))
+        } else {
+            self.payload.clone()
+        }
+    }
+
     /// `value` in field `field`.
     pub fn of(field: &'static str, value: Value, count: u64, rate: u64) -> ConstSpout {
         ConstSpout {
@@ -48,6 +67,7 @@ impl ConstSpout {
             rate,
             started: None,
             replay: Vec::new(),
+            sequence: false,
         }
     }
 
@@ -69,10 +89,10 @@ impl Spout for ConstSpout {
 
     fn next_tuple(&mut self, out: &mut SpoutCollector) -> Result<(), ComponentError> {
         if let Some(id) = self.replay.pop() {
-            out.emit_id(self.payload.clone(), id)?;
+            out.emit_id(self.value(id), id)?;
         } else if self.next_id < self.limit && self.allowed() {
             self.next_id += 1;
-            out.emit_id(self.payload.clone(), self.next_id)?;
+            out.emit_id(self.value(self.next_id), self.next_id)?;
         }
         Ok(())
     }

@@ -70,6 +70,12 @@ pub fn register(registry: &mut Registry) {
                 a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
             ))
         })
+        .spout("SequenceSpout", |a| {
+            Ok(ConstSpout::sequence(
+                a.u64_or(0, "tuple count (0 = unbounded)", 0)?,
+                a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
+            ))
+        })
         .windowed_bolt("SlidingWindowSumBolt", SlidingWindowSumBolt::from_args)
         .windowed_bolt("TumblingWindowAvgBolt", TumblingWindowAvgBolt::from_args)
         .windowed_bolt("TestWindowBolt", |_| Ok(TestWindowBolt))

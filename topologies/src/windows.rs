@@ -54,9 +54,21 @@ impl NumericField {
     /// The sum of the window's values (an integer while every value is one and it does
     /// not overflow) and how many values were summed.
     fn sum(&self, window: &TupleWindow<'_>) -> (Value, u64) {
+        if window.is_paged() {
+            // A persistent window: read page by page.
+            self.sum_of(window.get_iter())
+        } else {
+            self.sum_of(window.get().iter().copied())
+        }
+    }
+
+    fn sum_of<T: std::ops::Deref<Target = Tuple>>(
+        &self,
+        tuples: impl Iterator<Item = T>,
+    ) -> (Value, u64) {
         let (mut int, mut float, mut is_int, mut n) = (0i64, 0f64, true, 0u64);
-        for t in window.get() {
-            match self.read(t) {
+        for t in tuples {
+            match self.read(&t) {
                 Some(Num::Int(i)) => {
                     float += i as f64;
                     if is_int {
@@ -180,7 +192,7 @@ impl WindowedBolt for TestWindowBolt {
         window: &TupleWindow<'_>,
         out: &mut WindowedCollector<'_>,
     ) -> Result<(), ComponentError> {
-        out.emit(values![window.get().len() as i64])?;
+        out.emit(values![window.len() as i64])?;
         Ok(())
     }
 }

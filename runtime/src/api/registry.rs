@@ -254,6 +254,11 @@ impl Registry {
         self
     }
 
+    /// Keep `name` marked windowed after it was wrapped (the checkpoint wiring).
+    pub(crate) fn mark_windowed(&mut self, name: &str) {
+        self.windowed.insert(name.to_string());
+    }
+
     /// Whether `class_name` was registered with [`Registry::windowed_bolt`].
     pub fn is_windowed(&self, class_name: &str) -> bool {
         self.windowed.contains(class_name)

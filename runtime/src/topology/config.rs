@@ -152,6 +152,20 @@ pub const TOPOLOGY_BOLTS_LATE_TUPLE_STREAM: &str = "topology.bolts.late.tuple.st
 /// holding the watermark back; 0 = never (Storm's behaviour).
 pub const TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS: &str =
     "topology.bolts.watermark.idle.timeout.ms";
+/// Windowed bolts (Squall's key; Storm's `withPersistence()`): the window's contents are
+/// kept in the task's state (`topology.state.provider`), paged, and saved at each
+/// checkpoint.
+pub const TOPOLOGY_BOLTS_WINDOW_PERSISTENT: &str = "topology.bolts.window.persistent";
+/// Persistent windows (Squall's key; Storm's `withMaxEventsInMemory(n)`): at most this
+/// many of the window's events are held in memory, the rest are in the state.
+pub const TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY: &str =
+    "topology.bolts.window.max.events.in.memory";
+/// Persistent windows (Storm's key): the input field holding each tuple's message id, a
+/// number increasing per source task; with it a restarted window drops replayed tuples it
+/// holds already and does not fire again the windows it fired.
+pub const TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME: &str = "topology.bolts.message.id.field.name";
+/// Smallest `topology.bolts.window.max.events.in.memory`.
+pub const MIN_WINDOW_EVENTS_IN_MEMORY: u64 = 64;
 
 /// Shortest checkpoint interval, in milliseconds (Storm's minimum).
 pub const MIN_CHECKPOINT_INTERVAL_MS: u64 = 100;
@@ -412,6 +426,33 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         doc: "windowed bolts, event time (Squall's key): an input (source task and stream) \
               with no tuple for this long stops holding the watermark back until it sends \
               again; 0 = never (Storm's behaviour)",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WINDOW_PERSISTENT,
+        ty: KeyType::Bool,
+        default: KeyDefault::Bool(false),
+        max: 0,
+        doc: "windowed bolts (Squall's key; Storm's withPersistence()): keep the window in \
+              the task's state (topology.state.provider), paged, saved at each checkpoint; \
+              input tuples are acked when the checkpoint commits and emits are unanchored",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY,
+        ty: KeyType::AtLeast(MIN_WINDOW_EVENTS_IN_MEMORY),
+        default: KeyDefault::Int(1_000_000),
+        max: MAX_QUEUE * 64,
+        doc: "persistent windows (Squall's key; Storm's withMaxEventsInMemory(n)): at most \
+              this many of the window's events are held in memory, the others are paged out \
+              to the state",
+    },
+    KeySpec {
+        key: TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
+        ty: KeyType::OptionalString,
+        default: KeyDefault::Null,
+        max: 0,
+        doc: "persistent windows: the input field holding a message id that increases per \
+              source task; a restarted window then drops replayed tuples it holds and does \
+              not fire again the windows it fired",
     },
 ];
 

@@ -41,6 +41,8 @@ const DSL_SECTIONS: [&str; 3] = ["spouts", "bolts", "streams"];
 /// located at the YAML's nearest node (the document root for generated components).
 pub fn resolve(parsed: &ParsedSpec, base: &Registry) -> Result<(ParsedSpec, Registry), SpecErrors> {
     let (mut resolved, mut registry) = resolve_source(parsed, base)?;
+    // Persistent windows set by Flux's withPersistence() checkpoint too.
+    crate::window::flux::mark_persistent(&mut resolved, &registry);
     // Stateful bolts: the checkpoint spout, streams and forwarders (nothing otherwise).
     crate::state::checkpoint::wiring::wire(&mut resolved.def, &mut registry);
     Ok((resolved, registry))

@@ -19,6 +19,11 @@ use crate::window::tuple_window::TupleWindow;
 /// time the window fires, anchors every emit to all the tuples of the window, and acks
 /// each tuple when it leaves the window. An `Err` (or a panic) from `execute` fails every
 /// tuple of the window: their spouts replay them.
+///
+/// A persistent window (`topology.bolts.window.persistent`, see
+/// [`crate::window::WindowConfig::with_persistence`]) is kept in the task's state and
+/// read with [`TupleWindow::get_iter`]; its tuples are acked when a checkpoint commits,
+/// its emits are unanchored, and a failed `execute` is reported without failing tuples.
 #[async_trait]
 pub trait WindowedBolt: Send + 'static {
     /// Declare the output streams (none by default: a sink). The late tuple stream, if

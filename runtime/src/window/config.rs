@@ -6,12 +6,15 @@
 use std::time::Duration;
 
 use crate::topology::config::{
-    Config, MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, TOPOLOGY_ACKER_EXECUTORS,
-    TOPOLOGY_BOLTS_LATE_TUPLE_STREAM, TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT,
+    Config, MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, MIN_WINDOW_EVENTS_IN_MEMORY,
+    TOPOLOGY_ACKER_EXECUTORS, TOPOLOGY_BOLTS_LATE_TUPLE_STREAM,
+    TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME, TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT,
     TOPOLOGY_BOLTS_SLIDING_INTERVAL_DURATION_MS, TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME,
     TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_MAX_LAG_MS, TOPOLOGY_BOLTS_WATERMARK_EVENT_INTERVAL_MS,
     TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS, TOPOLOGY_BOLTS_WINDOW_LENGTH_COUNT,
-    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS, key_spec,
+    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS, TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_WINDOW_PERSISTENT, TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS,
+    TOPOLOGY_STATE_PROVIDER, key_spec,
 };
 use crate::topology::yaml::ConfigMap;
 use crate::window::error::WindowError;
@@ -22,6 +25,8 @@ pub const DEFAULT_WATERMARK_INTERVAL_MS: u64 = 1000;
 /// idle), well under the default 30 s message timeout (a stalled watermark holds the
 /// window's tuples un-acked, and past the timeout they all replay).
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 10_000;
+/// Storm's default `withMaxEventsInMemory`: a million events.
+pub const DEFAULT_MAX_EVENTS_IN_MEMORY: u64 = 1_000_000;
 
 /// A window length or sliding interval: a number of tuples or a duration (Storm's
 /// `BaseWindowedBolt.Count` / `Duration`).
@@ -87,6 +92,9 @@ pub struct WindowConfig {
     watermark_interval_ms: u64,
     late_tuple_stream: Option<String>,
     idle_timeout_ms: u64,
+    persistent: bool,
+    max_events_in_memory: u64,
+    message_id_field: Option<String>,
 }
 
 impl WindowConfig {
@@ -101,6 +109,9 @@ impl WindowConfig {
             watermark_interval_ms: DEFAULT_WATERMARK_INTERVAL_MS,
             late_tuple_stream: None,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            persistent: false,
+            max_events_in_memory: DEFAULT_MAX_EVENTS_IN_MEMORY,
+            message_id_field: None,
         }
     }
 
@@ -145,6 +156,46 @@ impl WindowConfig {
     pub fn with_idle_timeout(mut self, timeout: Duration) -> WindowConfig {
         self.idle_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// Keep the window in the task's state (Storm's `withPersistence()`): its events are
+    /// paged out to the state provider past [`WindowConfig::with_max_events_in_memory`]
+    /// and saved at each checkpoint; input tuples are acked when the checkpoint commits,
+    /// emits are unanchored, and a restarted task resumes the window. Needs
+    /// `topology.state.provider` and acking.
+    pub fn with_persistence(mut self) -> WindowConfig {
+        self.persistent = true;
+        self
+    }
+
+    /// Persistent windows: hold at most `n` events in memory (default 1,000,000; at least
+    /// 64).
+    pub fn with_max_events_in_memory(mut self, n: u64) -> WindowConfig {
+        self.max_events_in_memory = n;
+        self
+    }
+
+    /// Persistent windows: field `name` holds each tuple's message id (an integer
+    /// increasing per source task). A restarted window then drops the replayed tuples it
+    /// holds already and does not fire again the windows it fired.
+    pub fn with_message_id_field(mut self, name: impl Into<String>) -> WindowConfig {
+        self.message_id_field = Some(name.into());
+        self
+    }
+
+    /// Whether the window is persistent.
+    pub fn persistent(&self) -> bool {
+        self.persistent
+    }
+
+    /// Persistent windows: the most events held in memory.
+    pub fn max_events_in_memory(&self) -> u64 {
+        self.max_events_in_memory
+    }
+
+    /// Persistent windows: the message id field, if any.
+    pub fn message_id_field(&self) -> Option<&str> {
+        self.message_id_field.as_deref()
     }
 
     /// The window length.
@@ -217,6 +268,19 @@ impl WindowConfig {
             TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS.into(),
             self.idle_timeout_ms.into(),
         );
+        if self.persistent {
+            map.insert(TOPOLOGY_BOLTS_WINDOW_PERSISTENT.into(), true.into());
+            map.insert(
+                TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY.into(),
+                self.max_events_in_memory.into(),
+            );
+        }
+        if let Some(f) = &self.message_id_field {
+            map.insert(
+                TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME.into(),
+                f.as_str().into(),
+            );
+        }
         map
     }
 
@@ -249,6 +313,20 @@ impl WindowConfig {
         let int = |key: &'static str, default: u64| -> Result<u64, WindowError> {
             Ok(integer(config, key, 0)?.unwrap_or(default))
         };
+        let persistent = match config.get(TOPOLOGY_BOLTS_WINDOW_PERSISTENT) {
+            None | Some(serde_yaml::Value::Null) => false,
+            Some(v) => v.as_bool().ok_or_else(|| WindowError::BadValue {
+                key: TOPOLOGY_BOLTS_WINDOW_PERSISTENT,
+                expected: "true or false",
+                got: shown(v),
+            })?,
+        };
+        let message_id_field = string(config, TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME)?;
+        if message_id_field.is_some() && !persistent {
+            return Err(WindowError::NeedsPersistence {
+                key: TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
+            });
+        }
         Ok(WindowConfig {
             length,
             slide,
@@ -261,6 +339,14 @@ impl WindowConfig {
                 TOPOLOGY_BOLTS_WATERMARK_IDLE_TIMEOUT_MS,
                 DEFAULT_IDLE_TIMEOUT_MS,
             )?,
+            persistent,
+            max_events_in_memory: integer(
+                config,
+                TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY,
+                MIN_WINDOW_EVENTS_IN_MEMORY,
+            )?
+            .unwrap_or(DEFAULT_MAX_EVENTS_IN_MEMORY),
+            message_id_field,
         })
     }
 
@@ -270,7 +356,15 @@ impl WindowConfig {
     /// in `topology.max.spout.pending` (when set) — its tuples stay un-acked until they
     /// expire. Both are skipped when acking is off (`topology.acker.executors: 0`):
     /// nothing times out and nothing is pending then.
+    ///
+    /// A persistent window acks its tuples when a checkpoint commits, not at expiry, so
+    /// neither check applies; it needs instead a state provider, acking (checkpoints
+    /// complete through acks), and a checkpoint interval within the message timeout
+    /// (Storm's check).
     pub fn check_topology(&self, config: &Config) -> Result<(), WindowError> {
+        if self.persistent {
+            return self.check_persistence(config);
+        }
         let settings = config.settings();
         if config.setting_u64(TOPOLOGY_ACKER_EXECUTORS) == Some(0) {
             return Ok(());
@@ -316,6 +410,33 @@ impl WindowConfig {
                     slide_key,
                 });
             }
+        }
+        Ok(())
+    }
+}
+
+impl WindowConfig {
+    fn check_persistence(&self, config: &Config) -> Result<(), WindowError> {
+        if config.setting_u64(TOPOLOGY_ACKER_EXECUTORS) == Some(0) {
+            return Err(WindowError::PersistentNeedsAcking);
+        }
+        if config
+            .get_str(TOPOLOGY_STATE_PROVIDER)
+            .is_none_or(str::is_empty)
+        {
+            return Err(WindowError::PersistentNeedsProvider);
+        }
+        let settings = config.settings();
+        let interval_ms = config
+            .setting_u64(TOPOLOGY_STATE_CHECKPOINT_INTERVAL_MS)
+            .unwrap_or(1000);
+        if settings.enable_message_timeouts
+            && interval_ms > settings.message_timeout_secs.saturating_mul(1000)
+        {
+            return Err(WindowError::CheckpointOverTimeout {
+                interval_ms,
+                timeout_secs: settings.message_timeout_secs,
+            });
         }
         Ok(())
     }

@@ -85,4 +85,40 @@ pub enum WindowError {
          name another stream"
     )]
     LateStreamTaken(String),
+    /// A key that only a persistent window uses is set on a window that is not.
+    #[error(
+        "{key} is set but topology.bolts.window.persistent is not true: it is for \
+         persistent windows (Flux: withPersistence)"
+    )]
+    NeedsPersistence {
+        /// The key.
+        key: &'static str,
+    },
+    /// A persistent window in a topology without acking.
+    #[error(
+        "topology.bolts.window.persistent is true but topology.acker.executors is 0: a \
+         persistent window is saved by checkpoints, which complete through acks; set \
+         topology.acker.executors to null (one per worker) or a positive number"
+    )]
+    PersistentNeedsAcking,
+    /// A persistent window without a state provider.
+    #[error(
+        "topology.bolts.window.persistent is true but topology.state.provider is not set: \
+         the window is kept in the task's state; set topology.state.provider to redb or \
+         redis (or memory, which keeps nothing across a restart)"
+    )]
+    PersistentNeedsProvider,
+    /// Checkpoints further apart than the message timeout (Storm's check): a persistent
+    /// window acks its tuples at the commit, so they would time out first.
+    #[error(
+        "topology.state.checkpoint.interval.ms {interval_ms} is more than \
+         topology.message.timeout.secs {timeout_secs} s: a persistent window acks its \
+         tuples when a checkpoint commits, so they would time out and replay first"
+    )]
+    CheckpointOverTimeout {
+        /// The checkpoint interval.
+        interval_ms: u64,
+        /// The message timeout.
+        timeout_secs: u64,
+    },
 }

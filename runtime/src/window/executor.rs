@@ -23,7 +23,9 @@ use crate::window::bolt::{WindowedBolt, WindowedCollector};
 use crate::window::config::{Span, WindowConfig};
 use crate::window::error::WindowError;
 use crate::window::manager::{WindowManager, WindowSink};
+use crate::window::persistent::{self, Persistent};
 use crate::window::policy::{Length, Slide};
+use crate::window::store::{EventStore, MemoryStore};
 use crate::window::timer::Timer;
 use crate::window::tuple_window::TupleWindow;
 use crate::window::watermark::WatermarkGenerator;
@@ -39,7 +41,7 @@ const COARSE_CLOCK_EVERY: u32 = 64;
 const GAUGE_EVERY: u32 = 1024;
 
 /// An input of the watermark: a source task and the (interned) schema of its stream.
-type InputKey = (TaskId, usize);
+pub(super) type InputKey = (TaskId, usize);
 
 /// Runs a [`WindowedBolt`] as a [`Bolt`]. Made by [`crate::Registry::windowed_bolt`]
 /// from the component's config, or directly with [`Windowed::new`].
@@ -48,46 +50,48 @@ pub struct Windowed<B: WindowedBolt> {
     window: WindowConfig,
     component: String,
     running: Option<Running>,
+    /// A persistent window (`topology.bolts.window.persistent`) runs here instead.
+    persistent: Option<Box<Persistent>>,
 }
 
-/// The state of a prepared window.
-struct Running {
-    manager: WindowManager<Tuple>,
-    clock: Arc<dyn Clock>,
-    started: Instant,
-    start_ms: i64,
+/// The state of a prepared window (its events in `S`).
+pub(super) struct Running<S: EventStore<Tuple> = MemoryStore<Tuple>> {
+    pub(super) manager: WindowManager<Tuple, S>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) started: Instant,
+    pub(super) start_ms: i64,
     /// Event time: where timestamps come from, and the watermarks.
-    event: Option<EventTime>,
+    pub(super) event: Option<EventTime>,
     /// Processing-time count windows: the clock is read coarsely.
-    coarse: bool,
-    coarse_left: u32,
-    coarse_now: i64,
-    late_tuples: crate::Counter,
+    pub(super) coarse: bool,
+    pub(super) coarse_left: u32,
+    pub(super) coarse_now: i64,
+    pub(super) late_tuples: crate::Counter,
     /// Late tuples seen by this task (logged at info at the 1st, 2nd, 4th, 8th, …).
-    late_seen: u64,
+    pub(super) late_seen: u64,
     /// Tuples held (set every `GAUGE_EVERY` tuples and at each timer wake).
-    held: crate::Gauge,
-    gauge_left: u32,
-    _timer: Option<Timer>,
+    pub(super) held: crate::Gauge,
+    pub(super) gauge_left: u32,
+    pub(super) _timer: Option<Timer>,
 }
 
 /// Event-time machinery.
-struct EventTime {
-    field: TimestampField,
-    watermarks: WatermarkGenerator<InputKey>,
-    interval_ms: i64,
-    next_at: i64,
+pub(super) struct EventTime {
+    pub(super) field: TimestampField,
+    pub(super) watermarks: WatermarkGenerator<InputKey>,
+    pub(super) interval_ms: i64,
+    pub(super) next_at: i64,
 }
 
 /// Reads a tuple's timestamp from a named field (index cached per input schema).
-struct TimestampField {
+pub(super) struct TimestampField {
     name: String,
     cached: Option<(usize, usize)>,
 }
 
 impl TimestampField {
     #[inline]
-    fn extract(&mut self, input: &Tuple) -> Result<i64, ComponentError> {
+    pub(super) fn extract(&mut self, input: &Tuple) -> Result<i64, ComponentError> {
         let schema = input.schema();
         let key = std::ptr::from_ref::<StreamSchema>(schema) as usize;
         let index = match self.cached {
@@ -122,11 +126,11 @@ impl TimestampField {
     }
 }
 
-impl Running {
+impl<S: EventStore<Tuple>> Running<S> {
     /// Processing time now, in milliseconds: wall clock at the start plus the monotonic
     /// time since (never goes back).
     #[inline]
-    fn now_ms(&self) -> i64 {
+    pub(super) fn now_ms(&self) -> i64 {
         let elapsed = self.clock.now().saturating_duration_since(self.started);
         self.start_ms
             .saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
@@ -134,7 +138,7 @@ impl Running {
 
     /// A processing-time tuple's arrival time.
     #[inline]
-    fn arrival_ms(&mut self) -> i64 {
+    pub(super) fn arrival_ms(&mut self) -> i64 {
         if !self.coarse {
             return self.now_ms();
         }
@@ -163,6 +167,7 @@ impl<B: WindowedBolt> Windowed<B> {
             window,
             component: String::new(),
             running: None,
+            persistent: None,
         })
     }
 
@@ -181,64 +186,7 @@ impl<B: WindowedBolt> Windowed<B> {
     }
 
     fn start(&self, ctx: &TopologyContext) -> Result<Running, ComponentError> {
-        let clock = ctx.clock().clone();
-        let started = clock.now();
-        let start_ms = i64::try_from(clock.wall_millis()).unwrap_or(i64::MAX);
-        let w = &self.window;
-        let (length, slide) = (Length::of(w.length()), Slide::of(w.slide()));
-        let event = w.timestamp_field().map(|name| EventTime {
-            field: TimestampField {
-                name: name.to_string(),
-                cached: None,
-            },
-            watermarks: WatermarkGenerator::new(
-                inputs(ctx),
-                w.lag_ms(),
-                w.idle_timeout_ms(),
-                start_ms,
-            ),
-            interval_ms: i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX),
-            next_at: start_ms
-                .saturating_add(i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX)),
-        });
-        let manager = WindowManager::new(length, slide, event.is_none().then_some(start_ms));
-        let timer_ms = match (&event, w.slide()) {
-            (Some(_), _) => Some(w.watermark_interval_ms()),
-            (None, Span::Millis(ms)) => Some(ms),
-            (None, Span::Count(_)) => None,
-        };
-        let timer = match (timer_ms, ctx.waker()) {
-            (Some(ms), Some(waker)) => {
-                let task = format!("{}-{}", ctx.this_component(), ctx.this_task());
-                Some(
-                    Timer::start(ms, waker, &task)
-                        .map_err(|e| ComponentError::io("starting the window timer", e))?,
-                )
-            }
-            (Some(_), None) => {
-                return Err(ComponentError::msg(
-                    "a time-driven window needs its executor's waker (run it as a bolt)",
-                ));
-            }
-            (None, _) => None,
-        };
-        let coarse =
-            event.is_none() && matches!((w.length(), w.slide()), (Span::Count(_), Span::Count(_)));
-        Ok(Running {
-            manager,
-            clock,
-            started,
-            start_ms,
-            event,
-            coarse,
-            coarse_left: 0,
-            coarse_now: start_ms,
-            late_tuples: ctx.counter("window.late.tuples"),
-            late_seen: 0,
-            held: ctx.gauge("window.tuples"),
-            gauge_left: GAUGE_EVERY,
-            _timer: timer,
-        })
+        start_with(&self.window, ctx, MemoryStore::default())
     }
 
     /// The timer (or a tick) woke the bolt: fire what is due.
@@ -269,8 +217,70 @@ impl<B: WindowedBolt> Windowed<B> {
     }
 }
 
+/// Start a window over `store`: its clock, manager, event-time machinery and timer.
+pub(super) fn start_with<S: EventStore<Tuple>>(
+    window: &WindowConfig,
+    ctx: &TopologyContext,
+    store: S,
+) -> Result<Running<S>, ComponentError> {
+    let clock = ctx.clock().clone();
+    let started = clock.now();
+    let start_ms = i64::try_from(clock.wall_millis()).unwrap_or(i64::MAX);
+    let w = window;
+    let (length, slide) = (Length::of(w.length()), Slide::of(w.slide()));
+    let event = w.timestamp_field().map(|name| EventTime {
+        field: TimestampField {
+            name: name.to_string(),
+            cached: None,
+        },
+        watermarks: WatermarkGenerator::new(inputs(ctx), w.lag_ms(), w.idle_timeout_ms(), start_ms),
+        interval_ms: i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX),
+        next_at: start_ms
+            .saturating_add(i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX)),
+    });
+    let manager =
+        WindowManager::with_store(length, slide, event.is_none().then_some(start_ms), store);
+    let timer_ms = match (&event, w.slide()) {
+        (Some(_), _) => Some(w.watermark_interval_ms()),
+        (None, Span::Millis(ms)) => Some(ms),
+        (None, Span::Count(_)) => None,
+    };
+    let timer = match (timer_ms, ctx.waker()) {
+        (Some(ms), Some(waker)) => {
+            let task = format!("{}-{}", ctx.this_component(), ctx.this_task());
+            Some(
+                Timer::start(ms, waker, &task)
+                    .map_err(|e| ComponentError::io("starting the window timer", e))?,
+            )
+        }
+        (Some(_), None) => {
+            return Err(ComponentError::msg(
+                "a time-driven window needs its executor's waker (run it as a bolt)",
+            ));
+        }
+        (None, _) => None,
+    };
+    let coarse =
+        event.is_none() && matches!((w.length(), w.slide()), (Span::Count(_), Span::Count(_)));
+    Ok(Running {
+        manager,
+        clock,
+        started,
+        start_ms,
+        event,
+        coarse,
+        coarse_left: 0,
+        coarse_now: start_ms,
+        late_tuples: ctx.counter("window.late.tuples"),
+        late_seen: 0,
+        held: ctx.gauge("window.tuples"),
+        gauge_left: GAUGE_EVERY,
+        _timer: timer,
+    })
+}
+
 /// Every input (source task, stream) of this component but the checkpoint stream.
-fn inputs(ctx: &TopologyContext) -> Vec<InputKey> {
+pub(super) fn inputs(ctx: &TopologyContext) -> Vec<InputKey> {
     let me = ctx.this_component();
     let mut keys = Vec::new();
     for s in ctx.subscriptions() {
@@ -303,7 +313,7 @@ impl<B: WindowedBolt> WindowSink<Tuple> for Sink<'_, B> {
     fn activate(&mut self, window: &TupleWindow<'_, Tuple>) -> bool {
         let mut collector = WindowedCollector {
             inner: self.out,
-            anchors: window.get(),
+            anchors: window.anchors(),
             late_stream: self.late_stream,
             component: self.component,
         };
@@ -317,7 +327,7 @@ impl<B: WindowedBolt> WindowSink<Tuple> for Sink<'_, B> {
             Err(e) => {
                 self.out.report_error(&format_args!(
                     "window of {} tuples failed (they are failed and replayed): {e}",
-                    window.get().len()
+                    window.len()
                 ));
                 false
             }
@@ -341,6 +351,9 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
         if let Some(late) = self.window.late_tuple_stream() {
             out.declare_stream(late, &[LATE_TUPLE_FIELD]);
         }
+        if self.window.persistent() {
+            persistent::declare_outputs(out);
+        }
     }
 
     async fn prepare(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
@@ -350,6 +363,10 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
             .check_topology(ctx.config())
             .map_err(|e| ComponentError::msg(e.to_string()))?;
         self.bolt.prepare(ctx).await?;
+        if self.window.persistent() {
+            self.persistent = Some(Box::new(Persistent::start(&self.window, ctx)?));
+            return Ok(());
+        }
         self.running = Some(self.start(ctx)?);
         tracing::debug!(component = %self.component, task = %ctx.this_task(),
             window = ?self.window, "window started");
@@ -357,6 +374,9 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
     }
 
     fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        if let Some(p) = self.persistent.as_mut() {
+            return p.execute(input, &mut self.bolt, &self.window, &self.component, out);
+        }
         if input.is_tick() {
             self.on_time(out);
             return Ok(());
@@ -425,6 +445,10 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
     }
 
     fn wake(&mut self, out: &mut BoltCollector) -> Result<(), ComponentError> {
+        if let Some(p) = self.persistent.as_mut() {
+            p.on_time(&mut self.bolt, &self.window, &self.component, out);
+            return Ok(());
+        }
         self.on_time(out);
         Ok(())
     }
@@ -432,6 +456,7 @@ impl<B: WindowedBolt> Bolt for Windowed<B> {
     async fn cleanup(&mut self) {
         // Stops the timer thread.
         self.running = None;
+        self.persistent = None;
         self.bolt.cleanup().await
     }
 }

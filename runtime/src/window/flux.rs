@@ -1,7 +1,8 @@
 //! Flux's windowing: the `BaseWindowedBolt$Count` / `$Duration` components (values for
 //! `ref` arguments) and the `configMethods` of `BaseWindowedBolt` (`withWindow`,
 //! `withTumblingWindow`, `withTimestampField`, `withLag`, `withWatermarkInterval`,
-//! `withLateTupleStream`), applied as the component-config keys they stand for. Called
+//! `withLateTupleStream`, and `BaseStatefulWindowedBolt`'s `withPersistence`,
+//! `withMaxEventsInMemory`, `withMessageIdField`), applied as the component-config keys they stand for. Called
 //! by the Flux normalisation (`topology::yaml::normalize`) for windowed bolt classes.
 //!
 //! A method's keys replace the same keys set before (by the component's `config:` or
@@ -10,11 +11,13 @@
 use serde_yaml::{Mapping, Value};
 
 use crate::topology::config::{
-    MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, TOPOLOGY_BOLTS_LATE_TUPLE_STREAM,
+    MAX_WINDOW_COUNT, MAX_WINDOW_MILLIS, MIN_WINDOW_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_LATE_TUPLE_STREAM, TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
     TOPOLOGY_BOLTS_SLIDING_INTERVAL_COUNT, TOPOLOGY_BOLTS_SLIDING_INTERVAL_DURATION_MS,
     TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME, TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_MAX_LAG_MS,
     TOPOLOGY_BOLTS_WATERMARK_EVENT_INTERVAL_MS, TOPOLOGY_BOLTS_WINDOW_LENGTH_COUNT,
-    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS,
+    TOPOLOGY_BOLTS_WINDOW_LENGTH_DURATION_MS, TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY,
+    TOPOLOGY_BOLTS_WINDOW_PERSISTENT,
 };
 use crate::topology::yaml::ConfigMap;
 
@@ -35,8 +38,9 @@ pub const VALUE_CLASSES: &[(&str, &str)] = &[
 /// The config methods of windowed bolts, for error messages.
 pub const METHODS: &str = "withWindow(length[, slide]), withTumblingWindow(length), \
                            withTimestampField(name), withLag(duration), \
-                           withWatermarkInterval(duration), withLateTupleStream(stream) on \
-                           windowed bolts";
+                           withWatermarkInterval(duration), withLateTupleStream(stream), \
+                           withPersistence(), withMaxEventsInMemory(n), \
+                           withMessageIdField(name) on windowed bolts";
 
 const COUNT_TAG: &str = "BaseWindowedBolt$Count";
 const MILLIS_TAG: &str = "BaseWindowedBolt$Duration.ms";
@@ -196,12 +200,34 @@ pub fn config_method(
                 "withTumblingWindow takes the window length, {SPAN_ARG}"
             )),
         },
-        "withTimestampField" | "withLateTupleStream" => match args {
+        "withPersistence" => match args {
+            [] => {
+                config.insert(
+                    TOPOLOGY_BOLTS_WINDOW_PERSISTENT.to_string(),
+                    Value::Bool(true),
+                );
+                Ok(())
+            }
+            _ => Err("withPersistence takes no argument".to_string()),
+        },
+        "withMaxEventsInMemory" => match args {
+            [v] if v.as_u64().is_some_and(|n| n >= MIN_WINDOW_EVENTS_IN_MEMORY) => {
+                config.insert(
+                    TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY.to_string(),
+                    v.clone(),
+                );
+                Ok(())
+            }
+            _ => Err(format!(
+                "withMaxEventsInMemory takes one integer >= {MIN_WINDOW_EVENTS_IN_MEMORY} (events)"
+            )),
+        },
+        "withTimestampField" | "withLateTupleStream" | "withMessageIdField" => match args {
             [Value::String(s)] if !s.is_empty() => {
-                let key = if name == "withTimestampField" {
-                    TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME
-                } else {
-                    TOPOLOGY_BOLTS_LATE_TUPLE_STREAM
+                let key = match name {
+                    "withTimestampField" => TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME,
+                    "withMessageIdField" => TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME,
+                    _ => TOPOLOGY_BOLTS_LATE_TUPLE_STREAM,
                 };
                 config.insert(key.to_string(), Value::String(s.clone()));
                 Ok(())
@@ -228,6 +254,27 @@ pub fn config_method(
         _ => return None,
     };
     Some(result)
+}
+
+/// Mark the windowed bolts of `spec` whose Flux `configMethods` call `withPersistence`
+/// as persistent in their config now: the checkpoint wiring, which runs before the
+/// methods are applied, must see them.
+pub fn mark_persistent(spec: &mut crate::topology::yaml::ParsedSpec, registry: &crate::Registry) {
+    for (i, extras) in spec.flux.bolts.iter().enumerate() {
+        let persistent = extras
+            .config_methods
+            .iter()
+            .any(|m| m.name == "withPersistence" && m.args.is_empty());
+        if let Some(b) = spec.def.bolts.get_mut(i)
+            && persistent
+            && registry.is_windowed(&b.class_name)
+        {
+            b.config.insert(
+                TOPOLOGY_BOLTS_WINDOW_PERSISTENT.to_string(),
+                Value::Bool(true),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -278,6 +325,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(config_method("prepare", &[], &mut c).is_none());
+        config_method("withPersistence", &[], &mut c)
+            .unwrap()
+            .unwrap();
+        config_method("withMaxEventsInMemory", &[5000.into()], &mut c)
+            .unwrap()
+            .unwrap();
+        config_method("withMessageIdField", &["id".into()], &mut c)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.get(TOPOLOGY_BOLTS_WINDOW_PERSISTENT),
+            Some(&Value::Bool(true))
+        );
+        assert_eq!(
+            c.get(TOPOLOGY_BOLTS_WINDOW_MAX_EVENTS_IN_MEMORY),
+            Some(&Value::from(5000))
+        );
+        assert_eq!(
+            c.get(TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME),
+            Some(&Value::from("id"))
+        );
+        let e = config_method("withMaxEventsInMemory", &[3.into()], &mut c)
+            .unwrap()
+            .unwrap_err();
+        assert!(e.contains("integer >= 64"), "{e}");
+        assert!(
+            config_method("withPersistence", &[1.into()], &mut c)
+                .unwrap()
+                .is_err()
+        );
         let e = config_method("withWindow", &[5.into()], &mut c)
             .unwrap()
             .unwrap_err();

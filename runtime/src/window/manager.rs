@@ -48,12 +48,38 @@ pub(crate) struct WindowManager<T, S: EventStore<T> = MemoryStore<T>> {
     /// evicts nothing (Storm's first window takes every event; an arrival in the very
     /// start millisecond is not before the window).
     initial: bool,
+    /// Windows ending at or before this fire without reaching the sink (a restarted
+    /// persistent window fired them before).
+    fired_until: Option<i64>,
+    /// Windows fire without reaching the sink (a restarted persistent window re-reads
+    /// tuples of windows it fired).
+    silent: bool,
 }
 
+/// A manager's trigger state, saved with a persistent window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TriggerState {
+    since_trigger: u64,
+    next_end: Option<i64>,
+    grid_base: i64,
+    counted_until: i64,
+    watermark: Option<i64>,
+    last_ts: i64,
+    initial: bool,
+}
+
+#[cfg(test)]
 impl<T, S: EventStore<T> + Default> WindowManager<T, S> {
     /// A manager for processing time (`start`: when the bolt started, in milliseconds;
     /// duration triggers fire at `start + k * interval`) or event time (`start: None`).
     pub(crate) fn new(length: Length, slide: Slide, start: Option<i64>) -> Self {
+        WindowManager::with_store(length, slide, start, S::default())
+    }
+}
+
+impl<T, S: EventStore<T>> WindowManager<T, S> {
+    /// [`WindowManager::new`] over a given store.
+    pub(crate) fn with_store(length: Length, slide: Slide, start: Option<i64>, store: S) -> Self {
         let next_end = match (slide, start) {
             (Slide::Millis(ms), Some(start)) => Some(start.saturating_add(ms)),
             _ => None,
@@ -62,7 +88,7 @@ impl<T, S: EventStore<T> + Default> WindowManager<T, S> {
             length,
             slide,
             event_time: start.is_none(),
-            store: S::default(),
+            store,
             expired: Vec::new(),
             since_trigger: 0,
             next_end,
@@ -72,11 +98,74 @@ impl<T, S: EventStore<T> + Default> WindowManager<T, S> {
             last_ts: start.unwrap_or(i64::MIN),
             adds: 0,
             initial: start.is_some() && matches!(slide, Slide::Millis(_)),
+            fired_until: None,
+            silent: false,
         }
     }
-}
 
-impl<T, S: EventStore<T>> WindowManager<T, S> {
+    /// The store.
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, to save or restore it.
+    pub(crate) fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The trigger state, to save it.
+    pub(crate) fn trigger_state(&self) -> TriggerState {
+        TriggerState {
+            since_trigger: self.since_trigger,
+            next_end: self.next_end,
+            grid_base: self.grid_base,
+            counted_until: self.counted_until,
+            watermark: self.watermark,
+            last_ts: self.last_ts,
+            initial: self.initial,
+        }
+    }
+
+    /// Go on from a saved trigger state. Processing time with a duration slide: `now`
+    /// is the clock, and windows that would have ended while the task was down are
+    /// skipped (nothing arrived then), so the next one ends at or after `now`.
+    pub(crate) fn restore_trigger(&mut self, t: &TriggerState, now: Option<i64>) {
+        self.since_trigger = t.since_trigger;
+        self.next_end = t.next_end;
+        self.grid_base = t.grid_base;
+        self.counted_until = t.counted_until;
+        self.watermark = t.watermark;
+        self.last_ts = t.last_ts;
+        self.initial = t.initial;
+        self.expired.clear();
+        self.adds = 0;
+        if let (Some(now), Slide::Millis(interval), Some(end)) = (now, self.slide, self.next_end)
+            && end < now
+        {
+            self.next_end = Some(align_up(now, end, interval));
+        }
+    }
+
+    /// Windows ending at or before `end` fire without reaching the sink (they fired
+    /// before a restart); `None`: none.
+    pub(crate) fn set_fired_until(&mut self, end: Option<i64>) {
+        self.fired_until = end;
+    }
+
+    /// While `silent`, windows fire without reaching the sink.
+    pub(crate) fn set_silent(&mut self, silent: bool) {
+        self.silent = silent;
+    }
+
+    /// After a silent replay: the trigger starts counting again from here, every event
+    /// held counting as shown (they were in the windows fired before the restart).
+    pub(crate) fn end_replay(&mut self) {
+        self.silent = false;
+        self.since_trigger = 0;
+        let n = self.store.len();
+        self.store.mark_shown(n);
+    }
+
     /// Number of events held.
     pub(crate) fn len(&self) -> usize {
         self.store.len()
@@ -132,7 +221,7 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
         match self.slide {
             Slide::Millis(interval) => self.fire_grid(watermark, interval, sink),
             Slide::Count(n) => {
-                let ends = count_trigger_ends(&self.store, self.counted_until, watermark, n);
+                let ends = count_trigger_ends(&mut self.store, self.counted_until, watermark, n);
                 for end in ends {
                     self.activate_at(end, sink);
                     self.counted_until = end;
@@ -156,8 +245,8 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
         loop {
             let end = match self.next_end {
                 Some(end) => end,
-                None => match self.store.get(0) {
-                    Some(first) => align_up(first.ts, self.grid_base, interval),
+                None => match self.store.ts_at(0) {
+                    Some(first) => align_up(first, self.grid_base, interval),
                     None => return,
                 },
             };
@@ -180,13 +269,13 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
         if self.initial && matches!(self.length, Length::Millis(_)) {
             return;
         }
-        let n = self.length.expired_at(&self.store, end);
+        let n = self.length.expired_at(&mut self.store, end);
         for _ in 0..n {
             let Some(e) = self.store.pop_front() else {
                 break;
             };
             sink.expire(&e.item);
-            if e.shown {
+            if S::KEEPS_EXPIRED && e.shown {
                 self.expired.push(e.item);
             }
         }
@@ -201,23 +290,12 @@ impl<T, S: EventStore<T>> WindowManager<T, S> {
         if n == 0 {
             return false;
         }
-        let ok = {
-            let all: Vec<&T> = self.store.prefix(n).map(|e| &e.item).collect();
-            let new: Vec<&T> = self
+        let skip = self.silent || self.fired_until.is_some_and(|f| end <= f);
+        let (expired, start) = (&self.expired, self.length.start(end));
+        let ok = skip
+            || self
                 .store
-                .prefix(n)
-                .filter(|e| !e.shown)
-                .map(|e| &e.item)
-                .collect();
-            let expired: Vec<&T> = self.expired.iter().collect();
-            sink.activate(&TupleWindow {
-                all: &all,
-                new: &new,
-                expired: &expired,
-                start: self.length.start(end),
-                end,
-            })
-        };
+                .with_window(n, expired, start, end, |window| sink.activate(window));
         self.expired.clear();
         if ok {
             self.store.mark_shown(n);

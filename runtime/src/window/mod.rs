@@ -5,6 +5,9 @@
 //! - [`config`]: [`WindowConfig`] and its component-config keys.
 //! - [`policy`]: trigger and eviction; [`manager`]: the window state machine;
 //!   [`store`]: where events are kept (the interface persistent windows page through).
+//! - [`paged`]: the store of persistent windows (Storm's `withPersistence()`), paged to
+//!   the task's state; `persistent`: the executor part that checkpoints it, acks at
+//!   commits and recovers without firing windows twice.
 //! - [`watermark`]: event-time progress per input, with idleness.
 //! - [`bolt`], [`tuple_window`]: the user API; [`executor`]: the [`Windowed`] bolt that
 //!   runs one; [`timer`]: its wake-ups; [`flux`]: Flux's `configMethods`.
@@ -19,6 +22,8 @@ pub mod error;
 pub mod executor;
 pub mod flux;
 pub(crate) mod manager;
+pub(crate) mod paged;
+mod persistent;
 pub(crate) mod policy;
 pub(crate) mod store;
 mod timer;
@@ -29,7 +34,9 @@ pub use bolt::{WindowedBolt, WindowedCollector};
 pub use config::{Span, WindowConfig};
 pub use error::WindowError;
 pub use executor::{LATE_TUPLE_FIELD, Windowed};
-pub use tuple_window::TupleWindow;
+pub use tuple_window::{TupleWindow, WindowTuple};
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod persistent_tests;

@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use crate::window::tuple_window::TupleWindow;
+
 /// One event: an item with its time (processing or event time, milliseconds) and
 /// whether it was in an activated window already.
 #[derive(Debug)]
@@ -21,23 +23,35 @@ pub(crate) struct Event<T> {
 }
 
 /// The events of a window, in `(ts, arrival)` order.
+///
+/// Reads take `&mut self`: a store that pages (see [`crate::window::paged`]) loads the
+/// part it is asked about.
 pub(crate) trait EventStore<T> {
+    /// Whether the manager keeps the shown events that expire, for the next window's
+    /// `get_expired` (a paged store does not: they may be more than fit in memory).
+    const KEEPS_EXPIRED: bool = true;
     /// Insert after every event with a time `<= event.ts`.
     fn insert(&mut self, event: Event<T>);
     /// Number of events.
     fn len(&self) -> usize;
-    /// The event at `index` (in time order).
-    fn get(&self, index: usize) -> Option<&Event<T>>;
+    /// The time of the event at `index` (in time order).
+    fn ts_at(&mut self, index: usize) -> Option<i64>;
     /// Mark the first `n` events as shown.
     fn mark_shown(&mut self, n: usize);
     /// Remove the earliest event.
     fn pop_front(&mut self) -> Option<Event<T>>;
     /// Number of events with a time `<= ts`.
-    fn count_until(&self, ts: i64) -> usize;
-    /// The first `n` events, in order.
-    fn prefix<'a>(&'a self, n: usize) -> impl Iterator<Item = &'a Event<T>>
-    where
-        T: 'a;
+    fn count_until(&mut self, ts: i64) -> usize;
+    /// Hand `f` the window of the first `n` events (`expired`: the shown events that
+    /// left since the last window, kept by the manager when [`EventStore::KEEPS_EXPIRED`]).
+    fn with_window<R>(
+        &mut self,
+        n: usize,
+        expired: &[T],
+        start: Option<i64>,
+        end: i64,
+        f: impl FnOnce(&TupleWindow<'_, T>) -> R,
+    ) -> R;
 }
 
 /// Events in memory, sorted: a ring buffer, inserted into by binary search (at the back
@@ -52,6 +66,19 @@ impl<T> Default for MemoryStore<T> {
         MemoryStore {
             events: VecDeque::new(),
         }
+    }
+}
+
+impl<T> MemoryStore<T> {
+    /// The event at `index` (in time order).
+    #[cfg(test)]
+    pub(crate) fn get(&self, index: usize) -> Option<&Event<T>> {
+        self.events.get(index)
+    }
+
+    /// The first `n` events, in order.
+    pub(crate) fn prefix(&self, n: usize) -> impl Iterator<Item = &Event<T>> {
+        self.events.iter().take(n)
     }
 }
 
@@ -73,8 +100,8 @@ impl<T> EventStore<T> for MemoryStore<T> {
     }
 
     #[inline]
-    fn get(&self, index: usize) -> Option<&Event<T>> {
-        self.events.get(index)
+    fn ts_at(&mut self, index: usize) -> Option<i64> {
+        self.events.get(index).map(|e| e.ts)
     }
 
     fn mark_shown(&mut self, n: usize) {
@@ -89,18 +116,29 @@ impl<T> EventStore<T> for MemoryStore<T> {
     }
 
     #[inline]
-    fn count_until(&self, ts: i64) -> usize {
+    fn count_until(&mut self, ts: i64) -> usize {
         match self.events.back() {
             Some(last) if last.ts <= ts => self.events.len(),
             _ => self.events.partition_point(|e| e.ts <= ts),
         }
     }
 
-    fn prefix<'a>(&'a self, n: usize) -> impl Iterator<Item = &'a Event<T>>
-    where
-        T: 'a,
-    {
-        self.events.iter().take(n)
+    fn with_window<R>(
+        &mut self,
+        n: usize,
+        expired: &[T],
+        start: Option<i64>,
+        end: i64,
+        f: impl FnOnce(&TupleWindow<'_, T>) -> R,
+    ) -> R {
+        let all: Vec<&T> = self.prefix(n).map(|e| &e.item).collect();
+        let new: Vec<&T> = self
+            .prefix(n)
+            .filter(|e| !e.shown)
+            .map(|e| &e.item)
+            .collect();
+        let expired: Vec<&T> = expired.iter().collect();
+        f(&TupleWindow::slices(&all, &new, &expired, start, end))
     }
 }
 

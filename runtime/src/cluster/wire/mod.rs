@@ -45,6 +45,7 @@ mod decode;
 mod encode;
 mod error;
 mod reader;
+pub(crate) mod record;
 mod schemas;
 mod values;
 

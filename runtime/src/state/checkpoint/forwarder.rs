@@ -19,6 +19,8 @@ use crate::api::tuple::Tuple;
 pub struct Forwarder {
     inner: Box<dyn Bolt>,
     barrier: Barrier,
+    /// The bolt handles `$checkpoint` itself (a persistent window): pass everything.
+    pass: bool,
 }
 
 impl Forwarder {
@@ -27,7 +29,16 @@ impl Forwarder {
         Forwarder {
             inner,
             barrier: Barrier::new(1),
+            pass: false,
         }
+    }
+
+    /// With `pass`, hand every tuple, `$checkpoint` ones too, to the wrapped bolt,
+    /// which runs the checkpoint protocol itself (a persistent window: its class may
+    /// also be used by components whose window is not persistent).
+    pub fn passing(mut self, pass: bool) -> Self {
+        self.pass = pass;
+        self
     }
 }
 
@@ -54,7 +65,9 @@ pub(crate) fn checkpoint_sources(ctx: &TopologyContext) -> usize {
 impl Bolt for Forwarder {
     fn declare_outputs(&self, out: &mut OutputDeclarer) {
         self.inner.declare_outputs(out);
-        out.declare_stream(CHECKPOINT_STREAM, &[FIELD_TXID, FIELD_ACTION]);
+        if !self.pass {
+            out.declare_stream(CHECKPOINT_STREAM, &[FIELD_TXID, FIELD_ACTION]);
+        }
     }
 
     async fn prepare(&mut self, ctx: &TopologyContext) -> Result<(), ComponentError> {
@@ -63,7 +76,7 @@ impl Bolt for Forwarder {
     }
 
     fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
-        if input.source_stream() != CHECKPOINT_STREAM {
+        if self.pass || input.source_stream() != CHECKPOINT_STREAM {
             return self.inner.execute(input, out);
         }
         let cp = match parse_checkpoint(&input) {

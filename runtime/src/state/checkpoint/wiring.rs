@@ -21,6 +21,7 @@ use super::forwarder::Forwarder;
 use super::spout::{CHECKPOINT_SPOUT_CLASS, CheckpointSpout};
 use super::{CHECKPOINT_COMPONENT, CHECKPOINT_STREAM};
 use crate::api::registry::Registry;
+use crate::topology::config::{Config, TOPOLOGY_BOLTS_WINDOW_PERSISTENT};
 use crate::topology::yaml::{ComponentDef, GroupingDef, GroupingKind, StreamDef, TopologyDef};
 
 /// Whether `def` carries the checkpoint wiring (has the `$checkpointspout` spout): then
@@ -30,11 +31,19 @@ pub fn is_wired(def: &TopologyDef) -> bool {
     def.spouts.iter().any(|s| s.id == CHECKPOINT_COMPONENT)
 }
 
-/// Whether `def` has a bolt registered as stateful in `registry`.
+/// Whether `def` has a bolt registered as stateful in `registry`, or a windowed bolt
+/// whose config makes its window persistent (it runs the checkpoint protocol too).
 pub fn has_stateful_bolt(def: &TopologyDef, registry: &Registry) -> bool {
-    def.bolts
-        .iter()
-        .any(|b| registry.is_stateful(&b.class_name))
+    def.bolts.iter().any(|b| {
+        registry.is_stateful(&b.class_name)
+            || (registry.is_windowed(&b.class_name)
+                && persistent_window(&Config::merged([&def.config, &b.config])))
+    })
+}
+
+/// Whether a windowed bolt's merged config makes its window persistent.
+pub fn persistent_window(config: &Config) -> bool {
+    config.get_bool(TOPOLOGY_BOLTS_WINDOW_PERSISTENT) == Some(true)
 }
 
 /// Add the checkpoint spout and streams to `def`, and the forwarders and the
@@ -57,12 +66,18 @@ pub fn wire(def: &mut TopologyDef, registry: &mut Registry) {
     for class in stateless {
         let base = registry.clone();
         let name = class.clone();
+        let windowed = registry.is_windowed(&class);
         registry.bolt(&class, move |args| {
             let inner = base
                 .create_bolt(&name, args)
                 .map_err(|e| crate::api::error::FactoryError(e.0))?;
-            Ok(Forwarder::new(inner))
+            // A persistent window runs the checkpoint protocol itself.
+            let own = windowed && persistent_window(args.config());
+            Ok(Forwarder::new(inner).passing(own))
         });
+        if windowed {
+            registry.mark_windowed(&class);
+        }
     }
     if !registry.has_spout(CHECKPOINT_SPOUT_CLASS) {
         let opener = registry

@@ -97,6 +97,11 @@ impl RedbProvider {
     }
 }
 
+/// redb's page cache per state file (redb's default is 1 GiB per file, and every task
+/// has a file of its own: a persistent window writing a GB of pages grew a worker by
+/// that much).
+const CACHE_BYTES: usize = 64 << 20;
+
 impl RedbProvider {
     /// Open (or create) the file at `path`, waiting up to `open_wait` while another
     /// process holds it.
@@ -104,7 +109,7 @@ impl RedbProvider {
         let deadline = Instant::now() + self.open_wait;
         let mut waited = false;
         loop {
-            match Database::create(path) {
+            match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
                 Ok(db) => return Ok(db),
                 Err(DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
                     if !waited {
