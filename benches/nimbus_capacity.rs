@@ -23,7 +23,8 @@
 //! `CAP_EXECUTORS` (per worker, default 50), `CAP_SECS` (measured seconds per step,
 //! default 20), `CAP_WARMUP_SECS` (default 5), `CAP_NIMBUS_CPU` / `CAP_GEN_CPU` (cores,
 //! default 1 / 0), `CAP_P99_LIMIT_MS` (default 100), `CAP_KEEP=1` keeps each step's
-//! nimbus data directory (its log shows what it did), `CAP_PERF=1` records
+//! nimbus data directory (its log shows what it did), `CAP_STATS=0` leaves the workers
+//! silent (heartbeats only, to tell their cost from the reports'), `CAP_PERF=1` records
 //! `perf record -g` of nimbus over each measured window into `DIR/perf.data`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -62,6 +63,7 @@ struct Settings {
     p99_limit_ms: f64,
     keep: bool,
     perf: bool,
+    stats: bool,
 }
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -89,6 +91,7 @@ impl Settings {
             p99_limit_ms: env_or("CAP_P99_LIMIT_MS", 100.0),
             keep: std::env::var("CAP_KEEP").is_ok_and(|v| v == "1"),
             perf: std::env::var("CAP_PERF").is_ok_and(|v| v == "1"),
+            stats: std::env::var("CAP_STATS").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -499,7 +502,8 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
                 }
             }
         }));
-        for (w, a) in assigned[i].iter().enumerate() {
+        let reporting = if s.stats { assigned[i].as_slice() } else { &[] };
+        for (w, a) in reporting.iter().enumerate() {
             let secret = a.topology_secret.clone().expect("a topology secret");
             let credential = WorkerCredential::derive(&a.topology_id, &secret).header_value();
             let http = squall_runtime::cluster::http::client(Duration::from_secs(5), None, &trust)
