@@ -100,3 +100,7 @@ mod tests {
         assert_eq!(w.step(), IdleStep::Wait(FIRST_WAIT));
     }
 }
+
+#[cfg(test)]
+#[path = "idle_tests.rs"]
+mod idle_tests;
