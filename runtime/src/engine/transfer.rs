@@ -333,6 +333,70 @@ impl Outbox {
         }
     }
 
+    /// Send the partial batches whose queues have room now; the others stay in their
+    /// slots and keep filling (their consumer is busy: it would not take them sooner, and
+    /// a sender blocked on a full queue with a few tuples is what makes many producers
+    /// over few cores collapse). For the flush timer of a busy executor, which comes back
+    /// soon; an executor about to wait calls [`Outbox::flush`], which blocks.
+    pub(crate) fn flush_ready(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let mut left = false;
+        for slot in 0..self.slots.len() {
+            left |= !self.try_send(slot);
+        }
+        for i in 0..self.ackers.len() {
+            left |= !self.try_send_acks(i);
+        }
+        self.dirty = left;
+    }
+
+    /// Send slot `slot`'s batch if its queue has room; `false`: it stays (queue full).
+    fn try_send(&mut self, slot: usize) -> bool {
+        let s = &mut self.slots[slot];
+        if s.batch.is_empty() {
+            return true;
+        }
+        // Counted before the receiver can see the tuples (see `send`).
+        self.run.add_in_flight(std::mem::take(&mut self.uncounted));
+        let env = Envelope::Batch {
+            task: s.task,
+            tuples: std::mem::take(&mut s.batch),
+        };
+        match s.dest.queue.try_send(env) {
+            Ok(()) => true,
+            Err(TrySendError::Full(Envelope::Batch { tuples, .. })) => {
+                s.batch = tuples;
+                false
+            }
+            Err(TrySendError::Disconnected(Envelope::Batch { tuples, .. })) => {
+                self.run.add_in_flight(-(tuples.len() as i64));
+                true
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Send acker `i`'s batch if its queue has room; `false`: it stays (queue full).
+    fn try_send_acks(&mut self, i: usize) -> bool {
+        let a = &mut self.ackers[i];
+        if a.batch.is_empty() {
+            return true;
+        }
+        let env = Envelope::Acks {
+            task: a.task,
+            msgs: std::mem::take(&mut a.batch),
+        };
+        match a.dest.queue.try_send(env) {
+            Err(TrySendError::Full(Envelope::Acks { msgs, .. })) => {
+                a.batch = msgs;
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// Send every partial batch.
     pub(crate) fn flush(&mut self) {
         if !self.dirty {
