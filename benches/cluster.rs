@@ -150,7 +150,11 @@ fn submit_latency() {
         let first = start.elapsed();
         println!(
             "submit -> first tuple processed, round {round}{}: {:.3} s (submit command {:.3} s)",
-            if round == 0 { " (artifact not cached)" } else { "" },
+            if round == 0 {
+                " (artifact not cached)"
+            } else {
+                ""
+            },
             first.as_secs_f64(),
             submitted.as_secs_f64()
         );
@@ -159,9 +163,11 @@ fn submit_latency() {
         }
         let (code, out, err) = cli(&url, &["kill", &name, "--wait", "0"]);
         assert_eq!(code, 0, "{out}{err}");
-        wait_for(Duration::from_secs(30), "the killed topology's worker to go", || {
-            status(&url, &name).is_none().then_some(())
-        });
+        wait_for(
+            Duration::from_secs(30),
+            "the killed topology's worker to go",
+            || status(&url, &name).is_none().then_some(()),
+        );
     }
     if !cached.is_empty() {
         cached.sort_by(f64::total_cmp);

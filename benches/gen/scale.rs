@@ -57,7 +57,11 @@ pub fn wide_yaml(spout: &str) -> String {
             "  - id: p{p}s0\n    className: {spout}\n    parallelism: {PARALLELISM}"
         );
         for s in 1..STAGES {
-            let class = if s + 1 == STAGES { "NullBolt" } else { "IdBolt" };
+            let class = if s + 1 == STAGES {
+                "NullBolt"
+            } else {
+                "IdBolt"
+            };
             let _ = writeln!(
                 bolts,
                 "  - id: p{p}s{s}\n    className: {class}\n    parallelism: {PARALLELISM}"
@@ -179,7 +183,10 @@ pub fn child_idle(file: &Path) -> Result<(), String> {
 }
 
 /// Write `yaml` to a temp file named `name.yaml`; returns the dir (delete it after).
-pub fn write_temp(name: &str, yaml: &str) -> Result<(tempfile::TempDir, std::path::PathBuf), String> {
+pub fn write_temp(
+    name: &str,
+    yaml: &str,
+) -> Result<(tempfile::TempDir, std::path::PathBuf), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
     let path = dir.path().join(format!("{name}.yaml"));
     std::fs::write(&path, yaml).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -65,7 +65,11 @@ struct Sink {
 
 impl Bolt for Sink {
     fn execute(&mut self, input: Tuple, out: &mut BoltCollector) -> Result<(), ComponentError> {
-        self.times.lock().unwrap().received.get_or_insert_with(Instant::now);
+        self.times
+            .lock()
+            .unwrap()
+            .received
+            .get_or_insert_with(Instant::now);
         out.ack(&input);
         Ok(())
     }
@@ -128,7 +132,10 @@ fn idle_spouts_wait_and_a_waker_ends_the_wait() {
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     while switches("zzidle-").len() < SPOUTS {
-        assert!(Instant::now() < deadline, "the spout threads did not start in 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "the spout threads did not start in 10 s"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // Measure over a second once the waits have grown past 100 ms.
@@ -137,7 +144,8 @@ fn idle_spouts_wait_and_a_waker_ends_the_wait() {
     let window = Instant::now();
     std::thread::sleep(Duration::from_secs(1));
     let after_window: u64 = switches("zzidle-").iter().sum();
-    let per_thread = (after_window - before) as f64 / window.elapsed().as_secs_f64() / SPOUTS as f64;
+    let per_thread =
+        (after_window - before) as f64 / window.elapsed().as_secs_f64() / SPOUTS as f64;
     // A fixed 1 ms wait (Storm's) is about 1,000 waits a second, each with a few yields.
     assert!(
         per_thread < 100.0,
@@ -149,5 +157,8 @@ fn idle_spouts_wait_and_a_waker_ends_the_wait() {
     let (pushed, received) = (t.pushed.unwrap(), t.received.unwrap());
     // Without the waker the spout would sleep on for up to another 2 s.
     let delay = received.duration_since(pushed);
-    assert!(delay < Duration::from_millis(1000), "the woken spout emitted after {delay:?}");
+    assert!(
+        delay < Duration::from_millis(1000),
+        "the woken spout emitted after {delay:?}"
+    );
 }
