@@ -193,10 +193,7 @@ impl BoltExecutor {
             }
             let now = Instant::now();
             if now.duration_since(last_flush) >= self.flush_every {
-                // Busy: only what the queues take now; before waiting, everything.
-                for t in &mut self.tasks {
-                    t.collector.em.outbox.flush_ready();
-                }
+                self.flush_all();
                 last_flush = now;
             }
         }

@@ -344,11 +344,7 @@ impl SpoutExecutor {
             }
             let now = Instant::now();
             if now.duration_since(last_flush) >= self.flush_every {
-                // Busy: only what the queues take now; before waiting, everything.
-                for t in &mut self.tasks {
-                    t.collector.em.outbox.flush_ready();
-                    t.publish();
-                }
+                self.flush_all();
                 last_flush = now;
             }
             if let (Some(at), Some(t)) = (next_expiry.as_mut(), self.timeout)
