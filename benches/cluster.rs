@@ -3,6 +3,11 @@
 //! supervisor's death to the reassignment of its worker.
 //!
 //! `cargo bench --bench cluster` (release build of the `squall` binary; about a minute).
+//!
+//! `cargo bench --bench cluster -- submit` measures only the time from `squall submit`
+//! to the first tuple processed on a running cluster (nimbus and two supervisors on
+//! loopback): `SQUALL_BENCH_SUBMIT_ROUNDS` topologies (default 4) one after the other,
+//! the first with the artifact not yet in the supervisors' caches.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/cluster_common/mod.rs"]
@@ -106,8 +111,81 @@ fn compare(what: &str, rounds_env: &str, with: impl Fn() -> f64, without: impl F
     );
 }
 
+/// Submit → first tuple processed, on a cluster of its own; prints each round.
+fn submit_latency() {
+    let rounds: usize = std::env::var("SQUALL_BENCH_SUBMIT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ports = free_ports(5);
+    let (_nimbus, url) = start_nimbus(&root.join("nimbus"), ports[0], &[]);
+    let _sup1 = start_supervisor(&url, &root.join("sup1"), &ports[1..3]);
+    let _sup2 = start_supervisor(&url, &root.join("sup2"), &ports[3..5]);
+    wait_supervisors(&url, 2);
+    let mut cached = Vec::new();
+    for round in 0..rounds {
+        let name = format!("first{round}");
+        let sink = root.join(format!("{name}.sink"));
+        // 10,000 tuples: the sink flushes its file at once after that many.
+        let yaml = format!(
+            "name: {name}\nconfig:\n  topology.workers: 1\n  topology.acker.executors: 0\n\
+             spouts:\n  - id: spout\n    className: ConstSpout\n    constructorArgs: [10000, 0]\n\
+             bolts:\n  - id: sink\n    className: FileSinkBolt\n    constructorArgs: [\"{}\"]\n\
+             streams:\n  - from: spout\n    to: sink\n    grouping: {{type: SHUFFLE}}\n",
+            sink.display()
+        );
+        let file = root.join(format!("{name}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let start = Instant::now();
+        let (code, out, err) = cli(&url, &["submit", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let submitted = start.elapsed();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::metadata(&sink).map_or(0, |m| m.len()) == 0 {
+            assert!(Instant::now() < deadline, "no tuple processed in 60 s");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let first = start.elapsed();
+        println!(
+            "submit -> first tuple processed, round {round}{}: {:.3} s (submit command {:.3} s)",
+            if round == 0 {
+                " (artifact not cached)"
+            } else {
+                ""
+            },
+            first.as_secs_f64(),
+            submitted.as_secs_f64()
+        );
+        if round > 0 {
+            cached.push(first.as_secs_f64());
+        }
+        let (code, out, err) = cli(&url, &["kill", &name, "--wait", "0"]);
+        assert_eq!(code, 0, "{out}{err}");
+        wait_for(
+            Duration::from_secs(30),
+            "the killed topology's worker to go",
+            || status(&url, &name).is_none().then_some(()),
+        );
+    }
+    if !cached.is_empty() {
+        cached.sort_by(f64::total_cmp);
+        println!(
+            "submit -> first tuple processed, artifact cached: median {:.3} s, max {:.3} s ({} rounds)",
+            cached[cached.len() / 2],
+            cached[cached.len() - 1],
+            cached.len()
+        );
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "submit") {
+        submit_latency();
         return;
     }
     // The cost of per-frame MACs on the worker links (`SQUALL_BENCH_MAC_ROUNDS`).

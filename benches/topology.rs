@@ -14,6 +14,12 @@
 //! `SQUALL_REDIS_SERVER` names another binary), reports what the server did (commands,
 //! CPU, checkpoints committed) and stops it; without a server binary it fails. A shape
 //! that fails makes the bench exit with status 1, after the other shapes.
+//!
+//! Generated shapes (see `gen/scale.rs`): `scale-idle` starts a topology of 200
+//! components and 1,000 tasks whose spouts have nothing to emit and reports its start-up
+//! time, resident memory, idle CPU and wake-ups; `scale-busy` runs the same shape with
+//! unlimited spouts (peak memory under load); `executors-N` runs const → null with N
+//! executors (N = 2, 8, 32, 128) and prints each rate as a fraction of the best.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +27,8 @@ use std::time::Duration;
 
 #[path = "../runtime/tests/state_common/redis_server.rs"]
 mod redis_server;
+#[path = "gen/scale.rs"]
+mod scale;
 
 use squall_runtime::local::{LocalOptions, run_local};
 use squall_runtime::state::checkpoint::CHECKPOINT_COMPONENT;
@@ -334,6 +342,16 @@ fn print_row(name: &str, unit: &str, r: &Result<Outcome, String>) {
 }
 
 fn main() {
+    if let (Ok(file), Ok("idle")) = (
+        std::env::var("SQUALL_BENCH_FILE"),
+        std::env::var("SQUALL_BENCH_MODE").as_deref(),
+    ) {
+        if let Err(e) = scale::child_idle(Path::new(&file)) {
+            eprintln!("bench child failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let (Ok(file), Ok(component)) = (
         std::env::var("SQUALL_BENCH_FILE"),
         std::env::var("SQUALL_BENCH_COMPONENT"),
@@ -387,6 +405,7 @@ fn main() {
     if wanted("latency") {
         failed |= latency_row(&exe, acking_rate).is_some_and(|r| r.is_err());
     }
+    failed |= scale_rows(&exe, &wanted);
     if failed {
         std::process::exit(1);
     }
@@ -420,4 +439,80 @@ fn latency_row(exe: &Path, acking_rate: Option<f64>) -> Option<Result<Outcome, S
         &result,
     );
     Some(result)
+}
+
+/// The generated shapes of `gen/scale.rs` that `wanted` selects; returns whether one
+/// failed.
+fn scale_rows(exe: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
+    let mut failed = false;
+    if wanted("scale-idle") {
+        let r = scale::write_temp("scale-idle", &scale::wide_yaml("IdleSpout")).and_then(
+            |(_dir, file)| {
+                let o = Command::new(exe)
+                    .env("SQUALL_BENCH_FILE", &file)
+                    .env("SQUALL_BENCH_MODE", "idle")
+                    .output()
+                    .map_err(|e| format!("cannot start: {e}"))?;
+                if !o.status.success() {
+                    return Err(String::from_utf8_lossy(&o.stderr).trim().to_string());
+                }
+                Ok(String::from_utf8_lossy(&o.stdout).to_string())
+            },
+        );
+        let tasks = scale::PIPELINES * scale::STAGES * scale::PARALLELISM;
+        let components = scale::PIPELINES * scale::STAGES;
+        match r {
+            Ok(text) => {
+                let n: Vec<f64> = text
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let at = |i: usize| n.get(i).copied().unwrap_or(f64::NAN);
+                println!(
+                    "scale-idle ({components} components, {tasks} tasks, idle spouts): \
+                     start {:.2} s, RSS {:.1} MiB (peak {:.1}), idle CPU {:.2}% of a core, \
+                     {:.0} context switches/s, {} threads",
+                    at(0),
+                    at(1) / 1024.0,
+                    at(5) / 1024.0,
+                    at(2),
+                    at(3),
+                    at(4)
+                );
+            }
+            Err(e) => {
+                failed = true;
+                println!("scale-idle FAILED: {e}");
+            }
+        }
+    }
+    if wanted("scale-busy") {
+        let r = scale::write_temp("scale-busy", &scale::wide_yaml("ConstSpout"))
+            .and_then(|(_dir, file)| spawn(exe, &file, "p0s9"));
+        failed |= r.is_err();
+        print_row("scale-busy (1 of 20)", "tuples/s", &r);
+    }
+    let mut rates = Vec::new();
+    for &n in scale::EXECUTORS {
+        let name = format!("executors-{n}");
+        if !wanted(&name) {
+            continue;
+        }
+        let r = scale::write_temp(&name, &scale::executors_yaml(n))
+            .and_then(|(_dir, file)| spawn(exe, &file, "sink"));
+        failed |= r.is_err();
+        print_row(&name, "tuples/s", &r);
+        if let Ok(o) = r {
+            rates.push((n, o.rate));
+        }
+    }
+    let best = rates.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+    if rates.len() > 1 && best > 0.0 {
+        let ratios: Vec<String> = rates
+            .iter()
+            .map(|(n, r)| format!("{n}: {:.2}", r / best))
+            .collect();
+        println!("executors, rate / best: {}", ratios.join(", "));
+    }
+    failed
 }

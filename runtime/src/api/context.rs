@@ -35,10 +35,13 @@ pub(crate) struct TopologyInfo {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-/// Wakes a bolt's executor from another thread: soon after [`Waker::wake`], the executor
-/// calls [`crate::Bolt::wake`] on each of its tasks (with their collectors), between two
-/// input batches or at once if it is idle. For bolts whose work arrives from their own
-/// threads (a multi-lang subprocess's emits and acks, a client's callbacks).
+/// Wakes a bolt's or a spout's executor from another thread. For a bolt: soon after
+/// [`Waker::wake`], the executor calls [`crate::Bolt::wake`] on each of its tasks (with
+/// their collectors), between two input batches or at once if it is idle. For bolts whose
+/// work arrives from their own threads (a multi-lang subprocess's emits and acks, a
+/// client's callbacks). For a spout: an idle spout waits longer and longer between
+/// `next_tuple` calls (up to `topology.spout.wait.max.millis`); a wake ends the wait, so
+/// a spout whose data arrives on its own thread emits it at once.
 ///
 /// Wakes are coalesced: many calls before the executor gets to it make one round of
 /// `Bolt::wake` calls. A wake is never lost: if the executor's queue is full, it is busy
@@ -54,11 +57,13 @@ impl Waker {
         Waker { flag, queue }
     }
 
-    /// Ask the executor to call `Bolt::wake` soon. Never blocks.
+    /// Ask the executor to call `Bolt::wake` (a bolt's) or `next_tuple` (a spout's) soon.
+    /// Never blocks.
     #[inline]
     pub fn wake(&self) {
         if !self.flag.swap(true, Ordering::AcqRel) {
-            // Full: the executor is busy and sees the flag after its current batch.
+            // Full: the executor is busy and sees the flag after its current batch (a
+            // spout: before its next idle wait).
             let _ = self.queue.try_send(Envelope::Wake);
         }
     }
@@ -208,8 +213,9 @@ impl TopologyContext {
         &self.info.clock
     }
 
-    /// A handle that makes this bolt's executor call [`crate::Bolt::wake`] (bolts only;
-    /// `None` for spouts, which are polled anyway).
+    /// A handle that wakes this task's executor: a bolt's calls [`crate::Bolt::wake`], a
+    /// spout's ends its idle wait and calls `next_tuple` (see [`Waker`]). `None` outside
+    /// a running topology.
     pub fn waker(&self) -> Option<Waker> {
         self.waker.clone()
     }

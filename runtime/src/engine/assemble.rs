@@ -296,6 +296,7 @@ impl Assembly<'_> {
         let exec = match c.kind {
             ComponentKind::Spout => {
                 let mut tasks = Vec::new();
+                let wake = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 for &id in &plan.tasks {
                     let spout = self
                         .registry
@@ -303,8 +304,11 @@ impl Assembly<'_> {
                         .map_err(factory_err)?;
                     let (mut em, stats) = self.emitter(c, id, &config, vec![]);
                     em.outbox.drain_while_blocked(inbox.rx.clone());
-                    let task_ctx = ctx(id).with_metrics(stats.metrics.clone());
+                    let mut task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
+                    if let Some(own) = self.task_queues.get(&id) {
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                    }
                     tasks.push(SpoutTask {
                         id,
                         spout,
@@ -321,6 +325,8 @@ impl Assembly<'_> {
                     max_pending: settings.max_spout_pending.unwrap_or(usize::MAX),
                     timeout: (acking && settings.enable_message_timeouts)
                         .then(|| Duration::from_secs(settings.message_timeout_secs)),
+                    wait_max: Duration::from_millis(settings.spout_wait_max_millis),
+                    wake,
                 })
             }
             ComponentKind::Bolt => {

@@ -96,6 +96,8 @@ pub const TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE: &str = "topology.executor.recei
 pub const TOPOLOGY_PRODUCER_BATCH_SIZE: &str = "topology.producer.batch.size";
 /// Longest a partial batch waits before it is sent.
 pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.interval.millis";
+/// Longest an idle spout waits between two `next_tuple` calls (Squall's key).
+pub const TOPOLOGY_SPOUT_WAIT_MAX_MILLIS: &str = "topology.spout.wait.max.millis";
 /// Log every emitted tuple.
 pub const TOPOLOGY_DEBUG: &str = "topology.debug";
 /// Fraction of tracked spout messages whose complete latency is measured.
@@ -256,6 +258,15 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         default: KeyDefault::Int(1),
         max: MAX_MILLIS,
         doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
+    },
+    KeySpec {
+        key: TOPOLOGY_SPOUT_WAIT_MAX_MILLIS,
+        ty: KeyType::Positive,
+        default: KeyDefault::Int(100),
+        max: MAX_MILLIS,
+        doc: "an idle spout (next_tuple emitted nothing) waits 1 ms before calling it \
+              again, twice as long after each further idle call, up to this; an acker \
+              verdict or the spout's waker ends the wait at once (1 = Storm's fixed 1 ms)",
     },
     KeySpec {
         key: TOPOLOGY_STATS_SAMPLE_RATE,
@@ -651,6 +662,7 @@ impl Config {
             receive_buffer_size: size(u(TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE)).max(2),
             producer_batch_size: size(u(TOPOLOGY_PRODUCER_BATCH_SIZE)),
             batch_flush_interval_millis: opt(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS).unwrap_or(0),
+            spout_wait_max_millis: u(TOPOLOGY_SPOUT_WAIT_MAX_MILLIS),
             debug: self.setting(TOPOLOGY_DEBUG).as_bool() == Some(true),
             stats_sample_rate: self
                 .setting(TOPOLOGY_STATS_SAMPLE_RATE)
@@ -688,6 +700,8 @@ pub struct Settings {
     pub producer_batch_size: usize,
     /// `topology.batch.flush.interval.millis`.
     pub batch_flush_interval_millis: u64,
+    /// `topology.spout.wait.max.millis`.
+    pub spout_wait_max_millis: u64,
     /// `topology.debug`.
     pub debug: bool,
     /// `topology.stats.sample.rate`.

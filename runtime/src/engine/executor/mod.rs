@@ -7,6 +7,7 @@
 mod acker;
 mod bolt;
 mod gate;
+mod idle;
 mod spout;
 mod ticks;
 

@@ -2,11 +2,13 @@
 //! timeouts, and enforces `topology.max.spout.pending`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use tokio::runtime::Handle;
 
+use super::idle::{IdleStep, IdleWait};
 use super::{Gate, guarded};
 use crate::api::collector::SpoutCollector;
 use crate::api::component::Spout;
@@ -18,10 +20,6 @@ use crate::engine::metrics::samples::Latency;
 use crate::engine::run_state::RunState;
 use crate::engine::transfer::{Envelope, Inbox};
 
-/// Longest an idle spout sleeps between `next_tuple` calls (Storm's default wait).
-const IDLE_WAIT: Duration = Duration::from_millis(1);
-/// Idle rounds spent yielding before sleeping.
-const IDLE_YIELDS: u32 = 16;
 /// `next_tuple` rounds between flush-timer and timeout checks.
 const CHECK_EVERY: u32 = 64;
 /// `next_tuple` rounds between checks of the executor's own queue.
@@ -138,6 +136,10 @@ pub(crate) struct SpoutExecutor {
     pub(crate) max_pending: usize,
     /// Message timeout, when acking and timeouts are on.
     pub(crate) timeout: Option<Duration>,
+    /// Longest idle wait (`topology.spout.wait.max.millis`).
+    pub(crate) wait_max: Duration,
+    /// Set by the tasks' `Waker`s: end the idle wait.
+    pub(crate) wake: Arc<AtomicBool>,
 }
 
 /// How often an inactive spout checks whether it was activated again.
@@ -216,11 +218,13 @@ impl SpoutExecutor {
                     self.tasks[i].complete(c);
                 }
             }
+            // A waker's message: the wait it ends was the point; clear the flag (a
+            // read-modify-write, so what the waking thread did before is visible).
+            Envelope::Wake => {
+                self.wake.swap(false, Ordering::AcqRel);
+            }
             // Spouts take no input tuples and time out messages by themselves.
-            Envelope::Batch { .. }
-            | Envelope::Tick { .. }
-            | Envelope::Acks { .. }
-            | Envelope::Wake => {}
+            Envelope::Batch { .. } | Envelope::Tick { .. } | Envelope::Acks { .. } => {}
         }
         true
     }
@@ -245,7 +249,7 @@ impl SpoutExecutor {
         self.follow_activation(rt, active);
         let mut last_flush = Instant::now();
         let mut next_expiry = self.timeout.map(|t| Instant::now() + t);
-        let mut idle_rounds = 0u32;
+        let mut idle = IdleWait::new(self.wait_max);
         let mut rounds = 0u32;
         let mut control_rounds = 0u32;
         loop {
@@ -308,7 +312,7 @@ impl SpoutExecutor {
                 }
             }
             if emitted {
-                idle_rounds = 0;
+                idle.reset();
                 rounds += 1;
                 if rounds < CHECK_EVERY {
                     continue;
@@ -317,14 +321,17 @@ impl SpoutExecutor {
             } else {
                 self.flush_all();
                 last_flush = Instant::now();
-                idle_rounds += 1;
                 if self.run.stopping() || !self.drain_control() {
                     return;
                 }
-                if idle_rounds <= IDLE_YIELDS {
-                    std::thread::yield_now();
-                } else {
-                    match self.inbox.rx.recv_timeout(IDLE_WAIT) {
+                match idle.step() {
+                    IdleStep::Yield => std::thread::yield_now(),
+                    // Woken while polling (its message may have been dropped on a full
+                    // queue): poll again at once.
+                    IdleStep::Wait(_) if self.wake.swap(false, Ordering::AcqRel) => {
+                        idle.reset();
+                    }
+                    IdleStep::Wait(wait) => match self.inbox.rx.recv_timeout(wait) {
                         Ok(env) => {
                             if !self.handle(env) {
                                 return;
@@ -332,7 +339,7 @@ impl SpoutExecutor {
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
-                    }
+                    },
                 }
             }
             let now = Instant::now();
