@@ -249,24 +249,38 @@ impl<B: StatefulBolt> Stateful<B> {
                 errors.push(e);
             }
         }
-        for e in &errors {
-            out.report_error(e);
+        settle_checkpoint(out, input, cp, &errors, outcome.tuple)
+    }
+}
+
+/// The end of a checkpoint tuple's handling in any stateful executor: report the
+/// `errors` of the inputs executed meanwhile, then dispose of the checkpoint tuple as
+/// `tuple` says (forward it on `$checkpoint` anchored to itself and ack it, ack it, or
+/// fail it and return the error).
+pub(crate) fn settle_checkpoint(
+    out: &mut BoltCollector,
+    input: Tuple,
+    cp: Checkpoint,
+    errors: &[ComponentError],
+    tuple: Disposition,
+) -> Result<(), ComponentError> {
+    for e in errors {
+        out.report_error(e);
+    }
+    match tuple {
+        Disposition::Forward => {
+            let values = crate::values![cp.txid, cp.action.as_str()];
+            let sent = out.emit_stream(CHECKPOINT_STREAM, &[&input], values);
+            out.ack(&input);
+            sent.map_err(ComponentError::from)
         }
-        match outcome.tuple {
-            Disposition::Forward => {
-                let values = crate::values![cp.txid, cp.action.as_str()];
-                let sent = out.emit_stream(CHECKPOINT_STREAM, &[&input], values);
-                out.ack(&input);
-                sent.map_err(ComponentError::from)
-            }
-            Disposition::Ack => {
-                out.ack(&input);
-                Ok(())
-            }
-            Disposition::Fail(e) => {
-                out.fail(&input);
-                Err(ComponentError::msg(e.to_string()))
-            }
+        Disposition::Ack => {
+            out.ack(&input);
+            Ok(())
+        }
+        Disposition::Fail(e) => {
+            out.fail(&input);
+            Err(ComponentError::msg(e.to_string()))
         }
     }
 }

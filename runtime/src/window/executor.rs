@@ -18,10 +18,11 @@ use crate::api::tuple::{StreamSchema, Tuple, Values};
 use crate::api::value::Value;
 use crate::engine::clock::Clock;
 use crate::state::checkpoint::CHECKPOINT_STREAM;
-use crate::topology::config::Config;
+use crate::topology::config::{Config, TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME};
 use crate::window::bolt::{WindowedBolt, WindowedCollector};
 use crate::window::config::{Span, WindowConfig};
 use crate::window::error::WindowError;
+use crate::window::int_field::IntField;
 use crate::window::manager::{WindowManager, WindowSink};
 use crate::window::persistent::{self, Persistent};
 use crate::window::policy::{Length, Slide};
@@ -77,53 +78,10 @@ pub(super) struct Running<S: EventStore<Tuple> = MemoryStore<Tuple>> {
 
 /// Event-time machinery.
 pub(super) struct EventTime {
-    pub(super) field: TimestampField,
+    pub(super) field: IntField,
     pub(super) watermarks: WatermarkGenerator<InputKey>,
     pub(super) interval_ms: i64,
     pub(super) next_at: i64,
-}
-
-/// Reads a tuple's timestamp from a named field (index cached per input schema).
-pub(super) struct TimestampField {
-    name: String,
-    cached: Option<(usize, usize)>,
-}
-
-impl TimestampField {
-    #[inline]
-    pub(super) fn extract(&mut self, input: &Tuple) -> Result<i64, ComponentError> {
-        let schema = input.schema();
-        let key = std::ptr::from_ref::<StreamSchema>(schema) as usize;
-        let index = match self.cached {
-            Some((k, i)) if k == key => i,
-            _ => {
-                let i = schema.fields.index_of(&self.name).ok_or_else(|| {
-                    ComponentError::msg(format!(
-                        "a tuple from '{}' stream '{}' has no field '{}' \
-                         (topology.bolts.tuple.timestamp.field.name; its fields are {:?}): \
-                         acked and dropped",
-                        schema.component,
-                        schema.stream,
-                        self.name,
-                        schema.fields.names()
-                    ))
-                })?;
-                self.cached = Some((key, i));
-                i
-            }
-        };
-        let v = input.get(index)?;
-        v.as_i64().ok_or_else(|| {
-            ComponentError::msg(format!(
-                "field '{}' of a tuple from '{}' stream '{}' is a {}, not an integer \
-                 timestamp in milliseconds: acked and dropped",
-                self.name,
-                schema.component,
-                schema.stream,
-                v.type_name()
-            ))
-        })
-    }
 }
 
 impl<S: EventStore<Tuple>> Running<S> {
@@ -229,10 +187,11 @@ pub(super) fn start_with<S: EventStore<Tuple>>(
     let w = window;
     let (length, slide) = (Length::of(w.length()), Slide::of(w.slide()));
     let event = w.timestamp_field().map(|name| EventTime {
-        field: TimestampField {
-            name: name.to_string(),
-            cached: None,
-        },
+        field: IntField::new(
+            name,
+            TOPOLOGY_BOLTS_TUPLE_TIMESTAMP_FIELD_NAME,
+            "timestamp in milliseconds",
+        ),
         watermarks: WatermarkGenerator::new(inputs(ctx), w.lag_ms(), w.idle_timeout_ms(), start_ms),
         interval_ms: i64::try_from(w.watermark_interval_ms()).unwrap_or(i64::MAX),
         next_at: start_ms

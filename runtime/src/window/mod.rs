@@ -8,7 +8,8 @@
 //! - [`paged`]: the store of persistent windows (Storm's `withPersistence()`), paged to
 //!   the task's state; `persistent`: the executor part that checkpoints it, acks at
 //!   commits and recovers without firing windows twice.
-//! - [`watermark`]: event-time progress per input, with idleness.
+//! - [`watermark`]: event-time progress per input, with idleness; `int_field`: the
+//!   timestamp / message id field read from each input.
 //! - [`bolt`], [`tuple_window`]: the user API; [`executor`]: the [`Windowed`] bolt that
 //!   runs one; [`timer`]: its wake-ups; [`flux`]: Flux's `configMethods`.
 //!
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod flux;
+mod int_field;
 pub(crate) mod manager;
 pub(crate) mod paged;
 mod persistent;

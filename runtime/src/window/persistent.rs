@@ -35,16 +35,17 @@ use crate::api::ids::TaskId;
 use crate::api::tuple::{Fields, StreamSchema, Tuple, Values};
 use crate::api::value::Value;
 use crate::cluster::wire::record::{RecordReader, put_record_value, put_u64};
-use crate::state::checkpoint::bolt_state::{
-    CheckpointTarget, Disposition, InputAction, StatefulBoltState,
-};
+use crate::state::bolt::settle_checkpoint;
+use crate::state::checkpoint::bolt_state::{CheckpointTarget, InputAction, StatefulBoltState};
 use crate::state::checkpoint::forwarder::{checkpoint_sources, parse_checkpoint};
 use crate::state::checkpoint::{CHECKPOINT_STREAM, FIELD_ACTION, FIELD_TXID, bolt_namespace};
 use crate::state::provider::KvBackend;
 use crate::state::{State, StateError};
+use crate::topology::config::TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME;
 use crate::window::bolt::{WindowedBolt, WindowedCollector};
 use crate::window::config::WindowConfig;
 use crate::window::executor::{Running, start_with};
+use crate::window::int_field::IntField;
 use crate::window::manager::{TriggerState, WindowSink};
 use crate::window::paged::{EventCodec, PagedStore};
 use crate::window::tuple_window::TupleWindow;
@@ -260,48 +261,6 @@ struct Marker {
     last: Vec<(u32, String, i64)>,
 }
 
-/// Reads a message id from a named field (index cached per input schema).
-struct IdField {
-    name: String,
-    cached: Option<(usize, usize)>,
-}
-
-impl IdField {
-    fn extract(&mut self, input: &Tuple) -> Result<i64, ComponentError> {
-        let schema = input.schema();
-        let key = std::ptr::from_ref::<StreamSchema>(schema) as usize;
-        let index = match self.cached {
-            Some((k, i)) if k == key => i,
-            _ => {
-                let i = schema.fields.index_of(&self.name).ok_or_else(|| {
-                    ComponentError::msg(format!(
-                        "a tuple from '{}' stream '{}' has no field '{}' \
-                         (topology.bolts.message.id.field.name; its fields are {:?}): \
-                         acked and dropped",
-                        schema.component,
-                        schema.stream,
-                        self.name,
-                        schema.fields.names()
-                    ))
-                })?;
-                self.cached = Some((key, i));
-                i
-            }
-        };
-        let v = input.get(index)?;
-        v.as_i64().ok_or_else(|| {
-            ComponentError::msg(format!(
-                "field '{}' of a tuple from '{}' stream '{}' is a {}, not an integer message \
-                 id: acked and dropped",
-                self.name,
-                schema.component,
-                schema.stream,
-                v.type_name()
-            ))
-        })
-    }
-}
-
 /// Re-reading, silently, the replayed tuples of the windows fired before a restart
 /// (processing time).
 struct Replay {
@@ -317,7 +276,7 @@ type Store = PagedStore<Tuple, TupleCodec>;
 /// Everything of a persistent window but the checkpoint bookkeeping.
 struct Inner {
     run: Running<Store>,
-    ids_field: Option<IdField>,
+    ids_field: Option<IntField>,
     ids: Ids,
     /// Ids that left the window since the last PREPARE, and those that left before it:
     /// they stay in `ids` until a second PREPARE, so a tuple whose ack (sent at the
@@ -385,9 +344,8 @@ impl Persistent {
         Ok(Persistent {
             inner: Inner {
                 run,
-                ids_field: window.message_id_field().map(|name| IdField {
-                    name: name.to_string(),
-                    cached: None,
+                ids_field: window.message_id_field().map(|name| {
+                    IntField::new(name, TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME, "message id")
                 }),
                 ids: Ids::new(),
                 retiring: Ids::new(),
@@ -531,25 +489,7 @@ impl Persistent {
                 errors.push(e);
             }
         }
-        for e in &errors {
-            out.report_error(e);
-        }
-        match outcome.tuple {
-            Disposition::Forward => {
-                let values = crate::values![cp.txid, cp.action.as_str()];
-                let sent = out.emit_stream(CHECKPOINT_STREAM, &[&input], values);
-                out.ack(&input);
-                sent.map_err(ComponentError::from)
-            }
-            Disposition::Ack => {
-                out.ack(&input);
-                Ok(())
-            }
-            Disposition::Fail(e) => {
-                out.fail(&input);
-                Err(ComponentError::msg(e.to_string()))
-            }
-        }
+        settle_checkpoint(out, input, cp, &errors, outcome.tuple)
     }
 }
 
@@ -998,7 +938,7 @@ impl State for Inner {
 /// forgets the message ids (acks belong to the commits).
 struct PSink<'a, 'c, B> {
     cx: &'a mut Cx<'c, B>,
-    ids_field: Option<&'a mut IdField>,
+    ids_field: Option<&'a mut IntField>,
     /// Where the ids of expired events go (forgotten two PREPAREs later).
     ids: &'a mut Ids,
     /// Windows handed to the bolt, and the last one's end.
@@ -1006,7 +946,7 @@ struct PSink<'a, 'c, B> {
 }
 
 impl<'a, 'c, B> PSink<'a, 'c, B> {
-    fn new(cx: &'a mut Cx<'c, B>, ids_field: Option<&'a mut IdField>, ids: &'a mut Ids) -> Self {
+    fn new(cx: &'a mut Cx<'c, B>, ids_field: Option<&'a mut IntField>, ids: &'a mut Ids) -> Self {
         PSink {
             cx,
             ids_field,
