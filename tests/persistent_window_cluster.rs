@@ -67,39 +67,7 @@ fn layout(url: &str) -> BTreeMap<i32, BTreeSet<String>> {
     wait_for(
         WAIT,
         "2 workers of pwindow with every task reporting",
-        || {
-            let st = status(url, "pwindow")?;
-            let total: u64 = st["components"]
-                .as_object()?
-                .values()
-                .filter_map(|c| c["tasks"].as_u64())
-                .sum();
-            let tasks = st["tasks"].as_array()?;
-            if worker_pids(&st).len() != 2 || tasks.len() as u64 != total {
-                return None;
-            }
-            let component_of: BTreeMap<u64, String> = tasks
-                .iter()
-                .filter_map(|t| Some((t["task"].as_u64()?, t["component"].as_str()?.to_string())))
-                .collect();
-            let mut out = BTreeMap::new();
-            for a in st["assignment"].as_array()? {
-                let (sup, port) = (a["supervisor"].as_str()?, a["port"].as_u64()?);
-                let view = st["workers"].as_array()?.iter().find(|w| {
-                    w["supervisor"] == sup
-                        && w["port"].as_u64() == Some(port)
-                        && w["state"] == "running"
-                })?;
-                let mut components = BTreeSet::new();
-                for e in a["executors"].as_array()? {
-                    for task in e[0].as_u64()?..=e[1].as_u64()? {
-                        components.insert(component_of.get(&task)?.clone());
-                    }
-                }
-                out.insert(view["pid"].as_i64()? as i32, components);
-            }
-            Some(out)
-        },
+        || task_layout(&status(url, "pwindow")?, 2).map(|l| l.workers),
     )
 }
 

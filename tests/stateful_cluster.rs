@@ -110,39 +110,14 @@ fn running_topology(url: &str, name: &str) -> Running {
         WAIT,
         &format!("2 workers of {name} with every task reporting"),
         || {
-            let st = status(url, name)?;
-            let total: u64 = st["components"]
-                .as_object()?
-                .values()
-                .filter_map(|c| c["tasks"].as_u64())
-                .sum();
-            let tasks = st["tasks"].as_array()?;
-            if worker_pids(&st).len() != 2 || tasks.len() as u64 != total {
-                return None;
-            }
-            let component_of: BTreeMap<u64, String> = tasks
-                .iter()
-                .filter_map(|t| Some((t["task"].as_u64()?, t["component"].as_str()?.to_string())))
+            let TaskLayout {
+                component_of,
+                workers,
+            } = task_layout(&status(url, name)?, 2)?;
+            let workers = workers
+                .into_iter()
+                .map(|(pid, components)| Worker { pid, components })
                 .collect();
-            let mut workers = Vec::new();
-            for a in st["assignment"].as_array()? {
-                let (sup, port) = (a["supervisor"].as_str()?, a["port"].as_u64()?);
-                let view = st["workers"].as_array()?.iter().find(|w| {
-                    w["supervisor"] == sup
-                        && w["port"].as_u64() == Some(port)
-                        && w["state"] == "running"
-                })?;
-                let mut components = BTreeSet::new();
-                for e in a["executors"].as_array()? {
-                    for task in e[0].as_u64()?..=e[1].as_u64()? {
-                        components.insert(component_of.get(&task)?.clone());
-                    }
-                }
-                workers.push(Worker {
-                    pid: view["pid"].as_i64()? as i32,
-                    components,
-                });
-            }
             let ns = |component: &str| -> Vec<String> {
                 component_of
                     .iter()

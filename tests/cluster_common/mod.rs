@@ -2,7 +2,7 @@
 //! processes on loopback with temp dirs, driven through the `squall` CLI.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -378,6 +378,50 @@ pub fn worker_pids(st: &serde_json::Value) -> Vec<i32> {
         .filter_map(|w| w["pid"].as_i64())
         .map(|p| p as i32)
         .collect()
+}
+
+/// Where a topology's tasks run, read from its status.
+pub struct TaskLayout {
+    /// The component of every task.
+    pub component_of: BTreeMap<u64, String>,
+    /// The components of each running worker, by pid.
+    pub workers: BTreeMap<i32, BTreeSet<String>>,
+}
+
+/// The layout of a status once `workers` workers run and every task reports; `None`
+/// before.
+pub fn task_layout(st: &serde_json::Value, workers: usize) -> Option<TaskLayout> {
+    let total: u64 = st["components"]
+        .as_object()?
+        .values()
+        .filter_map(|c| c["tasks"].as_u64())
+        .sum();
+    let tasks = st["tasks"].as_array()?;
+    if worker_pids(st).len() != workers || tasks.len() as u64 != total {
+        return None;
+    }
+    let component_of: BTreeMap<u64, String> = tasks
+        .iter()
+        .filter_map(|t| Some((t["task"].as_u64()?, t["component"].as_str()?.to_string())))
+        .collect();
+    let mut by_pid = BTreeMap::new();
+    for a in st["assignment"].as_array()? {
+        let (sup, port) = (a["supervisor"].as_str()?, a["port"].as_u64()?);
+        let view = st["workers"].as_array()?.iter().find(|w| {
+            w["supervisor"] == sup && w["port"].as_u64() == Some(port) && w["state"] == "running"
+        })?;
+        let mut components = BTreeSet::new();
+        for e in a["executors"].as_array()? {
+            for task in e[0].as_u64()?..=e[1].as_u64()? {
+                components.insert(component_of.get(&task)?.clone());
+            }
+        }
+        by_pid.insert(view["pid"].as_i64()? as i32, components);
+    }
+    Some(TaskLayout {
+        component_of,
+        workers: by_pid,
+    })
 }
 
 /// Pids of the workers a status lists for one supervisor.
