@@ -9,7 +9,9 @@ mod cluster_common;
 use std::collections::BTreeMap;
 
 use cluster_common::*;
-use squall_kafka::testing::{Broker, committed_offsets, log_ends, produce, produce_one_per_batch};
+use squall_kafka::testing::{
+    Broker, committed_offsets, log_ends, produce, produce_one_per_batch, round_robin, word_lines,
+};
 
 const WORDS: [&str; 5] = ["storm", "kafka", "squall", "spout", "bolt"];
 const TOPIC: &str = "lines";
@@ -23,22 +25,8 @@ fn produce_lines(
     n: usize,
     expected: &mut BTreeMap<String, u64>,
 ) -> BTreeMap<i32, i64> {
-    let lines: Vec<String> = (from..from + n)
-        .map(|i| {
-            let words: Vec<&str> = (0..=(i % 3))
-                .map(|j| WORDS[(i + j * 2) % WORDS.len()])
-                .collect();
-            for w in &words {
-                *expected.entry(w.to_string()).or_default() += 1;
-            }
-            words.join(" ")
-        })
-        .collect();
-    let recs: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (Some((i % 3) as i32), None, l.as_bytes()))
-        .collect();
+    let lines = word_lines(from..from + n, &WORDS, 3, 2, expected);
+    let recs = round_robin(&lines, 3);
     let (bulk, last) = recs.split_at(recs.len() - 3);
     let mut delivered = produce(&broker.bootstrap(), TOPIC, bulk).unwrap();
     delivered.extend(produce_one_per_batch(&broker.bootstrap(), TOPIC, last).unwrap());

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use squall_kafka::testing::{Broker, committed_offsets, log_ends, produce};
+use squall_kafka::testing::{
+    Broker, committed_offsets, log_ends, produce, round_robin, word_lines,
+};
 
 const WORDS: [&str; 6] = ["storm", "kafka", "squall", "spout", "bolt", "tuple"];
 
@@ -37,22 +39,8 @@ fn kafka_wordcount_example_counts_exactly_and_commits_to_the_end() {
     let broker = Broker::start().unwrap();
     broker.create_topic("lines", 3).unwrap();
     let mut expected: BTreeMap<String, i64> = BTreeMap::new();
-    let lines: Vec<String> = (0..60)
-        .map(|i| {
-            let words: Vec<&str> = (0..=(i % 5))
-                .map(|j| WORDS[(i + j * 7) % WORDS.len()])
-                .collect();
-            for w in &words {
-                *expected.entry(w.to_string()).or_default() += 1;
-            }
-            words.join(" ")
-        })
-        .collect();
-    let records: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (Some((i % 3) as i32), None, l.as_bytes()))
-        .collect();
+    let lines = word_lines(0..60, &WORDS, 5, 7, &mut expected);
+    let records = round_robin(&lines, 3);
     let ends = log_ends(&produce(&broker.bootstrap(), "lines", &records).unwrap());
 
     let dir = tempfile::tempdir().unwrap();
@@ -125,22 +113,8 @@ fn word_count_through_a_flaky_bolt_counts_every_word_and_commits_to_the_end() {
     let broker = Broker::start().unwrap();
     broker.create_topic("flaky", 3).unwrap();
     let mut expected: BTreeMap<String, i64> = BTreeMap::new();
-    let lines: Vec<String> = (0..300)
-        .map(|i| {
-            let words: Vec<&str> = (0..=(i % 4))
-                .map(|j| WORDS[(i + j * 5) % WORDS.len()])
-                .collect();
-            for w in &words {
-                *expected.entry(w.to_string()).or_default() += 1;
-            }
-            words.join(" ")
-        })
-        .collect();
-    let records: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (Some((i % 3) as i32), None, l.as_bytes()))
-        .collect();
+    let lines = word_lines(0..300, &WORDS, 4, 5, &mut expected);
+    let records = round_robin(&lines, 3);
     let ends = log_ends(&produce(&broker.bootstrap(), "flaky", &records).unwrap());
 
     let dir = tempfile::tempdir().unwrap();

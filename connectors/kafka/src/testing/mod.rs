@@ -1,10 +1,12 @@
 //! Test helpers (feature `test-util`): a real broker ([`Broker`], tansu on loopback), a
 //! proxy that cuts and restores its connections ([`Proxy`]), and clients to produce
 //! records and read a group's committed offsets; an in-memory log and consumer
-//! ([`MemoryLog`], [`MemoryConsumer`]) to inject offset gaps behind the spout.
+//! ([`MemoryLog`], [`MemoryConsumer`]) to inject offset gaps behind the spout; word-count
+//! input with known totals ([`word_lines`], [`round_robin`]).
 
 mod broker;
 mod clients;
+mod lines;
 mod memory;
 mod proxy;
 
@@ -12,6 +14,7 @@ pub use broker::{Broker, DEFAULT_TANSU_VENV, TANSU_ENV, tansu_binary};
 pub use clients::{
     Delivered, Outgoing, committed_offsets, log_ends, produce, produce_one_per_batch,
 };
+pub use lines::{round_robin, word_lines};
 pub use memory::{MemoryConsumer, MemoryLog};
 pub use proxy::{Proxy, ProxyListener};
 
