@@ -9,7 +9,9 @@
 //! to another, registers `n` supervisors of `CAP_WORKERS` slots, submits one topology
 //! filling every slot with `CAP_EXECUTORS` executors (spout 20%, split 40%, count 38%,
 //! one acker per worker), then runs the load for `CAP_SECS` seconds after a warm-up and
-//! measures: heartbeat and stats round trips (p50/p99/max), the bytes of each message,
+//! measures: heartbeat and stats round trips (p50/p99/max), the bytes of each message
+//! (fake supervisors hold their assignment version, as real ones do, so steady-state
+//! answers are "unchanged"; the whole answer after the submission is reported apart),
 //! nimbus's CPU (share of its core) and RSS, and the generator's own CPU (when its core
 //! is saturated, the generator, not nimbus, is the limit). Steps go up
 //! (`CAP_SUPERVISORS`, default `10,50,100,200,400,800`) until heartbeat p99 passes
@@ -40,8 +42,9 @@ use squall_runtime::cluster::auth::token::{Role, Token};
 use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
 use squall_runtime::cluster::client::Nimbus;
 use squall_runtime::cluster::protocol::{
-    Counters, Heartbeat, HeartbeatResponse, Histogram, InputStreamStats, OutputStreamStats,
-    QueueStats, SlotAssignment, SlotState, StatsAck, TaskStats, WorkerReport, WorkerStats,
+    AssignmentVersion, Counters, Heartbeat, HeartbeatResponse, Histogram, InputStreamStats,
+    OutputStreamStats, QueueStats, SlotAssignment, SlotState, StatsAck, TaskStats, WorkerReport,
+    WorkerStats,
 };
 
 /// The `squall` binary (nimbus, and the artifact the topology is submitted with).
@@ -352,16 +355,29 @@ async fn post(
     Ok((bytes.to_vec(), rtt))
 }
 
-/// One fake supervisor: its id, slots, token-bearing client.
+/// One fake supervisor: its id, slots, token-bearing client, and the assignment version
+/// it holds.
 struct FakeSupervisor {
     id: String,
     slots: Vec<u16>,
     http: reqwest::Client,
+    held: std::sync::Mutex<Option<AssignmentVersion>>,
 }
 
 impl FakeSupervisor {
+    /// Take in an answer as the real supervisor does: a whole answer is checked and
+    /// expanded into slot assignments, and its version kept; "unchanged" keeps all.
+    fn take(&self, bytes: &[u8]) -> Result<Option<Vec<SlotAssignment>>, String> {
+        let resp: HeartbeatResponse = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let version = resp.version;
+        let slots = resp.into_slots().map_err(|e| e.to_string())?;
+        *self.held.lock().unwrap() = Some(version);
+        Ok(slots)
+    }
+
     fn heartbeat(&self, running: bool, uptime: u64) -> Heartbeat {
         Heartbeat {
+            assignment_version: *self.held.lock().unwrap(),
             id: self.id.clone(),
             host: format!("{}.example", self.id),
             slots: self.slots.clone(),
@@ -408,6 +424,8 @@ struct StepResult {
     nimbus_rss_idle: u64,
     nimbus_rss: u64,
     submit_secs: f64,
+    whole_bytes: usize,
+    whole_secs: f64,
 }
 
 async fn run_step(s: &Settings, n: usize) -> StepResult {
@@ -436,11 +454,13 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
             id: format!("cap-sup-{i:04}"),
             slots: (0..s.workers).map(|w| 6700 + w as u16).collect(),
             http,
+            held: std::sync::Mutex::new(None),
         }));
     }
     for sup in &sups {
         let body = serde_json::to_vec(&sup.heartbeat(false, 0)).unwrap();
-        post(&sup.http, &hb_url, None, body).await.unwrap();
+        let (bytes, _) = post(&sup.http, &hb_url, None, body).await.unwrap();
+        sup.take(&bytes).unwrap();
     }
     let nimbus_rss_idle = rss(pid);
 
@@ -466,14 +486,18 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
         })
         .collect();
 
-    // Each supervisor's assignments (the answer to its next heartbeat).
+    // Each supervisor's assignments (the answer to its next heartbeat: its version
+    // moved with the submission), and how big that whole answer is.
     let mut assigned: Vec<Vec<SlotAssignment>> = Vec::with_capacity(n);
+    let mut whole_bytes = 0usize;
+    let whole = Instant::now();
     for sup in &sups {
         let body = serde_json::to_vec(&sup.heartbeat(false, 0)).unwrap();
         let (bytes, _) = post(&sup.http, &hb_url, None, body).await.unwrap();
-        let resp: HeartbeatResponse = serde_json::from_slice(&bytes).unwrap();
-        assigned.push(resp.assignments);
+        whole_bytes = whole_bytes.max(bytes.len());
+        assigned.push(sup.take(&bytes).unwrap().expect("a whole answer after the submission"));
     }
+    let whole_secs = whole.elapsed().as_secs_f64();
 
     let hb = Arc::new(Traffic::default());
     let st = Arc::new(Traffic::default());
@@ -495,9 +519,11 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
                 let body = serde_json::to_vec(&me.heartbeat(true, uptime)).unwrap();
                 let len = body.len();
                 match post(&me.http, &url, None, body).await {
-                    // A real supervisor parses the answer; this one only counts it
-                    // (it parsed it once above), so the generator stays cheap.
-                    Ok((bytes, rtt)) => hb.record(rtt, len, bytes.len()),
+                    // Parsed as the real supervisor does (it is "unchanged" now).
+                    Ok((bytes, rtt)) => match me.take(&bytes) {
+                        Ok(_) => hb.record(rtt, len, bytes.len()),
+                        Err(e) => hb.fail(format!("a bad heartbeat answer: {e}")),
+                    },
                     Err(e) => hb.fail(e),
                 }
             }
@@ -626,6 +652,8 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
         nimbus_rss_idle,
         nimbus_rss,
         submit_secs,
+        whole_bytes,
+        whole_secs,
     }
 }
 
@@ -693,6 +721,11 @@ fn main() {
         if let Some(e) = &r.last_error {
             println!("  last error: {e}");
         }
+        println!(
+            "  after the submission: whole answer {:.0} KB per supervisor, {n} answers in {:.2} s",
+            r.whole_bytes as f64 / 1e3,
+            r.whole_secs
+        );
         let per_sup_rss = r.nimbus_rss.saturating_sub(r.nimbus_rss_idle) as f64 / n as f64;
         println!(
             "  per supervisor: nimbus CPU {:.2} ms/s, RSS {:.0} KB; per stats report: {:.0} µs \

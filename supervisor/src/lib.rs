@@ -16,6 +16,7 @@
 
 mod adopted;
 mod artifacts;
+mod assignment_poller;
 mod cache_gc;
 pub mod cli;
 mod daemon;
@@ -281,11 +282,21 @@ pub fn start_with(
     )
     .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let log_poller = log_poller::LogPoller {
-        http: poll_http,
+        http: poll_http.clone(),
         nimbus: opts.nimbus.clone(),
         id: id.clone(),
         rotated_files: opts.worker_log_files,
         occupants: occupants_rx,
+        cut_off: cut_off_rx.clone(),
+    };
+    let (held, held_rx) = tokio::sync::watch::channel(None);
+    let poke = Arc::new(tokio::sync::Notify::new());
+    let assignment_poller = assignment_poller::AssignmentPoller {
+        http: poll_http.clone(),
+        nimbus: opts.nimbus.clone(),
+        id: id.clone(),
+        held: held_rx,
+        poke: poke.clone(),
         cut_off: cut_off_rx.clone(),
     };
     let daemon = daemon::Daemon {
@@ -310,6 +321,8 @@ pub fn start_with(
             .collect(),
         clock: opts.clock.clone(),
         desired: vec![None; opts.slots.len()],
+        held,
+        poke,
         id: id.clone(),
         launcher: Arc::new(Mutex::new(launcher)),
         http,
@@ -323,6 +336,7 @@ pub fn start_with(
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(log_poller.run(stop_rx.clone()));
+    tokio::spawn(assignment_poller.run(stop_rx.clone()));
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));
     Ok(SupervisorHandle {
         id,
