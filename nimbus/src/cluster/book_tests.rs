@@ -66,9 +66,9 @@ fn a_current_version_is_answered_unchanged_and_changes_move_only_the_touched_sup
     let mine = answer.assignments.clone().unwrap();
     assert_eq!((mine.slots.len(), mine.topologies.len()), (1, 1));
     assert_eq!(mine.topologies[0].workers.len(), 2);
-    let slots = slots(answer);
-    assert_eq!(slots[0].task_locations.len(), 6, "2 spout + 4 bolt tasks");
-    assert_eq!(slots[0].workers_total, 2);
+    let located = slots(answer);
+    assert_eq!(located[0].task_locations.len(), 6, "2 spout + 4 bolt tasks");
+    assert_eq!(located[0].workers_total, 2);
     assert!(c.heartbeat(hb("a", Some(a1))).unwrap().assignments.is_none());
 
     // A 1-worker topology lands on one supervisor: only that one moves.
