@@ -19,6 +19,8 @@ use squall_runtime::cluster::protocol::{
 use squall_runtime::engine::backoff::Backoff;
 use tokio::sync::{Notify, watch};
 
+/// The poll's HTTP timeout: the wait plus slack for a slow answer.
+pub(crate) const POLL_HTTP_TIMEOUT: Duration = Duration::from_secs(MAX_ASSIGNMENT_WAIT_SECS + 15);
 /// Delays between failed polls (nimbus down, refusing, or an older nimbus).
 const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
 /// The largest poll answer read (it holds one version).
@@ -26,7 +28,7 @@ const MAX_POLL_ANSWER_BYTES: usize = 4096;
 
 /// What the poll task needs.
 pub(crate) struct AssignmentPoller {
-    /// A client whose timeout passes the wait (the log poller's).
+    /// A client with [`POLL_HTTP_TIMEOUT`] and the supervisor's token.
     pub(crate) http: reqwest::Client,
     /// Nimbus's base URL.
     pub(crate) nimbus: String,
@@ -42,7 +44,10 @@ pub(crate) struct AssignmentPoller {
 
 /// What a poll answer asks of the poller: `Some(v)`: the version moved to `v` (poke the
 /// daemon, poll after `v`); `None`: unchanged, poll again.
-pub(crate) fn moved(after: AssignmentVersion, answer: &AssignmentPoll) -> Option<AssignmentVersion> {
+pub(crate) fn moved(
+    after: AssignmentVersion,
+    answer: &AssignmentPoll,
+) -> Option<AssignmentVersion> {
     (answer.version != after).then_some(answer.version)
 }
 
@@ -131,7 +136,10 @@ impl AssignmentPoller {
         if !status.is_success() {
             return Err(format!(
                 "GET {url}: {status}: {}",
-                String::from_utf8_lossy(&body).chars().take(500).collect::<String>()
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(500)
+                    .collect::<String>()
             ));
         }
         serde_json::from_slice(&body).map_err(|e| format!("GET {url}: bad answer: {e}"))
@@ -150,9 +158,12 @@ mod tests {
         assert_eq!(moved(v1, &AssignmentPoll { version: v1 }), None);
         assert_eq!(moved(v1, &AssignmentPoll { version: v2 }), Some(v2));
         assert_eq!(
-            moved(v1, &AssignmentPoll {
-                version: other_nimbus
-            }),
+            moved(
+                v1,
+                &AssignmentPoll {
+                    version: other_nimbus
+                }
+            ),
             Some(other_nimbus)
         );
     }

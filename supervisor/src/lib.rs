@@ -282,7 +282,7 @@ pub fn start_with(
     )
     .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let log_poller = log_poller::LogPoller {
-        http: poll_http.clone(),
+        http: poll_http,
         nimbus: opts.nimbus.clone(),
         id: id.clone(),
         rotated_files: opts.worker_log_files,
@@ -291,8 +291,14 @@ pub fn start_with(
     };
     let (held, held_rx) = tokio::sync::watch::channel(None);
     let poke = Arc::new(tokio::sync::Notify::new());
+    let assignment_http = squall_runtime::cluster::http::client(
+        assignment_poller::POLL_HTTP_TIMEOUT,
+        opts.token.as_ref(),
+        &trust,
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
     let assignment_poller = assignment_poller::AssignmentPoller {
-        http: poll_http.clone(),
+        http: assignment_http,
         nimbus: opts.nimbus.clone(),
         id: id.clone(),
         held: held_rx,

@@ -230,10 +230,4 @@ impl Book {
             }),
         }
     }
-
-    /// Supervisor `id`'s current version, if it has one.
-    #[cfg(test)]
-    pub(super) fn version_of(&self, id: &str) -> Option<AssignmentVersion> {
-        self.supervisors.get(id).map(|m| m.version)
-    }
 }

@@ -19,7 +19,10 @@ fn hb(id: &str, held: Option<AssignmentVersion>) -> Heartbeat {
 /// The current version of `id` and its whole answer (as a fresh supervisor gets it).
 fn whole(c: &Cluster, id: &str) -> (AssignmentVersion, HeartbeatResponse) {
     let answer = c.heartbeat(hb(id, None)).unwrap();
-    assert!(answer.assignments.is_some(), "no version held: a whole answer");
+    assert!(
+        answer.assignments.is_some(),
+        "no version held: a whole answer"
+    );
     (answer.version, answer)
 }
 
@@ -55,7 +58,12 @@ fn a_current_version_is_answered_unchanged_and_changes_move_only_the_touched_sup
         epoch: a0.epoch.wrapping_add(1),
         seq: a0.seq,
     };
-    assert!(c.heartbeat(hb("a", Some(stranger))).unwrap().assignments.is_some());
+    assert!(
+        c.heartbeat(hb("a", Some(stranger)))
+            .unwrap()
+            .assignments
+            .is_some()
+    );
 
     // wc (2 workers) spreads over a and b: both move; the answer holds the topology
     // once with both workers, and the slot's tasks are located.
@@ -69,7 +77,12 @@ fn a_current_version_is_answered_unchanged_and_changes_move_only_the_touched_sup
     let located = slots(answer);
     assert_eq!(located[0].task_locations.len(), 6, "2 spout + 4 bolt tasks");
     assert_eq!(located[0].workers_total, 2);
-    assert!(c.heartbeat(hb("a", Some(a1))).unwrap().assignments.is_none());
+    assert!(
+        c.heartbeat(hb("a", Some(a1)))
+            .unwrap()
+            .assignments
+            .is_none()
+    );
 
     // A 1-worker topology lands on one supervisor: only that one moves.
     c.submit("one", submission(ONE_WORKER, None), T0).unwrap();
@@ -77,7 +90,12 @@ fn a_current_version_is_answered_unchanged_and_changes_move_only_the_touched_sup
     assert_eq!(on.len(), 1);
     let (moved, kept) = if on[0] == "a" { ("a", "b") } else { ("b", "a") };
     let kept_at = if kept == "a" { a1 } else { b1 };
-    assert!(c.heartbeat(hb(kept, Some(kept_at))).unwrap().assignments.is_none());
+    assert!(
+        c.heartbeat(hb(kept, Some(kept_at)))
+            .unwrap()
+            .assignments
+            .is_none()
+    );
     let moved_at = if moved == "a" { a1 } else { b1 };
     let answer = c.heartbeat(hb(moved, Some(moved_at))).unwrap();
     let mine = answer.assignments.clone().expect("moved: a whole answer");
@@ -107,7 +125,12 @@ fn a_current_version_is_answered_unchanged_and_changes_move_only_the_touched_sup
     assert!(gone.iter().all(|s| s.topology != "wc"), "{gone:?}");
     // Nothing changed since: a monitor pass publishes nothing new.
     c.tick().unwrap();
-    assert!(c.heartbeat(hb("a", Some(held))).unwrap().assignments.is_none());
+    assert!(
+        c.heartbeat(hb("a", Some(held)))
+            .unwrap()
+            .assignments
+            .is_none()
+    );
 }
 
 #[test]

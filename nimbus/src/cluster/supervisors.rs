@@ -63,7 +63,10 @@ impl Cluster {
     /// [`Cluster::heartbeat`], also saying whether the heartbeat changed what nimbus
     /// stores (a supervisor registered, or changed its host or slots): the others are
     /// routine.
-    pub fn heartbeat_noting(&self, hb: Heartbeat) -> Result<(HeartbeatResponse, bool), ClusterError> {
+    pub fn heartbeat_noting(
+        &self,
+        hb: Heartbeat,
+    ) -> Result<(HeartbeatResponse, bool), ClusterError> {
         check_heartbeat(&hb)?;
         let now = self.clock.now();
         let mut slots = hb.slots.clone();

@@ -7,8 +7,8 @@ use squall_runtime::engine::clock::ManualClock;
 
 use super::*;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, ComponentRole, Counters, ErrorCode, Heartbeat, HeartbeatResponse, RebalanceRequest, TaskStats,
-    TopologyStatus, WorkerAssignment, WorkerStats,
+    ArtifactHash, ComponentRole, Counters, ErrorCode, Heartbeat, HeartbeatResponse,
+    RebalanceRequest, TaskStats, TopologyStatus, WorkerAssignment, WorkerStats,
 };
 
 const YAML: &str = "name: wc

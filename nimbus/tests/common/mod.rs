@@ -189,8 +189,9 @@ impl TestNimbus {
         // Without a version, the answer holds the whole assignments: each slot's, as the
         // supervisor builds them.
         let answer: squall_runtime::cluster::protocol::HeartbeatResponse =
-            serde_json::from_value(resp).expect("a heartbeat answer");
-        let slots = answer.into_slots().expect("well-formed").expect("whole");
+            serde_json::from_value(resp).unwrap();
+        // Well-formed, and whole (no version held).
+        let slots = answer.into_slots().unwrap().unwrap();
         slots
             .iter()
             .map(|a| serde_json::to_value(a).unwrap())

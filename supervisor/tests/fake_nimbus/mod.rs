@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use squall_runtime::cluster::protocol::{
     ArtifactHash, AssignmentVersion, Heartbeat, HeartbeatResponse, PROTOCOL_VERSION,
-    SlotAssignment, SlotRef, SlotState, SupervisorAssignments, TopologyAssignment,
-    VERSION_HEADER, WorkerLocation, WorkerReport,
+    SlotAssignment, SlotRef, SlotState, SupervisorAssignments, TopologyAssignment, VERSION_HEADER,
+    WorkerLocation, WorkerReport,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

@@ -21,6 +21,9 @@ use super::{ArtifactHash, TopologyStatus};
 use crate::cluster::addr::host_port;
 use crate::cluster::auth::topology_secret::TopologySecret;
 
+/// Task id -> `host:port`.
+type TaskLocations = BTreeMap<u32, String>;
+
 /// The first protocol version whose heartbeats carry assignment versions: a supervisor
 /// and a nimbus on either side of it cannot work together (they ship together), and
 /// each refuses the other with a message naming both versions.
@@ -63,7 +66,9 @@ impl fmt::Display for AssignmentVersion {
 
 /// A text that is not an [`AssignmentVersion`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an assignment version is `EPOCH.SEQ` (hex, decimal), at most {MAX_VERSION_CHARS} characters")]
+#[error(
+    "an assignment version is `EPOCH.SEQ` (hex, decimal), at most {MAX_VERSION_CHARS} characters"
+)]
 pub struct BadAssignmentVersion;
 
 impl FromStr for AssignmentVersion {
@@ -117,7 +122,9 @@ impl HeartbeatResponse {
     /// Each slot's full assignment ([`SupervisorAssignments::into_slots`]); `Ok(None)`
     /// when the answer says "unchanged".
     pub fn into_slots(self) -> Result<Option<Vec<SlotAssignment>>, BadAssignment> {
-        self.assignments.map(SupervisorAssignments::into_slots).transpose()
+        self.assignments
+            .map(SupervisorAssignments::into_slots)
+            .transpose()
     }
 }
 
@@ -271,7 +278,7 @@ impl SupervisorAssignments {
                 self.slots.len()
             )));
         }
-        let mut by_name: BTreeMap<&str, (&TopologyAssignment, Option<BTreeMap<u32, String>>)> =
+        let mut by_name: BTreeMap<&str, (&TopologyAssignment, Option<TaskLocations>)> =
             BTreeMap::new();
         for t in &self.topologies {
             t.check()?;
@@ -464,9 +471,7 @@ mod tests {
         let unknown = topo(vec![worker("a", 1, vec![[1, 1]])]);
         assert!(refused(vec![slot("other")], vec![unknown]).contains("does not hold"));
         let twice = topo(vec![worker("a", 1, vec![[1, 1]])]);
-        assert!(
-            refused(vec![slot("t"), slot("t")], vec![twice.clone(), twice]).contains("twice")
-        );
+        assert!(refused(vec![slot("t"), slot("t")], vec![twice.clone(), twice]).contains("twice"));
         let many = topo(vec![worker("a", 1, vec![[1, 1]]); MAX_TOPOLOGY_WORKERS + 1]);
         assert!(refused(vec![slot("t")], vec![many]).contains("workers"));
         let slots = vec![slot("t"); MAX_ASSIGNED_SLOTS + 1];

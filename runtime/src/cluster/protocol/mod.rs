@@ -42,8 +42,8 @@ pub use stats::{
 };
 pub use status::{SlotState, TopologyStatus};
 pub use supervisor::{
-    Executor, Heartbeat, MAX_RESTARTS_REPORTED, RestartRecord, SlotAssignment,
-    WorkerLogs, WorkerReport, WorkerSpec,
+    Executor, Heartbeat, MAX_RESTARTS_REPORTED, RestartRecord, SlotAssignment, WorkerLogs,
+    WorkerReport, WorkerSpec,
 };
 pub use version::{
     COMPATIBLE_VERSIONS, IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,
