@@ -204,7 +204,12 @@ fn start_nimbus(dir: &Path, cpu: &str, max_connections: u64) -> NimbusProc {
     let config = dir.join("nimbus.yaml");
     std::fs::write(
         &config,
-        format!("nimbus.http.max.connections: {max_connections}\n"),
+        // The admin creates a token per supervisor: past nimbus's default rate limit
+        // (20/s, burst 40) from a few dozen supervisors.
+        format!(
+            "nimbus.http.max.connections: {max_connections}\nnimbus.auth.rate.per.sec: 100000\n\
+             nimbus.auth.rate.burst: 100000\n"
+        ),
     )
     .unwrap();
     let mut child = Command::new("taskset")
