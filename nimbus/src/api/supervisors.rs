@@ -25,8 +25,8 @@ const MAX_BOUND_ID: usize = 256;
 /// heartbeats for one supervisor id only: bound at its first heartbeat, and an id bound
 /// to one token is refused to every other (403).
 ///
-/// A heartbeat that changed nothing (a known supervisor, same host and slots) is routine:
-/// the audit log counts it instead of writing it ([`Routine`]).
+/// A heartbeat that changed nothing (a known, live supervisor, same host and slots) is
+/// routine: the audit log counts it instead of writing it ([`Routine`]).
 pub async fn heartbeat(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -35,9 +35,9 @@ pub async fn heartbeat(
     if !hb.id.trim().is_empty() && hb.id.len() <= MAX_BOUND_ID {
         acts_as(&state, &who, &hb.id, "heartbeat as").await?;
     }
-    let (answer, registered) = blocking(&state, move |c| c.heartbeat_noting(hb)).await?;
+    let (answer, changed) = blocking(&state, move |c| c.heartbeat_noting(hb)).await?;
     let mut response = Json(answer).into_response();
-    if !registered {
+    if !changed {
         response.extensions_mut().insert(Routine::Heartbeat);
     }
     Ok(response)

@@ -60,9 +60,9 @@ impl Cluster {
         self.heartbeat_noting(hb).map(|(answer, _)| answer)
     }
 
-    /// [`Cluster::heartbeat`], also saying whether the heartbeat changed what nimbus
-    /// stores (a supervisor registered, or changed its host or slots): the others are
-    /// routine.
+    /// [`Cluster::heartbeat`], also saying whether the heartbeat changed the cluster (a
+    /// supervisor registered, changed its host or slots, or came back from the dead):
+    /// the others are routine.
     pub fn heartbeat_noting(
         &self,
         hb: Heartbeat,
@@ -116,7 +116,10 @@ impl Cluster {
         // Only the supervisor holding `hb.id`'s credential gets here (`auth::acl`: a
         // supervisor token is bound to one id), so the topology secrets in its answer
         // are its own slots' topologies'.
-        Ok((st.book.answer(&hb.id, hb.assignment_version), changed))
+        Ok((
+            st.book.answer(&hb.id, hb.assignment_version),
+            changed || revived,
+        ))
     }
 }
 
