@@ -9,7 +9,9 @@
 //! to another, registers `n` supervisors of `CAP_WORKERS` slots, submits one topology
 //! filling every slot with `CAP_EXECUTORS` executors (spout 20%, split 40%, count 38%,
 //! one acker per worker), then runs the load for `CAP_SECS` seconds after a warm-up and
-//! measures: heartbeat and stats round trips (p50/p99/max), the bytes of each message,
+//! measures: heartbeat and stats round trips (p50/p99/max), the bytes of each message
+//! (fake supervisors hold their assignment version, as real ones do, so steady-state
+//! answers are "unchanged"; the whole answer after the submission is reported apart),
 //! nimbus's CPU (share of its core) and RSS, and the generator's own CPU (when its core
 //! is saturated, the generator, not nimbus, is the limit). Steps go up
 //! (`CAP_SUPERVISORS`, default `10,50,100,200,400,800`) until heartbeat p99 passes
@@ -25,7 +27,12 @@
 //! default 1 / 0), `CAP_P99_LIMIT_MS` (default 100), `CAP_KEEP=1` keeps each step's
 //! nimbus data directory (its log shows what it did), `CAP_STATS=0` leaves the workers
 //! silent (heartbeats only, to tell their cost from the reports'), `CAP_PERF=1` records
-//! `perf record -g` of nimbus over each measured window into `DIR/perf.data`.
+//! `perf record -g` of nimbus over each measured window into `DIR/perf.data`,
+//! `CAP_POLLS=0` leaves out the supervisors' assignment long polls (on by default, as
+//! real supervisors hold one), `CAP_MAX_CONNECTIONS` sets nimbus's
+//! `nimbus.http.max.connections` (default 16384 here: each fake supervisor holds 2
+//! connections and each worker 1, which passes nimbus's default 1024 from ~170
+//! supervisors of 4 workers; a real supervisor holds a third, its log poll).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -40,8 +47,9 @@ use squall_runtime::cluster::auth::token::{Role, Token};
 use squall_runtime::cluster::auth::worker_credential::WorkerCredential;
 use squall_runtime::cluster::client::Nimbus;
 use squall_runtime::cluster::protocol::{
-    Counters, Heartbeat, HeartbeatResponse, Histogram, InputStreamStats, OutputStreamStats,
-    QueueStats, SlotAssignment, SlotState, StatsAck, TaskStats, WorkerReport, WorkerStats,
+    AssignmentVersion, Counters, Heartbeat, HeartbeatResponse, Histogram, InputStreamStats,
+    OutputStreamStats, QueueStats, SlotAssignment, SlotState, StatsAck, TaskStats, WorkerReport,
+    WorkerStats,
 };
 
 /// The `squall` binary (nimbus, and the artifact the topology is submitted with).
@@ -64,6 +72,8 @@ struct Settings {
     keep: bool,
     perf: bool,
     stats: bool,
+    polls: bool,
+    max_connections: u64,
 }
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -92,6 +102,8 @@ impl Settings {
             keep: std::env::var("CAP_KEEP").is_ok_and(|v| v == "1"),
             perf: std::env::var("CAP_PERF").is_ok_and(|v| v == "1"),
             stats: std::env::var("CAP_STATS").map_or(true, |v| v != "0"),
+            polls: std::env::var("CAP_POLLS").map_or(true, |v| v != "0"),
+            max_connections: env_or("CAP_MAX_CONNECTIONS", 16_384),
         }
     }
 }
@@ -180,17 +192,31 @@ impl Drop for NimbusProc {
     }
 }
 
-/// Start `squall nimbus` pinned to `cpu`, on a free loopback port, plain HTTP.
-fn start_nimbus(dir: &Path, cpu: &str) -> NimbusProc {
+/// Start `squall nimbus` pinned to `cpu`, on a free loopback port, plain HTTP, with at
+/// most `max_connections` connections.
+fn start_nimbus(dir: &Path, cpu: &str, max_connections: u64) -> NimbusProc {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
     std::fs::create_dir_all(dir).unwrap();
     let listen = format!("127.0.0.1:{port}");
+    let config = dir.join("nimbus.yaml");
+    std::fs::write(
+        &config,
+        // The admin creates a token per supervisor: past nimbus's default rate limit
+        // (20/s, burst 40) from a few dozen supervisors.
+        format!(
+            "nimbus.http.max.connections: {max_connections}\nnimbus.auth.rate.per.sec: 100000\n\
+             nimbus.auth.rate.burst: 100000\n"
+        ),
+    )
+    .unwrap();
     let mut child = Command::new("taskset")
         .args(["-c", cpu, SQUALL, "nimbus", "--data"])
         .arg(dir)
+        .arg("--config")
+        .arg(&config)
         .args(["--listen", &listen, "--tls", "off"])
         .env("SQUALL_LOG", "info")
         .stdin(Stdio::null())
@@ -352,16 +378,31 @@ async fn post(
     Ok((bytes.to_vec(), rtt))
 }
 
-/// One fake supervisor: its id, slots, token-bearing client.
+/// One fake supervisor: its id, slots, token-bearing client, and the assignment version
+/// it holds.
 struct FakeSupervisor {
     id: String,
     slots: Vec<u16>,
     http: reqwest::Client,
+    /// For its assignment long poll (a timeout past the wait).
+    poll_http: reqwest::Client,
+    held: std::sync::Mutex<Option<AssignmentVersion>>,
 }
 
 impl FakeSupervisor {
+    /// Take in an answer as the real supervisor does: a whole answer is checked and
+    /// expanded into slot assignments, and its version kept; "unchanged" keeps all.
+    fn take(&self, bytes: &[u8]) -> Result<Option<Vec<SlotAssignment>>, String> {
+        let resp: HeartbeatResponse = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let version = resp.version;
+        let slots = resp.into_slots().map_err(|e| e.to_string())?;
+        *self.held.lock().unwrap() = Some(version);
+        Ok(slots)
+    }
+
     fn heartbeat(&self, running: bool, uptime: u64) -> Heartbeat {
         Heartbeat {
+            assignment_version: *self.held.lock().unwrap(),
             id: self.id.clone(),
             host: format!("{}.example", self.id),
             slots: self.slots.clone(),
@@ -408,12 +449,16 @@ struct StepResult {
     nimbus_rss_idle: u64,
     nimbus_rss: u64,
     submit_secs: f64,
+    whole_bytes: usize,
+    whole_secs: f64,
+    polls_answered: u64,
+    polls_parked: bool,
 }
 
 async fn run_step(s: &Settings, n: usize) -> StepResult {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("nimbus");
-    let nimbus = start_nimbus(&dir, &s.nimbus_cpu);
+    let nimbus = start_nimbus(&dir, &s.nimbus_cpu, s.max_connections);
     let pid = nimbus.child.id();
     let admin_text = std::fs::read_to_string(dir.join("admin.token")).unwrap();
     let admin = Token::parse(admin_text.trim()).unwrap();
@@ -432,15 +477,21 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
         let http =
             squall_runtime::cluster::http::client(Duration::from_secs(5), Some(&token), &trust)
                 .unwrap();
+        let poll_http =
+            squall_runtime::cluster::http::client(Duration::from_secs(40), Some(&token), &trust)
+                .unwrap();
         sups.push(Arc::new(FakeSupervisor {
             id: format!("cap-sup-{i:04}"),
             slots: (0..s.workers).map(|w| 6700 + w as u16).collect(),
             http,
+            poll_http,
+            held: std::sync::Mutex::new(None),
         }));
     }
     for sup in &sups {
         let body = serde_json::to_vec(&sup.heartbeat(false, 0)).unwrap();
-        post(&sup.http, &hb_url, None, body).await.unwrap();
+        let (bytes, _) = post(&sup.http, &hb_url, None, body).await.unwrap();
+        sup.take(&bytes).unwrap();
     }
     let nimbus_rss_idle = rss(pid);
 
@@ -466,17 +517,38 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
         })
         .collect();
 
-    // Each supervisor's assignments (the answer to its next heartbeat).
+    // Each supervisor's assignments (the answer to its next heartbeat: its version
+    // moved with the submission), and how big that whole answer is.
+    // All at once, as real supervisors do when their polls wake (one after the other,
+    // the last would heartbeat after nimbus's 10 s supervisor timeout at 200).
+    let whole = Instant::now();
+    let fetches: Vec<_> = sups
+        .iter()
+        .map(|sup| {
+            let (sup, url) = (sup.clone(), hb_url.clone());
+            tokio::spawn(async move {
+                let body = serde_json::to_vec(&sup.heartbeat(false, 0)).unwrap();
+                let (bytes, _) = post(&sup.poll_http, &url, None, body).await.unwrap();
+                let slots = sup.take(&bytes).unwrap();
+                (
+                    bytes.len(),
+                    slots.expect("a whole answer after the submission"),
+                )
+            })
+        })
+        .collect();
     let mut assigned: Vec<Vec<SlotAssignment>> = Vec::with_capacity(n);
-    for sup in &sups {
-        let body = serde_json::to_vec(&sup.heartbeat(false, 0)).unwrap();
-        let (bytes, _) = post(&sup.http, &hb_url, None, body).await.unwrap();
-        let resp: HeartbeatResponse = serde_json::from_slice(&bytes).unwrap();
-        assigned.push(resp.assignments);
+    let mut whole_bytes = 0usize;
+    for f in fetches {
+        let (len, slots) = f.await.unwrap();
+        whole_bytes = whole_bytes.max(len);
+        assigned.push(slots);
     }
+    let whole_secs = whole.elapsed().as_secs_f64();
 
     let hb = Arc::new(Traffic::default());
     let st = Arc::new(Traffic::default());
+    let polled = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     let period = Duration::from_secs(1);
@@ -495,13 +567,49 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
                 let body = serde_json::to_vec(&me.heartbeat(true, uptime)).unwrap();
                 let len = body.len();
                 match post(&me.http, &url, None, body).await {
-                    // A real supervisor parses the answer; this one only counts it
-                    // (it parsed it once above), so the generator stays cheap.
-                    Ok((bytes, rtt)) => hb.record(rtt, len, bytes.len()),
+                    // Parsed as the real supervisor does (it is "unchanged" now).
+                    Ok((bytes, rtt)) => match me.take(&bytes) {
+                        Ok(_) => hb.record(rtt, len, bytes.len()),
+                        Err(e) => hb.fail(format!("a bad heartbeat answer: {e}")),
+                    },
                     Err(e) => hb.fail(e),
                 }
             }
         }));
+        if s.polls {
+            // The supervisor's assignment long poll, parked at nimbus as a real one is.
+            let (me, halt, polls) = (sup.clone(), stop.clone(), polled.clone());
+            let base = nimbus.url.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut after = (*me.held.lock().unwrap()).unwrap();
+                while !halt.load(Ordering::Relaxed) {
+                    let url = format!(
+                        "{base}{}",
+                        squall_runtime::cluster::protocol::assignment_poll_path(
+                            &me.id,
+                            Some(after),
+                            squall_runtime::cluster::protocol::MAX_ASSIGNMENT_WAIT_SECS,
+                        )
+                    );
+                    match me.poll_http.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let p: squall_runtime::cluster::protocol::AssignmentPoll =
+                                r.json().await.unwrap();
+                            after = p.version;
+                            polls.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            panic!(
+                                "assignment poll: {status}: {}",
+                                r.text().await.unwrap_or_default()
+                            )
+                        }
+                        Err(e) => panic!("assignment poll: {e}"),
+                    }
+                }
+            }));
+        }
         let reporting = if s.stats { assigned[i].as_slice() } else { &[] };
         for (w, a) in reporting.iter().enumerate() {
             let secret = a.topology_secret.clone().expect("a topology secret");
@@ -626,6 +734,10 @@ async fn run_step(s: &Settings, n: usize) -> StepResult {
         nimbus_rss_idle,
         nimbus_rss,
         submit_secs,
+        whole_bytes,
+        whole_secs,
+        polls_answered: polled.load(Ordering::Relaxed),
+        polls_parked: s.polls,
     }
 }
 
@@ -692,6 +804,19 @@ fn main() {
         );
         if let Some(e) = &r.last_error {
             println!("  last error: {e}");
+        }
+        println!(
+            "  after the submission: whole answer {:.0} KB per supervisor, {n} answers in {:.2} s",
+            r.whole_bytes as f64 / 1e3,
+            r.whole_secs
+        );
+        if r.polls_parked {
+            println!(
+                "  assignment long polls: one parked per supervisor, {} answered in the step \
+                 (each at its {} s wait: no version moved)",
+                r.polls_answered,
+                squall_runtime::cluster::protocol::MAX_ASSIGNMENT_WAIT_SECS
+            );
         }
         let per_sup_rss = r.nimbus_rss.saturating_sub(r.nimbus_rss_idle) as f64 / n as f64;
         println!(

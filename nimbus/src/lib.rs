@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod artifacts;
+pub mod assignment_polls;
 pub mod auth;
 pub mod cli;
 pub mod cluster;
@@ -279,6 +280,11 @@ pub async fn start(opts: NimbusOpts) -> Result<NimbusHandle, NimbusError> {
     let (stop, stop_rx) = watch::channel(false);
     let state = api::AppState {
         logs: Arc::new(logs::LogBroker::new(stop_rx.clone())),
+        polls: Arc::new(assignment_polls::AssignmentPolls::new(
+            cluster.board(),
+            assignment_polls::MAX_PARKED_POLLS,
+            stop_rx.clone(),
+        )),
         cluster: cluster.clone(),
         wake: wake.clone(),
         validator,

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use squall_runtime::cluster::addr::host_port;
 use squall_runtime::cluster::protocol::{ArtifactHash, TopologyStatus, WorkerAssignment};
 
 /// A rebalance waiting for its deadline.
@@ -91,21 +90,6 @@ pub struct Assignment {
     pub workers: Vec<WorkerAssignment>,
 }
 
-impl Assignment {
-    /// Task id -> `host:port` of the worker running it (an IPv6 host in brackets).
-    pub fn task_locations(&self) -> BTreeMap<u32, String> {
-        let mut out = BTreeMap::new();
-        for w in &self.workers {
-            for [first, last] in &w.executors {
-                for task in *first..=*last {
-                    out.insert(task, host_port(&w.host, w.port));
-                }
-            }
-        }
-        out
-    }
-}
-
 /// What nimbus remembers about a supervisor across restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupervisorInfo {
@@ -115,30 +99,4 @@ pub struct SupervisorInfo {
     pub host: String,
     /// Its slot ports.
     pub slots: Vec<u16>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_locations_bracket_ipv6_hosts() {
-        let worker = |host: &str, port, task| WorkerAssignment {
-            supervisor: host.to_string(),
-            host: host.to_string(),
-            port,
-            executors: vec![[task, task]],
-        };
-        let a = Assignment {
-            workers: vec![
-                worker("::1", 6700, 1),
-                worker("10.0.0.2", 6701, 2),
-                worker("fe80::2", 6702, 3),
-            ],
-        };
-        let locations = a.task_locations();
-        assert_eq!(locations[&1], "[::1]:6700");
-        assert_eq!(locations[&2], "10.0.0.2:6701");
-        assert_eq!(locations[&3], "[fe80::2]:6702");
-    }
 }

@@ -29,7 +29,8 @@ use crate::state_dirs;
 use crate::worker_user::{self, WorkerUser};
 use squall_runtime::cluster::auth::topology_secret::SECRET_FILE;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, RestartRecord, SlotAssignment, WorkerLogs,
+    ASSIGNMENT_PROTOCOL, ArtifactHash, AssignmentVersion, Heartbeat, HeartbeatResponse,
+    MAX_HEARTBEAT_ANSWER_BYTES, RestartRecord, SlotAssignment, VERSION_HEADER, WorkerLogs,
     WorkerReport, WorkerSpec,
 };
 
@@ -115,6 +116,11 @@ pub(crate) struct Daemon {
     pub(crate) fetched_tx: mpsc::UnboundedSender<Fetched>,
     /// Latest assignments from nimbus, per port.
     pub(crate) desired: Vec<Option<SlotAssignment>>,
+    /// The version of `desired` (`None`: none yet, or to be fetched whole again); shared
+    /// with the assignment poller ([`crate::assignment_poller`]).
+    pub(crate) held: watch::Sender<Option<AssignmentVersion>>,
+    /// Poked by the assignment poller when nimbus's version moved: heartbeat now.
+    pub(crate) poke: Arc<tokio::sync::Notify>,
     /// While true, the supervisor does not heartbeat (see
     /// [`crate::SupervisorHandle::pause_heartbeats`]).
     pub(crate) cut_off: watch::Receiver<bool>,
@@ -323,6 +329,7 @@ impl Daemon {
         let usage = self.worker_usage().await;
         let now = self.clock.now();
         let wall_ms = self.clock.wall_millis();
+        let held = *self.held.borrow();
         let hb = Heartbeat {
             id: self.id.clone(),
             host: self.opts.host.clone(),
@@ -332,6 +339,7 @@ impl Daemon {
                 .iter()
                 .filter_map(|s| self.report(s, now, wall_ms, &usage))
                 .collect(),
+            assignment_version: held,
         };
         let url = format!("{}/api/v1/supervisors/heartbeat", self.opts.nimbus);
         let resp = self.http.post(&url).json(&hb).send().await.map_err(|e| {
@@ -340,6 +348,15 @@ impl Daemon {
         })?;
         squall_runtime::cluster::http::check_answer(&resp)
             .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
+        if let Some(theirs) = answer_version(&resp)
+            && theirs < ASSIGNMENT_PROTOCOL
+        {
+            return Err(SupervisorError::Nimbus(format!(
+                "POST {url}: nimbus speaks Squall cluster protocol {theirs}; this supervisor \
+                 needs {ASSIGNMENT_PROTOCOL} or later (versioned assignments): supervisor and \
+                 nimbus ship together, upgrade nimbus"
+            )));
+        }
         if !resp.status().is_success() {
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
@@ -350,6 +367,7 @@ impl Daemon {
                 // bound to another supervisor id): it runs none of the cluster's work.
                 let running = self.desired.iter().filter(|d| d.is_some()).count();
                 self.desired.iter_mut().for_each(|d| *d = None);
+                self.held.send_replace(None);
                 tracing::error!(
                     assignments_dropped = running,
                     "nimbus refused this supervisor's credential ({status}); its workers are stopped: {body}"
@@ -360,17 +378,32 @@ impl Daemon {
                 "POST {url}: {status}: {body}"
             )));
         }
-        let answer: HeartbeatResponse = resp
-            .json()
+        let body = read_capped(resp, MAX_HEARTBEAT_ANSWER_BYTES)
             .await
+            .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
+        let answer: HeartbeatResponse = serde_json::from_slice(&body)
             .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: bad answer: {e}")))?;
+        let Some(assignments) = answer.assignments else {
+            if held != Some(answer.version) {
+                // "Unchanged" from a version this supervisor does not hold: ask for the
+                // whole assignments next time.
+                self.held.send_replace(None);
+                return Err(SupervisorError::Nimbus(format!(
+                    "POST {url}: nimbus answered \"unchanged\" at version {} for version {}",
+                    answer.version,
+                    held.map_or_else(|| "none".to_string(), |v| v.to_string())
+                )));
+            }
+            return Ok(());
+        };
+        let assigned = assignments
+            .into_slots()
+            .map_err(|e| SupervisorError::Nimbus(format!("POST {url}: {e}")))?;
         for (i, slot) in self.slots.iter().enumerate() {
-            self.desired[i] = answer
-                .assignments
-                .iter()
-                .find(|a| a.port == slot.port())
-                .cloned();
+            self.desired[i] = assigned.iter().find(|a| a.port == slot.port()).cloned();
         }
+        tracing::debug!(version = %answer.version, slots = assigned.len(), "assignments received");
+        self.held.send_replace(Some(answer.version));
         Ok(())
     }
 
@@ -620,6 +653,7 @@ impl Daemon {
         self.scan_state_dirs().await;
         let mut next_beat = self.clock.now();
         let mut changed = false;
+        let poke = self.poke.clone();
         loop {
             changed |= self.watch_workers().await;
             changed |= self.watch_memory().await;
@@ -643,6 +677,8 @@ impl Daemon {
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
                 Some(done) = fetched.recv() => changed = self.finish_download(done).await,
+                // Nimbus's assignment version moved: heartbeat now for the assignments.
+                () = poke.notified() => changed = true,
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -685,6 +721,42 @@ impl Daemon {
             tokio::time::sleep(SHUTDOWN_TICK).await;
         }
     }
+}
+
+/// The protocol version nimbus stamped on `resp`, if it is a number.
+fn answer_version(resp: &reqwest::Response) -> Option<u32> {
+    resp.headers()
+        .get(VERSION_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `resp`'s body, refused past `max` bytes (checked on the declared length first, then
+/// on each chunk as it arrives).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let too_big = || format!("the answer is larger than {max} bytes");
+    let declared = resp.content_length().unwrap_or(0);
+    if declared > max as u64 {
+        return Err(too_big());
+    }
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(max));
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The value a worker last wrote to its heartbeat file `path`, if any.

@@ -16,6 +16,7 @@
 
 mod adopted;
 mod artifacts;
+mod assignment_poller;
 mod cache_gc;
 pub mod cli;
 mod daemon;
@@ -288,6 +289,22 @@ pub fn start_with(
         occupants: occupants_rx,
         cut_off: cut_off_rx.clone(),
     };
+    let (held, held_rx) = tokio::sync::watch::channel(None);
+    let poke = Arc::new(tokio::sync::Notify::new());
+    let assignment_http = squall_runtime::cluster::http::client(
+        assignment_poller::POLL_HTTP_TIMEOUT,
+        opts.token.as_ref(),
+        &trust,
+    )
+    .map_err(|e| SupervisorError::Config(format!("http client: {e}")))?;
+    let assignment_poller = assignment_poller::AssignmentPoller {
+        http: assignment_http,
+        nimbus: opts.nimbus.clone(),
+        id: id.clone(),
+        held: held_rx,
+        poke: poke.clone(),
+        cut_off: cut_off_rx.clone(),
+    };
     let daemon = daemon::Daemon {
         fetcher: daemon::Fetcher {
             cache: Arc::new(ArtifactCache::new(&opts.data_dir)),
@@ -310,6 +327,8 @@ pub fn start_with(
             .collect(),
         clock: opts.clock.clone(),
         desired: vec![None; opts.slots.len()],
+        held,
+        poke,
         id: id.clone(),
         launcher: Arc::new(Mutex::new(launcher)),
         http,
@@ -323,6 +342,7 @@ pub fn start_with(
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(log_poller.run(stop_rx.clone()));
+    tokio::spawn(assignment_poller.run(stop_rx.clone()));
     let task = tokio::spawn(daemon.run(stop_rx, fetched_rx));
     Ok(SupervisorHandle {
         id,

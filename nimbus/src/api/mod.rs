@@ -55,6 +55,8 @@ pub struct AppState {
     pub ca_pin: Option<[u8; 32]>,
     /// Log requests waiting for their supervisors ([`logs`]).
     pub logs: Arc<crate::logs::LogBroker>,
+    /// Supervisors' parked assignment polls ([`crate::assignment_polls`]).
+    pub polls: Arc<crate::assignment_polls::AssignmentPolls>,
 }
 
 /// How many submissions (or large JSON bodies) are parsed at once; more wait their turn.
@@ -159,6 +161,10 @@ pub fn router(state: AppState) -> Router {
             post(supervisors::heartbeat),
         )
         .route("/api/v1/supervisors", get(supervisors::list))
+        .route(
+            "/api/v1/supervisors/{id}/assignments",
+            get(supervisors::assignments),
+        )
         // Worker logs, read by the supervisors for nimbus (no port of theirs is open).
         .route("/api/v1/topology/{id}/logs", get(logs::worker_log))
         .route("/api/v1/supervisors/{id}/log-requests", get(logs::poll))

@@ -52,6 +52,11 @@ fn requests_waiting_for_a_held_cluster_lock_do_not_stall_the_server() {
         logs: Arc::new(crate::logs::LogBroker::new(
             tokio::sync::watch::channel(false).1,
         )),
+        polls: Arc::new(crate::assignment_polls::AssignmentPolls::new(
+            cluster.board(),
+            crate::assignment_polls::MAX_PARKED_POLLS,
+            tokio::sync::watch::channel(false).1,
+        )),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -232,8 +232,13 @@ pub async fn stats(
     State(state): State<AppState>,
     Path(name): Path<String>,
     JsonBody(report): JsonBody<WorkerStats>,
-) -> Result<Json<StatsAck>, ApiError> {
-    Ok(Json(
-        blocking(&state, move |c| c.record_stats(&name, report)).await?,
-    ))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let ack: StatsAck = blocking(&state, move |c| c.record_stats(&name, report)).await?;
+    let mut response = Json(ack).into_response();
+    // Routine: counted by the audit log, not written one by one.
+    response
+        .extensions_mut()
+        .insert(crate::auth::audit::Routine::Stats);
+    Ok(response)
 }

@@ -24,8 +24,9 @@ pub enum Need {
     Deploy,
     /// Acting on topology `.0`: admin, its owner, or a deployer its `topology.users` name.
     Act(String),
-    /// A supervisor heartbeat: admin or a supervisor token (bound to the heartbeat's id
-    /// by the handler).
+    /// A supervisor heartbeat, or its assignment poll
+    /// (`GET /api/v1/supervisors/{id}/assignments`): admin or a supervisor token (bound
+    /// to the supervisor's id by the handler).
     Heartbeat,
     /// A supervisor's log requests and answers
     /// (`/api/v1/supervisors/{id}/log-requests`, `.../log-responses/{request}`): admin
@@ -79,6 +80,7 @@ pub fn classify(method: &Method, path: &str) -> Need {
         // the topology it resolves to).
         ["topology", id, "logconfig"] if post => Need::Act((*id).to_string()),
         ["supervisors", "heartbeat"] if !read => Need::Heartbeat,
+        ["supervisors", _, "assignments"] if read => Need::Heartbeat,
         ["supervisors", _, "log-requests"] if read => Need::SupervisorLogs,
         ["supervisors", _, "log-responses", _] if post => Need::SupervisorLogs,
         ["topology", _, "logs"] if read => Need::Read,
@@ -228,6 +230,10 @@ mod tests {
         assert_eq!(c(Method::GET, "/api/v1/topology/t/logconfig"), Need::Read);
         assert_eq!(
             c(Method::POST, "/api/v1/supervisors/heartbeat"),
+            Need::Heartbeat
+        );
+        assert_eq!(
+            c(Method::GET, "/api/v1/supervisors/s1/assignments"),
             Need::Heartbeat
         );
         assert_eq!(c(Method::DELETE, "/api/v1/tokens/x"), Need::Admin);

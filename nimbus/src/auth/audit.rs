@@ -1,6 +1,13 @@
 //! The audit log: one JSON line per mutating request (who, what, when, from where, the
 //! answer's status) in `DATA/audit.log`, rotated to `audit.log.1` when it would pass
 //! `nimbus.audit.log.max.bytes` (so it takes at most twice that). Never a token.
+//!
+//! Routine requests that succeed (a known supervisor's heartbeat, a worker's stats
+//! report: [`Routine`]) are not written one by one (at 100 supervisors they would rotate
+//! the admin actions out of the log within minutes); they are counted, and a summary
+//! line (`{"ts_ms":…,"routine":{"since_ms":…,"heartbeats":N,"stats":M}}`) is written at
+//! most every [`ROUTINE_SUMMARY_MS`]. Their failures and refusals, and every other
+//! mutating request, are written as before.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -34,6 +41,34 @@ pub struct AuditRecord {
     pub status: u16,
 }
 
+/// How often (at most) the routine requests counted are summarised in one line.
+pub const ROUTINE_SUMMARY_MS: u64 = 60_000;
+
+/// A routine request, marked by its handler on its response's extensions: counted by
+/// the audit log when it succeeds, not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routine {
+    /// A heartbeat of a known supervisor that changed nothing stored.
+    Heartbeat,
+    /// A worker's stats report.
+    Stats,
+}
+
+/// The routine requests counted since `since_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+struct RoutineCounts {
+    since_ms: u64,
+    heartbeats: u64,
+    stats: u64,
+}
+
+/// The summary line of [`RoutineCounts`].
+#[derive(Debug, Serialize)]
+struct RoutineSummary<'a> {
+    ts_ms: u64,
+    routine: &'a RoutineCounts,
+}
+
 #[derive(Debug)]
 struct Open {
     file: std::fs::File,
@@ -46,6 +81,7 @@ pub struct AuditLog {
     path: PathBuf,
     max_bytes: u64,
     open: Mutex<Option<Open>>,
+    routine: Mutex<Option<RoutineCounts>>,
 }
 
 fn open_append(path: &Path) -> std::io::Result<Open> {
@@ -69,12 +105,44 @@ impl AuditLog {
             path: path.to_path_buf(),
             max_bytes,
             open: Mutex::new(Some(open)),
+            routine: Mutex::new(None),
         })
+    }
+
+    /// Count a routine request that succeeded at `ts_ms` (unix millis); the counts are
+    /// written as one summary line once [`ROUTINE_SUMMARY_MS`] passed since the first.
+    pub fn routine(&self, kind: Routine, ts_ms: u64) {
+        let due = {
+            let mut counts = self.routine.lock().unwrap_or_else(PoisonError::into_inner);
+            let c = counts.get_or_insert_with(|| RoutineCounts {
+                since_ms: ts_ms,
+                ..RoutineCounts::default()
+            });
+            match kind {
+                Routine::Heartbeat => c.heartbeats += 1,
+                Routine::Stats => c.stats += 1,
+            }
+            if ts_ms.saturating_sub(c.since_ms) >= ROUTINE_SUMMARY_MS {
+                counts.take()
+            } else {
+                None
+            }
+        };
+        if let Some(counts) = due {
+            self.append(&RoutineSummary {
+                ts_ms,
+                routine: &counts,
+            });
+        }
     }
 
     /// Append a record (rotating first if it would pass the size). A failure to write is
     /// logged, not returned: the request was already answered.
     pub fn write(&self, record: &AuditRecord) {
+        self.append(record);
+    }
+
+    fn append<T: Serialize>(&self, record: &T) {
         let mut line = match serde_json::to_vec(record) {
             Ok(l) => l,
             Err(e) => {
@@ -142,5 +210,29 @@ mod tests {
         let last = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(last.lines().next().unwrap()).unwrap();
         assert_eq!(v["who"], "admin");
+    }
+
+    #[test]
+    fn routine_requests_are_counted_and_summarised_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(AUDIT_FILE);
+        let log = AuditLog::open(&path, 1 << 20).unwrap();
+        let t0 = 1_000_000;
+        for i in 0..1000 {
+            log.routine(Routine::Heartbeat, t0 + i);
+            log.routine(Routine::Stats, t0 + i);
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        log.routine(Routine::Stats, t0 + ROUTINE_SUMMARY_MS);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["routine"]["heartbeats"], 1000);
+        assert_eq!(v["routine"]["stats"], 1001);
+        assert_eq!(v["routine"]["since_ms"], t0);
+        // Counting starts afresh.
+        log.routine(Routine::Heartbeat, t0 + ROUTINE_SUMMARY_MS + 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
     }
 }

@@ -2,7 +2,8 @@
 //! bearer token (401, slowed per source address, logged with the peer and never the
 //! token), authorize the route and topology ([`super::acl`], 403), rate-limit mutations
 //! per principal ([`super::rate`], 429 with `Retry-After`), run the handler, and write
-//! every mutating request to the audit log.
+//! every mutating request to the audit log (but the routine ones that succeed, which it
+//! counts: [`super::audit::Routine`]).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use squall_runtime::cluster::auth::worker_credential::WORKER_BEARER_PREFIX;
 use squall_runtime::daemon::Authentication;
 
 use super::acl::{self, Need, TopologyAcl};
-use super::audit::AuditRecord;
+use super::audit::{AuditRecord, Routine};
 use super::{Auth, Principal};
 use crate::api::{ApiError, AppState};
 use crate::error::ClusterError;
@@ -120,7 +121,13 @@ pub async fn check(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     req.extensions_mut().insert(principal.clone());
     let response = next.run(req).await;
-    audit(Some(&principal), response.status().as_u16());
+    match response.extensions().get::<Routine>() {
+        // Routine and successful: counted, summarised now and then (see `audit`).
+        Some(kind) if response.status().is_success() => {
+            auth.audit.routine(*kind, state.cluster.wall_millis());
+        }
+        _ => audit(Some(&principal), response.status().as_u16()),
+    }
     response
 }
 

@@ -84,6 +84,7 @@ fn a_log_filter_reaches_every_stats_answer_expires_and_survives_a_restart() {
         host: "a.local".into(),
         slots: vec![6700],
         workers: Vec::new(),
+        assignment_version: None,
     })
     .unwrap();
     let id = submit(&c);

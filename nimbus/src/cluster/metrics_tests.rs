@@ -61,6 +61,7 @@ fn open(dir: &Path) -> (Cluster, Arc<ManualClock>) {
         host: "a.local".into(),
         slots: vec![6700],
         workers: Vec::new(),
+        assignment_version: None,
     };
     c.heartbeat(hb).unwrap();
     let submission = Submission {

@@ -8,6 +8,7 @@
 //! is stored or shown (kill and rebalance deadlines, submission times) is wall time,
 //! passed as unix milliseconds to the topology actions (see [`Cluster::wall_millis`]).
 
+mod book;
 pub mod lifecycle;
 mod logconfig;
 mod logs;
@@ -25,6 +26,7 @@ pub use topologies::{Submission, check_name};
 pub use views::{StreamEdge, TopologyShape};
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,7 @@ use squall_runtime::spec::TopologyDef;
 use self::lifecycle::{LifecycleEvent, Outcome};
 
 use crate::artifacts::ArtifactStore;
+use crate::assignment_polls::VersionBoard;
 use crate::error::{ClusterError, StoreError};
 use crate::model::{Assignment, SlotId, SupervisorInfo, TopologyRecord};
 use crate::plan::{TopologyPlan, parse_yaml, plan};
@@ -79,10 +82,48 @@ struct Sup {
     since: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     topologies: BTreeMap<String, Topo>,
     supervisors: BTreeMap<String, Sup>,
+    /// What supervisors were sent, and their versions.
+    book: book::Book,
+}
+
+impl State {
+    /// Publish what changed to the assignment book (see [`book::Book::publish`]).
+    fn publish(&mut self) -> usize {
+        let State {
+            topologies,
+            supervisors,
+            book,
+        } = self;
+        book.publish(topologies, supervisors)
+    }
+}
+
+/// The state's lock held by an operation that may change it: whatever it changed is
+/// published to the assignment book when the guard goes (on every path out, errors
+/// included: publishing compares, so publishing nothing new is a no-op).
+struct Publishing<'a>(MutexGuard<'a, State>);
+
+impl Deref for Publishing<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl DerefMut for Publishing<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.0
+    }
+}
+
+impl Drop for Publishing<'_> {
+    fn drop(&mut self) {
+        self.0.publish();
+    }
 }
 
 /// The nimbus cluster state and its operations.
@@ -111,7 +152,12 @@ impl Cluster {
         let mut snap = store.load()?;
         let mut log_configs = store.log_configs::<logconfig::LogConfig>()?;
         let now = clock.now();
-        let mut state = State::default();
+        let board = Arc::new(VersionBoard::default());
+        let mut state = State {
+            topologies: BTreeMap::new(),
+            supervisors: BTreeMap::new(),
+            book: book::Book::new(rand::random(), board),
+        };
         for (id, info) in snap.supervisors {
             let sup = Sup {
                 info,
@@ -171,6 +217,7 @@ impl Cluster {
             };
             state.topologies.insert(name, topo);
         }
+        state.publish();
         Ok(Cluster {
             store,
             artifacts,
@@ -199,6 +246,16 @@ impl Cluster {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The state's lock, for an operation that may change what supervisors are sent.
+    fn lock_mut(&self) -> Publishing<'_> {
+        Publishing(self.lock())
+    }
+
+    /// Every supervisor's assignment version, where their long polls wait.
+    pub fn board(&self) -> Arc<VersionBoard> {
+        self.lock().book.board().clone()
+    }
+
     /// Run `f` holding the state's lock, as an operation stuck in a slow commit would.
     #[cfg(test)]
     pub(crate) fn while_locked<T>(&self, f: impl FnOnce() -> T) -> T {
@@ -213,7 +270,7 @@ impl Cluster {
     pub fn tick(&self) -> Result<Option<Duration>, ClusterError> {
         let now = self.clock.now();
         let now_ms = self.clock.wall_millis();
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         for sup in st.supervisors.values_mut() {
             let silent = now.saturating_duration_since(sup.last_heartbeat);
             if sup.alive && silent > self.supervisor_timeout {

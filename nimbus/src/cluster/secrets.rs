@@ -16,7 +16,7 @@ impl Cluster {
     /// `POST /api/v1/topologies/{name}/rotate-secret`.
     pub fn rotate_topology_secret(&self, topology: &str) -> Result<ActionResponse, ClusterError> {
         let secret = TopologySecret::generate().map_err(StoreError::from)?;
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         let Some(topo) = st.topologies.get_mut(topology) else {
             return Err(ClusterError::TopologyNotFound(topology.to_string()));
         };

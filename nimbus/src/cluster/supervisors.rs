@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{Cluster, State, Sup};
 use crate::error::ClusterError;
 use crate::model::SupervisorInfo;
-use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse, SlotAssignment};
+use squall_runtime::cluster::protocol::{Heartbeat, HeartbeatResponse};
 
 /// Most slots one supervisor may declare.
 const MAX_SLOTS: usize = 1024;
@@ -52,9 +52,21 @@ fn check_heartbeat(hb: &Heartbeat) -> Result<(), ClusterError> {
 
 impl Cluster {
     /// Record a supervisor's heartbeat (at the clock's monotonic now) and answer with its
-    /// assignments. A new supervisor, one that changed its slots or host, and one that
-    /// was dead make nimbus reschedule first.
+    /// assignment version and, unless the heartbeat names that version already, its
+    /// assignments (from the assignment book: shared topology views, its slot list). A
+    /// new supervisor, one that changed its slots or host, and one that was dead make
+    /// nimbus reschedule first.
     pub fn heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatResponse, ClusterError> {
+        self.heartbeat_noting(hb).map(|(answer, _)| answer)
+    }
+
+    /// [`Cluster::heartbeat`], also saying whether the heartbeat changed the cluster (a
+    /// supervisor registered, changed its host or slots, or came back from the dead):
+    /// the others are routine.
+    pub fn heartbeat_noting(
+        &self,
+        hb: Heartbeat,
+    ) -> Result<(HeartbeatResponse, bool), ClusterError> {
         check_heartbeat(&hb)?;
         let now = self.clock.now();
         let mut slots = hb.slots.clone();
@@ -99,37 +111,15 @@ impl Cluster {
         );
         if changed || revived {
             self.reschedule(&mut st)?;
+            st.publish();
         }
-        let mut assignments = Vec::new();
-        for t in st.topologies.values() {
-            let mine = t
-                .assignment
-                .workers
-                .iter()
-                .filter(|w| w.supervisor == hb.id);
-            let mut locations = None;
-            for w in mine {
-                let task_locations = locations
-                    .get_or_insert_with(|| t.assignment.task_locations())
-                    .clone();
-                assignments.push(SlotAssignment {
-                    topology: t.record.name.clone(),
-                    topology_id: t.record.id.clone(),
-                    status: t.record.status,
-                    port: w.port,
-                    artifact: t.record.artifact,
-                    yaml: t.record.yaml.clone(),
-                    executors: w.executors.clone(),
-                    task_locations,
-                    workers_total: u32::try_from(t.assignment.workers.len()).unwrap_or(u32::MAX),
-                    resources: t.record.resources,
-                    // Only the supervisor holding `hb.id`'s credential gets here
-                    // (`auth::acl`: a supervisor token is bound to one id).
-                    topology_secret: Some(t.secret.clone()),
-                });
-            }
-        }
-        Ok(HeartbeatResponse { assignments })
+        // Only the supervisor holding `hb.id`'s credential gets here (`auth::acl`: a
+        // supervisor token is bound to one id), so the topology secrets in its answer
+        // are its own slots' topologies'.
+        Ok((
+            st.book.answer(&hb.id, hb.assignment_version),
+            changed || revived,
+        ))
     }
 }
 
@@ -139,7 +129,7 @@ impl Cluster {
     /// the others. Returns the topologies that had workers on it (their secrets are to
     /// be rotated).
     pub fn evict_supervisor(&self, id: &str) -> Result<Vec<String>, ClusterError> {
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         let affected: Vec<String> = st
             .topologies
             .values()

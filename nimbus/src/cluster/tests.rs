@@ -7,8 +7,8 @@ use squall_runtime::engine::clock::ManualClock;
 
 use super::*;
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, ComponentRole, Counters, ErrorCode, Heartbeat, RebalanceRequest, TaskStats,
-    TopologyStatus, WorkerAssignment, WorkerStats,
+    ArtifactHash, ComponentRole, Counters, ErrorCode, Heartbeat, HeartbeatResponse,
+    RebalanceRequest, TaskStats, TopologyStatus, WorkerAssignment, WorkerStats,
 };
 
 const YAML: &str = "name: wc
@@ -104,14 +104,23 @@ fn submit(c: &Cluster, name: &str, now: u64) {
     c.submit(name, submission(YAML, None), now).unwrap();
 }
 
+/// The slots of a whole answer (heartbeats without a version get one).
+fn slots(answer: HeartbeatResponse) -> Vec<squall_runtime::cluster::protocol::SlotAssignment> {
+    answer
+        .into_slots()
+        .expect("a well-formed answer")
+        .expect("a heartbeat without a version gets the whole assignments")
+}
+
 fn beat(c: &TestCluster, id: &str, now: u64) -> usize {
     let hb = Heartbeat {
         id: id.to_string(),
         host: format!("{id}.local"),
         slots: vec![6700, 6701],
         workers: Vec::new(),
+        assignment_version: None,
     };
-    c.at(now).heartbeat(hb).unwrap().assignments.len()
+    slots(c.at(now).heartbeat(hb).unwrap()).len()
 }
 
 fn supervisors_of(c: &Cluster, name: &str) -> Vec<String> {
@@ -392,11 +401,12 @@ fn a_topology_source_is_planned_from_its_resolved_declaration_and_workers_get_th
             host: "a.local".to_string(),
             slots: vec![6700, 6701],
             workers: Vec::new(),
+            assignment_version: None,
         };
         let mut got: Vec<(String, Vec<squall_runtime::cluster::protocol::Executor>)> = c
             .heartbeat(hb)
+            .map(slots)
             .unwrap()
-            .assignments
             .into_iter()
             .map(|a| (a.yaml, a.executors))
             .collect();
@@ -495,6 +505,7 @@ fn heartbeat_of(id: &str) -> Heartbeat {
         host: format!("{id}.local"),
         slots: vec![6700, 6701],
         workers: Vec::new(),
+        assignment_version: None,
     }
 }
 
@@ -512,6 +523,7 @@ fn dead_supervisors_are_forgotten_and_the_table_is_bounded() {
         host: "c.local".into(),
         slots: vec![6700],
         workers: Vec::new(),
+        assignment_version: None,
     };
     let e = c.at(T0).heartbeat(hb.clone()).unwrap_err();
     assert_eq!(e.status(), 409, "{e}");
@@ -608,10 +620,10 @@ fn assignments_of(
         host: format!("{id}.local"),
         slots: vec![6700, 6701],
         workers: Vec::new(),
+        assignment_version: None,
     };
     let answer = c.at(now).heartbeat(hb).unwrap();
-    answer
-        .assignments
+    slots(answer)
         .into_iter()
         .filter(|a| a.topology == name)
         .collect()
@@ -785,3 +797,6 @@ fn a_log_request_goes_to_the_named_worker_of_the_topology_by_name_or_id() {
         400
     );
 }
+
+#[path = "book_tests.rs"]
+mod book_tests;

@@ -102,7 +102,7 @@ impl Cluster {
         } = submission;
         check_name(name)?;
         let plan = plan(&def, &BTreeMap::new())?;
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         if st.topologies.contains_key(name) {
             return Err(ClusterError::AlreadyExists(name.to_string()));
         }
@@ -171,7 +171,7 @@ impl Cluster {
         wait_secs: Option<u64>,
         now_ms: u64,
     ) -> Result<ActionResponse, ClusterError> {
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         let t = get(&st, name)?;
         let wait = wait_secs.unwrap_or_else(|| {
             Config::merged([&t.def.config])
@@ -211,7 +211,7 @@ impl Cluster {
 
     /// ACTIVE or INACTIVE, per Storm's transitions.
     pub fn set_active(&self, name: &str, active: bool) -> Result<ActionResponse, ClusterError> {
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         let t = get(&st, name)?;
         let (event, verb) = if active {
             (LifecycleEvent::Activate, "activate")
@@ -242,7 +242,7 @@ impl Cluster {
         req: &RebalanceRequest,
         now_ms: u64,
     ) -> Result<ActionResponse, ClusterError> {
-        let mut st = self.lock();
+        let mut st = self.lock_mut();
         let t = get(&st, name)?;
         let wait = req.wait_secs.unwrap_or(0);
         let Outcome::To(status) = transition(t, LifecycleEvent::Rebalance { wait: wait > 0 })?

@@ -186,7 +186,16 @@ impl TestNimbus {
             json!({ "id": id, "host": format!("{id}.test"), "slots": [6700, 6701], "workers": [] });
         let (status, resp) = self.post("/api/v1/supervisors/heartbeat", &body).await;
         assert_eq!(status, StatusCode::OK, "heartbeat refused: {resp}");
-        resp["assignments"].as_array().cloned().unwrap_or_default()
+        // Without a version, the answer holds the whole assignments: each slot's, as the
+        // supervisor builds them.
+        let answer: squall_runtime::cluster::protocol::HeartbeatResponse =
+            serde_json::from_value(resp).unwrap();
+        // Well-formed, and whole (no version held).
+        let slots = answer.into_slots().unwrap().unwrap();
+        slots
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap())
+            .collect()
     }
 
     /// The supervisors of a topology's workers, sorted.

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use squall_runtime::cluster::protocol::{
-    ArtifactHash, Heartbeat, HeartbeatResponse, PROTOCOL_VERSION, SlotAssignment, SlotState,
-    VERSION_HEADER, WorkerReport,
+    ArtifactHash, AssignmentVersion, Heartbeat, HeartbeatResponse, PROTOCOL_VERSION,
+    SlotAssignment, SlotRef, SlotState, SupervisorAssignments, TopologyAssignment, VERSION_HEADER,
+    WorkerLocation, WorkerReport,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -60,6 +61,8 @@ pub struct Seen {
     pub gets: Vec<(Instant, String)>,
     /// Assignments answered on each heartbeat.
     pub assignments: Vec<SlotAssignment>,
+    /// Their version (moves with every [`FakeNimbus::assign`]).
+    pub version: u64,
     /// Artifacts by hash.
     pub artifacts: HashMap<String, Serve>,
     /// Requests refused for a missing or wrong bearer token (401).
@@ -111,7 +114,9 @@ impl FakeNimbus {
 
     /// Answer heartbeats with these assignments.
     pub fn assign(&self, assignments: Vec<SlotAssignment>) {
-        self.seen().assignments = assignments;
+        let mut seen = self.seen();
+        seen.assignments = assignments;
+        seen.version += 1;
     }
 
     /// Requests for artifact `hash` so far, with when they arrived.
@@ -224,9 +229,15 @@ async fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>, bearer: String) {
             };
             let response = {
                 let mut s = seen.lock().unwrap();
+                let version = AssignmentVersion {
+                    epoch: 1,
+                    seq: s.version,
+                };
+                let held = hb.assignment_version;
                 s.heartbeats.push((Instant::now(), hb));
                 HeartbeatResponse {
-                    assignments: s.assignments.clone(),
+                    version,
+                    assignments: (held != Some(version)).then(|| wire_form(&s.assignments)),
                 }
             };
             let json = serde_json::to_vec(&response).unwrap();
@@ -317,6 +328,42 @@ pub fn worker_script(tag: &str, padding: usize) -> Vec<u8> {
         s.push(b'\n');
     }
     s
+}
+
+/// `slots` as nimbus sends them: each topology once, its workers on 127.0.0.1.
+fn wire_form(slots: &[SlotAssignment]) -> SupervisorAssignments {
+    let mut topologies: Vec<TopologyAssignment> = Vec::new();
+    for a in slots {
+        let worker = WorkerLocation {
+            host: "127.0.0.1".to_string(),
+            port: a.port,
+            executors: a.executors.clone(),
+        };
+        match topologies.iter_mut().find(|t| t.topology == a.topology) {
+            Some(t) => t.workers.push(worker),
+            None => topologies.push(TopologyAssignment {
+                topology: a.topology.clone(),
+                topology_id: a.topology_id.clone(),
+                status: a.status,
+                artifact: a.artifact,
+                resources: a.resources,
+                yaml: a.yaml.clone(),
+                topology_secret: a.topology_secret.clone(),
+                workers: vec![worker],
+            }),
+        }
+    }
+    SupervisorAssignments {
+        slots: slots
+            .iter()
+            .map(|a| SlotRef {
+                port: a.port,
+                topology: a.topology.clone(),
+                executors: a.executors.clone(),
+            })
+            .collect(),
+        topologies: topologies.into_iter().map(Arc::new).collect(),
+    }
 }
 
 /// An assignment of `artifact` to `port`, as nimbus would send it.

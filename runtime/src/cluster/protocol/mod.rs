@@ -1,13 +1,14 @@
 //! Every message that crosses a process boundary in a Squall cluster, defined once and
 //! used by both sides: nimbus's HTTP API bodies (submissions, actions, the views the CLI
 //! prints: [`api`]), supervisor heartbeats and the assignments nimbus answers with, the
-//! worker spec a supervisor starts a worker with ([`supervisor`]), and the statistics
+//! worker spec a supervisor starts a worker with ([`supervisor`], [`assignment`]), and the statistics
 //! workers report ([`stats`]).
 //!
 //! Every HTTP exchange carries [`VERSION_HEADER`]; a peer outside
 //! [`COMPATIBLE_VERSIONS`] is refused with a message naming both versions.
 
 pub mod api;
+pub mod assignment;
 mod hash;
 pub mod lag;
 pub mod logconfig;
@@ -25,6 +26,11 @@ pub use api::{
     SubmitRequest, SupervisorList, SupervisorView, TopologyInfo, TopologyList, TopologySummary,
     WorkerAssignment, WorkerView,
 };
+pub use assignment::{
+    ASSIGNMENT_PROTOCOL, AssignmentPoll, AssignmentVersion, BadAssignment, BadAssignmentVersion,
+    HeartbeatResponse, MAX_ASSIGNMENT_WAIT_SECS, MAX_HEARTBEAT_ANSWER_BYTES, SlotRef,
+    SupervisorAssignments, TopologyAssignment, WorkerLocation, assignment_poll_path,
+};
 pub use hash::{ArtifactHash, ArtifactHasher, BadArtifactHash, MAX_ARTIFACT_BYTES};
 pub use metrics::{
     BackpressureStats, ComponentError, ComponentWindowStats, InputWindowStats, LatencyStats,
@@ -36,8 +42,8 @@ pub use stats::{
 };
 pub use status::{SlotState, TopologyStatus};
 pub use supervisor::{
-    Executor, Heartbeat, HeartbeatResponse, MAX_RESTARTS_REPORTED, RestartRecord, SlotAssignment,
-    WorkerLogs, WorkerReport, WorkerSpec,
+    Executor, Heartbeat, MAX_RESTARTS_REPORTED, RestartRecord, SlotAssignment, WorkerLogs,
+    WorkerReport, WorkerSpec,
 };
 pub use version::{
     COMPATIBLE_VERSIONS, IncompatibleVersion, PROTOCOL_VERSION, VERSION_HEADER, check_version,

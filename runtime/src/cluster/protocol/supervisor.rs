@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ArtifactHash, SlotState, TopologyStatus};
+use super::{ArtifactHash, AssignmentVersion, SlotState, TopologyStatus};
 use crate::cluster::auth::topology_secret::TopologySecret;
 
 /// An executor: the contiguous task range `[first_task, last_task]` it runs.
@@ -25,6 +25,10 @@ pub struct Heartbeat {
     /// Its workers.
     #[serde(default)]
     pub workers: Vec<WorkerReport>,
+    /// The version of the assignments it holds (`None`: none yet, e.g. just started):
+    /// nimbus answers "unchanged" when it is current (see [`super::assignment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_version: Option<AssignmentVersion>,
 }
 
 /// A worker slot as its supervisor reports it to nimbus.
@@ -74,17 +78,9 @@ pub struct RestartRecord {
     pub cause: String,
 }
 
-/// Nimbus's answer to a heartbeat: every slot assignment of that supervisor.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeartbeatResponse {
-    /// Assignments, by topology name then port.
-    #[serde(default)]
-    pub assignments: Vec<SlotAssignment>,
-}
-
-/// One worker slot's share of a topology, as nimbus assigns it; the worker reads the
-/// same value from its [`WorkerSpec`].
+/// One worker slot's share of a topology, as the supervisor builds it from nimbus's
+/// answer ([`super::SupervisorAssignments::into_slots`]); the worker reads the same value
+/// from its [`WorkerSpec`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlotAssignment {

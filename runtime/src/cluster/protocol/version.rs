@@ -9,12 +9,14 @@ use std::ops::RangeInclusive;
 pub const VERSION_HEADER: &str = "squall-protocol";
 
 /// The version of the cluster protocol this build speaks.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The versions this build accepts from a peer. A new version that only adds optional
 /// fields keeps the previous one in range; one that changes a message's meaning raises
-/// the lower bound.
-pub const COMPATIBLE_VERSIONS: RangeInclusive<u32> = 1..=2;
+/// the lower bound. Version 3 changed the heartbeat exchange only (versioned
+/// assignments): the CLI and workers of 1 and 2 still talk to nimbus, but supervisors
+/// and nimbus on either side of [`super::ASSIGNMENT_PROTOCOL`] refuse each other.
+pub const COMPATIBLE_VERSIONS: RangeInclusive<u32> = 1..=3;
 
 /// A peer speaks a version outside [`COMPATIBLE_VERSIONS`], or none.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
