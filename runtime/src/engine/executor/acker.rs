@@ -42,7 +42,8 @@ struct Verdicts {
 
 impl Verdicts {
     fn send(dest: &Destination, batch: &mut Vec<Completion>, blocked_ns: &mut u64) {
-        if let Ok(ns) = dest.send_blocking(Envelope::Completions(std::mem::take(batch))) {
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        if let Ok(ns) = dest.send_blocking(Envelope::Completions(full)) {
             *blocked_ns = blocked_ns.saturating_add(ns);
         }
     }
@@ -77,7 +78,7 @@ impl AckerExecutor {
         let mut verdicts = Verdicts {
             out: std::mem::take(&mut self.spouts)
                 .into_iter()
-                .map(|(t, d)| (t, (d, Vec::new())))
+                .map(|(t, d)| (t, (d, Vec::with_capacity(BATCH))))
                 .collect(),
             blocked_ns: 0,
         };
@@ -105,7 +106,7 @@ impl AckerExecutor {
             match env {
                 Some(Envelope::Acks { msgs, .. }) => {
                     counters.executed += msgs.len() as u64;
-                    for m in msgs {
+                    for &m in &msgs {
                         if let Some(c) = self.state.handle(m) {
                             match c.outcome {
                                 Outcome::Acked => counters.acked += 1,
@@ -115,6 +116,7 @@ impl AckerExecutor {
                             verdicts.push(c);
                         }
                     }
+                    self.inbox.recycle_acks(msgs);
                 }
                 Some(Envelope::Stop) => {
                     self.stats.publish(&counters);
