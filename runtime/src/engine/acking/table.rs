@@ -92,6 +92,7 @@ impl TreeTable {
     }
 
     /// Trees held.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -133,6 +134,14 @@ impl TreeTable {
             ..Tree::default()
         };
         i
+    }
+
+    /// Load the first slot of `root`'s probe and return a word of it: called for the
+    /// next messages of a batch before they are handled, so their cache misses overlap
+    /// instead of stalling one after the other (a prefetch without `unsafe`).
+    #[inline]
+    pub(crate) fn touch(&self, root: u64) -> u64 {
+        self.slots[self.home(root)].root
     }
 
     /// The record at `i` (from [`find_or_insert`](Self::find_or_insert)).
