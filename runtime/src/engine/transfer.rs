@@ -49,8 +49,6 @@ pub(crate) enum Envelope {
 pub(crate) struct Destination {
     pub(crate) queue: Sender<Envelope>,
     pool: Receiver<Vec<Tuple>>,
-    /// Emptied acker-message buffers an acker executor hands back.
-    ack_pool: Receiver<Vec<AckMsg>>,
     /// Nanoseconds senders spent blocked because the queue was full.
     pub(crate) blocked: Arc<AtomicU64>,
 }
@@ -62,7 +60,6 @@ impl Destination {
         Destination {
             queue: self.queue.clone(),
             pool: self.pool.clone(),
-            ack_pool: self.ack_pool.clone(),
             blocked: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -80,7 +77,6 @@ impl Destination {
 pub(crate) struct Inbox {
     pub(crate) rx: Receiver<Envelope>,
     recycle: Sender<Vec<Tuple>>,
-    recycle_acks: Sender<Vec<AckMsg>>,
 }
 
 impl Inbox {
@@ -90,34 +86,19 @@ impl Inbox {
         batch.clear();
         let _ = self.recycle.try_send(batch);
     }
-
-    /// Hand an emptied acker-message buffer back to the senders (an acker executor's
-    /// inbox): a reused buffer is cheaper to fill than a fresh allocation freed by
-    /// another thread.
-    #[inline]
-    pub(crate) fn recycle_acks(&self, mut msgs: Vec<AckMsg>) {
-        msgs.clear();
-        let _ = self.recycle_acks.try_send(msgs);
-    }
 }
 
 /// A bounded executor queue of `capacity` batches.
 pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
     let (queue, rx) = bounded(capacity);
     let (recycle, pool) = bounded(capacity + 2);
-    let (recycle_acks, ack_pool) = bounded(capacity + 2);
     (
         Destination {
             queue,
             pool,
-            ack_pool,
             blocked: Arc::new(AtomicU64::new(0)),
         },
-        Inbox {
-            rx,
-            recycle,
-            recycle_acks,
-        },
+        Inbox { rx, recycle },
     )
 }
 
@@ -304,10 +285,7 @@ impl Outbox {
         let i = crate::engine::acking::acker_index(msg.root(), n);
         let a = &mut self.ackers[i];
         if a.batch.capacity() == 0 {
-            a.batch = match a.dest.ack_pool.try_recv() {
-                Ok(b) if b.capacity() >= self.batch_size => b,
-                _ => Vec::with_capacity(self.batch_size),
-            };
+            a.batch.reserve_exact(self.batch_size);
         }
         a.batch.push(msg);
         if a.batch.len() >= self.batch_size {

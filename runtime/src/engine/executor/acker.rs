@@ -117,7 +117,6 @@ impl AckerExecutor {
                         }
                         verdicts.push(c);
                     });
-                    self.inbox.recycle_acks(msgs);
                 }
                 Some(Envelope::Stop) => {
                     self.stats.publish(&counters);
