@@ -1,32 +1,25 @@
 //! The acker's state machine: one XOR value per tree, pure and synchronous (the acker
 //! executor feeds it messages and sends out the completions it returns).
 
-use super::{AckMsg, Completion, Outcome, RotatingMap};
+use super::table::TreeTable;
+use super::{AckMsg, Completion, Outcome};
 use crate::api::ids::TaskId;
 
 /// Rotations an acker entry survives: a tree the spouts gave up on is dropped between 2
 /// and 3 timeout periods after the acker first saw it (or last saw it fail or reset);
 /// the spout fails it after 1 to 2.
-const BUCKETS: u64 = 3;
-
-#[derive(Debug, Default)]
-struct Entry {
-    val: u64,
-    spout_task: Option<TaskId>,
-    slot: u32,
-    failed: bool,
-}
+const BUCKETS: u32 = 3;
 
 /// Pending trees of one acker task.
 #[derive(Debug)]
 pub(crate) struct AckerState {
-    pending: RotatingMap<u64, Entry>,
+    pending: TreeTable,
 }
 
 impl Default for AckerState {
     fn default() -> Self {
         AckerState {
-            pending: RotatingMap::new(BUCKETS),
+            pending: TreeTable::new(BUCKETS),
         }
     }
 }
@@ -45,35 +38,29 @@ impl AckerState {
         let root = msg.root();
         // Init and ack update in place; fail and reset also restart the entry's expiry
         // (as Storm's acker does).
-        let (e, reset) = match msg {
+        let refresh = matches!(msg, AckMsg::Fail { .. } | AckMsg::Reset { .. });
+        let i = self.pending.find_or_insert(root, refresh);
+        let e = self.pending.at(i);
+        let mut reset = false;
+        match msg {
             AckMsg::Init {
                 xor,
                 spout_task,
                 slot,
                 ..
             } => {
-                let e = self.pending.entry(root, false, Entry::default);
                 e.val ^= xor;
-                e.spout_task = Some(spout_task);
-                e.slot = slot;
-                (e, false)
+                e.set_spout(spout_task.0, slot);
             }
-            AckMsg::Ack { xor, .. } => {
-                let e = self.pending.entry(root, false, Entry::default);
-                e.val ^= xor;
-                (e, false)
-            }
-            AckMsg::Fail { .. } => {
-                let e = self.pending.entry(root, true, Entry::default);
-                e.failed = true;
-                (e, false)
-            }
-            AckMsg::Reset { .. } => (self.pending.entry(root, true, Entry::default), true),
-        };
-        let (spout_task, slot) = (e.spout_task?, e.slot);
+            AckMsg::Ack { xor, .. } => e.val ^= xor,
+            AckMsg::Fail { .. } => e.set_failed(),
+            AckMsg::Reset { .. } => reset = true,
+        }
+        let (task, slot) = e.spout()?;
+        let spout_task = TaskId(task);
         let outcome = if e.val == 0 {
             Outcome::Acked
-        } else if e.failed {
+        } else if e.failed() {
             Outcome::Failed
         } else if reset {
             return Some(Completion {
@@ -85,7 +72,7 @@ impl AckerState {
         } else {
             return None;
         };
-        self.pending.remove(&root);
+        self.pending.remove_at(i);
         Some(Completion {
             spout_task,
             root,
@@ -94,9 +81,28 @@ impl AckerState {
         })
     }
 
+    /// Apply a batch of messages, calling `verdict` for each tree decided. The homes of
+    /// a few messages ahead are loaded first, so the table's cache misses overlap.
+    #[inline]
+    pub(crate) fn handle_batch(&mut self, msgs: &[AckMsg], mut verdict: impl FnMut(Completion)) {
+        const AHEAD: usize = 16;
+        for chunk in msgs.chunks(AHEAD) {
+            let mut sink = 0u64;
+            for m in chunk {
+                sink ^= self.pending.touch(m.root());
+            }
+            std::hint::black_box(sink);
+            for &m in chunk {
+                if let Some(c) = self.handle(m) {
+                    verdict(c);
+                }
+            }
+        }
+    }
+
     /// One timeout period passed: forget the oldest trees (the spouts time them out).
     pub(crate) fn rotate(&mut self) -> usize {
-        self.pending.rotate().len()
+        self.pending.rotate()
     }
 }
 

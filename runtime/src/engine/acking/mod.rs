@@ -9,11 +9,10 @@
 
 mod acker;
 mod pending;
-mod rotating;
+mod table;
 
 pub(crate) use acker::AckerState;
 pub(crate) use pending::{PendingMsg, PendingSlab};
-pub(crate) use rotating::RotatingMap;
 
 use crate::api::ids::TaskId;
 

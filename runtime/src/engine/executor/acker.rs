@@ -35,20 +35,22 @@ pub(crate) struct AckerExecutor {
 }
 
 struct Verdicts {
-    out: FxHashMap<TaskId, (Destination, Vec<Completion>)>,
+    /// Indexed by spout task id (task ids are small and dense).
+    out: Vec<Option<(Destination, Vec<Completion>)>>,
     /// Nanoseconds spent blocked sending to full spout queues.
     blocked_ns: u64,
 }
 
 impl Verdicts {
     fn send(dest: &Destination, batch: &mut Vec<Completion>, blocked_ns: &mut u64) {
-        if let Ok(ns) = dest.send_blocking(Envelope::Completions(std::mem::take(batch))) {
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        if let Ok(ns) = dest.send_blocking(Envelope::Completions(full)) {
             *blocked_ns = blocked_ns.saturating_add(ns);
         }
     }
 
     fn push(&mut self, c: Completion) {
-        if let Some((dest, batch)) = self.out.get_mut(&c.spout_task) {
+        if let Some(Some((dest, batch))) = self.out.get_mut(c.spout_task.0 as usize) {
             batch.push(c);
             if batch.len() >= BATCH {
                 Verdicts::send(dest, batch, &mut self.blocked_ns);
@@ -57,7 +59,7 @@ impl Verdicts {
     }
 
     fn flush(&mut self) {
-        for (dest, batch) in self.out.values_mut() {
+        for (dest, batch) in self.out.iter_mut().flatten() {
             if !batch.is_empty() {
                 Verdicts::send(dest, batch, &mut self.blocked_ns);
             }
@@ -74,13 +76,15 @@ impl AckerExecutor {
     }
 
     fn main_loop(mut self) {
-        let mut verdicts = Verdicts {
-            out: std::mem::take(&mut self.spouts)
-                .into_iter()
-                .map(|(t, d)| (t, (d, Vec::new())))
-                .collect(),
-            blocked_ns: 0,
-        };
+        let mut out: Vec<Option<(Destination, Vec<Completion>)>> = Vec::new();
+        for (t, d) in std::mem::take(&mut self.spouts) {
+            let i = t.0 as usize;
+            if out.len() <= i {
+                out.resize_with(i + 1, || None);
+            }
+            out[i] = Some((d, Vec::with_capacity(BATCH)));
+        }
+        let mut verdicts = Verdicts { out, blocked_ns: 0 };
         let mut next_rotation = self.timeout.map(|t| Instant::now() + t);
         let mut last_flush = Instant::now();
         let mut counters = Counters::default();
@@ -105,16 +109,14 @@ impl AckerExecutor {
             match env {
                 Some(Envelope::Acks { msgs, .. }) => {
                     counters.executed += msgs.len() as u64;
-                    for m in msgs {
-                        if let Some(c) = self.state.handle(m) {
-                            match c.outcome {
-                                Outcome::Acked => counters.acked += 1,
-                                Outcome::Failed => counters.failed += 1,
-                                Outcome::ResetTimeout => {}
-                            }
-                            verdicts.push(c);
+                    self.state.handle_batch(&msgs, |c| {
+                        match c.outcome {
+                            Outcome::Acked => counters.acked += 1,
+                            Outcome::Failed => counters.failed += 1,
+                            Outcome::ResetTimeout => {}
                         }
-                    }
+                        verdicts.push(c);
+                    });
                 }
                 Some(Envelope::Stop) => {
                     self.stats.publish(&counters);
