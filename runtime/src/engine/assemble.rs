@@ -307,7 +307,7 @@ impl Assembly<'_> {
                     let mut task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
                     if let Some(own) = self.task_queues.get(&id) {
-                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own));
                     }
                     tasks.push(SpoutTask {
                         id,
@@ -343,7 +343,7 @@ impl Assembly<'_> {
                     all_stats.push(stats);
                     let tracker = InputTracker::new(inputs, settings.stats_sample_rate, id.0);
                     if let Some(own) = self.task_queues.get(&id) {
-                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own));
                     }
                     tasks.push(BoltTask {
                         id,
