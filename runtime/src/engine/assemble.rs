@@ -195,7 +195,7 @@ impl Assembly<'_> {
         dests.sort_unstable();
         dests.dedup();
         let settings = config.settings();
-        let outbox = Outbox::new(
+        let mut outbox = Outbox::new(
             dests
                 .into_iter()
                 .filter_map(|t| self.task_queues.get(&t).map(|q| (t, q.clone()))),
@@ -207,6 +207,7 @@ impl Assembly<'_> {
             },
             self.run.clone(),
         );
+        outbox.send_when_idle(settings.batch_flush_when_idle);
         let outputs = streams.iter().map(|s| s.schema.stream.clone()).collect();
         let stats = self.task_stats(task, &c.def.id, config, outputs, inputs);
         let em = Emitter::new(

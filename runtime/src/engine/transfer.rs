@@ -207,6 +207,9 @@ pub(crate) struct Outbox {
     run: Arc<RunState>,
     /// Whether any slot holds a partial batch.
     dirty: bool,
+    /// Send a partial batch when its destination's queue is empty
+    /// (`topology.batch.flush.when.idle`).
+    eager: bool,
     /// A spout's own queue, drained while a send blocks.
     drain: Option<Receiver<Envelope>>,
     /// What was drained, for the executor to handle.
@@ -255,10 +258,20 @@ impl Outbox {
             uncounted: 0,
             run,
             dirty: false,
+            eager: false,
             drain: None,
             stash: Vec::new(),
             send_blocked_ns: 0,
         }
+    }
+
+    /// Also send a partial batch as soon as its destination's queue is empty: the
+    /// receiving executor is idle, so the batch costs it nothing to take now, and waiting
+    /// for the batch to fill (or for the flush timer) is pure latency. Checked when the
+    /// batch holds 1, 2, 4, 8, … tuples (a queue load, never per tuple), so a busy
+    /// receiver still gets full batches.
+    pub(crate) fn send_when_idle(&mut self, eager: bool) {
+        self.eager = eager;
     }
 
     /// Keep draining `own` (this task's executor queue) while a send blocks.
@@ -292,7 +305,10 @@ impl Outbox {
             };
         }
         s.batch.push(tuple);
-        if s.batch.len() >= self.batch_size {
+        let len = s.batch.len();
+        if len >= self.batch_size
+            || (self.eager && len.is_power_of_two() && s.dest.queue.is_empty())
+        {
             self.send(slot);
         } else {
             self.dirty = true;

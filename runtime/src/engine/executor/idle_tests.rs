@@ -178,7 +178,11 @@ fn an_idle_spout_sleeps_without_yielding_first() {
         })
     });
     let times = Arc::new(Mutex::new(Times::default()));
-    reg.bolt("QuietSink", move |_| Ok(Sink { times: times.clone() }));
+    reg.bolt("QuietSink", move |_| {
+        Ok(Sink {
+            times: times.clone(),
+        })
+    });
     let yaml = format!(
         "name: park\nconfig:\n  topology.acker.executors: 0\n  topology.spout.wait.max.millis: 20\n\
          spouts:\n  - id: zzpark\n    className: QuietSpout\n    parallelism: {SPOUTS}\n\
