@@ -125,3 +125,49 @@ impl RunState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A parked spout (30 s waits) sees each activation change and the stop at once.
+    #[test]
+    fn activation_changes_and_stop_ring_the_bells() {
+        let run = Arc::new(RunState::new(1));
+        let bell = Arc::new(Doorbell::default());
+        run.add_bell(bell.clone());
+        let (r, b) = (run.clone(), bell.clone());
+        let (seen_tx, seen_rx) = crossbeam_channel::bounded(4);
+        // Read here, not in the thread: the first change may come before it runs.
+        let mut active = run.active();
+        let sleeper = std::thread::spawn(move || {
+            while !r.stopping() {
+                b.wait(Duration::from_secs(30), || {
+                    r.active() != active || r.stopping()
+                });
+                if r.active() != active {
+                    active = r.active();
+                    seen_tx.send(active).unwrap();
+                }
+            }
+        });
+        for want in [false, true] {
+            run.set_active(want);
+            let got = seen_rx.recv_timeout(Duration::from_secs(10));
+            assert_eq!(
+                got,
+                Ok(want),
+                "the parked thread did not see active = {want}"
+            );
+        }
+        let start = Instant::now();
+        run.request_stop();
+        sleeper.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "stop took {:?}",
+            start.elapsed()
+        );
+    }
+}
