@@ -240,8 +240,10 @@ impl SpoutExecutor {
         if let Some(bell) = &self.inbox.bell {
             let (rx, flag, run) = (&self.inbox.rx, &self.wake, &self.run);
             bell.wait(wait, || {
+                // A wake matters to an active spout only (an inactive one would spin
+                // on a flag it never clears).
                 !rx.is_empty()
-                    || flag.load(Ordering::Acquire)
+                    || (active && flag.load(Ordering::Acquire))
                     || run.stopping()
                     || run.active() != active
             });
