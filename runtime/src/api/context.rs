@@ -9,8 +9,9 @@ use crossbeam_channel::Sender;
 use crate::api::ids::TaskId;
 use crate::api::tuple::Fields;
 use crate::engine::clock::Clock;
+use crate::engine::doorbell::Doorbell;
 use crate::engine::metrics::{Counter, Gauge, MetricHistogram, MetricsRegistry};
-use crate::engine::transfer::Envelope;
+use crate::engine::transfer::{Destination, Envelope};
 use crate::topology::config::Config;
 use crate::topology::yaml::Subscription;
 use crate::trident::meta::MetaStore;
@@ -50,11 +51,18 @@ pub(crate) struct TopologyInfo {
 pub struct Waker {
     flag: Arc<AtomicBool>,
     queue: Sender<Envelope>,
+    /// The executor's doorbell, when it parks on one (a spout).
+    bell: Option<Arc<Doorbell>>,
 }
 
 impl Waker {
-    pub(crate) fn new(flag: Arc<AtomicBool>, queue: Sender<Envelope>) -> Waker {
-        Waker { flag, queue }
+    /// A waker setting `flag` and sending to the executor queue of `own`.
+    pub(crate) fn new(flag: Arc<AtomicBool>, own: &Destination) -> Waker {
+        Waker {
+            flag,
+            queue: own.queue.clone(),
+            bell: own.bell.clone(),
+        }
     }
 
     /// Ask the executor to call `Bolt::wake` (a bolt's) or `next_tuple` (a spout's) soon.
@@ -65,6 +73,10 @@ impl Waker {
             // Full: the executor is busy and sees the flag after its current batch (a
             // spout: before its next idle wait).
             let _ = self.queue.try_send(Envelope::Wake);
+        }
+        // A parked spout checks the flag when rung (even if the queue was full).
+        if let Some(bell) = &self.bell {
+            bell.ring();
         }
     }
 }

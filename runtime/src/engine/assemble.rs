@@ -195,7 +195,7 @@ impl Assembly<'_> {
         dests.sort_unstable();
         dests.dedup();
         let settings = config.settings();
-        let outbox = Outbox::new(
+        let mut outbox = Outbox::new(
             dests
                 .into_iter()
                 .filter_map(|t| self.task_queues.get(&t).map(|q| (t, q.clone()))),
@@ -207,6 +207,7 @@ impl Assembly<'_> {
             },
             self.run.clone(),
         );
+        outbox.send_when_idle(settings.batch_flush_when_idle);
         let outputs = streams.iter().map(|s| s.schema.stream.clone()).collect();
         let stats = self.task_stats(task, &c.def.id, config, outputs, inputs);
         let em = Emitter::new(
@@ -307,7 +308,7 @@ impl Assembly<'_> {
                     let mut task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
                     if let Some(own) = self.task_queues.get(&id) {
-                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own));
                     }
                     tasks.push(SpoutTask {
                         id,
@@ -343,7 +344,7 @@ impl Assembly<'_> {
                     all_stats.push(stats);
                     let tracker = InputTracker::new(inputs, settings.stats_sample_rate, id.0);
                     if let Some(own) = self.task_queues.get(&id) {
-                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own.queue.clone()));
+                        task_ctx = task_ctx.with_waker(Waker::new(wake.clone(), own));
                     }
                     tasks.push(BoltTask {
                         id,

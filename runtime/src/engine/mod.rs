@@ -5,6 +5,7 @@ pub(crate) mod acking;
 pub(crate) mod assemble;
 pub mod backoff;
 pub mod clock;
+pub(crate) mod doorbell;
 pub(crate) mod executor;
 pub mod grouping;
 pub mod local;

@@ -3,8 +3,10 @@
 //! coordinator when the topology may be complete.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::engine::doorbell::Doorbell;
 
 /// Shared run state.
 #[derive(Debug)]
@@ -19,6 +21,9 @@ pub(crate) struct RunState {
     spout_tasks: usize,
     lock: Mutex<()>,
     wake: Condvar,
+    /// Doorbells of the executors that park when idle (spouts): rung on an activation
+    /// change and on stop.
+    bells: Mutex<Vec<Arc<Doorbell>>>,
 }
 
 impl RunState {
@@ -31,6 +36,7 @@ impl RunState {
             spout_tasks,
             lock: Mutex::new(()),
             wake: Condvar::new(),
+            bells: Mutex::new(Vec::new()),
         }
     }
 
@@ -48,12 +54,29 @@ impl RunState {
 
     /// Activate or deactivate the spouts.
     pub(crate) fn set_active(&self, active: bool) {
-        self.active.store(active, Ordering::Relaxed);
+        if self.active.swap(active, Ordering::Relaxed) != active {
+            self.ring_all();
+        }
     }
 
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.ring_all();
         self.notify();
+    }
+
+    /// Ring `bell` on every activation change and on stop.
+    pub(crate) fn add_bell(&self, bell: Arc<Doorbell>) {
+        self.bells
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(bell);
+    }
+
+    fn ring_all(&self) {
+        for bell in self.bells.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            bell.ring();
+        }
     }
 
     /// Add `delta` tuples to the in-flight count; wakes the coordinator when it reaches 0.
@@ -100,5 +123,51 @@ impl RunState {
         if timeout > Duration::ZERO {
             let _ = self.wake.wait_timeout(guard, timeout);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A parked spout (30 s waits) sees each activation change and the stop at once.
+    #[test]
+    fn activation_changes_and_stop_ring_the_bells() {
+        let run = Arc::new(RunState::new(1));
+        let bell = Arc::new(Doorbell::default());
+        run.add_bell(bell.clone());
+        let (r, b) = (run.clone(), bell.clone());
+        let (seen_tx, seen_rx) = crossbeam_channel::bounded(4);
+        // Read here, not in the thread: the first change may come before it runs.
+        let mut active = run.active();
+        let sleeper = std::thread::spawn(move || {
+            while !r.stopping() {
+                b.wait(Duration::from_secs(30), || {
+                    r.active() != active || r.stopping()
+                });
+                if r.active() != active {
+                    active = r.active();
+                    seen_tx.send(active).unwrap();
+                }
+            }
+        });
+        for want in [false, true] {
+            run.set_active(want);
+            let got = seen_rx.recv_timeout(Duration::from_secs(10));
+            assert_eq!(
+                got,
+                Ok(want),
+                "the parked thread did not see active = {want}"
+            );
+        }
+        let start = Instant::now();
+        run.request_stop();
+        sleeper.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "stop took {:?}",
+            start.elapsed()
+        );
     }
 }

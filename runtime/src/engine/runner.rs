@@ -158,7 +158,18 @@ impl Engine {
                 .component(&e.component)
                 .map(component_config)
                 .unwrap_or_else(|| crate::Config::merged([&topo.config]));
-            let (dest, inbox) = transfer::channel(queue_capacity(&config));
+            // Spouts park when idle and are woken by a doorbell (see `doorbell.rs`).
+            let spout = topo
+                .component(&e.component)
+                .is_some_and(|c| c.kind == ComponentKind::Spout);
+            let (dest, inbox) = if spout {
+                transfer::channel_with_bell(queue_capacity(&config))
+            } else {
+                transfer::channel(queue_capacity(&config))
+            };
+            if let Some(bell) = &inbox.bell {
+                run.add_bell(bell.clone());
+            }
             for t in &e.tasks {
                 // Each task its own blocked-time total (backpressure per task).
                 task_queues.insert(*t, dest.for_task());

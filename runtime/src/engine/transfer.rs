@@ -23,6 +23,7 @@ use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 use crate::api::ids::TaskId;
 use crate::api::tuple::Tuple;
 use crate::engine::acking::{AckMsg, Completion};
+use crate::engine::doorbell::Doorbell;
 use crate::engine::run_state::RunState;
 
 /// What an executor's receive queue holds.
@@ -51,6 +52,8 @@ pub(crate) struct Destination {
     pool: Receiver<Vec<Tuple>>,
     /// Nanoseconds senders spent blocked because the queue was full.
     pub(crate) blocked: Arc<AtomicU64>,
+    /// Rung after each send when the receiver parks on it (a spout's queue).
+    pub(crate) bell: Option<Arc<Doorbell>>,
 }
 
 impl Destination {
@@ -61,6 +64,7 @@ impl Destination {
             queue: self.queue.clone(),
             pool: self.pool.clone(),
             blocked: Arc::new(AtomicU64::new(0)),
+            bell: self.bell.clone(),
         }
     }
 
@@ -77,6 +81,8 @@ impl Destination {
 pub(crate) struct Inbox {
     pub(crate) rx: Receiver<Envelope>,
     recycle: Sender<Vec<Tuple>>,
+    /// The doorbell senders ring (see [`channel_with_bell`]).
+    pub(crate) bell: Option<Arc<Doorbell>>,
 }
 
 impl Inbox {
@@ -90,6 +96,16 @@ impl Inbox {
 
 /// A bounded executor queue of `capacity` batches.
 pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
+    channel_of(capacity, None)
+}
+
+/// A bounded executor queue of `capacity` batches whose receiver parks on a
+/// [`Doorbell`] when idle (instead of blocking on the queue): every send rings it.
+pub(crate) fn channel_with_bell(capacity: usize) -> (Destination, Inbox) {
+    channel_of(capacity, Some(Arc::new(Doorbell::default())))
+}
+
+fn channel_of(capacity: usize, bell: Option<Arc<Doorbell>>) -> (Destination, Inbox) {
     let (queue, rx) = bounded(capacity);
     let (recycle, pool) = bounded(capacity + 2);
     (
@@ -97,8 +113,9 @@ pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
             queue,
             pool,
             blocked: Arc::new(AtomicU64::new(0)),
+            bell: bell.clone(),
         },
-        Inbox { rx, recycle },
+        Inbox { rx, recycle, bell },
     )
 }
 
@@ -114,12 +131,20 @@ fn deliver(
 ) -> Result<u64, Envelope> {
     let queue = &dest.queue;
     let env = match queue.try_send(env) {
-        Ok(()) => return Ok(0),
+        Ok(()) => {
+            if let Some(bell) = &dest.bell {
+                bell.ring();
+            }
+            return Ok(0);
+        }
         Err(TrySendError::Full(env)) => env,
         Err(TrySendError::Disconnected(env)) => return Err(env),
     };
     let start = Instant::now();
     let sent = blocked_send(queue, env, drain, stash);
+    if let (Ok(()), Some(bell)) = (&sent, &dest.bell) {
+        bell.ring();
+    }
     let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     dest.blocked.fetch_add(ns, Ordering::Relaxed);
     sent.map(|()| ns)
@@ -182,6 +207,9 @@ pub(crate) struct Outbox {
     run: Arc<RunState>,
     /// Whether any slot holds a partial batch.
     dirty: bool,
+    /// Send a partial batch when its destination's queue is empty
+    /// (`topology.batch.flush.when.idle`).
+    eager: bool,
     /// A spout's own queue, drained while a send blocks.
     drain: Option<Receiver<Envelope>>,
     /// What was drained, for the executor to handle.
@@ -230,10 +258,20 @@ impl Outbox {
             uncounted: 0,
             run,
             dirty: false,
+            eager: false,
             drain: None,
             stash: Vec::new(),
             send_blocked_ns: 0,
         }
+    }
+
+    /// Also send a partial batch as soon as its destination's queue is empty: the
+    /// receiving executor is idle, so the batch costs it nothing to take now, and waiting
+    /// for the batch to fill (or for the flush timer) is pure latency. Checked when the
+    /// batch holds 1, 2, 4, 8, … tuples (a queue load, never per tuple), so a busy
+    /// receiver still gets full batches.
+    pub(crate) fn send_when_idle(&mut self, eager: bool) {
+        self.eager = eager;
     }
 
     /// Keep draining `own` (this task's executor queue) while a send blocks.
@@ -267,7 +305,10 @@ impl Outbox {
             };
         }
         s.batch.push(tuple);
-        if s.batch.len() >= self.batch_size {
+        let len = s.batch.len();
+        if len >= self.batch_size
+            || (self.eager && len.is_power_of_two() && s.dest.queue.is_empty())
+        {
             self.send(slot);
         } else {
             self.dirty = true;

@@ -96,6 +96,8 @@ pub const TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE: &str = "topology.executor.recei
 pub const TOPOLOGY_PRODUCER_BATCH_SIZE: &str = "topology.producer.batch.size";
 /// Longest a partial batch waits before it is sent.
 pub const TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS: &str = "topology.batch.flush.interval.millis";
+/// Send a partial batch at once when its destination's queue is empty (Squall's key).
+pub const TOPOLOGY_BATCH_FLUSH_WHEN_IDLE: &str = "topology.batch.flush.when.idle";
 /// Longest an idle spout waits between two `next_tuple` calls (Squall's key).
 pub const TOPOLOGY_SPOUT_WAIT_MAX_MILLIS: &str = "topology.spout.wait.max.millis";
 /// Log every emitted tuple.
@@ -258,6 +260,14 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         default: KeyDefault::Int(1),
         max: MAX_MILLIS,
         doc: "a partial batch is sent after at most this long; 0 = send every tuple at once",
+    },
+    KeySpec {
+        key: TOPOLOGY_BATCH_FLUSH_WHEN_IDLE,
+        ty: KeyType::Bool,
+        default: KeyDefault::Bool(false),
+        max: 0,
+        doc: "also send a partial batch as soon as the destination's queue is empty (its \
+              executor has nothing to do): lower latency at low rates, smaller batches",
     },
     KeySpec {
         key: TOPOLOGY_SPOUT_WAIT_MAX_MILLIS,
@@ -663,6 +673,8 @@ impl Config {
             producer_batch_size: size(u(TOPOLOGY_PRODUCER_BATCH_SIZE)),
             batch_flush_interval_millis: opt(TOPOLOGY_BATCH_FLUSH_INTERVAL_MILLIS).unwrap_or(0),
             spout_wait_max_millis: u(TOPOLOGY_SPOUT_WAIT_MAX_MILLIS),
+            batch_flush_when_idle: self.setting(TOPOLOGY_BATCH_FLUSH_WHEN_IDLE).as_bool()
+                == Some(true),
             debug: self.setting(TOPOLOGY_DEBUG).as_bool() == Some(true),
             stats_sample_rate: self
                 .setting(TOPOLOGY_STATS_SAMPLE_RATE)
@@ -702,6 +714,8 @@ pub struct Settings {
     pub batch_flush_interval_millis: u64,
     /// `topology.spout.wait.max.millis`.
     pub spout_wait_max_millis: u64,
+    /// `topology.batch.flush.when.idle`.
+    pub batch_flush_when_idle: bool,
     /// `topology.debug`.
     pub debug: bool,
     /// `topology.stats.sample.rate`.

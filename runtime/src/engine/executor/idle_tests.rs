@@ -162,3 +162,64 @@ fn idle_spouts_wait_and_a_waker_ends_the_wait() {
         "the woken spout emitted after {delay:?}"
     );
 }
+
+#[test]
+fn an_idle_spout_sleeps_without_yielding_first() {
+    // Waits capped at 20 ms: ~50 waits a second per spout. Parked, each wait is one or two
+    // context switches; a queue's timed receive also yields several times before it
+    // sleeps (~9 switches a wait, ~450 a second).
+    const SPOUTS: usize = 2;
+    let mut reg = Registry::new();
+    reg.spout("QuietSpout", move |_| {
+        Ok(Quiet {
+            ready: Arc::new(AtomicBool::new(false)),
+            times: Arc::new(Mutex::new(Times::default())),
+            after: Duration::from_secs(3600),
+        })
+    });
+    let times = Arc::new(Mutex::new(Times::default()));
+    reg.bolt("QuietSink", move |_| {
+        Ok(Sink {
+            times: times.clone(),
+        })
+    });
+    let yaml = format!(
+        "name: park\nconfig:\n  topology.acker.executors: 0\n  topology.spout.wait.max.millis: 20\n\
+         spouts:\n  - id: zzpark\n    className: QuietSpout\n    parallelism: {SPOUTS}\n\
+         bolts:\n  - id: zzparksink\n    className: QuietSink\n\
+         streams:\n  - from: zzpark\n    to: zzparksink\n    grouping: {{type: SHUFFLE}}\n"
+    );
+    let (topo, reg) = load_yaml(&reg, &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let run = std::thread::spawn(move || {
+        run_local(
+            &reg,
+            &topo,
+            LocalOptions {
+                duration: Some(Duration::from_millis(1500)),
+                ..LocalOptions::default()
+            },
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while switches("zzpark-").len() < SPOUTS {
+        assert!(
+            Instant::now() < deadline,
+            "the spout threads did not start in 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Past the first waits (1 ms doubling to 20 ms), measure over a second.
+    std::thread::sleep(Duration::from_millis(100));
+    let before: u64 = switches("zzpark-").iter().sum();
+    let window = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let after_window: u64 = switches("zzpark-").iter().sum();
+    let per_thread =
+        (after_window - before) as f64 / window.elapsed().as_secs_f64() / SPOUTS as f64;
+    assert!(
+        per_thread < 150.0,
+        "an idle spout waiting 20 ms at a time switched {per_thread:.0} times a second \
+         (a park is 1-2 per wait, 50 waits a second)"
+    );
+    run.join().unwrap().unwrap();
+}

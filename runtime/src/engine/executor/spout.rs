@@ -142,8 +142,11 @@ pub(crate) struct SpoutExecutor {
     pub(crate) wake: Arc<AtomicBool>,
 }
 
-/// How often an inactive spout checks whether it was activated again.
+/// How often an inactive spout checks whether it was activated again (without a
+/// doorbell).
 const INACTIVE_WAIT: Duration = Duration::from_millis(100);
+/// Longest park of an inactive spout (an activation change rings its doorbell).
+const INACTIVE_PARK: Duration = Duration::from_secs(1);
 
 impl SpoutExecutor {
     /// Open, wait for the gate, loop until stopped, deactivate and close.
@@ -229,6 +232,30 @@ impl SpoutExecutor {
         true
     }
 
+    /// Wait up to `wait` for a message on the executor's queue, a wake, a change of
+    /// activation away from `active`, or a stop, and handle what arrived; returns `false`
+    /// to stop. With a doorbell the thread parks (one futex wait, no yields first);
+    /// without one (a queue built by a test), it waits on the queue.
+    fn idle_wait(&mut self, wait: Duration, active: bool) -> bool {
+        if let Some(bell) = &self.inbox.bell {
+            let (rx, flag, run) = (&self.inbox.rx, &self.wake, &self.run);
+            bell.wait(wait, || {
+                // A wake matters to an active spout only (an inactive one would spin
+                // on a flag it never clears).
+                !rx.is_empty()
+                    || (active && flag.load(Ordering::Acquire))
+                    || run.stopping()
+                    || run.active() != active
+            });
+            return !self.run.stopping() && self.drain_control();
+        }
+        match self.inbox.rx.recv_timeout(wait) {
+            Ok(env) => self.handle(env),
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
     /// Follow the topology's activation: call `activate`/`deactivate` on a change.
     fn follow_activation(&mut self, rt: &Handle, active: &mut bool) {
         let want = self.run.active();
@@ -266,16 +293,15 @@ impl SpoutExecutor {
             if !*active {
                 // Deactivated: no next_tuple; keep handling verdicts and timeouts.
                 self.flush_all();
-                match self.inbox.rx.recv_timeout(INACTIVE_WAIT) {
-                    Ok(env) => {
-                        if !self.handle(env) {
-                            return;
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-                if self.run.stopping() || !self.drain_control() {
+                let wait = match (next_expiry, &self.inbox.bell) {
+                    // Parked: an activation change rings the bell; wake for timeouts.
+                    (Some(at), Some(_)) => at
+                        .saturating_duration_since(Instant::now())
+                        .min(INACTIVE_PARK),
+                    (None, Some(_)) => INACTIVE_PARK,
+                    (_, None) => INACTIVE_WAIT,
+                };
+                if !self.idle_wait(wait, false) || self.run.stopping() || !self.drain_control() {
                     return;
                 }
                 self.follow_activation(rt, active);
@@ -331,15 +357,11 @@ impl SpoutExecutor {
                     IdleStep::Wait(_) if self.wake.swap(false, Ordering::AcqRel) => {
                         idle.reset();
                     }
-                    IdleStep::Wait(wait) => match self.inbox.rx.recv_timeout(wait) {
-                        Ok(env) => {
-                            if !self.handle(env) {
-                                return;
-                            }
+                    IdleStep::Wait(wait) => {
+                        if !self.idle_wait(wait, true) {
+                            return;
                         }
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    },
+                    }
                 }
             }
             let now = Instant::now();
