@@ -14,7 +14,7 @@ use super::unreliable;
 use super::watch::PartitionWatcher;
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::error::BrokerError;
-use crate::offsets::OffsetManager;
+use crate::offsets::{OffsetManager, OffsetSet};
 use crate::translate::{DefaultRecordTranslator, OwnedRecord, Record, RecordTranslator};
 
 /// Records looked at per `next_tuple` call at most (skipped ones included).
@@ -52,7 +52,7 @@ pub(super) struct Part {
     pub(super) partition: i32,
     pub(super) offsets: OffsetManager,
     /// Emitted on the spout's streams, awaiting ack or fail.
-    pub(super) in_flight: BTreeSet<i64>,
+    pub(super) in_flight: OffsetSet,
     /// Retries used up: to emit on the dead-letter stream (due time, failures).
     pub(super) dead: BTreeMap<i64, (Instant, u32)>,
     /// Emitted on the dead-letter stream, awaiting ack or fail.
@@ -314,7 +314,7 @@ impl<C: SpoutConsumer> Running<C> {
                 topic: tp.0,
                 partition: tp.1,
                 offsets: OffsetManager::new(at),
-                in_flight: BTreeSet::new(),
+                in_flight: OffsetSet::default(),
                 dead: BTreeMap::new(),
                 dead_in_flight: BTreeSet::new(),
                 position: at,
@@ -457,11 +457,11 @@ impl<C: SpoutConsumer> Running<C> {
         for (i, p) in self.parts.iter_mut().enumerate() {
             let Some(p) = p.as_mut() else { continue };
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
+            // (The limit offset is looked up only when a retry is due.)
             let blocked = p.offsets.uncommitted() >= max
-                && !matches!(
-                    (earliest.get(&idx), p.offsets.nth_uncommitted(max)),
-                    (Some(e), Some(limit)) if *e <= limit
-                )
+                && !earliest
+                    .get(&idx)
+                    .is_some_and(|e| p.offsets.nth_uncommitted(max).is_some_and(|l| *e <= l))
                 && p.dead.is_empty();
             if blocked == p.paused {
                 continue;
@@ -494,7 +494,7 @@ impl<C: SpoutConsumer> Running<C> {
         };
         if p.dead_in_flight.remove(&off) {
             p.dead.remove(&off);
-        } else if !p.in_flight.remove(&off) {
+        } else if !p.in_flight.remove(off) {
             return;
         }
         p.offsets.acked(off);
@@ -518,7 +518,7 @@ impl<C: SpoutConsumer> Running<C> {
             }
             return;
         }
-        if !p.in_flight.remove(&off) {
+        if !p.in_flight.remove(off) {
             return;
         }
         match self.retry.fail((idx, off), now) {
@@ -598,7 +598,7 @@ fn handle<C: SpoutConsumer>(
         }
     }
     p.position = off + 1;
-    if p.offsets.is_done(off) || p.in_flight.contains(&off) || p.dead_in_flight.contains(&off) {
+    if p.offsets.is_done(off) || p.in_flight.contains(off) || p.dead_in_flight.contains(&off) {
         return Ok(false);
     }
     let Some(id) = message_id(idx, off) else {
