@@ -31,9 +31,7 @@ impl OffsetSet {
                 }
                 self.slots.set(i, true);
             }
-            Err(_) => {
-                self.slots.insert(offset, true);
-            }
+            Err(i) => self.slots.insert_at(i, offset, true),
         }
         self.live += 1;
         true

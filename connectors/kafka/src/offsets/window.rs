@@ -72,11 +72,15 @@ impl<S: Copy> OffsetWindow<S> {
     /// The index of `offset` (`Ok`), or where it would be inserted (`Err`).
     #[inline]
     pub(crate) fn find(&self, offset: i64) -> Result<usize, usize> {
-        let Some(&(first, _)) = self.slots.front() else {
+        let (Some(&(first, _)), Some(&(last, _))) = (self.slots.front(), self.slots.back()) else {
             return Err(0);
         };
         if offset < first {
             return Err(0);
+        }
+        if offset > last {
+            // A new record, the usual case.
+            return Err(self.slots.len());
         }
         // Without holes an offset sits at its distance from the first one.
         if let Some(i) = offset
@@ -93,18 +97,24 @@ impl<S: Copy> OffsetWindow<S> {
     /// Add `offset` with `state`; false (and no change) if it is held already.
     #[inline]
     pub(crate) fn insert(&mut self, offset: i64, state: S) -> bool {
-        match self.slots.back() {
-            Some(&(last, _)) if offset <= last => match self.find(offset) {
-                Ok(_) => false,
-                Err(i) => {
-                    self.slots.insert(i, (offset, state));
-                    true
-                }
-            },
-            _ => {
-                self.slots.push_back((offset, state));
+        match self.find(offset) {
+            Ok(_) => false,
+            Err(i) => {
+                self.insert_at(i, offset, state);
                 true
             }
+        }
+    }
+
+    /// Add `offset` with `state` at index `i`, as [`OffsetWindow::find`] answered
+    /// `Err(i)` for it.
+    #[inline]
+    pub(crate) fn insert_at(&mut self, i: usize, offset: i64, state: S) {
+        debug_assert_eq!(self.find(offset), Err(i));
+        if i == self.slots.len() {
+            self.slots.push_back((offset, state));
+        } else {
+            self.slots.insert(i, (offset, state));
         }
     }
 

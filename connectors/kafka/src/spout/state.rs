@@ -19,6 +19,10 @@ use crate::translate::{DefaultRecordTranslator, OwnedRecord, Record, RecordTrans
 
 /// Records looked at per `next_tuple` call at most (skipped ones included).
 pub(super) const POLL_BUDGET: usize = 256;
+/// Tuples emitted per `next_tuple` call at most (fewer when `topology.max.spout.pending`
+/// is reached): the per-call work (the clock, the commit timer, the partition watcher,
+/// due retries, flow control, the executor's own round) is shared by a batch of records.
+const EMIT_BATCH: usize = 16;
 /// Offsets fit in the low 48 bits of a message id; the partition index above.
 const OFFSET_BITS: u32 = 48;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
@@ -135,6 +139,8 @@ pub(crate) struct Running<C: SpoutConsumer> {
     /// NO_GUARANTEE / AT_MOST_ONCE: the position last committed per partition index.
     pub(super) committed_positions: BTreeMap<u16, i64>,
     pub(super) guarantee: ProcessingGuarantee,
+    /// `topology.max.spout.pending`: a batch of emits stops there.
+    pub(super) max_pending: usize,
 }
 
 impl<C: SpoutConsumer> Running<C> {
@@ -187,6 +193,11 @@ impl<C: SpoutConsumer> Running<C> {
             buffer: VecDeque::new(),
             committed_positions: BTreeMap::new(),
             guarantee: config.processing_guarantee,
+            max_pending: ctx
+                .config()
+                .settings()
+                .max_spout_pending
+                .unwrap_or(usize::MAX),
         })
     }
 
@@ -373,6 +384,7 @@ impl<C: SpoutConsumer> Running<C> {
         }
         self.seek_for_retries(now);
         self.flow_control(config, now);
+        let mut n_emitted = 0;
         for _ in 0..POLL_BUDGET {
             let Some(polled) = self.consumer.poll() else {
                 return Ok(());
@@ -404,7 +416,10 @@ impl<C: SpoutConsumer> Running<C> {
                 out,
             )?;
             if emitted {
-                return Ok(());
+                n_emitted += 1;
+                if n_emitted >= EMIT_BATCH || out.pending() >= self.max_pending {
+                    return Ok(());
+                }
             }
         }
         Ok(())
