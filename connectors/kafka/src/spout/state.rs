@@ -22,7 +22,7 @@ pub(super) const POLL_BUDGET: usize = 256;
 /// Tuples emitted per `next_tuple` call at most (fewer when `topology.max.spout.pending`
 /// is reached): the per-call work (the clock, the commit timer, the partition watcher,
 /// due retries, flow control, the executor's own round) is shared by a batch of records.
-const EMIT_BATCH: usize = 16;
+pub(super) const EMIT_BATCH: usize = 16;
 /// Offsets fit in the low 48 bits of a message id; the partition index above.
 const OFFSET_BITS: u32 = 48;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use squall_runtime::{ComponentError, SpoutCollector};
 
 use super::consumer::{Polled, SpoutConsumer};
-use super::state::{POLL_BUDGET, Running};
+use super::state::{EMIT_BATCH, POLL_BUDGET, Running};
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::translate::{OwnedRecord, RecordTranslator};
 
-/// Emit the next buffered record, polling (and, at most once, committing) a new batch
-/// when the buffer is empty.
+/// Emit the next buffered records (at most [`EMIT_BATCH`]), polling (and, at most once,
+/// committing) a new batch when the buffer is empty.
 pub(super) fn next_tuple<C: SpoutConsumer>(
     r: &mut Running<C>,
     config: &KafkaSpoutConfig,
@@ -37,6 +37,7 @@ pub(super) fn next_tuple<C: SpoutConsumer>(
             return Ok(());
         }
     }
+    let mut emitted = 0;
     while let Some(m) = r.buffer.pop_front() {
         let Some(&idx) = r.index.get(&(m.topic.clone(), m.partition)) else {
             continue;
@@ -49,7 +50,10 @@ pub(super) fn next_tuple<C: SpoutConsumer>(
         }
         if let Some((stream, values)) = translator.translate(&m.as_record()) {
             out.emit_stream(stream, values, None)?;
-            return Ok(());
+            emitted += 1;
+            if emitted >= EMIT_BATCH {
+                return Ok(());
+            }
         }
     }
     Ok(())
