@@ -196,7 +196,8 @@ mod tests {
     #[test]
     fn long_topic_names_are_shared_short_ones_inline() {
         let long = "orders.eu-west.v2.payments-confirmed";
-        let (a, b) = (topic_value(long), topic_value(&long.to_string()));
+        let copy = String::from(long);
+        let (a, b) = (topic_value(long), topic_value(copy.as_str()));
         assert_eq!(a, Value::from(long));
         let (Some(a), Some(b)) = (a.as_str(), b.as_str()) else {
             panic!("not strings");

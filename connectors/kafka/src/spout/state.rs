@@ -472,11 +472,12 @@ impl<C: SpoutConsumer> Running<C> {
         for (i, p) in self.parts.iter_mut().enumerate() {
             let Some(p) = p.as_mut() else { continue };
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
-            // (The limit offset is looked up only when a retry is due.)
+            // Not blocked by a due retry within the limit (the limit offset is looked up
+            // only when a retry is due).
             let blocked = p.offsets.uncommitted() >= max
-                && !earliest
+                && earliest
                     .get(&idx)
-                    .is_some_and(|e| p.offsets.nth_uncommitted(max).is_some_and(|l| *e <= l))
+                    .is_none_or(|e| p.offsets.nth_uncommitted(max).is_none_or(|l| *e > l))
                 && p.dead.is_empty();
             if blocked == p.paused {
                 continue;
@@ -549,7 +550,7 @@ impl<C: SpoutConsumer> Running<C> {
 
 /// The index of a record's partition. A task owns few partitions: scanning them (the
 /// partition number first) costs less than the `String` a map lookup needs per record.
-fn part_index(
+pub(super) fn part_index(
     parts: &[Option<Part>],
     index: &BTreeMap<(String, i32), u16>,
     topic: &str,
