@@ -150,7 +150,11 @@ impl<C: SpoutConsumer> Running<C> {
         ctx: &TopologyContext,
         stop_at: Option<BTreeMap<(String, i32), i64>>,
     ) -> Result<Running<C>, BrokerError> {
-        let consumer = C::create(connector, config, &config.group_id)?;
+        let mut consumer = C::create(connector, config, &config.group_id)?;
+        if let Some(waker) = ctx.waker() {
+            // Records arriving end the executor's idle wait.
+            consumer.wake_on_records(Box::new(move || waker.wake()));
+        }
         let metadata = serde_json::to_string(&CommitMetadata {
             topology_id: ctx.topology_id().to_string(),
             task_id: ctx.this_task().as_i64(),
