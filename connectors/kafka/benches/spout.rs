@@ -15,6 +15,9 @@
 //!   the CPU time this process used per record in each run (all its threads: the
 //!   consumer's, librdkafka's, and for the spout the executors and the acker; the
 //!   broker is another process), which depends less on other load than the rates.
+//!   `SQUALL_BENCH_THREADS=1` adds, per run, each thread's CPU time per record and the
+//!   share of its runnable time it waited for a CPU (`/proc/self/task/*/schedstat`):
+//!   which thread bounds a run, and how starved the machine was.
 //! - `latency`: Kafka → split → fields(word) → count, acking on. Its maximum rate is
 //!   taken from pre-produced sentences (`SQUALL_BENCH_SENTENCES`, default 100 000, 3
 //!   partitions); then a producer thread (`linger.ms` 1) writes sentences stamped with
@@ -94,6 +97,97 @@ fn cpu_secs() -> f64 {
         .collect();
     // Fields 14 and 15 of the file; 12 and 13 after the command name.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+/// Per thread of this process: name, time on a CPU and time waiting for one (ns), from
+/// `/proc/self/task/*/schedstat`.
+type Sched = BTreeMap<u64, (String, u64, u64)>;
+
+fn sched() -> Sched {
+    let mut out = Sched::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let mut f = stat
+            .split_whitespace()
+            .map(|x| x.parse::<u64>().unwrap_or(0));
+        let (run, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+        let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        out.insert(tid, (name.trim().to_string(), run, wait));
+    }
+    out
+}
+
+/// With `SQUALL_BENCH_THREADS=1`: samples every thread's schedstat while a run lasts
+/// (threads that end keep their last sample), then prints per thread name its CPU time
+/// per record, and how much of the time it was runnable it waited for a CPU.
+struct ThreadWatch {
+    stop: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<Sched>,
+    before: Sched,
+}
+
+impl ThreadWatch {
+    fn start() -> Option<ThreadWatch> {
+        std::env::var("SQUALL_BENCH_THREADS").ok()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let before = sched();
+        let sampler = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("bench-sampler".into())
+                .spawn(move || {
+                    let mut last = Sched::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        last.extend(sched());
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    last.extend(sched());
+                    last
+                })
+                .unwrap()
+        };
+        Some(ThreadWatch {
+            stop,
+            sampler,
+            before,
+        })
+    }
+
+    fn report(self, what: &str, records: usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let last = self.sampler.join().unwrap();
+        let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (tid, (name, run, wait)) in last {
+            let (r0, w0) = self.before.get(&tid).map_or((0, 0), |(_, r, w)| (*r, *w));
+            let e = by_name.entry(name).or_default();
+            e.0 += run.saturating_sub(r0);
+            e.1 += wait.saturating_sub(w0);
+        }
+        let mut parts: Vec<(u64, String)> = by_name
+            .into_iter()
+            .map(|(name, (run, wait))| {
+                let us = run as f64 / 1000.0 / records as f64;
+                let waited = 100.0 * wait as f64 / (run + wait).max(1) as f64;
+                (
+                    run,
+                    format!("{name} {us:.2} µs/record ({waited:.0}% waiting)"),
+                )
+            })
+            .filter(|(run, _)| *run as f64 / 1000.0 / records as f64 >= 0.01)
+            .collect();
+        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let parts: Vec<String> = parts.into_iter().map(|(_, p)| p).collect();
+        println!(
+            "  {what}: CPU per thread (and the share of its runnable time spent waiting for a CPU): {}",
+            parts.join(", ")
+        );
+    }
 }
 
 /// Records per second between the first and the last record.
@@ -265,10 +359,18 @@ fn null(broker: &Broker) {
         let per_record = |cpu: f64| 1e6 * cpu / records as f64;
         for rep in 0..reps {
             let c0 = cpu_secs();
+            let watch = ThreadWatch::start();
             let b = bare(&broker.bootstrap(), &topic, &ends, &format!("bare-{rep}"));
             let c1 = cpu_secs();
+            if let Some(w) = watch {
+                w.report("bare consumer", records);
+            }
+            let watch = ThreadWatch::start();
             let s = spout(&broker.bootstrap(), &topic, &ends, &format!("spout-{rep}"));
             let c2 = cpu_secs();
+            if let Some(w) = watch {
+                w.report("KafkaSpout → null", records);
+            }
             ratios.push(s / b);
             println!(
                 "null {partitions}p rep {rep}: bare consumer {:.0} rec/s ({:.2} µs CPU/record), \

@@ -1,6 +1,10 @@
 //! Records into tuples: storm-kafka-client's `RecordTranslator`, with its default
 //! (`topic, partition, offset, key, value` on the default stream).
 
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+
 use squall_runtime::{DEFAULT_STREAM, Value, Values};
 
 use crate::config::Deserializer;
@@ -103,11 +107,47 @@ pub fn decode(bytes: Option<&[u8]>, how: Deserializer) -> Value {
     }
 }
 
+/// Longer topic names than this are interned by [`topic_value`] (shorter ones are
+/// stored inside the value).
+const INLINE_TOPIC: usize = 24;
+
+/// Topic names [`topic_value`] interns per process at most (Kafka caps a name at 249
+/// bytes); further names are copied into each value.
+pub const MAX_INTERNED_TOPICS: usize = 1024;
+
+/// A topic name as a tuple value, without an allocation per record: a name of up to 24
+/// bytes is stored inside the value; a longer one is interned (kept for the life of the
+/// process, at most [`MAX_INTERNED_TOPICS`] names) so that the value only points to it.
+pub fn topic_value(topic: &str) -> Value {
+    if topic.len() <= INLINE_TOPIC {
+        return Value::from(topic);
+    }
+    thread_local! {
+        static LAST: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+    if let Some(last) = LAST.get().filter(|last| *last == topic) {
+        return Value::from_static(last);
+    }
+    static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let name = match interned.get(topic) {
+        Some(name) => *name,
+        None if interned.len() < MAX_INTERNED_TOPICS => {
+            let name: &'static str = Box::leak(topic.into());
+            interned.insert(name);
+            name
+        }
+        None => return Value::from(topic),
+    };
+    LAST.set(Some(name));
+    Value::from_static(name)
+}
+
 impl DefaultRecordTranslator {
     /// The default fields of `record`.
     pub fn values(&self, record: &Record<'_>) -> Values {
         let mut v = Values::with_capacity(DEFAULT_FIELDS.len());
-        v.push(record.topic);
+        v.push(topic_value(record.topic));
         v.push(record.partition);
         v.push(record.offset);
         v.push(decode(record.key, self.key));
@@ -146,5 +186,29 @@ impl RecordTranslator for ValueRecordTranslator {
         let mut v = Values::with_capacity(1);
         v.push(decode(record.value, self.value));
         Some((DEFAULT_STREAM, v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_topic_names_are_shared_short_ones_inline() {
+        let long = "orders.eu-west.v2.payments-confirmed";
+        let copy = String::from(long);
+        let (a, b) = (topic_value(long), topic_value(copy.as_str()));
+        assert_eq!(a, Value::from(long));
+        let (Some(a), Some(b)) = (a.as_str(), b.as_str()) else {
+            panic!("not strings");
+        };
+        assert_eq!(a.as_ptr(), b.as_ptr(), "one interned copy");
+        assert_eq!(topic_value("short"), Value::from("short"));
+        // Another name in between, then the first again: still the same copy.
+        let _ = topic_value("another.rather.long.topic.name");
+        assert_eq!(
+            topic_value(long).as_str().map(str::as_ptr),
+            Some(a.as_ptr())
+        );
     }
 }

@@ -151,6 +151,14 @@ impl SpoutConsumer for RdConsumer {
         self.consumer.poll(Duration::ZERO)
     }
 
+    fn wake_on_records(&mut self, wake: Box<dyn Fn() + Send + Sync>) {
+        // Only before the committer thread shares the consumer (right after `create`).
+        match Arc::get_mut(&mut self.consumer) {
+            Some(c) => c.set_nonempty_callback(wake),
+            None => tracing::debug!("Kafka spout: consumer already shared; no wake-ups"),
+        }
+    }
+
     fn assign(&self, at: &[(TopicPartition, i64)]) -> Result<(), KafkaError> {
         let mut tpl = TopicPartitionList::new();
         for ((t, p), o) in at {

@@ -63,6 +63,13 @@ pub trait SpoutConsumer: Send + Sized + 'static {
     /// The next record, if one is there (`None`: nothing now).
     fn poll(&self) -> Option<Result<Self::Message<'_>, KafkaError>>;
 
+    /// Call `wake` (from the client's own thread) when records arrive while none were
+    /// waiting, so an idle spout polls again at once instead of at the end of its idle
+    /// wait. Called once, right after [`SpoutConsumer::create`]; by default a no-op.
+    fn wake_on_records(&mut self, wake: Box<dyn Fn() + Send + Sync>) {
+        let _ = wake;
+    }
+
     /// Read exactly these partitions from these offsets (replacing the assignment).
     fn assign(&self, at: &[(TopicPartition, i64)]) -> Result<(), KafkaError>;
 

@@ -14,11 +14,15 @@ use super::unreliable;
 use super::watch::PartitionWatcher;
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::error::BrokerError;
-use crate::offsets::OffsetManager;
+use crate::offsets::{OffsetManager, OffsetSet};
 use crate::translate::{DefaultRecordTranslator, OwnedRecord, Record, RecordTranslator};
 
 /// Records looked at per `next_tuple` call at most (skipped ones included).
 pub(super) const POLL_BUDGET: usize = 256;
+/// Tuples emitted per `next_tuple` call at most (fewer when `topology.max.spout.pending`
+/// is reached): the per-call work (the clock, the commit timer, the partition watcher,
+/// due retries, flow control, the executor's own round) is shared by a batch of records.
+pub(super) const EMIT_BATCH: usize = 16;
 /// Offsets fit in the low 48 bits of a message id; the partition index above.
 const OFFSET_BITS: u32 = 48;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
@@ -52,7 +56,7 @@ pub(super) struct Part {
     pub(super) partition: i32,
     pub(super) offsets: OffsetManager,
     /// Emitted on the spout's streams, awaiting ack or fail.
-    pub(super) in_flight: BTreeSet<i64>,
+    pub(super) in_flight: OffsetSet,
     /// Retries used up: to emit on the dead-letter stream (due time, failures).
     pub(super) dead: BTreeMap<i64, (Instant, u32)>,
     /// Emitted on the dead-letter stream, awaiting ack or fail.
@@ -135,6 +139,8 @@ pub(crate) struct Running<C: SpoutConsumer> {
     /// NO_GUARANTEE / AT_MOST_ONCE: the position last committed per partition index.
     pub(super) committed_positions: BTreeMap<u16, i64>,
     pub(super) guarantee: ProcessingGuarantee,
+    /// `topology.max.spout.pending`: a batch of emits stops there.
+    pub(super) max_pending: usize,
 }
 
 impl<C: SpoutConsumer> Running<C> {
@@ -144,7 +150,11 @@ impl<C: SpoutConsumer> Running<C> {
         ctx: &TopologyContext,
         stop_at: Option<BTreeMap<(String, i32), i64>>,
     ) -> Result<Running<C>, BrokerError> {
-        let consumer = C::create(connector, config, &config.group_id)?;
+        let mut consumer = C::create(connector, config, &config.group_id)?;
+        if let Some(waker) = ctx.waker() {
+            // Records arriving end the executor's idle wait.
+            consumer.wake_on_records(Box::new(move || waker.wake()));
+        }
         let metadata = serde_json::to_string(&CommitMetadata {
             topology_id: ctx.topology_id().to_string(),
             task_id: ctx.this_task().as_i64(),
@@ -187,6 +197,11 @@ impl<C: SpoutConsumer> Running<C> {
             buffer: VecDeque::new(),
             committed_positions: BTreeMap::new(),
             guarantee: config.processing_guarantee,
+            max_pending: ctx
+                .config()
+                .settings()
+                .max_spout_pending
+                .unwrap_or(usize::MAX),
         })
     }
 
@@ -314,7 +329,7 @@ impl<C: SpoutConsumer> Running<C> {
                 topic: tp.0,
                 partition: tp.1,
                 offsets: OffsetManager::new(at),
-                in_flight: BTreeSet::new(),
+                in_flight: OffsetSet::default(),
                 dead: BTreeMap::new(),
                 dead_in_flight: BTreeSet::new(),
                 position: at,
@@ -373,6 +388,7 @@ impl<C: SpoutConsumer> Running<C> {
         }
         self.seek_for_retries(now);
         self.flow_control(config, now);
+        let mut n_emitted = 0;
         for _ in 0..POLL_BUDGET {
             let Some(polled) = self.consumer.poll() else {
                 return Ok(());
@@ -404,7 +420,10 @@ impl<C: SpoutConsumer> Running<C> {
                 out,
             )?;
             if emitted {
-                return Ok(());
+                n_emitted += 1;
+                if n_emitted >= EMIT_BATCH || out.pending() >= self.max_pending {
+                    return Ok(());
+                }
             }
         }
         Ok(())
@@ -457,11 +476,12 @@ impl<C: SpoutConsumer> Running<C> {
         for (i, p) in self.parts.iter_mut().enumerate() {
             let Some(p) = p.as_mut() else { continue };
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
+            // Not blocked by a due retry within the limit (the limit offset is looked up
+            // only when a retry is due).
             let blocked = p.offsets.uncommitted() >= max
-                && !matches!(
-                    (earliest.get(&idx), p.offsets.nth_uncommitted(max)),
-                    (Some(e), Some(limit)) if *e <= limit
-                )
+                && earliest
+                    .get(&idx)
+                    .is_none_or(|e| p.offsets.nth_uncommitted(max).is_none_or(|l| *e > l))
                 && p.dead.is_empty();
             if blocked == p.paused {
                 continue;
@@ -494,7 +514,7 @@ impl<C: SpoutConsumer> Running<C> {
         };
         if p.dead_in_flight.remove(&off) {
             p.dead.remove(&off);
-        } else if !p.in_flight.remove(&off) {
+        } else if !p.in_flight.remove(off) {
             return;
         }
         p.offsets.acked(off);
@@ -518,7 +538,7 @@ impl<C: SpoutConsumer> Running<C> {
             }
             return;
         }
-        if !p.in_flight.remove(&off) {
+        if !p.in_flight.remove(off) {
             return;
         }
         match self.retry.fail((idx, off), now) {
@@ -534,7 +554,7 @@ impl<C: SpoutConsumer> Running<C> {
 
 /// The index of a record's partition. A task owns few partitions: scanning them (the
 /// partition number first) costs less than the `String` a map lookup needs per record.
-fn part_index(
+pub(super) fn part_index(
     parts: &[Option<Part>],
     index: &BTreeMap<(String, i32), u16>,
     topic: &str,
@@ -598,7 +618,7 @@ fn handle<C: SpoutConsumer>(
         }
     }
     p.position = off + 1;
-    if p.offsets.is_done(off) || p.in_flight.contains(&off) || p.dead_in_flight.contains(&off) {
+    if p.offsets.is_done(off) || p.in_flight.contains(off) || p.dead_in_flight.contains(&off) {
         return Ok(false);
     }
     let Some(id) = message_id(idx, off) else {

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use squall_runtime::{ComponentError, SpoutCollector};
 
 use super::consumer::{Polled, SpoutConsumer};
-use super::state::{POLL_BUDGET, Running};
+use super::state::{EMIT_BATCH, POLL_BUDGET, Running, part_index};
 use crate::config::{KafkaSpoutConfig, ProcessingGuarantee};
 use crate::translate::{OwnedRecord, RecordTranslator};
 
-/// Emit the next buffered record, polling (and, at most once, committing) a new batch
-/// when the buffer is empty.
+/// Emit the next buffered records (at most [`EMIT_BATCH`]), polling (and, at most once,
+/// committing) a new batch when the buffer is empty.
 pub(super) fn next_tuple<C: SpoutConsumer>(
     r: &mut Running<C>,
     config: &KafkaSpoutConfig,
@@ -37,8 +37,9 @@ pub(super) fn next_tuple<C: SpoutConsumer>(
             return Ok(());
         }
     }
+    let mut emitted = 0;
     while let Some(m) = r.buffer.pop_front() {
-        let Some(&idx) = r.index.get(&(m.topic.clone(), m.partition)) else {
+        let Some(idx) = part_index(&r.parts, &r.index, &m.topic, m.partition) else {
             continue;
         };
         let Some(p) = r.parts.get(usize::from(idx)).and_then(Option::as_ref) else {
@@ -49,7 +50,10 @@ pub(super) fn next_tuple<C: SpoutConsumer>(
         }
         if let Some((stream, values)) = translator.translate(&m.as_record()) {
             out.emit_stream(stream, values, None)?;
-            return Ok(());
+            emitted += 1;
+            if emitted >= EMIT_BATCH {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -72,11 +76,8 @@ fn fill<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig, now: In
             }
             Some(Ok(m)) => {
                 let m = m.record();
-                let key = (m.topic.to_string(), m.partition);
-                if let Some(p) = r
-                    .index
-                    .get(&key)
-                    .and_then(|i| r.parts.get_mut(usize::from(*i)))
+                if let Some(p) = part_index(&r.parts, &r.index, m.topic, m.partition)
+                    .and_then(|i| r.parts.get_mut(usize::from(i)))
                     .and_then(Option::as_mut)
                 {
                     p.position = m.offset + 1;
@@ -92,9 +93,8 @@ fn fill<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig, now: In
 fn commit_buffer<C: SpoutConsumer>(r: &mut Running<C>, config: &KafkaSpoutConfig) -> bool {
     r.commit_and_wait(config);
     let all_committed = r.buffer.iter().all(|m| {
-        r.index
-            .get(&(m.topic.clone(), m.partition))
-            .and_then(|i| r.committed_positions.get(i))
+        part_index(&r.parts, &r.index, &m.topic, m.partition)
+            .and_then(|i| r.committed_positions.get(&i))
             .is_some_and(|c| *c > m.offset)
     });
     if all_committed {
