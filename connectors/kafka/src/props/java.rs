@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn a_jaas_error_never_shows_its_text() {
         for text in [
-            "PlainLoginModule required username=\"a\" password=\"hunter2\"",
+            "PlainLoginModule username=\"a\" password=\"hunter2\";",
             "org.apache.kafka.common.security.plain.PlainLoginModule required password=\"hunter2\";",
             "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a\" password=\"hunter2\" extra=\"hunter2\";",
             "x required = \"hunter2\";",
