@@ -34,6 +34,7 @@ use squall_runtime::{
 };
 
 use crate::error::ConfigError;
+use crate::props::ClientProps;
 
 /// Where a tuple's record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +45,9 @@ pub enum TopicSelector {
     Field(String),
 }
 
-/// A Kafka bolt's configuration.
-#[derive(Debug, Clone)]
+/// A Kafka bolt's configuration. Its `Debug` shows secret client properties as
+/// `<redacted>` ([`crate::props::is_secret`]).
+#[derive(Clone)]
 pub struct KafkaBoltConfig {
     /// `bootstrap.servers`.
     pub bootstrap_servers: String,
@@ -55,8 +57,21 @@ pub struct KafkaBoltConfig {
     pub key_field: String,
     /// `message.field` (default `message`): the record value.
     pub message_field: String,
-    /// `props`: librdkafka producer properties passed through.
+    /// `props`: producer properties (librdkafka's, or the Java client's security
+    /// names; `<key>.file` reads a secret from a private file): see [`crate::props`].
     pub props: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaBoltConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaBoltConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("topic", &self.topic)
+            .field("key_field", &self.key_field)
+            .field("message_field", &self.message_field)
+            .field("props", &crate::props::Redacted(&self.props))
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +131,11 @@ impl KafkaBoltConfig {
                 "must not be empty",
             ));
         }
+        crate::props::validate(
+            &props,
+            &["bootstrap.servers"],
+            "is set by the bolt (a key of its own)",
+        )?;
         Ok(KafkaBoltConfig {
             bootstrap_servers: raw.bootstrap_servers,
             topic,
@@ -243,10 +263,15 @@ impl Bolt for KafkaBolt {
             .config
             .delivery_timeout(timeout)
             .map_err(|e| ComponentError::msg(e.to_string().replace("spout", "bolt")))?;
+        let props = ClientProps::resolve(&self.config.props).map_err(|e| {
+            ComponentError::msg(format!(
+                "Kafka producer for {}: {}",
+                self.config.bootstrap_servers,
+                e.to_string().replace("spout", "bolt")
+            ))
+        })?;
         let mut c = ClientConfig::new();
-        for (k, v) in &self.config.props {
-            c.set(k, v);
-        }
+        props.apply(&mut c);
         c.remove("delivery.timeout.ms");
         c.set("bootstrap.servers", &self.config.bootstrap_servers)
             .set("message.timeout.ms", delivery.as_millis().to_string())
@@ -259,8 +284,9 @@ impl Bolt for KafkaBolt {
             })
             .map_err(|e| {
                 ComponentError::msg(format!(
-                    "Kafka producer for {}: {e}",
-                    self.config.bootstrap_servers
+                    "Kafka producer for {}: {}",
+                    self.config.bootstrap_servers,
+                    props.client_error(e)
                 ))
             })?;
         self.open = Some(Open {

@@ -189,8 +189,9 @@ const OWNED_PROPS: &[&str] = &[
     "group.id",
 ];
 
-/// A Kafka spout's configuration.
-#[derive(Debug, Clone)]
+/// A Kafka spout's configuration. Its `Debug` shows secret client properties as
+/// `<redacted>` ([`crate::props::is_secret`]).
+#[derive(Clone)]
 pub struct KafkaSpoutConfig {
     /// `bootstrap.servers`: `host:port[,host:port…]`.
     pub bootstrap_servers: String,
@@ -219,8 +220,30 @@ pub struct KafkaSpoutConfig {
     pub key_deserializer: Deserializer,
     /// `value.deserializer` (default string).
     pub value_deserializer: Deserializer,
-    /// `props`: librdkafka properties passed through (SASL, TLS, timeouts…).
+    /// `props`: client properties (librdkafka's, or the Java client's security
+    /// names; `<key>.file` reads a secret from a private file): see [`crate::props`].
     pub props: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaSpoutConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSpoutConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("topics", &self.topics)
+            .field("group_id", &self.group_id)
+            .field("first_poll", &self.first_poll)
+            .field("processing_guarantee", &self.processing_guarantee)
+            .field("offset_commit_period", &self.offset_commit_period)
+            .field("max_uncommitted_offsets", &self.max_uncommitted_offsets)
+            .field("partition_refresh_period", &self.partition_refresh_period)
+            .field("retry", &self.retry)
+            .field("dead_letter_stream", &self.dead_letter_stream)
+            .field("translator", &self.translator)
+            .field("key_deserializer", &self.key_deserializer)
+            .field("value_deserializer", &self.value_deserializer)
+            .field("props", &crate::props::Redacted(&self.props))
+            .finish()
+    }
 }
 
 impl KafkaSpoutConfig {
@@ -358,16 +381,11 @@ impl KafkaSpoutConfig {
                 "must differ from the default stream",
             ));
         }
-        for (k, v) in &self.props {
-            if OWNED_PROPS.contains(&k.as_str()) {
-                return Err(ConfigError::invalid(
-                    &format!("props.{k}"),
-                    "is set by the spout (bootstrap.servers and group.id are top-level keys; auto-commit is always off)",
-                ));
-            }
-            non_empty(&format!("props.{k}"), v)?;
-        }
-        Ok(())
+        crate::props::validate(
+            &self.props,
+            OWNED_PROPS,
+            "is set by the spout (bootstrap.servers and group.id are top-level keys; auto-commit is always off)",
+        )
     }
 }
 

@@ -127,9 +127,14 @@ impl Builder {
     /// `setProp(key, value)`: the spout's own keys lifted out of the client properties.
     fn set_prop(map: &mut Mapping, k: &str, v: &Value) -> Result<(), String> {
         if !(v.is_string() || v.is_number() || v.is_bool()) {
-            return Err(format!(
-                "the value of '{k}' must be a string, number or boolean, got {}",
+            // A secret's value is never shown, not even a malformed one.
+            let got = if crate::props::is_secret(k) {
+                "a value that is not shown (a secret)".to_string()
+            } else {
                 shown(v)
+            };
+            return Err(format!(
+                "the value of '{k}' must be a string, number or boolean, got {got}"
             ));
         }
         match k {
@@ -310,6 +315,8 @@ impl ValueClass for SpoutConfig {
         let mut map = match args {
             [v] => match untag(BUILDER_TAG, v).and_then(Value::as_mapping) {
                 Some(m) => m.clone(),
+                // A map may hold client properties (secrets): not shown.
+                None if v.is_mapping() => return Err("got a map, not a builder".to_string()),
                 None => return Err(format!("got {}", shown(v))),
             },
             _ => return Err(format!("got {} arguments", args.len())),

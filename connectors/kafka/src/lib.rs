@@ -39,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod flux;
 pub mod offsets;
+pub mod props;
 pub mod spout;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -24,6 +24,7 @@ use super::consumer::{
 };
 use crate::config::KafkaSpoutConfig;
 use crate::error::BrokerError;
+use crate::props::ClientProps;
 use crate::translate::Record;
 
 /// How long a blocking broker call (metadata, committed offsets, watermarks, commit) may
@@ -120,12 +121,18 @@ impl SpoutConsumer for RdConsumer {
     type Message<'a> = BorrowedMessage<'a>;
 
     fn create(_: &(), config: &KafkaSpoutConfig, group: &str) -> Result<Self, BrokerError> {
+        let what = || format!("creating a consumer for group {group}");
+        let props = ClientProps::resolve(&config.props).map_err(|e| {
+            BrokerError::new(
+                what(),
+                &config.bootstrap_servers,
+                KafkaError::ClientCreation(e.to_string()),
+            )
+        })?;
         let mut c = ClientConfig::new();
         c.set("queued.max.messages.kbytes", QUEUED_KBYTES)
             .set("auto.offset.reset", "earliest");
-        for (k, v) in &config.props {
-            c.set(k, v);
-        }
+        props.apply(&mut c);
         c.set("bootstrap.servers", &config.bootstrap_servers)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
@@ -139,9 +146,9 @@ impl SpoutConsumer for RdConsumer {
             })
             .map_err(|source| {
                 BrokerError::new(
-                    format!("creating a consumer for group {group}"),
+                    what(),
                     &config.bootstrap_servers,
-                    source,
+                    props.client_error(source),
                 )
             })
     }

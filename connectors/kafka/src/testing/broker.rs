@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::TestError;
 use super::proxy::{Proxy, ProxyListener};
+use super::tls::{TestCa, TlsProxy};
 
 /// How long a broker may take to answer a metadata request.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -54,6 +55,26 @@ pub struct Broker {
     port: u16,
     log: PathBuf,
     _dir: tempfile::TempDir,
+    /// Where the helper clients (readiness, topics) connect, and their properties.
+    connect: String,
+    client: Vec<(String, String)>,
+    /// Whether the broker requires SASL (`--authentication`).
+    authentication: bool,
+}
+
+/// How a broker is started.
+#[derive(Debug, Default)]
+struct Options<'a> {
+    /// Advertise this port (a proxy's) instead of the broker's own.
+    advertise: Option<u16>,
+    /// Point this cuttable proxy at the broker before waiting for it.
+    proxy: Option<&'a Proxy>,
+    /// Point this TLS proxy at the broker and reach it through it.
+    tls: Option<&'a TlsProxy>,
+    /// Require SASL (tansu's `--authentication`).
+    authentication: bool,
+    /// The helper clients' properties (TLS settings).
+    client: Vec<(String, String)>,
 }
 
 fn free_port() -> Result<u16, TestError> {
@@ -67,7 +88,36 @@ impl Broker {
     /// Start a broker on a free loopback port and wait (bounded) until it answers a
     /// metadata request.
     pub fn start() -> Result<Broker, TestError> {
-        Broker::start_advertising(None)
+        Broker::start_with(Options::default())
+    }
+
+    /// Start a broker reached over TLS through a [`TlsProxy`] (tansu 0.6 serves
+    /// plaintext only): the broker advertises the proxy's address, so every client
+    /// connection goes through it; bootstrap clients with [`TlsProxy::address`] and
+    /// [`Broker::client_props`] (`security.protocol: SSL`, the CA).
+    ///
+    /// With `authentication`, the broker requires SASL on every connection (tansu's
+    /// `--authentication`). tansu 0.6 as shipped offers no PLAIN mechanism and keeps no
+    /// SCRAM credentials in memory storage, so every login fails: such a broker shows
+    /// that SASL settings reach it and how a refused login is reported; it can take no
+    /// topic (create them on a broker without it).
+    pub fn start_tls(ca: &TestCa, authentication: bool) -> Result<(Broker, TlsProxy), TestError> {
+        let proxy = TlsProxy::start(ca)?;
+        let client = vec![
+            ("security.protocol".to_string(), "SSL".to_string()),
+            (
+                "ssl.ca.location".to_string(),
+                ca.ca_file().display().to_string(),
+            ),
+        ];
+        let broker = Broker::start_with(Options {
+            advertise: Some(proxy.port()),
+            tls: Some(&proxy),
+            authentication,
+            client,
+            ..Options::default()
+        })?;
+        Ok((broker, proxy))
     }
 
     /// Start a broker reached through a [`Proxy`] the test can cut: the broker
@@ -75,14 +125,18 @@ impl Broker {
     /// leader) goes through it. Bootstrap clients with [`Proxy::address`].
     pub fn start_with_proxy() -> Result<(Broker, Proxy), TestError> {
         let proxy = ProxyListener::bind()?.start()?;
-        let broker = Broker::start_advertising(Some(&proxy))?;
+        let broker = Broker::start_with(Options {
+            advertise: Some(proxy.port()),
+            proxy: Some(&proxy),
+            ..Options::default()
+        })?;
         Ok((broker, proxy))
     }
 
-    /// Start a broker; with `proxy`, advertising the proxy's address and pointing the
-    /// proxy at it before waiting for readiness (clients follow the advertised address).
-    fn start_advertising(proxy: Option<&Proxy>) -> Result<Broker, TestError> {
-        let advertise = proxy.map(Proxy::port);
+    /// Start a broker as `o` says; a proxy is pointed at it before waiting for
+    /// readiness (clients follow the advertised address).
+    fn start_with(o: Options<'_>) -> Result<Broker, TestError> {
+        let advertise = o.advertise;
         let bin = tansu_binary();
         let mut last = String::new();
         for _ in 0..PORT_TRIES {
@@ -96,10 +150,15 @@ impl Broker {
             let err = out
                 .try_clone()
                 .map_err(|e| TestError::new(format!("log file: {e}")))?;
-            let child = Command::new(&bin)
+            let mut command = Command::new(&bin);
+            command
                 .args(["broker", "--listener-url", &url])
                 .args(["--advertised-listener-url", &advertised])
-                .args(["--storage-engine", "memory://tansu/"])
+                .args(["--storage-engine", "memory://tansu/"]);
+            if o.authentication {
+                command.arg("--authentication");
+            }
+            let child = command
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(out)
@@ -111,14 +170,25 @@ impl Broker {
                         bin.display()
                     ))
                 })?;
+            let target = SocketAddr::from(([127, 0, 0, 1], port));
+            let connect = match o.tls {
+                Some(t) => t.address(),
+                None => format!("127.0.0.1:{port}"),
+            };
             let mut broker = Broker {
                 child,
                 port,
                 log,
                 _dir: dir,
+                connect,
+                client: o.client.clone(),
+                authentication: o.authentication,
             };
-            if let Some(p) = proxy {
-                p.set_target(SocketAddr::from(([127, 0, 0, 1], port)));
+            if let Some(p) = o.proxy {
+                p.set_target(target);
+            }
+            if let Some(t) = o.tls {
+                t.set_target(target);
             }
             match broker.wait_ready() {
                 Ok(()) => return Ok(broker),
@@ -147,6 +217,23 @@ impl Broker {
         self.port
     }
 
+    /// The properties a client needs to reach this broker (none for a plain one; TLS
+    /// settings for a [`Broker::start_tls`] one), librdkafka's names.
+    pub fn client_props(&self) -> &[(String, String)] {
+        &self.client
+    }
+
+    /// A client configuration for the helper clients: bootstrap and security.
+    fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.connect)
+            .set("log_level", "0");
+        for (k, v) in &self.client {
+            c.set(k, v);
+        }
+        c
+    }
+
     /// What the broker logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -160,9 +247,12 @@ impl Broker {
                 return Err(TestError::new(format!("tansu exited at start: {status}")));
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                let consumer: BaseConsumer = ClientConfig::new()
-                    .set("bootstrap.servers", self.bootstrap())
-                    .set("log_level", "0")
+                if self.authentication {
+                    // No request is answered before a login, and none succeeds.
+                    return Ok(());
+                }
+                let consumer: BaseConsumer = self
+                    .client()
                     .create()
                     .map_err(|e| TestError::new(format!("client: {e}")))?;
                 if consumer
@@ -183,6 +273,16 @@ impl Broker {
     /// Create `topic` with `partitions` partitions (tansu's CLI) and wait (bounded)
     /// until its metadata shows every partition with a leader.
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), TestError> {
+        if self.authentication {
+            return Err(TestError::new(
+                "a broker requiring SASL takes no topic (tansu 0.6 has no usable login)",
+            ));
+        }
+        self.create_topic_cli(topic, partitions)?;
+        self.wait_topic(topic, partitions)
+    }
+
+    fn create_topic_cli(&self, topic: &str, partitions: i32) -> Result<(), TestError> {
         let out = Command::new(tansu_binary())
             .args(["topic", "create", topic])
             .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
@@ -198,9 +298,12 @@ impl Broker {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .set("log_level", "0")
+        Ok(())
+    }
+
+    fn wait_topic(&self, topic: &str, partitions: i32) -> Result<(), TestError> {
+        let consumer: BaseConsumer = self
+            .client()
             .create()
             .map_err(|e| TestError::new(format!("client: {e}")))?;
         let deadline = Instant::now() + TOPIC_TIMEOUT;

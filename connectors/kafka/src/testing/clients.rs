@@ -85,7 +85,8 @@ pub fn produce_one_per_batch(
     Ok(all)
 }
 
-fn produce_with(
+/// [`produce`] with extra client properties (`extra`: TLS, SASL, batching).
+pub fn produce_with(
     bootstrap: &str,
     topic: &str,
     records: &[Outgoing<'_>],

@@ -15,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaTridentSpoutConfig;
 use crate::error::BrokerError;
+use crate::props::ClientProps;
 
 /// How long a metadata or watermark request may take.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,13 +43,18 @@ pub(crate) type TridentConsumer = BaseConsumer<Quiet>;
 /// A consumer with the spout's settings under the user's `props`. `group.id` is only
 /// librdkafka's requirement: nothing is ever committed for it.
 pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<TridentConsumer, BrokerError> {
+    let props = ClientProps::resolve(&config.props).map_err(|e| {
+        BrokerError::new(
+            "creating a consumer",
+            &config.bootstrap_servers,
+            KafkaError::ClientCreation(e.to_string()),
+        )
+    })?;
     let mut c = ClientConfig::new();
     c.set("queued.max.messages.kbytes", "16384")
         .set("fetch.wait.max.ms", "100")
         .set("auto.offset.reset", "earliest");
-    for (k, v) in &config.props {
-        c.set(k, v);
-    }
+    props.apply(&mut c);
     c.set("bootstrap.servers", &config.bootstrap_servers)
         .set("group.id", "squall-trident")
         .set("enable.auto.commit", "false")
@@ -56,7 +62,11 @@ pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<TridentConsum
         .set("enable.partition.eof", "true")
         .set_log_level(RDKafkaLogLevel::Warning);
     c.create_with_context(Quiet).map_err(|source| {
-        BrokerError::new("creating a consumer", &config.bootstrap_servers, source)
+        BrokerError::new(
+            "creating a consumer",
+            &config.bootstrap_servers,
+            props.client_error(source),
+        )
     })
 }
 

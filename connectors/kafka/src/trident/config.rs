@@ -75,8 +75,8 @@ pub enum TridentTranslator {
     Value,
 }
 
-/// The opaque Trident Kafka spout's configuration. Its `Debug` shows the client
-/// properties' names only (their values may hold credentials).
+/// The opaque Trident Kafka spout's configuration. Its `Debug` shows secret client
+/// properties as `<redacted>` ([`crate::props::is_secret`]).
 #[derive(Clone)]
 pub struct KafkaTridentSpoutConfig {
     /// `bootstrap.servers`.
@@ -101,7 +101,8 @@ pub struct KafkaTridentSpoutConfig {
     pub partition_refresh_period: Duration,
     /// `record.translator`: `DEFAULT` or `VALUE`.
     pub translator: TridentTranslator,
-    /// `props`: librdkafka properties passed through (TLS, SASL, timeouts…).
+    /// `props`: client properties (librdkafka's, or the Java client's security
+    /// names; `<key>.file` reads a secret from a private file): see [`crate::props`].
     pub props: BTreeMap<String, String>,
 }
 
@@ -116,7 +117,7 @@ impl std::fmt::Debug for KafkaTridentSpoutConfig {
             .field("poll_timeout", &self.poll_timeout)
             .field("partition_refresh_period", &self.partition_refresh_period)
             .field("translator", &self.translator)
-            .field("props", &self.props.keys().collect::<Vec<_>>())
+            .field("props", &crate::props::Redacted(&self.props))
             .finish()
     }
 }
@@ -251,16 +252,11 @@ impl KafkaTridentSpoutConfig {
                 format!("has more than {MAX_PROPS} entries"),
             ));
         }
-        for (k, v) in &self.props {
-            if OWNED_PROPS.contains(&k.as_str()) {
-                return Err(ConfigError::invalid(
-                    &format!("props.{k}"),
-                    "is set by the spout (bootstrap.servers is a key of its own)",
-                ));
-            }
-            bounded(&format!("props.{k}"), v)?;
-        }
-        Ok(())
+        crate::props::validate(
+            &self.props,
+            OWNED_PROPS,
+            "is set by the spout (bootstrap.servers is a key of its own)",
+        )
     }
 }
 
