@@ -94,7 +94,8 @@ fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer, id: u64) -> End {
             },
             None => frame,
         };
-        let env = match wire::decode(frame, &identity.schemas) {
+        let buffer = |task| shared.route.batch_buffer(task);
+        let env = match wire::decode_with(frame, &identity.schemas, buffer) {
             Ok(env) => env,
             Err(e) => return End::Broken(e, at),
         };
