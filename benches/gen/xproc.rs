@@ -47,6 +47,27 @@ pub struct Measured {
     pub rate: f64,
     /// The spouts' complete latency p50 / p99 / max in ms (acking on only).
     pub latency: Option<(f64, f64, f64)>,
+    /// CPU time of the topology's worker processes (user + system, all threads) over
+    /// the window per tuple of the measured component, in ns: what a tuple costs,
+    /// whatever share of the cores the workers got on a busy machine.
+    pub cpu_ns: f64,
+}
+
+/// CPU time (user + system, every thread) process `pid` has used, in ns
+/// (`/proc/PID/stat`, clock ticks of 10 ms).
+fn process_cpu_ns(pid: i32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces): state is field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15: 11 and 12 after the state.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    ticks * 10_000_000
 }
 
 impl Cluster {
@@ -99,15 +120,18 @@ impl Cluster {
         std::thread::sleep(Duration::from_secs(warmup));
         let executed = || {
             let st = status(&url, &name)?;
+            let cpu: u64 = worker_pids(&st).into_iter().map(process_cpu_ns).sum();
             Some((
                 Instant::now(),
                 st["components"][component]["executed"].as_f64()?,
+                cpu,
             ))
         };
-        let (t0, c0) = wait_for(Duration::from_secs(10), "stats", executed);
+        let (t0, c0, cpu0) = wait_for(Duration::from_secs(10), "stats", executed);
         std::thread::sleep(Duration::from_secs(secs));
-        let (t1, c1) = wait_for(Duration::from_secs(10), "stats", executed);
+        let (t1, c1, cpu1) = wait_for(Duration::from_secs(10), "stats", executed);
         let rate = (c1 - c0) / t1.duration_since(t0).as_secs_f64();
+        let cpu_ns = cpu1.saturating_sub(cpu0) as f64 / (c1 - c0).max(1.0);
         let metrics: serde_json::Value = serde_json::from_str(&http_get(
             &url,
             &format!("/api/v1/topologies/{name}/metrics?window=600"),
@@ -126,7 +150,11 @@ impl Cluster {
         wait_for(Duration::from_secs(60), "the killed topology to go", || {
             status(&url, &name).is_none().then_some(())
         });
-        Measured { rate, latency }
+        Measured {
+            rate,
+            latency,
+            cpu_ns,
+        }
     }
 }
 
@@ -248,8 +276,10 @@ pub fn run(modes: &[&str]) {
                 let m = cluster.measure(CONST_NULL, 2, "sink", artifact.as_deref());
                 rates[i].push(m.rate);
                 println!(
-                    "const -> null, 2 workers, acking off, round {round} ({label}): {:.2}M tuples/s",
-                    m.rate / 1e6
+                    "const -> null, 2 workers, acking off, round {round} ({label}): {:.2}M tuples/s, \
+                     workers' CPU {:.0} ns/tuple",
+                    m.rate / 1e6,
+                    m.cpu_ns
                 );
             }
         }
@@ -266,18 +296,32 @@ pub fn run(modes: &[&str]) {
         let two = set_config(&yaml, "topology.workers", "2");
         for (label, artifact) in &variants {
             let (mut r1, mut r2) = (Vec::new(), Vec::new());
+            let (mut c1, mut c2) = (Vec::new(), Vec::new());
             for round in 0..rounds {
-                let a = cluster.measure(&one, 1, "count", artifact.as_deref()).rate;
-                let b = cluster.measure(&two, 2, "count", artifact.as_deref()).rate;
+                let a = cluster.measure(&one, 1, "count", artifact.as_deref());
+                let b = cluster.measure(&two, 2, "count", artifact.as_deref());
                 println!(
-                    "wordcount.yaml, acking, round {round} ({label}): 1 worker {:.2}M, 2 workers {:.2}M words/s ({:.2})",
-                    a / 1e6,
-                    b / 1e6,
-                    b / a
+                    "wordcount.yaml, acking, round {round} ({label}): 1 worker {:.2}M, 2 workers {:.2}M words/s ({:.2}); \
+                     workers' CPU {:.0} / {:.0} ns/word ({:.2})",
+                    a.rate / 1e6,
+                    b.rate / 1e6,
+                    b.rate / a.rate,
+                    a.cpu_ns,
+                    b.cpu_ns,
+                    a.cpu_ns / b.cpu_ns
                 );
-                r1.push(a);
-                r2.push(b);
+                r1.push(a.rate);
+                r2.push(b.rate);
+                c1.push(a.cpu_ns);
+                c2.push(b.cpu_ns);
             }
+            println!(
+                "wordcount.yaml, acking ({label}): CPU per word, 1 worker / 2 workers = {:.2} \
+                 (medians {:.0} / {:.0} ns/word: the rate ratio on 2 saturated cores)",
+                median(&mut c1) / median(&mut c2),
+                median(&mut c1),
+                median(&mut c2)
+            );
             let (m1, m2) = (
                 r1.iter().sum::<f64>() / rounds as f64,
                 r2.iter().sum::<f64>() / rounds as f64,
