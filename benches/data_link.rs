@@ -78,15 +78,23 @@ fn throughput() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let total = env("SQUALL_BENCH_TUPLES", if cfg!(debug_assertions) { 100_000 } else { 20_000_000 });
+    let total = env(
+        "SQUALL_BENCH_TUPLES",
+        if cfg!(debug_assertions) {
+            100_000
+        } else {
+            20_000_000
+        },
+    );
     let rounds = env("SQUALL_BENCH_ROUNDS", 3);
     // ConstSpout's payload (`topologies/src/bench.rs`).
     let payload = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
     for (name, value) in [("word", "jumped"), ("100-byte payload", payload)] {
         for frame_mac in [true, false] {
             for _ in 0..rounds {
-                let r = squall_runtime::cluster::bench_link_throughput(total, 1000, value, frame_mac)
-                    .unwrap_or_else(|e| panic!("link throughput: {e}"));
+                let r =
+                    squall_runtime::cluster::bench_link_throughput(total, 1000, value, frame_mac)
+                        .unwrap_or_else(|e| panic!("link throughput: {e}"));
                 let cpu: Vec<String> = r
                     .cpu_ns_per_tuple
                     .iter()
