@@ -70,13 +70,6 @@ impl Destination {
     pub(crate) fn send_blocking(&self, env: Envelope) -> Result<u64, Envelope> {
         deliver(self, env, None, &mut Vec::new())
     }
-
-    /// An emptied batch buffer the executor handed back, if one is waiting (else an
-    /// empty one): for a sender that fills batches itself (a worker link's reader).
-    #[inline]
-    pub(crate) fn pooled_batch(&self) -> Vec<Tuple> {
-        self.pool.try_recv().unwrap_or_default()
-    }
 }
 
 /// The receiving side of an executor's queue.

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use super::Peer;
 use crate::api::ids::TaskId;
-use crate::api::tuple::Tuple;
 use crate::engine::transfer::{Destination, Envelope};
 
 /// Delivers envelopes decoded from a connection to the local executor queues.
@@ -15,12 +14,6 @@ use crate::engine::transfer::{Destination, Envelope};
 pub(crate) trait Route: Send + Sync + 'static {
     /// Deliver `env`, received from `peer`.
     fn route(&self, env: Envelope, peer: &Peer);
-
-    /// A buffer to decode the next tuple batch for `task` into (its executor's emptied
-    /// batches, when it has one to give back); by default a new one.
-    fn batch_buffer(&self, _task: TaskId) -> Vec<Tuple> {
-        Vec::new()
-    }
 }
 
 impl<F> Route for F
@@ -63,13 +56,6 @@ impl TaskRouter {
 }
 
 impl Route for TaskRouter {
-    fn batch_buffer(&self, task: TaskId) -> Vec<Tuple> {
-        self.local
-            .get(&task)
-            .map(Destination::pooled_batch)
-            .unwrap_or_default()
-    }
-
     fn route(&self, env: Envelope, peer: &Peer) {
         match env {
             Envelope::Batch { task, .. } | Envelope::Acks { task, .. } => {

@@ -94,8 +94,7 @@ fn run(shared: &Shared, stream: &TcpStream, peer: &mut Peer, id: u64) -> End {
             },
             None => frame,
         };
-        let buffer = |task| shared.route.batch_buffer(task);
-        let env = match wire::decode_with(frame, &identity.schemas, buffer) {
+        let env = match wire::decode(frame, &identity.schemas) {
             Ok(env) => env,
             Err(e) => return End::Broken(e, at),
         };

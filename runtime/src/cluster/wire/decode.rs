@@ -60,24 +60,10 @@ fn unexpected(kind: u8, expected: &'static str) -> WireError {
 /// tuples carry the interned schemas of `schemas`. The maximum frame size is the
 /// [`FrameReader`](super::FrameReader)'s business.
 pub(crate) fn decode(frame: &[u8], schemas: &SchemaTable) -> Result<Envelope, WireError> {
-    decode_with(frame, schemas, |_| Vec::new())
-}
-
-/// [`decode`], with the tuples of a tuple batch decoded into `buffer(task)` (emptied
-/// first): a reused batch buffer of the receiving executor, so that a frame costs no
-/// allocation of its batch.
-pub(crate) fn decode_with(
-    frame: &[u8],
-    schemas: &SchemaTable,
-    buffer: impl FnOnce(TaskId) -> Vec<Tuple>,
-) -> Result<Envelope, WireError> {
     let (kind, mut c) = header(frame)?;
     let env = match kind {
         kind::TUPLES => {
-            let task = TaskId(c.u32_le("destination task")?);
-            let mut tuples = buffer(task);
-            tuples.clear();
-            read_tuples_into(&mut c, schemas, &mut tuples)?;
+            let (task, tuples) = read_tuples(&mut c, schemas)?;
             Envelope::Batch { task, tuples }
         }
         kind::ACKS => {
@@ -157,19 +143,8 @@ fn read_tuples(
     schemas: &SchemaTable,
 ) -> Result<(TaskId, Vec<Tuple>), WireError> {
     let task = TaskId(c.u32_le("destination task")?);
-    let mut tuples = Vec::new();
-    read_tuples_into(c, schemas, &mut tuples)?;
-    Ok((task, tuples))
-}
-
-/// The tuples of a batch (after its destination task), appended to `tuples`.
-fn read_tuples_into(
-    c: &mut Cursor<'_>,
-    schemas: &SchemaTable,
-    tuples: &mut Vec<Tuple>,
-) -> Result<(), WireError> {
     let n = c.count("tuple count", MIN_TUPLE)?;
-    tuples.reserve(n);
+    let mut tuples = Vec::with_capacity(n);
     for _ in 0..n {
         let offset = c.offset();
         let index = c.varint("schema index")?;
@@ -216,7 +191,7 @@ fn read_tuples_into(
         };
         tuples.push(Tuple::with_anchors(values, schema, source, anchors));
     }
-    Ok(())
+    Ok((task, tuples))
 }
 
 fn read_acks(c: &mut Cursor<'_>) -> Result<(TaskId, Vec<AckMsg>), WireError> {

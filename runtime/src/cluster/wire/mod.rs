@@ -56,7 +56,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use decode::{decode, decode_with};
+pub(crate) use decode::decode;
 pub use decode::{decode_handshake, decode_proof, decode_tuples};
 pub(crate) use encode::{encode, encode_acks, encode_completions};
 pub use encode::{encode_handshake, encode_proof, encode_tuples};
