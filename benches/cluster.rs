@@ -8,10 +8,17 @@
 //! to the first tuple processed on a running cluster (nimbus and two supervisors on
 //! loopback): `SQUALL_BENCH_SUBMIT_ROUNDS` topologies (default 4) one after the other,
 //! the first with the artifact not yet in the supervisors' caches.
+//!
+//! `cargo bench --bench cluster -- const-null wordcount-workers xlatency` runs issue 18's
+//! cross-process rows instead (any of the three; see `gen/xproc.rs`): const → null
+//! across 2 workers with acking off, `topologies/wordcount.yaml` on 1 and on 2 workers,
+//! and the complete latency at half the maximum rate across 2 workers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/cluster_common/mod.rs"]
 mod cluster_common;
+#[path = "gen/xproc.rs"]
+mod xproc;
 
 use std::time::{Duration, Instant};
 
@@ -182,6 +189,15 @@ fn submit_latency() {
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let modes: Vec<&str> = ["const-null", "wordcount-workers", "xlatency"]
+        .into_iter()
+        .filter(|m| args.iter().any(|a| a == m))
+        .collect();
+    if !modes.is_empty() {
+        xproc::run(&modes);
         return;
     }
     if std::env::args().skip(1).any(|a| a == "submit") {

@@ -11,6 +11,14 @@
 //!
 //! `cargo bench --bench data_link` (release). `cargo test --bench data_link` runs a short
 //! debug pass whose figures mean little.
+//!
+//! `cargo bench --bench data_link -- throughput` measures instead one whole link on
+//! loopback, as between two workers: an executor's `Outbox` (batches of 1000), the writer
+//! thread (encode, MAC, `write`), the listener's reader thread (`read`, MAC check,
+//! decode, send to the executor queue) and a consumer that drops the tuples, for a word
+//! (`"jumped"`) and the const spout's 100-byte payload, MACs on and off
+//! (`SQUALL_BENCH_TUPLES`, default 20M per run; `SQUALL_BENCH_ROUNDS`, default 3): the rate
+//! and each thread's CPU time per tuple, the cost model of a tuple crossing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -62,7 +70,53 @@ fn measure(name: &str, frame: &[u8], iters: u64, mut tag: impl FnMut(u64, &[u8])
     );
 }
 
+/// The `throughput` mode: see the module docs.
+fn throughput() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let total = env(
+        "SQUALL_BENCH_TUPLES",
+        if cfg!(debug_assertions) {
+            100_000
+        } else {
+            20_000_000
+        },
+    );
+    let rounds = env("SQUALL_BENCH_ROUNDS", 3);
+    // ConstSpout's payload (`topologies/src/bench.rs`).
+    let payload = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
+    for (name, value) in [("word", "jumped"), ("100-byte payload", payload)] {
+        for frame_mac in [true, false] {
+            for _ in 0..rounds {
+                let r =
+                    squall_runtime::cluster::bench_link_throughput(total, 1000, value, frame_mac)
+                        .unwrap_or_else(|e| panic!("link throughput: {e}"));
+                let cpu: Vec<String> = r
+                    .cpu_ns_per_tuple
+                    .iter()
+                    .map(|(role, ns)| format!("{role} {ns:.1}"))
+                    .collect();
+                let sum: f64 = r.cpu_ns_per_tuple.iter().map(|(_, ns)| ns).sum();
+                println!(
+                    "link, {name}, MACs {}: {:.2}M tuples/s; CPU ns/tuple: {} (total {sum:.1})",
+                    if frame_mac { "on" } else { "off" },
+                    r.tuples_per_sec / 1e6,
+                    cpu.join(", ")
+                );
+            }
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "throughput") {
+        throughput();
+        return;
+    }
     let n = if cfg!(debug_assertions) { 20 } else { 2000 };
     for frame_mac in [true, false] {
         let (tcp, full) = squall_runtime::cluster::bench_data_link_connect_times(n, frame_mac)

@@ -28,3 +28,20 @@ pub fn bench_data_link_connect_times(
 ) -> Result<(std::time::Duration, std::time::Duration), String> {
     net::bench::connect_times(n, frame_mac).map_err(|e| e.to_string())
 }
+
+#[doc(hidden)]
+pub use net::bench::LinkRun;
+
+/// For `benches/` only: `total` tuples of one string field `value` through one worker
+/// link on loopback (an executor's `Outbox` batching by `batch`, the writer thread, the
+/// listener's reader thread, an executor queue and a consumer that drops them), with or
+/// without frame MACs: the rate and each thread's CPU time per tuple.
+#[doc(hidden)]
+pub fn bench_link_throughput(
+    total: u64,
+    batch: usize,
+    value: &'static str,
+    frame_mac: bool,
+) -> Result<LinkRun, String> {
+    net::bench::link_throughput(total, batch, value, frame_mac).map_err(|e| e.to_string())
+}
