@@ -330,33 +330,10 @@ impl KafkaSpoutConfig {
     /// Check the values: non-empty names, periods above zero, sizes capped, no client
     /// property the spout owns.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let non_empty = |key: &str, v: &str| {
-            if v.trim().is_empty() {
-                Err(ConfigError::invalid(key, "must not be empty"))
-            } else if v.len() > MAX_STRING {
-                Err(ConfigError::invalid(
-                    key,
-                    format!("longer than {MAX_STRING} bytes"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        non_empty("bootstrap.servers", &self.bootstrap_servers)?;
-        non_empty("group.id", &self.group_id)?;
-        non_empty("dead.letter.stream", &self.dead_letter_stream)?;
-        if self.topics.is_empty() {
-            return Err(ConfigError::invalid("topics", "name at least one topic"));
-        }
-        if self.topics.len() > MAX_TOPICS {
-            return Err(ConfigError::invalid(
-                "topics",
-                format!("more than {MAX_TOPICS}"),
-            ));
-        }
-        for t in &self.topics {
-            non_empty("topics", t)?;
-        }
+        check_string("bootstrap.servers", &self.bootstrap_servers)?;
+        check_string("group.id", &self.group_id)?;
+        check_string("dead.letter.stream", &self.dead_letter_stream)?;
+        check_topics(&self.topics)?;
         if self.offset_commit_period.is_zero() {
             return Err(ConfigError::invalid(
                 "offset.commit.period.ms",
@@ -389,6 +366,44 @@ impl KafkaSpoutConfig {
     }
 }
 
+/// Check a string value of `key`: not blank, at most [`MAX_STRING`] bytes.
+pub(crate) fn check_string(key: &str, v: &str) -> Result<(), ConfigError> {
+    if v.trim().is_empty() {
+        Err(ConfigError::invalid(key, "must not be empty"))
+    } else if v.len() > MAX_STRING {
+        Err(ConfigError::invalid(
+            key,
+            format!("longer than {MAX_STRING} bytes"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Check a spout's `topics`: one to [`MAX_TOPICS`] names, each a bounded string that
+/// Kafka could accept as a topic name.
+pub(crate) fn check_topics(topics: &[String]) -> Result<(), ConfigError> {
+    if topics.is_empty() {
+        return Err(ConfigError::invalid("topics", "name at least one topic"));
+    }
+    if topics.len() > MAX_TOPICS {
+        return Err(ConfigError::invalid(
+            "topics",
+            format!("names more than {MAX_TOPICS} topics"),
+        ));
+    }
+    for t in topics {
+        check_string("topics", t)?;
+        if t == "." || t == ".." || t.contains('/') {
+            return Err(ConfigError::invalid(
+                "topics",
+                format!("'{t}' is not a Kafka topic name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The `props` of a spout's or bolt's YAML map as librdkafka property strings: at most
 /// [`MAX_PROPS`] entries, each value a string, number or boolean.
 pub(crate) fn read_props(
@@ -397,7 +412,7 @@ pub(crate) fn read_props(
     if raw.len() > MAX_PROPS {
         return Err(ConfigError::invalid(
             "props",
-            format!("more than {MAX_PROPS} entries"),
+            format!("has more than {MAX_PROPS} entries"),
         ));
     }
     let mut props = BTreeMap::new();

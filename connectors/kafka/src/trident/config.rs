@@ -6,15 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::FirstPollOffsetStrategy;
+use crate::config::{FirstPollOffsetStrategy, MAX_PROPS, check_string, check_topics, read_props};
 use crate::error::ConfigError;
 
-/// Most topics one spout reads.
-const MAX_TOPICS: usize = 256;
-/// Most client properties.
-const MAX_PROPS: usize = 256;
-/// Longest string value.
-const MAX_STRING: usize = 4096;
 /// Largest `max.batch.size`.
 pub const MAX_BATCH_SIZE_LIMIT: usize = 1_000_000;
 /// Largest `max.batch.bytes` (1 GiB).
@@ -142,27 +136,7 @@ impl KafkaTridentSpoutConfig {
     pub fn from_yaml(v: &serde_yaml::Value) -> Result<KafkaTridentSpoutConfig, ConfigError> {
         let raw: Raw =
             serde_yaml::from_value(v.clone()).map_err(|e| ConfigError::Yaml(e.to_string()))?;
-        if raw.props.len() > MAX_PROPS {
-            return Err(ConfigError::invalid(
-                "props",
-                format!("has more than {MAX_PROPS} entries"),
-            ));
-        }
-        let mut props = BTreeMap::new();
-        for (k, value) in raw.props {
-            let text = match value {
-                serde_yaml::Value::String(s) => s,
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(ConfigError::invalid(
-                        &format!("props.{k}"),
-                        "must be a string, number or boolean",
-                    ));
-                }
-            };
-            props.insert(k, text);
-        }
+        let props = read_props(raw.props)?;
         let translator = match raw.record_translator.as_deref() {
             None | Some("DEFAULT") => TridentTranslator::Default,
             Some("VALUE") => TridentTranslator::Value,
@@ -191,37 +165,8 @@ impl KafkaTridentSpoutConfig {
     /// Check the values: names present and bounded, sizes in range, no client property
     /// the spout sets itself.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bounded = |key: &str, v: &str| {
-            if v.trim().is_empty() {
-                Err(ConfigError::invalid(key, "must not be empty"))
-            } else if v.len() > MAX_STRING {
-                Err(ConfigError::invalid(
-                    key,
-                    format!("longer than {MAX_STRING} bytes"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        bounded("bootstrap.servers", &self.bootstrap_servers)?;
-        if self.topics.is_empty() {
-            return Err(ConfigError::invalid("topics", "name at least one topic"));
-        }
-        if self.topics.len() > MAX_TOPICS {
-            return Err(ConfigError::invalid(
-                "topics",
-                format!("names more than {MAX_TOPICS} topics"),
-            ));
-        }
-        for t in &self.topics {
-            bounded("topics", t)?;
-            if t == "." || t == ".." || t.contains('/') {
-                return Err(ConfigError::invalid(
-                    "topics",
-                    format!("'{t}' is not a Kafka topic name"),
-                ));
-            }
-        }
+        check_string("bootstrap.servers", &self.bootstrap_servers)?;
+        check_topics(&self.topics)?;
         if !(1..=MAX_BATCH_SIZE_LIMIT).contains(&self.max_batch_size) {
             return Err(ConfigError::invalid(
                 "max.batch.size",
