@@ -10,10 +10,11 @@ use crate::api::component::{Bolt, Spout};
 use crate::api::context::{TopologyContext, Waker};
 use crate::api::declare::OutputDeclarer;
 use crate::api::error::ComponentError;
+use crate::api::error::RunError;
 use crate::api::registry::Registry;
 use crate::api::tuple::Tuple;
 use crate::api::value::Value;
-use crate::engine::local::{LocalOptions, run_local};
+use crate::engine::local::{LocalOptions, RunReport, run_local};
 use crate::testing::load_yaml;
 
 /// When the data source had data and woke its spout, and when the bolt got the tuple.
@@ -95,6 +96,57 @@ fn switches(prefix: &str) -> Vec<u64> {
     out
 }
 
+/// Run `spouts` tasks of the registered `QuietSpout` (component `spout`) into `QuietSink`
+/// (component `sink`) for `run_for` on a thread of their own, returning once every spout
+/// thread exists.
+fn run_quiet(
+    reg: &Registry,
+    name: &str,
+    (spout, sink): (&str, &str),
+    spouts: usize,
+    wait_max_ms: u64,
+    run_for: Duration,
+) -> std::thread::JoinHandle<Result<RunReport, RunError>> {
+    let yaml = format!(
+        "name: {name}\nconfig:\n  topology.acker.executors: 0\n  topology.spout.wait.max.millis: {wait_max_ms}\n\
+         spouts:\n  - id: {spout}\n    className: QuietSpout\n    parallelism: {spouts}\n\
+         bolts:\n  - id: {sink}\n    className: QuietSink\n\
+         streams:\n  - from: {spout}\n    to: {sink}\n    grouping: {{type: SHUFFLE}}\n"
+    );
+    let (topo, reg) = load_yaml(reg, &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let run = std::thread::spawn(move || {
+        run_local(
+            &reg,
+            &topo,
+            LocalOptions {
+                duration: Some(run_for),
+                ..LocalOptions::default()
+            },
+        )
+    });
+    let prefix = format!("{spout}-");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while switches(&prefix).len() < spouts {
+        assert!(
+            Instant::now() < deadline,
+            "the spout threads did not start in 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run
+}
+
+/// Context switches a second of each of `threads` threads named `prefix…`, over one
+/// second starting `settle` from now.
+fn switch_rate(prefix: &str, threads: usize, settle: Duration) -> f64 {
+    std::thread::sleep(settle);
+    let before: u64 = switches(prefix).iter().sum();
+    let window = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let after: u64 = switches(prefix).iter().sum();
+    (after - before) as f64 / window.elapsed().as_secs_f64() / threads as f64
+}
+
 #[test]
 fn idle_spouts_wait_and_a_waker_ends_the_wait() {
     const SPOUTS: usize = 4;
@@ -113,39 +165,16 @@ fn idle_spouts_wait_and_a_waker_ends_the_wait() {
     });
     let t = times.clone();
     reg.bolt("QuietSink", move |_| Ok(Sink { times: t.clone() }));
-    let yaml = format!(
-        "name: idle\nconfig:\n  topology.acker.executors: 0\n  topology.spout.wait.max.millis: 600000\n\
-         spouts:\n  - id: zzidle\n    className: QuietSpout\n    parallelism: {SPOUTS}\n\
-         bolts:\n  - id: zzsink\n    className: QuietSink\n\
-         streams:\n  - from: zzidle\n    to: zzsink\n    grouping: {{type: SHUFFLE}}\n"
+    let run = run_quiet(
+        &reg,
+        "idle",
+        ("zzidle", "zzsink"),
+        SPOUTS,
+        600_000,
+        Duration::from_millis(3500),
     );
-    let (topo, reg) = load_yaml(&reg, &yaml).unwrap_or_else(|e| panic!("{e}"));
-    let run = std::thread::spawn(move || {
-        run_local(
-            &reg,
-            &topo,
-            LocalOptions {
-                duration: Some(Duration::from_millis(3500)),
-                ..LocalOptions::default()
-            },
-        )
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while switches("zzidle-").len() < SPOUTS {
-        assert!(
-            Instant::now() < deadline,
-            "the spout threads did not start in 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     // Measure over a second once the waits have grown past 100 ms.
-    std::thread::sleep(Duration::from_millis(300));
-    let before: u64 = switches("zzidle-").iter().sum();
-    let window = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let after_window: u64 = switches("zzidle-").iter().sum();
-    let per_thread =
-        (after_window - before) as f64 / window.elapsed().as_secs_f64() / SPOUTS as f64;
+    let per_thread = switch_rate("zzidle-", SPOUTS, Duration::from_millis(300));
     // A fixed 1 ms wait (Storm's) is about 1,000 waits a second, each with a few yields.
     assert!(
         per_thread < 100.0,
@@ -183,39 +212,16 @@ fn an_idle_spout_sleeps_without_yielding_first() {
             times: times.clone(),
         })
     });
-    let yaml = format!(
-        "name: park\nconfig:\n  topology.acker.executors: 0\n  topology.spout.wait.max.millis: 20\n\
-         spouts:\n  - id: zzpark\n    className: QuietSpout\n    parallelism: {SPOUTS}\n\
-         bolts:\n  - id: zzparksink\n    className: QuietSink\n\
-         streams:\n  - from: zzpark\n    to: zzparksink\n    grouping: {{type: SHUFFLE}}\n"
+    let run = run_quiet(
+        &reg,
+        "park",
+        ("zzpark", "zzparksink"),
+        SPOUTS,
+        20,
+        Duration::from_millis(1500),
     );
-    let (topo, reg) = load_yaml(&reg, &yaml).unwrap_or_else(|e| panic!("{e}"));
-    let run = std::thread::spawn(move || {
-        run_local(
-            &reg,
-            &topo,
-            LocalOptions {
-                duration: Some(Duration::from_millis(1500)),
-                ..LocalOptions::default()
-            },
-        )
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while switches("zzpark-").len() < SPOUTS {
-        assert!(
-            Instant::now() < deadline,
-            "the spout threads did not start in 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     // Past the first waits (1 ms doubling to 20 ms), measure over a second.
-    std::thread::sleep(Duration::from_millis(100));
-    let before: u64 = switches("zzpark-").iter().sum();
-    let window = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let after_window: u64 = switches("zzpark-").iter().sum();
-    let per_thread =
-        (after_window - before) as f64 / window.elapsed().as_secs_f64() / SPOUTS as f64;
+    let per_thread = switch_rate("zzpark-", SPOUTS, Duration::from_millis(100));
     assert!(
         per_thread < 150.0,
         "an idle spout waiting 20 ms at a time switched {per_thread:.0} times a second \
