@@ -177,45 +177,6 @@ fn kill_topology(url: &str, name: &str, pids: &[i32]) {
     });
 }
 
-/// `text` without its ANSI colour sequences (`ESC [ ... m`).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Every line of the worker logs under `dir`, without colours.
-fn worker_logs(dir: &Path) -> String {
-    let mut text = String::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("worker.log"))
-            {
-                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-            }
-        }
-    }
-    strip_ansi(&text)
-}
-
 fn as_i64(counts: &BTreeMap<String, u64>) -> BTreeMap<String, i64> {
     counts.iter().map(|(w, n)| (w.clone(), *n as i64)).collect()
 }
