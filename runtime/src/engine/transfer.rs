@@ -399,3 +399,44 @@ impl Outbox {
         std::mem::take(&mut self.uncounted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tuple::{Fields, StreamSchema, Values};
+    use crate::api::value::Value;
+
+    /// An outbox of batches of 100 to one queue, sending when idle or not.
+    fn outbox(eager: bool) -> (Outbox, Inbox) {
+        let (dest, inbox) = channel(8);
+        let mut out = Outbox::new(
+            [(TaskId(2), dest)],
+            Vec::new(),
+            100,
+            Arc::new(RunState::new(1)),
+        );
+        out.send_when_idle(eager);
+        (out, inbox)
+    }
+
+    fn tuple() -> Tuple {
+        let schema = StreamSchema::intern("eager", "default", &Fields::new(["n"]));
+        Tuple::new(Values::from(Value::from(1i64)), schema, TaskId(1))
+    }
+
+    #[test]
+    fn an_idle_receiver_gets_a_partial_batch_at_once_only_when_eager() {
+        let (mut lazy, lazy_in) = outbox(false);
+        lazy.push(TaskId(2), tuple());
+        assert!(lazy_in.rx.is_empty(), "a lazy outbox sent a batch of 1");
+
+        let (mut eager, eager_in) = outbox(true);
+        eager.push(TaskId(2), tuple());
+        assert_eq!(eager_in.rx.len(), 1, "the idle receiver got nothing");
+        // Its queue is no longer empty: the next tuples wait for a full batch.
+        for _ in 0..3 {
+            eager.push(TaskId(2), tuple());
+        }
+        assert_eq!(eager_in.rx.len(), 1, "a busy receiver got a partial batch");
+    }
+}
