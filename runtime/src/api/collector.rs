@@ -68,6 +68,8 @@ enum Anchoring<'a> {
 
 /// The tree ids of one new tuple copy: a fresh edge id per (copy, anchor), XORed into
 /// each anchor's ack value and into the copy's entry for each of the anchor's roots.
+/// Anchoring to inputs that belong to no tree (acking off) is decided inline.
+#[inline]
 fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
     match anchoring {
         Anchoring::None => Anchors::None,
@@ -76,29 +78,35 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
             *xor ^= edge;
             Anchors::One((*root, edge))
         }
-        Anchoring::Inputs(inputs) if inputs.len() > MANY_ANCHORS => many_anchors(rng, inputs),
-        Anchoring::Inputs(inputs) => {
-            let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
-            for input in inputs.iter() {
-                let pairs = input.anchors.pairs();
-                if pairs.is_empty() {
-                    continue;
-                }
-                let edge = rng.next_u64();
-                input.ack_val.set(input.ack_val.get() ^ edge);
-                for &(root, _) in pairs {
-                    match ids.iter_mut().find(|(r, _)| *r == root) {
-                        Some(p) => p.1 ^= edge,
-                        None => ids.push((root, edge)),
-                    }
-                }
-            }
-            match ids.len() {
-                0 => Anchors::None,
-                1 => Anchors::One(ids[0]),
-                _ => Anchors::Many(ids.as_slice().into()),
+        Anchoring::Inputs(inputs) if inputs.iter().all(|t| t.anchors.is_empty()) => Anchors::None,
+        Anchoring::Inputs(inputs) => input_anchors(rng, inputs),
+    }
+}
+
+/// [`new_anchors`] of a copy anchored to inputs, some of them in trees.
+fn input_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
+    if inputs.len() > MANY_ANCHORS {
+        return many_anchors(rng, inputs);
+    }
+    let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
+    for input in inputs.iter() {
+        let pairs = input.anchors.pairs();
+        if pairs.is_empty() {
+            continue;
+        }
+        let edge = rng.next_u64();
+        input.ack_val.set(input.ack_val.get() ^ edge);
+        for &(root, _) in pairs {
+            match ids.iter_mut().find(|(r, _)| *r == root) {
+                Some(p) => p.1 ^= edge,
+                None => ids.push((root, edge)),
             }
         }
+    }
+    match ids.len() {
+        0 => Anchors::None,
+        1 => Anchors::One(ids[0]),
+        _ => Anchors::Many(ids.as_slice().into()),
     }
 }
 
@@ -106,14 +114,11 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
 /// linear search per root (a windowed bolt anchors each emit to its whole window).
 const MANY_ANCHORS: usize = 16;
 
-/// [`new_anchors`] for many inputs: one edge per input, the edges XORed per root in a
-/// hash map, in O(n) (the linear merge is O(n²): ~500k comparisons for 1000 inputs).
+/// [`new_anchors`] for many inputs, some of them in trees: one edge per input, the
+/// edges XORed per root in a hash map, in O(n) (the linear merge is O(n²): ~500k
+/// comparisons for 1000 inputs).
 #[inline(never)]
 fn many_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
-    // Acking off, or untracked inputs: nothing to merge, nothing to allocate.
-    if inputs.iter().all(|t| t.anchors.is_empty()) {
-        return Anchors::None;
-    }
     let mut roots: FxHashMap<u64, u64> =
         FxHashMap::with_capacity_and_hasher(inputs.len(), Default::default());
     for input in inputs {

@@ -40,6 +40,10 @@ enum Kind {
     Fields {
         indices: Vec<usize>,
     },
+    /// Fields grouping on one field (the common case, hashed without a loop).
+    Field {
+        index: usize,
+    },
     PartialKey {
         indices: Vec<usize>,
         counts: Vec<u64>,
@@ -54,6 +58,7 @@ enum Kind {
 
 /// 64-bit finaliser (from MurmurHash3) so that every output bit depends on every input
 /// bit; FxHash alone leaves the high bits weak for short keys.
+#[inline]
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -63,6 +68,7 @@ fn mix(mut h: u64) -> u64 {
 }
 
 /// Map a hash onto `0..n` using its high bits (multiply-shift, no division).
+#[inline]
 pub(crate) fn reduce(h: u64, n: usize) -> usize {
     ((u128::from(h) * n as u128) >> 64) as usize
 }
@@ -81,6 +87,19 @@ pub(crate) fn hash_selected<'v>(values: impl Iterator<Item = Option<&'v Value>>)
             Some(v) => v.stable_hash(&mut h),
             None => h.write_u8(0xff),
         }
+    }
+    mix(h.finish())
+}
+
+/// [`hash_selected`] of one field, equal to it, with a string's hashing inlined: a
+/// fields grouping on one word hashes one short string per tuple.
+#[inline]
+fn field_hash(value: Option<&Value>) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    match value {
+        Some(Value::Str(s)) => h.write(s.as_bytes()),
+        Some(v) => v.stable_hash(&mut h),
+        None => h.write_u8(0xff),
     }
     mix(h.finish())
 }
@@ -113,8 +132,11 @@ impl Grouper {
                     next: rng.random_range(0..targets.len().max(1)),
                 }
             }
-            Grouping::Fields(indices) => Kind::Fields {
-                indices: indices.clone(),
+            Grouping::Fields(indices) => match indices.as_slice() {
+                &[index] => Kind::Field { index },
+                _ => Kind::Fields {
+                    indices: indices.clone(),
+                },
             },
             Grouping::PartialKey(indices) => Kind::PartialKey {
                 indices: indices.clone(),
@@ -153,6 +175,9 @@ impl Grouper {
                     *next = 0;
                 }
                 Route::One(t)
+            }
+            Kind::Field { index } => {
+                Route::One(self.targets[reduce(field_hash(values.get(*index)), n)])
             }
             Kind::Fields { indices } => {
                 Route::One(self.targets[reduce(fields_hash(values, indices), n)])
@@ -277,5 +302,26 @@ mod tests {
         let mut direct = Grouper::new(&Grouping::Direct, tasks(&[1, 2]), |_| true, 0);
         assert!(direct.is_direct());
         assert_eq!(direct.route(&values![1]), Route::Nowhere);
+    }
+
+    #[test]
+    fn one_field_hashes_as_the_general_path() {
+        let vals = [
+            Value::from("word"),
+            Value::from("a string longer than twenty-four bytes"),
+            Value::from(""),
+            Value::Int(-7),
+            Value::Float(3.0),
+            Value::Null,
+            Value::from(vec![Value::from("x"), Value::Int(1)]),
+        ];
+        for v in &vals {
+            assert_eq!(
+                field_hash(Some(v)),
+                fields_hash(std::slice::from_ref(v), &[0]),
+                "{v:?}"
+            );
+        }
+        assert_eq!(field_hash(None), fields_hash(&[], &[0]));
     }
 }
