@@ -66,6 +66,32 @@ enum Anchoring<'a> {
     Inputs(&'a [&'a Tuple]),
 }
 
+/// The error of an emit whose kind (direct or not) does not match the stream's.
+#[cold]
+fn wrong_stream_kind(stream: &OutStream) -> EmitError {
+    EmitError::WrongStreamKind {
+        component: stream.schema.component.clone(),
+        stream: stream.schema.stream.clone(),
+        declared: if stream.direct {
+            "direct"
+        } else {
+            "not direct"
+        },
+        hint: if stream.direct { "emit_direct" } else { "emit" },
+    }
+}
+
+/// The error of an emit of `got` values on a stream declaring another number of fields.
+#[cold]
+fn wrong_arity(stream: &OutStream, got: usize) -> EmitError {
+    EmitError::Arity {
+        component: stream.schema.component.clone(),
+        stream: stream.schema.stream.clone(),
+        expected: stream.schema.fields.len(),
+        got,
+    }
+}
+
 /// The tree ids of one new tuple copy: a fresh edge id per (copy, anchor), XORed into
 /// each anchor's ack value and into the copy's entry for each of the anchor's roots.
 /// Anchoring to inputs that belong to no tree (acking off) is decided inline.
@@ -219,24 +245,10 @@ impl Emitter {
         }
         let stream = &mut self.streams[s];
         if stream.direct != direct.is_some() {
-            return Err(EmitError::WrongStreamKind {
-                component: stream.schema.component.clone(),
-                stream: stream.schema.stream.clone(),
-                declared: if stream.direct {
-                    "direct"
-                } else {
-                    "not direct"
-                },
-                hint: if stream.direct { "emit_direct" } else { "emit" },
-            });
+            return Err(wrong_stream_kind(stream));
         }
         if values.len() != stream.schema.fields.len() {
-            return Err(EmitError::Arity {
-                component: stream.schema.component.clone(),
-                stream: stream.schema.stream.clone(),
-                expected: stream.schema.fields.len(),
-                got: values.len(),
-            });
+            return Err(wrong_arity(stream, values.len()));
         }
         stream.counts.emitted += 1;
         if self.debug {
@@ -247,9 +259,13 @@ impl Emitter {
             cap.push((s, values.clone()));
         }
         let schema = stream.schema;
-        // Fast path: one subscription choosing one task (shuffle, fields, global...).
-        if direct.is_none() && stream.groupers.len() == 1 {
-            match stream.groupers[0].route(&values) {
+        // Fast paths: no subscription (a sink's output nobody reads), or one choosing
+        // one task (shuffle, fields, global...).
+        if direct.is_none() && stream.groupers.len() <= 1 {
+            let Some(grouper) = stream.groupers.first_mut() else {
+                return Ok(0);
+            };
+            match grouper.route(&values) {
                 Route::One(t) => {
                     if TRACK {
                         self.targets.push(t);
