@@ -185,6 +185,18 @@ struct Slot {
     batch: Vec<Tuple>,
 }
 
+impl Slot {
+    /// Take a batch buffer for the next tuples: one the receiver handed back, or a new
+    /// one. Once per batch, so kept out of the per-tuple path.
+    #[cold]
+    fn refill(&mut self, batch_size: usize) {
+        self.batch = match self.dest.pool.try_recv() {
+            Ok(b) if b.capacity() >= batch_size => b,
+            _ => Vec::with_capacity(batch_size),
+        };
+    }
+}
+
 /// An acker task's pending messages.
 #[derive(Debug)]
 struct AckSlot {
@@ -299,10 +311,7 @@ impl Outbox {
         self.uncounted += 1;
         let s = &mut self.slots[slot];
         if s.batch.capacity() == 0 {
-            s.batch = match s.dest.pool.try_recv() {
-                Ok(b) if b.capacity() >= self.batch_size => b,
-                _ => Vec::with_capacity(self.batch_size),
-            };
+            s.refill(self.batch_size);
         }
         s.batch.push(tuple);
         let len = s.batch.len();
@@ -336,6 +345,7 @@ impl Outbox {
         }
     }
 
+    #[inline(never)]
     fn send(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
         if s.batch.is_empty() {

@@ -1,5 +1,7 @@
 //! The bolt executor loop.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use super::{Gate, guarded};
 use crate::api::collector::BoltCollector;
 use crate::api::component::Bolt;
 use crate::api::context::TopologyContext;
-use crate::api::error::RunError;
+use crate::api::error::{ComponentError, RunError};
 use crate::api::ids::TaskId;
 use crate::api::tuple::Tuple;
 use crate::engine::metrics::samples::Latency;
@@ -27,6 +29,40 @@ pub(crate) struct BoltTask {
 }
 
 impl BoltTask {
+    /// Execute every tuple of a batch, emptying it. A panic in `execute` is caught once
+    /// per batch, not around each tuple: it is reported as that tuple's error and the
+    /// batch goes on with the next tuple.
+    #[inline]
+    fn execute_batch(&mut self, tuples: &mut Vec<Tuple>) {
+        let mut rest = tuples.drain(..);
+        while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+            for tuple in &mut rest {
+                self.execute(tuple);
+            }
+        })) {
+            self.panicked(panic.as_ref());
+        }
+    }
+
+    /// Execute one tuple, a panic caught as an error.
+    fn execute_one(&mut self, tuple: Tuple) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.execute(tuple))) {
+            self.panicked(panic.as_ref());
+        }
+    }
+
+    /// `execute` panicked: report it, and forget the sampled execute it interrupted.
+    #[cold]
+    fn panicked(&mut self, payload: &(dyn Any + Send)) {
+        let inputs = &mut self.collector.inputs;
+        inputs.executing = 0;
+        inputs.acked_during = None;
+        inputs.run_end = None;
+        self.collector
+            .report_error(&ComponentError::from_panic(payload));
+    }
+
+    /// Execute one tuple (panics propagate: the callers catch them).
     #[inline]
     fn execute(&mut self, tuple: Tuple) {
         let out = &mut self.collector;
@@ -35,8 +71,7 @@ impl BoltTask {
             self.execute_sampled(tuple);
             return;
         }
-        let bolt = &mut self.bolt;
-        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+        if let Err(e) = self.bolt.execute(tuple, out) {
             out.report_error(&e);
         }
     }
@@ -55,7 +90,7 @@ impl BoltTask {
         let stamp = out.inputs.stamp(start);
         tuple.sampled_at = stamp;
         out.inputs.executing = stamp;
-        if let Err(e) = guarded(|| bolt.execute(tuple, out)) {
+        if let Err(e) = bolt.execute(tuple, out) {
             out.report_error(&e);
         }
         out.inputs.executing = 0;
@@ -165,9 +200,7 @@ impl BoltExecutor {
                     let n = tuples.len() as i64;
                     let i = self.task_index(task);
                     let t = &mut self.tasks[i];
-                    for tuple in tuples.drain(..) {
-                        t.execute(tuple);
-                    }
+                    t.execute_batch(&mut tuples);
                     // A sampled run does not continue across the wait for the next batch.
                     t.collector.inputs.run_end = None;
                     self.inbox.recycle(tuples);
@@ -177,7 +210,7 @@ impl BoltExecutor {
                 }
                 Envelope::Tick { freq_secs } => {
                     for t in &mut self.tasks {
-                        t.execute(Tuple::tick(freq_secs));
+                        t.execute_one(Tuple::tick(freq_secs));
                         t.collector.inputs.run_end = None;
                     }
                 }
