@@ -16,13 +16,12 @@ use std::time::Duration;
 use squall_runtime::cluster::protocol::{
     AssignmentPoll, AssignmentVersion, MAX_ASSIGNMENT_WAIT_SECS, assignment_poll_path,
 };
-use squall_runtime::engine::backoff::Backoff;
 use tokio::sync::{Notify, watch};
+
+use crate::long_poll::{Outage, get_json, wait_while_cut_off};
 
 /// The poll's HTTP timeout: the wait plus slack for a slow answer.
 pub(crate) const POLL_HTTP_TIMEOUT: Duration = Duration::from_secs(MAX_ASSIGNMENT_WAIT_SECS + 15);
-/// Delays between failed polls (nimbus down, refusing, or an older nimbus).
-const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
 /// The largest poll answer read (it holds one version).
 const MAX_POLL_ANSWER_BYTES: usize = 4096;
 
@@ -55,16 +54,12 @@ impl AssignmentPoller {
     /// Poll until `stop` turns true.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut after: Option<AssignmentVersion> = None;
-        let mut failures = 0u32;
+        let mut outage = Outage::new("assignments");
         loop {
             if *stop.borrow() {
                 return;
             }
-            if *self.cut_off.borrow() {
-                tokio::select! {
-                    _ = self.cut_off.changed() => {}
-                    _ = stop.changed() => {}
-                }
+            if wait_while_cut_off(&mut self.cut_off, &mut stop).await {
                 continue;
             }
             // Start from what the daemon holds; wait for it to hold something.
@@ -85,10 +80,7 @@ impl AssignmentPoller {
             };
             match polled {
                 Ok(answer) => {
-                    if failures > 0 {
-                        tracing::info!("polling nimbus for assignments works again");
-                    }
-                    failures = 0;
+                    outage.ended();
                     if let Some(v) = moved(from, &answer) {
                         tracing::debug!(version = %v, "assignment version moved; heartbeating now");
                         self.poke.notify_one();
@@ -96,19 +88,10 @@ impl AssignmentPoller {
                     after = Some(answer.version);
                 }
                 Err(e) => {
-                    failures = failures.saturating_add(1);
                     // A fresh start from the daemon's version after an outage (nimbus may
                     // have restarted: a new epoch).
                     after = None;
-                    if failures == 1 {
-                        tracing::warn!("cannot poll nimbus for assignments (retrying): {e}");
-                    } else {
-                        tracing::debug!(failures, "cannot poll nimbus for assignments: {e}");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(RETRY.delay(failures)) => {}
-                        _ = stop.changed() => {}
-                    }
+                    outage.failed(&e, &mut stop).await;
                 }
             }
         }
@@ -121,28 +104,7 @@ impl AssignmentPoller {
             self.nimbus,
             assignment_poll_path(&self.id, Some(after), MAX_ASSIGNMENT_WAIT_SECS)
         );
-        let resp = self.http.get(&url).send().await.map_err(|e| {
-            format!(
-                "GET {url}: {}",
-                squall_runtime::cluster::auth::tls::describe(&e)
-            )
-        })?;
-        squall_runtime::cluster::http::check_answer(&resp)
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = resp.status();
-        let body = crate::daemon::read_capped(resp, MAX_POLL_ANSWER_BYTES)
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!(
-                "GET {url}: {status}: {}",
-                String::from_utf8_lossy(&body)
-                    .chars()
-                    .take(500)
-                    .collect::<String>()
-            ));
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: bad answer: {e}"))
+        get_json(&self.http, &url, MAX_POLL_ANSWER_BYTES).await
     }
 }
 

@@ -24,6 +24,7 @@ mod error;
 pub mod in_process;
 mod log_poller;
 mod logs;
+mod long_poll;
 mod memory;
 mod orphans;
 pub mod process;

@@ -18,10 +18,10 @@ use squall_runtime::cluster::protocol::logs::{
     LogAnswer, LogFailure, LogRequest, LogRequests, MAX_POLL_WAIT_SECS, MAX_REQUESTS_PER_POLL,
     log_requests_path, log_response_path,
 };
-use squall_runtime::engine::backoff::Backoff;
 use tokio::sync::{Semaphore, watch};
 
 use crate::logs;
+use crate::long_poll::{Outage, get_json, wait_while_cut_off};
 
 /// The worker running in a slot: its topology and its directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,9 @@ pub(crate) type Occupants = BTreeMap<u16, Occupant>;
 const POLL_WAIT_SECS: u64 = MAX_POLL_WAIT_SECS;
 /// The poll's HTTP timeout: the wait plus slack for a slow answer.
 pub(crate) const POLL_HTTP_TIMEOUT: Duration = Duration::from_secs(POLL_WAIT_SECS + 10);
-/// Delays between failed polls (nimbus down or refusing).
-const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
+/// The largest poll answer read: [`MAX_REQUESTS_PER_POLL`] requests of a few hundred
+/// bytes each, with room to spare.
+const MAX_POLL_ANSWER_BYTES: usize = 256 * 1024;
 /// Files read at once.
 const MAX_CONCURRENT_READS: usize = 4;
 
@@ -66,16 +67,12 @@ impl LogPoller {
     /// Poll until `stop` turns true.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let reads = Arc::new(Semaphore::new(MAX_CONCURRENT_READS));
-        let mut failures = 0u32;
+        let mut outage = Outage::new("log requests");
         loop {
             if *stop.borrow() {
                 return;
             }
-            if *self.cut_off.borrow() {
-                tokio::select! {
-                    _ = self.cut_off.changed() => {}
-                    _ = stop.changed() => {}
-                }
+            if wait_while_cut_off(&mut self.cut_off, &mut stop).await {
                 continue;
             }
             let polled = tokio::select! {
@@ -84,27 +81,12 @@ impl LogPoller {
             };
             match polled {
                 Ok(batch) => {
-                    if failures > 0 {
-                        tracing::info!("polling nimbus for log requests works again");
-                    }
-                    failures = 0;
+                    outage.ended();
                     for request in batch.requests.into_iter().take(MAX_REQUESTS_PER_POLL) {
                         self.spawn_answer(request, reads.clone());
                     }
                 }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    // Said once per outage, then at debug.
-                    if failures == 1 {
-                        tracing::warn!("cannot poll nimbus for log requests (retrying): {e}");
-                    } else {
-                        tracing::debug!(failures, "cannot poll nimbus for log requests: {e}");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(RETRY.delay(failures)) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+                Err(e) => outage.failed(&e, &mut stop).await,
             }
         }
     }
@@ -116,25 +98,7 @@ impl LogPoller {
             self.nimbus,
             log_requests_path(&self.id, POLL_WAIT_SECS)
         );
-        let resp = self.http.get(&url).send().await.map_err(|e| {
-            format!(
-                "GET {url}: {}",
-                squall_runtime::cluster::auth::tls::describe(&e)
-            )
-        })?;
-        squall_runtime::cluster::http::check_answer(&resp)
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
-            return Err(format!(
-                "GET {url}: {status}: {}",
-                body.chars().take(500).collect::<String>()
-            ));
-        }
-        resp.json()
-            .await
-            .map_err(|e| format!("GET {url}: bad answer: {e}"))
+        get_json(&self.http, &url, MAX_POLL_ANSWER_BYTES).await
     }
 
     /// Read and answer `request` in a task of its own.
