@@ -5,7 +5,6 @@
 //! is allocated per tuple beyond cloning values for the second and later targets.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
@@ -20,6 +19,7 @@ use crate::engine::grouping::{Grouper, Route};
 use crate::engine::metrics::inputs::InputTracker;
 use crate::engine::metrics::sampler::Sampler;
 use crate::engine::metrics::samples::{Latency, SampleBuffer};
+use crate::engine::metrics::ticks::Ticks;
 use crate::engine::stats::{Counters, StreamCounts, TaskStats};
 use crate::engine::transfer::Outbox;
 
@@ -103,6 +103,15 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
             let edge = rng.next_u64();
             *xor ^= edge;
             Anchors::One((*root, edge))
+        }
+        // One input in one tree (a basic bolt's emit with acking on): its root, a new edge.
+        Anchoring::Inputs([input]) if matches!(input.anchors, Anchors::One(_)) => {
+            let Anchors::One((root, _)) = input.anchors else {
+                return Anchors::None;
+            };
+            let edge = rng.next_u64();
+            input.ack_val.set(input.ack_val.get() ^ edge);
+            Anchors::One((root, edge))
         }
         Anchoring::Inputs(inputs) if inputs.iter().all(|t| t.anchors.is_empty()) => Anchors::None,
         Anchoring::Inputs(inputs) => input_anchors(rng, inputs),
@@ -400,6 +409,8 @@ pub struct SpoutCollector {
     pub(crate) pending: PendingSlab,
     /// Which tracked emits get their complete latency measured.
     sampler: Sampler,
+    /// The clock of the sampled complete latencies.
+    pub(crate) ticks: Ticks,
     /// Failed message ids not emitted again yet (to count replays).
     pub(crate) awaiting_replay: FxHashSet<MessageId>,
 }
@@ -412,6 +423,7 @@ impl SpoutCollector {
             immediate_acks: Vec::new(),
             pending: PendingSlab::default(),
             sampler: Sampler::new(sample_rate, 1, seed),
+            ticks: Ticks::new(),
             awaiting_replay: FxHashSet::default(),
         }
     }
@@ -458,7 +470,7 @@ impl SpoutCollector {
             .emit_with::<TRACK>(s, values, direct, &mut anchoring)?;
         match anchoring {
             Anchoring::Root { xor, .. } if copies > 0 => {
-                let emitted = self.sampler.sample().then(Instant::now);
+                let emitted = self.sampler.sample().then(|| self.ticks.now());
                 let slot = self.pending.insert(
                     root,
                     PendingMsg {

@@ -205,6 +205,15 @@ struct AckSlot {
     batch: Vec<AckMsg>,
 }
 
+impl AckSlot {
+    /// Make room for the next batch of messages (once per batch: off the per-message
+    /// path).
+    #[cold]
+    fn refill(&mut self, batch_size: usize) {
+        self.batch.reserve_exact(batch_size);
+    }
+}
+
 /// Outgoing tuples of one task, batched per destination task, and its acker messages,
 /// batched per acker task.
 #[derive(Debug)]
@@ -335,7 +344,7 @@ impl Outbox {
         let i = crate::engine::acking::acker_index(msg.root(), n);
         let a = &mut self.ackers[i];
         if a.batch.capacity() == 0 {
-            a.batch.reserve_exact(self.batch_size);
+            a.refill(self.batch_size);
         }
         a.batch.push(msg);
         if a.batch.len() >= self.batch_size {
@@ -370,6 +379,7 @@ impl Outbox {
         }
     }
 
+    #[inline(never)]
     fn send_acks(&mut self, i: usize) {
         let a = &mut self.ackers[i];
         if a.batch.is_empty() {

@@ -3,8 +3,6 @@
 //! lookup. The root id stored in the slot guards against a verdict for an earlier
 //! occupant of the slot (a late ack after a timeout).
 
-use std::time::Instant;
-
 use crate::api::ids::MessageId;
 
 /// A tracked spout message.
@@ -12,8 +10,9 @@ use crate::api::ids::MessageId;
 pub(crate) struct PendingMsg {
     /// The spout's message id.
     pub(crate) id: MessageId,
-    /// Emit time, for the sampled ones (complete latency).
-    pub(crate) emitted: Option<Instant>,
+    /// Emit time in raw ticks of the spout's [`Ticks`](crate::engine::metrics::ticks::Ticks),
+    /// for the sampled ones (complete latency).
+    pub(crate) emitted: Option<u64>,
     /// Index of the output stream the root was emitted on (per-stream acked/failed).
     pub(crate) stream: u16,
 }

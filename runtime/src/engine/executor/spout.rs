@@ -98,7 +98,8 @@ impl SpoutTask {
         match c.outcome {
             Outcome::Acked => {
                 if let Some(at) = p.emitted {
-                    let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let ticks = &self.collector.ticks;
+                    let us = ticks.micros(at, ticks.now());
                     self.collector
                         .em
                         .sample(Latency::Complete, usize::from(p.stream), us);
