@@ -18,6 +18,9 @@
 //!   `SQUALL_BENCH_THREADS=1` adds, per run, each thread's CPU time per record and the
 //!   share of its runnable time it waited for a CPU (`/proc/self/task/*/schedstat`):
 //!   which thread bounds a run, and how starved the machine was.
+//!   `SQUALL_BENCH_PROPS=key=value,key=value` adds client properties to both the bare
+//!   consumer and the spout (e.g. `fetch.queue.backoff.ms=1000`, librdkafka's default,
+//!   to see what the spout's own default of 10 ms changes).
 //! - `latency`: Kafka → split → fields(word) → count, acking on. Its maximum rate is
 //!   taken from pre-produced sentences (`SQUALL_BENCH_SENTENCES`, default 100 000, 3
 //!   partitions); then a producer thread (`linger.ms` 1) writes sentences stamped with
