@@ -18,6 +18,9 @@
 //!   `SQUALL_BENCH_THREADS=1` adds, per run, each thread's CPU time per record and the
 //!   share of its runnable time it waited for a CPU (`/proc/self/task/*/schedstat`):
 //!   which thread bounds a run, and how starved the machine was.
+//!   `SQUALL_BENCH_PROPS=key=value,key=value` adds client properties to both the bare
+//!   consumer and the spout (e.g. `fetch.queue.backoff.ms=1000`, librdkafka's default,
+//!   to see what the spout's own default of 10 ms changes).
 //! - `latency`: Kafka → split → fields(word) → count, acking on. Its maximum rate is
 //!   taken from pre-produced sentences (`SQUALL_BENCH_SENTENCES`, default 100 000, 3
 //!   partitions); then a producer thread (`linger.ms` 1) writes sentences stamped with
@@ -247,12 +250,27 @@ impl BasicBolt for CountLatency {
     }
 }
 
+/// `SQUALL_BENCH_PROPS` (`key=value,key=value`): client properties for both the bare
+/// consumer and the spout.
+fn bench_props() -> Vec<(String, String)> {
+    std::env::var("SQUALL_BENCH_PROPS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// The spout's client settings (see `spout/client.rs`) for a bare consumer.
 fn bare_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
-    ClientConfig::new()
-        .set("queued.max.messages.kbytes", "16384")
-        .set("auto.offset.reset", "earliest")
-        .set("bootstrap.servers", bootstrap)
+    let mut c = ClientConfig::new();
+    c.set("queued.max.messages.kbytes", "16384")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in bench_props() {
+        c.set(k, v);
+    }
+    c.set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -293,11 +311,16 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) ->
 /// at the null bolt to the last.
 fn spout(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -> f64 {
     let pending = env_u64("SQUALL_BENCH_PENDING", 2000);
+    let props: Vec<String> = bench_props()
+        .into_iter()
+        .map(|(k, v)| format!("'{k}': '{v}'"))
+        .collect();
+    let props = props.join(", ");
     let yaml = format!(
         "name: kafka-null\nconfig:\n  topology.acker.executors: 1\n  \
          topology.max.spout.pending: {pending}\nspouts:\n  - id: kafka\n    className: Bounded\n    \
          constructorArgs:\n      - {{bootstrap.servers: '{bootstrap}', topics: [{topic}], \
-         group.id: {group}, first.poll.offset.strategy: EARLIEST}}\nbolts:\n  - id: sink\n    \
+         group.id: {group}, first.poll.offset.strategy: EARLIEST, props: {{{props}}}}}\nbolts:\n  - id: sink\n    \
          className: Null\nstreams:\n  - from: kafka\n    to: sink\n    grouping: {{type: SHUFFLE}}\n"
     );
     let stop: BTreeMap<(String, i32), i64> = ends

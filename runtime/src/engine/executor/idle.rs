@@ -47,6 +47,13 @@ impl IdleWait {
         self.next = FIRST_WAIT;
     }
 
+    /// Wait from the next idle round on, without the yields (the work that ends this idle
+    /// spell announces itself: see [`crate::engine::doorbell`]).
+    #[inline]
+    pub(crate) fn skip_yields(&mut self) {
+        self.rounds = YIELDS;
+    }
+
     /// Another idle round: what to do.
     pub(crate) fn step(&mut self) -> IdleStep {
         if self.rounds < YIELDS {
@@ -87,6 +94,17 @@ mod tests {
         assert_eq!(w.step(), IdleStep::Yield);
         waits(&mut w, YIELDS as usize - 1);
         assert_eq!(w.step(), IdleStep::Wait(FIRST_WAIT));
+    }
+
+    #[test]
+    fn skipping_the_yields_waits_at_once_and_still_doubles() {
+        let mut w = IdleWait::new(Duration::from_millis(100));
+        w.skip_yields();
+        assert_eq!(waits(&mut w, 3), vec![1, 2, 4]);
+        w.skip_yields();
+        assert_eq!(waits(&mut w, 1), vec![8]);
+        w.reset();
+        assert_eq!(w.step(), IdleStep::Yield);
     }
 
     #[test]

@@ -319,8 +319,12 @@ impl SpoutExecutor {
             }
             let mut emitted = false;
             let mut live = 0;
+            // Live tasks at `topology.max.spout.pending`: only acker verdicts (which ring
+            // the doorbell) or timeouts let them emit again.
+            let mut at_max = 0;
             for t in &mut self.tasks {
                 if !t.exhausted {
+                    at_max += usize::from(t.collector.pending.len() >= self.max_pending);
                     emitted |= t.poll(&self.run, self.max_pending);
                     live += usize::from(!t.exhausted);
                 }
@@ -350,6 +354,11 @@ impl SpoutExecutor {
                 last_flush = Instant::now();
                 if self.run.stopping() || !self.drain_control() {
                     return;
+                }
+                if at_max == live {
+                    // Yielding would only hand the core back and forth until the verdicts
+                    // arrive: wait for them at once.
+                    idle.skip_yields();
                 }
                 match idle.step() {
                     IdleStep::Yield => std::thread::yield_now(),
