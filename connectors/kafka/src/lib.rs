@@ -36,6 +36,7 @@
 
 pub mod bolt;
 pub mod config;
+mod consumer_defaults;
 pub mod error;
 pub mod flux;
 pub mod offsets;

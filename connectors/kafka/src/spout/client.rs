@@ -23,6 +23,7 @@ use super::consumer::{
     CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, Polled, SpoutConsumer, TopicPartition,
 };
 use crate::config::KafkaSpoutConfig;
+use crate::consumer_defaults::consumer_defaults;
 use crate::error::BrokerError;
 use crate::props::ClientProps;
 use crate::translate::Record;
@@ -30,20 +31,6 @@ use crate::translate::Record;
 /// How long a blocking broker call (metadata, committed offsets, watermarks, commit) may
 /// take before the spout gives up until its next try.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Prefetched bytes librdkafka may queue per spout task, unless `props` say otherwise.
-const QUEUED_KBYTES: &str = "16384";
-
-/// How long librdkafka waits before it fetches a partition again once its prefetch queue
-/// was full (`fetch.queue.backoff.ms`), unless `props` say otherwise.
-///
-/// librdkafka's default, 1000 ms, starves a spout that reads slower than its fetcher: the
-/// queue reaches `queued.min.messages` (100 000), fetching stops for a second, the spout
-/// drains the queue in a fraction of it and then idles. A 300 000-record read then took
-/// 1.3 s instead of 0.4. A queue that full takes far longer than 10 ms to drain, so
-/// fetching resumes long before it runs dry; the cost is a check every 10 ms by the
-/// client's broker thread while the queue stays full.
-const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// A commit for the committer thread: offsets and metadata.
 type CommitJob = (Vec<(TopicPartition, i64)>, String);
@@ -267,10 +254,8 @@ impl SpoutConsumer for RdConsumer {
 /// The client settings of a spout consumer of `group`: the spout's defaults, the user's
 /// `props` over them, then the settings the spout owns.
 fn client_config(config: &KafkaSpoutConfig, group: &str, props: &ClientProps) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("queued.max.messages.kbytes", QUEUED_KBYTES)
-        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
-        .set("auto.offset.reset", "earliest");
+    let mut c = consumer_defaults();
+    c.set("auto.offset.reset", "earliest");
     props.apply(&mut c);
     c.set("bootstrap.servers", &config.bootstrap_servers)
         .set("group.id", group)
@@ -327,6 +312,7 @@ pub(crate) fn partitions_of<C: SpoutConsumer>(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::consumer_defaults::{FETCH_QUEUE_BACKOFF_MS, QUEUED_KBYTES};
 
     fn settings(props: &[(&str, &str)]) -> ClientConfig {
         let mut config = KafkaSpoutConfig::new("127.0.0.1:9", &["t"], "g");

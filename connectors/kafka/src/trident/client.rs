@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -14,6 +14,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaTridentSpoutConfig;
+use crate::consumer_defaults::consumer_defaults;
 use crate::error::BrokerError;
 use crate::props::ClientProps;
 
@@ -50,9 +51,8 @@ pub(crate) fn consumer(config: &KafkaTridentSpoutConfig) -> Result<TridentConsum
             KafkaError::ClientCreation(e.to_string()),
         )
     })?;
-    let mut c = ClientConfig::new();
-    c.set("queued.max.messages.kbytes", "16384")
-        .set("fetch.wait.max.ms", "100")
+    let mut c = consumer_defaults();
+    c.set("fetch.wait.max.ms", "100")
         .set("auto.offset.reset", "earliest");
     props.apply(&mut c);
     c.set("bootstrap.servers", &config.bootstrap_servers)
