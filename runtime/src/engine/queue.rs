@@ -220,7 +220,10 @@ mod tests {
             } else {
                 std::thread::yield_now();
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "stuck at {taken}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "stuck at {taken}"
+            );
         }
         let parked = sender.join().unwrap();
         // With lost wake-ups every park would cost 100 ms: 2000 of them over 3 minutes.

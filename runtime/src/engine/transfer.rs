@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{
-    Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded,
-    unbounded,
+    Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded, unbounded,
 };
 
 use crate::api::ids::TaskId;
@@ -317,9 +316,11 @@ fn blocked_send(
         }
         match drain {
             // Sends to the spout's own queue ring its bell, which ends the wait.
-            Some(d @ Drain { bell: Some(bell), .. }) => {
-                o.wait_for_room(Some(bell), &|| !d.rx.is_empty(), PARK_MAX)
-            }
+            Some(
+                d @ Drain {
+                    bell: Some(bell), ..
+                },
+            ) => o.wait_for_room(Some(bell), &|| !d.rx.is_empty(), PARK_MAX),
             // No bell (a queue built by a test): look at the own queue every millisecond.
             Some(d) => o.wait_for_room(None, &|| !d.rx.is_empty(), Duration::from_millis(1)),
             None => o.wait_for_room(None, &|| false, PARK_MAX),

@@ -48,18 +48,31 @@ fn capacity_counts_tuples_not_batches() {
         dest.try_send(batch(1))
             .unwrap_or_else(|_| panic!("batch {i} of 1 refused with {i} tuples queued"));
     }
-    assert!(matches!(dest.try_send(batch(1)), Err(TrySendError::Full(_))));
+    assert!(matches!(
+        dest.try_send(batch(1)),
+        Err(TrySendError::Full(_))
+    ));
     assert_eq!(dest.occupancy().depth(), 10);
     // Taking one tuple makes room for one more batch, whatever its size.
     assert_eq!(tuples_in(&inbox.try_recv().unwrap()), 1);
     dest.try_send(batch(5)).unwrap();
-    assert!(matches!(dest.try_send(batch(1)), Err(TrySendError::Full(_))));
-    assert_eq!(dest.occupancy().depth(), 14, "9 + 5: at most one batch over");
+    assert!(matches!(
+        dest.try_send(batch(1)),
+        Err(TrySendError::Full(_))
+    ));
+    assert_eq!(
+        dest.occupancy().depth(),
+        14,
+        "9 + 5: at most one batch over"
+    );
     while inbox.try_recv().is_ok() {}
     assert_eq!(dest.occupancy().depth(), 0);
     // An empty queue takes a batch larger than its capacity (no deadlock).
     dest.try_send(batch(1000)).unwrap();
-    assert!(matches!(dest.try_send(batch(1)), Err(TrySendError::Full(_))));
+    assert!(matches!(
+        dest.try_send(batch(1)),
+        Err(TrySendError::Full(_))
+    ));
     // The receiver gone: senders are refused, not blocked.
     drop(inbox);
     assert!(matches!(
@@ -88,7 +101,10 @@ fn a_blocked_sender_resumes_as_the_receiver_takes_and_the_bound_holds() {
     while got < BATCHES * BATCH {
         // One sender: at most CAP - 1 tuples plus its batch.
         let depth = dest.occupancy().depth();
-        assert!(depth < CAP + BATCH, "{depth} tuples queued (capacity {CAP})");
+        assert!(
+            depth < CAP + BATCH,
+            "{depth} tuples queued (capacity {CAP})"
+        );
         got += tuples_in(&inbox.recv_timeout(WAIT).expect("the sender stalled"));
         if got % 300 == 0 {
             // A slow receiver now and then: the sender fills the queue and blocks.
@@ -113,7 +129,12 @@ fn a_spout_blocked_on_a_full_queue_drains_its_own() {
     let (own_dest, own_inbox) = channel_with_bell(4);
     let (dest, inbox) = channel(1);
     dest.try_send(batch(1)).unwrap();
-    let mut out = Outbox::new([(TaskId(2), dest)], Vec::new(), 2, Arc::new(RunState::new(1)));
+    let mut out = Outbox::new(
+        [(TaskId(2), dest)],
+        Vec::new(),
+        2,
+        Arc::new(RunState::new(1)),
+    );
     out.drain_while_blocked(own_inbox.drain());
     let spout = std::thread::spawn(move || {
         // A full batch of 2: blocks on the full destination.
@@ -156,7 +177,12 @@ fn a_spout_blocked_on_a_full_queue_drains_its_own() {
 #[test]
 fn a_flushed_partial_batch_travels_in_a_buffer_of_its_size() {
     let (dest, inbox) = channel(10_000);
-    let mut out = Outbox::new([(TaskId(2), dest)], Vec::new(), 1000, Arc::new(RunState::new(1)));
+    let mut out = Outbox::new(
+        [(TaskId(2), dest)],
+        Vec::new(),
+        1000,
+        Arc::new(RunState::new(1)),
+    );
     for _ in 0..3 {
         out.push(TaskId(2), tuple());
     }

@@ -131,17 +131,17 @@ fn hundred_thousand_tuples_arrive_in_order() {
         for b in 0..TUPLES / BATCH {
             let tuples = (b * BATCH..(b + 1) * BATCH).map(tuple).collect();
             dest.send_blocking(Envelope::Batch {
-                    task: TaskId(3),
-                    tuples,
-                })
-                .unwrap();
+                task: TaskId(3),
+                tuples,
+            })
+            .unwrap();
             if b % 100 == 0 {
                 let msgs = vec![AckMsg::Ack { root: b, xor: !b }];
                 dest.send_blocking(Envelope::Acks {
-                        task: TaskId(9),
-                        msgs,
-                    })
-                    .unwrap();
+                    task: TaskId(9),
+                    msgs,
+                })
+                .unwrap();
             }
         }
     });
@@ -336,10 +336,10 @@ fn the_writer_reconnects_after_the_peer_restarts() {
         i += 1;
         let tuples = vec![tuple(i)];
         dest.send_blocking(Envelope::Batch {
-                task: TaskId(1),
-                tuples,
-            })
-            .unwrap();
+            task: TaskId(1),
+            tuples,
+        })
+        .unwrap();
         if let Ok(Envelope::Batch { tuples, .. }) = rx.recv_timeout(Duration::from_millis(100)) {
             assert!(tuples[0].values()[1].as_i64().unwrap() <= i as i64);
             break;

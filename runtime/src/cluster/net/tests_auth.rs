@@ -249,7 +249,10 @@ fn frames_forged_altered_or_replayed_after_a_good_handshake_are_rejected() {
         let cut_before = listener.stats().bad_mac;
         *mode.lock().unwrap() = tamper;
         let victim = format!("victim-{i}");
-        remote.destination().send_blocking(batch_of(&victim)).unwrap();
+        remote
+            .destination()
+            .send_blocking(batch_of(&victim))
+            .unwrap();
         sent.insert(victim);
         wait_for(&format!("{tamper:?} detected"), || {
             listener.stats().bad_mac == cut_before + 1
