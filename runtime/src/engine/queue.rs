@@ -11,13 +11,14 @@
 //! steps, so each sender can overshoot by the envelope it is adding, never more).
 //!
 //! A sender that finds no room registers itself and parks; the receiver, after taking an
-//! envelope that brings the weight below the capacity, unparks one registered sender
+//! envelope that brings the weight below the capacity, unparks the longest-waiting sender
 //! (which, once it has sent, unparks the next if room is left). The lost wake-up guard
 //! is the doorbell's: the sender registers, then re-checks the room; the receiver
 //! releases, then checks for registered senders; both with sequentially consistent
 //! operations, so at least one of them sees the other. The fast paths cost a relaxed
 //! load and an add per envelope sent, a subtraction and a load per envelope received.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::Thread;
@@ -34,8 +35,8 @@ pub(crate) struct Occupancy {
     capacity: usize,
     /// Number of threads in `waiters`.
     waiting: AtomicUsize,
-    /// Senders parked until there is room.
-    waiters: Mutex<Vec<Thread>>,
+    /// Senders parked until there is room, oldest first (woken in that order).
+    waiters: Mutex<VecDeque<Thread>>,
     /// The receiver is gone: senders stop waiting.
     closed: AtomicBool,
 }
@@ -47,7 +48,7 @@ impl Occupancy {
             queued: AtomicUsize::new(0),
             capacity: capacity.max(1),
             waiting: AtomicUsize::new(0),
-            waiters: Mutex::new(Vec::new()),
+            waiters: Mutex::new(VecDeque::new()),
             closed: AtomicBool::new(false),
         }
     }
@@ -103,7 +104,7 @@ impl Occupancy {
     fn wake_one(&self) {
         let t = {
             let mut w = lock(&self.waiters);
-            let t = w.pop();
+            let t = w.pop_front();
             if t.is_some() {
                 self.waiting.fetch_sub(1, Ordering::SeqCst);
             }
@@ -140,7 +141,7 @@ impl Occupancy {
         max: Duration,
     ) {
         let me = std::thread::current();
-        lock(&self.waiters).push(me.clone());
+        lock(&self.waiters).push_back(me.clone());
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let ready = || {
             self.queued.load(Ordering::SeqCst) < self.capacity
@@ -158,7 +159,7 @@ impl Occupancy {
         // Still registered unless a receiver (or the close) took this thread off.
         let mut w = lock(&self.waiters);
         if let Some(i) = w.iter().position(|t| t.id() == me.id()) {
-            w.swap_remove(i);
+            w.remove(i);
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
