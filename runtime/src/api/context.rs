@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::Sender;
-
 use crate::api::ids::TaskId;
 use crate::api::tuple::Fields;
 use crate::engine::clock::Clock;
@@ -50,7 +48,7 @@ pub(crate) struct TopologyInfo {
 #[derive(Debug, Clone)]
 pub struct Waker {
     flag: Arc<AtomicBool>,
-    queue: Sender<Envelope>,
+    queue: Destination,
     /// The executor's doorbell, when it parks on one (a spout).
     bell: Option<Arc<Doorbell>>,
 }
@@ -60,7 +58,7 @@ impl Waker {
     pub(crate) fn new(flag: Arc<AtomicBool>, own: &Destination) -> Waker {
         Waker {
             flag,
-            queue: own.queue.clone(),
+            queue: own.clone(),
             bell: own.bell.clone(),
         }
     }

@@ -47,10 +47,10 @@ pub(crate) fn component_config(c: &ValidComponent) -> Config {
     Config::merged([&c.config])
 }
 
-/// Capacity of an executor queue, in batches, for a receive buffer given in tuples.
+/// Capacity of an executor queue in tuples: `topology.executor.receive.buffer.size`
+/// (the queue counts tuples, not batches; see `engine::queue`).
 pub(crate) fn queue_capacity(config: &Config) -> usize {
-    let s = config.settings();
-    s.receive_buffer_size.div_ceil(s.producer_batch_size).max(2)
+    config.settings().receive_buffer_size.max(1)
 }
 
 /// The shared topology facts every context refers to.
@@ -158,7 +158,6 @@ impl Assembly<'_> {
         &self,
         task: TaskId,
         component: &str,
-        config: &Config,
         outputs: Vec<String>,
         inputs: Vec<(String, String)>,
     ) -> Arc<TaskStats> {
@@ -167,8 +166,7 @@ impl Assembly<'_> {
             outputs,
             inputs,
             queue: own.map(|d| QueueGauge {
-                queue: d.queue.clone(),
-                batch_size: config.settings().producer_batch_size.max(1) as u64,
+                occupancy: d.occupancy().clone(),
             }),
             upstream_blocked: own.map(|d| d.blocked.clone()).unwrap_or_default(),
         };
@@ -209,7 +207,7 @@ impl Assembly<'_> {
         );
         outbox.send_when_idle(settings.batch_flush_when_idle);
         let outputs = streams.iter().map(|s| s.schema.stream.clone()).collect();
-        let stats = self.task_stats(task, &c.def.id, config, outputs, inputs);
+        let stats = self.task_stats(task, &c.def.id, outputs, inputs);
         let em = Emitter::new(
             task,
             streams,
@@ -247,8 +245,7 @@ impl Assembly<'_> {
             .filter_map(|t| self.task_queues.get(t).map(|d| (*t, d.clone())))
             .collect();
         let task = plan.tasks.first().copied().unwrap_or(TaskId(0));
-        let config = Config::merged([&self.topo.config]);
-        let stats = self.task_stats(task, crate::ACKER_COMPONENT, &config, vec![], vec![]);
+        let stats = self.task_stats(task, crate::ACKER_COMPONENT, vec![], vec![]);
         let exec = Executor::Acker(AckerExecutor {
             task,
             stats: stats.clone(),
@@ -304,7 +301,7 @@ impl Assembly<'_> {
                         .create_spout(&c.def.class_name, &args)
                         .map_err(factory_err)?;
                     let (mut em, stats) = self.emitter(c, id, &config, vec![]);
-                    em.outbox.drain_while_blocked(inbox.rx.clone());
+                    em.outbox.drain_while_blocked(inbox.drain());
                     let mut task_ctx = ctx(id).with_metrics(stats.metrics.clone());
                     all_stats.push(stats);
                     if let Some(own) = self.task_queues.get(&id) {

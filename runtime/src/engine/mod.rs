@@ -10,6 +10,7 @@ pub(crate) mod executor;
 pub mod grouping;
 pub mod local;
 pub mod metrics;
+pub(crate) mod queue;
 pub(crate) mod run_state;
 mod runner;
 pub mod stats;

@@ -60,7 +60,7 @@ pub(crate) struct Engine {
 struct Running {
     threads: Vec<(String, JoinHandle<()>)>,
     done: crossbeam_channel::Receiver<usize>,
-    queues: Vec<Sender<Envelope>>,
+    queues: Vec<Destination>,
     tick_stop: Option<Sender<()>>,
     tick_thread: Option<JoinHandle<()>>,
 }
@@ -174,7 +174,7 @@ impl Engine {
                 // Each task its own blocked-time total (backpressure per task).
                 task_queues.insert(*t, dest.for_task());
             }
-            queues.push(dest.queue.clone());
+            queues.push(dest.clone());
             receivers.push(inbox);
         }
         let local = task_queues.clone();

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
 use crate::api::ids::TaskId;
@@ -32,7 +31,7 @@ use crate::cluster::protocol::stats::{
 use crate::engine::metrics::Histogram;
 use crate::engine::metrics::registry::MetricsRegistry;
 use crate::engine::metrics::samples::{Latency, Sample};
-use crate::engine::transfer::Envelope;
+use crate::engine::queue::Occupancy;
 use crate::topology::yaml::ComponentKind;
 
 /// Exact counters of one task (or a sum of tasks), kept by the executor thread as plain
@@ -140,24 +139,20 @@ impl Latencies {
 /// An executor's input queue as the reporter sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueGauge {
-    /// A sending handle (for its length and capacity; never used to send).
-    pub(crate) queue: Sender<Envelope>,
-    /// Tuples per batch (the queue holds batches).
-    pub(crate) batch_size: u64,
+    /// The queue's count of tuples queued and its capacity.
+    pub(crate) occupancy: Arc<Occupancy>,
 }
 
 impl QueueGauge {
-    /// Capacity in tuples.
+    /// Capacity in tuples (`topology.executor.receive.buffer.size`).
     fn capacity(&self) -> u64 {
-        (self.queue.capacity().unwrap_or(0) as u64).saturating_mul(self.batch_size)
+        self.occupancy.capacity() as u64
     }
 
-    /// Tuples waiting: envelopes × batch size (an upper bound: a partial batch counts
-    /// whole), at most the capacity.
+    /// Tuples waiting (exact: the queue counts them), at most the capacity (a full
+    /// queue may hold up to one batch per sender more).
     fn depth(&self) -> u64 {
-        (self.queue.len() as u64)
-            .saturating_mul(self.batch_size)
-            .min(self.capacity())
+        (self.occupancy.depth() as u64).min(self.capacity())
     }
 }
 

@@ -2,13 +2,15 @@
 //! the per-task [`Outbox`] that batches outgoing tuples (and acker messages) per
 //! destination.
 //!
-//! Queues are bounded (`crossbeam_channel::bounded`, capacity in batches), and a sender
-//! blocks when a destination queue is full: that is the backpressure. A spout, though,
-//! keeps draining its own queue while it waits (acker verdicts must always get through,
-//! or spout → bolt → acker → spout could deadlock); what it drains is stashed for its
+//! Queues are bounded by the tuples they hold, not by their envelopes (see
+//! [`Occupancy`]: many near-empty batches do not fill a queue), and a sender blocks while
+//! a destination queue is full: that is the backpressure. A spout, though, keeps
+//! draining its own queue while it waits (acker verdicts must always get through, or
+//! spout → bolt → acker → spout could deadlock); what it drains is stashed for its
 //! executor. Batching makes the per-tuple cost of the channel vanish; a partial batch is
 //! sent when it fills, when the sender goes idle, or after
-//! `topology.batch.flush.interval.millis`.
+//! `topology.batch.flush.interval.millis`, in a buffer of its own size when it is less
+//! than half full (so a queue of tiny batches does not hold a batch-sized buffer each).
 //!
 //! A send that finds its queue full is timed (the fast path reads no clock): the time
 //! is added to the destination task's `upstream_blocked` total and to the sender's own
@@ -16,15 +18,28 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
+use crossbeam_channel::{
+    Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded, unbounded,
+};
 
 use crate::api::ids::TaskId;
 use crate::api::tuple::Tuple;
 use crate::engine::acking::{AckMsg, Completion};
 use crate::engine::doorbell::Doorbell;
+use crate::engine::queue::Occupancy;
 use crate::engine::run_state::RunState;
+
+/// Most emptied batch buffers a queue keeps for its senders to reuse.
+const POOL_MAX: usize = 32;
+
+/// Smallest emptied buffer worth handing back to the senders.
+const RECYCLE_MIN: usize = 64;
+
+/// Longest a blocked sender parks before it re-checks by itself: a safety net only
+/// (every receive that makes room, and the receiver's end, unpark it).
+const PARK_MAX: Duration = Duration::from_millis(100);
 
 /// What an executor's receive queue holds.
 #[derive(Debug)]
@@ -43,12 +58,33 @@ pub(crate) enum Envelope {
     Stop,
 }
 
+impl Envelope {
+    /// What the envelope counts for against its queue's capacity: its tuples (acker
+    /// messages, verdicts), 1 for a control envelope or an empty list.
+    #[inline]
+    fn weight(&self) -> usize {
+        let n = match self {
+            Envelope::Batch { tuples, .. } => tuples.len(),
+            Envelope::Acks { msgs, .. } => msgs.len(),
+            Envelope::Completions(c) => c.len(),
+            Envelope::Tick { .. } | Envelope::Wake | Envelope::Stop => 1,
+        };
+        n.max(1)
+    }
+}
+
 /// The sending side of an executor's receive queue, with the pool of emptied batch
 /// buffers the executor hands back (so batches are reused, not allocated and freed on
 /// different threads), and the total time senders spent blocked on it (ns).
+///
+/// The queue is bounded by [`Occupancy`]: a send is admitted while fewer tuples than
+/// the capacity are queued, so it holds at most `capacity - 1` tuples plus one envelope
+/// per sender.
 #[derive(Debug, Clone)]
 pub(crate) struct Destination {
-    pub(crate) queue: Sender<Envelope>,
+    /// Unbounded by itself: only ever sent to after `occupancy` admitted the envelope.
+    queue: Sender<Envelope>,
+    occupancy: Arc<Occupancy>,
     pool: Receiver<Vec<Tuple>>,
     /// Nanoseconds senders spent blocked because the queue was full.
     pub(crate) blocked: Arc<AtomicU64>,
@@ -62,10 +98,16 @@ impl Destination {
     pub(crate) fn for_task(&self) -> Destination {
         Destination {
             queue: self.queue.clone(),
+            occupancy: self.occupancy.clone(),
             pool: self.pool.clone(),
             blocked: Arc::new(AtomicU64::new(0)),
             bell: self.bell.clone(),
         }
+    }
+
+    /// The queue's occupancy (depth and capacity in tuples, for the statistics).
+    pub(crate) fn occupancy(&self) -> &Arc<Occupancy> {
+        &self.occupancy
     }
 
     /// Send `env`, blocking while the queue is full; the time blocked (ns, 0 on the fast
@@ -74,48 +116,156 @@ impl Destination {
     pub(crate) fn send_blocking(&self, env: Envelope) -> Result<u64, Envelope> {
         deliver(self, env, None, &mut Vec::new())
     }
+
+    /// Send `env` if the queue has room now (the doorbell is rung); never blocks.
+    pub(crate) fn try_send(&self, env: Envelope) -> Result<(), TrySendError<Envelope>> {
+        let o = &self.occupancy;
+        if o.is_closed() {
+            return Err(TrySendError::Disconnected(env));
+        }
+        if !o.has_room() {
+            return Err(TrySendError::Full(env));
+        }
+        let weight = env.weight();
+        o.admit(weight);
+        if let Err(e) = self.queue.send(env) {
+            o.release(weight);
+            return Err(TrySendError::Disconnected(e.into_inner()));
+        }
+        if let Some(bell) = &self.bell {
+            bell.ring();
+        }
+        Ok(())
+    }
 }
 
-/// The receiving side of an executor's queue.
+/// The receiving side of an executor's queue. Everything taken from it goes through its
+/// methods, which give the envelope's weight back to the queue's [`Occupancy`].
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    pub(crate) rx: Receiver<Envelope>,
+    rx: Receiver<Envelope>,
+    occupancy: Arc<Occupancy>,
     recycle: Sender<Vec<Tuple>>,
     /// The doorbell senders ring (see [`channel_with_bell`]).
     pub(crate) bell: Option<Arc<Doorbell>>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // Senders blocked on this queue must not wait for a receiver that is gone.
+        self.occupancy.close();
+    }
 }
 
 impl Inbox {
     /// Hand an emptied batch buffer back to the senders.
     #[inline]
     pub(crate) fn recycle(&self, mut batch: Vec<Tuple>) {
-        batch.clear();
-        let _ = self.recycle.try_send(batch);
+        // A small buffer (a flushed partial batch) is no use to a sender: free it here.
+        if batch.capacity() >= RECYCLE_MIN {
+            batch.clear();
+            let _ = self.recycle.try_send(batch);
+        }
+    }
+
+    #[inline]
+    fn took(&self, env: Envelope) -> Envelope {
+        self.occupancy.release(env.weight());
+        env
+    }
+
+    /// Take an envelope if one is queued.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<Envelope, TryRecvError> {
+        self.rx.try_recv().map(|e| self.took(e))
+    }
+
+    /// Wait for an envelope.
+    pub(crate) fn recv(&self) -> Result<Envelope, RecvError> {
+        self.rx.recv().map(|e| self.took(e))
+    }
+
+    /// Wait at most `timeout` for an envelope.
+    pub(crate) fn recv_timeout(&self, timeout: Duration) -> Result<Envelope, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map(|e| self.took(e))
+    }
+
+    /// Whether nothing is queued.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// Envelopes queued.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// The channel, to wait on it in a `crossbeam_channel::Select` (take the envelope
+    /// with [`Inbox::try_recv`], never from the channel directly).
+    pub(crate) fn select_handle(&self) -> &Receiver<Envelope> {
+        &self.rx
+    }
+
+    /// A second receiving handle, for a spout's outbox to drain its own queue while a
+    /// send blocks (see [`Outbox::drain_while_blocked`]).
+    pub(crate) fn drain(&self) -> Drain {
+        Drain {
+            rx: self.rx.clone(),
+            occupancy: self.occupancy.clone(),
+            bell: self.bell.clone(),
+        }
     }
 }
 
-/// A bounded executor queue of `capacity` batches.
+/// A spout's own queue as its outbox sees it: drained while a send blocks.
+#[derive(Debug)]
+pub(crate) struct Drain {
+    rx: Receiver<Envelope>,
+    occupancy: Arc<Occupancy>,
+    bell: Option<Arc<Doorbell>>,
+}
+
+impl Drain {
+    /// Move everything queued into `stash`.
+    fn drain_into(&self, stash: &mut Vec<Envelope>) {
+        while let Ok(env) = self.rx.try_recv() {
+            self.occupancy.release(env.weight());
+            stash.push(env);
+        }
+    }
+}
+
+/// A bounded executor queue of `capacity` tuples (see [`Occupancy`]).
 pub(crate) fn channel(capacity: usize) -> (Destination, Inbox) {
     channel_of(capacity, None)
 }
 
-/// A bounded executor queue of `capacity` batches whose receiver parks on a
+/// A bounded executor queue of `capacity` tuples whose receiver parks on a
 /// [`Doorbell`] when idle (instead of blocking on the queue): every send rings it.
 pub(crate) fn channel_with_bell(capacity: usize) -> (Destination, Inbox) {
     channel_of(capacity, Some(Arc::new(Doorbell::default())))
 }
 
 fn channel_of(capacity: usize, bell: Option<Arc<Doorbell>>) -> (Destination, Inbox) {
-    let (queue, rx) = bounded(capacity);
-    let (recycle, pool) = bounded(capacity + 2);
+    let (queue, rx) = unbounded();
+    let occupancy = Arc::new(Occupancy::new(capacity));
+    let (recycle, pool) = bounded(capacity.min(POOL_MAX) + 2);
     (
         Destination {
             queue,
+            occupancy: occupancy.clone(),
             pool,
             blocked: Arc::new(AtomicU64::new(0)),
             bell: bell.clone(),
         },
-        Inbox { rx, recycle, bell },
+        Inbox {
+            rx,
+            occupancy,
+            recycle,
+            bell,
+        },
     )
 }
 
@@ -123,56 +273,57 @@ fn channel_of(capacity: usize, bell: Option<Arc<Doorbell>>) -> (Destination, Inb
 /// from it into `stash` while blocked. Returns the time blocked in ns (0 when the queue
 /// had room: that path reads no clock), also added to `dest.blocked`. `Err` = the
 /// receiver is gone (shutting down).
+#[inline]
 fn deliver(
     dest: &Destination,
     env: Envelope,
-    drain: Option<&Receiver<Envelope>>,
+    drain: Option<&Drain>,
     stash: &mut Vec<Envelope>,
 ) -> Result<u64, Envelope> {
-    let queue = &dest.queue;
-    let env = match queue.try_send(env) {
-        Ok(()) => {
-            if let Some(bell) = &dest.bell {
-                bell.ring();
-            }
-            return Ok(0);
-        }
+    let env = match dest.try_send(env) {
+        Ok(()) => return Ok(0),
         Err(TrySendError::Full(env)) => env,
         Err(TrySendError::Disconnected(env)) => return Err(env),
     };
     let start = Instant::now();
-    let sent = blocked_send(queue, env, drain, stash);
-    if let (Ok(()), Some(bell)) = (&sent, &dest.bell) {
-        bell.ring();
-    }
+    let sent = blocked_send(dest, env, drain, stash);
     let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     dest.blocked.fetch_add(ns, Ordering::Relaxed);
     sent.map(|()| ns)
 }
 
-/// The blocking part of [`deliver`].
+/// The blocking part of [`deliver`]: wait for room (draining the sender's own queue
+/// meanwhile, with `drain`), then send.
 #[cold]
 fn blocked_send(
-    queue: &Sender<Envelope>,
-    env: Envelope,
-    drain: Option<&Receiver<Envelope>>,
+    dest: &Destination,
+    mut env: Envelope,
+    drain: Option<&Drain>,
     stash: &mut Vec<Envelope>,
 ) -> Result<(), Envelope> {
-    let Some(rx) = drain else {
-        return queue.send(env).map_err(|e| e.into_inner());
-    };
+    let o = &dest.occupancy;
     loop {
-        let mut sel = Select::new();
-        let send = sel.send(queue);
-        let recv = sel.recv(rx);
-        let op = sel.select();
-        if op.index() == send {
-            return op.send(queue, env).map_err(|e| e.into_inner());
+        if let Some(d) = drain {
+            d.drain_into(stash);
         }
-        debug_assert_eq!(op.index(), recv);
-        match op.recv(rx) {
-            Ok(m) => stash.push(m),
-            Err(_) => return queue.send(env).map_err(|e| e.into_inner()),
+        match dest.try_send(env) {
+            Ok(()) => {
+                o.pass_on();
+                return Ok(());
+            }
+            Err(TrySendError::Full(e)) => env = e,
+            Err(TrySendError::Disconnected(e)) => return Err(e),
+        }
+        match drain {
+            // Sends to the spout's own queue ring its bell, which ends the wait.
+            Some(
+                d @ Drain {
+                    bell: Some(bell), ..
+                },
+            ) => o.wait_for_room(Some(bell), &|| !d.rx.is_empty(), PARK_MAX),
+            // No bell (a queue built by a test): look at the own queue every millisecond.
+            Some(d) => o.wait_for_room(None, &|| !d.rx.is_empty(), Duration::from_millis(1)),
+            None => o.wait_for_room(None, &|| false, PARK_MAX),
         }
     }
 }
@@ -232,7 +383,7 @@ pub(crate) struct Outbox {
     /// (`topology.batch.flush.when.idle`).
     eager: bool,
     /// A spout's own queue, drained while a send blocks.
-    drain: Option<Receiver<Envelope>>,
+    drain: Option<Drain>,
     /// What was drained, for the executor to handle.
     pub(crate) stash: Vec<Envelope>,
     /// Nanoseconds this task spent blocked sending to full queues.
@@ -296,7 +447,7 @@ impl Outbox {
     }
 
     /// Keep draining `own` (this task's executor queue) while a send blocks.
-    pub(crate) fn drain_while_blocked(&mut self, own: Receiver<Envelope>) {
+    pub(crate) fn drain_while_blocked(&mut self, own: Drain) {
         self.drain = Some(own);
     }
 
@@ -325,7 +476,7 @@ impl Outbox {
         s.batch.push(tuple);
         let len = s.batch.len();
         if len >= self.batch_size
-            || (self.eager && len.is_power_of_two() && s.dest.queue.is_empty())
+            || (self.eager && len.is_power_of_two() && s.dest.occupancy.depth() == 0)
         {
             self.send(slot);
         } else {
@@ -360,7 +511,16 @@ impl Outbox {
         if s.batch.is_empty() {
             return;
         }
-        let tuples = std::mem::take(&mut s.batch);
+        let tuples = if s.batch.len() < self.batch_size / 2 {
+            // A partial batch (flush): send it in a buffer of its size and keep the big
+            // one for the next tuples, so a queue of many tiny batches holds memory for
+            // its tuples, not a whole batch per envelope.
+            let mut exact = Vec::with_capacity(s.batch.len());
+            exact.append(&mut s.batch);
+            exact
+        } else {
+            std::mem::take(&mut s.batch)
+        };
         let env = Envelope::Batch {
             task: s.task,
             tuples,
@@ -421,6 +581,10 @@ impl Outbox {
 }
 
 #[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod queue_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::tuple::{Fields, StreamSchema, Values};
@@ -448,15 +612,15 @@ mod tests {
     fn an_idle_receiver_gets_a_partial_batch_at_once_only_when_eager() {
         let (mut lazy, lazy_in) = outbox(false);
         lazy.push(TaskId(2), tuple());
-        assert!(lazy_in.rx.is_empty(), "a lazy outbox sent a batch of 1");
+        assert!(lazy_in.is_empty(), "a lazy outbox sent a batch of 1");
 
         let (mut eager, eager_in) = outbox(true);
         eager.push(TaskId(2), tuple());
-        assert_eq!(eager_in.rx.len(), 1, "the idle receiver got nothing");
+        assert_eq!(eager_in.len(), 1, "the idle receiver got nothing");
         // Its queue is no longer empty: the next tuples wait for a full batch.
         for _ in 0..3 {
             eager.push(TaskId(2), tuple());
         }
-        assert_eq!(eager_in.rx.len(), 1, "a busy receiver got a partial batch");
+        assert_eq!(eager_in.len(), 1, "a busy receiver got a partial batch");
     }
 }

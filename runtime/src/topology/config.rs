@@ -90,7 +90,8 @@ pub const TOPOLOGY_ENABLE_MESSAGE_TIMEOUTS: &str = "topology.enable.message.time
 pub const TOPOLOGY_MAX_SPOUT_PENDING: &str = "topology.max.spout.pending";
 /// Tick tuple period for bolts.
 pub const TOPOLOGY_TICK_TUPLE_FREQ_SECS: &str = "topology.tick.tuple.freq.secs";
-/// Capacity of each executor's receive queue, in tuples.
+/// Capacity of each executor's receive queue, in tuples (a batch is admitted while
+/// fewer tuples are queued, so the queue holds at most this plus one batch per sender).
 pub const TOPOLOGY_EXECUTOR_RECEIVE_BUFFER_SIZE: &str = "topology.executor.receive.buffer.size";
 /// Tuples per batch handed from one executor to another.
 pub const TOPOLOGY_PRODUCER_BATCH_SIZE: &str = "topology.producer.batch.size";
@@ -245,7 +246,9 @@ pub const KNOWN_KEYS: &[KeySpec] = &[
         ty: KeyType::Positive,
         default: KeyDefault::Int(32768),
         max: MAX_QUEUE,
-        doc: "capacity of an executor's receive queue, in tuples (bounds memory per executor)",
+        doc: "capacity of an executor's receive queue, in tuples: a sender may add a batch \
+              while fewer are queued (bounds memory per executor: this plus one batch per \
+              sender)",
     },
     KeySpec {
         key: TOPOLOGY_PRODUCER_BATCH_SIZE,

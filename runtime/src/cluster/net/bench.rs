@@ -124,7 +124,7 @@ pub(crate) fn link_throughput(
         .spawn(move || {
             let tid = gettid();
             let mut seen = 0u64;
-            while let Ok(env) = inbox.rx.recv() {
+            while let Ok(env) = inbox.recv() {
                 if let Envelope::Batch { tuples, .. } = env {
                     seen += tuples.len() as u64;
                     inbox.recycle(tuples);

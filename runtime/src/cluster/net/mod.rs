@@ -80,7 +80,7 @@ pub(crate) struct NetConfig {
     /// Largest frame payload sent or accepted (a larger incoming frame closes the
     /// connection; a larger outgoing batch is split).
     pub(crate) max_frame: usize,
-    /// Capacity of a remote destination's queue, in envelopes (batches).
+    /// Capacity of a remote destination's queue, in tuples (see `engine::queue`).
     pub(crate) queue_capacity: usize,
     /// A writer stops coalescing queued envelopes into one write at this many bytes.
     pub(crate) burst_bytes: usize,
@@ -105,7 +105,9 @@ impl Default for NetConfig {
     fn default() -> NetConfig {
         NetConfig {
             max_frame: DEFAULT_MAX_FRAME,
-            queue_capacity: 1024,
+            // As many tuples as the 1,024 full batches of 1,000 it held when counted
+            // in batches (the remote writer coalesces them into bursts).
+            queue_capacity: 1024 * 1000,
             burst_bytes: 256 * 1024,
             handshake_timeout: Duration::from_secs(5),
             max_connections: 1024,

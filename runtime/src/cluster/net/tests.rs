@@ -98,7 +98,7 @@ pub(super) fn ping(r: &RemoteDestination, rx: &Receiver<Envelope>, i: u64) {
         task: TaskId(5),
         tuples: vec![tuple(i)],
     };
-    r.destination().queue.send(env).unwrap();
+    r.destination().send_blocking(env).unwrap();
     match recv(rx, "ping") {
         Envelope::Batch { tuples, .. } => assert_eq!(tuples[0].values(), tuple(i).values()),
         other => panic!("expected a batch, got {other:?}"),
@@ -130,20 +130,18 @@ fn hundred_thousand_tuples_arrive_in_order() {
     let sender = std::thread::spawn(move || {
         for b in 0..TUPLES / BATCH {
             let tuples = (b * BATCH..(b + 1) * BATCH).map(tuple).collect();
-            dest.queue
-                .send(Envelope::Batch {
-                    task: TaskId(3),
-                    tuples,
-                })
-                .unwrap();
+            dest.send_blocking(Envelope::Batch {
+                task: TaskId(3),
+                tuples,
+            })
+            .unwrap();
             if b % 100 == 0 {
                 let msgs = vec![AckMsg::Ack { root: b, xor: !b }];
-                dest.queue
-                    .send(Envelope::Acks {
-                        task: TaskId(9),
-                        msgs,
-                    })
-                    .unwrap();
+                dest.send_blocking(Envelope::Acks {
+                    task: TaskId(9),
+                    msgs,
+                })
+                .unwrap();
             }
         }
     });
@@ -297,7 +295,7 @@ fn a_slow_receiver_blocks_the_sender_and_nothing_is_lost() {
     let deadline = Instant::now() + WAIT;
     let mut sent = 0u64;
     loop {
-        match dest.queue.try_send(batch()) {
+        match dest.try_send(batch()) {
             Ok(()) => sent += 1,
             Err(crossbeam_channel::TrySendError::Full(_)) => break,
             Err(e) => panic!("{e}"),
@@ -337,12 +335,11 @@ fn the_writer_reconnects_after_the_peer_restarts() {
     loop {
         i += 1;
         let tuples = vec![tuple(i)];
-        dest.queue
-            .send(Envelope::Batch {
-                task: TaskId(1),
-                tuples,
-            })
-            .unwrap();
+        dest.send_blocking(Envelope::Batch {
+            task: TaskId(1),
+            tuples,
+        })
+        .unwrap();
         if let Ok(Envelope::Batch { tuples, .. }) = rx.recv_timeout(Duration::from_millis(100)) {
             assert!(tuples[0].values()[1].as_i64().unwrap() <= i as i64);
             break;
@@ -420,8 +417,8 @@ fn task_router_delivers_by_task() {
         },
         &peer,
     );
-    let lens = |rx: &crossbeam_channel::Receiver<Envelope>| -> Vec<usize> {
-        rx.try_iter()
+    let lens = |inbox: &crate::engine::transfer::Inbox| -> Vec<usize> {
+        std::iter::from_fn(|| inbox.try_recv().ok())
             .map(|e| match e {
                 Envelope::Completions(c) => c.len(),
                 Envelope::Batch { tuples, .. } => 100 + tuples.len(),
@@ -429,8 +426,8 @@ fn task_router_delivers_by_task() {
             })
             .collect()
     };
-    assert_eq!(lens(&a_inbox.rx), [2, 1]);
-    assert_eq!(lens(&b_inbox.rx), [1, 101]);
+    assert_eq!(lens(&a_inbox), [2, 1]);
+    assert_eq!(lens(&b_inbox), [1, 101]);
 }
 
 /// A listener with this config.

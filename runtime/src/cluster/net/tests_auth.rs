@@ -127,7 +127,7 @@ fn a_peer_with_another_secret_is_refused_both_ways() {
     // A link with the stale secret never comes up; a good one does.
     let r = RemoteDestination::connect(listener.local_addr(), stale, config()).unwrap();
     assert!(!r.wait_connected(Duration::from_millis(300)));
-    r.destination().queue.send(batch_of("STALE")).unwrap();
+    r.destination().send_blocking(batch_of("STALE")).unwrap();
     let good = connect(&listener, "topo");
     ping(&good, &rx, 1);
     assert_eq!(listener.stats().accepted, 1);
@@ -216,7 +216,7 @@ fn forward(client: &TcpStream, mut server: &TcpStream, mode: &Mutex<Tamper>) {
 fn deliver(r: &RemoteDestination, rx: &Receiver<Envelope>, word: &str, got: &mut Vec<Envelope>) {
     let deadline = Instant::now() + WAIT;
     loop {
-        r.destination().queue.send(batch_of(word)).unwrap();
+        r.destination().send_blocking(batch_of(word)).unwrap();
         let pause = Instant::now() + Duration::from_millis(100);
         while let Ok(env) = rx.recv_deadline(pause) {
             let arrived = words(&env).iter().any(|w| w == word);
@@ -249,7 +249,10 @@ fn frames_forged_altered_or_replayed_after_a_good_handshake_are_rejected() {
         let cut_before = listener.stats().bad_mac;
         *mode.lock().unwrap() = tamper;
         let victim = format!("victim-{i}");
-        remote.destination().queue.send(batch_of(&victim)).unwrap();
+        remote
+            .destination()
+            .send_blocking(batch_of(&victim))
+            .unwrap();
         sent.insert(victim);
         wait_for(&format!("{tamper:?} detected"), || {
             listener.stats().bad_mac == cut_before + 1

@@ -109,7 +109,7 @@ impl Writer {
             }
         }
         let mut dropped = (0, 0);
-        while let Ok(env) = self.inbox.rx.try_recv() {
+        while let Ok(env) = self.inbox.try_recv() {
             dropped.0 += 1;
             dropped.1 += tuples_in(&env);
         }
@@ -144,9 +144,9 @@ impl Writer {
             // (a killed worker) before taking anything from the queue: the first burst
             // written into a dead connection is lost without an error, so it goes to the
             // peer's next incarnation instead (a restarted worker on the same port).
-            let idle = self.inbox.rx.is_empty();
+            let idle = self.inbox.is_empty();
             let mut wait = Select::new();
-            let inbox = wait.recv(&self.inbox.rx);
+            let inbox = wait.recv(self.inbox.select_handle());
             wait.recv(&self.woken);
             if wait.ready() != inbox {
                 return End::Stop;
@@ -155,7 +155,7 @@ impl Writer {
                 tracing::info!(peer = %self.peer, "the worker closed the connection; reconnecting");
                 return End::Broken;
             }
-            let first = match self.inbox.rx.try_recv() {
+            let first = match self.inbox.try_recv() {
                 Ok(env) => env,
                 Err(TryRecvError::Empty) => continue,
                 Err(TryRecvError::Disconnected) => return End::Stop,
@@ -164,7 +164,7 @@ impl Writer {
             self.burst = (0, 0);
             self.add(first);
             while self.buf.len() < self.cfg.burst_bytes {
-                match self.inbox.rx.try_recv() {
+                match self.inbox.try_recv() {
                     Ok(env) => self.add(env),
                     Err(_) => break,
                 }

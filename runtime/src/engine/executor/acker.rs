@@ -89,7 +89,7 @@ impl AckerExecutor {
         let mut last_flush = Instant::now();
         let mut counters = Counters::default();
         loop {
-            let env = match self.inbox.rx.try_recv() {
+            let env = match self.inbox.try_recv() {
                 Ok(env) => Some(env),
                 Err(TryRecvError::Empty) => {
                     verdicts.flush();
@@ -98,7 +98,7 @@ impl AckerExecutor {
                     let wait = next_rotation
                         .map(|r| r.saturating_duration_since(Instant::now()))
                         .unwrap_or(Duration::from_secs(3600));
-                    match self.inbox.rx.recv_timeout(wait) {
+                    match self.inbox.recv_timeout(wait) {
                         Ok(env) => Some(env),
                         Err(RecvTimeoutError::Timeout) => None,
                         Err(RecvTimeoutError::Disconnected) => return,

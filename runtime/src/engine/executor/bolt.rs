@@ -181,14 +181,14 @@ impl BoltExecutor {
     fn main_loop(&mut self) {
         let mut last_flush = Instant::now();
         loop {
-            let env = match self.inbox.rx.try_recv() {
+            let env = match self.inbox.try_recv() {
                 Ok(env) => env,
                 Err(TryRecvError::Empty) => {
                     self.flush_all();
                     for t in &mut self.tasks {
                         t.collector.publish();
                     }
-                    match self.inbox.rx.recv() {
+                    match self.inbox.recv() {
                         Ok(env) => env,
                         Err(_) => return,
                     }

@@ -198,7 +198,7 @@ impl SpoutExecutor {
                 }
             }
         }
-        while let Ok(env) = self.inbox.rx.try_recv() {
+        while let Ok(env) = self.inbox.try_recv() {
             if !self.handle(env) {
                 return false;
             }
@@ -239,18 +239,18 @@ impl SpoutExecutor {
     /// without one (a queue built by a test), it waits on the queue.
     fn idle_wait(&mut self, wait: Duration, active: bool) -> bool {
         if let Some(bell) = &self.inbox.bell {
-            let (rx, flag, run) = (&self.inbox.rx, &self.wake, &self.run);
+            let (inbox, flag, run) = (&self.inbox, &self.wake, &self.run);
             bell.wait(wait, || {
                 // A wake matters to an active spout only (an inactive one would spin
                 // on a flag it never clears).
-                !rx.is_empty()
+                !inbox.is_empty()
                     || (active && flag.load(Ordering::Acquire))
                     || run.stopping()
                     || run.active() != active
             });
             return !self.run.stopping() && self.drain_control();
         }
-        match self.inbox.rx.recv_timeout(wait) {
+        match self.inbox.recv_timeout(wait) {
             Ok(env) => self.handle(env),
             Err(RecvTimeoutError::Timeout) => true,
             Err(RecvTimeoutError::Disconnected) => false,
@@ -332,7 +332,7 @@ impl SpoutExecutor {
             if live == 0 {
                 // Everything emitted and acked: wait for control messages only.
                 self.flush_all();
-                match self.inbox.rx.recv() {
+                match self.inbox.recv() {
                     Ok(env) => {
                         if self.handle(env) {
                             continue;

@@ -4,23 +4,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, TrySendError};
 
 use crate::engine::run_state::RunState;
-use crate::engine::transfer::Envelope;
+use crate::engine::transfer::{Destination, Envelope};
 
 /// Retry delay for a tick whose queue was full.
 const RETRY: Duration = Duration::from_millis(10);
 
 /// One executor that wants ticks.
 pub(crate) struct TickTarget {
-    pub(crate) queue: Sender<Envelope>,
+    pub(crate) queue: Destination,
     pub(crate) freq_secs: u64,
     next: Instant,
 }
 
 impl TickTarget {
-    pub(crate) fn new(queue: Sender<Envelope>, freq_secs: u64, start: Instant) -> TickTarget {
+    pub(crate) fn new(queue: Destination, freq_secs: u64, start: Instant) -> TickTarget {
         TickTarget {
             queue,
             freq_secs,
