@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -77,14 +76,7 @@ fn wait_logged(logs: &Arc<Mutex<Vec<u8>>>, words: &[&str]) -> String {
 }
 
 fn write_file(dir: &Path, name: &str, text: &str, mode: u32) -> String {
-    let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
+    let path = squall_kafka::testing::write_with_mode(dir, name, text, mode).unwrap();
     path.to_str().unwrap().to_string()
 }
 

@@ -275,22 +275,13 @@ pub(crate) fn validate(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
 
     use rdkafka::types::RDKafkaConfRes;
 
     use super::*;
 
     fn private(dir: &Path, name: &str, text: &str, mode: u32) -> String {
-        let path = dir.join(name);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)
-            .unwrap();
-        f.write_all(text.as_bytes()).unwrap();
+        let path = crate::testing::write_with_mode(dir, name, text, mode).unwrap();
         path.to_str().unwrap().to_string()
     }
 

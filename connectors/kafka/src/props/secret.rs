@@ -170,20 +170,11 @@ impl Scrubber {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::os::unix::fs::OpenOptionsExt;
 
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str, mode: u32) -> std::path::PathBuf {
-        let path = dir.join(name);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)
-            .unwrap();
-        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
-        path
+        crate::testing::write_with_mode(dir, name, text, mode).unwrap()
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod broker;
 mod clients;
+mod files;
 mod lines;
 mod memory;
 mod proxy;
@@ -16,6 +17,7 @@ pub use broker::{Broker, DEFAULT_TANSU_VENV, TANSU_ENV, tansu_binary};
 pub use clients::{
     Delivered, Outgoing, committed_offsets, log_ends, produce, produce_one_per_batch, produce_with,
 };
+pub use files::write_with_mode;
 pub use lines::{round_robin, word_lines};
 pub use memory::{MemoryConsumer, MemoryLog};
 pub use proxy::{Proxy, ProxyListener};
