@@ -104,25 +104,30 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
             *xor ^= edge;
             Anchors::One((*root, edge))
         }
-        // One input in one tree (a basic bolt's emit with acking on): its root, a new edge.
-        Anchoring::Inputs([input]) if matches!(input.anchors, Anchors::One(_)) => {
-            let Anchors::One((root, _)) = input.anchors else {
-                return Anchors::None;
-            };
-            let edge = rng.next_u64();
-            input.ack_val.set(input.ack_val.get() ^ edge);
-            Anchors::One((root, edge))
+        Anchoring::Inputs(inputs) => {
+            // One input in one tree (a basic bolt's emit with acking on): its root, a
+            // new edge.
+            if let [input] = inputs
+                && let Anchors::One((root, _)) = input.anchors
+            {
+                let edge = rng.next_u64();
+                input.ack_val.set(input.ack_val.get() ^ edge);
+                return Anchors::One((root, edge));
+            }
+            if inputs.iter().all(|t| t.anchors.is_empty()) {
+                Anchors::None
+            } else if inputs.len() > MANY_ANCHORS {
+                many_anchors(rng, inputs)
+            } else {
+                few_anchors(rng, inputs)
+            }
         }
-        Anchoring::Inputs(inputs) if inputs.iter().all(|t| t.anchors.is_empty()) => Anchors::None,
-        Anchoring::Inputs(inputs) => input_anchors(rng, inputs),
     }
 }
 
-/// [`new_anchors`] of a copy anchored to inputs, some of them in trees.
-fn input_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
-    if inputs.len() > MANY_ANCHORS {
-        return many_anchors(rng, inputs);
-    }
+/// [`new_anchors`] of a copy anchored to a few inputs, some of them in trees: the roots
+/// merged by a linear search.
+fn few_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
     let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
     for input in inputs.iter() {
         let pairs = input.anchors.pairs();
@@ -769,23 +774,9 @@ mod tests {
     use super::*;
     use crate::api::tuple::{Fields, StreamSchema};
 
-    /// The per-root linear merge `new_anchors` does for a few inputs.
+    /// The per-root linear merge `new_anchors` does for a few inputs, as sorted pairs.
     fn reference(rng: &mut SmallRng, inputs: &[&Tuple]) -> Vec<(u64, u64)> {
-        let mut ids: Vec<(u64, u64)> = Vec::new();
-        for input in inputs {
-            let pairs = input.anchors.pairs();
-            if pairs.is_empty() {
-                continue;
-            }
-            let edge = rng.next_u64();
-            input.ack_val.set(input.ack_val.get() ^ edge);
-            for &(root, _) in pairs {
-                match ids.iter_mut().find(|(r, _)| *r == root) {
-                    Some(p) => p.1 ^= edge,
-                    None => ids.push((root, edge)),
-                }
-            }
-        }
+        let mut ids = few_anchors(rng, inputs).pairs().to_vec();
         ids.sort_unstable();
         ids
     }
