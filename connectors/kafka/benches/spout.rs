@@ -41,6 +41,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use squall_kafka::KafkaSpout;
+use squall_kafka::spout::{BatchQueue, Polled};
 use squall_kafka::testing::{Broker, log_ends, produce};
 use squall_runtime::local::{LocalOptions, run_local};
 use squall_runtime::testing::load_yaml;
@@ -278,6 +279,12 @@ fn bare_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
         .unwrap()
 }
 
+/// Whether the bare consumer takes records in batches (`SQUALL_BENCH_BARE=batch`, the
+/// default, as the spout does) or one `poll` at a time (`SQUALL_BENCH_BARE=poll`).
+fn bare_batch() -> bool {
+    std::env::var("SQUALL_BENCH_BARE").map_or(true, |v| v != "poll")
+}
+
 /// Read every record of `topic` up to `ends` with a bare consumer: records/s from the
 /// first record to the last.
 fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -> f64 {
@@ -289,10 +296,22 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) ->
         tpl.add_partition_offset(topic, *p, Offset::Beginning)
             .unwrap();
     }
+    let queue = bare_batch().then(|| BatchQueue::of(&consumer).unwrap());
     consumer.assign(&tpl).unwrap();
     let total: i64 = ends.values().sum();
     let (mut n, mut bytes) = (0i64, 0usize);
     let deadline = start + Duration::from_secs(300);
+    if let Some(queue) = &queue {
+        while n < total {
+            assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
+            if let Some(m) = queue.poll_within(Duration::from_millis(100)) {
+                let m = m.unwrap();
+                first.get_or_insert_with(Instant::now);
+                bytes += m.record().value.map_or(0, <[u8]>::len);
+                n += 1;
+            }
+        }
+    }
     while n < total {
         assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {

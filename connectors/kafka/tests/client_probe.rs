@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use squall_kafka::KafkaSpoutConfig;
+use squall_kafka::spout::{Polled, RdConsumer, SpoutConsumer};
 use squall_kafka::testing::{Broker, committed_offsets, log_ends, produce};
 
 fn consumer(bootstrap: &str, group: &str) -> BaseConsumer {
@@ -119,4 +121,83 @@ fn assign_consume_commit_with_metadata_and_read_back() {
         "paused partitions delivered: {again:?}"
     );
     assert_eq!(again[0].1, 0);
+}
+
+/// Poll the spout's consumer until `pred` holds for a record (bounded); returns every
+/// record polled on the way as (partition, offset).
+fn poll_until(
+    c: &RdConsumer,
+    what: &str,
+    mut pred: impl FnMut(i32, i64) -> bool,
+) -> Vec<(i32, i64)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "no {what} in 30 s; got {got:?}");
+        match c.poll() {
+            Some(m) => {
+                let r = m.unwrap();
+                let r = r.record();
+                got.push((r.partition, r.offset));
+                if pred(r.partition, r.offset) {
+                    return got;
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// The spout takes records from librdkafka in batches of up to 256: records of a
+/// partition sought back while still in the batch are not handed out (the next one is
+/// the record sought to), and a new assignment starts from what it says.
+#[test]
+fn records_taken_in_batches_follow_seeks_and_assignments() {
+    let broker = Broker::start().unwrap();
+    broker.create_topic("batched", 2).unwrap();
+    let values: Vec<String> = (0..1000).map(|i| format!("v{i}")).collect();
+    let records: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (Some((i % 2) as i32), None, v.as_bytes()))
+        .collect();
+    let ends = log_ends(&produce(&broker.bootstrap(), "batched", &records).unwrap());
+    assert_eq!(ends, BTreeMap::from([(0, 500), (1, 500)]));
+    let config = KafkaSpoutConfig::new(&broker.bootstrap(), &["batched"], "gb");
+    let c = RdConsumer::create(&(), &config, "gb").unwrap();
+    let tp = |p: i32| ("batched".to_string(), p);
+    c.assign(&[(tp(0), 0), (tp(1), 0)]).unwrap();
+
+    // Read partition 0 up to offset 10 (a batch holds more), then seek it back to 3.
+    let first = poll_until(&c, "offset 10 of partition 0", |p, o| p == 0 && o == 10);
+    c.seek("batched", 0, 3).unwrap();
+    let after = poll_until(&c, "partition 0 after the seek", |p, _| p == 0);
+    assert_eq!(after.last(), Some(&(0, 3)), "{after:?}");
+    // Then every record of partition 0 in order, and partition 1 without a gap.
+    let ones: Vec<i64> = first
+        .iter()
+        .chain(&after)
+        .filter(|(p, _)| *p == 1)
+        .map(|(_, o)| *o)
+        .collect();
+    assert!(
+        ones.iter().copied().eq(0..ones.len() as i64),
+        "partition 1: {ones:?}"
+    );
+    let mut next = BTreeMap::from([(0, 4i64), (1, ones.len() as i64)]);
+    if next[&1] == 500 {
+        next.remove(&1);
+    }
+    let rest = poll_until(&c, "the end of both partitions", |p, o| {
+        let want = next.entry(p).or_insert(o);
+        assert_eq!(o, *want, "partition {p}: offset {o} where {want} was next");
+        *want = o + 1;
+        next.get(&0) == Some(&500) && next.get(&1).is_none_or(|n| *n == 500)
+    });
+    assert!(rest.len() >= 496, "{} records", rest.len());
+
+    // A new assignment drops whatever was taken and starts where it says.
+    c.assign(&[(tp(1), 250)]).unwrap();
+    let again = poll_until(&c, "partition 1 after the assignment", |_, _| true);
+    assert_eq!(again, vec![(1, 250)]);
 }

@@ -8,6 +8,7 @@
 //! and, on start, takes a commit with empty metadata as this deployment's when that
 //! marker group has one for the partition.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -16,17 +17,16 @@ use std::time::Duration;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::batch::{BatchQueue, RdMessage};
 use super::consumer::{
-    CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, Polled, SpoutConsumer, TopicPartition,
+    CommitOutcome, Commits, Listed, MAX_COMMIT_OUTCOMES, SpoutConsumer, TopicPartition,
 };
 use crate::config::KafkaSpoutConfig;
 use crate::consumer_defaults::consumer_defaults;
 use crate::error::BrokerError;
 use crate::props::ClientProps;
-use crate::translate::Record;
 
 /// How long a blocking broker call (metadata, committed offsets, watermarks, commit) may
 /// take before the spout gives up until its next try.
@@ -49,10 +49,18 @@ type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
 /// and queues its outcome; `commit_outcomes` takes them. While a broker is down that
 /// thread waits, the spout's does not.
 pub struct RdConsumer {
+    /// Declared before `consumer`: dropped first (see [`BatchQueue`]).
+    batch: BatchQueue,
+    /// Polls so far (logs are served every [`SERVE_LOGS_EVERY`]).
+    polls: Cell<u32>,
     consumer: Arc<BaseConsumer>,
     committer: OnceLock<SyncSender<CommitJob>>,
     outcomes: Outcomes,
 }
+
+/// The client's log lines are passed on at least once in this many polls, and
+/// whenever no record is waiting.
+const SERVE_LOGS_EVERY: u32 = 256;
 
 impl RdConsumer {
     /// The committer thread's queue (started now if it is not running).
@@ -87,19 +95,6 @@ impl std::fmt::Debug for RdConsumer {
     }
 }
 
-impl Polled for BorrowedMessage<'_> {
-    fn record(&self) -> Record<'_> {
-        Record {
-            topic: self.topic(),
-            partition: self.partition(),
-            offset: self.offset(),
-            key: self.key(),
-            value: self.payload(),
-            timestamp: self.timestamp().to_millis(),
-        }
-    }
-}
-
 fn tpl_of(parts: &[TopicPartition]) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::new();
     for (t, p) in parts {
@@ -116,7 +111,7 @@ fn one(topic: &str, partition: i32) -> TopicPartitionList {
 
 impl SpoutConsumer for RdConsumer {
     type Connector = ();
-    type Message<'a> = BorrowedMessage<'a>;
+    type Message<'a> = RdMessage<'a>;
 
     fn create(_: &(), config: &KafkaSpoutConfig, group: &str) -> Result<Self, BrokerError> {
         let what = || format!("creating a consumer for group {group}");
@@ -127,25 +122,43 @@ impl SpoutConsumer for RdConsumer {
                 KafkaError::ClientCreation(e.to_string()),
             )
         })?;
-        client_config(config, group, &props)
+        let consumer = client_config(config, group, &props)
             .create::<BaseConsumer>()
-            .map(|consumer| RdConsumer {
-                consumer: Arc::new(consumer),
-                committer: OnceLock::new(),
-                outcomes: Outcomes::default(),
-            })
             .map_err(|source| {
                 BrokerError::new(
                     what(),
                     &config.bootstrap_servers,
                     props.client_error(source),
                 )
-            })
+            })?;
+        let batch = BatchQueue::of(&consumer).ok_or_else(|| {
+            BrokerError::new(
+                what(),
+                &config.bootstrap_servers,
+                KafkaError::ClientCreation("librdkafka gave the consumer no queue".into()),
+            )
+        })?;
+        Ok(RdConsumer {
+            batch,
+            polls: Cell::new(0),
+            consumer: Arc::new(consumer),
+            committer: OnceLock::new(),
+            outcomes: Outcomes::default(),
+        })
     }
 
     #[inline]
-    fn poll(&self) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
-        self.consumer.poll(Duration::ZERO)
+    fn poll(&self) -> Option<Result<RdMessage<'_>, KafkaError>> {
+        let polls = self.polls.get().wrapping_add(1);
+        self.polls.set(polls);
+        if polls.is_multiple_of(SERVE_LOGS_EVERY) {
+            self.batch.serve_logs(&self.consumer);
+        }
+        let polled = self.batch.poll();
+        if polled.is_none() {
+            self.batch.serve_logs(&self.consumer);
+        }
+        polled
     }
 
     fn wake_on_records(&mut self, wake: Box<dyn Fn() + Send + Sync>) {
@@ -161,15 +174,18 @@ impl SpoutConsumer for RdConsumer {
         for ((t, p), o) in at {
             tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
+        self.batch.discard_all();
         self.consumer.assign(&tpl)
     }
 
     fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), KafkaError> {
+        self.batch.discard(topic, partition);
         self.consumer
             .seek(topic, partition, Offset::Offset(offset), CALL_TIMEOUT)
     }
 
     fn pause(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
+        self.batch.discard(topic, partition);
         self.consumer.pause(&one(topic, partition))
     }
 

@@ -14,6 +14,7 @@
 //!   nothing buffers without bound; librdkafka's own prefetch queue is capped too.
 
 mod assign;
+mod batch;
 mod client;
 mod commit;
 pub mod consumer;
@@ -23,6 +24,7 @@ mod unreliable;
 mod watch;
 
 pub use assign::{CommitMetadata, StartAt, partitions_for_task, start_position};
+pub use batch::{BATCH, BatchQueue, RdMessage};
 pub use client::RdConsumer;
 pub use consumer::{Polled, SpoutConsumer};
 
