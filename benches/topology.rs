@@ -37,6 +37,10 @@ use squall_runtime::{Registry, cli};
 
 use redis_server::RedisServer;
 
+/// The `squall` binary's allocator, so that local mode here is local mode there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// (name, topology file, measured component, unit)
 const SHAPES: &[(&str, &str, &str, &str)] = &[
     (

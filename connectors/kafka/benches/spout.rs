@@ -4,23 +4,27 @@
 //! `cargo bench -p squall-kafka --bench spout [-- null|latency]`.
 //!
 //! - `null`: `SQUALL_BENCH_RECORDS` records (default 300 000, 100-byte values) are
-//!   produced into a 1- and a 3-partition topic first; then, alternated
-//!   `SQUALL_BENCH_REPS` times (default 3): a bare rdkafka `BaseConsumer` (manual
-//!   assignment from the beginning, the spout's client settings, reading every record's
-//!   value) and a local topology KafkaSpout (1 task, default translator, a fresh group,
-//!   EARLIEST) → null bolt with acking on (1 acker, `topology.max.spout.pending`
-//!   `SQUALL_BENCH_PENDING`, default 2000), each timed from its first record (at the
+//!   produced into a 1- and a 3-partition topic first; then, `SQUALL_BENCH_REPS` times
+//!   (default 3), three reads of the whole topic in turn: a bare rdkafka `BaseConsumer`
+//!   reading with `poll`, a record per call (the `rdkafka` crate's consumer API); the
+//!   same consumer reading through `squall_kafka::spout::BatchQueue`, up to 256 records
+//!   per librdkafka call, as the spout reads (both with manual assignment from the
+//!   beginning and the spout's client settings, touching every record's value); and a
+//!   local topology KafkaSpout (1 task, default translator, a fresh group, EARLIEST) →
+//!   null bolt with acking on (1 acker, `topology.max.spout.pending`
+//!   `SQUALL_BENCH_PENDING`, default 2000). Each is timed from its first record (at the
 //!   null bolt, for the spout) to its last, so that connecting and the first fetch are
-//!   left out of both. Rates in records/s and the spout/consumer ratio per pair, and
-//!   the CPU time this process used per record in each run (all its threads: the
-//!   consumer's, librdkafka's, and for the spout the executors and the acker; the
-//!   broker is another process), which depends less on other load than the rates.
-//!   `SQUALL_BENCH_THREADS=1` adds, per run, each thread's CPU time per record and the
+//!   left out. Rates in records/s, the spout's rate against each bare consumer per rep,
+//!   and the CPU time this process used per record in each read (all its threads: the
+//!   consumer's, librdkafka's, and for the spout the executors and the acker; the broker
+//!   is another process), which depends less on other load than the rates.
+//!   `SQUALL_BENCH_THREADS=1` adds, per read, each thread's CPU time per record and the
 //!   share of its runnable time it waited for a CPU (`/proc/self/task/*/schedstat`):
 //!   which thread bounds a run, and how starved the machine was.
-//!   `SQUALL_BENCH_PROPS=key=value,key=value` adds client properties to both the bare
-//!   consumer and the spout (e.g. `fetch.queue.backoff.ms=1000`, librdkafka's default,
-//!   to see what the spout's own default of 10 ms changes).
+//!   `SQUALL_BENCH_PROPS=key=value,key=value` adds client properties to the bare
+//!   consumers and the spout (e.g. `fetch.queue.backoff.ms=1000`, librdkafka's default,
+//!   to see what the spout's own default of 10 ms changes). The bench runs on the
+//!   `squall` binary's allocator (mimalloc).
 //! - `latency`: Kafka → split → fields(word) → count, acking on. Its maximum rate is
 //!   taken from pre-produced sentences (`SQUALL_BENCH_SENTENCES`, default 100 000, 3
 //!   partitions); then a producer thread (`linger.ms` 1) writes sentences stamped with
@@ -48,6 +52,10 @@ use squall_runtime::testing::load_yaml;
 use squall_runtime::{
     BasicBolt, BasicCollector, ComponentError, OutputDeclarer, Registry, Tuple, async_trait,
 };
+
+/// The `squall` binary's allocator (workers run the spout there).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -279,15 +287,9 @@ fn bare_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
         .unwrap()
 }
 
-/// Whether the bare consumer takes records in batches (`SQUALL_BENCH_BARE=batch`, the
-/// default, as the spout does) or one `poll` at a time (`SQUALL_BENCH_BARE=poll`).
-fn bare_batch() -> bool {
-    std::env::var("SQUALL_BENCH_BARE").map_or(true, |v| v != "poll")
-}
-
 /// Read every record of `topic` up to `ends` with a bare consumer: records/s from the
 /// first record to the last.
-fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) -> f64 {
+fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str, read: Read) -> f64 {
     let start = Instant::now();
     let mut first = None;
     let consumer = bare_consumer(bootstrap, group);
@@ -296,7 +298,7 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str) ->
         tpl.add_partition_offset(topic, *p, Offset::Beginning)
             .unwrap();
     }
-    let queue = bare_batch().then(|| BatchQueue::of(&consumer).unwrap());
+    let queue = (read == Read::Batch).then(|| BatchQueue::of(&consumer).unwrap());
     consumer.assign(&tpl).unwrap();
     let total: i64 = ends.values().sum();
     let (mut n, mut bytes) = (0i64, 0usize);
@@ -397,40 +399,70 @@ fn null(broker: &Broker) {
             "produced {records} records into {topic} in {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        let mut ratios = Vec::new();
+        let (mut vs_poll, mut vs_batch) = (Vec::new(), Vec::new());
         let per_record = |cpu: f64| 1e6 * cpu / records as f64;
         for rep in 0..reps {
-            let c0 = cpu_secs();
-            let watch = ThreadWatch::start();
-            let b = bare(&broker.bootstrap(), &topic, &ends, &format!("bare-{rep}"));
-            let c1 = cpu_secs();
-            if let Some(w) = watch {
-                w.report("bare consumer", records);
+            let mut rates = Vec::new();
+            for (what, how) in [
+                ("bare consumer (poll)", Run::Bare(Read::Poll)),
+                ("bare consumer (batch)", Run::Bare(Read::Batch)),
+                ("KafkaSpout → null", Run::Spout),
+            ] {
+                let c0 = cpu_secs();
+                let watch = ThreadWatch::start();
+                let group = format!("{}-{rep}", what.replace(|c: char| !c.is_alphanumeric(), ""));
+                let rate = match how {
+                    Run::Bare(read) => bare(&broker.bootstrap(), &topic, &ends, &group, read),
+                    Run::Spout => spout(&broker.bootstrap(), &topic, &ends, &group),
+                };
+                let cpu = per_record(cpu_secs() - c0);
+                if let Some(w) = watch {
+                    w.report(what, records);
+                }
+                rates.push(format!("{what} {rate:.0} rec/s ({cpu:.2} µs CPU/record)"));
+                match how {
+                    Run::Bare(Read::Poll) => vs_poll.push(rate),
+                    Run::Bare(Read::Batch) => vs_batch.push(rate),
+                    Run::Spout => {
+                        let (p, b) = (vs_poll.len() - 1, vs_batch.len() - 1);
+                        vs_poll[p] = rate / vs_poll[p];
+                        vs_batch[b] = rate / vs_batch[b];
+                    }
+                }
             }
-            let watch = ThreadWatch::start();
-            let s = spout(&broker.bootstrap(), &topic, &ends, &format!("spout-{rep}"));
-            let c2 = cpu_secs();
-            if let Some(w) = watch {
-                w.report("KafkaSpout → null", records);
-            }
-            ratios.push(s / b);
             println!(
-                "null {partitions}p rep {rep}: bare consumer {:.0} rec/s ({:.2} µs CPU/record), \
-                 KafkaSpout → null (acking) {:.0} rec/s ({:.2} µs CPU/record), ratio {:.1}%",
-                b,
-                per_record(c1 - c0),
-                s,
-                per_record(c2 - c1),
-                100.0 * s / b
+                "null {partitions}p rep {rep}: {}; spout/poll {:.1}%, spout/batch {:.1}%",
+                rates.join(", "),
+                100.0 * vs_poll[vs_poll.len() - 1],
+                100.0 * vs_batch[vs_batch.len() - 1]
             );
         }
-        ratios.sort_by(f64::total_cmp);
+        vs_poll.sort_by(f64::total_cmp);
+        vs_batch.sort_by(f64::total_cmp);
         println!(
-            "null {partitions}p: median ratio {:.1}% ({} pairs)",
-            100.0 * ratios[ratios.len() / 2],
-            ratios.len()
+            "null {partitions}p: median ratio {:.1}% of the poll consumer, {:.1}% of the batch consumer ({} reps)",
+            100.0 * vs_poll[vs_poll.len() / 2],
+            100.0 * vs_batch[vs_batch.len() / 2],
+            vs_poll.len()
         );
     }
+}
+
+/// One timed read in the `null` comparison.
+#[derive(Clone, Copy)]
+enum Run {
+    Bare(Read),
+    Spout,
+}
+
+/// How the bare consumer reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    /// `BaseConsumer::poll`, a record per call: the `rdkafka` crate's consumer API.
+    Poll,
+    /// `squall_kafka::spout::BatchQueue`, up to 256 records per librdkafka call, as the
+    /// spout reads.
+    Batch,
 }
 
 const WORDS: [&str; 8] = [

@@ -139,22 +139,12 @@ impl BatchQueue {
         if taken.next == taken.msgs.len() {
             taken.msgs.clear();
             taken.next = 0;
-            let mut raw = [ptr::null_mut::<rd_kafka_message_t>(); BATCH];
-            // SAFETY: `queue` is a live queue reference; `raw` has room for `BATCH`
-            // message pointers. librdkafka writes the count it returns (or -1 on an
-            // error, which takes nothing).
-            let n = unsafe {
-                rdkafka_sys::rd_kafka_consume_batch_queue(
-                    self.queue.as_ptr(),
-                    i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
-                    raw.as_mut_ptr(),
-                    BATCH,
-                )
-            };
-            let n = usize::try_from(n).unwrap_or(0).min(BATCH);
-            taken
-                .msgs
-                .extend(raw.iter().take(n).filter_map(|m| NonNull::new(*m)));
+            // Whatever is waiting, at once; else (librdkafka's batch call waits for a
+            // full batch) the first record to arrive within `timeout`.
+            self.take(&mut taken, Duration::ZERO, BATCH);
+            if taken.msgs.is_empty() && !timeout.is_zero() {
+                self.take(&mut taken, timeout, 1);
+            }
             if taken.msgs.is_empty() {
                 return None;
             }
@@ -176,6 +166,28 @@ impl BatchQueue {
             }
             e => KafkaError::MessageConsumption(RDKafkaErrorCode::from(e)),
         }))
+    }
+
+    /// Take up to `max` (at most [`BATCH`]) records from librdkafka into `taken`,
+    /// waiting up to `timeout` for them.
+    fn take(&self, taken: &mut Taken, timeout: Duration, max: usize) {
+        let mut raw = [ptr::null_mut::<rd_kafka_message_t>(); BATCH];
+        let max = max.min(BATCH);
+        // SAFETY: `queue` is a live queue reference; `raw` has room for `max` message
+        // pointers. librdkafka returns how many it wrote (or -1 on an error, which
+        // takes nothing).
+        let n = unsafe {
+            rdkafka_sys::rd_kafka_consume_batch_queue(
+                self.queue.as_ptr(),
+                i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+                raw.as_mut_ptr(),
+                max,
+            )
+        };
+        let n = usize::try_from(n).unwrap_or(0).min(max);
+        taken
+            .msgs
+            .extend(raw.iter().take(n).filter_map(|m| NonNull::new(*m)));
     }
 
     /// Drop the taken messages of `topic`'s `partition` the spout has not seen (after a
