@@ -298,29 +298,33 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str, re
         tpl.add_partition_offset(topic, *p, Offset::Beginning)
             .unwrap();
     }
-    let queue = (read == Read::Batch).then(|| BatchQueue::of(&consumer).unwrap());
     consumer.assign(&tpl).unwrap();
     let total: i64 = ends.values().sum();
     let (mut n, mut bytes) = (0i64, 0usize);
     let deadline = start + Duration::from_secs(300);
-    if let Some(queue) = &queue {
-        while n < total {
-            assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
-            if let Some(m) = queue.poll_within(Duration::from_millis(100)) {
-                let m = m.unwrap();
-                first.get_or_insert_with(Instant::now);
-                bytes += m.record().value.map_or(0, <[u8]>::len);
-                n += 1;
+    match read {
+        Read::Batch => {
+            let queue = BatchQueue::of(consumer).unwrap();
+            while n < total {
+                assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
+                if let Some(m) = queue.poll_within(Duration::from_millis(100)) {
+                    let m = m.unwrap();
+                    first.get_or_insert_with(Instant::now);
+                    bytes += m.record().value.map_or(0, <[u8]>::len);
+                    n += 1;
+                }
             }
         }
-    }
-    while n < total {
-        assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
-            first.get_or_insert_with(Instant::now);
-            bytes += m.payload().map_or(0, <[u8]>::len);
-            n += 1;
+        Read::Poll => {
+            while n < total {
+                assert!(Instant::now() < deadline, "bare consumer: {n} of {total}");
+                if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                    let m = m.unwrap();
+                    first.get_or_insert_with(Instant::now);
+                    bytes += m.payload().map_or(0, <[u8]>::len);
+                    n += 1;
+                }
+            }
         }
     }
     let last = Instant::now();
@@ -456,7 +460,7 @@ enum Run {
 }
 
 /// How the bare consumer reads.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Read {
     /// `BaseConsumer::poll`, a record per call: the `rdkafka` crate's consumer API.
     Poll,

@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::ffi::{CStr, c_char, c_int};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -42,15 +43,17 @@ pub const BATCH: usize = 256;
 /// Log lines passed on per [`BatchQueue::serve_logs`] call at most.
 const LOGS_PER_SERVE: usize = 64;
 
-/// A consumer's queue, read in batches, with the records taken from it that the spout
-/// has not seen yet, and the queue the consumer's logs go to.
+/// A consumer, its queue read in batches, the records taken from it that the spout has
+/// not seen yet, and the queue the consumer's logs go to.
 ///
-/// It must be dropped before the consumer it was made for (a field declared before
-/// the consumer's): its messages point into the consumer's topics.
+/// It holds the consumer (shared: other threads may commit through it), so that the
+/// consumer outlives the queues and the messages taken, which `Drop` releases first.
 pub struct BatchQueue {
     queue: NonNull<rd_kafka_queue_t>,
     logs: NonNull<rd_kafka_queue_t>,
     taken: RefCell<Taken>,
+    /// Dropped after `Drop::drop` released the rest.
+    consumer: Arc<BaseConsumer>,
 }
 
 /// Messages taken and not yet handed out: `msgs[next..]`.
@@ -66,9 +69,10 @@ struct Taken {
 unsafe impl Send for BatchQueue {}
 
 impl BatchQueue {
-    /// The queue of `consumer`, read in batches from now on, its logs sent to a queue
+    /// `consumer`, its queue read in batches from now on and its logs sent to a queue
     /// of their own (`None`: librdkafka gave no queue).
-    pub fn of(consumer: &BaseConsumer) -> Option<BatchQueue> {
+    pub fn of(consumer: BaseConsumer) -> Option<BatchQueue> {
+        let consumer = Arc::new(consumer);
         let rk = consumer.client().native_ptr();
         // SAFETY: the client pointer is valid while `consumer` lives; both queues are
         // new references that `Drop` (or the failure path) releases; the client keeps
@@ -92,13 +96,24 @@ impl BatchQueue {
                 queue,
                 logs,
                 taken: RefCell::default(),
+                consumer,
             })
         }
     }
 
-    /// Pass the client's waiting log lines (at most 64) to `consumer`'s context: the
+    /// The consumer.
+    pub fn consumer(&self) -> &Arc<BaseConsumer> {
+        &self.consumer
+    }
+
+    /// The consumer, while no one else shares it.
+    pub fn consumer_mut(&mut self) -> Option<&mut BaseConsumer> {
+        Arc::get_mut(&mut self.consumer)
+    }
+
+    /// Pass the client's waiting log lines (at most 64) to the consumer's context: the
     /// `rdkafka` crate writes them to `tracing`, target `librdkafka`.
-    pub fn serve_logs(&self, consumer: &BaseConsumer) {
+    pub fn serve_logs(&self) {
         for _ in 0..LOGS_PER_SERVE {
             // SAFETY: a live queue; an event returned is destroyed once, after its
             // strings (owned by it) were copied out.
@@ -119,7 +134,7 @@ impl BatchQueue {
                 {
                     let fac = CStr::from_ptr(fac).to_string_lossy();
                     let text = CStr::from_ptr(text).to_string_lossy();
-                    consumer
+                    self.consumer
                         .context()
                         .log(log_level(level), fac.trim(), text.trim());
                 }

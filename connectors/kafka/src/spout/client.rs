@@ -49,11 +49,10 @@ type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
 /// and queues its outcome; `commit_outcomes` takes them. While a broker is down that
 /// thread waits, the spout's does not.
 pub struct RdConsumer {
-    /// Declared before `consumer`: dropped first (see [`BatchQueue`]).
+    /// The consumer and its record queue.
     batch: BatchQueue,
     /// Polls so far (logs are served every [`SERVE_LOGS_EVERY`]).
     polls: Cell<u32>,
-    consumer: Arc<BaseConsumer>,
     committer: OnceLock<SyncSender<CommitJob>>,
     outcomes: Outcomes,
 }
@@ -69,7 +68,7 @@ impl RdConsumer {
             return Ok(tx);
         }
         let (tx, rx) = mpsc::sync_channel::<CommitJob>(COMMIT_QUEUE);
-        let (consumer, outcomes) = (self.consumer.clone(), self.outcomes.clone());
+        let (consumer, outcomes) = (self.batch.consumer().clone(), self.outcomes.clone());
         std::thread::Builder::new()
             .name("kafka-committer".into())
             .spawn(move || {
@@ -131,7 +130,7 @@ impl SpoutConsumer for RdConsumer {
                     props.client_error(source),
                 )
             })?;
-        let batch = BatchQueue::of(&consumer).ok_or_else(|| {
+        let batch = BatchQueue::of(consumer).ok_or_else(|| {
             BrokerError::new(
                 what(),
                 &config.bootstrap_servers,
@@ -141,7 +140,6 @@ impl SpoutConsumer for RdConsumer {
         Ok(RdConsumer {
             batch,
             polls: Cell::new(0),
-            consumer: Arc::new(consumer),
             committer: OnceLock::new(),
             outcomes: Outcomes::default(),
         })
@@ -152,18 +150,18 @@ impl SpoutConsumer for RdConsumer {
         let polls = self.polls.get().wrapping_add(1);
         self.polls.set(polls);
         if polls.is_multiple_of(SERVE_LOGS_EVERY) {
-            self.batch.serve_logs(&self.consumer);
+            self.batch.serve_logs();
         }
         let polled = self.batch.poll();
         if polled.is_none() {
-            self.batch.serve_logs(&self.consumer);
+            self.batch.serve_logs();
         }
         polled
     }
 
     fn wake_on_records(&mut self, wake: Box<dyn Fn() + Send + Sync>) {
         // Only before the committer thread shares the consumer (right after `create`).
-        match Arc::get_mut(&mut self.consumer) {
+        match self.batch.consumer_mut() {
             Some(c) => c.set_nonempty_callback(wake),
             None => tracing::debug!("Kafka spout: consumer already shared; no wake-ups"),
         }
@@ -175,26 +173,28 @@ impl SpoutConsumer for RdConsumer {
             tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
         self.batch.discard_all();
-        self.consumer.assign(&tpl)
+        self.batch.consumer().assign(&tpl)
     }
 
     fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<(), KafkaError> {
         self.batch.discard(topic, partition);
-        self.consumer
+        self.batch
+            .consumer()
             .seek(topic, partition, Offset::Offset(offset), CALL_TIMEOUT)
     }
 
     fn pause(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
         self.batch.discard(topic, partition);
-        self.consumer.pause(&one(topic, partition))
+        self.batch.consumer().pause(&one(topic, partition))
     }
 
     fn resume(&self, topic: &str, partition: i32) -> Result<(), KafkaError> {
-        self.consumer.resume(&one(topic, partition))
+        self.batch.consumer().resume(&one(topic, partition))
     }
 
     fn commit(&self, offsets: &[(TopicPartition, i64)], metadata: &str) -> Result<(), KafkaError> {
-        self.consumer
+        self.batch
+            .consumer()
             .commit(&commit_list(offsets, metadata)?, CommitMode::Sync)
     }
 
@@ -226,7 +226,8 @@ impl SpoutConsumer for RdConsumer {
             return Ok(Commits::new());
         }
         let got = self
-            .consumer
+            .batch
+            .consumer()
             .committed_offsets(tpl_of(partitions), CALL_TIMEOUT)?;
         let mut out = BTreeMap::new();
         for e in got.elements() {
@@ -244,7 +245,8 @@ impl SpoutConsumer for RdConsumer {
     }
 
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), KafkaError> {
-        self.consumer
+        self.batch
+            .consumer()
             .fetch_watermarks(topic, partition, CALL_TIMEOUT)
     }
 
@@ -252,7 +254,10 @@ impl SpoutConsumer for RdConsumer {
         let mut all = Vec::new();
         let mut missing = Vec::new();
         for topic in topics {
-            let md = self.consumer.fetch_metadata(Some(topic), CALL_TIMEOUT)?;
+            let md = self
+                .batch
+                .consumer()
+                .fetch_metadata(Some(topic), CALL_TIMEOUT)?;
             for t in md.topics() {
                 if let Some(err) = t.error() {
                     missing.push(format!("topic {topic}: {err:?} (waiting for it)"));
