@@ -201,3 +201,34 @@ fn records_taken_in_batches_follow_seeks_and_assignments() {
     let again = poll_until(&c, "partition 1 after the assignment", |_, _| true);
     assert_eq!(again, vec![(1, 250)]);
 }
+
+/// Client errors (here: no broker listening) come back from the spout's consumer as
+/// errors (the spout counts them in `kafka.poll.errors`), while records are read in
+/// batches apart from them.
+#[test]
+fn client_errors_come_back_from_the_spout_consumer() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let config = KafkaSpoutConfig::new(&address, &["nowhere"], "gerr");
+    let c = RdConsumer::create(&(), &config, "gerr").unwrap();
+    c.assign(&[(("nowhere".to_string(), 0), 0)]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let error = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no error from a consumer of {address} in 30 s"
+        );
+        match c.poll() {
+            Some(Err(e)) => break e,
+            Some(Ok(m)) => panic!("a record from nowhere: {:?}", m.record()),
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("Local: Broker transport failure")
+            || text.contains("Local: All broker connections are down"),
+        "{text}"
+    );
+}
