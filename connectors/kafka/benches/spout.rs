@@ -302,7 +302,9 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str, re
     let total: i64 = ends.values().sum();
     let (mut n, mut bytes) = (0i64, 0usize);
     let deadline = start + Duration::from_secs(300);
-    match read {
+    // Each arm's last record time is taken before its consumer is dropped (closing a
+    // consumer takes a while and is not reading).
+    let last = match read {
         Read::Batch => {
             let queue = BatchQueue::of(consumer).unwrap();
             while n < total {
@@ -314,6 +316,7 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str, re
                     n += 1;
                 }
             }
+            Instant::now()
         }
         Read::Poll => {
             while n < total {
@@ -325,9 +328,9 @@ fn bare(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>, group: &str, re
                     n += 1;
                 }
             }
+            Instant::now()
         }
-    }
-    let last = Instant::now();
+    };
     std::hint::black_box(bytes);
     rate(first.unwrap_or(start), last, total as u64)
 }

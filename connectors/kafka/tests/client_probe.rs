@@ -203,8 +203,8 @@ fn records_taken_in_batches_follow_seeks_and_assignments() {
 }
 
 /// Client errors (here: no broker listening) come back from the spout's consumer as
-/// errors (the spout counts them in `kafka.poll.errors`), while records are read in
-/// batches apart from them.
+/// errors (the spout counts them in `kafka.poll.errors`; their text is in the
+/// `librdkafka` log), although records are read in batches.
 #[test]
 fn client_errors_come_back_from_the_spout_consumer() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -225,10 +225,8 @@ fn client_errors_come_back_from_the_spout_consumer() {
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
-    let text = error.to_string();
     assert!(
-        text.contains("Local: Broker transport failure")
-            || text.contains("Local: All broker connections are down"),
-        "{text}"
+        matches!(error, rdkafka::error::KafkaError::Global(_)),
+        "{error}"
     );
 }

@@ -10,13 +10,12 @@
 //! wrapper for that call, so this module is the crate's one use of `unsafe`, kept to a
 //! few FFI calls and the reads of what librdkafka handed over.
 //!
-//! The batch call serves what it finds on the consumer's queue with librdkafka's own
-//! handlers, not the crate's: client logs would go to stderr and client errors would be
-//! lost. So the client's main queue (logs, client errors such as brokers down) is no
-//! longer forwarded to the consumer's queue; [`BatchQueue::serve_events`] reads it and
-//! passes logs and errors to the consumer's context (the crate's `tracing` output, as
-//! before) and returns the errors, and a partition's consume errors come back from
-//! [`BatchQueue::poll`].
+//! The batch call serves the consumer's queue with librdkafka's own handlers, not the
+//! crate's: client logs would go to stderr. So the client's logs are sent to a queue of
+//! their own, which [`BatchQueue::serve_logs`] passes to the consumer's context (the
+//! crate's `tracing` output, as before). Client errors reach the same logs (librdkafka
+//! logs them when the batch call finds them), which `serve_logs` counts; a partition's
+//! consume errors come back from [`BatchQueue::poll`].
 //!
 //! Semantics are the per-record poll's: a message whose partition is sought, paused or
 //! unassigned after it was taken but before the spout saw it is dropped here, as
@@ -42,17 +41,20 @@ use crate::translate::Record;
 /// Records taken from librdkafka per call at most.
 pub const BATCH: usize = 256;
 
-/// Events (logs, client errors) served per [`BatchQueue::serve_events`] call at most.
-const EVENTS_PER_SERVE: usize = 64;
+/// Log lines passed on per [`BatchQueue::serve_logs`] call at most.
+const LOGS_PER_SERVE: usize = 64;
+
+/// The facility of the log line librdkafka writes for a client error it serves itself.
+const CLIENT_ERROR_FACILITY: &str = "ERROR";
 
 /// A consumer, its queue read in batches, the records taken from it that the spout has
-/// not seen yet, and its main queue (logs, client errors).
+/// not seen yet, and the queue the consumer's logs go to.
 ///
 /// It holds the consumer (shared: other threads may commit through it), so that the
 /// consumer outlives the queues and the messages taken, which `Drop` releases first.
 pub struct BatchQueue {
     queue: NonNull<rd_kafka_queue_t>,
-    events: NonNull<rd_kafka_queue_t>,
+    logs: NonNull<rd_kafka_queue_t>,
     taken: RefCell<Taken>,
     /// Dropped after `Drop::drop` released the rest.
     consumer: Arc<BaseConsumer>,
@@ -71,27 +73,32 @@ struct Taken {
 unsafe impl Send for BatchQueue {}
 
 impl BatchQueue {
-    /// `consumer`, its queue read in batches from now on and its main queue served
-    /// apart (`None`: librdkafka gave no queue; the consumer needs a `group.id`).
+    /// `consumer`, its queue read in batches from now on and its logs sent to a queue
+    /// of their own (`None`: librdkafka gave no queue).
     pub fn of(consumer: BaseConsumer) -> Option<BatchQueue> {
         let consumer = Arc::new(consumer);
         let rk = consumer.client().native_ptr();
-        // SAFETY: the client pointer is valid while `consumer` lives; both queue handles
-        // are new references that `Drop` (or the failure path) releases. Forwarding the
-        // main queue nowhere keeps its events on it.
+        // SAFETY: the client pointer is valid while `consumer` lives; both queues are
+        // new references that `Drop` (or the failure path) releases; the client keeps
+        // its own reference to the log queue.
         unsafe {
             let queue = NonNull::new(rdkafka_sys::rd_kafka_queue_get_consumer(rk));
-            let events = NonNull::new(rdkafka_sys::rd_kafka_queue_get_main(rk));
-            let (Some(queue), Some(events)) = (queue, events) else {
-                for made in [queue, events].into_iter().flatten() {
+            let logs = NonNull::new(rdkafka_sys::rd_kafka_queue_new(rk));
+            let (Some(queue), Some(logs)) = (queue, logs) else {
+                for made in [queue, logs].into_iter().flatten() {
                     rdkafka_sys::rd_kafka_queue_destroy(made.as_ptr());
                 }
                 return None;
             };
-            rdkafka_sys::rd_kafka_queue_forward(events.as_ptr(), ptr::null_mut());
+            let err = rdkafka_sys::rd_kafka_set_log_queue(rk, logs.as_ptr());
+            if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                rdkafka_sys::rd_kafka_queue_destroy(queue.as_ptr());
+                rdkafka_sys::rd_kafka_queue_destroy(logs.as_ptr());
+                return None;
+            }
             Some(BatchQueue {
                 queue,
-                events,
+                logs,
                 taken: RefCell::default(),
                 consumer,
             })
@@ -108,55 +115,43 @@ impl BatchQueue {
         Arc::get_mut(&mut self.consumer)
     }
 
-    /// Serve the client's waiting events (at most 64): log lines and client errors go
-    /// to the consumer's context (the `rdkafka` crate writes them to `tracing`, target
-    /// `librdkafka`, as its own poll does); the first error is returned.
-    pub fn serve_events(&self) -> Option<KafkaError> {
-        let mut first = None;
-        for _ in 0..EVENTS_PER_SERVE {
+    /// Pass the client's waiting log lines (at most 64) to the consumer's context (the
+    /// `rdkafka` crate writes them to `tracing`, target `librdkafka`); returns how many
+    /// of them were client errors (a broker down, a failed login: facility `ERROR`, as
+    /// librdkafka logs the errors the batch call finds on the consumer's queue).
+    pub fn serve_logs(&self) -> usize {
+        let mut errors = 0;
+        for _ in 0..LOGS_PER_SERVE {
             // SAFETY: a live queue; an event returned is destroyed once, after its
             // strings (owned by it) were copied out.
             unsafe {
-                if rdkafka_sys::rd_kafka_queue_length(self.events.as_ptr()) == 0 {
+                if rdkafka_sys::rd_kafka_queue_length(self.logs.as_ptr()) == 0 {
                     break;
                 }
-                let ev = rdkafka_sys::rd_kafka_queue_poll(self.events.as_ptr(), 0);
+                let ev = rdkafka_sys::rd_kafka_queue_poll(self.logs.as_ptr(), 0);
                 if ev.is_null() {
                     break;
                 }
-                match rdkafka_sys::rd_kafka_event_type(ev) {
-                    rdkafka_sys::RD_KAFKA_EVENT_LOG => {
-                        let (mut fac, mut text): (*const c_char, *const c_char) =
-                            (ptr::null(), ptr::null());
-                        let mut level: c_int = 0;
-                        if rdkafka_sys::rd_kafka_event_log(ev, &mut fac, &mut text, &mut level) == 0
-                        {
-                            let fac = text_of(fac);
-                            let text = text_of(text);
-                            self.consumer
-                                .context()
-                                .log(log_level(level), fac.trim(), text.trim());
-                        }
+                let (mut fac, mut text): (*const c_char, *const c_char) =
+                    (ptr::null(), ptr::null());
+                let mut level: c_int = 0;
+                if rdkafka_sys::rd_kafka_event_log(ev, &mut fac, &mut text, &mut level) == 0
+                    && !fac.is_null()
+                    && !text.is_null()
+                {
+                    let fac = CStr::from_ptr(fac).to_string_lossy();
+                    let text = CStr::from_ptr(text).to_string_lossy();
+                    if fac.trim() == CLIENT_ERROR_FACILITY {
+                        errors += 1;
                     }
-                    rdkafka_sys::RD_KAFKA_EVENT_ERROR => {
-                        let code = RDKafkaErrorCode::from(rdkafka_sys::rd_kafka_event_error(ev));
-                        let reason = text_of(rdkafka_sys::rd_kafka_event_error_string(ev));
-                        self.consumer
-                            .context()
-                            .error(KafkaError::Global(code), reason.trim());
-                        let fatal = rdkafka_sys::rd_kafka_event_error_is_fatal(ev) != 0;
-                        first.get_or_insert(if fatal {
-                            KafkaError::MessageConsumptionFatal(code)
-                        } else {
-                            KafkaError::MessageConsumption(code)
-                        });
-                    }
-                    _ => {}
+                    self.consumer
+                        .context()
+                        .log(log_level(level), fac.trim(), text.trim());
                 }
                 rdkafka_sys::rd_kafka_event_destroy(ev);
             }
         }
-        first
+        errors
     }
 
     /// The next record, if one is there; never blocks.
@@ -258,10 +253,11 @@ impl Drop for BatchQueue {
                 _queue: PhantomData,
             });
         }
-        // SAFETY: the references `of` made, released once.
+        // SAFETY: the references `of` made, released once (the client keeps its own
+        // to the log queue).
         unsafe {
             rdkafka_sys::rd_kafka_queue_destroy(self.queue.as_ptr());
-            rdkafka_sys::rd_kafka_queue_destroy(self.events.as_ptr());
+            rdkafka_sys::rd_kafka_queue_destroy(self.logs.as_ptr());
         }
     }
 }
@@ -346,17 +342,4 @@ fn log_level(level: c_int) -> RDKafkaLogLevel {
         6 => RDKafkaLogLevel::Info,
         _ => RDKafkaLogLevel::Debug,
     }
-}
-
-/// A C string owned by an event, as text (empty for a null pointer).
-///
-/// # Safety
-/// A non-null `p` must point to a NUL-terminated string that lives while the result is
-/// used.
-unsafe fn text_of<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
-    if p.is_null() {
-        return std::borrow::Cow::Borrowed("");
-    }
-    // SAFETY: the caller's promise.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy()
 }

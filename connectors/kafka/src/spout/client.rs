@@ -51,15 +51,21 @@ type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
 pub struct RdConsumer {
     /// The consumer and its record queue.
     batch: BatchQueue,
-    /// Polls so far (events are served every [`SERVE_EVENTS_EVERY`]).
+    /// Polls so far (logs are served every [`SERVE_LOGS_EVERY`]).
     polls: Cell<u32>,
     committer: OnceLock<SyncSender<CommitJob>>,
     outcomes: Outcomes,
 }
 
-/// The client's events (logs, client errors) are served at least once in this many
-/// polls, and whenever no record is waiting.
-const SERVE_EVENTS_EVERY: u32 = 256;
+/// The client's log lines are passed on at least once in this many polls, and
+/// whenever no record is waiting.
+const SERVE_LOGS_EVERY: u32 = 256;
+
+/// What `poll` returns for client errors found in the logs (the log line, target
+/// `librdkafka`, has the text; librdkafka does not keep their codes there).
+fn client_error() -> KafkaError {
+    KafkaError::Global(RDKafkaErrorCode::Fail)
+}
 
 impl RdConsumer {
     /// The committer thread's queue (started now if it is not running).
@@ -149,14 +155,12 @@ impl SpoutConsumer for RdConsumer {
     fn poll(&self) -> Option<Result<RdMessage<'_>, KafkaError>> {
         let polls = self.polls.get().wrapping_add(1);
         self.polls.set(polls);
-        if polls.is_multiple_of(SERVE_EVENTS_EVERY)
-            && let Some(e) = self.batch.serve_events()
-        {
-            return Some(Err(e));
+        if polls.is_multiple_of(SERVE_LOGS_EVERY) && self.batch.serve_logs() > 0 {
+            return Some(Err(client_error()));
         }
         match self.batch.poll() {
             Some(polled) => Some(polled),
-            None => self.batch.serve_events().map(Err),
+            None => (self.batch.serve_logs() > 0).then(|| Err(client_error())),
         }
     }
 
