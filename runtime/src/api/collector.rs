@@ -125,11 +125,11 @@ fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
     }
 }
 
-/// [`new_anchors`] of a copy anchored to a few inputs, some of them in trees: the roots
-/// merged by a linear search.
-fn few_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
-    let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
-    for input in inputs.iter() {
+/// One new edge per input in a tuple tree, XORed into the input's ack value and given to
+/// `merge` once per root of that input (the anchoring both merges below share).
+#[inline(always)]
+fn for_each_edge(rng: &mut SmallRng, inputs: &[&Tuple], mut merge: impl FnMut(u64, u64)) {
+    for input in inputs {
         let pairs = input.anchors.pairs();
         if pairs.is_empty() {
             continue;
@@ -137,12 +137,21 @@ fn few_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
         let edge = rng.next_u64();
         input.ack_val.set(input.ack_val.get() ^ edge);
         for &(root, _) in pairs {
-            match ids.iter_mut().find(|(r, _)| *r == root) {
-                Some(p) => p.1 ^= edge,
-                None => ids.push((root, edge)),
-            }
+            merge(root, edge);
         }
     }
+}
+
+/// [`new_anchors`] of a copy anchored to a few inputs, some of them in trees: the roots
+/// merged by a linear search.
+fn few_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
+    let mut ids: SmallVec<[(u64, u64); 2]> = SmallVec::new();
+    for_each_edge(rng, inputs, |root, edge| {
+        match ids.iter_mut().find(|(r, _)| *r == root) {
+            Some(p) => p.1 ^= edge,
+            None => ids.push((root, edge)),
+        }
+    });
     match ids.len() {
         0 => Anchors::None,
         1 => Anchors::One(ids[0]),
@@ -161,17 +170,9 @@ const MANY_ANCHORS: usize = 16;
 fn many_anchors(rng: &mut SmallRng, inputs: &[&Tuple]) -> Anchors {
     let mut roots: FxHashMap<u64, u64> =
         FxHashMap::with_capacity_and_hasher(inputs.len(), Default::default());
-    for input in inputs {
-        let pairs = input.anchors.pairs();
-        if pairs.is_empty() {
-            continue;
-        }
-        let edge = rng.next_u64();
-        input.ack_val.set(input.ack_val.get() ^ edge);
-        for &(root, _) in pairs {
-            *roots.entry(root).or_insert(0) ^= edge;
-        }
-    }
+    for_each_edge(rng, inputs, |root, edge| {
+        *roots.entry(root).or_insert(0) ^= edge
+    });
     match roots.len() {
         0 => Anchors::None,
         1 => roots.into_iter().next().map_or(Anchors::None, Anchors::One),

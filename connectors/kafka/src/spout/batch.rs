@@ -12,10 +12,11 @@
 //!
 //! The batch call serves the consumer's queue with librdkafka's own handlers, not the
 //! crate's: client logs would go to stderr. So the client's logs are sent to a queue of
-//! their own, which [`BatchQueue::serve_logs`] passes to the consumer's context (the
-//! crate's `tracing` output, as before). Client errors reach the same logs (librdkafka
-//! logs them when the batch call finds them), which `serve_logs` counts; a partition's
-//! consume errors come back from [`BatchQueue::poll`].
+//! their own, passed to the consumer's context (the crate's `tracing` output, as
+//! before) each time the queue takes more records: at least every [`BATCH`] records and
+//! whenever none is waiting. Client errors reach the same logs (librdkafka logs them
+//! when the batch call finds them); [`BatchQueue::poll`] returns an error for them, as
+//! for a partition's consume errors.
 //!
 //! Semantics are the per-record poll's: a message whose partition is sought, paused or
 //! unassigned after it was taken but before the spout saw it is dropped here, as
@@ -23,6 +24,7 @@
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::ffi::{CStr, c_char, c_int};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
@@ -55,16 +57,10 @@ const CLIENT_ERROR_FACILITY: &str = "ERROR";
 pub struct BatchQueue {
     queue: NonNull<rd_kafka_queue_t>,
     logs: NonNull<rd_kafka_queue_t>,
-    taken: RefCell<Taken>,
+    /// Messages taken and not yet handed out, oldest first.
+    taken: RefCell<VecDeque<NonNull<rd_kafka_message_t>>>,
     /// Dropped after `Drop::drop` released the rest.
     consumer: Arc<BaseConsumer>,
-}
-
-/// Messages taken and not yet handed out: `msgs[next..]`.
-#[derive(Default)]
-struct Taken {
-    msgs: Vec<NonNull<rd_kafka_message_t>>,
-    next: usize,
 }
 
 // SAFETY: librdkafka's queue and message handles may be used and destroyed from any
@@ -119,7 +115,7 @@ impl BatchQueue {
     /// `rdkafka` crate writes them to `tracing`, target `librdkafka`); returns how many
     /// of them were client errors (a broker down, a failed login: facility `ERROR`, as
     /// librdkafka logs the errors the batch call finds on the consumer's queue).
-    pub fn serve_logs(&self) -> usize {
+    fn serve_logs(&self) -> usize {
         let mut errors = 0;
         for _ in 0..LOGS_PER_SERVE {
             // SAFETY: a live queue; an event returned is destroyed once, after its
@@ -159,30 +155,29 @@ impl BatchQueue {
         self.poll_within(Duration::ZERO)
     }
 
-    /// The next record, waiting up to `timeout` for one when none was taken yet.
+    /// The next record, waiting up to `timeout` for one when none was taken yet. Before
+    /// taking more records the client's logs are passed on; a client error among them
+    /// is returned (`KafkaError::Global`, code `Fail`: its text is in the log line).
     pub fn poll_within(&self, timeout: Duration) -> Option<Result<RdMessage<'_>, KafkaError>> {
         let mut taken = self.taken.borrow_mut();
-        if taken.next == taken.msgs.len() {
-            taken.msgs.clear();
-            taken.next = 0;
+        if taken.is_empty() {
+            if self.serve_logs() > 0 {
+                return Some(Err(KafkaError::Global(RDKafkaErrorCode::Fail)));
+            }
             // Whatever is waiting, at once; else (librdkafka's batch call waits for a
             // full batch) the first record to arrive within `timeout`.
             self.take(&mut taken, Duration::ZERO, BATCH);
-            if taken.msgs.is_empty() && !timeout.is_zero() {
+            if taken.is_empty() && !timeout.is_zero() {
                 self.take(&mut taken, timeout, 1);
             }
-            if taken.msgs.is_empty() {
-                return None;
-            }
         }
-        let msg = *taken.msgs.get(taken.next)?;
-        taken.next += 1;
+        let msg = taken.pop_front()?;
+        // SAFETY: a message librdkafka handed over, not destroyed yet (`m` owns it).
+        let err = unsafe { msg.as_ref() }.err;
         let m = RdMessage {
             msg,
             _queue: PhantomData,
         };
-        // SAFETY: a message librdkafka handed over, not destroyed yet (`m` owns it).
-        let err = unsafe { msg.as_ref() }.err;
         if err == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
             return Some(Ok(m));
         }
@@ -196,7 +191,12 @@ impl BatchQueue {
 
     /// Take up to `max` (at most [`BATCH`]) records from librdkafka into `taken`,
     /// waiting up to `timeout` for them.
-    fn take(&self, taken: &mut Taken, timeout: Duration, max: usize) {
+    fn take(
+        &self,
+        taken: &mut VecDeque<NonNull<rd_kafka_message_t>>,
+        timeout: Duration,
+        max: usize,
+    ) {
         let mut raw = [ptr::null_mut::<rd_kafka_message_t>(); BATCH];
         let max = max.min(BATCH);
         // SAFETY: `queue` is a live queue reference; `raw` has room for `max` message
@@ -211,9 +211,7 @@ impl BatchQueue {
             )
         };
         let n = usize::try_from(n).unwrap_or(0).min(max);
-        taken
-            .msgs
-            .extend(raw.iter().take(n).filter_map(|m| NonNull::new(*m)));
+        taken.extend(raw.iter().take(n).filter_map(|m| NonNull::new(*m)));
     }
 
     /// Drop the taken messages of `topic`'s `partition` the spout has not seen (after a
@@ -228,30 +226,23 @@ impl BatchQueue {
     }
 
     fn discard_where(&self, drop_it: impl Fn(&Record<'_>) -> bool) {
-        let mut taken = self.taken.borrow_mut();
-        let next = taken.next;
-        let rest: Vec<_> = taken.msgs.drain(next..).collect();
-        for msg in rest {
-            let m = RdMessage {
-                msg,
-                _queue: PhantomData,
-            };
-            if drop_it(&m.record()) {
-                continue;
+        self.taken.borrow_mut().retain(|msg| {
+            // SAFETY: a message taken and not handed out: live, owned by the queue.
+            if !drop_it(&unsafe { record_of(*msg) }) {
+                return true;
             }
-            taken.msgs.push(m.into_raw());
-        }
+            // SAFETY: as above; it leaves the queue now, destroyed once.
+            unsafe { rdkafka_sys::rd_kafka_message_destroy(msg.as_ptr()) };
+            false
+        });
     }
 }
 
 impl Drop for BatchQueue {
     fn drop(&mut self) {
-        let taken = std::mem::take(self.taken.get_mut());
-        for msg in taken.msgs.into_iter().skip(taken.next) {
-            drop(RdMessage {
-                msg,
-                _queue: PhantomData,
-            });
+        for msg in self.taken.get_mut().drain(..) {
+            // SAFETY: messages taken and never handed out, destroyed once.
+            unsafe { rdkafka_sys::rd_kafka_message_destroy(msg.as_ptr()) };
         }
         // SAFETY: the references `of` made, released once (the client keeps its own
         // to the log queue).
@@ -266,15 +257,6 @@ impl Drop for BatchQueue {
 pub struct RdMessage<'a> {
     msg: NonNull<rd_kafka_message_t>,
     _queue: PhantomData<&'a BatchQueue>,
-}
-
-impl RdMessage<'_> {
-    /// The message pointer, no longer destroyed by this value.
-    fn into_raw(self) -> NonNull<rd_kafka_message_t> {
-        let msg = self.msg;
-        std::mem::forget(self);
-        msg
-    }
 }
 
 impl Drop for RdMessage<'_> {
@@ -298,34 +280,41 @@ unsafe fn bytes<'a>(p: *const std::ffi::c_void, len: usize) -> Option<&'a [u8]> 
 
 impl Polled for RdMessage<'_> {
     fn record(&self) -> Record<'_> {
-        // SAFETY: the message is live while `self` is; its topic handle, key and
-        // payload live as long as the message (librdkafka frees them with it).
-        unsafe {
-            let m = self.msg.as_ref();
-            let topic = if m.rkt.is_null() {
+        // SAFETY: the message is live while `self` is.
+        unsafe { record_of(self.msg) }
+    }
+}
+
+/// The fields of the message at `msg`.
+///
+/// # Safety
+/// `msg` must be a live message, and stay live as long as `'a` (its topic handle, key
+/// and payload live as long as the message: librdkafka frees them with it).
+unsafe fn record_of<'a>(msg: NonNull<rd_kafka_message_t>) -> Record<'a> {
+    use rdkafka_sys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    // SAFETY: the caller's promise.
+    unsafe {
+        let m = msg.as_ref();
+        let topic = if m.rkt.is_null() {
+            ""
+        } else {
+            let name = rdkafka_sys::rd_kafka_topic_name(m.rkt);
+            if name.is_null() {
                 ""
             } else {
-                let name = rdkafka_sys::rd_kafka_topic_name(m.rkt);
-                if name.is_null() {
-                    ""
-                } else {
-                    // Kafka topic names are ASCII ([a-zA-Z0-9._-]).
-                    CStr::from_ptr(name).to_str().unwrap_or("")
-                }
-            };
-            let mut kind = rdkafka_sys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-            let ts = rdkafka_sys::rd_kafka_message_timestamp(m, &mut kind);
-            Record {
-                topic,
-                partition: m.partition,
-                offset: m.offset,
-                key: bytes(m.key, m.key_len),
-                value: bytes(m.payload, m.len),
-                timestamp: (kind
-                    != rdkafka_sys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-                    && ts != -1)
-                    .then_some(ts),
+                // Kafka topic names are ASCII ([a-zA-Z0-9._-]).
+                CStr::from_ptr(name).to_str().unwrap_or("")
             }
+        };
+        let mut kind = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        let ts = rdkafka_sys::rd_kafka_message_timestamp(m, &mut kind);
+        Record {
+            topic,
+            partition: m.partition,
+            offset: m.offset,
+            key: bytes(m.key, m.key_len),
+            value: bytes(m.payload, m.len),
+            timestamp: (kind != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts != -1).then_some(ts),
         }
     }
 }

@@ -8,7 +8,6 @@
 //! and, on start, takes a commit with empty metadata as this deployment's when that
 //! marker group has one for the partition.
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -51,20 +50,8 @@ type Outcomes = Arc<Mutex<VecDeque<CommitOutcome>>>;
 pub struct RdConsumer {
     /// The consumer and its record queue.
     batch: BatchQueue,
-    /// Polls so far (logs are served every [`SERVE_LOGS_EVERY`]).
-    polls: Cell<u32>,
     committer: OnceLock<SyncSender<CommitJob>>,
     outcomes: Outcomes,
-}
-
-/// The client's log lines are passed on at least once in this many polls, and
-/// whenever no record is waiting.
-const SERVE_LOGS_EVERY: u32 = 256;
-
-/// What `poll` returns for client errors found in the logs (the log line, target
-/// `librdkafka`, has the text; librdkafka does not keep their codes there).
-fn client_error() -> KafkaError {
-    KafkaError::Global(RDKafkaErrorCode::Fail)
 }
 
 impl RdConsumer {
@@ -145,7 +132,6 @@ impl SpoutConsumer for RdConsumer {
         })?;
         Ok(RdConsumer {
             batch,
-            polls: Cell::new(0),
             committer: OnceLock::new(),
             outcomes: Outcomes::default(),
         })
@@ -153,15 +139,7 @@ impl SpoutConsumer for RdConsumer {
 
     #[inline]
     fn poll(&self) -> Option<Result<RdMessage<'_>, KafkaError>> {
-        let polls = self.polls.get().wrapping_add(1);
-        self.polls.set(polls);
-        if polls.is_multiple_of(SERVE_LOGS_EVERY) && self.batch.serve_logs() > 0 {
-            return Some(Err(client_error()));
-        }
-        match self.batch.poll() {
-            Some(polled) => Some(polled),
-            None => (self.batch.serve_logs() > 0).then(|| Err(client_error())),
-        }
+        self.batch.poll()
     }
 
     fn wake_on_records(&mut self, wake: Box<dyn Fn() + Send + Sync>) {
