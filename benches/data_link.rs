@@ -6,8 +6,9 @@
 //! sequence number and the frame; the figure is frames (and MB) per second on one
 //! thread. Candidates: HMAC-SHA256 (SHA-NI through `sha2`), keyed BLAKE3 (AVX2),
 //! Poly1305 (AVX2) under a one-time key per frame from HMAC-SHA256(key, sequence number),
-//! and AES-128-GMAC (AES-NI + PCLMUL through `aes-gcm`, the sequence number as the
-//! nonce).
+//! AES-128-GMAC (AES-NI + PCLMUL through `aes-gcm`, the sequence number as the nonce),
+//! and what the link uses: AES-256-GCM through `ring` (VAES + VPCLMULQDQ), which also
+//! encrypts the frame (the data link's own `FrameMac`, copy included).
 //!
 //! `cargo bench --bench data_link` (release). `cargo test --bench data_link` runs a short
 //! debug pass whose figures mean little.
@@ -29,6 +30,7 @@ use aes_gcm::{Aes128Gcm, KeyInit as _, Nonce};
 use hmac::{Hmac, KeyInit, Mac};
 use poly1305::Poly1305;
 use sha2::Sha256;
+use squall_runtime::cluster::auth::frame_mac::FrameMac;
 use squall_runtime::tuple::StreamSchema;
 use squall_runtime::wire::{SchemaTable, encode_tuples};
 use squall_runtime::{Fields, TaskId, Tuple, Value, Values};
@@ -160,6 +162,18 @@ fn main() {
             let k = m.finalize().into_bytes();
             let tag = Poly1305::new(poly1305::Key::from_slice(&k)).compute_unpadded(f);
             tag.into()
+        });
+        // What the data link does (since 2026-12-02): AES-256-GCM through `ring`,
+        // encrypting the frame in place (the same buffer again and again here).
+        let mut sealer = FrameMac::new(&key);
+        let mut sealed = Vec::with_capacity(f.len() + 64);
+        measure("aes256-gcm-ring", &f, iters, |_, f| {
+            sealed.clear();
+            sealed.extend_from_slice(f);
+            sealer.seal_from(&mut sealed, 0).unwrap();
+            let mut t = [0u8; 16];
+            t.copy_from_slice(&sealed[sealed.len() - 16..]);
+            t
         });
         measure("aes128-gmac", &f, iters, |seq, f| {
             let mut nonce = [0u8; 12];

@@ -2,9 +2,10 @@
 //! supervisors with two slots each, on loopback), each measurement on a topology of its
 //! own submitted to it and killed after:
 //!
-//! * `const-null`: ConstSpout → NullBolt (100-byte payload), one task each, acking off,
+//! * `const-null`: ConstSpout → NullBolt, one task each, acking off,
 //!   `topology.workers: 2`: the spout and the sink land in different workers, so every
-//!   tuple crosses a worker link.
+//!   tuple crosses a worker link. Twice: with storm-perf's payload ("some data") and
+//!   with a 100-byte one.
 //! * `wordcount-workers`: `topologies/wordcount.yaml` (acking on) with
 //!   `topology.workers: 1` and `2` alternated on the same cluster; the ratio of the means.
 //! * `xlatency`: const → id → null with acking (`bench-const-id-null-acking.yaml`) on 2
@@ -233,7 +234,8 @@ fn topology_file(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// const → null across 2 workers, acking off.
+/// const → null across 2 workers, acking off, the spout's default 100-byte payload (see
+/// [`const_null_payloads`] for the payloads measured).
 pub const CONST_NULL: &str = "name: const-null-2w
 config:
   topology.workers: 2
@@ -249,6 +251,20 @@ streams:
     to: sink
     grouping: {type: SHUFFLE}
 ";
+
+/// The const → null shapes measured: storm-perf's payload (its `ConstSpoutNullBoltTopo`
+/// emits the 9-byte string "some data", stored inline in a tuple) and the default
+/// 100-byte one (a heap string the receiving worker allocates).
+fn const_null_payloads() -> [(&'static str, String); 2] {
+    let storm = CONST_NULL.replace(
+        "className: ConstSpout",
+        "className: ConstSpout\n    constructorArgs: [0, 0, \"some data\"]",
+    );
+    [
+        ("'some data'", storm),
+        ("100-byte payload", CONST_NULL.to_string()),
+    ]
+}
 
 /// The binaries each measurement runs with: the stock one, then the baseline if set.
 fn variants() -> Vec<(&'static str, Option<PathBuf>)> {
@@ -270,24 +286,26 @@ pub fn run(modes: &[&str]) {
     let mut cluster = Cluster::start();
     let variants = variants();
     if modes.contains(&"const-null") {
-        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-        for round in 0..rounds {
-            for (i, (label, artifact)) in variants.iter().enumerate() {
-                let m = cluster.measure(CONST_NULL, 2, "sink", artifact.as_deref());
-                rates[i].push(m.rate);
+        for (payload, yaml) in const_null_payloads() {
+            let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            for round in 0..rounds {
+                for (i, (label, artifact)) in variants.iter().enumerate() {
+                    let m = cluster.measure(&yaml, 2, "sink", artifact.as_deref());
+                    rates[i].push(m.rate);
+                    println!(
+                        "const -> null ({payload}), 2 workers, acking off, round {round} ({label}): \
+                         {:.2}M tuples/s, workers' CPU {:.0} ns/tuple",
+                        m.rate / 1e6,
+                        m.cpu_ns
+                    );
+                }
+            }
+            for (i, (label, _)) in variants.iter().enumerate() {
                 println!(
-                    "const -> null, 2 workers, acking off, round {round} ({label}): {:.2}M tuples/s, \
-                     workers' CPU {:.0} ns/tuple",
-                    m.rate / 1e6,
-                    m.cpu_ns
+                    "const -> null ({payload}), 2 workers ({label}): median {:.2}M tuples/s",
+                    median(&mut rates[i]) / 1e6
                 );
             }
-        }
-        for (i, (label, _)) in variants.iter().enumerate() {
-            println!(
-                "const -> null, 2 workers ({label}): median {:.2}M tuples/s",
-                median(&mut rates[i]) / 1e6
-            );
         }
     }
     if modes.contains(&"wordcount-workers") {

@@ -29,7 +29,7 @@ pub use words::{
     ExclamationBolt, RandomSentenceSpout, SplitSentenceBolt, WordCountBolt, WordSpout,
 };
 
-use squall_runtime::Registry;
+use squall_runtime::{Registry, Value};
 
 /// Register every built-in component and topology builder under its name.
 pub fn register(registry: &mut Registry) {
@@ -42,10 +42,19 @@ pub fn register(registry: &mut Registry) {
             Ok(LineFileSpout::new(a.str(0, "input file path")?))
         })
         .spout("ConstSpout", |a| {
-            Ok(ConstSpout::new(
+            let (count, rate) = (
                 a.u64_or(0, "tuple count (0 = unbounded)", 0)?,
                 a.u64_or(1, "tuples per second (0 = as fast as possible)", 0)?,
-            ))
+            );
+            Ok(match a.len() {
+                ..=2 => ConstSpout::new(count, rate),
+                _ => ConstSpout::of(
+                    "payload",
+                    Value::from(a.str(2, "payload string")?),
+                    count,
+                    rate,
+                ),
+            })
         })
         .basic_bolt("SplitSentenceBolt", |_| Ok(SplitSentenceBolt))
         .basic_bolt("WordCountBolt", |_| Ok(WordCountBolt::default()))

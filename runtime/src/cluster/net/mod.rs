@@ -12,9 +12,10 @@
 //! fresh nonces, or the listener logs an error naming the peer and closes the
 //! connection (and the connecting side logs the refusal and retries with backoff).
 //! Connections are one-way: after the handshake, only the connecting side sends, and
-//! every frame it sends carries a MAC under a key of that connection with an implicit
-//! sequence number (see [`cluster::auth::frame_mac`](crate::cluster::auth::frame_mac)):
-//! the listener checks it before decoding anything and cuts the connection on a bad one.
+//! every frame it sends is sealed (AES-256-GCM: encrypted, with a tag) under a key of
+//! that connection with an implicit sequence number (see
+//! [`cluster::auth::frame_mac`](crate::cluster::auth::frame_mac)): the listener checks
+//! the tag before decoding anything and cuts the connection on a bad one.
 //!
 //! A listener holds at most [`NetConfig::max_connections`] connections, of which at most
 //! [`NetConfig::max_pending`] still in their handshake: past that, the oldest pending one

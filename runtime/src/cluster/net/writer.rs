@@ -220,9 +220,14 @@ impl Writer {
                 self.encode_split(&env)
             }
         };
-        if let Some(mac) = self.mac.as_mut() {
-            mac.seal_from(&mut self.buf, start);
-        }
+        let dropped = match self.mac.as_mut().map(|m| m.seal_from(&mut self.buf, start)) {
+            // Unreachable under the frame limit; the frames sealed before stay.
+            Some(Err(e)) => {
+                tracing::error!(peer = %self.peer, error = %e, tuples, "envelope not sent");
+                tuples
+            }
+            _ => dropped,
+        };
         self.burst.0 += 1;
         self.burst.1 += tuples - dropped;
         self.count_dropped((0, dropped));

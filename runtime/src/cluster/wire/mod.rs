@@ -65,8 +65,9 @@ pub use reader::FrameReader;
 pub use schemas::SchemaTable;
 pub use values::MAX_DEPTH;
 
-/// The wire protocol version this build speaks; peers must speak the same.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// The wire protocol version this build speaks; peers must speak the same (3: frames
+/// sealed with AES-256-GCM instead of a keyed-BLAKE3 MAC).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The first bytes of every handshake payload.
 pub const MAGIC: [u8; 4] = *b"SQWL";
