@@ -485,7 +485,11 @@ impl Outbox {
         true
     }
 
-    /// Queue a message for the acker task that owns its root.
+    /// Queue a message for the acker task that owns its root. An ack of the same tree as
+    /// the message queued just before it is folded into that one (the acker XORs both in
+    /// turn, so one message with both values XORed is the same): a bolt acking the
+    /// several inputs of one tree it got in a row (the words of a sentence) sends one
+    /// message.
     #[inline]
     pub(crate) fn push_ack(&mut self, msg: AckMsg) {
         let n = self.ackers.len();
@@ -494,6 +498,13 @@ impl Outbox {
         }
         let i = crate::engine::acking::acker_index(msg.root(), n);
         let a = &mut self.ackers[i];
+        if let (AckMsg::Ack { root, xor }, Some(AckMsg::Ack { root: last, xor: acc })) =
+            (msg, a.batch.last_mut())
+            && root == *last
+        {
+            *acc ^= xor;
+            return;
+        }
         if a.batch.capacity() == 0 {
             a.refill(self.batch_size);
         }

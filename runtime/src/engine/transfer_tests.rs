@@ -203,3 +203,59 @@ fn a_flushed_partial_batch_travels_in_a_buffer_of_its_size() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn acks_of_one_tree_in_a_row_travel_as_one_message_with_the_same_verdicts() {
+    use crate::engine::acking::{AckMsg, AckerState};
+    let (dest, inbox) = channel(10_000);
+    let mut out = Outbox::new(
+        Vec::<(TaskId, Destination)>::new(),
+        vec![(TaskId(9), dest)],
+        1000,
+        Arc::new(RunState::new(1)),
+    );
+    let (a, b, c, d) = (0x11, 0x2200, 0x330000, 0x44000000);
+    let sent = [
+        AckMsg::Init {
+            root: 1,
+            xor: a ^ b,
+            spout_task: TaskId(1),
+            slot: 0,
+        },
+        AckMsg::Init {
+            root: 2,
+            xor: d,
+            spout_task: TaskId(1),
+            slot: 1,
+        },
+        // Tree 1: three acks in a row (one of them creating edge c), then one after a
+        // message of tree 2: two messages.
+        AckMsg::Ack { root: 1, xor: a },
+        AckMsg::Ack { root: 1, xor: b ^ c },
+        AckMsg::Ack { root: 1, xor: 0 },
+        AckMsg::Reset { root: 2 },
+        AckMsg::Ack { root: 1, xor: c },
+        // Tree 2: a fail is never folded, nor an ack into it.
+        AckMsg::Fail { root: 2 },
+        AckMsg::Ack { root: 2, xor: d },
+    ];
+    for m in sent {
+        out.push_ack(m);
+    }
+    out.flush();
+    let folded = match inbox.try_recv().unwrap() {
+        Envelope::Acks { msgs, .. } => msgs,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(folded.len(), 7, "{folded:?}");
+    assert_eq!(folded[2], AckMsg::Ack { root: 1, xor: a ^ b ^ c });
+    let verdicts = |msgs: &[AckMsg]| {
+        let mut acker = AckerState::default();
+        let mut v = Vec::new();
+        acker.handle_batch(msgs, |c| v.push(c));
+        v
+    };
+    let expected = verdicts(&sent);
+    assert_eq!(expected.len(), 3, "tree 1 acked, tree 2 reset and failed: {expected:?}");
+    assert_eq!(verdicts(&folded), expected);
+}
