@@ -1,5 +1,7 @@
 //! Word-count and exclamation components.
 
+use std::cell::Cell;
+
 use compact_str::CompactString;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -134,7 +136,7 @@ impl BasicBolt for SplitSentenceBolt {
 /// Counts words (input field `word`) and emits `word`, `count` after each update.
 #[derive(Debug, Default)]
 pub struct WordCountBolt {
-    counts: FxHashMap<CompactString, i64>,
+    counts: FxHashMap<CompactString, Cell<i64>>,
     /// The last input stream's fields and the index of `word` in them.
     word_index: Option<(&'static Fields, usize)>,
 }
@@ -166,18 +168,22 @@ impl BasicBolt for WordCountBolt {
     ) -> Result<(), ComponentError> {
         let i = self.word_index(input)?;
         let word = input.get_str(i)?;
-        let count = match self.counts.get_mut(word) {
-            Some(c) => {
-                *c += 1;
-                *c
+        // The emitted word is a copy of the map's key: copying a built string moves whole
+        // words, where building one from `word` again writes it byte by byte (and the
+        // move of those bytes into the tuple then stalls on them).
+        let (key, count) = match self.counts.get_key_value(word) {
+            Some((key, c)) => {
+                c.set(c.get() + 1);
+                (key.clone(), c.get())
             }
             None => {
-                self.counts.insert(CompactString::new(word), 1);
-                1
+                let key = CompactString::new(word);
+                self.counts.insert(key.clone(), Cell::new(1));
+                (key, 1)
             }
         };
         let mut values = squall_runtime::Values::with_capacity(2);
-        values.push(Value::Str(CompactString::new(word)));
+        values.push(Value::Str(key));
         values.push(count);
         out.emit(values)?;
         Ok(())

@@ -498,8 +498,13 @@ impl Outbox {
         }
         let i = crate::engine::acking::acker_index(msg.root(), n);
         let a = &mut self.ackers[i];
-        if let (AckMsg::Ack { root, xor }, Some(AckMsg::Ack { root: last, xor: acc })) =
-            (msg, a.batch.last_mut())
+        if let (
+            AckMsg::Ack { root, xor },
+            Some(AckMsg::Ack {
+                root: last,
+                xor: acc,
+            }),
+        ) = (msg, a.batch.last_mut())
             && root == *last
         {
             *acc ^= xor;

@@ -231,7 +231,10 @@ fn acks_of_one_tree_in_a_row_travel_as_one_message_with_the_same_verdicts() {
         // Tree 1: three acks in a row (one of them creating edge c), then one after a
         // message of tree 2: two messages.
         AckMsg::Ack { root: 1, xor: a },
-        AckMsg::Ack { root: 1, xor: b ^ c },
+        AckMsg::Ack {
+            root: 1,
+            xor: b ^ c,
+        },
         AckMsg::Ack { root: 1, xor: 0 },
         AckMsg::Reset { root: 2 },
         AckMsg::Ack { root: 1, xor: c },
@@ -248,7 +251,13 @@ fn acks_of_one_tree_in_a_row_travel_as_one_message_with_the_same_verdicts() {
         other => panic!("{other:?}"),
     };
     assert_eq!(folded.len(), 7, "{folded:?}");
-    assert_eq!(folded[2], AckMsg::Ack { root: 1, xor: a ^ b ^ c });
+    assert_eq!(
+        folded[2],
+        AckMsg::Ack {
+            root: 1,
+            xor: a ^ b ^ c
+        }
+    );
     let verdicts = |msgs: &[AckMsg]| {
         let mut acker = AckerState::default();
         let mut v = Vec::new();
@@ -256,6 +265,10 @@ fn acks_of_one_tree_in_a_row_travel_as_one_message_with_the_same_verdicts() {
         v
     };
     let expected = verdicts(&sent);
-    assert_eq!(expected.len(), 3, "tree 1 acked, tree 2 reset and failed: {expected:?}");
+    assert_eq!(
+        expected.len(),
+        3,
+        "tree 1 acked, tree 2 reset and failed: {expected:?}"
+    );
     assert_eq!(verdicts(&folded), expected);
 }
