@@ -94,8 +94,11 @@ fn wrong_arity(stream: &OutStream, got: usize) -> EmitError {
 
 /// The tree ids of one new tuple copy: a fresh edge id per (copy, anchor), XORed into
 /// each anchor's ack value and into the copy's entry for each of the anchor's roots.
-/// Anchoring to inputs that belong to no tree (acking off) is decided inline.
-#[inline]
+/// Anchoring to inputs that belong to no tree (acking off) is decided inline. Always
+/// inlined: called out of line it returns the anchors through memory, written narrowly
+/// and read back at once with wide loads that stall on those stores (36% of `emit_with`'s
+/// samples in the word count, BENCHMARKS.md session 13).
+#[inline(always)]
 fn new_anchors(rng: &mut SmallRng, anchoring: &mut Anchoring<'_>) -> Anchors {
     match anchoring {
         Anchoring::None => Anchors::None,

@@ -459,7 +459,8 @@ impl Outbox {
 
     /// Queue a tuple for `task`; sends the batch when it is full. Returns `false` if the
     /// task is not a known destination.
-    #[inline]
+    // Always inlined, like `new_anchors`: the tuple is then built where it is stored.
+    #[inline(always)]
     pub(crate) fn push(&mut self, task: TaskId, tuple: Tuple) -> bool {
         let Some(&slot) = self.index.get(task.0 as usize) else {
             return false;
