@@ -490,8 +490,8 @@ impl Outbox {
     /// the message queued just before it is folded into that one (the acker XORs both in
     /// turn, so one message with both values XORed is the same): a bolt acking the
     /// several inputs of one tree it got in a row (the words of a sentence) sends one
-    /// message.
-    #[inline]
+    /// message. Always inlined, as `push`: the message is built where it is stored.
+    #[inline(always)]
     pub(crate) fn push_ack(&mut self, msg: AckMsg) {
         let n = self.ackers.len();
         if n == 0 {
