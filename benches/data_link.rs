@@ -164,7 +164,7 @@ fn main() {
             tag.into()
         });
         // What the data link does (since 2026-12-02): AES-256-GCM through `ring`,
-        // encrypting the frame in place (the same buffer again and again here).
+        // encrypting the frame in place (here: copied into one buffer, then sealed).
         let mut sealer = FrameMac::new(&key);
         let mut sealed = Vec::with_capacity(f.len() + 64);
         measure("aes256-gcm-ring", &f, iters, |_, f| {

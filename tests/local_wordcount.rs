@@ -1,5 +1,6 @@
 //! End to end through the real `squall` binary: a file word count that must end by itself
-//! with exact counts, and an unbounded topology stopped by `--duration`.
+//! with exact counts, an unbounded topology stopped by `--duration`, and `ConstSpout`'s
+//! payload argument.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -213,4 +214,36 @@ fn unbounded_wordcount_stops_after_duration_with_one_json_object() {
     assert!(num(&r, "count", "executed") > 0, "{r}");
     assert_eq!(r["components"]["count"]["kind"], "bolt", "{r}");
     assert_eq!(num(&r, "count", "tasks"), 2, "{r}");
+}
+
+/// `ConstSpout`'s optional third argument replaces its 100-byte payload (storm-perf's
+/// shapes emit "some data"); without it the spout emits the default one.
+#[test]
+fn const_spout_emits_the_payload_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        ("[5, 0, \"some data\"]", "some data"),
+        // The start of `ConstSpout`'s 100-byte default.
+        ("[5, 0]", "0123456789abcdefghijklmnopqrstuvwxyz"),
+    ] {
+        let sink = dir.path().join("out.jsonl");
+        let _ = std::fs::remove_file(&sink);
+        let yaml = format!(
+            "name: const-payload\nspouts:\n  - id: spout\n    className: ConstSpout\n    \
+             constructorArgs: {args}\nbolts:\n  - id: sink\n    className: FileSinkBolt\n    \
+             constructorArgs: [{sink}]\nstreams:\n  - from: spout\n    to: sink\n    \
+             grouping: {{type: SHUFFLE}}\n",
+            sink = serde_json::to_string(sink.to_str().unwrap()).unwrap(),
+        );
+        let topo = dir.path().join("const.yaml");
+        std::fs::write(&topo, yaml).unwrap();
+        let run = squall_file(&["local", "--json"], &topo, TIMEOUT);
+        assert_eq!(run.code, Some(0), "squall local failed:\n{}", run.stderr);
+        let out = std::fs::read_to_string(&sink).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 5, "{args}: {out}");
+        for l in lines {
+            assert!(l.contains(expected), "{args}: {l}");
+        }
+    }
 }

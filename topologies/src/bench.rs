@@ -31,7 +31,13 @@ pub struct ConstSpout {
 impl ConstSpout {
     /// `count` = 0 emits forever; `rate` = 0 emits as fast as possible.
     pub fn new(count: u64, rate: u64) -> ConstSpout {
-        ConstSpout::of("payload", Value::from_static(PAYLOAD), count, rate)
+        ConstSpout::with_payload(Value::from_static(PAYLOAD), count, rate)
+    }
+
+    /// `payload` instead of [`PAYLOAD`], in the same field (storm-perf's shapes emit
+    /// `"some data"`).
+    pub fn with_payload(payload: Value, count: u64, rate: u64) -> ConstSpout {
+        ConstSpout::of("payload", payload, count, rate)
     }
 
     /// The number 1 in field `value` (the window benchmarks' input; registered as

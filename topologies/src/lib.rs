@@ -48,12 +48,9 @@ pub fn register(registry: &mut Registry) {
             );
             Ok(match a.len() {
                 ..=2 => ConstSpout::new(count, rate),
-                _ => ConstSpout::of(
-                    "payload",
-                    Value::from(a.str(2, "payload string")?),
-                    count,
-                    rate,
-                ),
+                _ => {
+                    ConstSpout::with_payload(Value::from(a.str(2, "payload string")?), count, rate)
+                }
             })
         })
         .basic_bolt("SplitSentenceBolt", |_| Ok(SplitSentenceBolt))
