@@ -43,12 +43,15 @@ fn wordcount_across_two_workers_gives_exact_counts_and_kill_removes_workers() {
     assert_eq!(got, expected);
     // Tuples crossed worker processes: split and count run on both workers.
     let total: u64 = expected.values().sum();
-    // The sink acks what it has flushed (within ~200 ms): wait for the last acks too.
+    // The sink acks what it has flushed (within ~200 ms): wait for the last acks too,
+    // and for both workers' ackers to have reported them (each worker reports on its
+    // own schedule, so the spout's worker can be ahead of the other one's acker).
     let st = wait_for(LONG, "component statistics from both workers", || {
         let st = status(&c.url, "wc")?;
         let c = &st["components"];
         (c["count"]["executed"].as_f64()? as u64 == total
-            && c["lines"]["acked"].as_f64()? >= 3000.0)
+            && c["lines"]["acked"].as_f64()? >= 3000.0
+            && c["__acker"]["acked"].as_f64()? >= 3000.0)
             .then_some(st)
     });
     assert_eq!(
