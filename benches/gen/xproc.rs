@@ -17,12 +17,19 @@
 //! measurement's warm-up and window, `SQUALL_BENCH_ROUNDS` (default 2) the rounds.
 //! `SQUALL_BENCH_BASELINE=/path/to/squall` runs every measurement a second time, right
 //! after, with that binary as the topology's artifact (its workers run it): a before /
-//! after pair in one run, on the same daemons.
+//! after pair in one run, on the same daemons. For `xlatency`, `SQUALL_BENCH_RATE` sets
+//! the limited run's rate (tuples/s) instead of half the maximum, and
+//! `SQUALL_BENCH_PENDING` the topology's `topology.max.spout.pending` (2000 in the file).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::cluster_common::*;
+
+/// A number from an environment variable, if set.
+fn env_opt(key: &str) -> Option<u64> {
+    std::env::var(key).ok().and_then(|v| v.parse().ok())
+}
 
 /// Seconds from an environment variable.
 fn env_u64(key: &str, default: u64) -> u64 {
@@ -353,15 +360,18 @@ pub fn run(modes: &[&str]) {
         }
     }
     if modes.contains(&"xlatency") {
-        let yaml = set_config(
+        let mut yaml = set_config(
             &topology_file("bench-const-id-null-acking.yaml"),
             "topology.workers",
             "2",
         );
+        if let Some(p) = env_opt("SQUALL_BENCH_PENDING") {
+            yaml = set_config(&yaml, "topology.max.spout.pending", &p.to_string());
+        }
         for (label, artifact) in &variants {
             for round in 0..rounds {
                 let max = cluster.measure(&yaml, 2, "sink", artifact.as_deref());
-                let half = (max.rate / 2.0) as u64;
+                let half = env_opt("SQUALL_BENCH_RATE").unwrap_or((max.rate / 2.0) as u64);
                 let limited = yaml.replace(
                     "className: ConstSpout",
                     &format!("className: ConstSpout\n    constructorArgs: [0, {half}]"),
@@ -372,12 +382,13 @@ pub fn run(modes: &[&str]) {
                         .unwrap_or_else(|| "no samples".into())
                 };
                 println!(
-                    "const -> id -> null, acking, 2 workers, round {round} ({label}): max {:.2}M tuples/s ({}); at {:.2}M/s: {:.2}M tuples/s, complete latency {}",
+                    "const -> id -> null, acking, 2 workers, round {round} ({label}): max {:.2}M tuples/s ({}); at {:.2}M/s: {:.2}M tuples/s, complete latency {}, workers' CPU {:.0} ns/tuple",
                     max.rate / 1e6,
                     fmt(max.latency),
                     half as f64 / 1e6,
                     m.rate / 1e6,
-                    fmt(m.latency)
+                    fmt(m.latency),
+                    m.cpu_ns
                 );
             }
         }

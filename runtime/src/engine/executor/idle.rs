@@ -12,6 +12,10 @@ use std::time::Duration;
 const YIELDS: u32 = 16;
 /// The first wait.
 const FIRST_WAIT: Duration = Duration::from_millis(1);
+/// How long a spout that emitted nothing keeps its partial batches unless it is about to
+/// wait: a rate-limited source is idle between two tuples, and sending a batch of one
+/// or two tuples each time costs every hop downstream a hand-off and often a wake-up.
+pub(crate) const IDLE_FLUSH_AFTER: Duration = Duration::from_micros(50);
 
 /// What an idle spout does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +24,18 @@ pub(crate) enum IdleStep {
     Yield,
     /// Wait on the spout's queue this long (or until something arrives).
     Wait(Duration),
+}
+
+impl IdleStep {
+    /// Whether a spout taking this step sends its partial batches first, `since_sent`
+    /// after it last sent them: always before a wait (what it holds must not wait with
+    /// it), before a yield only once they are [`IDLE_FLUSH_AFTER`] old. A source of a
+    /// few tuples a second gets each one through at once; one of a million a second sends
+    /// a batch per ~50 µs instead of one per tuple.
+    #[inline]
+    pub(crate) fn sends_batches(self, since_sent: Duration) -> bool {
+        matches!(self, IdleStep::Wait(_)) || since_sent >= IDLE_FLUSH_AFTER
+    }
 }
 
 /// The progressive wait of one spout executor.
@@ -105,6 +121,17 @@ mod tests {
         assert_eq!(waits(&mut w, 1), vec![8]);
         w.reset();
         assert_eq!(w.step(), IdleStep::Yield);
+    }
+
+    #[test]
+    fn partial_batches_go_before_a_wait_and_before_a_yield_only_once_old() {
+        let wait = IdleStep::Wait(FIRST_WAIT);
+        assert!(wait.sends_batches(Duration::ZERO));
+        assert!(!IdleStep::Yield.sends_batches(Duration::ZERO));
+        assert!(!IdleStep::Yield.sends_batches(IDLE_FLUSH_AFTER - Duration::from_nanos(1)));
+        assert!(IdleStep::Yield.sends_batches(IDLE_FLUSH_AFTER));
+        // A spout idle since long ago (a trickle) sends what it just emitted at once.
+        assert!(IdleStep::Yield.sends_batches(Duration::from_secs(1)));
     }
 
     #[test]

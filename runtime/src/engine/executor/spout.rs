@@ -350,8 +350,6 @@ impl SpoutExecutor {
                 }
                 rounds = 0;
             } else {
-                self.flush_all();
-                last_flush = Instant::now();
                 if self.run.stopping() || !self.drain_control() {
                     return;
                 }
@@ -360,7 +358,13 @@ impl SpoutExecutor {
                     // arrive: wait for them at once.
                     idle.skip_yields();
                 }
-                match idle.step() {
+                let step = idle.step();
+                let now = Instant::now();
+                if step.sends_batches(now.duration_since(last_flush)) {
+                    self.flush_all();
+                    last_flush = now;
+                }
+                match step {
                     IdleStep::Yield => std::thread::yield_now(),
                     // Woken while polling (its message may have been dropped on a full
                     // queue): poll again at once.
