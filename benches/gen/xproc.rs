@@ -31,12 +31,9 @@ fn env_opt(key: &str) -> Option<u64> {
     std::env::var(key).ok().and_then(|v| v.parse().ok())
 }
 
-/// Seconds from an environment variable.
+/// A number from an environment variable, or `default`.
 fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    env_opt(key).unwrap_or(default)
 }
 
 /// A nimbus and two supervisors (two slots each) on loopback.

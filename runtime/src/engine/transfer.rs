@@ -8,8 +8,8 @@
 //! draining its own queue while it waits (acker verdicts must always get through, or
 //! spout → bolt → acker → spout could deadlock); what it drains is stashed for its
 //! executor. Batching makes the per-tuple cost of the channel vanish; a partial batch is
-//! sent when it fills, when the sender goes idle (a spout: see `executor::idle::IDLE_FLUSH_AFTER`),
-//! or after
+//! sent when it fills, when the sender goes idle (a spout that idles between tuples keeps
+//! it up to `executor::idle::IDLE_FLUSH_AFTER`), or after
 //! `topology.batch.flush.interval.millis`, in a buffer of its own size when it is less
 //! than half full (so a queue of tiny batches does not hold a batch-sized buffer each).
 //!
