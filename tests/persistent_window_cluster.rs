@@ -122,10 +122,17 @@ fn a_killed_persistent_window_resumes_without_losing_tuples_or_firing_windows_tw
     wait_for(WAIT, "every id acked", || {
         (counter(&c.url, "numbers", "acked") >= N).then_some(())
     });
+    // Every window fired before the acks of its tuples went out (with the next commit):
+    // all are in the sink or on their way, but for one lost with the killed worker (the
+    // race below), so the last one gets a bounded while more.
     let want = N / WINDOW;
-    wait_for(WAIT, &format!("{want} windows in the sink"), || {
-        (sums(&sink).len() as u64 >= want).then_some(())
+    wait_for(WAIT, &format!("{} windows in the sink", want - 1), || {
+        (sums(&sink).len() as u64 + 1 >= want).then_some(())
     });
+    let last = std::time::Instant::now();
+    while (sums(&sink).len() as u64) < want && last.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The sink flushes every 200 ms: a window fired twice would show by now.
     std::thread::sleep(Duration::from_millis(600));
     let got = sums(&sink);

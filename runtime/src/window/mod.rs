@@ -7,7 +7,8 @@
 //!   [`store`]: where events are kept (the interface persistent windows page through).
 //! - [`paged`]: the store of persistent windows (Storm's `withPersistence()`), paged to
 //!   the task's state; `persistent`: the executor part that checkpoints it, acks at
-//!   commits and recovers without firing windows twice.
+//!   commits and recovers without firing windows twice; `ids`: the message ids it knows,
+//!   to drop replays.
 //! - [`watermark`]: event-time progress per input, with idleness; `int_field`: the
 //!   timestamp / message id field read from each input.
 //! - [`bolt`], [`tuple_window`]: the user API; [`executor`]: the [`Windowed`] bolt that
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod flux;
+mod ids;
 mod int_field;
 pub(crate) mod manager;
 pub(crate) mod paged;

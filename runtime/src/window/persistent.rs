@@ -11,18 +11,19 @@
 //!   nor the spouts' pending limit bounds the window; emits are unanchored. ROLLBACK and
 //!   a restart (INITSTATE) read the last committed window back.
 //! - With `topology.bolts.message.id.field.name` (ids increasing per source task):
-//!   a replayed tuple whose id is in the window already is dropped (and acked), and
-//!   windows fired after the last commit are not fired again: each firing writes a small
-//!   marker (a separate namespace, `<component>-<task>-fired`, committed at once) with
-//!   the window's end, the trigger state and the last id of every input. After a
-//!   restore, event-time windows ending at or before the marker's end are skipped;
-//!   processing-time windows re-read the replayed tuples up to the marker silently
-//!   (Storm's recovery), then the trigger goes on from the marker. Storm keeps those ids
-//!   only at checkpoints, so the windows fired since the last one fire again, and its
-//!   recovery waits forever for an input that sends nothing past its last id: here it
-//!   ends once the tuples fired before are back, or after a message timeout.
+//!   a replayed tuple whose id is in the window, or left it a short while ago (see
+//!   `window::ids`), is dropped (and acked), and windows fired after the last commit
+//!   are not fired again: each firing writes a small marker (a separate namespace,
+//!   `<component>-<task>-fired`, committed at once) with the window's end, the trigger
+//!   state and the last id of every input. After a restore, event-time windows ending
+//!   at or before the marker's end are skipped; processing-time windows re-read the
+//!   replayed tuples up to the marker silently (Storm's recovery), then the trigger goes
+//!   on from the marker. Storm keeps those ids only at checkpoints, so the windows fired
+//!   since the last one fire again, and its recovery waits forever for an input that
+//!   sends nothing past its last id: here it ends once the tuples fired before are back,
+//!   or after a message timeout.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,7 @@ use crate::topology::config::TOPOLOGY_BOLTS_MESSAGE_ID_FIELD_NAME;
 use crate::window::bolt::{WindowedBolt, WindowedCollector};
 use crate::window::config::WindowConfig;
 use crate::window::executor::{Running, start_with};
+use crate::window::ids::{self, Ids, Retired, SavedIds};
 use crate::window::int_field::IntField;
 use crate::window::manager::{TriggerState, WindowSink};
 use crate::window::paged::{EventCodec, PagedStore};
@@ -57,6 +59,14 @@ const MAX_HELD: usize = 10_000;
 /// The most schemas a window's codec numbers (inputs are few; a corrupt table is refused).
 const MAX_SCHEMAS: usize = 4096;
 
+/// Ids that left the window are kept this many message timeouts (a lost ack's replay
+/// comes within two of the tuple's emit; one more covers the spout's replay queue).
+const RETIRED_TIMEOUTS: u32 = 3;
+
+/// The most id ranges kept for tuples that left the window (each a few dozen bytes, in
+/// memory and in every checkpoint); past it the oldest are forgotten early.
+const MAX_RETIRED_RANGES: usize = 65_536;
+
 /// The key of the firing marker.
 const MARKER_KEY: &[u8] = b"window/fired";
 
@@ -64,8 +74,8 @@ const MARKER_KEY: &[u8] = b"window/fired";
 const GAUGE_EVERY: u32 = 1024;
 
 #[cfg(test)]
-pub(crate) static MAX_RESIDENT: std::sync::Mutex<BTreeMap<String, usize>> =
-    std::sync::Mutex::new(BTreeMap::new());
+pub(crate) static MAX_RESIDENT: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// A persistent window also runs the checkpoint protocol: it forwards `$checkpoint`.
 pub(super) fn declare_outputs(out: &mut OutputDeclarer) {
@@ -142,106 +152,15 @@ impl EventCodec<Tuple> for TupleCodec {
     }
 }
 
-/// The message ids of one input held in the window, as ranges `start..=end`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct IdSet {
-    ranges: BTreeMap<i64, i64>,
-}
-
-impl IdSet {
-    pub(crate) fn contains(&self, id: i64) -> bool {
-        self.ranges
-            .range(..=id)
-            .next_back()
-            .is_some_and(|(_, end)| id <= *end)
-    }
-
-    pub(crate) fn insert(&mut self, id: i64) {
-        if self.contains(id) {
-            return;
-        }
-        let below = self
-            .ranges
-            .range(..id)
-            .next_back()
-            .filter(|(_, end)| end.checked_add(1) == Some(id))
-            .map(|(s, _)| *s);
-        let above = id.checked_add(1).and_then(|n| self.ranges.remove(&n));
-        match below {
-            Some(s) => {
-                self.ranges.insert(s, above.unwrap_or(id));
-            }
-            None => {
-                self.ranges.insert(id, above.unwrap_or(id));
-            }
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn remove(&mut self, id: i64) {
-        let Some((&start, &end)) = self.ranges.range(..=id).next_back() else {
-            return;
-        };
-        if id > end {
-            return;
-        }
-        self.ranges.remove(&start);
-        if start < id {
-            self.ranges.insert(start, id - 1);
-        }
-        if id < end {
-            self.ranges.insert(id + 1, end);
-        }
-    }
-
-    /// Remove every id of `other`.
-    pub(crate) fn remove_all(&mut self, other: &IdSet) {
-        for (&a, &b) in &other.ranges {
-            self.remove_range(a, b);
-        }
-    }
-
-    /// Remove the ids `a..=b`.
-    fn remove_range(&mut self, a: i64, b: i64) {
-        let hit: Vec<(i64, i64)> = self
-            .ranges
-            .range(..=b)
-            .rev()
-            .take_while(|(_, end)| **end >= a)
-            .map(|(s, e)| (*s, *e))
-            .collect();
-        for (start, end) in hit {
-            self.ranges.remove(&start);
-            if start < a {
-                self.ranges.insert(start, a - 1);
-            }
-            if end > b {
-                self.ranges.insert(b + 1, end);
-            }
-        }
-    }
-
-    pub(crate) fn max(&self) -> Option<i64> {
-        self.ranges.values().next_back().copied()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
-}
-
-/// The ids held, by source task and stream.
-type Ids = HashMap<u32, HashMap<String, IdSet>>;
-
-/// The ids of one input: (source task, stream, ranges `start..=end`).
-type SavedIds = (u32, String, Vec<(i64, i64)>);
-
 /// What a persistent window saves beside its pages.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
     trigger: TriggerState,
-    /// (source task, stream, ranges) of the ids held.
+    /// (source task, stream, ranges) of the ids held (in the window, or retired).
     ids: Vec<SavedIds>,
+    /// Those of them that left the window (kept for replays of lost acks).
+    #[serde(default)]
+    retired: Vec<SavedIds>,
     /// Windows fired so far.
     fires: u64,
     /// Tuples added so far.
@@ -279,10 +198,10 @@ struct Inner {
     ids_field: Option<IntField>,
     ids: Ids,
     /// Ids that left the window since the last PREPARE, and those that left before it:
-    /// they stay in `ids` until a second PREPARE, so a tuple whose ack (sent at the
-    /// COMMIT) was lost with a worker is still known when it is replayed.
+    /// they stay in `ids` a while (see [`Retired`]), so a replay of a tuple whose ack
+    /// was lost with a worker is still known when it comes.
     retiring: Ids,
-    retired: Ids,
+    retired: Retired,
     fires: u64,
     adds: u64,
     initial: TriggerState,
@@ -349,7 +268,7 @@ impl Persistent {
                 }),
                 ids: Ids::new(),
                 retiring: Ids::new(),
-                retired: Ids::new(),
+                retired: Retired::new(RETIRED_TIMEOUTS * timeout, MAX_RETIRED_RANGES),
                 fires: 0,
                 adds: 0,
                 initial,
@@ -741,22 +660,8 @@ impl Inner {
     fn save(&mut self) -> Result<(), StateError> {
         let saved = Saved {
             trigger: self.run.manager.trigger_state(),
-            ids: self
-                .ids
-                .iter()
-                .flat_map(|(task, streams)| {
-                    streams
-                        .iter()
-                        .filter(|(_, s)| !s.is_empty())
-                        .map(|(stream, s)| {
-                            (
-                                *task,
-                                stream.clone(),
-                                s.ranges.iter().map(|(a, b)| (*a, *b)).collect(),
-                            )
-                        })
-                })
-                .collect(),
+            ids: ids::to_saved(&self.ids),
+            retired: self.retired.to_saved(),
             fires: self.fires,
             adds: self.adds,
         };
@@ -803,11 +708,8 @@ impl Inner {
         self.run.manager.set_silent(false);
         self.ids.clear();
         self.retiring.clear();
-        self.retired.clear();
-        for (task, stream, ranges) in saved.ids {
-            let set = self.ids.entry(task).or_default().entry(stream).or_default();
-            set.ranges = ranges.into_iter().collect();
-        }
+        ids::add_saved(&mut self.ids, saved.ids);
+        self.retired.restore(saved.retired, Instant::now());
         self.fires = saved.fires;
         self.adds = saved.adds;
         self.replay = None;
@@ -880,15 +782,10 @@ fn read_marker(markers: &dyn KvBackend) -> Result<Option<Marker>, StateError> {
 
 impl CheckpointTarget for Inner {
     fn pre_prepare(&mut self, _txid: u64) {
-        // Ids retired two PREPAREs ago: their acks went out with the last COMMIT.
-        for (task, streams) in std::mem::take(&mut self.retired) {
-            for (stream, gone) in streams {
-                if let Some(set) = self.ids.get_mut(&task).and_then(|m| m.get_mut(&stream)) {
-                    set.remove_all(&gone);
-                }
-            }
+        let gone = std::mem::take(&mut self.retiring);
+        for forget in self.retired.prepare(gone, Instant::now()) {
+            ids::remove_all(&mut self.ids, &forget);
         }
-        self.retired = std::mem::take(&mut self.retiring);
         if self.broken.is_none()
             && let Err(e) = self.save()
         {
@@ -1005,43 +902,6 @@ impl<B: WindowedBolt> WindowSink<Tuple> for PSink<'_, '_, B> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_sets_merge_split_and_answer_membership() {
-        let mut s = IdSet::default();
-        for id in [1, 2, 3, 7, 5, 6, 4] {
-            s.insert(id);
-        }
-        assert_eq!(s.ranges.len(), 1);
-        assert!(s.contains(4) && !s.contains(8) && !s.contains(0));
-        s.remove(4);
-        assert_eq!(
-            s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
-            [(1, 3), (5, 7)]
-        );
-        s.remove(1);
-        s.remove(7);
-        assert_eq!(
-            s.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
-            [(2, 3), (5, 6)]
-        );
-        assert_eq!(s.max(), Some(6));
-        s.insert(4);
-        assert_eq!(s.ranges.len(), 1);
-        let mut gone = IdSet::default();
-        for id in [2, 3, 4, 9] {
-            gone.insert(id);
-        }
-        let mut t = s.clone();
-        t.remove_all(&gone);
-        assert_eq!(
-            t.ranges.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(),
-            [(5, 6)]
-        );
-        s.insert(i64::MAX);
-        s.insert(i64::MIN);
-        assert!(s.contains(i64::MAX) && s.contains(i64::MIN));
-    }
 
     #[test]
     fn tuples_round_trip_through_the_codec_and_its_table() {
