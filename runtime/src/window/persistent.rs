@@ -349,11 +349,12 @@ impl Persistent {
             out,
         };
         if self.inner.replay.is_some() {
+            let now = self.inner.run.clock.now();
             if self
                 .inner
                 .replay
                 .as_ref()
-                .is_some_and(|r| Instant::now() >= r.deadline)
+                .is_some_and(|r| now >= r.deadline)
             {
                 self.inner.end_replay(true, &mut cx);
             }
@@ -464,7 +465,7 @@ impl Inner {
         if self
             .replay
             .as_ref()
-            .is_some_and(|r| Instant::now() >= r.deadline)
+            .is_some_and(|r| self.run.clock.now() >= r.deadline)
         {
             self.end_replay(true, cx);
         }
@@ -527,7 +528,7 @@ impl Inner {
         if self
             .replay
             .as_ref()
-            .is_some_and(|r| self.adds >= r.marker.adds || Instant::now() >= r.deadline)
+            .is_some_and(|r| self.adds >= r.marker.adds || self.run.clock.now() >= r.deadline)
         {
             self.end_replay(false, cx);
         }
@@ -709,7 +710,7 @@ impl Inner {
         self.ids.clear();
         self.retiring.clear();
         ids::add_saved(&mut self.ids, saved.ids);
-        self.retired.restore(saved.retired, Instant::now());
+        self.retired.restore(saved.retired, self.run.clock.now());
         self.fires = saved.fires;
         self.adds = saved.adds;
         self.replay = None;
@@ -748,7 +749,7 @@ impl Inner {
             marker,
             held: VecDeque::new(),
             // The tuples lost with the worker come back after a message timeout.
-            deadline: Instant::now() + 2 * self.timeout,
+            deadline: self.run.clock.now() + 2 * self.timeout,
         });
         Ok(())
     }
@@ -783,7 +784,7 @@ fn read_marker(markers: &dyn KvBackend) -> Result<Option<Marker>, StateError> {
 impl CheckpointTarget for Inner {
     fn pre_prepare(&mut self, _txid: u64) {
         let gone = std::mem::take(&mut self.retiring);
-        for forget in self.retired.prepare(gone, Instant::now()) {
+        for forget in self.retired.prepare(gone, self.run.clock.now()) {
             ids::remove_all(&mut self.ids, &forget);
         }
         if self.broken.is_none()
