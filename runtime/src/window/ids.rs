@@ -224,17 +224,22 @@ impl Retired {
                 forget.push(g.ids);
             }
         }
-        let ranges = range_count(&gone);
+        self.start(gone, now);
+        forget
+    }
+
+    /// `ids` start their wait at `now` (nothing if empty).
+    fn start(&mut self, ids: Ids, now: Instant) {
+        let ranges = range_count(&ids);
         if ranges > 0 {
             self.ranges += ranges;
             self.generations.push_back(Generation {
-                ids: gone,
+                ids,
                 ranges,
                 prepare: self.prepares,
                 until: now + self.keep,
             });
         }
-        forget
     }
 
     /// Every id kept, as saved (with the window).
@@ -252,16 +257,7 @@ impl Retired {
         self.ranges = 0;
         let mut ids = Ids::new();
         add_saved(&mut ids, saved);
-        let ranges = range_count(&ids);
-        if ranges > 0 {
-            self.ranges = ranges;
-            self.generations.push_back(Generation {
-                ids,
-                ranges,
-                prepare: self.prepares,
-                until: now + self.keep,
-            });
-        }
+        self.start(ids, now);
     }
 
     /// Ranges kept.
