@@ -781,10 +781,13 @@ streams:
         ),
     )
     .unwrap();
+    // Its own temporary directory, to see what the run leaves there.
+    let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(common::SQUALL)
         .args(["local", "--json"])
         .arg(&file)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -797,6 +800,13 @@ streams:
     assert_eq!(report["completed"], true, "{report}");
     let words: u64 = expected_counts(n).values().sum();
     assert_eq!(report["components"]["count"]["executed"], words, "{report}");
+    // The subprocesses' pid directory went with the last of them.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("squall-pids-"))
+        .collect();
+    assert!(left.is_empty(), "the run left its pid directory: {left:?}");
     assert_eq!(
         report["components"]["sentence-spout"]["acked"], n as u64,
         "{report}"

@@ -92,6 +92,9 @@ impl Chromium {
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
+            // Its singleton socket's directory goes in the profile's temporary
+            // directory too, removed with it (a killed Chromium cannot remove it).
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

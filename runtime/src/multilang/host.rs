@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ShellError;
-use super::process::{Closed, Ended, Launch, Subprocess, default_pid_dir};
+use super::pid_dir::default_pid_dir;
+use super::process::{Closed, Ended, Launch, Subprocess};
 use super::protocol::{LogLevel, ParseError};
 use super::spec::ShellSpec;
 use crate::api::context::{TopologyContext, Waker};

@@ -33,6 +33,7 @@ mod frame;
 mod handshake;
 mod host;
 mod json;
+mod pid_dir;
 mod pipes;
 mod process;
 mod protocol;

@@ -32,6 +32,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use smallvec::SmallVec;
 
 use super::error::ShellError;
+use super::pid_dir::PidDirUse;
 use super::pipes::{Alarm, Liveness, log_stderr, read_loop, write_loop};
 use super::protocol::{ParseError, ShellMsg};
 use crate::api::context::Waker;
@@ -154,6 +155,9 @@ pub(crate) struct Subprocess {
     stderr_done: Receiver<()>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     pid_file: Option<PathBuf>,
+    /// Keeps the pid directory until this subprocess's pid file is gone (dropped after
+    /// it: fields drop after `Drop::drop` and `finish`).
+    _pid_dir: PidDirUse,
     /// When it was started.
     pub(crate) started: Instant,
 }
@@ -166,14 +170,6 @@ impl std::fmt::Debug for Subprocess {
             .field("pid", &self.pid)
             .finish_non_exhaustive()
     }
-}
-
-/// The directory subprocesses write their pid files to (Storm's `pidDir`): one per
-/// host process, under the system's temporary directory.
-pub(crate) fn default_pid_dir() -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("squall-{}", std::process::id()))
-        .join("pids")
 }
 
 /// A relative program path with a `/` is relative to the working directory.
@@ -195,7 +191,7 @@ impl Subprocess {
             context: context.to_string(),
             source,
         };
-        std::fs::create_dir_all(l.pid_dir).map_err(|e| {
+        let pid_dir = PidDirUse::acquire(l.pid_dir).map_err(|e| {
             io_err(
                 &format!("creating the pid directory {}", l.pid_dir.display()),
                 e,
@@ -284,6 +280,7 @@ impl Subprocess {
             stderr_done,
             stderr_tail,
             pid_file: None,
+            _pid_dir: pid_dir,
             started: Instant::now(),
         };
         // The reader and stderr threads end by themselves at end of stream.
