@@ -86,7 +86,12 @@ fn two_topologies_run_under_different_uids_and_cannot_read_each_other() {
     }
     assert_ne!(ua, ub, "two topologies share a uid");
     let (da, db) = (worker_dir(a), worker_dir(b));
-    for (dir, uid) in [(&da, ua), (&db, ub)] {
+    for (dir, uid) in [
+        (&da, ua),
+        (&db, ub),
+        (&da.join("tmp"), ua),
+        (&db.join("tmp"), ub),
+    ] {
         let meta = std::fs::metadata(dir).unwrap();
         assert_eq!(meta.uid(), uid, "{}", dir.display());
         assert_eq!(
@@ -94,6 +99,15 @@ fn two_topologies_run_under_different_uids_and_cannot_read_each_other() {
             0o700,
             "{}",
             dir.display()
+        );
+    }
+    // Each worker's TMPDIR is its own directory's tmp/.
+    for (pid, dir) in [(a, &da), (b, &db)] {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let want = format!("TMPDIR={}", dir.join("tmp").display());
+        assert!(
+            environ.split(|b| *b == 0).any(|v| v == want.as_bytes()),
+            "worker {pid} has no {want}"
         );
     }
     // Each reads its own spec (which holds its assignment), not the other's.

@@ -73,6 +73,32 @@ pub trait Launcher: Send {
     }
 }
 
+/// The worker's own temporary directory in its worker directory (Storm's
+/// `workers/<id>/tmp`): its `TMPDIR`, so what it and its multi-lang subprocesses leave
+/// there (a pid file of a killed subprocess, a user's scratch file) stays with the slot
+/// and goes at the next launch, instead of piling up in the machine's `/tmp`.
+pub const TMP_DIR: &str = "tmp";
+
+/// Empty (or create) the worker directory `dir`'s [`TMP_DIR`], mode 0700, owned by
+/// `user`. The worker directory belongs to the last worker's uid, which could have left a
+/// link at that name: nothing here follows one (`remove_dir_all` removes a link, not its
+/// target; `lchown` changes the link's owner).
+fn fresh_tmp_dir(dir: &Path, user: Option<WorkerUser>) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let tmp = dir.join(TMP_DIR);
+    match std::fs::symlink_metadata(&tmp) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&tmp)?,
+        Ok(_) => std::fs::remove_file(&tmp)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+    if let Some(u) = user {
+        std::os::unix::fs::lchown(&tmp, Some(u.uid), Some(u.gid))?;
+    }
+    Ok(tmp)
+}
+
 /// The file in a worker directory where [`OsLauncher`] records the worker's pid.
 const PID_FILE: &str = "pid";
 
@@ -173,10 +199,12 @@ impl Launcher for OsLauncher {
     fn launch(&mut self, spec: &LaunchSpec) -> std::io::Result<Box<dyn WorkerProcess>> {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(&spec.dir)?;
+        let tmp = fresh_tmp_dir(&spec.dir, spec.user)?;
         let mut command = Command::new(&spec.artifact);
         command
             .args(&spec.args)
             .current_dir(&spec.dir)
+            .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             // Until the worker captures them itself into rotated files (see
             // `squall_runtime::cluster::logs`), and for good if it cannot.
@@ -277,5 +305,67 @@ mod tests {
         }
         assert!(found.try_wait().is_some());
         assert!(OsLauncher.find_orphan(dir.path(), &spec).is_none(), "gone");
+    }
+
+    #[test]
+    fn a_worker_gets_a_fresh_tmpdir_of_its_own_in_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a killed worker left in its temporary directory, and a link a worker
+        // could leave at that name.
+        let tmp = dir.path().join(TMP_DIR);
+        std::fs::create_dir_all(tmp.join("squall-pids-1")).unwrap();
+        std::fs::write(tmp.join("squall-pids-1").join("2"), b"").unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), b"").unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.join("link")).unwrap();
+        let run = |script: &str| {
+            let mut worker = OsLauncher
+                .launch(&LaunchSpec {
+                    artifact: "/bin/sh".into(),
+                    args: vec!["-c".into(), script.into()],
+                    dir: dir.path().to_path_buf(),
+                    user: None,
+                    memory_limit_mb: None,
+                })
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let status = loop {
+                if let Some(status) = worker.try_wait() {
+                    break status;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the worker never ended"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            };
+            assert_eq!(status, "exited with code 0");
+        };
+        run(r#"printf %s "$TMPDIR" > seen; touch "$TMPDIR/mine""#);
+        let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+        assert_eq!(
+            Path::new(&seen),
+            tmp,
+            "TMPDIR is the worker directory's tmp"
+        );
+        assert!(tmp.join("mine").is_file());
+        assert!(
+            !tmp.join("squall-pids-1").exists(),
+            "the last run's leftovers stay"
+        );
+        assert!(outside.path().join("keep").is_file(), "a link was followed");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&tmp).unwrap().permissions(),
+        ) & 0o777;
+        assert_eq!(mode, 0o700);
+        // The next launch starts empty again.
+        run("true");
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        // A file (or link) at that name is replaced by the directory.
+        std::fs::remove_dir(&tmp).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &tmp).unwrap();
+        run("true");
+        assert!(std::fs::symlink_metadata(&tmp).unwrap().is_dir());
+        assert!(outside.path().join("keep").is_file(), "a link was followed");
     }
 }
