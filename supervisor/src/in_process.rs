@@ -225,17 +225,7 @@ mod tests {
                 memory_limit_mb: None,
             })
             .expect("launch");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let exit = loop {
-            if let Some(e) = w.try_wait() {
-                break e;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the worker never ended"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        };
+        let exit = crate::process::wait_ended(w.as_mut());
         assert!(
             exit.starts_with("exited with code 1") && exit.contains("worker.json"),
             "{exit}"

@@ -251,6 +251,23 @@ impl Launcher for OsLauncher {
     }
 }
 
+/// Wait (at most 10 s, panicking after) until `worker` has ended; its exit description.
+#[cfg(test)]
+pub(crate) fn wait_ended(worker: &mut dyn WorkerProcess) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(exit) = worker.try_wait() {
+            return exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {} never ended",
+            worker.pid()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -298,11 +315,7 @@ mod tests {
         assert_eq!(found.pid(), started.pid());
         assert_eq!(found.try_wait(), None);
         found.kill();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while started.try_wait().is_none() {
-            assert!(std::time::Instant::now() < deadline, "not killed");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_ended(started.as_mut());
         assert!(found.try_wait().is_some());
         assert!(OsLauncher.find_orphan(dir.path(), &spec).is_none(), "gone");
     }
@@ -328,18 +341,7 @@ mod tests {
                     memory_limit_mb: None,
                 })
                 .unwrap();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            let status = loop {
-                if let Some(status) = worker.try_wait() {
-                    break status;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the worker never ended"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            };
-            assert_eq!(status, "exited with code 0");
+            assert_eq!(wait_ended(worker.as_mut()), "exited with code 0");
         };
         run(r#"printf %s "$TMPDIR" > seen; touch "$TMPDIR/mine""#);
         let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
