@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster_common::*;
+use squall_supervisor::process::TMP_DIR;
 
 /// An endless topology of one worker named `name`.
 fn endless(name: &str) -> String {
@@ -89,8 +90,8 @@ fn two_topologies_run_under_different_uids_and_cannot_read_each_other() {
     for (dir, uid) in [
         (&da, ua),
         (&db, ub),
-        (&da.join("tmp"), ua),
-        (&db.join("tmp"), ub),
+        (&da.join(TMP_DIR), ua),
+        (&db.join(TMP_DIR), ub),
     ] {
         let meta = std::fs::metadata(dir).unwrap();
         assert_eq!(meta.uid(), uid, "{}", dir.display());
@@ -104,7 +105,7 @@ fn two_topologies_run_under_different_uids_and_cannot_read_each_other() {
     // Each worker's TMPDIR is its own directory's tmp/.
     for (pid, dir) in [(a, &da), (b, &db)] {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-        let want = format!("TMPDIR={}", dir.join("tmp").display());
+        let want = format!("TMPDIR={}", dir.join(TMP_DIR).display());
         assert!(
             environ.split(|b| *b == 0).any(|v| v == want.as_bytes()),
             "worker {pid} has no {want}"
